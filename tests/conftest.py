@@ -1,0 +1,96 @@
+"""Shared fixtures: run the program (or a component) under Pulumi mocks and look at what it registered.
+
+A new test is a few lines:
+
+    def test_something(run_stack):
+        run = run_stack("prod", overrides={"cluster": {...}})
+        cluster = run.one("azure-native:containerservice:ManagedCluster")
+        assert cluster.get("disableLocalAccounts") is True
+
+The mock layer (``tools/program_runner.py``) answers with realistic values: cluster credentials
+and OIDC issuer, Key Vault URI, ``getClientConfig``, ``pulumi-tls`` keys and certificates, and
+StackReference outputs (the non-prod key-owner stack by default; pass ``stack_references``).
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any, Callable, Mapping, Optional
+
+import pytest
+import yaml
+
+from tools.program_runner import ROOT, ProgramRun, RecordedResource, run_program
+
+_CACHE: dict[str, ProgramRun] = {}
+
+
+def stack_raw_config(stack: str) -> dict[str, Any]:
+    """The ``platform:`` keys of ``Pulumi.<stack>.yaml`` as decoded Python values (no prefix)."""
+    data = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())["config"]
+    return {k.split(":", 1)[1]: copy.deepcopy(v) for k, v in data.items() if k.startswith("platform:")}
+
+
+@pytest.fixture
+def raw_config() -> Callable[[str], dict[str, Any]]:
+    return stack_raw_config
+
+
+@pytest.fixture
+def run_stack() -> Callable[..., ProgramRun]:
+    """Run ``__main__.py`` for a stack with optional config overrides (``None`` deletes a key)."""
+
+    def run(stack: str = "dev", overrides: Optional[Mapping[str, Any]] = None, **kwargs: Any) -> ProgramRun:
+        return run_program(stack, overrides=overrides, **kwargs)
+
+    return run
+
+
+@pytest.fixture
+def stack_run() -> Callable[[str], ProgramRun]:
+    """The unmodified stack's run, computed once per test session (treat it as read-only)."""
+
+    def get(stack: str) -> ProgramRun:
+        if stack not in _CACHE:
+            _CACHE[stack] = run_program(stack)
+        return _CACHE[stack]
+
+    return get
+
+
+@pytest.fixture
+def run_component() -> Callable[..., ProgramRun]:
+    """Run any function that builds resources (a component under test) under the same mocks."""
+
+    def run(build: Callable[[], Any], stack: str = "dev", **kwargs: Any) -> ProgramRun:
+        return run_program(stack, program=build, **kwargs)
+
+    return run
+
+
+def k8s_manifest(resource: RecordedResource) -> dict[str, Any]:
+    """A recorded Kubernetes resource as the object that would reach the API server."""
+    return {k: v for k, v in resource.inputs.items() if k in ("apiVersion", "kind", "metadata", "spec", "data",
+                                                              "stringData", "type", "immutable")}
+
+
+def istio_objects(run: ProgramRun) -> list[dict[str, Any]]:
+    return [k8s_manifest(r) for r in run.resources
+            if r.type.startswith("kubernetes:") and "istio.io/" in r.type]
+
+
+@pytest.fixture
+def assert_istio_valid() -> Callable[[ProgramRun], None]:
+    """Validate every Istio object of a run strictly against the reference CRDs (skip if absent)."""
+    from tools import istio_schema
+
+    def check(run: ProgramRun) -> None:
+        if not istio_schema.available():
+            pytest.skip("Istio CRD reference (../shared/reference/istio-crds-1.30.3.yaml) is not present")
+        objects = istio_objects(run)
+        assert objects, "the run emitted no Istio objects to validate"
+        problems = istio_schema.validate_all(objects)
+        assert not problems, "\n".join(problems)
+
+    return check

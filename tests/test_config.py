@@ -1,0 +1,253 @@
+"""Config validation: every rule has a valid case and a rejected case naming the exact key."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+
+from components.config import ConfigError, PlatformConfig, parse_config
+from tests.conftest import stack_raw_config
+from tools.program_runner import run_program
+
+
+def with_changes(stack: str, changes: dict[str, Any]) -> dict[str, Any]:
+    """The stack's raw config with dotted-path changes applied (``None`` deletes the key)."""
+    raw = stack_raw_config(stack)
+    for dotted, value in changes.items():
+        parts = dotted.split(".")
+        cur = raw
+        for part in parts[:-1]:
+            cur = cur.setdefault(part, {})
+        if value is None:
+            cur.pop(parts[-1], None)
+        else:
+            cur[parts[-1]] = copy.deepcopy(value)
+    return raw
+
+
+def problems_for(stack: str, changes: dict[str, Any], secret_keys: tuple[str, ...] = ()) -> list[str]:
+    with pytest.raises(ConfigError) as err:
+        parse_config(with_changes(stack, changes), secret_keys)
+    return err.value.problems
+
+
+# --------------------------------------------------------------------------- the real stacks
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod", "nonprod-keys"])
+def test_stack_files_are_valid(stack):
+    cfg = parse_config(stack_raw_config(stack))
+    assert isinstance(cfg, PlatformConfig)
+
+
+def test_defaults_are_the_secure_choice():
+    cfg = parse_config({"environment": "qa", "environmentClass": "nonprod", "location": "westeurope",
+                        "cluster": {"adminGroupObjectIds": ["6f1c2a7e-3b4d-4e5f-9a8b-1c2d3e4f5a6b"]},
+                        "ingress": {"hosts": ["*.qa.example.com"]},
+                        "sealedSecrets": {"sharedKeyStack": "contoso/platform/nonprod-keys"}})
+    assert cfg.cluster.node_os_upgrade_channel == "NodeImage"
+    assert cfg.cluster.upgrade_channel == "patch"
+    assert cfg.cluster.run_command_enabled is False
+    assert cfg.cluster.network_policy == "cilium"
+    assert cfg.cluster.node_os_maintenance.duration_hours >= 4
+    assert cfg.istio.outbound_traffic_policy == "REGISTRY_ONLY"
+    assert cfg.istio.workload_cert_ttl_hours <= 24
+    assert cfg.istio.mtls_exceptions == ()
+    assert cfg.ingress.min_tls_version == "TLSV1_2" and cfg.ingress.max_tls_version == "TLSV1_3"
+    assert cfg.key_vault.soft_delete_retention_days == 90
+    assert cfg.sealed_secrets.key_mode == "sharedReference"
+
+
+def test_prod_defaults_are_stricter_than_nonprod():
+    base = {"environment": "prod2", "location": "westeurope", "ingress": {"hosts": ["a.example.com"]},
+            "cluster": {"adminGroupObjectIds": ["6f1c2a7e-3b4d-4e5f-9a8b-1c2d3e4f5a6b"], "privateCluster": True}}
+    prod = parse_config({**base, "environmentClass": "prod"})
+    nonprod = parse_config({**base, "environmentClass": "nonprod",
+                            "sealedSecrets": {"sharedKeyStack": "contoso/platform/nonprod-keys"}})
+    assert prod.cluster.sku_tier == "Standard" and nonprod.cluster.sku_tier == "Free"
+    assert prod.cluster.system_pool.count >= 2 and prod.cluster.system_pool.availability_zones
+    assert prod.sealed_secrets.key_mode == "dedicated"
+    # Default maintenance windows differ, so dev meets a new image before prod does.
+    assert prod.cluster.node_os_maintenance != nonprod.cluster.node_os_maintenance
+
+
+def test_windows_differ_between_dev_and_prod_stack_files():
+    dev = parse_config(stack_raw_config("dev")).cluster
+    prod = parse_config(stack_raw_config("prod")).cluster
+    assert dev.node_os_maintenance.day_of_week != prod.node_os_maintenance.day_of_week
+    assert dev.auto_upgrade_maintenance.day_of_week != prod.auto_upgrade_maintenance.day_of_week
+
+
+# --------------------------------------------------------------------------- one rule at a time
+# Each row: stack, change, the exact key path the single problem must start with.
+REJECTED = [
+    # wrong types
+    ("dev", {"cluster.systemPool.count": "three"}, "cluster.systemPool.count"),
+    ("dev", {"cluster.privateCluster": "yes"}, "cluster.privateCluster"),
+    ("dev", {"tags": ["owner"]}, "tags"),
+    ("dev", {"appNamespaces": {"name": "shop"}}, "appNamespaces"),
+    # unknown enum values
+    ("dev", {"cluster.nodeOsUpgradeChannel": "Unmanaged"}, "cluster.nodeOsUpgradeChannel"),
+    ("dev", {"cluster.upgradeChannel": "rapid"}, "cluster.upgradeChannel"),
+    ("dev", {"environmentClass": "staging"}, "environmentClass"),
+    ("dev", {"cluster.maintenance.nodeOs.dayOfWeek": "Funday"}, "cluster.maintenance.nodeOs.dayOfWeek"),
+    ("dev", {"ingress.minTlsVersion": "TLSV1_1"}, "ingress.minTlsVersion"),
+    # malformed CIDRs, times, host names, IDs
+    ("dev", {"cluster.apiServerAuthorizedIpRanges": ["203.0.113.0/33"]}, "cluster.apiServerAuthorizedIpRanges[0]"),
+    ("dev", {"keyVault.allowedCidrs": ["10.0.0.1/8"]}, "keyVault.allowedCidrs[0]"),
+    ("dev", {"cluster.network.nodeSubnetCidr": "10.99.0.0/22"}, "cluster.network.nodeSubnetCidr"),
+    ("dev", {"cluster.maintenance.autoUpgrade.startTime": "25:00"}, "cluster.maintenance.autoUpgrade.startTime"),
+    ("dev", {"cluster.maintenance.nodeOs.durationHours": 2}, "cluster.maintenance.nodeOs.durationHours"),
+    ("dev", {"ingress.hosts": ["shop_example.com"]}, "ingress.hosts[0]"),
+    ("dev", {"egress.hosts": ["https://api.github.com"]}, "egress.hosts[0]"),
+    ("dev", {"egress.hosts": ["*.github.com"]}, "egress.hosts[0]"),
+    ("dev", {"cluster.adminGroupObjectIds": ["platform-admins"]}, "cluster.adminGroupObjectIds[0]"),
+    ("dev", {"appNamespaces": [{"name": "Shop"}]}, "appNamespaces[0].name"),
+    ("dev", {"appNamespaces": [{"name": "kube-system"}]}, "appNamespaces[0].name"),
+    ("dev", {"istio.version": "1.30"}, "istio.version"),
+    ("dev", {"sealedSecrets.sharedKeyStack": "nonprod-keys"}, "sealedSecrets.sharedKeyStack"),
+    # HTTP-only egress is never accepted (egress is HTTPS only, in every environment)
+    ("dev", {"egress.hosts": [{"host": "example.com", "port": 80}]}, "egress.hosts[0].port"),
+    ("dev", {"egress.hosts": [{"host": "example.com", "protocol": "TCP"}]}, "egress.hosts[0].protocol"),
+    # missing required keys
+    ("dev", {"location": None}, "location"),
+    ("dev", {"environment": None}, "environment"),
+    ("dev", {"cluster.adminGroupObjectIds": None}, "cluster.adminGroupObjectIds"),
+    ("dev", {"ingress.hosts": None}, "ingress.hosts"),
+    ("dev", {"sealedSecrets.sharedKeyStack": None}, "sealedSecrets.sharedKeyStack"),
+    ("dev", {"ingress.jwtIssuers": [{"issuer": "https://idp.example.com", "audiences": ["api"]}]}, "ingress.jwtIssuers[0].jwksUri"),
+    # unknown keys that look like typos
+    ("dev", {"cluster.nodeOSUpgradeChannel": "NodeImage"}, "cluster.nodeOSUpgradeChannel"),
+    ("dev", {"istoi": {"version": "1.30.3"}}, "istoi"),
+    ("dev", {"egress.host": ["api.github.com"]}, "egress.host"),
+    # prod-only rules
+    ("prod", {"istio.mtlsExceptions": [{"namespace": "legacy", "mode": "PERMISSIVE"}]}, "istio.mtlsExceptions[0]"),
+    ("prod", {"istio.outboundTrafficPolicy": "ALLOW_ANY"}, "istio.outboundTrafficPolicy"),
+    ("prod", {"cluster.apiServerAuthorizedIpRanges": []}, "cluster.apiServerAuthorizedIpRanges"),
+    ("prod", {"cluster.apiServerAuthorizedIpRanges": ["0.0.0.0/0"]}, "cluster.apiServerAuthorizedIpRanges[0]"),
+    ("prod", {"cluster.skuTier": "Free"}, "cluster.skuTier"),
+    ("prod", {"cluster.runCommandEnabled": True}, "cluster.runCommandEnabled"),
+    ("prod", {"ingress.hosts": ["*", "api.example.com"]}, "ingress.hosts[0]"),
+    ("prod", {"sealedSecrets.keyMode": "sharedReference"}, "sealedSecrets.keyMode"),
+    ("prod", {"istio.workloadCertTtlHours": 48}, "istio.workloadCertTtlHours"),
+    ("dev", {"sealedSecrets.keyMode": "dedicated"}, "sealedSecrets.keyMode"),
+]
+
+
+@pytest.mark.parametrize("stack,changes,key", REJECTED, ids=[f"{r[0]}:{r[2]}" for r in REJECTED])
+def test_each_bad_value_yields_one_problem_naming_the_key(stack, changes, key):
+    problems = problems_for(stack, changes)
+    assert len(problems) == 1, problems
+    assert problems[0].startswith(f"{key}:"), problems[0]
+
+
+def test_problem_names_value_and_what_is_allowed():
+    [problem] = problems_for("dev", {"cluster.upgradeChannel": "rapid"})
+    assert problem == "cluster.upgradeChannel: got 'rapid'; allowed: patch, stable"
+
+
+def test_typo_gets_a_suggestion():
+    [problem] = problems_for("dev", {"cluster.nodeOSUpgradeChannel": "NodeImage"})
+    assert "did you mean 'nodeOsUpgradeChannel'?" in problem
+
+
+def test_every_problem_is_reported_at_once():
+    problems = problems_for("prod", {"istio.outboundTrafficPolicy": "ALLOW_ANY", "cluster.skuTier": "Free",
+                                     "location": None, "ingress.hosts": ["*", "api.example.com"]})
+    assert [p.split(":")[0] for p in problems] == sorted(
+        ["location", "cluster.skuTier", "istio.outboundTrafficPolicy", "ingress.hosts[0]"],
+        key=[p.split(":")[0] for p in problems].index,
+    )
+    assert len(problems) == 4
+
+
+ACCEPTED = [
+    ("dev", {"istio.mtlsExceptions": [{"namespace": "legacy", "mode": "PERMISSIVE", "port": 8080}]}),
+    ("dev", {"istio.outboundTrafficPolicy": "ALLOW_ANY"}),
+    ("dev", {"ingress.hosts": ["*"]}),
+    ("dev", {"cluster.nodeOsUpgradeChannel": "SecurityPatch", "cluster.upgradeChannel": "stable"}),
+    ("dev", {"egress.hosts": [{"host": "api.github.com", "port": 443, "protocol": "HTTPS"}]}),
+    ("prod", {"cluster.apiServerAuthorizedIpRanges": [], "cluster.privateCluster": True}),
+    ("prod", {"cluster.skuTier": "Premium"}),
+    ("prod", {"cluster.maintenance.nodeOs.durationHours": 4}),
+    ("prod", {"istio.workloadCertTtlHours": 1}),
+]
+
+
+@pytest.mark.parametrize("stack,changes", ACCEPTED, ids=[f"{s}:{','.join(c)}" for s, c in ACCEPTED])
+def test_allowed_variations_are_accepted(stack, changes):
+    parse_config(with_changes(stack, changes))
+
+
+def test_mtls_exception_is_kept_in_nonprod():
+    cfg = parse_config(with_changes("dev", {"istio.mtlsExceptions": [{"namespace": "legacy", "port": 8080}]}))
+    assert cfg.istio.mtls_exceptions[0].namespace == "legacy"
+    assert cfg.istio.mtls_exceptions[0].mode == "PERMISSIVE"
+    assert cfg.istio.mtls_exceptions[0].port == 8080
+
+
+def test_ingress_tls_from_config_needs_secret_values():
+    problems = problems_for("dev", {"ingress.tlsSource": "config"})
+    assert [p.split(":")[0] for p in problems] == ["ingressTlsCertificate", "ingressTlsPrivateKey"]
+    assert "pulumi config set --secret ingressTlsCertificate" in problems[0]
+    raw = with_changes("dev", {"ingress.tlsSource": "config", "ingressTlsCertificate": "[secret]",
+                               "ingressTlsPrivateKey": "[secret]"})
+    assert parse_config(raw, ("ingressTlsCertificate", "ingressTlsPrivateKey")).ingress.tls_source == "config"
+
+
+def test_plaintext_secret_config_is_rejected():
+    raw = with_changes("dev", {"ingress.tlsSource": "config", "ingressTlsCertificate": "cert",
+                               "ingressTlsPrivateKey": "key"})
+    with pytest.raises(ConfigError) as err:
+        parse_config(raw, ("ingressTlsCertificate",))
+    assert err.value.problems == [
+        "ingressTlsPrivateKey: must be a secret; set it with `pulumi config set --secret ingressTlsPrivateKey < file.pem`"
+    ]
+
+
+def test_allowed_callers_must_name_a_listed_namespace():
+    problems = problems_for("dev", {"appNamespaces": [{"name": "shop", "allowedCallers": ["billing/api"]}]})
+    assert problems == ["appNamespaces[0].allowedCallers[0]: got 'billing/api'; must name a namespace listed in appNamespaces"]
+
+
+def test_key_owner_stack_needs_no_cluster_settings():
+    cfg = parse_config(stack_raw_config("nonprod-keys"))
+    assert cfg.stack_role == "sealingKeyOwner" and cfg.sealed_secrets.key_mode == "sharedOwner"
+    [problem] = problems_for("nonprod-keys", {"environmentClass": "prod", "sealedSecrets.keyMode": None})
+    assert problem.startswith("stackRole:")
+
+
+# --------------------------------------------------------------------------- through the program
+# A corpus of bad configurations run through the real __main__.py: one clear error, no resource.
+PROGRAM_CORPUS = [
+    ("dev", {"cluster": {"systemPool": {"count": "3"}, "adminGroupObjectIds": "abc"}}, "cluster.adminGroupObjectIds"),
+    ("dev", {"cluster": {"upgradeChannel": "node-image", "adminGroupObjectIds": ["6f1c2a7e-3b4d-4e5f-9a8b-1c2d3e4f5a6b"]}},
+     "cluster.upgradeChannel"),
+    ("dev", {"egress": {"hosts": [{"host": "example.com", "port": 80}]}}, "egress.hosts[0].port"),
+    ("dev", {"ingress": {"hosts": ["bad host"]}}, "ingress.hosts[0]"),
+    ("dev", {"istio": {"outboundTrafficPolicy": "ALLOW_ALL"}}, "istio.outboundTrafficPolicy"),
+    ("dev", {"location": None}, "location"),
+    ("dev", {"keyVualt": {}}, "keyVualt"),
+    ("prod", {"istio": {"mtlsExceptions": [{"namespace": "legacy"}]}}, "istio.mtlsExceptions[0]"),
+    ("prod", {"egress": {"hosts": [{"host": "example.com", "protocol": "HTTP", "port": 443}]}}, "egress.hosts[0].protocol"),
+    ("prod", {"ingress": {"hosts": ["*"], "tlsKeyVaultCertificateName": "wildcard"}}, "ingress.hosts[0]"),
+    ("prod", {"sealedSecrets": {"keyMode": "sharedOwner"}}, "sealedSecrets.keyMode"),
+    ("prod", {"keyVault": {"allowedCidrs": ["0.0.0.0/0"]}}, "keyVault.allowedCidrs[0]"),
+    ("prod", {"keyVault": {"softDeleteRetentionDays": 3}}, "keyVault.softDeleteRetentionDays"),
+    ("prod", {"environmentClass": "production"}, "environmentClass"),
+    ("prod", {"appNamespaces": [{"name": "istio-system"}]}, "appNamespaces[0].name"),
+    ("prod", {"tags": {"owner": 42}}, "tags.owner"),
+]
+
+
+@pytest.mark.parametrize("stack,overrides,key", PROGRAM_CORPUS, ids=[f"{r[0]}:{r[2]}" for r in PROGRAM_CORPUS])
+def test_program_rejects_bad_config_before_registering_anything(stack, overrides, key):
+    recorded: list = []
+    with pytest.raises(ConfigError) as err:
+        run_program(stack, overrides=overrides, recorded=recorded)
+    assert len(err.value.problems) == 1, err.value.problems
+    assert err.value.problems[0].startswith(f"{key}:")
+    assert f"{key}:" in str(err.value)
+    assert recorded == [], [r.urn for r in recorded]
