@@ -1,13 +1,145 @@
-"""Platform bootstrap: config in, components wired, outputs out (see docs/ and ../README.md)."""
+"""Platform bootstrap: config in, components wired, outputs out.
+
+Reads like docs/ARCHITECTURE: the validated stack config feeds the Azure foundation, the AKS
+cluster and the Key Vault (created in parallel), then everything that runs in the cluster through
+the cluster's Kubernetes provider, and finally the outputs contract app teams read.
+"""
 
 import pulumi
 
-from components.config import load_config
+from components.aks_cluster import AksCluster, AksClusterArgs
+from components.app_namespaces import AppNamespaces, AppNamespacesArgs
+from components.base import PlatformBase, PlatformBaseArgs
+from components.config import PlatformConfig, load_config
+from components.egress_gateway import EgressGateway, EgressGatewayArgs
+from components.ingress_gateway import IngressGateway, IngressGatewayArgs
+from components.istio_mesh import IstioMesh, IstioMeshArgs
+from components.key_vault import KeyVault, KeyVaultArgs
+from components.platform_outputs import export_outputs
+from components.sealed_secrets import SealedSecrets, SealedSecretsArgs
+from components.sealing_key import SealingKey, SealingKeyArgs
+
+
+def key_vault_and_sealing_key(cfg: PlatformConfig, base: PlatformBase) -> tuple[KeyVault, SealingKey]:
+    """The environment's vault and the sealing key(s) stored in it (generated, or read from the owner stack)."""
+    vault = KeyVault("vault", KeyVaultArgs(
+        resource_group_name=base.resource_group_name,
+        location=cfg.location,
+        name_prefix=cfg.resource_prefix,
+        config=cfg.key_vault,
+        log_analytics_workspace_id=base.log_analytics_workspace_id,
+        is_prod=cfg.is_prod,
+        # The shared non-prod key lives only in the owner's vault: protect it like prod.
+        protect=cfg.is_prod or cfg.stack_role == "sealingKeyOwner",
+        tags=cfg.tags,
+    ))
+    sealing_key = SealingKey("sealing-key", SealingKeyArgs(
+        config=cfg.sealed_secrets,
+        name_prefix=cfg.resource_prefix,
+        resource_group_name=base.resource_group_name,
+        vault_name=vault.vault_name,
+        protect=cfg.is_prod or cfg.stack_role == "sealingKeyOwner",
+        tags=cfg.tags,
+        vault_dependencies=[vault.writer_role_assignment],
+    ))
+    return vault, sealing_key
+
+
+def sealing_key_owner(cfg: PlatformConfig) -> None:
+    """The stack that owns the one sealing key every non-production environment shares."""
+    base = PlatformBase("core", PlatformBaseArgs(config=cfg))
+    vault, sealing_key = key_vault_and_sealing_key(cfg, base)
+    export_outputs("sealingKeyOwner", {
+        "environment": cfg.environment,
+        "environmentClass": cfg.environment_class,
+        "location": cfg.location,
+        "resourceGroupName": base.resource_group_name,
+        "keyVaultName": vault.vault_name,
+        "keyVaultUri": vault.vault_uri,
+        "sealingCertificatePem": sealing_key.certificate_pem,
+        "sealingKeys": sealing_key.keys,
+    })
+
+
+def environment(cfg: PlatformConfig) -> None:
+    """One environment: cluster, vault, sealed-secrets, mesh, edges and app namespaces."""
+    base = PlatformBase("core", PlatformBaseArgs(config=cfg))
+    # The cluster and the vault do not depend on each other: Pulumi creates them in parallel.
+    cluster = AksCluster("aks", AksClusterArgs(
+        config=cfg,
+        resource_group_name=base.resource_group_name,
+        log_analytics_workspace_id=base.log_analytics_workspace_id,
+        node_subnet_id=base.node_subnet_id,
+    ))
+    vault, sealing_key = key_vault_and_sealing_key(cfg, base)
+
+    # Everything below runs in the cluster, through the provider built from its Entra ID credentials.
+    in_cluster = pulumi.ResourceOptions(providers=[cluster.k8s_provider])
+    sealed_secrets = SealedSecrets("sealed-secrets", SealedSecretsArgs(
+        config=cfg.sealed_secrets, keys=sealing_key.key_pairs,
+    ), opts=in_cluster)
+    mesh = IstioMesh("mesh", IstioMeshArgs(
+        istio=cfg.istio,
+        prod=cfg.is_prod,
+        prometheus_namespace=cfg.prometheus_namespace,
+        gateway_namespaces=(cfg.ingress.namespace, cfg.egress.namespace),
+    ), opts=in_cluster)
+    ingress = IngressGateway("ingress", IngressGatewayArgs(
+        config=cfg,
+        revision=mesh.revision,
+        resource_group_name=base.resource_group_name,
+        cluster_identity_principal_id=cluster.identity_principal_id,
+        depends_on=mesh.ready,
+        istiod_namespace=mesh.root_namespace,
+        key_vault_name=vault.vault_name,
+        key_vault_id=vault.vault_id,
+        tenant_id=cluster.tenant_id,
+        secrets_provider_client_id=cluster.secrets_provider_client_id,
+        secrets_provider_object_id=cluster.secrets_provider_object_id,
+    ), opts=in_cluster)
+    egress = EgressGateway("egress", EgressGatewayArgs(
+        config=cfg, revision=mesh.revision, depends_on=mesh.ready, istiod_namespace=mesh.root_namespace,
+    ), opts=in_cluster)
+    app_namespaces = AppNamespaces("apps", AppNamespacesArgs(
+        namespaces=cfg.app_namespaces,
+        revision=mesh.revision,
+        trust_domain=mesh.trust_domain,
+        ingress_namespace=cfg.ingress.namespace,
+        egress_namespace=cfg.egress.namespace,
+        prometheus_namespace=cfg.prometheus_namespace,
+        ready=tuple(mesh.ready),
+    ), opts=in_cluster)
+
+    export_outputs("environment", {
+        "environment": cfg.environment,
+        "environmentClass": cfg.environment_class,
+        "location": cfg.location,
+        "resourceGroupName": base.resource_group_name,
+        "clusterName": cluster.cluster_name,
+        "clusterId": cluster.cluster_id,
+        "kubeconfig": cluster.kubeconfig,
+        "oidcIssuerUrl": cluster.oidc_issuer_url,
+        "kubeletIdentityObjectId": cluster.kubelet_identity_object_id,
+        "kubeletIdentityClientId": cluster.kubelet_identity_client_id,
+        "nodeResourceGroup": cluster.node_resource_group,
+        "keyVaultName": vault.vault_name,
+        "keyVaultUri": vault.vault_uri,
+        "sealingCertificatePem": sealing_key.certificate_pem,
+        "sealedSecretsNamespace": sealed_secrets.namespace,
+        "sealedSecretsControllerName": sealed_secrets.controller_name,
+        "ingressPublicIp": ingress.public_ip_address,
+        "ingressHostnames": ingress.hostnames,
+        "meshTrustDomain": mesh.trust_domain,
+        "istioRevision": mesh.revision,
+        "injectionLabel": mesh.injection_label,
+        "egressAllowList": egress.allow_list,
+        "appNamespaces": app_namespaces.namespace_names,
+    })
+
 
 # Validation runs first: a bad config stops here, before any resource is registered.
-cfg = load_config()
-
-pulumi.export("contractVersion", "1.0")
-pulumi.export("environment", cfg.environment)
-pulumi.export("environmentClass", cfg.environment_class)
-pulumi.export("location", cfg.location)
+config = load_config()
+if config.stack_role == "sealingKeyOwner":
+    sealing_key_owner(config)
+else:
+    environment(config)

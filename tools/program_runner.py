@@ -228,8 +228,9 @@ class PlatformMocks:
     def call(self, args) -> tuple[dict, Optional[list]]:
         handler = _CALL_OUTPUTS.get(args.token)
         if handler is None:
-            return {}, None
-        return handler(self, args), None
+            return {}, []
+        # No check failures: an empty list (pulumi's MockMonitor iterates it).
+        return handler(self, args), []
 
     def register_transform(self, transform) -> None:  # pragma: no cover - protocol hook
         pass
@@ -241,6 +242,16 @@ class PlatformMocks:
 def _resource_group(m: PlatformMocks, args) -> tuple[str, dict]:
     name = args.inputs.get("resourceGroupName", args.name)
     return f"/subscriptions/{SUBSCRIPTION_ID}/resourceGroups/{name}", {"name": name}
+
+
+def _addon_identity(m: PlatformMocks, rg: str, cluster: str, addon: str) -> dict:
+    seed = hashlib.sha1(f"{m.stack}:{cluster}:{addon}".encode()).hexdigest()
+    return {
+        "clientId": f"{seed[:8]}-3333-4333-8333-{seed[-12:]}",
+        "objectId": f"{seed[8:16]}-4444-4444-8444-{seed[:12]}",
+        "resourceId": _arm_id(f"MC_{rg}_{cluster}", "Microsoft.ManagedIdentity",
+                              f"userAssignedIdentities/{addon.lower()}-{cluster}"),
+    }
 
 
 def _managed_cluster(m: PlatformMocks, args) -> tuple[str, dict]:
@@ -266,6 +277,11 @@ def _managed_cluster(m: PlatformMocks, args) -> tuple[str, dict]:
         },
         "identity": {**(args.inputs.get("identity") or {}), "principalId": f"{seed[16:24]}-2222-4222-8222-{seed[4:16]}",
                      "tenantId": TENANT_ID},
+        # AKS gives each enabled add-on its own managed identity in the node resource group.
+        "addonProfiles": {
+            addon: {**profile, "identity": _addon_identity(m, rg, name, addon)} if profile.get("enabled") else profile
+            for addon, profile in (args.inputs.get("addonProfiles") or {}).items()
+        },
         "provisioningState": "Succeeded",
         "powerState": {"code": "Running"},
         "currentKubernetesVersion": args.inputs.get("kubernetesVersion") or "1.33.2",
@@ -284,7 +300,10 @@ def _vault_secret(m: PlatformMocks, args) -> tuple[str, dict]:
     rg = args.inputs.get("resourceGroupName", "rg")
     vault = args.inputs.get("vaultName", "vault")
     name = args.inputs.get("secretName", args.name)
-    props = dict(args.inputs.get("properties") or {})
+    props = args.inputs.get("properties") or {}
+    if isinstance(props, Mapping) and props.get(_SECRET_SIG_KEY) == _SECRET_SIG:
+        props = props.get("value") or {}  # the whole object is secret when its value is (the SDK lifts it)
+    props = dict(props)
     props.pop("value", None)  # ARM never returns a secret's value
     props["secretUri"] = f"https://{vault}.vault.azure.net/secrets/{name}"
     props["secretUriWithVersion"] = f"https://{vault}.vault.azure.net/secrets/{name}/0123456789abcdef0123456789abcdef"
@@ -310,6 +329,19 @@ def _public_ip(m: PlatformMocks, args) -> tuple[str, dict]:
     if isinstance(dns, Mapping) and dns.get("domainNameLabel"):
         state["dnsSettings"] = {**dns, "fqdn": f"{dns['domainNameLabel']}.{args.inputs.get('location', 'westeurope')}.cloudapp.azure.com"}
     return _arm_id(rg, "Microsoft.Network", f"publicIPAddresses/{name}"), state
+
+
+def _virtual_network(m: PlatformMocks, args) -> tuple[str, dict]:
+    rg = args.inputs.get("resourceGroupName", "rg")
+    name = args.inputs.get("virtualNetworkName", args.name)
+    return _arm_id(rg, "Microsoft.Network", f"virtualNetworks/{name}"), {"name": name}
+
+
+def _subnet(m: PlatformMocks, args) -> tuple[str, dict]:
+    rg = args.inputs.get("resourceGroupName", "rg")
+    vnet = args.inputs.get("virtualNetworkName", "vnet")
+    name = args.inputs.get("subnetName", args.name)
+    return _arm_id(rg, "Microsoft.Network", f"virtualNetworks/{vnet}/subnets/{name}"), {"name": name}
 
 
 def _user_assigned_identity(m: PlatformMocks, args) -> tuple[str, dict]:
@@ -367,6 +399,8 @@ _RESOURCE_OUTPUTS: dict[str, Callable[[PlatformMocks, Any], tuple[str, dict]]] =
     "azure-native:operationalinsights:Workspace": _workspace,
     "azure-native:network:PublicIPAddress": _public_ip,
     "azure-native:managedidentity:UserAssignedIdentity": _user_assigned_identity,
+    "azure-native:network:VirtualNetwork": _virtual_network,
+    "azure-native:network:Subnet": _subnet,
     "tls:index/privateKey:PrivateKey": _tls_private_key,
     "tls:index/selfSignedCert:SelfSignedCert": _tls_self_signed_cert,
     "pulumi:pulumi:StackReference": _stack_reference,
@@ -465,12 +499,15 @@ def run_program(
     program: Optional[Callable[[], Any]] = None,
     preview: bool = False,
     recorded: Optional[list[RecordedResource]] = None,
+    project: str = PROJECT,
 ) -> ProgramRun:
     """Run ``__main__.py`` (or ``program``) for a stack under mocks; return what it registered.
 
     Raises whatever the program raises (a ``ConfigError`` for bad config), after the
     runtime has settled, exactly as ``pulumi up`` would report it. Pass ``recorded`` (a list)
-    to see what was registered even when the program fails.
+    to see what was registered even when the program fails. ``project`` is the Pulumi project
+    name the program sees (``pulumi.get_project()``, the namespace of ``pulumi.Config()``): pass
+    another project's name to run a different program, e.g. the app-team example.
     """
     import pulumi
     from google.protobuf import json_format
@@ -538,9 +575,13 @@ def run_program(
     settings.ROOT.set(None)
     runtime_config.set_all_config(cfg, secret_keys)
     pulumi.runtime.set_mocks(
-        mocks, project=PROJECT, stack=stack_name, preview=preview, logger=logger,
+        mocks, project=project, stack=stack_name, preview=preview, logger=logger,
         monitor=RecordingMonitor(mocks), organization=ORGANIZATION,
     )
+    # A previous run that failed inside an apply leaves its Outputs and RPCs behind; start clean
+    # (what the SDK's own @pulumi.runtime.test decorator does).
+    settings.SETTINGS.rpc_manager.clear()
+    settings.SETTINGS.outputs.clear()
 
     def main() -> None:
         if program is not None:

@@ -1,0 +1,352 @@
+"""The AKS cluster (azure-native ``containerservice``, API 2025-09-01) and its Kubernetes provider.
+
+Every security setting is explicit and carries the threat it answers. Node images and Kubernetes
+patches are refreshed by AKS itself inside weekly maintenance windows; ``ignore_changes`` keeps
+``pulumi up`` from reverting what the auto-upgrader moved. See docs/aks.md.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from dataclasses import dataclass
+from typing import Optional
+
+import pulumi
+import pulumi_kubernetes as k8s
+from pulumi_azure_native import authorization, containerservice as cs, monitor
+
+from components.config import ClusterConfig, MaintenanceWindow, PlatformConfig
+
+# AKS-reserved names: a MaintenanceConfiguration with any other name does not drive these upgrades.
+NODE_OS_SCHEDULE = "aksManagedNodeOSUpgradeSchedule"
+AUTO_UPGRADE_SCHEDULE = "aksManagedAutoUpgradeSchedule"
+
+# Control-plane logs sent to Log Analytics: who changed what (audit, minus reads), Entra ID
+# authentication decisions (guard) and API server errors.
+DIAGNOSTIC_LOG_CATEGORIES = ("kube-audit-admin", "guard", "kube-apiserver")
+
+KEY_VAULT_CSI_ADDON = "azureKeyvaultSecretsProvider"
+
+SYSTEM_POOL = "system"
+USER_POOL = "user"
+
+_CLUSTER_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,51}[a-z0-9]$")
+
+
+@dataclass(frozen=True)
+class AksClusterArgs:
+    """Inputs of :class:`AksCluster`.
+
+    ``config`` supplies location, tags, environment class and the naming prefix; ``cluster``
+    overrides ``config.cluster`` when one program builds several differently sized clusters.
+    ``node_subnet_id`` None lets AKS create its own VNet (not recommended outside tests).
+    """
+
+    config: PlatformConfig
+    resource_group_name: pulumi.Input[str]
+    log_analytics_workspace_id: pulumi.Input[str]
+    node_subnet_id: Optional[pulumi.Input[str]] = None
+    cluster: Optional[ClusterConfig] = None
+    protect: Optional[bool] = None  # default: protect in prod
+
+
+def maintenance_window_args(window: MaintenanceWindow) -> cs.MaintenanceWindowArgs:
+    """A weekly planned-maintenance window as the AKS API wants it."""
+    return cs.MaintenanceWindowArgs(
+        schedule=cs.ScheduleArgs(
+            weekly=cs.WeeklyScheduleArgs(day_of_week=cs.WeekDay(window.day_of_week), interval_weeks=window.interval_weeks)
+        ),
+        start_time=window.start_time,
+        utc_offset=window.utc_offset,
+        duration_hours=window.duration_hours,
+    )
+
+
+def ignored_upgrade_paths(autoscaled_pool_indexes: list[int]) -> list[str]:
+    """Inputs AKS itself moves after an upgrade or autoscaling; Pulumi must not put them back.
+
+    ``count`` is ignored only on autoscaled pools, so resizing the fixed system pool still works.
+    """
+    paths = [
+        "kubernetesVersion",
+        "agentPoolProfiles[*].orchestratorVersion",
+        "agentPoolProfiles[*].nodeImageVersion",
+    ]
+    paths += [f"agentPoolProfiles[{i}].count" for i in autoscaled_pool_indexes]
+    return paths
+
+
+def _decode_kubeconfig(encoded: str) -> str:
+    return base64.b64decode(encoded).decode("utf-8")
+
+
+class AksCluster(pulumi.ComponentResource):
+    """A hardened AKS cluster with auto-upgrade windows, audit logs and a Kubernetes provider.
+
+    The Azure cluster name is ``<namePrefix>-<environment>-<component name>`` (e.g. ``plat-prod-aks``);
+    its node resource group is ``<cluster name>-nodes-rg``. Two instances never collide.
+    """
+
+    cluster_name: pulumi.Output[str]
+    cluster_id: pulumi.Output[str]
+    resource_group_name: pulumi.Output[str]
+    oidc_issuer_url: pulumi.Output[str]
+    kubelet_identity_object_id: pulumi.Output[str]
+    kubelet_identity_client_id: pulumi.Output[str]
+    node_resource_group: pulumi.Output[str]
+    kubeconfig: pulumi.Output[str]
+    k8s_provider: k8s.Provider
+    # Beyond the contract, for role assignments other components make:
+    tenant_id: pulumi.Output[str]
+    identity_principal_id: pulumi.Output[str]  # control-plane identity (e.g. Network Contributor on a static IP)
+    secrets_provider_client_id: pulumi.Output[str]  # azureKeyvaultSecretsProvider add-on identity
+    secrets_provider_object_id: pulumi.Output[str]
+
+    def __init__(self, name: str, args: AksClusterArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__("platform:aks:Cluster", name, None, opts)
+        cfg = args.config
+        cc = args.cluster or cfg.cluster
+        cluster_name = f"{cfg.resource_prefix}-{name}"
+        if not _CLUSTER_NAME.match(cluster_name):
+            raise ValueError(
+                f"AksCluster name {name!r}: the cluster name derived from it ({cluster_name!r}) must be 2-53 "
+                "lowercase letters, digits or '-' (it is also the DNS prefix)"
+            )
+        tags = {**cfg.tags, "environment": cfg.environment, "managedBy": "pulumi"}
+        child = pulumi.ResourceOptions(parent=self)
+        protect = cfg.is_prod if args.protect is None else args.protect
+        tenant_id = authorization.get_client_config_output(opts=pulumi.InvokeOptions(parent=self)).tenant_id
+
+        system_pool = cc.system_pool
+        user_pool = cc.user_pool
+        pools = [
+            cs.ManagedClusterAgentPoolProfileArgs(
+                name=SYSTEM_POOL,
+                # Critical add-ons (CoreDNS, konnectivity, metrics-server) get nodes no app can starve.
+                mode=cs.AgentPoolMode.SYSTEM,
+                node_taints=["CriticalAddonsOnly=true:NoSchedule"],
+                vm_size=system_pool.vm_size,
+                count=system_pool.count,
+                enable_auto_scaling=False,
+                availability_zones=list(system_pool.availability_zones) or None,
+                os_disk_size_gb=system_pool.os_disk_size_gb,
+                **self._pool_common(cc, args.node_subnet_id),
+            ),
+            cs.ManagedClusterAgentPoolProfileArgs(
+                name=USER_POOL,
+                mode=cs.AgentPoolMode.USER,
+                vm_size=user_pool.vm_size,
+                # The initial size; the cluster autoscaler owns it afterwards (ignore_changes below).
+                count=user_pool.min_count,
+                enable_auto_scaling=True,
+                min_count=user_pool.min_count,
+                max_count=user_pool.max_count,
+                availability_zones=list(user_pool.availability_zones) or None,
+                os_disk_size_gb=user_pool.os_disk_size_gb,
+                **self._pool_common(cc, args.node_subnet_id),
+            ),
+        ]
+        autoscaled = [i for i, p in enumerate(pools) if p.enable_auto_scaling]
+
+        if cc.private_cluster:
+            # No public API endpoint at all; Pulumi must then run from inside the network.
+            api_access = cs.ManagedClusterAPIServerAccessProfileArgs(
+                enable_private_cluster=True,
+                private_dns_zone="system",
+                disable_run_command=cfg.is_prod or not cc.run_command_enabled,
+            )
+        else:
+            api_access = cs.ManagedClusterAPIServerAccessProfileArgs(
+                # Only known egress ranges (office, CI) can reach the API server.
+                authorized_ip_ranges=list(cc.api_server_authorized_ip_ranges),
+                # Run command executes as cluster-admin from Azure's side, bypassing the IP allow-list.
+                disable_run_command=cfg.is_prod or not cc.run_command_enabled,
+            )
+
+        network_policy = cs.NetworkPolicy(cc.network_policy)
+        cluster = cs.ManagedCluster(
+            f"{name}-cluster",
+            resource_name_=cluster_name,
+            resource_group_name=args.resource_group_name,
+            location=cfg.location,
+            dns_prefix=cluster_name,
+            node_resource_group=f"{cluster_name}-nodes-rg",
+            kubernetes_version=cc.kubernetes_version,
+            sku=cs.ManagedClusterSKUArgs(name=cs.ManagedClusterSKUName.BASE, tier=cs.ManagedClusterSKUTier(cc.sku_tier)),
+            identity=cs.ManagedClusterIdentityArgs(type=cs.ResourceIdentityType.SYSTEM_ASSIGNED),
+            # Entra ID sign-in and Azure RBAC for Kubernetes authorization: access is granted, audited
+            # and revoked in one place.
+            aad_profile=cs.ManagedClusterAADProfileArgs(
+                managed=True,
+                enable_azure_rbac=True,
+                admin_group_object_ids=list(cc.admin_group_object_ids),
+                tenant_id=tenant_id,
+            ),
+            enable_rbac=True,
+            # No static client certificate that outlives a leaver and cannot be revoked.
+            disable_local_accounts=True,
+            api_server_access_profile=api_access,
+            auto_upgrade_profile=cs.ManagedClusterAutoUpgradeProfileArgs(
+                # Nodes get patched images weekly without anyone running an upgrade.
+                node_os_upgrade_channel=cs.NodeOSUpgradeChannel(cc.node_os_upgrade_channel),
+                upgrade_channel=cs.UpgradeChannel(cc.upgrade_channel),
+            ),
+            # Workloads use federated tokens, never stored cloud credentials.
+            oidc_issuer_profile=cs.ManagedClusterOIDCIssuerProfileArgs(enabled=True),
+            security_profile=cs.ManagedClusterSecurityProfileArgs(
+                workload_identity=cs.ManagedClusterSecurityProfileWorkloadIdentityArgs(enabled=True),
+                # Runtime threat detection for nodes and the control plane.
+                defender=cs.ManagedClusterSecurityProfileDefenderArgs(
+                    log_analytics_workspace_resource_id=args.log_analytics_workspace_id,
+                    security_monitoring=cs.ManagedClusterSecurityProfileDefenderSecurityMonitoringArgs(enabled=True),
+                ),
+                # Removes unused (and often vulnerable) images from nodes weekly.
+                image_cleaner=cs.ManagedClusterSecurityProfileImageCleanerArgs(enabled=True, interval_hours=168),
+            ),
+            network_profile=cs.ContainerServiceNetworkProfileArgs(
+                network_plugin=cs.NetworkPlugin.AZURE,
+                # Pod IPs from a private overlay range: the VNet only spends addresses on nodes.
+                network_plugin_mode=cs.NetworkPluginMode.OVERLAY,
+                # Without enforced NetworkPolicies a compromised pod can reach every other pod.
+                network_policy=network_policy,
+                network_dataplane=(
+                    cs.NetworkDataplane.CILIUM if network_policy == cs.NetworkPolicy.CILIUM else cs.NetworkDataplane.AZURE
+                ),
+                pod_cidr=cc.network.pod_cidr,
+                service_cidr=cc.network.service_cidr,
+                dns_service_ip=cc.network.dns_service_ip,
+                load_balancer_sku=cs.LoadBalancerSku.STANDARD,
+                outbound_type=cs.OutboundType.LOAD_BALANCER,
+            ),
+            addon_profiles={
+                # Azure Policy (Gatekeeper) enforces pod-security baselines at admission.
+                "azurepolicy": cs.ManagedClusterAddonProfileArgs(enabled=True),
+                # The CSI driver reads certificates (the ingress wildcard) from Key Vault; rotation keeps
+                # a renewed certificate from waiting for a pod restart.
+                KEY_VAULT_CSI_ADDON: cs.ManagedClusterAddonProfileArgs(
+                    enabled=True,
+                    config={"enableSecretRotation": "true", "rotationPollInterval": "2m"},
+                ),
+            },
+            agent_pool_profiles=pools,
+            auto_scaler_profile=cs.ManagedClusterPropertiesAutoScalerProfileArgs(
+                expander=cs.Expander.LEAST_WASTE,
+                balance_similar_node_groups="true",
+                # Never evict kube-system pods or pods with local data to save a node.
+                skip_nodes_with_system_pods="true",
+                skip_nodes_with_local_storage="true",
+                scale_down_unneeded_time="10m",
+                scale_down_delay_after_add="10m",
+                max_graceful_termination_sec="600",
+            ),
+            storage_profile=cs.ManagedClusterStorageProfileArgs(
+                disk_csi_driver=cs.ManagedClusterStorageProfileDiskCSIDriverArgs(enabled=True),
+                snapshot_controller=cs.ManagedClusterStorageProfileSnapshotControllerArgs(enabled=True),
+                # Drivers nobody uses are privileged node daemons nobody patches: off until needed.
+                file_csi_driver=cs.ManagedClusterStorageProfileFileCSIDriverArgs(enabled=False),
+                blob_csi_driver=cs.ManagedClusterStorageProfileBlobCSIDriverArgs(enabled=False),
+            ),
+            tags=tags,
+            opts=pulumi.ResourceOptions.merge(
+                child,
+                pulumi.ResourceOptions(
+                    ignore_changes=ignored_upgrade_paths(autoscaled),
+                    # A replace-triggering change must fail loudly in prod, not delete every workload.
+                    protect=protect,
+                ),
+            ),
+        )
+
+        for pulumi_suffix, config_name, window in (
+            ("node-os-window", NODE_OS_SCHEDULE, cc.node_os_maintenance),
+            ("auto-upgrade-window", AUTO_UPGRADE_SCHEDULE, cc.auto_upgrade_maintenance),
+        ):
+            cs.MaintenanceConfiguration(
+                f"{name}-{pulumi_suffix}",
+                config_name=config_name,
+                resource_group_name=args.resource_group_name,
+                resource_name_=cluster.name,
+                maintenance_window=maintenance_window_args(window),
+                opts=child,
+            )
+
+        monitor.DiagnosticSetting(
+            f"{name}-diagnostics",
+            name=f"{cluster_name}-to-law",
+            resource_uri=cluster.id,
+            workspace_id=args.log_analytics_workspace_id,
+            # Resource-specific tables (AKSAuditAdmin, AKSControlPlane) instead of AzureDiagnostics.
+            log_analytics_destination_type="Dedicated",
+            logs=[monitor.DiagnosticsLogSettingsArgs(category=c, enabled=True) for c in DIAGNOSTIC_LOG_CATEGORIES],
+            opts=child,
+        )
+
+        credentials = cs.list_managed_cluster_user_credentials_output(
+            resource_group_name=args.resource_group_name,
+            resource_name=cluster.name,
+            # Entra ID clusters: an exec kubeconfig that calls kubelogin, no embedded secret token.
+            format="exec",
+            opts=pulumi.InvokeOutputOptions(parent=self),
+        )
+        self.kubeconfig = pulumi.Output.secret(
+            credentials.kubeconfigs.apply(lambda kcs: _decode_kubeconfig(kcs[0].value))
+        )
+        self.k8s_provider = k8s.Provider(
+            f"{name}-k8s",
+            kubeconfig=self.kubeconfig,
+            # Server-side apply: field ownership is tracked, so Pulumi never overwrites what a
+            # controller (HPA, istiod) manages.
+            enable_server_side_apply=True,
+            opts=child,
+        )
+
+        self.cluster_name = cluster.name
+        self.cluster_id = cluster.id
+        self.resource_group_name = pulumi.Output.from_input(args.resource_group_name)
+        self.node_resource_group = cluster.node_resource_group.apply(lambda v: v or "")
+        self.oidc_issuer_url = cluster.oidc_issuer_profile.apply(lambda p: (p.issuer_url if p else None) or "")
+        kubelet = cluster.identity_profile.apply(lambda ids: (ids or {}).get("kubeletidentity"))
+        self.kubelet_identity_object_id = kubelet.apply(lambda i: (i.object_id if i else None) or "")
+        self.kubelet_identity_client_id = kubelet.apply(lambda i: (i.client_id if i else None) or "")
+        self.tenant_id = tenant_id
+        self.identity_principal_id = cluster.identity.apply(lambda i: (i.principal_id if i else None) or "")
+        csi = cluster.addon_profiles.apply(lambda a: ((a or {}).get(KEY_VAULT_CSI_ADDON) or None))
+        self.secrets_provider_client_id = csi.apply(lambda a: (a.identity.client_id if a and a.identity else None) or "")
+        self.secrets_provider_object_id = csi.apply(lambda a: (a.identity.object_id if a and a.identity else None) or "")
+
+        self.register_outputs(
+            {
+                "cluster_name": self.cluster_name,
+                "cluster_id": self.cluster_id,
+                "resource_group_name": self.resource_group_name,
+                "oidc_issuer_url": self.oidc_issuer_url,
+                "kubelet_identity_object_id": self.kubelet_identity_object_id,
+                "kubelet_identity_client_id": self.kubelet_identity_client_id,
+                "node_resource_group": self.node_resource_group,
+                "kubeconfig": self.kubeconfig,
+                "tenant_id": self.tenant_id,
+                "identity_principal_id": self.identity_principal_id,
+                "secrets_provider_client_id": self.secrets_provider_client_id,
+                "secrets_provider_object_id": self.secrets_provider_object_id,
+            }
+        )
+
+    @staticmethod
+    def _pool_common(cc: ClusterConfig, subnet_id: Optional[pulumi.Input[str]]) -> dict:
+        """Settings every node pool shares."""
+        return dict(
+            type=cs.AgentPoolType.VIRTUAL_MACHINE_SCALE_SETS,
+            os_type=cs.OSType.LINUX,
+            # A minimal, Microsoft-maintained host OS: fewer packages to patch between node images.
+            os_sku=cs.OSSKU.AZURE_LINUX,
+            os_disk_type=cs.OSDiskType.MANAGED,
+            max_pods=110,
+            vnet_subnet_id=subnet_id,
+            # Nodes are never directly reachable from the internet.
+            enable_node_public_ip=False,
+            # Temp disks and caches encrypted on the host, where the config asks for it (prod).
+            enable_encryption_at_host=cc.encryption_at_host,
+            # One extra node at a time per third of the pool: upgrades finish inside the window.
+            upgrade_settings=cs.AgentPoolUpgradeSettingsArgs(max_surge="33%"),
+        )

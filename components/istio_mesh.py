@@ -1,0 +1,403 @@
+"""IstioMesh: the Istio control plane (official Helm charts, pinned) and the mesh-wide security policy.
+
+What it installs, in dependency order:
+
+1. the ``istio-system`` namespace, created explicitly (labels for Pod Security Admission);
+2. the ``base`` chart (CRDs, default validating webhook pointed at this revision);
+3. the ``cni`` chart (the Istio CNI node agent sets up traffic redirection, so application pods
+   need no ``NET_ADMIN``/``NET_RAW`` init container and their namespaces can enforce a Pod
+   Security level);
+4. the ``istiod`` chart, revisioned (injection label ``istio.io/rev: <revision>``), with
+   REGISTRY_ONLY egress, JSON access logs, short-lived workload certificates capped by a
+   maximum TTL, path normalization and closed debug endpoints;
+5. the mesh-wide ``PeerAuthentication`` ``default`` with ``mtls.mode: STRICT`` in the root
+   namespace, set explicitly (the built-in default is PERMISSIVE), plus the configured
+   non-production exceptions;
+6. NetworkPolicies in ``istio-system``: ingress denied except what the mesh needs.
+
+The values are built by plain functions (``istiod_values`` ...) so tests and policies can read
+exactly what the chart receives.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, Optional, Sequence
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.config import IstioConfig, MtlsException
+
+ISTIO_CHART_REPO = "https://istio-release.storage.googleapis.com/charts"
+ROOT_NAMESPACE = "istio-system"
+REVISION_LABEL = "istio.io/rev"
+NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
+# Every sidecar-injected pod carries this label (set by the injector); used where Istio needs a selector.
+INJECTED_POD_LABEL = "security.istio.io/tlsMode"
+
+BASE_RELEASE_NAME = "istio-base"
+CNI_RELEASE_NAME = "istio-cni"
+ISTIOD_RELEASE_NAME = "istiod"
+
+XDS_PORT = 15012  # xDS and CA (certificate signing) over mTLS: every proxy needs it
+XDS_PLAINTEXT_PORT = 15010  # plaintext xDS: never opened
+WEBHOOK_PORT = 15017  # injection/validation webhooks, called by the API server
+MONITORING_PORT = 15014  # istiod metrics (debug endpoints closed with ENABLE_DEBUG_ON_HTTP=false)
+
+# Mesh access log: one JSON object a request, with who called whom (SPIFFE identities), what and how it ended.
+# The path is logged without its query string (%PATH(NQ:...)%): query strings often carry tokens.
+ACCESS_LOG_FIELDS: dict[str, str] = {
+    "start_time": "%START_TIME%",
+    "source_principal": "%DOWNSTREAM_PEER_URI_SAN%",
+    "local_principal": "%DOWNSTREAM_LOCAL_URI_SAN%",
+    "destination_principal": "%UPSTREAM_PEER_URI_SAN%",
+    "source_address": "%DOWNSTREAM_REMOTE_ADDRESS%",
+    "destination_address": "%UPSTREAM_HOST%",
+    "destination_service": "%UPSTREAM_CLUSTER%",
+    "requested_server_name": "%REQUESTED_SERVER_NAME%",
+    "authority": "%REQ(:AUTHORITY)%",
+    "method": "%REQ(:METHOD)%",
+    "path": "%PATH(NQ:ORIG_OR_PATH)%",
+    "protocol": "%PROTOCOL%",
+    "response_code": "%RESPONSE_CODE%",
+    "response_flags": "%RESPONSE_FLAGS%",
+    "response_code_details": "%RESPONSE_CODE_DETAILS%",
+    "connection_termination_details": "%CONNECTION_TERMINATION_DETAILS%",
+    "upstream_transport_failure_reason": "%UPSTREAM_TRANSPORT_FAILURE_REASON%",
+    "bytes_received": "%BYTES_RECEIVED%",
+    "bytes_sent": "%BYTES_SENT%",
+    "duration": "%DURATION%",
+    "upstream_service_time": "%RESP(X-ENVOY-UPSTREAM-SERVICE-TIME)%",
+    "x_forwarded_for": "%REQ(X-FORWARDED-FOR)%",
+    "user_agent": "%REQ(USER-AGENT)%",
+    "request_id": "%REQ(X-REQUEST-ID)%",
+    "route_name": "%ROUTE_NAME%",
+}
+
+
+@dataclass(frozen=True)
+class IstioMeshArgs:
+    istio: IstioConfig
+    prod: bool
+    # Namespace allowed to scrape istiod's monitoring port (None: nobody).
+    prometheus_namespace: Optional[str] = None
+    # Gateway namespaces (ingress, egress): their proxies need xDS even if not labelled for injection.
+    gateway_namespaces: tuple[str, ...] = ()
+
+
+def go_duration(hours: int) -> str:
+    """Hours as a Go ``time.Duration`` string as istiod and the agent print it: ``24`` -> ``24h0m0s``."""
+    return f"{hours}h0m0s"
+
+
+def injection_label(revision: str) -> dict[str, str]:
+    return {REVISION_LABEL: revision}
+
+
+def spiffe_principal(trust_domain: str, namespace: str, service_account: str) -> str:
+    """The principal string Istio matches in AuthorizationPolicy ``principals`` (no ``spiffe://``)."""
+    return f"{trust_domain}/ns/{namespace}/sa/{service_account}"
+
+
+# --------------------------------------------------------------------------- chart values
+
+
+def base_values(istio: IstioConfig) -> dict[str, Any]:
+    return {
+        # The default validating webhook must call this revision's istiod, or config validation fails open.
+        "defaultRevision": istio.revision,
+        "global": {"istioNamespace": ROOT_NAMESPACE},
+    }
+
+
+def cni_values(istio: IstioConfig) -> dict[str, Any]:
+    # Chart defaults otherwise: chained after the cluster's own CNI (Azure CNI / Cilium), never replacing it.
+    return {"global": {"logAsJson": True}}
+
+
+def istiod_values(args: IstioMeshArgs) -> dict[str, Any]:
+    istio = args.istio
+    ttl = go_duration(istio.workload_cert_ttl_hours)
+    max_ttl = go_duration(istio.max_workload_cert_ttl_hours)
+    prod = args.prod
+    return {
+        "revision": istio.revision,
+        "global": {
+            "istioNamespace": ROOT_NAMESPACE,
+            # Structured control-plane and proxy-agent logs, parsable by the log pipeline.
+            "logAsJson": True,
+            # Reject invalid Istio config at admission instead of silently ignoring it.
+            "configValidation": True,
+            # A PDB on a single replica would block every node drain; prod runs at least two.
+            "defaultPodDisruptionBudget": {"enabled": prod},
+            "proxy": {"privileged": False},
+        },
+        "pilot": {
+            "autoscaleEnabled": prod,
+            "autoscaleMin": 2 if prod else 1,
+            "autoscaleMax": 5 if prod else 1,
+            "replicaCount": 2 if prod else 1,
+            "resources": {
+                "requests": {"cpu": "500m" if prod else "100m", "memory": "2Gi" if prod else "512Mi"},
+                "limits": {"cpu": "2", "memory": "4Gi" if prod else "2Gi"},
+            },
+            # Restrict the syscalls istiod can make (the chart already drops capabilities and runs as non-root).
+            "seccompProfile": {"type": "RuntimeDefault"},
+            # Traffic redirection by the CNI node agent: injected pods get no privileged init container.
+            "cni": {"enabled": True},
+            "env": {
+                # Workload certificates live at most this long; the agent rotates them before expiry.
+                "DEFAULT_WORKLOAD_CERT_TTL": ttl,
+                # istiod refuses to sign a longer certificate, whatever a pod annotation asks for.
+                "MAX_WORKLOAD_CERT_TTL": max_ttl,
+                # Debug endpoints (config dumps, secrets metadata) are not served over plaintext HTTP.
+                "ENABLE_DEBUG_ON_HTTP": "false",
+            },
+        },
+        "sidecarInjectorWebhook": {
+            # Injection only where a namespace opts in with istio.io/rev; nothing is injected by surprise.
+            "enableNamespacesByDefault": False,
+        },
+        "meshConfig": {
+            "trustDomain": istio.trust_domain,
+            "rootNamespace": ROOT_NAMESPACE,
+            # Clients send mTLS whenever the server has a sidecar (works with the STRICT PeerAuthentication).
+            "enableAutoMtls": True,
+            # Sidecar-to-sidecar TLS is TLS 1.3 only: every peer is an Envoy, no legacy client to serve.
+            "meshMTLS": {"minProtocolVersion": "TLSV1_3"},
+            # Only hosts in the service registry (ServiceEntry) are reachable; unknown egress is blocked.
+            "outboundTrafficPolicy": {"mode": istio.outbound_traffic_policy},
+            "accessLogFile": "/dev/stdout",
+            "accessLogEncoding": "JSON",
+            "accessLogFormat": json.dumps(ACCESS_LOG_FIELDS, separators=(",", ":")),
+            # Decode %2F/%5C and merge slashes before authorization, so /a%2F..//admin cannot dodge a path rule.
+            "pathNormalization": {"normalization": "DECODE_AND_MERGE_SLASHES"},
+            # Sidecar metrics are merged on 15020 so Prometheus needs no access to the app's own ports.
+            "enablePrometheusMerge": True,
+            "defaultConfig": {
+                # The app starts only once its proxy is ready, so its first calls are never sent unproxied.
+                "holdApplicationUntilProxyStarts": True,
+                # The TTL the proxy agent requests for its certificate (istiod caps it at MAX_WORKLOAD_CERT_TTL).
+                "proxyMetadata": {"SECRET_TTL": ttl},
+            },
+        },
+    }
+
+
+# --------------------------------------------------------------------------- mesh policy
+
+
+def peer_authentications(istio: IstioConfig) -> list[dict[str, Any]]:
+    """Every PeerAuthentication the mesh needs: the STRICT default first, then the configured exceptions.
+
+    A namespace exception is a namespace-wide PeerAuthentication in that namespace. A port exception
+    keeps the workload mode (STRICT unless the namespace has its own exception) and lowers only that
+    port with ``portLevelMtls``; Istio accepts ``portLevelMtls`` only with a non-empty selector
+    (CRD rule "portLevelMtls requires selector"), so it selects every sidecar-injected pod
+    (``security.istio.io/tlsMode: istio``, a label the injector sets on each of them).
+    """
+    objects: list[dict[str, Any]] = [
+        _peer_authentication("default", ROOT_NAMESPACE, {"mtls": {"mode": "STRICT"}}),
+    ]
+    by_namespace: dict[str, list[MtlsException]] = {}
+    for exception in istio.mtls_exceptions:
+        by_namespace.setdefault(exception.namespace, []).append(exception)
+    for namespace in sorted(by_namespace):
+        entries = by_namespace[namespace]
+        namespace_wide = [e for e in entries if e.port is None]
+        base_mode = namespace_wide[-1].mode if namespace_wide else "STRICT"
+        if namespace_wide:
+            objects.append(_peer_authentication("mtls-exception", namespace, {"mtls": {"mode": base_mode}}))
+        ports = {e.port: e.mode for e in entries if e.port is not None}
+        if ports:
+            objects.append(
+                _peer_authentication(
+                    "mtls-port-exception",
+                    namespace,
+                    {
+                        "selector": {"matchLabels": {INJECTED_POD_LABEL: "istio"}},
+                        "mtls": {"mode": base_mode},
+                        "portLevelMtls": {str(port): {"mode": mode} for port, mode in sorted(ports.items())},
+                    },
+                )
+            )
+    return objects
+
+
+def _peer_authentication(name: str, namespace: str, spec: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "apiVersion": "security.istio.io/v1",
+        "kind": "PeerAuthentication",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": spec,
+    }
+
+
+# --------------------------------------------------------------------------- istio-system network policy
+
+
+def _peer(namespace_labels: Optional[dict[str, str]] = None, *, namespaces: Sequence[str] = (),
+          pod_labels: Optional[dict[str, str]] = None) -> k8s.networking.v1.NetworkPolicyPeerArgs:
+    ns_selector = None
+    if namespace_labels is not None:
+        ns_selector = k8s.meta.v1.LabelSelectorArgs(match_labels=namespace_labels)
+    elif namespaces:
+        ns_selector = k8s.meta.v1.LabelSelectorArgs(
+            match_expressions=[k8s.meta.v1.LabelSelectorRequirementArgs(
+                key=NAMESPACE_NAME_LABEL, operator="In", values=sorted(set(namespaces)))]
+        )
+    pod_selector = k8s.meta.v1.LabelSelectorArgs(match_labels=pod_labels) if pod_labels else None
+    return k8s.networking.v1.NetworkPolicyPeerArgs(namespace_selector=ns_selector, pod_selector=pod_selector)
+
+
+def _tcp(port: int) -> k8s.networking.v1.NetworkPolicyPortArgs:
+    return k8s.networking.v1.NetworkPolicyPortArgs(protocol="TCP", port=port)
+
+
+# --------------------------------------------------------------------------- the component
+
+
+class IstioMesh(pulumi.ComponentResource):
+    """Istio control plane and mesh-wide STRICT mTLS (see the module docstring)."""
+
+    revision: str
+    root_namespace: str
+    trust_domain: str
+    injection_label: dict[str, str]
+    base_release: k8s.helm.v3.Release
+    cni_release: k8s.helm.v3.Release
+    istiod_release: k8s.helm.v3.Release
+    ready: list[pulumi.Resource]
+
+    def __init__(self, name: str, args: IstioMeshArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__("platform:istio:Mesh", name, None, opts)
+        istio = args.istio
+        child = pulumi.ResourceOptions(parent=self)
+
+        self.revision = istio.revision
+        self.root_namespace = ROOT_NAMESPACE
+        self.trust_domain = istio.trust_domain
+        self.injection_label = injection_label(istio.revision)
+
+        namespace = k8s.core.v1.Namespace(
+            f"{name}-istio-system",
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=ROOT_NAMESPACE,
+                labels={
+                    # The CNI DaemonSet needs hostPath volumes; nothing else may be deployed here.
+                    "pod-security.kubernetes.io/enforce": "privileged",
+                    "pod-security.kubernetes.io/enforce-version": "latest",
+                    # Report any pod that would not pass the restricted level.
+                    "pod-security.kubernetes.io/warn": "restricted",
+                    "pod-security.kubernetes.io/audit": "restricted",
+                },
+            ),
+            opts=child,
+        )
+
+        def release(resource: str, release_name: str, chart: str, values: dict, after: list) -> k8s.helm.v3.Release:
+            return k8s.helm.v3.Release(
+                f"{name}-{resource}",
+                k8s.helm.v3.ReleaseArgs(
+                    name=release_name,
+                    chart=chart,
+                    version=istio.version,  # pinned: an upgrade is a reviewed config change
+                    namespace=namespace.metadata.name,
+                    repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=ISTIO_CHART_REPO),
+                    values=values,
+                    # A failed install or upgrade is rolled back rather than left half-applied.
+                    atomic=True,
+                    cleanup_on_fail=True,
+                    max_history=10,
+                ),
+                opts=pulumi.ResourceOptions(parent=self, depends_on=after),
+            )
+
+        self.base_release = release("base", BASE_RELEASE_NAME, "base", base_values(istio), [namespace])
+        self.cni_release = release("cni", CNI_RELEASE_NAME, "cni", cni_values(istio), [namespace, self.base_release])
+        self.istiod_release = release(
+            "istiod", ISTIOD_RELEASE_NAME, "istiod", istiod_values(args),
+            [namespace, self.base_release, self.cni_release],
+        )
+        self.ready = [self.base_release, self.cni_release, self.istiod_release]
+
+        self.peer_authentications: list[k8s.apiextensions.CustomResource] = []
+        for obj in peer_authentications(istio):
+            meta = obj["metadata"]
+            resource_name = (
+                f"{name}-peer-authentication-default" if meta["namespace"] == ROOT_NAMESPACE
+                else f"{name}-{meta['namespace']}-{meta['name']}"
+            )
+            self.peer_authentications.append(
+                k8s.apiextensions.CustomResource(
+                    resource_name,
+                    api_version=obj["apiVersion"],
+                    kind=obj["kind"],
+                    metadata=k8s.meta.v1.ObjectMetaArgs(name=meta["name"], namespace=meta["namespace"]),
+                    spec=obj["spec"],
+                    opts=pulumi.ResourceOptions(parent=self, depends_on=self.ready),
+                )
+            )
+
+        self.network_policies = self._system_network_policies(name, args, namespace)
+
+        self.register_outputs({
+            "revision": self.revision,
+            "rootNamespace": self.root_namespace,
+            "trustDomain": self.trust_domain,
+            "injectionLabel": self.injection_label,
+        })
+
+    def _system_network_policies(
+        self, name: str, args: IstioMeshArgs, namespace: k8s.core.v1.Namespace
+    ) -> list[k8s.networking.v1.NetworkPolicy]:
+        opts = pulumi.ResourceOptions(parent=self, depends_on=[namespace])
+        ns = namespace.metadata.name
+        policies = [
+            # Nothing reaches istio-system unless a rule below says so (egress stays open: istiod
+            # talks to the API server and fetches JWKS from issuers outside the cluster).
+            k8s.networking.v1.NetworkPolicy(
+                f"{name}-system-default-deny",
+                metadata=k8s.meta.v1.ObjectMetaArgs(name="default-deny-ingress", namespace=ns),
+                spec=k8s.networking.v1.NetworkPolicySpecArgs(
+                    pod_selector=k8s.meta.v1.LabelSelectorArgs(), policy_types=["Ingress"]
+                ),
+                opts=opts,
+            )
+        ]
+        rules = [
+            # Injection and validation webhooks are called by the API server (through kube-system on AKS).
+            k8s.networking.v1.NetworkPolicyIngressRuleArgs(
+                from_=[_peer({NAMESPACE_NAME_LABEL: "kube-system"})], ports=[_tcp(WEBHOOK_PORT)],
+            ),
+            # xDS + certificate signing over mTLS, only from meshed namespaces of this revision and the gateways.
+            # The plaintext xDS port 15010 and the debug port 8080 are deliberately not opened.
+            k8s.networking.v1.NetworkPolicyIngressRuleArgs(
+                from_=[_peer({REVISION_LABEL: args.istio.revision})]
+                + ([_peer(namespaces=args.gateway_namespaces)] if args.gateway_namespaces else []),
+                ports=[_tcp(XDS_PORT)],
+            ),
+        ]
+        if args.prometheus_namespace:
+            rules.append(
+                k8s.networking.v1.NetworkPolicyIngressRuleArgs(
+                    from_=[_peer({NAMESPACE_NAME_LABEL: args.prometheus_namespace})], ports=[_tcp(MONITORING_PORT)],
+                )
+            )
+        policies.append(
+            k8s.networking.v1.NetworkPolicy(
+                f"{name}-system-allow-istiod",
+                metadata=k8s.meta.v1.ObjectMetaArgs(name="allow-istiod", namespace=ns),
+                spec=k8s.networking.v1.NetworkPolicySpecArgs(
+                    pod_selector=k8s.meta.v1.LabelSelectorArgs(
+                        match_labels={"app": "istiod", REVISION_LABEL: args.istio.revision}
+                    ),
+                    policy_types=["Ingress"],
+                    ingress=rules,
+                ),
+                opts=opts,
+            )
+        )
+        return policies

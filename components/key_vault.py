@@ -1,0 +1,169 @@
+"""One Azure Key Vault per environment: RBAC only, soft delete + purge protection, firewalled, audited.
+
+The vault holds the sealed-secrets private key(s) and the ingress certificate, so nobody gets
+data-plane access by default: only the deploying identity (Key Vault Secrets Officer, to write
+the sealing keys) and, optionally, named readers scoped to single objects (for example the AKS
+Key Vault secrets provider reading the ingress wildcard certificate).
+
+Vault names are global DNS names (``<name>.vault.azure.net``), 3-24 characters. The name is
+``<prefix>-kv`` (shortened to fit) plus a 6-character hash of organization/project/stack/component,
+e.g. ``plat-dev-kv-1a2b3c``: stable for the life of the stack, different for two organizations that
+both use ``plat-dev``. See docs/sealed-secrets.md ("Vault names") for the soft-delete caveat.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from typing import Mapping, Optional, Sequence
+
+import pulumi
+from pulumi_azure_native import authorization, keyvault, monitor
+
+from components.config import KeyVaultConfig
+
+# Built-in role definition IDs (the same GUID in every tenant).
+KEY_VAULT_SECRETS_OFFICER = "b86a8fe4-44ce-4948-aee5-eccb2c155cd7"
+KEY_VAULT_SECRETS_USER = "4633458b-17de-408a-b874-0445c86b69e6"
+KEY_VAULT_CERTIFICATE_USER = "db79e9a7-68ee-4b58-9aeb-b90e7c24fcba"
+
+VAULT_NAME_MAX = 24
+_SUFFIX_LEN = 6
+
+
+def role_definition_id(subscription_id: str, role_guid: str) -> str:
+    return f"/subscriptions/{subscription_id}/providers/Microsoft.Authorization/roleDefinitions/{role_guid}"
+
+
+def vault_name_for(prefix: str, component_name: str, *, organization: str, project: str, stack: str) -> str:
+    """A globally unique, deterministic vault name of at most 24 characters."""
+    digest = hashlib.sha256(f"{organization}/{project}/{stack}/{component_name}".encode()).hexdigest()
+    suffix = digest[:_SUFFIX_LEN]
+    base = re.sub(r"[^a-z0-9-]", "", f"{prefix}-kv".lower())
+    base = re.sub(r"-{2,}", "-", base)[: VAULT_NAME_MAX - _SUFFIX_LEN - 1].strip("-")
+    if not base or not base[0].isalpha():
+        base = f"kv{base}"[: VAULT_NAME_MAX - _SUFFIX_LEN - 1].rstrip("-")
+    return f"{base}-{suffix}"
+
+
+@dataclass(frozen=True)
+class VaultReader:
+    """A principal allowed to read named objects (secrets and certificates) and nothing else."""
+
+    name: str  # stable part of the role assignments' resource names, e.g. "ingress-csi"
+    principal_id: pulumi.Input[str]
+    object_names: tuple[str, ...]  # secret / certificate names in the vault
+
+
+@dataclass(frozen=True)
+class KeyVaultArgs:
+    resource_group_name: pulumi.Input[str]
+    location: str
+    name_prefix: str  # PlatformConfig.resource_prefix, e.g. "plat-dev"
+    config: KeyVaultConfig
+    log_analytics_workspace_id: pulumi.Input[str]
+    is_prod: bool
+    # Prod and the non-prod key owner: pulumi refuses to delete the vault (it holds the only copy of keys).
+    protect: Optional[bool] = None  # None = is_prod
+    tags: Mapping[str, str] = field(default_factory=dict)
+    readers: Sequence[VaultReader] = ()
+    vault_name: Optional[str] = None  # override the derived name (e.g. when importing an existing vault)
+
+
+class KeyVault(pulumi.ComponentResource):
+    """``platform:keyvault:Vault``: the environment's vault, its diagnostics and its role assignments."""
+
+    vault: keyvault.Vault
+    vault_name: pulumi.Output[str]
+    vault_id: pulumi.Output[str]
+    vault_uri: pulumi.Output[str]
+    resource_group_name: pulumi.Output[str]
+    writer_role_assignment: authorization.RoleAssignment
+
+    def __init__(self, name: str, args: KeyVaultArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__("platform:keyvault:Vault", name, None, opts)
+        protect = args.is_prod if args.protect is None else args.protect
+        child = pulumi.ResourceOptions(parent=self)
+        client = authorization.get_client_config_output(opts=pulumi.InvokeOutputOptions(parent=self))
+
+        vault_name = args.vault_name or vault_name_for(
+            args.name_prefix, name,
+            organization=pulumi.get_organization(), project=pulumi.get_project(), stack=pulumi.get_stack(),
+        )
+        self.vault = keyvault.Vault(
+            f"{name}-vault",
+            vault_name=vault_name,
+            resource_group_name=args.resource_group_name,
+            location=args.location,
+            tags=dict(args.tags),
+            properties=keyvault.VaultPropertiesArgs(
+                tenant_id=client.tenant_id,
+                sku=keyvault.SkuArgs(family=keyvault.SkuFamily.A, name=keyvault.SkuName(args.config.sku)),
+                # Access policies are per-vault ACLs outside Azure RBAC, PIM and conditional access.
+                enable_rbac_authorization=True,
+                # A deleted secret or vault stays recoverable for the retention window...
+                enable_soft_delete=True,
+                soft_delete_retention_in_days=args.config.soft_delete_retention_days,
+                # ...and nobody, not even an owner, can purge it early (irreversible by design).
+                enable_purge_protection=True,
+                # No VM, disk-encryption or ARM-template path to the secrets.
+                enabled_for_deployment=False,
+                enabled_for_disk_encryption=False,
+                enabled_for_template_deployment=False,
+                # The firewall below applies (deny by default); "Disabled" would also shut out the listed deployers.
+                public_network_access="Enabled",
+                # Reachable only from the listed ranges/subnets (and trusted Azure services).
+                network_acls=keyvault.NetworkRuleSetArgs(
+                    default_action=keyvault.NetworkRuleAction.DENY,
+                    bypass=keyvault.NetworkRuleBypassOptions.AZURE_SERVICES,
+                    ip_rules=[keyvault.IPRuleArgs(value=c) for c in args.config.allowed_cidrs],
+                    virtual_network_rules=[keyvault.VirtualNetworkRuleArgs(id=s) for s in args.config.allowed_subnet_ids],
+                ),
+            ),
+            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(protect=protect)),
+        )
+
+        # Every data-plane access (who read which secret) lands in Log Analytics for audit.
+        self.diagnostics = monitor.DiagnosticSetting(
+            f"{name}-diagnostics",
+            name=f"{vault_name}-to-law",
+            resource_uri=self.vault.id,
+            workspace_id=args.log_analytics_workspace_id,
+            logs=[monitor.DiagnosticsLogSettingsArgs(category_group="allLogs", enabled=True)],
+            metrics=[monitor.DiagnosticsMetricSettingsArgs(category="AllMetrics", enabled=True)],
+            opts=child,
+        )
+
+        # The identity running `pulumi up` writes the sealing keys; no one else gets data-plane access by default.
+        self.writer_role_assignment = authorization.RoleAssignment(
+            f"{name}-deployer-secrets-officer",
+            scope=self.vault.id,
+            principal_id=client.object_id,
+            role_definition_id=client.subscription_id.apply(lambda s: role_definition_id(s, KEY_VAULT_SECRETS_OFFICER)),
+            description="Deploying identity writes the sealed-secrets keys (platform bootstrap)",
+            opts=child,
+        )
+
+        # Readers are scoped to single objects, so the ingress certificate reader cannot read the sealing keys.
+        self.reader_role_assignments: list[authorization.RoleAssignment] = []
+        for reader in args.readers:
+            for obj in reader.object_names:
+                for kind, role in (("secrets", KEY_VAULT_SECRETS_USER), ("certificates", KEY_VAULT_CERTIFICATE_USER)):
+                    self.reader_role_assignments.append(
+                        authorization.RoleAssignment(
+                            f"{name}-{reader.name}-{obj}-{kind}-reader",
+                            scope=self.vault.id.apply(lambda vid, k=kind, o=obj: f"{vid}/{k}/{o}"),
+                            principal_id=reader.principal_id,
+                            principal_type=authorization.PrincipalType.SERVICE_PRINCIPAL,
+                            role_definition_id=client.subscription_id.apply(lambda s, r=role: role_definition_id(s, r)),
+                            description=f"{reader.name} reads {kind}/{obj} only",
+                            opts=child,
+                        )
+                    )
+
+        self.vault_name = self.vault.name
+        self.vault_id = self.vault.id
+        self.vault_uri = self.vault.properties.apply(lambda p: p.vault_uri)
+        self.resource_group_name = pulumi.Output.from_input(args.resource_group_name)
+        self.register_outputs({"vaultName": self.vault_name, "vaultId": self.vault_id, "vaultUri": self.vault_uri})

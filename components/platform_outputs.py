@@ -1,0 +1,335 @@
+"""The stack outputs contract: what app teams read through ``StackReference``, as one table.
+
+The outputs are an API. This module is their single source of truth: the producer side
+(``export_outputs``, called once from ``__main__.py``), the consumer helper
+(``components/platform_consumer.py``), ``docs/outputs.md`` (generated from ``OUTPUTS``) and the
+contract tests all read ``OUTPUTS``.
+
+Versioning (``contractVersion``, "MAJOR.MINOR"): adding an output bumps MINOR; removing or renaming
+an output, changing its type or its secrecy bumps MAJOR. A consumer that needs contract ``M.m``
+accepts a stack whose version has the same MAJOR and a MINOR >= m.
+
+Regenerate the docs table with ``python -m components.platform_outputs --write-docs``.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+import pulumi
+
+CONTRACT_VERSION = "1.0"
+
+ROLE_ENVIRONMENT = "environment"
+ROLE_KEY_OWNER = "sealingKeyOwner"
+ROLES = (ROLE_ENVIRONMENT, ROLE_KEY_OWNER)
+_BOTH = (ROLE_ENVIRONMENT, ROLE_KEY_OWNER)
+_ENV = (ROLE_ENVIRONMENT,)
+_OWNER = (ROLE_KEY_OWNER,)
+
+# Declared types, as a Python consumer sees the value. SealingKey is
+# {generation: int, privateKeyPem: str, certificatePem: str}.
+TYPES = ("str", "list[str]", "dict[str, str]", "list[SealingKey]")
+
+_VERSION = re.compile(r"^(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)$")
+_GUID_EXAMPLE = "5b2c9e1a-7f3d-4c8b-9a6e-1d2f3a4b5c6d"
+
+
+class OutputContractError(ValueError):
+    """The platform program tried to export something that breaks the outputs contract."""
+
+
+@dataclass(frozen=True)
+class OutputSpec:
+    """One stack output: its wire name, declared type, secrecy, an example and what it is for."""
+
+    name: str
+    type: str
+    secret: bool
+    example: Any
+    description: str
+    roles: tuple[str, ...]
+
+
+_CERT_EXAMPLE = "-----BEGIN CERTIFICATE-----\nMIIFazCCA1OgAwIBAgIU...\n-----END CERTIFICATE-----\n"
+
+OUTPUTS: tuple[OutputSpec, ...] = (
+    OutputSpec("contractVersion", "str", False, CONTRACT_VERSION,
+               "Version of this contract (MAJOR.MINOR). Check it before reading anything else; the typed "
+               "helper does.", _BOTH),
+    OutputSpec("environment", "str", False, "dev",
+               "Environment name (the stack's platform:environment).", _BOTH),
+    OutputSpec("environmentClass", "str", False, "nonprod",
+               "`prod` or `nonprod`: pick replica counts, alerting and data policies by class, not by name.", _BOTH),
+    OutputSpec("location", "str", False, "westeurope",
+               "Azure region: create your own Azure resources (databases, storage) next to the cluster.", _BOTH),
+    OutputSpec("resourceGroupName", "str", False, "plat-dev-rg",
+               "The platform's resource group. Read-only for app teams: put your own resources in your own group.",
+               _BOTH),
+    OutputSpec("clusterName", "str", False, "plat-dev-aks",
+               "AKS cluster name, for `az aks get-credentials` and dashboards.", _ENV),
+    OutputSpec("clusterId", "str", False,
+               "/subscriptions/8c3f5d2a-1b4e-4f6a-9d7c-2e5b8a1c4f90/resourceGroups/plat-dev-rg/providers/"
+               "Microsoft.ContainerService/managedClusters/plat-dev-aks",
+               "AKS cluster ARM ID: the scope of Azure RBAC role assignments on the cluster.", _ENV),
+    OutputSpec("kubeconfig", "str", True,
+               "apiVersion: v1\nkind: Config\nclusters: [...]\nusers: [{name: clusterUser, user: {exec: "
+               "{command: kubelogin, ...}}}]\n",
+               "Kubeconfig (Entra ID via kubelogin, no static credential) for a `pulumi_kubernetes.Provider`.",
+               _ENV),
+    OutputSpec("oidcIssuerUrl", "str", False,
+               f"https://westeurope.oic.prod-aks.azure.com/72f988bf-86f1-41af-91ab-2d7cd011db47/{_GUID_EXAMPLE}/",
+               "Cluster OIDC issuer: the `issuer` of a federated identity credential for workload identity.", _ENV),
+    OutputSpec("kubeletIdentityObjectId", "str", False, "d1e2f3a4-1111-4111-8111-5b2c9e1a7f3d",
+               "Kubelet identity principal: grant it `AcrPull` on your container registry.", _ENV),
+    OutputSpec("kubeletIdentityClientId", "str", False, "5b2c9e1a-0000-4000-8000-1d2f3a4b5c6d",
+               "Kubelet identity client ID (for tools that address the identity by client ID).", _ENV),
+    OutputSpec("nodeResourceGroup", "str", False, "MC_plat-dev-rg_plat-dev-aks_westeurope",
+               "AKS-managed node resource group (load balancers, disks). Never modify it.", _ENV),
+    OutputSpec("keyVaultName", "str", False, "plat-dev-kv",
+               "The environment's Key Vault name (RBAC authorization; ask the platform team for a role).", _BOTH),
+    OutputSpec("keyVaultUri", "str", False, "https://plat-dev-kv.vault.azure.net/",
+               "The environment's Key Vault URI, for SDKs and the Secrets Store CSI driver.", _BOTH),
+    OutputSpec("sealingCertificatePem", "str", False, _CERT_EXAMPLE,
+               "Public certificate of the sealed-secrets key: `kubeseal --cert` to seal secrets offline. "
+               "Public by design.", _BOTH),
+    OutputSpec("sealedSecretsNamespace", "str", False, "sealed-secrets",
+               "Namespace of the sealed-secrets controller (`kubeseal --controller-namespace`).", _ENV),
+    OutputSpec("sealedSecretsControllerName", "str", False, "sealed-secrets-controller",
+               "Name of the sealed-secrets controller (`kubeseal --controller-name`).", _ENV),
+    OutputSpec("ingressPublicIp", "str", False, "20.73.12.34",
+               "Static public IP of the ingress gateway: point your DNS records at it.", _ENV),
+    OutputSpec("ingressHostnames", "list[str]", False, ["*.dev.apps.example.com"],
+               "Host names the ingress gateway serves (TLS terminated there); your VirtualService hosts must "
+               "fall under one of them.", _ENV),
+    OutputSpec("meshTrustDomain", "str", False, "cluster.local",
+               "Istio trust domain: SPIFFE principals are `<trustDomain>/ns/<namespace>/sa/<serviceaccount>` in "
+               "AuthorizationPolicies.", _ENV),
+    OutputSpec("istioRevision", "str", False, "1-30-3",
+               "Istio control-plane revision your sidecars are injected from.", _ENV),
+    OutputSpec("injectionLabel", "dict[str, str]", False, {"istio.io/rev": "1-30-3"},
+               "Label that enables sidecar injection (already set on app namespaces; use it on namespaces you "
+               "are allowed to create yourself).", _ENV),
+    OutputSpec("egressAllowList", "list[str]", False,
+               ["login.microsoftonline.com", "graph.microsoft.com", "api.github.com"],
+               "External hosts reachable on 443 through the egress gateway; everything else is blocked "
+               "(REGISTRY_ONLY). Ask the platform team to add a host.", _ENV),
+    OutputSpec("appNamespaces", "list[str]", False, ["shop", "payments"],
+               "App namespaces the platform created (injection label, default-deny policies). Deploy only into "
+               "yours.", _ENV),
+    OutputSpec("sealingKeys", "list[SealingKey]", True,
+               [{"generation": 1, "privateKeyPem": "<PKCS#1 RSA private key, PEM>", "certificatePem": _CERT_EXAMPLE}],
+               "Every generation of the shared non-prod sealing key (newest last). Read only by the non-prod "
+               "platform stacks; never by app teams.", _OWNER),
+)
+
+_BY_NAME = {spec.name: spec for spec in OUTPUTS}
+
+
+# --------------------------------------------------------------------------- table queries
+
+
+def outputs_for(role: str) -> tuple[OutputSpec, ...]:
+    """The contract of a stack role, in table order."""
+    if role not in ROLES:
+        raise OutputContractError(f"unknown stack role {role!r}; allowed: {', '.join(ROLES)}")
+    return tuple(spec for spec in OUTPUTS if role in spec.roles)
+
+
+def spec_for(name: str) -> OutputSpec:
+    try:
+        return _BY_NAME[name]
+    except KeyError:
+        raise OutputContractError(
+            f"{name!r} is not in the outputs contract {CONTRACT_VERSION}; known outputs: {', '.join(_BY_NAME)}"
+        ) from None
+
+
+def secret_names(role: str) -> frozenset[str]:
+    return frozenset(spec.name for spec in outputs_for(role) if spec.secret)
+
+
+def example_outputs(role: str = ROLE_ENVIRONMENT) -> dict[str, Any]:
+    """A complete, valid set of outputs for ``role`` (what a StackReference to such a stack reads); for tests."""
+    import copy
+
+    return {spec.name: copy.deepcopy(spec.example) for spec in outputs_for(role)}
+
+
+# --------------------------------------------------------------------------- versions
+
+
+def parse_version(version: Any) -> tuple[int, int]:
+    """``"1.2"`` -> ``(1, 2)``; anything else is a ``ValueError`` naming the value."""
+    if not isinstance(version, str) or not _VERSION.match(version):
+        raise ValueError(f"contract version {version!r} is not MAJOR.MINOR (e.g. \"1.0\")")
+    major, minor = version.split(".")
+    return int(major), int(minor)
+
+
+def is_compatible(actual: str, minimum: str) -> bool:
+    """A consumer needing ``minimum`` accepts ``actual`` with the same MAJOR and a MINOR at least as high."""
+    a_major, a_minor = parse_version(actual)
+    m_major, m_minor = parse_version(minimum)
+    return a_major == m_major and a_minor >= m_minor
+
+
+# --------------------------------------------------------------------------- types
+
+
+def type_problem(type_name: str, value: Any) -> str | None:
+    """Why ``value`` does not have the declared type, or ``None`` when it does."""
+    if type_name == "str":
+        return None if isinstance(value, str) else f"expected str, got {_kind(value)}"
+    if type_name == "list[str]":
+        if not isinstance(value, (list, tuple)):
+            return f"expected list[str], got {_kind(value)}"
+        bad = [i for i, item in enumerate(value) if not isinstance(item, str)]
+        return f"expected list[str], item {bad[0]} is {_kind(value[bad[0]])}" if bad else None
+    if type_name == "dict[str, str]":
+        if not isinstance(value, Mapping):
+            return f"expected dict[str, str], got {_kind(value)}"
+        bad_items = [k for k, v in value.items() if not isinstance(k, str) or not isinstance(v, str)]
+        return f"expected dict[str, str], entry {bad_items[0]!r} is not str: str" if bad_items else None
+    if type_name == "list[SealingKey]":
+        if not isinstance(value, (list, tuple)):
+            return f"expected list[SealingKey], got {_kind(value)}"
+        for i, item in enumerate(value):
+            if not isinstance(item, Mapping) or set(item) != {"generation", "privateKeyPem", "certificatePem"}:
+                keys = sorted(item) if isinstance(item, Mapping) else _kind(item)
+                return f"item {i}: expected keys generation, privateKeyPem, certificatePem; got {keys}"
+            gen = item["generation"]
+            # Numbers read back through a StackReference arrive as floats.
+            if isinstance(gen, bool) or not (isinstance(gen, int) or (isinstance(gen, float) and gen.is_integer())):
+                return f"item {i}: generation must be an integer, got {_kind(gen)}"
+            if not isinstance(item["privateKeyPem"], str) or not isinstance(item["certificatePem"], str):
+                return f"item {i}: privateKeyPem and certificatePem must be str"
+        return None
+    raise OutputContractError(f"unknown contract type {type_name!r}; allowed: {', '.join(TYPES)}")
+
+
+def _kind(value: Any) -> str:
+    return "None" if value is None else type(value).__name__
+
+
+# --------------------------------------------------------------------------- producer
+
+
+def _contains_output(value: Any) -> bool:
+    if isinstance(value, pulumi.Output) or hasattr(value, "__await__"):
+        return True
+    if isinstance(value, Mapping):
+        return any(_contains_output(v) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return any(_contains_output(v) for v in value)
+    return False
+
+
+def _checked(spec: OutputSpec, value: Any) -> Any:
+    def check(resolved: Any) -> Any:
+        problem = type_problem(spec.type, resolved)
+        if problem:
+            raise OutputContractError(f"stack output '{spec.name}' breaks contract {CONTRACT_VERSION}: {problem}")
+        return resolved
+
+    if not _contains_output(value):
+        return check(value)  # plain values fail at once, before any export
+    return pulumi.Output.from_input(value).apply(check)
+
+
+def export_outputs(role: str, values: Mapping[str, Any]) -> None:
+    """Export every output of ``role``'s contract, exactly: nothing missing, nothing extra.
+
+    ``contractVersion`` is added here. Secret outputs are wrapped with ``Output.secret`` whatever
+    the input's secrecy; every value is checked against its declared type (at once for plain
+    values, when resolved for Outputs).
+    """
+    contract = [spec for spec in outputs_for(role) if spec.name != "contractVersion"]
+    expected = {spec.name for spec in contract}
+    missing = [spec.name for spec in contract if spec.name not in values]
+    unexpected = sorted(set(values) - expected)
+    if missing or unexpected:
+        parts = []
+        if missing:
+            parts.append(f"missing: {', '.join(missing)}")
+        if unexpected:
+            hint = " (contractVersion is added by export_outputs)" if "contractVersion" in unexpected else ""
+            parts.append(f"not in the contract for this role: {', '.join(unexpected)}{hint}")
+        raise OutputContractError(
+            f"stack outputs for role {role!r} do not match contract {CONTRACT_VERSION} "
+            f"(components/platform_outputs.py): {'; '.join(parts)}"
+        )
+    checked = {spec.name: _checked(spec, values[spec.name]) for spec in contract}
+    pulumi.export("contractVersion", CONTRACT_VERSION)
+    for spec in contract:
+        value = checked[spec.name]
+        pulumi.export(spec.name, pulumi.Output.secret(value) if spec.secret else value)
+
+
+# --------------------------------------------------------------------------- docs
+
+DOCS_PATH = Path(__file__).resolve().parent.parent / "docs" / "outputs.md"
+DOCS_BEGIN = "<!-- BEGIN GENERATED: outputs table (python -m components.platform_outputs --write-docs) -->"
+DOCS_END = "<!-- END GENERATED: outputs table -->"
+_ROLE_TITLES = {
+    ROLE_ENVIRONMENT: "Environment stacks (`dev`, `prod`, ...; stackRole `environment`)",
+    ROLE_KEY_OWNER: "Non-prod key-owner stack (`nonprod-keys`; stackRole `sealingKeyOwner`)",
+}
+
+
+def _example_md(value: Any) -> str:
+    import json
+
+    if isinstance(value, str):
+        text = value if "\n" not in value else value.split("\n", 1)[0] + " ..."
+    else:
+        text = json.dumps(value)
+    if len(text) > 70:
+        text = text[:67] + "..."
+    return "`" + text.replace("|", "\\|").replace("`", "'") + "`"
+
+
+def render_tables() -> str:
+    """The generated part of ``docs/outputs.md``: one table per role, from ``OUTPUTS``."""
+    lines = [DOCS_BEGIN, "", f"Contract version: **{CONTRACT_VERSION}**", ""]
+    for role in ROLES:
+        lines += [f"### {_ROLE_TITLES[role]}", "",
+                  "| output | type | secret | example | use it for |", "|---|---|---|---|---|"]
+        for spec in outputs_for(role):
+            desc = spec.description.replace("|", "\\|")
+            lines.append(f"| `{spec.name}` | `{spec.type}` | {'**yes**' if spec.secret else 'no'} | "
+                         f"{_example_md(spec.example)} | {desc} |")
+        lines.append("")
+    lines.append(DOCS_END)
+    return "\n".join(lines)
+
+
+def generated_section(text: str) -> str | None:
+    """The generated block inside a docs file's text (``None`` when the markers are missing)."""
+    start, end = text.find(DOCS_BEGIN), text.find(DOCS_END)
+    if start < 0 or end < start:
+        return None
+    return text[start:end + len(DOCS_END)]
+
+
+def write_docs(path: Path = DOCS_PATH) -> bool:
+    """Replace the generated block of ``docs/outputs.md``; returns whether the file changed."""
+    text = path.read_text()
+    current = generated_section(text)
+    if current is None:
+        raise SystemExit(f"{path}: markers {DOCS_BEGIN!r} ... {DOCS_END!r} not found")
+    new = text.replace(current, render_tables())
+    if new != text:
+        path.write_text(new)
+    return new != text
+
+
+if __name__ == "__main__":  # pragma: no cover - developer entry point
+    if sys.argv[1:] == ["--write-docs"]:
+        print(f"{DOCS_PATH}: {'updated' if write_docs() else 'already up to date'}")
+    else:
+        print(render_tables())

@@ -1,0 +1,162 @@
+"""The Bitnami Sealed Secrets controller, running with the key(s) this platform owns.
+
+The controller never generates its own key here: its key renewal is off (``keyrenewperiod: "0"``)
+and it finds the platform's keys as ``kubernetes.io/tls`` Secrets labelled
+``sealedsecrets.bitnami.com/sealed-secrets-key: active`` in its namespace, created before it starts.
+Key Vault is the source of truth (see components/sealing_key.py), so losing the cluster loses nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Optional, Sequence
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.config import SealedSecretsConfig
+from components.sealing_key import SealingKeyPair
+
+CHART = "sealed-secrets"
+# The project moved from bitnami-labs to bitnami on 2026-06-15; the old Pages URL
+# (https://bitnami-labs.github.io/sealed-secrets) now answers 404 (bitnami/sealed-secrets#1982).
+CHART_REPO = "https://bitnami.github.io/sealed-secrets"
+CONTROLLER_NAME = "sealed-secrets-controller"  # kubeseal's default --controller-name
+KEY_PREFIX = "sealed-secrets-key"  # chart value secretName: the controller's key name prefix
+KEY_LABEL = "sealedsecrets.bitnami.com/sealed-secrets-key"
+KEY_LABEL_VALUE = "active"
+GENERATION_LABEL = "platform.contoso.com/sealing-key-generation"
+
+
+def key_secret_name(generation: int) -> str:
+    # Never exactly KEY_PREFIX: the controller also reads a Secret of that exact name (legacy lookup).
+    return f"{KEY_PREFIX}-gen{generation}"
+
+
+def controller_values(namespace: str) -> dict[str, Any]:
+    """Helm values for the controller (chart ``sealed-secrets`` 2.x)."""
+    return {
+        "fullnameOverride": CONTROLLER_NAME,
+        "namespace": namespace,
+        "secretName": KEY_PREFIX,
+        # "0" (a string: the chart skips the flag for a falsy value) turns the 30-day self-rotation off;
+        # a key the controller made itself would exist only in the cluster, not in Key Vault.
+        "keyrenewperiod": "0",
+        "resources": {
+            "requests": {"cpu": "50m", "memory": "64Mi"},
+            "limits": {"cpu": "500m", "memory": "256Mi"},
+        },
+        # Restricted pod security: non-root, no privilege escalation, no capabilities, default seccomp.
+        "podSecurityContext": {
+            "enabled": True,
+            "fsGroup": 65534,
+            "runAsNonRoot": True,
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+        "containerSecurityContext": {
+            "enabled": True,
+            "readOnlyRootFilesystem": True,
+            "runAsNonRoot": True,
+            "runAsUser": 1001,
+            "allowPrivilegeEscalation": False,
+            "capabilities": {"drop": ["ALL"]},
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+        # Only the controller's HTTP port is reachable (the chart's NetworkPolicy).
+        "networkPolicy": {"enabled": True},
+        # The chart binds its service proxier role to system:authenticated by default, exposing
+        # /v1/verify and /v1/rotate to every cluster user; app teams seal offline with the published cert.
+        "rbac": {"serviceProxier": {"create": True, "bind": False}},
+    }
+
+
+@dataclass(frozen=True)
+class SealedSecretsArgs:
+    config: SealedSecretsConfig
+    keys: Sequence[SealingKeyPair]  # SealingKey.key_pairs, oldest first
+
+
+class SealedSecrets(pulumi.ComponentResource):
+    """``platform:sealedsecrets:Controller``: namespace, key Secrets, then the controller chart.
+
+    Pass the cluster's provider: ``opts=pulumi.ResourceOptions(providers=[k8s_provider])``.
+    """
+
+    namespace: pulumi.Output[str]
+    controller_name: str
+    key_secrets: list[k8s.core.v1.Secret]
+    release: k8s.helm.v3.Release
+
+    def __init__(self, name: str, args: SealedSecretsArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        if not args.keys:
+            raise ValueError("SealedSecretsArgs.keys: at least one sealing key is required")
+        super().__init__("platform:sealedsecrets:Controller", name, None, opts)
+        cfg = args.config
+        child = pulumi.ResourceOptions(parent=self)
+
+        self.namespace_resource = k8s.core.v1.Namespace(
+            f"{name}-namespace",
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=cfg.namespace,
+                labels={
+                    # The API server rejects any pod in here that is not "restricted".
+                    "pod-security.kubernetes.io/enforce": "restricted",
+                    "pod-security.kubernetes.io/enforce-version": "latest",
+                    "pod-security.kubernetes.io/audit": "restricted",
+                    "pod-security.kubernetes.io/warn": "restricted",
+                    "app.kubernetes.io/managed-by": "pulumi",
+                },
+            ),
+            opts=child,
+        )
+
+        # Oldest first, newest last: the newest Secret (and certificate) is what the controller seals with.
+        self.key_secrets = []
+        previous: Optional[k8s.core.v1.Secret] = None
+        for pair in args.keys:
+            secret = k8s.core.v1.Secret(
+                f"{name}-key-{pair.generation}",
+                metadata=k8s.meta.v1.ObjectMetaArgs(
+                    name=key_secret_name(pair.generation),
+                    namespace=self.namespace_resource.metadata.name,
+                    labels={
+                        KEY_LABEL: KEY_LABEL_VALUE,
+                        GENERATION_LABEL: str(pair.generation),
+                        "app.kubernetes.io/managed-by": "pulumi",
+                    },
+                ),
+                type="kubernetes.io/tls",
+                string_data={
+                    "tls.crt": pair.certificate_pem,
+                    "tls.key": pulumi.Output.secret(pair.private_key_pem),
+                },
+                # The key is in Key Vault before any cluster uses it, so nothing sealed can become undecryptable.
+                opts=pulumi.ResourceOptions.merge(
+                    child,
+                    pulumi.ResourceOptions(depends_on=[pair.vault_secret, *([previous] if previous else [])]),
+                ),
+            )
+            previous = secret
+            self.key_secrets.append(secret)
+
+        self.release = k8s.helm.v3.Release(
+            f"{name}-controller",
+            name=CONTROLLER_NAME,
+            chart=CHART,
+            version=cfg.chart_version,
+            repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=CHART_REPO),
+            namespace=self.namespace_resource.metadata.name,
+            create_namespace=False,
+            values=controller_values(cfg.namespace),
+            atomic=True,
+            cleanup_on_fail=True,
+            max_history=10,
+            # The controller must find the platform's keys at start, or it would generate its own.
+            opts=pulumi.ResourceOptions.merge(
+                child, pulumi.ResourceOptions(depends_on=[self.namespace_resource, *self.key_secrets])
+            ),
+        )
+
+        self.namespace = self.namespace_resource.metadata.name
+        self.controller_name = CONTROLLER_NAME
+        self.register_outputs({"namespace": self.namespace, "controllerName": self.controller_name})

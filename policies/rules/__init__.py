@@ -1,0 +1,31 @@
+"""The platform-security rules, one module per domain; importing this package registers them all."""
+
+from __future__ import annotations
+
+from . import aks, istio, keyvault, kubernetes, sealed_secrets  # noqa: F401 - registration side effects
+from .common import POLICIES, RULES, RuleMeta
+
+PACK_NAME = "platform-security"
+PACK_DESCRIPTION = (
+    "Secure-by-default guardrails for the AKS platform: cluster hardening, Key Vault, sealed-secrets keys, "
+    "Istio mTLS/authorization/egress and Kubernetes workload least privilege."
+)
+
+__all__ = ["PACK_NAME", "PACK_DESCRIPTION", "POLICIES", "RULES", "RuleMeta", "all_policies"]
+
+
+def all_policies() -> list:
+    """Every policy object, in registration order (domain modules imported above)."""
+    return list(POLICIES)
+
+# Where dev deliberately relaxes a rule to advisory (config/dev.json), and why. Everything else is
+# mandatory in dev too; prod relaxes nothing. The docs and a test keep config/dev.json in line with this.
+DEV_RELAXED = {
+    "aks-sku-tier": "dev runs the Free tier: no uptime SLA is needed for a cluster that can be rebuilt.",
+    "aks-system-pool-redundancy": "dev runs one system node without zones to halve its cost.",
+    "aks-run-command-disabled": "dev keeps `az aks command invoke` for debugging from outside the authorized IP ranges.",
+    "keyvault-protected": "dev vaults may be destroyed with the stack; purge protection still keeps them recoverable.",
+    "istio-gateway-no-wildcard-hosts": "short-lived test gateways in dev may accept any host; the platform's own gateway names its hosts.",
+    "istio-peer-authentication-strict": "dev may carry namespace mtlsExceptions (PERMISSIVE) while a workload migrates into the mesh; the mesh-wide default stays STRICT and mandatory.",
+}
+__all__.append("DEV_RELAXED")

@@ -1,0 +1,386 @@
+"""AKS rules: azure-native ``ManagedCluster`` inputs (camelCase wire names) and the stack around it."""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+from .common import (
+    UNKNOWN,
+    Ctx,
+    NotApplicable,
+    Res,
+    as_list,
+    as_map,
+    is_number,
+    maps,
+    of_types,
+    resource_rule,
+    stack_rule,
+    text,
+)
+
+MANAGED_CLUSTER = "azure-native:containerservice:ManagedCluster"
+AGENT_POOL = "azure-native:containerservice:AgentPool"
+MAINTENANCE_CONFIGURATION = "azure-native:containerservice:MaintenanceConfiguration"
+DIAGNOSTIC_SETTING = "azure-native:monitor:DiagnosticSetting"
+
+NODE_OS_WINDOW = "aksManagedNodeOSUpgradeSchedule"
+AUTO_UPGRADE_WINDOW = "aksManagedAutoUpgradeSchedule"
+
+_PATCHING = ("SOC 2 CC7.1", "PCI-DSS 4.0 6.3.3", "HIPAA 164.308(a)(5)(ii)(B)", "NIST 800-53 SI-2")
+_IDENTITY = ("SOC 2 CC6.1", "PCI-DSS 4.0 7.2.1", "PCI-DSS 4.0 8.2.1", "HIPAA 164.312(a)(1)", "NIST 800-53 AC-2",
+             "NIST 800-53 IA-2")
+_NETWORK = ("SOC 2 CC6.6", "PCI-DSS 4.0 1.3.1", "HIPAA 164.312(e)(1)", "NIST 800-53 SC-7")
+_AUDIT = ("SOC 2 CC7.2", "PCI-DSS 4.0 10.2.1", "HIPAA 164.312(b)", "NIST 800-53 AU-2", "NIST 800-53 AU-12")
+_AVAILABILITY = ("SOC 2 A1.2", "NIST 800-53 CP-10")
+
+
+@resource_rule(
+    name="aks-node-os-upgrade-channel", domain="aks", targets=(MANAGED_CLUSTER,), severity="high",
+    what="AKS node OS images are refreshed automatically (autoUpgradeProfile.nodeOSUpgradeChannel NodeImage or SecurityPatch).",
+    why="Without a node OS channel, kernel and OS CVEs stay on the nodes until someone upgrades by hand.",
+    remediation="Set autoUpgradeProfile.nodeOSUpgradeChannel to NodeImage (or SecurityPatch) and give it an aksManagedNodeOSUpgradeSchedule window.",
+    frameworks=_PATCHING,
+)
+def node_os_channel(r: Res, ctx: Ctx) -> None:
+    value = r.get("autoUpgradeProfile.nodeOSUpgradeChannel")
+    if not ctx.known(value, "autoUpgradeProfile.nodeOSUpgradeChannel"):
+        return
+    if value not in ("NodeImage", "SecurityPatch"):
+        ctx.fail(f"autoUpgradeProfile.nodeOSUpgradeChannel is {value!r}; allowed: NodeImage, SecurityPatch "
+                 "(None/Unmanaged/unset leave node OS patches unapplied)")
+
+
+@resource_rule(
+    name="aks-upgrade-channel", domain="aks", targets=(MANAGED_CLUSTER,), severity="medium",
+    what="AKS Kubernetes patch versions are applied automatically (autoUpgradeProfile.upgradeChannel set, not none).",
+    why="Kubernetes patch releases carry security fixes; an unset channel means clusters drift out of support.",
+    remediation="Set autoUpgradeProfile.upgradeChannel to patch (or stable) with an aksManagedAutoUpgradeSchedule window.",
+    frameworks=_PATCHING,
+)
+def upgrade_channel(r: Res, ctx: Ctx) -> None:
+    value = r.get("autoUpgradeProfile.upgradeChannel")
+    if not ctx.known(value, "autoUpgradeProfile.upgradeChannel"):
+        return
+    if not isinstance(value, str) or value.lower() not in ("patch", "stable", "rapid", "node-image"):
+        ctx.fail(f"autoUpgradeProfile.upgradeChannel is {value!r}; set patch or stable (none/unset never upgrades)")
+
+
+@resource_rule(
+    name="aks-entra-id-rbac", domain="aks", targets=(MANAGED_CLUSTER,), severity="high",
+    what="AKS authenticates with Entra ID and authorizes with Azure RBAC (aadProfile.managed, aadProfile.enableAzureRBAC).",
+    why="Entra ID gives MFA, conditional access and central joiner/leaver control; Azure RBAC keeps authorization auditable in one place.",
+    remediation="Set aadProfile: {managed: true, enableAzureRBAC: true, adminGroupObjectIds: [...]} and leave enableRBAC true.",
+    frameworks=_IDENTITY,
+)
+def entra_rbac(r: Res, ctx: Ctx) -> None:
+    aad = r.get("aadProfile")
+    if not ctx.known(aad, "aadProfile"):
+        return
+    for key in ("managed", "enableAzureRBAC"):
+        value = as_map(aad).get(key)
+        if ctx.known(value, f"aadProfile.{key}") and value is not True:
+            ctx.fail(f"aadProfile.{key} is {value!r}; set it to true")
+    rbac = r.get("enableRBAC")
+    if ctx.known(rbac, "enableRBAC") and rbac is False:
+        ctx.fail("enableRBAC is false; Kubernetes RBAC must stay enabled")
+
+
+@resource_rule(
+    name="aks-local-accounts-disabled", domain="aks", targets=(MANAGED_CLUSTER,), severity="high",
+    what="AKS local accounts are disabled (disableLocalAccounts: true).",
+    why="The local clusterAdmin kubeconfig is a shared, non-expiring credential that bypasses Entra ID, MFA and audit by identity.",
+    remediation="Set disableLocalAccounts: true (requires Entra ID integration).",
+    frameworks=_IDENTITY,
+)
+def local_accounts(r: Res, ctx: Ctx) -> None:
+    value = r.get("disableLocalAccounts")
+    if ctx.known(value, "disableLocalAccounts") and value is not True:
+        ctx.fail(f"disableLocalAccounts is {value!r}; set it to true")
+
+
+def _open_range(cidr: str) -> bool:
+    return cidr.strip() in ("0.0.0.0/0", "::/0", "*", "0.0.0.0", "Internet", "Any")
+
+
+@resource_rule(
+    name="aks-api-server-restricted", domain="aks", targets=(MANAGED_CLUSTER,), severity="high",
+    what="The AKS API server is private or limited to authorized IP ranges (apiServerAccessProfile).",
+    why="A control plane reachable from the whole internet is exposed to credential stuffing and to every future API server CVE.",
+    remediation="Set apiServerAccessProfile.enablePrivateCluster: true, or authorizedIPRanges to your office/CI CIDRs (never 0.0.0.0/0).",
+    frameworks=_NETWORK + ("NIST 800-53 AC-17",),
+)
+def api_server(r: Res, ctx: Ctx) -> None:
+    profile = r.get("apiServerAccessProfile")
+    if not ctx.known(profile, "apiServerAccessProfile"):
+        return
+    profile = as_map(profile)
+    private = profile.get("enablePrivateCluster")
+    ranges = profile.get("authorizedIPRanges")
+    if private is True:
+        return
+    if private is UNKNOWN:
+        ctx.unknown("apiServerAccessProfile.enablePrivateCluster")
+        return
+    if not ctx.known(ranges, "apiServerAccessProfile.authorizedIPRanges"):
+        return
+    items = as_list(ranges)
+    if any(item is UNKNOWN for item in items):
+        ctx.unknown("apiServerAccessProfile.authorizedIPRanges")
+    good = [i for i in items if isinstance(i, str) and i.strip()]
+    open_ = [i for i in good if _open_range(i)]
+    if open_:
+        ctx.fail(f"apiServerAccessProfile.authorizedIPRanges contains {open_[0]!r}, which allows every address")
+    elif not good and not any(item is UNKNOWN for item in items):
+        ctx.fail("the API server is public to every address: set apiServerAccessProfile.authorizedIPRanges "
+                 "or enablePrivateCluster: true")
+
+
+@resource_rule(
+    name="aks-network-policy", domain="aks", targets=(MANAGED_CLUSTER,), severity="high",
+    what="AKS enforces Kubernetes NetworkPolicy (networkProfile.networkPolicy cilium, azure or calico).",
+    why="Without a network policy engine every pod can reach every other pod; the default-deny NetworkPolicies would be ignored.",
+    remediation="Set networkProfile.networkPolicy to cilium (with networkDataplane cilium), azure or calico.",
+    frameworks=_NETWORK + ("NIST 800-53 AC-4",),
+)
+def network_policy(r: Res, ctx: Ctx) -> None:
+    value = r.get("networkProfile.networkPolicy")
+    if ctx.known(value, "networkProfile.networkPolicy") and value not in ("cilium", "azure", "calico"):
+        ctx.fail(f"networkProfile.networkPolicy is {value!r}; allowed: cilium, azure, calico")
+
+
+@resource_rule(
+    name="aks-workload-identity", domain="aks", targets=(MANAGED_CLUSTER,), severity="medium",
+    what="AKS has the OIDC issuer and workload identity enabled (oidcIssuerProfile.enabled, securityProfile.workloadIdentity.enabled).",
+    why="Workload identity replaces long-lived client secrets in pods with short-lived federated tokens.",
+    remediation="Set oidcIssuerProfile.enabled: true and securityProfile.workloadIdentity.enabled: true.",
+    frameworks=("SOC 2 CC6.1", "PCI-DSS 4.0 8.6.2", "NIST 800-53 IA-5"),
+)
+def workload_identity(r: Res, ctx: Ctx) -> None:
+    for path in ("oidcIssuerProfile.enabled", "securityProfile.workloadIdentity.enabled"):
+        value = r.get(path)
+        if ctx.known(value, path) and value is not True:
+            ctx.fail(f"{path} is {value!r}; set it to true")
+
+
+@resource_rule(
+    name="aks-sku-tier", domain="aks", targets=(MANAGED_CLUSTER,), severity="medium",
+    what="AKS runs on the Standard or Premium tier (sku.tier), which carries the uptime SLA.",
+    why="The Free tier has no control-plane SLA and a smaller API server; an outage blocks deployments and security fixes.",
+    remediation="Set sku: {name: Base, tier: Standard}.",
+    frameworks=_AVAILABILITY,
+)
+def sku_tier(r: Res, ctx: Ctx) -> None:
+    tier = r.get("sku.tier")
+    if ctx.known(tier, "sku.tier") and tier not in ("Standard", "Premium"):
+        ctx.fail(f"sku.tier is {tier!r}; allowed: Standard, Premium (unset means Free)")
+
+
+def _pool_problems(pool: dict, where: str, ctx: Ctx) -> None:
+    min_nodes = ctx.config.get("minSystemNodeCount", 3)
+    min_zones = ctx.config.get("minAvailabilityZones", 2)
+    autoscale = pool.get("enableAutoScaling")
+    key = "minCount" if autoscale is True else "count"
+    nodes = pool.get(key, 1 if key == "count" else None)
+    if autoscale is UNKNOWN or nodes is UNKNOWN:
+        ctx.unknown(f"{where}.{key}")
+    elif not is_number(nodes) or nodes < min_nodes:
+        ctx.fail(f"{where}.{key} is {nodes!r}; the system pool needs at least {min_nodes} nodes")
+    zones = pool.get("availabilityZones")
+    if zones is UNKNOWN:
+        ctx.unknown(f"{where}.availabilityZones")
+    elif is_number(min_zones) and min_zones > 1:
+        distinct = {z for z in as_list(zones) if isinstance(z, (str, int)) and not isinstance(z, bool)}
+        if len(distinct) < min_zones:
+            ctx.fail(f"{where}.availabilityZones is {zones!r}; spread the system pool over at least {min_zones} zones")
+
+
+@resource_rule(
+    name="aks-system-pool-redundancy", domain="aks", targets=(MANAGED_CLUSTER, AGENT_POOL), severity="medium",
+    what="The AKS system node pool has enough nodes spread over availability zones.",
+    why="CoreDNS, konnectivity and the mesh control plane run on the system pool; one node or one zone is a single point of failure.",
+    remediation="Give the System pool count (or minCount with autoscaling) >= minSystemNodeCount and availabilityZones ['1','2','3'].",
+    frameworks=_AVAILABILITY,
+    config={
+        "minSystemNodeCount": {"type": "integer", "minimum": 1, "default": 3,
+                               "description": "Minimum nodes in a System pool."},
+        "minAvailabilityZones": {"type": "integer", "minimum": 0, "default": 2,
+                                 "description": "Minimum distinct availability zones of a System pool (0 or 1 disables)."},
+    },
+)
+def system_pool(r: Res, ctx: Ctx) -> None:
+    if r.type == AGENT_POOL:
+        mode = r.get("mode")
+        if ctx.known(mode, "mode") and isinstance(mode, str) and mode.lower() == "system":
+            _pool_problems(r.props, "agent pool", ctx)
+        return
+    pools = r.get("agentPoolProfiles")
+    if not ctx.known(pools, "agentPoolProfiles"):
+        return
+    system = []
+    for i, pool in enumerate(as_list(pools)):
+        if pool is UNKNOWN:
+            ctx.unknown(f"agentPoolProfiles[{i}]")
+            continue
+        mode = as_map(pool).get("mode")
+        if mode is UNKNOWN:
+            ctx.unknown(f"agentPoolProfiles[{i}].mode")
+        elif isinstance(mode, str) and mode.lower() == "system":
+            system.append((i, as_map(pool)))
+    if not system and not ctx.unknown_paths:
+        ctx.fail("agentPoolProfiles has no pool with mode System")
+    for i, pool in system:
+        _pool_problems(pool, f"agentPoolProfiles[{i}] ({pool.get('name', '?')})", ctx)
+
+
+@resource_rule(
+    name="aks-run-command-disabled", domain="aks", targets=(MANAGED_CLUSTER,), severity="medium",
+    what="AKS run command is disabled (apiServerAccessProfile.disableRunCommand: true).",
+    why="Run command executes kubectl as a cluster-admin pod via the Azure control plane, sidestepping the API server IP restrictions.",
+    remediation="Set apiServerAccessProfile.disableRunCommand: true; use the bastion/CI path for break-glass access.",
+    frameworks=("SOC 2 CC6.1", "PCI-DSS 4.0 7.2.1", "NIST 800-53 AC-17", "NIST 800-53 CM-7"),
+)
+def run_command(r: Res, ctx: Ctx) -> None:
+    value = r.get("apiServerAccessProfile.disableRunCommand")
+    if ctx.known(value, "apiServerAccessProfile.disableRunCommand") and value is not True:
+        ctx.fail(f"apiServerAccessProfile.disableRunCommand is {value!r}; set it to true")
+
+
+# --------------------------------------------------------------------------- stack rules
+
+
+def _cluster_name(cluster: Res) -> Optional[str]:
+    return text(cluster.get("resourceName"))
+
+
+def _belongs(child: Res, prop: str, cluster: Res, clusters: list[Res], value_matches) -> Any:
+    """True/False/UNKNOWN: does ``child`` (via input ``prop``) point at ``cluster``?
+
+    Heuristic, in order: the input's property dependencies name the cluster's URN (the usual case: the
+    program passes ``cluster.name`` or ``cluster.id``, an Output, so the engine records the dependency);
+    a known input value matches the cluster's name; an unknown value with no recorded dependency
+    belongs to the only cluster of the stack; otherwise it cannot be decided yet.
+    """
+    deps = child.property_dependencies.get(prop, [])
+    if cluster.urn in deps:
+        return True
+    if any(c.urn in deps for c in clusters):
+        return False
+    value = child.get(prop)
+    if isinstance(value, str) and value:
+        return value_matches(value, cluster)
+    if value is UNKNOWN:
+        return True if len(clusters) == 1 else UNKNOWN
+    return False
+
+
+def _name_matches(value: str, cluster: Res) -> bool:
+    name = _cluster_name(cluster)
+    return name is not None and value.lower() == name.lower()
+
+
+def _uri_matches(value: str, cluster: Res) -> bool:
+    name = _cluster_name(cluster)
+    return name is not None and value.lower().rstrip("/").endswith(f"/managedclusters/{name.lower()}")
+
+
+@stack_rule(
+    name="aks-maintenance-windows", domain="aks", targets=(MANAGED_CLUSTER, MAINTENANCE_CONFIGURATION),
+    severity="medium",
+    what="Every AKS cluster has both planned-maintenance windows (aksManagedNodeOSUpgradeSchedule and aksManagedAutoUpgradeSchedule).",
+    why="Without windows AKS upgrades nodes and the control plane at any time, including business hours and before dev has seen the change.",
+    remediation="Create MaintenanceConfiguration resources with configName aksManagedNodeOSUpgradeSchedule and aksManagedAutoUpgradeSchedule, resourceName = the cluster name, and a maintenanceWindow.",
+    frameworks=_PATCHING + ("NIST 800-53 CM-3",),
+)
+def maintenance_windows(resources: list[Res], ctx: Ctx) -> None:
+    clusters = of_types(resources, MANAGED_CLUSTER)
+    if not clusters:
+        raise NotApplicable("the stack has no AKS cluster")
+    configs = of_types(resources, MAINTENANCE_CONFIGURATION)
+    windows = (NODE_OS_WINDOW, AUTO_UPGRADE_WINDOW)
+    for cluster in clusters:
+        found: set[str] = set()
+        undecided: set[str] = set()
+        for mc in configs:
+            config_name = mc.get("configName")
+            candidates = windows if config_name is UNKNOWN else [w for w in windows if w == config_name]
+            if not candidates:
+                continue
+            belongs = _belongs(mc, "resourceName", cluster, clusters, _name_matches)
+            if belongs is UNKNOWN or config_name is UNKNOWN:
+                undecided.update(candidates if belongs is not False else ())
+                continue
+            if not belongs:
+                continue
+            window = mc.get("maintenanceWindow")
+            if window is UNKNOWN:
+                undecided.add(config_name)
+            elif isinstance(window, dict) and window:
+                found.add(config_name)
+            else:
+                ctx.fail(f"maintenance configuration {mc.name!r} ({config_name}) has no maintenanceWindow", mc.urn)
+        for window in windows:
+            if window in found:
+                continue
+            if window in undecided:
+                ctx.unknown(f"{cluster.name}: {window}")
+            else:
+                ctx.fail(f"cluster {cluster.name!r} has no {window} MaintenanceConfiguration", cluster.urn)
+
+
+_AUDIT_GROUPS = ("allLogs", "audit")  # the AKS "audit" group holds kube-audit, kube-audit-admin and guard
+
+
+@stack_rule(
+    name="aks-audit-diagnostics", domain="aks", targets=(MANAGED_CLUSTER, DIAGNOSTIC_SETTING), severity="high",
+    what="Every AKS cluster sends kube-audit-admin (or kube-audit) and guard logs to a diagnostic destination.",
+    why="Control-plane audit and Entra ID (guard) logs are the only record of who changed or read what in the cluster.",
+    remediation="Add an azure-native monitor DiagnosticSetting with resourceUri = the cluster id, a workspaceId, and logs [{category: kube-audit-admin, enabled: true}, {category: guard, enabled: true}].",
+    frameworks=_AUDIT,
+)
+def audit_diagnostics(resources: list[Res], ctx: Ctx) -> None:
+    clusters = of_types(resources, MANAGED_CLUSTER)
+    if not clusters:
+        raise NotApplicable("the stack has no AKS cluster")
+    settings = of_types(resources, DIAGNOSTIC_SETTING)
+    for cluster in clusters:
+        categories: set[str] = set()
+        undecided = False
+        for ds in settings:
+            belongs = _belongs(ds, "resourceUri", cluster, clusters, _uri_matches)
+            if belongs is UNKNOWN:
+                undecided = True
+                continue
+            if not belongs:
+                continue
+            destinations = [ds.get(k) for k in ("workspaceId", "storageAccountId", "eventHubAuthorizationRuleId",
+                                                "marketplacePartnerId")]
+            if not any(d for d in destinations) and not any(d is UNKNOWN for d in destinations):
+                ctx.fail(f"diagnostic setting {ds.name!r} has no destination (workspaceId)", ds.urn)
+                continue
+            logs = ds.get("logs")
+            if logs is UNKNOWN:
+                undecided = True
+                continue
+            for entry in maps(logs):
+                enabled = entry.get("enabled")
+                if enabled is UNKNOWN:
+                    undecided = True
+                    continue
+                if enabled is not True:
+                    continue
+                if entry.get("categoryGroup") in _AUDIT_GROUPS:
+                    categories.update({"kube-audit-admin", "guard"})
+                if isinstance(entry.get("category"), str):
+                    categories.add(entry["category"])
+        missing = []
+        if not categories & {"kube-audit-admin", "kube-audit"}:
+            missing.append("kube-audit-admin (or kube-audit)")
+        if "guard" not in categories:
+            missing.append("guard")
+        if missing:
+            if undecided:
+                ctx.unknown(f"{cluster.name}: diagnostic settings")
+            else:
+                ctx.fail(f"cluster {cluster.name!r} has no enabled diagnostic logs for {', '.join(missing)}",
+                         cluster.urn)

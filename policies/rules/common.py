@@ -1,0 +1,517 @@
+"""Shared machinery for every rule: the metadata registry, a plain view of resources, unknown handling.
+
+Rules never touch ``pulumi_policy`` objects directly. ``resource_rule`` / ``stack_rule`` wrap a small
+check function into a ``ResourceValidationPolicy`` / ``StackValidationPolicy`` and record the rule's
+metadata (severity, why, remediation, frameworks) in ``RULES``, which the docs generator and the tests read.
+
+Unknown values (preview): the SDK wraps ``props`` in a proxy that raises ``UnknownValueError`` on the
+first unknown read, which would abort the whole rule for the resource. Instead, ``plain()`` turns the
+proxy into ordinary dicts/lists with an ``UNKNOWN`` marker, the checks decide field by field, definite
+violations are still reported, and only if a value that matters is unknown does the rule end with a
+``CannotCheckYet`` (an ``UnknownValueError``): the analyzer then reports an ADVISORY "can't run policy ...
+during preview" diagnostic. So an unknown value is never a silent pass and never a crash.
+
+Odd shapes (a string where a map is expected, None, lists of non-maps) read as "missing", which every
+rule treats as the insecure default. Any unexpected exception inside a check becomes a violation that
+names the rule (fail closed) rather than an analyzer crash.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Iterator, Optional
+
+from pulumi_policy import (
+    EnforcementLevel,
+    PolicyComplianceFramework,
+    PolicyConfigSchema,
+    ReportViolation,
+    ResourceValidationArgs,
+    ResourceValidationPolicy,
+    Severity,
+    StackValidationArgs,
+    StackValidationPolicy,
+)
+from pulumi_policy.proxy import (
+    UNKNOWN_ARCHIVE_VALUE,
+    UNKNOWN_ARRAY_VALUE,
+    UNKNOWN_ASSET_VALUE,
+    UNKNOWN_BOOLEAN_VALUE,
+    UNKNOWN_NUMBER_VALUE,
+    UNKNOWN_OBJECT_VALUE,
+    UNKNOWN_STRING_VALUE,
+    UnknownValueError,
+)
+
+# --------------------------------------------------------------------------- unknowns
+
+UNKNOWN_SENTINELS = frozenset({
+    UNKNOWN_BOOLEAN_VALUE, UNKNOWN_NUMBER_VALUE, UNKNOWN_STRING_VALUE, UNKNOWN_ARRAY_VALUE,
+    UNKNOWN_ASSET_VALUE, UNKNOWN_ARCHIVE_VALUE, UNKNOWN_OBJECT_VALUE,
+})
+
+
+class _Unknown:
+    """A value the engine cannot know yet (preview); compares unequal to everything but itself."""
+
+    _instance: Optional["_Unknown"] = None
+
+    def __new__(cls) -> "_Unknown":
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "<unknown>"
+
+    def __bool__(self) -> bool:  # never truthy: an unknown must not pass an `if value:` check
+        return False
+
+
+UNKNOWN: Any = _Unknown()
+
+
+def is_unknown(value: Any) -> bool:
+    return value is UNKNOWN or (isinstance(value, str) and value in UNKNOWN_SENTINELS)
+
+
+class CannotCheckYet(UnknownValueError):
+    """Raised at the end of a check when a value that matters is unknown; reported as advisory."""
+
+    def __init__(self, paths: Sequence[str]):
+        super().__init__(UNKNOWN_STRING_VALUE, list(paths)[:1])
+        shown = ", ".join(sorted(set(paths))[:5])
+        self.message = f"cannot check yet, unknown until apply: {shown}"
+
+
+def plain(value: Any, _depth: int = 0) -> Any:
+    """The SDK's unknown-checking proxy (or raw wire data) as plain dicts/lists with ``UNKNOWN`` markers."""
+    if _depth > 64:  # deeper than any real resource: treat as opaque rather than recurse forever
+        return None
+    if isinstance(value, Mapping):
+        out: dict[Any, Any] = {}
+        for key in list(iter(value)):
+            try:
+                item = value[key]
+            except UnknownValueError:
+                out[key] = UNKNOWN
+                continue
+            out[key] = plain(item, _depth + 1)
+        return out
+    if isinstance(value, Sequence) and not isinstance(value, (str, bytes, bytearray)):
+        items: list[Any] = []
+        for i in range(len(value)):
+            try:
+                item = value[i]
+            except UnknownValueError:
+                items.append(UNKNOWN)
+                continue
+            items.append(plain(item, _depth + 1))
+        return items
+    if is_unknown(value):
+        return UNKNOWN
+    return value
+
+
+# --------------------------------------------------------------------------- reading odd shapes
+
+
+def dig(obj: Any, path: str, default: Any = None) -> Any:
+    """Read ``a.b.c``; ``UNKNOWN`` if any hop is unknown; ``default`` if a hop is missing or not a map."""
+    cur = obj
+    for part in path.split("."):
+        if cur is UNKNOWN:
+            return UNKNOWN
+        if isinstance(cur, Mapping):
+            if part not in cur:
+                return default
+            cur = cur[part]
+        else:
+            return default
+    return cur
+
+
+def as_map(value: Any) -> dict:
+    return dict(value) if isinstance(value, Mapping) else {}
+
+
+def as_list(value: Any) -> list:
+    if isinstance(value, Sequence) and not isinstance(value, (str, bytes, bytearray)):
+        return list(value)
+    return []
+
+
+def maps(value: Any) -> list[dict]:
+    """The map items of a list (non-map items of a list are ignored: they cannot carry settings)."""
+    return [dict(v) for v in as_list(value) if isinstance(v, Mapping)]
+
+
+def is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def text(value: Any) -> Optional[str]:
+    return value if isinstance(value, str) and not is_unknown(value) else None
+
+
+_DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
+_UNIT_SECONDS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "μs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def go_duration_seconds(value: Any) -> Optional[float]:
+    """Parse a Go ``time.Duration`` string (``24h0m0s``, ``12h``, ``90m``, ``1.5h``); None if invalid."""
+    if is_number(value):
+        return float(value) if value == 0 else None  # a bare number is only valid Go syntax for 0
+    if not isinstance(value, str):
+        return None
+    s = value.strip()
+    if s in ("0", "+0", "-0"):
+        return 0.0
+    sign = -1.0 if s.startswith("-") else 1.0
+    s = s.lstrip("+-")
+    if not s:
+        return None
+    pos, total = 0, 0.0
+    while pos < len(s):
+        m = _DURATION_PART.match(s, pos)
+        if m is None:
+            return None
+        total += float(m.group(1)) * _UNIT_SECONDS[m.group(2)]
+        pos = m.end()
+    return sign * total
+
+
+# --------------------------------------------------------------------------- resource views
+
+K8S_BUNDLE_TYPES = ("kubernetes:yaml/v2:ConfigGroup",)
+HELM_TYPES = ("kubernetes:helm.sh/v3:Release", "kubernetes:helm.sh/v4:Chart", "kubernetes:helm.sh/v3:Chart")
+
+
+@dataclass
+class Res:
+    """A resource as the rules see it: type, names, plain props, options and dependency URNs."""
+
+    type: str
+    name: str
+    urn: str
+    props: dict
+    protect: bool = False
+    parent: Optional[str] = None
+    dependencies: list[str] = field(default_factory=list)
+    property_dependencies: dict[str, list[str]] = field(default_factory=dict)
+    label: str = ""  # how a message names it (a bundle member says which object)
+
+    def get(self, path: str, default: Any = None) -> Any:
+        return dig(self.props, path, default)
+
+    def depends_on(self, urn: str, prop: Optional[str] = None) -> bool:
+        if prop is not None:
+            return urn in self.property_dependencies.get(prop, [])
+        return urn in self.dependencies or any(urn in v for v in self.property_dependencies.values())
+
+    # Kubernetes helpers -----------------------------------------------------------------
+    @property
+    def k8s_group_kind(self) -> tuple[str, str]:
+        return k8s_group_kind(self.type, self.props)
+
+    @property
+    def k8s_name(self) -> Any:
+        return self.get("metadata.name")
+
+    @property
+    def k8s_namespace(self) -> Any:
+        """The object's namespace; a namespaced object without one lands in ``default``."""
+        ns = self.get("metadata.namespace")
+        if ns is UNKNOWN:
+            return UNKNOWN
+        return ns if isinstance(ns, str) and ns else "default"
+
+    def labels(self) -> Any:
+        labels = self.get("metadata.labels")
+        return UNKNOWN if labels is UNKNOWN else as_map(labels)
+
+
+def k8s_group_kind(type_token: str, props: Any = None) -> tuple[str, str]:
+    """``kubernetes:apps/v1:Deployment`` -> (``apps``, ``Deployment``); bundle members use apiVersion/kind."""
+    if type_token.startswith("kubernetes:"):
+        parts = type_token.split(":")
+        if len(parts) == 3:
+            group = parts[1].rsplit("/", 1)[0] if "/" in parts[1] else "core"
+            return group, parts[2]
+    api_version = dig(props, "apiVersion")
+    kind = dig(props, "kind")
+    if isinstance(api_version, str) and isinstance(kind, str):
+        group = api_version.rsplit("/", 1)[0] if "/" in api_version else "core"
+        return group, kind
+    return "", ""
+
+
+def helm_chart_name(res: Res) -> Optional[str]:
+    """The chart a Helm resource installs: ``sealed-secrets`` from ``repo/sealed-secrets``, an OCI ref or a .tgz URL."""
+    chart = text(res.get("chart"))
+    if not chart:
+        return None
+    last = chart.rstrip("/").rsplit("/", 1)[-1]
+    last = re.sub(r"\.tgz$", "", last)
+    last = re.sub(r"-v?\d+\.\d+\.\d+.*$", "", last)  # a packaged chart file carries its version
+    last = last.split(":", 1)[0].split("@", 1)[0]  # oci tags and digests
+    return last
+
+
+def bundle_members(res: Res, ctx: "Ctx") -> list[Res]:
+    """The Kubernetes objects inside a ``yaml/v2:ConfigGroup`` (``objs`` and inline ``yaml``)."""
+    members: list[Any] = []
+    objs = res.get("objs")
+    if objs is UNKNOWN:
+        ctx.unknown("objs")
+    for obj in as_list(objs):
+        if obj is UNKNOWN:
+            ctx.unknown("objs")
+        elif isinstance(obj, Mapping):
+            members.append(obj)
+    docs = res.get("yaml")
+    for i, doc in enumerate([docs] if not isinstance(docs, list) else docs):
+        if doc is None:
+            continue
+        if doc is UNKNOWN:
+            ctx.unknown("yaml")
+            continue
+        if isinstance(doc, str):
+            try:
+                import yaml  # pyyaml is in policies/requirements.txt
+                members.extend(d for d in yaml.safe_load_all(doc) if isinstance(d, Mapping))
+            except Exception as exc:  # noqa: BLE001 - an unparsable manifest cannot be proven safe
+                ctx.fail(f"inline yaml[{i}] cannot be parsed ({type(exc).__name__}); it cannot be checked")
+    out = []
+    for idx, obj in enumerate(members):
+        o = plain(obj)
+        meta = as_map(o.get("metadata"))
+        label = f"{o.get('kind', '?')} {meta.get('namespace', 'default')}/{meta.get('name', f'#{idx}')}"
+        member_type = f"kubernetes:{o.get('apiVersion')}:{o.get('kind')}"
+        out.append(Res(type=member_type, name=res.name, urn=res.urn, props=o, label=f"[{label}] "))
+    return out
+
+
+# --------------------------------------------------------------------------- check context
+
+
+class Ctx:
+    """Collects a check's violations and the unknown paths that prevented a decision."""
+
+    def __init__(self, config: Mapping[str, Any], stack: bool = False):
+        self.config = config
+        self.stack = stack
+        self.violations: list[tuple[str, Optional[str]]] = []
+        self.unknown_paths: list[str] = []
+        self.prefix = ""
+
+    def fail(self, message: str, urn: Optional[str] = None) -> None:
+        message = re.sub(r"\bis None\b", "is unset", message)
+        self.violations.append((self.prefix + message, urn))
+
+    def unknown(self, path: str) -> None:
+        self.unknown_paths.append(path)
+
+    def known(self, value: Any, path: str) -> bool:
+        """False (and record the path) if the value is unknown; a rule returns early on False."""
+        if value is UNKNOWN or is_unknown(value):
+            self.unknown(path)
+            return False
+        return True
+
+    def cfg_list(self, key: str) -> list[str]:
+        return [v for v in as_list(self.config.get(key)) if isinstance(v, str)]
+
+
+# --------------------------------------------------------------------------- metadata registry
+
+SEVERITIES = ("low", "medium", "high", "critical")
+_SEVERITY = {s.value: s for s in Severity}
+
+
+@dataclass(frozen=True)
+class RuleMeta:
+    name: str
+    domain: str
+    kind: str  # "resource" | "stack"
+    targets: tuple[str, ...]  # type tokens, or "group/Kind" for Kubernetes objects
+    severity: str
+    what: str
+    why: str
+    remediation: str
+    frameworks: tuple[str, ...]
+    config_schema: dict = field(default_factory=dict)  # JSON schema properties, with defaults
+
+    @property
+    def description(self) -> str:
+        """The policy description: the engine shows it as the first line of every violation."""
+        frameworks = "; ".join(self.frameworks) if self.frameworks else "n/a"
+        return (f"{self.what} [severity: {self.severity}] Why: {self.why} "
+                f"Remediation: {self.remediation} Frameworks: {frameworks}.")
+
+    def defaults(self) -> dict[str, Any]:
+        return {k: v["default"] for k, v in self.config_schema.items() if "default" in v}
+
+
+RULES: dict[str, RuleMeta] = {}
+POLICIES: list[Any] = []
+
+_NAME = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)+$")
+
+
+def _register(meta: RuleMeta) -> None:
+    if not _NAME.match(meta.name):
+        raise ValueError(f"rule name {meta.name!r} must be kebab-case")
+    if meta.name in RULES:
+        raise ValueError(f"duplicate rule {meta.name!r}")
+    if meta.severity not in SEVERITIES:
+        raise ValueError(f"{meta.name}: severity must be one of {SEVERITIES}")
+    RULES[meta.name] = meta
+
+
+def _framework(meta: RuleMeta) -> Optional[PolicyComplianceFramework]:
+    nist = [f for f in meta.frameworks if f.startswith("NIST 800-53")]
+    if not nist:
+        return None
+    return PolicyComplianceFramework(
+        name="NIST SP 800-53", version="Rev. 5", reference=nist[0].removeprefix("NIST 800-53").strip()
+    )
+
+
+def _schema(meta: RuleMeta) -> Optional[PolicyConfigSchema]:
+    return PolicyConfigSchema(properties=dict(meta.config_schema)) if meta.config_schema else None
+
+
+def _finish(ctx: Ctx, report: ReportViolation, default_urn: Optional[str] = None) -> None:
+    for message, urn in ctx.violations:
+        report(message, urn or default_urn)
+    if ctx.unknown_paths:
+        raise CannotCheckYet(ctx.unknown_paths)
+
+
+def _matches(meta: RuleMeta, res: Res) -> bool:
+    if res.type in meta.targets:
+        return True
+    if res.type.startswith("kubernetes:"):
+        group, kind = k8s_group_kind(res.type, res.props)
+        return f"{group}/{kind}" in meta.targets
+    return False
+
+
+def resource_rule(*, name: str, domain: str, targets: Iterable[str], severity: str, what: str, why: str,
+                  remediation: str, frameworks: Iterable[str] = (), config: Optional[dict] = None,
+                  ) -> Callable[[Callable[[Res, Ctx], None]], Callable[[Res, Ctx], None]]:
+    """Register ``check(res, ctx)`` as a resource policy for the given type tokens / ``group/Kind`` targets."""
+    meta = RuleMeta(name, domain, "resource", tuple(targets), severity, what, why, remediation,
+                    tuple(frameworks), dict(config or {}))
+    _register(meta)
+    k8s_targets = any("/" in t and not t.startswith(("azure-native:", "kubernetes:")) for t in meta.targets)
+
+    def decorate(check: Callable[[Res, Ctx], None]) -> Callable[[Res, Ctx], None]:
+        def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
+            rtype = args.resource_type
+            direct = rtype in meta.targets or (
+                k8s_targets and rtype.startswith("kubernetes:") and "/".join(k8s_group_kind(rtype)) in meta.targets)
+            is_bundle = k8s_targets and rtype in K8S_BUNDLE_TYPES
+            if not direct and not is_bundle:
+                return
+            ctx = Ctx({**meta.defaults(), **dict(args.get_config() or {})})
+            res = Res(type=args.resource_type, name=args.name, urn=args.urn, props=as_map(plain(args.props)),
+                      protect=bool(getattr(args.opts, "protect", False)))
+            members = bundle_members(res, ctx) if is_bundle else [res]
+            for member in members:
+                if is_bundle and not _matches(meta, member):
+                    continue
+                ctx.prefix = member.label
+                try:
+                    check(member, ctx)
+                except Exception as exc:  # noqa: BLE001 - fail closed: a check that cannot decide blocks
+                    ctx.fail(f"policy could not evaluate this resource ({type(exc).__name__}: {exc}); "
+                             "treating it as a violation")
+            ctx.prefix = ""
+            _finish(ctx, report)
+
+        POLICIES.append(ResourceValidationPolicy(
+            name=meta.name, description=meta.description, validate=validate, config_schema=_schema(meta),
+            severity=_SEVERITY[meta.severity], framework=_framework(meta), tags=[meta.domain, *meta.frameworks],
+            remediation_steps=meta.remediation, display_name=meta.what,
+        ))
+        return check
+
+    return decorate
+
+
+def stack_rule(*, name: str, domain: str, targets: Iterable[str], severity: str, what: str, why: str,
+               remediation: str, frameworks: Iterable[str] = (), config: Optional[dict] = None,
+               ) -> Callable[[Callable[[list[Res], Ctx], None]], Callable[[list[Res], Ctx], None]]:
+    """Register ``check(resources, ctx)`` as a stack policy; ``ctx.fail(msg, urn)`` names the offender."""
+    meta = RuleMeta(name, domain, "stack", tuple(targets), severity, what, why, remediation,
+                    tuple(frameworks), dict(config or {}))
+    _register(meta)
+
+    def decorate(check: Callable[[list[Res], Ctx], None]) -> Callable[[list[Res], Ctx], None]:
+        def validate(args: StackValidationArgs, report: ReportViolation) -> None:
+            ctx = Ctx({**meta.defaults(), **dict(args.get_config() or {})}, stack=True)
+            resources = [stack_view(r) for r in args.resources]
+            try:
+                check(resources, ctx)
+            except NotApplicable as na:
+                if ctx.violations or ctx.unknown_paths:
+                    _finish(ctx, report)
+                args.not_applicable(na.reason)
+            except Exception as exc:  # noqa: BLE001 - fail closed
+                ctx.fail(f"policy could not evaluate the stack ({type(exc).__name__}: {exc}); "
+                         "treating it as a violation")
+            _finish(ctx, report)
+
+        POLICIES.append(StackValidationPolicy(
+            name=meta.name, description=meta.description, validate=validate, config_schema=_schema(meta),
+            severity=_SEVERITY[meta.severity], framework=_framework(meta), tags=[meta.domain, *meta.frameworks],
+            remediation_steps=meta.remediation, display_name=meta.what,
+        ))
+        return check
+
+    return decorate
+
+
+class NotApplicable(Exception):
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+def stack_view(r: Any) -> Res:
+    """A ``PolicyResource`` as a ``Res`` (parent and dependencies as URNs)."""
+    parent = getattr(r, "parent", None)
+    opts = getattr(r, "opts", None)
+    return Res(
+        type=r.resource_type, name=r.name, urn=r.urn, props=as_map(plain(r.props)),
+        protect=bool(getattr(opts, "protect", False)),
+        parent=getattr(parent, "urn", None) or getattr(opts, "parent", None),
+        dependencies=[d.urn for d in (getattr(r, "dependencies", None) or [])],
+        property_dependencies={k: [d.urn for d in v] for k, v in (getattr(r, "property_dependencies", None) or {}).items()},
+    )
+
+
+def of_types(resources: Iterable[Res], *types: str) -> list[Res]:
+    return [r for r in resources if r.type in types]
+
+
+def k8s_of(resources: Iterable[Res], group: str, kind: str) -> Iterator[Res]:
+    for r in resources:
+        if r.type.startswith("kubernetes:") and r.k8s_group_kind == (group, kind):
+            yield r
+
+
+# --------------------------------------------------------------------------- shared config schema
+
+SYSTEM_NAMESPACES_DEFAULT = [
+    "kube-system", "kube-public", "kube-node-lease", "gatekeeper-system", "istio-system", "istio-ingress",
+    "istio-egress", "sealed-secrets", "calico-system", "tigera-operator", "app-routing-system",
+]
+SYSTEM_NAMESPACES_SCHEMA = {
+    "type": "array", "items": {"type": "string"}, "default": SYSTEM_NAMESPACES_DEFAULT,
+    "description": "Platform namespaces; every other namespace is an application namespace.",
+}

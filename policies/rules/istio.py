@@ -1,0 +1,525 @@
+"""Istio rules: mesh objects (``{apiVersion, kind, metadata, spec}``) and the istiod Helm release values.
+
+``kubernetes:yaml/v2:ConfigGroup`` members given inline (``objs``/``yaml``) are checked like standalone
+objects. A ``ConfigFile`` (a path) or ``ConfigGroup.files`` cannot be read by the pack; under a real
+``pulumi preview`` the engine still analyzes the children those components register.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from .common import (
+    HELM_TYPES,
+    SYSTEM_NAMESPACES_SCHEMA,
+    UNKNOWN,
+    Ctx,
+    NotApplicable,
+    Res,
+    as_list,
+    as_map,
+    go_duration_seconds,
+    helm_chart_name,
+    is_number,
+    k8s_of,
+    maps,
+    resource_rule,
+    stack_rule,
+    text,
+)
+
+SEC = "security.istio.io"
+NET = "networking.istio.io"
+_ROOT_NS = {"type": "string", "default": "istio-system",
+            "description": "Istio root namespace (mesh-wide policies live here)."}
+
+_TRANSIT = ("SOC 2 CC6.7", "PCI-DSS 4.0 4.2.1", "HIPAA 164.312(e)(1)", "NIST 800-53 SC-8")
+_AUTHZ = ("SOC 2 CC6.1", "SOC 2 CC6.3", "PCI-DSS 4.0 7.2.1", "HIPAA 164.312(a)(1)", "NIST 800-53 AC-3",
+          "NIST 800-53 AC-6")
+_EGRESS = ("SOC 2 CC6.6", "PCI-DSS 4.0 1.3.2", "HIPAA 164.312(e)(1)", "NIST 800-53 SC-7(5)")
+
+
+def _spec(r: Res, ctx: Ctx) -> Any:
+    spec = r.get("spec")
+    if not ctx.known(spec, "spec"):
+        return None
+    return as_map(spec)
+
+
+def _selector_empty(spec: dict) -> Any:
+    sel = spec.get("selector")
+    if sel is UNKNOWN:
+        return UNKNOWN
+    labels = as_map(sel).get("matchLabels")
+    if labels is UNKNOWN:
+        return UNKNOWN
+    return not as_map(labels)
+
+
+# --------------------------------------------------------------------------- mTLS
+
+
+@resource_rule(
+    name="istio-peer-authentication-strict", domain="istio", targets=(f"{SEC}/PeerAuthentication",),
+    severity="critical",
+    what="No PeerAuthentication weakens mTLS: mode and every portLevelMtls entry are STRICT (UNSET only where it inherits STRICT).",
+    why="PERMISSIVE or DISABLE lets plaintext, unauthenticated traffic reach workloads and breaks identity-based authorization.",
+    remediation="Set spec.mtls.mode: STRICT and remove portLevelMtls exceptions; a mesh-wide policy (root namespace, no selector) must not be UNSET.",
+    frameworks=_TRANSIT + ("NIST 800-53 IA-3",),
+    config={"rootNamespace": _ROOT_NS},
+)
+def peer_authentication(r: Res, ctx: Ctx) -> None:
+    spec = _spec(r, ctx)
+    if spec is None:
+        return
+    mode = dig_mode(spec.get("mtls"))
+    ns = r.k8s_namespace
+    root = ctx.config.get("rootNamespace", "istio-system")
+    if mode is UNKNOWN:
+        ctx.unknown("spec.mtls.mode")
+    elif mode in ("PERMISSIVE", "DISABLE"):
+        ctx.fail(f"spec.mtls.mode is {mode}; only STRICT is allowed")
+    elif mode not in ("STRICT", "UNSET", None):
+        ctx.fail(f"spec.mtls.mode is {mode!r}; only STRICT is allowed")
+    elif mode in ("UNSET", None):
+        # UNSET inherits from the parent; the mesh-wide policy has no parent, so UNSET there means PERMISSIVE.
+        empty = _selector_empty(spec)
+        if ns is UNKNOWN or empty is UNKNOWN:
+            ctx.unknown("metadata.namespace/spec.selector")
+        elif ns == root and empty:
+            ctx.fail(f"the mesh-wide PeerAuthentication (namespace {root}) leaves mtls.mode {mode or 'unset'}; "
+                     "it must be STRICT")
+    port_level = spec.get("portLevelMtls")
+    if port_level is UNKNOWN:
+        ctx.unknown("spec.portLevelMtls")
+    for port, setting in as_map(port_level).items():
+        pmode = dig_mode(setting)
+        if pmode is UNKNOWN:
+            ctx.unknown(f"spec.portLevelMtls.{port}.mode")
+        elif pmode not in ("STRICT", "UNSET", None):
+            ctx.fail(f"spec.portLevelMtls[{port}] is {pmode}; port exceptions from STRICT are not allowed")
+
+
+def dig_mode(mtls: Any) -> Any:
+    if mtls is UNKNOWN:
+        return UNKNOWN
+    mode = as_map(mtls).get("mode")
+    if mode is UNKNOWN:
+        return UNKNOWN
+    return mode.upper() if isinstance(mode, str) else (None if mode is None else repr(mode))
+
+
+def _has_istio(resources: list[Res]) -> bool:
+    for r in resources:
+        if r.type in HELM_TYPES and helm_chart_name(r) in ("istiod", "base"):
+            return True
+        if r.type.startswith("kubernetes:") and r.k8s_group_kind[0].endswith("istio.io"):
+            return True
+    return False
+
+
+@stack_rule(
+    name="istio-mesh-mtls-default", domain="istio", targets=(f"{SEC}/PeerAuthentication",), severity="critical",
+    what="A stack that runs Istio sets the mesh-wide default explicitly: PeerAuthentication `default` in the root namespace, no selector, mode STRICT.",
+    why="Istio's built-in default is PERMISSIVE; without an explicit mesh-wide STRICT policy any namespace accepts plaintext.",
+    remediation="Create PeerAuthentication metadata {name: default, namespace: istio-system} with spec {mtls: {mode: STRICT}}.",
+    frameworks=_TRANSIT,
+    config={"rootNamespace": _ROOT_NS},
+)
+def mesh_default(resources: list[Res], ctx: Ctx) -> None:
+    if not _has_istio(resources):
+        raise NotApplicable("the stack does not install Istio")
+    root = ctx.config.get("rootNamespace", "istio-system")
+    undecided = False
+    for pa in k8s_of(resources, SEC, "PeerAuthentication"):
+        name, ns, spec = pa.get("metadata.name"), pa.k8s_namespace, pa.get("spec")
+        if UNKNOWN in (name, ns, spec):
+            undecided = True
+            continue
+        if name != "default" or ns != root:
+            continue
+        spec = as_map(spec)
+        empty, mode = _selector_empty(spec), dig_mode(spec.get("mtls"))
+        if UNKNOWN in (empty, mode):
+            undecided = True
+        elif empty and mode == "STRICT":
+            return
+    if undecided:
+        ctx.unknown("PeerAuthentication default")
+    else:
+        ctx.fail(f"no mesh-wide STRICT PeerAuthentication named 'default' in namespace {root!r}")
+
+
+# --------------------------------------------------------------------------- istiod values
+
+
+def _istiod_values(r: Res, ctx: Ctx) -> Any:
+    chart = r.get("chart")
+    if not ctx.known(chart, "chart") or helm_chart_name(r) != "istiod":
+        return None
+    values = r.get("values")
+    if not ctx.known(values, "values"):
+        return None
+    if r.get("valueYamlFiles"):
+        ctx.fail("valueYamlFiles cannot be inspected and may override mesh settings; put the values in `values`")
+    return as_map(values)
+
+
+@resource_rule(
+    name="istio-outbound-registry-only", domain="istio", targets=HELM_TYPES, severity="high",
+    what="istiod's meshConfig.outboundTrafficPolicy.mode is REGISTRY_ONLY.",
+    why="ALLOW_ANY (the default) lets any sidecar reach any external host; REGISTRY_ONLY limits egress to declared ServiceEntries.",
+    remediation="Set values.meshConfig.outboundTrafficPolicy.mode: REGISTRY_ONLY on the istiod release.",
+    frameworks=_EGRESS,
+)
+def outbound_policy(r: Res, ctx: Ctx) -> None:
+    values = _istiod_values(r, ctx)
+    if values is None:
+        return
+    mesh = values.get("meshConfig")
+    if not ctx.known(mesh, "values.meshConfig"):
+        return
+    mode = as_map(as_map(mesh).get("outboundTrafficPolicy")).get("mode") if as_map(mesh).get(
+        "outboundTrafficPolicy") is not UNKNOWN else UNKNOWN
+    if ctx.known(mode, "values.meshConfig.outboundTrafficPolicy.mode") and mode != "REGISTRY_ONLY":
+        ctx.fail(f"values.meshConfig.outboundTrafficPolicy.mode is {mode!r}; set REGISTRY_ONLY (unset means ALLOW_ANY)")
+
+
+_MAX_TTL_DEFAULT_HOURS = 2160  # istiod's MAX_WORKLOAD_CERT_TTL default: 90 days
+_DEFAULT_TTL_HOURS = 24  # istiod's DEFAULT_WORKLOAD_CERT_TTL default
+
+
+@resource_rule(
+    name="istio-workload-cert-ttl", domain="istio", targets=HELM_TYPES, severity="medium",
+    what="istiod caps workload certificates at maxWorkloadCertTtlHours (pilot.env.MAX_WORKLOAD_CERT_TTL and DEFAULT_WORKLOAD_CERT_TTL).",
+    why="A stolen workload certificate is usable until it expires; istiod's default cap is 90 days.",
+    remediation="Set values.pilot.env.MAX_WORKLOAD_CERT_TTL (e.g. \"24h\") and DEFAULT_WORKLOAD_CERT_TTL (e.g. \"12h\") at or below the limit.",
+    frameworks=("SOC 2 CC6.1", "PCI-DSS 4.0 4.2.1", "NIST 800-53 SC-12", "NIST 800-53 SC-17"),
+    config={"maxWorkloadCertTtlHours": {"type": "number", "exclusiveMinimum": 0, "default": 24,
+                                        "description": "Longest allowed workload certificate lifetime, in hours."}},
+)
+def cert_ttl(r: Res, ctx: Ctx) -> None:
+    values = _istiod_values(r, ctx)
+    if values is None:
+        return
+    limit = ctx.config.get("maxWorkloadCertTtlHours", 24)
+    limit = limit if is_number(limit) else 24
+    pilot = values.get("pilot")
+    env = as_map(pilot).get("env") if pilot is not UNKNOWN else UNKNOWN
+    if not ctx.known(env, "values.pilot.env"):
+        return
+    env = as_map(env)
+    for key, fallback in (("MAX_WORKLOAD_CERT_TTL", _MAX_TTL_DEFAULT_HOURS), ("DEFAULT_WORKLOAD_CERT_TTL",
+                                                                              _DEFAULT_TTL_HOURS)):
+        raw = env.get(key)
+        if not ctx.known(raw, f"values.pilot.env.{key}"):
+            continue
+        if raw is None:
+            hours = fallback
+            shown = f"unset (istiod default {fallback}h)"
+        else:
+            seconds = go_duration_seconds(raw)
+            if seconds is None or seconds < 0:
+                ctx.fail(f"values.pilot.env.{key} is {raw!r}, not a Go duration such as 24h or 90m")
+                continue
+            hours, shown = seconds / 3600, repr(raw)
+        if hours > limit:
+            ctx.fail(f"values.pilot.env.{key} is {shown}; at most {limit:g}h allowed")
+
+
+# --------------------------------------------------------------------------- egress
+
+
+@resource_rule(
+    name="istio-service-entry-tls-only", domain="istio", targets=(f"{NET}/ServiceEntry",), severity="high",
+    what="ServiceEntries open only port 443 with protocol TLS or HTTPS, to explicit hosts.",
+    why="Egress is HTTPS only: a plaintext or non-443 entry lets workloads exfiltrate or be reached over unencrypted channels, a wildcard opens every host.",
+    remediation="Declare each external host explicitly with ports [{number: 443, name: tls, protocol: TLS}].",
+    frameworks=_EGRESS + ("NIST 800-53 SC-8",),
+)
+def service_entry(r: Res, ctx: Ctx) -> None:
+    spec = _spec(r, ctx)
+    if spec is None:
+        return
+    hosts = spec.get("hosts")
+    if ctx.known(hosts, "spec.hosts"):
+        for host in as_list(hosts):
+            if host is UNKNOWN:
+                ctx.unknown("spec.hosts")
+            elif not isinstance(host, str) or host.startswith("*") or not host:
+                ctx.fail(f"spec.hosts contains {host!r}; list explicit host names")
+    ports = spec.get("ports")
+    if not ctx.known(ports, "spec.ports"):
+        return
+    items = as_list(ports)
+    if not items:
+        ctx.fail("spec.ports is empty; declare port 443 with protocol TLS")
+    for i, port in enumerate(items):
+        if port is UNKNOWN:
+            ctx.unknown(f"spec.ports[{i}]")
+            continue
+        port = as_map(port)
+        number, protocol = port.get("number"), port.get("protocol")
+        if number is UNKNOWN or protocol is UNKNOWN:
+            ctx.unknown(f"spec.ports[{i}]")
+            continue
+        if not (is_number(number) and number == 443):
+            ctx.fail(f"spec.ports[{i}].number is {number!r}; only 443 is allowed")
+        if not (isinstance(protocol, str) and protocol.upper() in ("TLS", "HTTPS")):
+            ctx.fail(f"spec.ports[{i}].protocol is {protocol!r}; only TLS or HTTPS is allowed")
+
+
+# --------------------------------------------------------------------------- gateways
+
+
+def _servers(r: Res, ctx: Ctx) -> list[tuple[int, dict]]:
+    spec = _spec(r, ctx)
+    if spec is None:
+        return []
+    servers = spec.get("servers")
+    if not ctx.known(servers, "spec.servers"):
+        return []
+    out = []
+    for i, server in enumerate(as_list(servers)):
+        if server is UNKNOWN:
+            ctx.unknown(f"spec.servers[{i}]")
+        else:
+            out.append((i, as_map(server)))
+    return out
+
+
+def _protocol(server: dict) -> Any:
+    port = server.get("port")
+    if port is UNKNOWN:
+        return UNKNOWN
+    protocol = as_map(port).get("protocol")
+    if protocol is UNKNOWN:
+        return UNKNOWN
+    return protocol.upper() if isinstance(protocol, str) else None
+
+
+_HTTP_FAMILY = ("HTTP", "HTTP2", "GRPC", "GRPC-WEB")
+_TERMINATING = ("SIMPLE", "MUTUAL", "ISTIO_MUTUAL")
+
+
+@resource_rule(
+    name="istio-gateway-https-redirect", domain="istio", targets=(f"{NET}/Gateway",), severity="high",
+    what="Gateway plaintext HTTP servers only redirect to HTTPS (tls.httpsRedirect: true); no other plaintext listeners.",
+    why="Serving content over port 80 exposes sessions and tokens to anyone on the path.",
+    remediation="Give every HTTP server tls: {httpsRedirect: true}; expose TCP services through TLS servers.",
+    frameworks=_TRANSIT,
+)
+def https_redirect(r: Res, ctx: Ctx) -> None:
+    for i, server in _servers(r, ctx):
+        protocol = _protocol(server)
+        if not ctx.known(protocol, f"spec.servers[{i}].port.protocol"):
+            continue
+        if protocol in ("HTTPS", "TLS"):
+            continue
+        if protocol in _HTTP_FAMILY:
+            tls = server.get("tls")
+            redirect = as_map(tls).get("httpsRedirect") if tls is not UNKNOWN else UNKNOWN
+            if ctx.known(redirect, f"spec.servers[{i}].tls.httpsRedirect") and redirect is not True:
+                ctx.fail(f"spec.servers[{i}] serves {protocol} without tls.httpsRedirect: true")
+        else:
+            ctx.fail(f"spec.servers[{i}] is a plaintext {protocol or 'unspecified-protocol'} listener; use HTTPS or TLS")
+
+
+@resource_rule(
+    name="istio-gateway-tls", domain="istio", targets=(f"{NET}/Gateway",), severity="high",
+    what="Gateway HTTPS servers terminate TLS (tls.mode SIMPLE, MUTUAL or ISTIO_MUTUAL); TLS servers have tls settings.",
+    why="An HTTPS server without tls settings (or in PASSTHROUGH) does not terminate TLS where the routing and authentication policy expect it.",
+    remediation="Set tls: {mode: SIMPLE, credentialName: <secret>, minProtocolVersion: TLSV1_2} on HTTPS servers.",
+    frameworks=_TRANSIT,
+)
+def gateway_tls(r: Res, ctx: Ctx) -> None:
+    for i, server in _servers(r, ctx):
+        protocol = _protocol(server)
+        if not ctx.known(protocol, f"spec.servers[{i}].port.protocol") or protocol not in ("HTTPS", "TLS"):
+            continue
+        tls = server.get("tls")
+        if not ctx.known(tls, f"spec.servers[{i}].tls"):
+            continue
+        if not isinstance(tls, dict) or not tls:
+            ctx.fail(f"spec.servers[{i}] ({protocol}) has no tls settings")
+            continue
+        mode = tls.get("mode")
+        if not ctx.known(mode, f"spec.servers[{i}].tls.mode"):
+            continue
+        allowed = _TERMINATING if protocol == "HTTPS" else _TERMINATING + ("PASSTHROUGH",)
+        if mode not in allowed:
+            ctx.fail(f"spec.servers[{i}].tls.mode is {mode or 'unset (PASSTHROUGH)'!r}; allowed for {protocol}: "
+                     f"{', '.join(allowed)}")
+
+
+_TLS_ORDER = {"TLSV1_0": 0, "TLSV1_1": 1, "TLSV1_2": 2, "TLSV1_3": 3}
+
+
+@resource_rule(
+    name="istio-gateway-min-tls-version", domain="istio", targets=(f"{NET}/Gateway",), severity="high",
+    what="Gateway servers that terminate TLS pin tls.minProtocolVersion to TLSV1_2 or TLSV1_3.",
+    why="TLS 1.0/1.1 are broken; Envoy's server-side default was TLS 1.0 until 1.22, so an unset or TLS_AUTO minimum depends on the proxy version.",
+    remediation="Set tls.minProtocolVersion: TLSV1_2 (and maxProtocolVersion: TLSV1_3) on every SIMPLE/MUTUAL server.",
+    frameworks=_TRANSIT + ("NIST 800-53 SC-13",),
+)
+def min_tls(r: Res, ctx: Ctx) -> None:
+    for i, server in _servers(r, ctx):
+        tls = server.get("tls")
+        if not ctx.known(tls, f"spec.servers[{i}].tls") or not isinstance(tls, dict):
+            continue
+        mode = tls.get("mode")
+        if not ctx.known(mode, f"spec.servers[{i}].tls.mode") or mode not in ("SIMPLE", "MUTUAL", "OPTIONAL_MUTUAL"):
+            continue
+        version = tls.get("minProtocolVersion")
+        if not ctx.known(version, f"spec.servers[{i}].tls.minProtocolVersion"):
+            continue
+        if _TLS_ORDER.get(version if isinstance(version, str) else "", -1) < 2:
+            ctx.fail(f"spec.servers[{i}].tls.minProtocolVersion is {version or 'unset'!r}; set TLSV1_2 or TLSV1_3")
+
+
+def _wildcard_host(host: Any) -> bool:
+    if not isinstance(host, str):
+        return True
+    return host.rsplit("/", 1)[-1].strip() in ("*", "")
+
+
+@resource_rule(
+    name="istio-gateway-no-wildcard-hosts", domain="istio", targets=(f"{NET}/Gateway",), severity="medium",
+    what="Gateway servers name their hosts (no `*` or `*/*`).",
+    why="A wildcard host accepts traffic for any Host header, so any VirtualService in the mesh can bind to the public edge.",
+    remediation="List the served host names (api.example.com, *.apps.example.com) on each server.",
+    frameworks=("SOC 2 CC6.6", "PCI-DSS 4.0 1.3.1", "NIST 800-53 SC-7", "NIST 800-53 CM-7"),
+)
+def wildcard_hosts(r: Res, ctx: Ctx) -> None:
+    for i, server in _servers(r, ctx):
+        hosts = server.get("hosts")
+        if not ctx.known(hosts, f"spec.servers[{i}].hosts"):
+            continue
+        items = as_list(hosts)
+        if not items:
+            ctx.fail(f"spec.servers[{i}].hosts is empty; list the served host names")
+        for host in items:
+            if host is UNKNOWN:
+                ctx.unknown(f"spec.servers[{i}].hosts")
+            elif _wildcard_host(host):
+                ctx.fail(f"spec.servers[{i}].hosts contains {host!r}; name the hosts")
+
+
+# --------------------------------------------------------------------------- authorization
+
+_ANY_PRINCIPAL = re.compile(r"^([^/]*/)?\*$")
+
+
+@resource_rule(
+    name="istio-authz-no-allow-all", domain="istio", targets=(f"{SEC}/AuthorizationPolicy",), severity="critical",
+    what="No ALLOW AuthorizationPolicy allows everything (a rule without from/to/when) or any peer (principals/namespaces `*`).",
+    why="An allow-all rule silently cancels the namespace's default-deny policy.",
+    remediation="Name the callers: rules: [{from: [{source: {principals: [<trustDomain>/ns/<ns>/sa/<sa>]}}], to: [...]}].",
+    frameworks=_AUTHZ,
+)
+def allow_all(r: Res, ctx: Ctx) -> None:
+    spec = _spec(r, ctx)
+    if spec is None:
+        return
+    action = spec.get("action")
+    if not ctx.known(action, "spec.action"):
+        return
+    if action not in (None, "ALLOW"):
+        return
+    rules = spec.get("rules")
+    if not ctx.known(rules, "spec.rules"):
+        return
+    for i, rule in enumerate(as_list(rules)):
+        if rule is UNKNOWN:
+            ctx.unknown(f"spec.rules[{i}]")
+            continue
+        rule = as_map(rule)
+        parts = [rule.get(k) for k in ("from", "to", "when")]
+        if any(p is UNKNOWN for p in parts):
+            ctx.unknown(f"spec.rules[{i}]")
+            continue
+        if not any(as_list(p) for p in parts):
+            ctx.fail(f"spec.rules[{i}] has no from/to/when, so it allows every request")
+            continue
+        for j, source in enumerate(maps(rule.get("from"))):
+            src = source.get("source")
+            if not ctx.known(src, f"spec.rules[{i}].from[{j}].source"):
+                continue
+            for key in ("principals", "namespaces"):
+                values = as_map(src).get(key)
+                if not ctx.known(values, f"spec.rules[{i}].from[{j}].source.{key}"):
+                    continue
+                for value in as_list(values):
+                    if value is UNKNOWN:
+                        ctx.unknown(f"spec.rules[{i}].from[{j}].source.{key}")
+                    elif isinstance(value, str) and (value == "*" or (key == "principals" and _ANY_PRINCIPAL.match(value))):
+                        ctx.fail(f"spec.rules[{i}].from[{j}].source.{key} contains {value!r}, which matches any peer")
+
+
+def _injected(labels: dict) -> bool:
+    return bool(labels.get("istio.io/rev")) or labels.get("istio-injection") == "enabled"
+
+
+def _is_default_deny(spec: Any) -> Any:
+    if spec is UNKNOWN:
+        return UNKNOWN
+    if spec is None:
+        return True
+    spec = as_map(spec)
+    extra = {k: v for k, v in spec.items() if v not in (None, {}, [])}
+    if any(v is UNKNOWN for v in extra.values()):
+        return UNKNOWN
+    return not extra or extra == {"action": "ALLOW"}
+
+
+@stack_rule(
+    name="istio-namespace-default-deny", domain="istio",
+    targets=("core/Namespace", f"{SEC}/AuthorizationPolicy"), severity="high",
+    what="Every sidecar-injected application namespace has a default-deny AuthorizationPolicy (empty spec).",
+    why="Istio allows all traffic to a workload with no ALLOW policy; deny-by-default makes every allowed caller an explicit decision.",
+    remediation="Create AuthorizationPolicy {name: allow-nothing, namespace: <ns>} with spec: {} in each namespace labelled istio.io/rev or istio-injection=enabled.",
+    frameworks=_AUTHZ + ("NIST 800-53 SC-7(5)",),
+    config={"systemNamespaces": SYSTEM_NAMESPACES_SCHEMA},
+)
+def namespace_default_deny(resources: list[Res], ctx: Ctx) -> None:
+    system = set(ctx.cfg_list("systemNamespaces"))
+    namespaces = []
+    for ns in k8s_of(resources, "core", "Namespace"):
+        labels = ns.labels()
+        if labels is UNKNOWN:
+            ctx.unknown(f"{ns.name}: metadata.labels")
+            continue
+        name = ns.get("metadata.name")
+        if _injected(labels) and not (isinstance(name, str) and name in system):
+            namespaces.append(ns)
+    if not namespaces:
+        raise NotApplicable("the stack declares no sidecar-injected application namespace")
+    policies = list(k8s_of(resources, SEC, "AuthorizationPolicy"))
+    for ns in namespaces:
+        name = ns.get("metadata.name")
+        undecided = False
+        found = False
+        for ap in policies:
+            in_ns = ns.urn in ap.property_dependencies.get("metadata", [])
+            if not in_ns:
+                ap_ns = ap.k8s_namespace
+                if ap_ns is UNKNOWN or not isinstance(name, str):
+                    undecided = undecided or not ap.property_dependencies.get("metadata")
+                    continue
+                in_ns = ap_ns == name
+            if not in_ns:
+                continue
+            verdict = _is_default_deny(ap.get("spec"))
+            if verdict is UNKNOWN:
+                undecided = True
+            elif verdict:
+                found = True
+        if found:
+            continue
+        label = name if isinstance(name, str) else ns.name
+        if undecided:
+            ctx.unknown(f"{label}: AuthorizationPolicy")
+        else:
+            ctx.fail(f"namespace {label!r} is in the mesh but has no default-deny AuthorizationPolicy (spec: {{}})",
+                     ns.urn)

@@ -1,0 +1,137 @@
+"""Sealed-secrets rules: the controller's key Secret, its Helm release, and plaintext Secrets in app namespaces."""
+
+from __future__ import annotations
+
+from .common import (
+    HELM_TYPES,
+    SYSTEM_NAMESPACES_SCHEMA,
+    UNKNOWN,
+    Ctx,
+    NotApplicable,
+    Res,
+    as_map,
+    go_duration_seconds,
+    helm_chart_name,
+    k8s_of,
+    resource_rule,
+    stack_rule,
+    text,
+)
+
+KEY_LABEL = "sealedsecrets.bitnami.com/sealed-secrets-key"
+CHART = "sealed-secrets"
+_CONTROLLER_NS = {"type": "string", "default": "sealed-secrets",
+                  "description": "Namespace of the sealed-secrets controller (where its key Secrets live)."}
+_KEYS = ("SOC 2 CC6.1", "PCI-DSS 4.0 3.6.1", "HIPAA 164.312(a)(2)(iv)", "NIST 800-53 SC-12")
+
+
+@resource_rule(
+    name="sealed-secrets-key-secret", domain="sealed-secrets", targets=("core/Secret",), severity="high",
+    what="A Secret labelled sealedsecrets.bitnami.com/sealed-secrets-key is a kubernetes.io/tls Secret in the controller namespace.",
+    why="The controller only reads keys from its own namespace; a key elsewhere is an unmanaged copy of the private key readable by that namespace.",
+    remediation="Create the key Secret in the controller namespace with type kubernetes.io/tls and label sealedsecrets.bitnami.com/sealed-secrets-key: active.",
+    frameworks=_KEYS,
+    config={"controllerNamespace": _CONTROLLER_NS},
+)
+def key_secret(r: Res, ctx: Ctx) -> None:
+    labels = r.labels()
+    if not ctx.known(labels, "metadata.labels"):
+        return
+    if KEY_LABEL not in labels:
+        return
+    value = labels.get(KEY_LABEL)
+    if ctx.known(value, f"metadata.labels.{KEY_LABEL}") and value not in ("active", "compromised"):
+        ctx.fail(f"label {KEY_LABEL} is {value!r}; the controller only loads 'active' keys")
+    ns = r.k8s_namespace
+    want = ctx.config.get("controllerNamespace", "sealed-secrets")
+    if ctx.known(ns, "metadata.namespace") and ns != want:
+        ctx.fail(f"sealing key Secret is in namespace {ns!r}; it belongs only in {want!r}")
+    kind = r.get("type")
+    if ctx.known(kind, "type") and kind != "kubernetes.io/tls":
+        ctx.fail(f"sealing key Secret has type {kind or 'Opaque'!r}; it must be kubernetes.io/tls")
+
+
+def _is_chart(r: Res, name: str) -> bool:
+    return r.type in HELM_TYPES and helm_chart_name(r) == name
+
+
+@resource_rule(
+    name="sealed-secrets-key-renewal-disabled", domain="sealed-secrets", targets=HELM_TYPES, severity="high",
+    what="The sealed-secrets Helm release disables automatic key renewal (values.keyrenewperiod: \"0\").",
+    why="An automatically generated key exists only in the cluster and is never backed up to Key Vault; Key Vault must stay the source of truth.",
+    remediation="Set values.keyrenewperiod to \"0\" and rotate by adding a new key generation through the stack.",
+    frameworks=_KEYS + ("NIST 800-53 CP-9",),
+)
+def key_renewal(r: Res, ctx: Ctx) -> None:
+    chart = r.get("chart")
+    if not ctx.known(chart, "chart") or not _is_chart(r, CHART):
+        return
+    values = r.get("values")
+    if not ctx.known(values, "values"):
+        return
+    period = as_map(values).get("keyrenewperiod")
+    if not ctx.known(period, "values.keyrenewperiod"):
+        return
+    seconds = go_duration_seconds(period)
+    if seconds != 0:
+        ctx.fail(f"values.keyrenewperiod is {period!r}; set it to \"0\" (unset renews every 30 days)")
+    if r.get("valueYamlFiles"):
+        ctx.fail("valueYamlFiles cannot be inspected and may override keyrenewperiod; put the values in `values`")
+
+
+@stack_rule(
+    name="sealed-secrets-key-provisioned", domain="sealed-secrets", targets=HELM_TYPES + ("core/Secret",),
+    severity="high",
+    what="A stack that installs the sealed-secrets controller also provides its active key as a kubernetes.io/tls Secret.",
+    why="Without a provided key the controller generates its own, which never reaches Key Vault and dies with the cluster.",
+    remediation="Create the key Secret (label sealedsecrets.bitnami.com/sealed-secrets-key: active, type kubernetes.io/tls) in the controller namespace before the release.",
+    frameworks=_KEYS,
+    config={"controllerNamespace": _CONTROLLER_NS},
+)
+def key_provisioned(resources: list[Res], ctx: Ctx) -> None:
+    releases = [r for r in resources if _is_chart(r, CHART)]
+    if not releases:
+        raise NotApplicable("the stack installs no sealed-secrets controller")
+    for release in releases:
+        ns = text(release.get("namespace")) or ctx.config.get("controllerNamespace", "sealed-secrets")
+        undecided = False
+        found = False
+        for secret in k8s_of(resources, "core", "Secret"):
+            labels = secret.labels()
+            sns = secret.k8s_namespace
+            if labels is UNKNOWN or sns is UNKNOWN:
+                undecided = True
+                continue
+            if labels.get(KEY_LABEL) == "active" and sns == ns and secret.get("type") == "kubernetes.io/tls":
+                found = True
+        if not found:
+            if undecided:
+                ctx.unknown(f"{release.name}: key Secret")
+            else:
+                ctx.fail(f"release {release.name!r} has no active kubernetes.io/tls key Secret in namespace {ns!r}",
+                         release.urn)
+
+
+@resource_rule(
+    name="k8s-no-plaintext-secrets", domain="sealed-secrets", targets=("core/Secret",), severity="high",
+    what="Application namespaces get no Kubernetes Secrets with literal data; they use SealedSecrets.",
+    why="A Secret's data sits base64-encoded (not encrypted) in the Pulumi state and program; SealedSecrets are safe to keep in Git.",
+    remediation="Seal the value with `kubeseal --cert <sealingCertificatePem>` and commit a SealedSecret; keep platform secrets in platform namespaces.",
+    frameworks=("SOC 2 CC6.1", "PCI-DSS 4.0 3.5.1", "PCI-DSS 4.0 8.3.2", "HIPAA 164.312(a)(2)(iv)",
+                "NIST 800-53 SC-28", "NIST 800-53 IA-5(7)"),
+    config={"systemNamespaces": SYSTEM_NAMESPACES_SCHEMA},
+)
+def plaintext_secrets(r: Res, ctx: Ctx) -> None:
+    carries = []
+    for key in ("data", "stringData"):
+        value = r.get(key)
+        if value is UNKNOWN or (isinstance(value, dict) and value) or (isinstance(value, str) and value):
+            carries.append(key)
+    if not carries:
+        return
+    ns = r.k8s_namespace
+    if not ctx.known(ns, "metadata.namespace"):
+        return
+    if ns in ctx.cfg_list("systemNamespaces"):
+        return
+    ctx.fail(f"Secret carries literal {' and '.join(carries)} in application namespace {ns!r}; use a SealedSecret")

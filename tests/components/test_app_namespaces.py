@@ -1,0 +1,449 @@
+"""AppNamespaces: meshed namespaces that deny everything but the configured callers.
+
+The AuthorizationPolicies and NetworkPolicies are tested for what they MEAN, with two tiny
+evaluators below (Istio's ALLOW semantics and Kubernetes NetworkPolicy semantics), not only
+for their presence: with only ``allow-nothing`` nothing passes; with the ALLOW policies exactly
+the configured callers do.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import itertools
+from dataclasses import dataclass
+from typing import Any, Mapping, Optional
+
+import pulumi
+import pulumi_kubernetes as k8s
+import pytest
+
+from components.app_namespaces import AppNamespaces, AppNamespacesArgs
+from components.config import load_config
+from components.istio_mesh import IstioMesh, IstioMeshArgs
+from tests.conftest import k8s_manifest
+from tools.program_runner import ProgramRun, run_program
+
+AUTHZ = "kubernetes:security.istio.io/v1:AuthorizationPolicy"
+NETPOL = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
+NAMESPACE = "kubernetes:core/v1:Namespace"
+TRUST_DOMAIN = "cluster.local"
+INGRESS_GW = f"{TRUST_DOMAIN}/ns/istio-ingress/sa/istio-ingressgateway"
+
+
+def build_platform() -> None:
+    """IstioMesh + AppNamespaces wired the way __main__.py wires them."""
+    cfg = load_config()
+    provider = k8s.Provider("k8s", kubeconfig="<mock kubeconfig>")
+    in_cluster = pulumi.ResourceOptions(providers=[provider])
+    mesh = IstioMesh(
+        "mesh",
+        IstioMeshArgs(
+            istio=cfg.istio, prod=cfg.is_prod, prometheus_namespace=cfg.prometheus_namespace,
+            gateway_namespaces=(cfg.ingress.namespace, cfg.egress.namespace),
+        ),
+        opts=in_cluster,
+    )
+    AppNamespaces(
+        "apps",
+        AppNamespacesArgs(
+            namespaces=cfg.app_namespaces, revision=mesh.revision, trust_domain=mesh.trust_domain,
+            ingress_namespace=cfg.ingress.namespace, egress_namespace=cfg.egress.namespace,
+            prometheus_namespace=cfg.prometheus_namespace, ready=tuple(mesh.ready),
+        ),
+        opts=in_cluster,
+    )
+
+
+@pytest.fixture(scope="module")
+def dev() -> ProgramRun:
+    return run_program("dev", program=build_platform)
+
+
+@pytest.fixture(scope="module")
+def prod() -> ProgramRun:
+    return run_program("prod", program=build_platform)
+
+
+# --------------------------------------------------------------------------- Istio authorization evaluator
+
+
+@dataclass(frozen=True)
+class Request:
+    """A request reaching a sidecar: the peer identity (None for plaintext), method and path."""
+
+    principal: Optional[str]
+    method: str = "GET"
+    path: str = "/"
+
+    @property
+    def namespace(self) -> Optional[str]:
+        if self.principal is None:
+            return None
+        parts = self.principal.split("/")
+        return parts[parts.index("ns") + 1] if "ns" in parts else None
+
+
+def _match(patterns: list[str], value: Optional[str]) -> bool:
+    # Istio string match: exact, "*", prefix "abc*" or suffix "*abc".
+    return value is not None and any(fnmatch.fnmatchcase(value, p) for p in patterns)
+
+
+def _source_matches(source: Mapping[str, Any], req: Request) -> bool:
+    checks = {"principals": req.principal, "namespaces": req.namespace}
+    for field, value in checks.items():
+        if field in source and not _match(source[field], value):
+            return False
+        if f"not{field.capitalize()}" in source and _match(source[f"not{field.capitalize()}"], value):
+            return False
+    unsupported = set(source) - {"principals", "namespaces", "notPrincipals", "notNamespaces"}
+    assert not unsupported, f"the evaluator does not model {unsupported}"
+    return True
+
+
+def _operation_matches(op: Mapping[str, Any], req: Request) -> bool:
+    unsupported = set(op) - {"methods", "paths", "notMethods", "notPaths"}
+    assert not unsupported, f"the evaluator does not model {unsupported}"
+    if "methods" in op and not _match(op["methods"], req.method):
+        return False
+    if "paths" in op and not _match(op["paths"], req.path):
+        return False
+    if "notMethods" in op and _match(op["notMethods"], req.method):
+        return False
+    if "notPaths" in op and _match(op["notPaths"], req.path):
+        return False
+    return True
+
+
+def _rule_matches(rule: Mapping[str, Any], req: Request) -> bool:
+    assert "when" not in rule, "the evaluator does not model conditions"
+    if "from" in rule and not any(_source_matches(f["source"], req) for f in rule["from"]):
+        return False
+    if "to" in rule and not any(_operation_matches(t["operation"], req) for t in rule["to"]):
+        return False
+    return True
+
+
+def istio_allows(policies: list[Mapping[str, Any]], req: Request) -> bool:
+    """Istio's decision for a workload selected by ``policies`` (no selectors, no CUSTOM):
+
+    a matching DENY denies; with no ALLOW policy everything is allowed; otherwise a request is
+    allowed only if some rule of some ALLOW policy matches (a policy with no rules matches nothing).
+    """
+    for p in policies:
+        spec = p.get("spec") or {}
+        assert "selector" not in spec and "targetRefs" not in spec, "namespace-wide policies only"
+        assert spec.get("action", "ALLOW") in ("ALLOW", "DENY")
+    denies = [p["spec"] for p in policies if (p.get("spec") or {}).get("action") == "DENY"]
+    if any(_rule_matches(r, req) for s in denies for r in s.get("rules", [])):
+        return False
+    allows = [p.get("spec") or {} for p in policies if (p.get("spec") or {}).get("action", "ALLOW") == "ALLOW"]
+    if not allows:
+        return True
+    return any(_rule_matches(r, req) for s in allows for r in s.get("rules", []))
+
+
+def authz_in(run: ProgramRun, namespace: str) -> list[dict[str, Any]]:
+    return [k8s_manifest(r) for r in run.of_type(AUTHZ) if r.get("metadata.namespace") == namespace]
+
+
+def test_evaluator_knows_istio_semantics():
+    allow_nothing = {"spec": {}}
+    allow_all = {"spec": {"rules": [{}]}}
+    assert istio_allows([], Request(None)) is True  # no policy at all: Istio allows
+    assert istio_allows([allow_nothing], Request("x/ns/a/sa/b")) is False
+    assert istio_allows([allow_nothing, allow_all], Request(None)) is True
+
+
+# --------------------------------------------------------------------------- AuthorizationPolicy meaning
+
+CALLERS = [
+    None,  # plaintext (no mTLS identity)
+    INGRESS_GW,
+    f"{TRUST_DOMAIN}/ns/istio-egress/sa/istio-egressgateway",
+    f"{TRUST_DOMAIN}/ns/payments/sa/checkout",
+    f"{TRUST_DOMAIN}/ns/payments/sa/other",
+    f"{TRUST_DOMAIN}/ns/shop/sa/storefront",
+    f"{TRUST_DOMAIN}/ns/shop/sa/default",
+    f"{TRUST_DOMAIN}/ns/monitoring/sa/prometheus",
+    f"{TRUST_DOMAIN}/ns/default/sa/default",
+    f"evil.example/ns/payments/sa/checkout",  # right names, foreign trust domain
+]
+REQUESTS = [Request(c, m, p) for c, m, p in itertools.product(CALLERS, ["GET", "POST"], ["/", "/metrics", "/admin"])]
+
+
+def expected_allowed(ns_cfg: Mapping[str, Any], prometheus_ns: str, req: Request) -> bool:
+    """What the config says, written independently of the component.
+
+    Principals are matched whole (trust domain included); a namespace source matches the namespace
+    part of the peer identity (Istio does not compare trust domains there: only certificates chained
+    to the mesh's root are accepted under STRICT mTLS at all).
+    """
+    if req.principal is None:
+        return False
+    if ns_cfg.get("allowFromIngress") and req.principal == INGRESS_GW:
+        return True
+    for caller in ns_cfg.get("allowedCallers", []):
+        if "/" in caller:
+            caller_ns, sa = caller.split("/")
+            if req.principal == f"{TRUST_DOMAIN}/ns/{caller_ns}/sa/{sa}":
+                return True
+        elif req.namespace == caller:
+            return True
+    return bool(
+        ns_cfg.get("prometheusScrape") and req.namespace == prometheus_ns
+        and req.method == "GET" and req.path == "/metrics"
+    )
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_exactly_the_configured_callers_are_allowed(stack, dev, prod, raw_config):
+    run = {"dev": dev, "prod": prod}[stack]
+    raw = raw_config(stack)
+    for ns_cfg in raw["appNamespaces"]:
+        policies = authz_in(run, ns_cfg["name"])
+        for req in REQUESTS:
+            want = expected_allowed(ns_cfg, raw["prometheusNamespace"], req)
+            assert istio_allows(policies, req) is want, (ns_cfg["name"], req)
+        # Some request is allowed (the test is not vacuous) and most are not.
+        assert any(istio_allows(policies, r) for r in REQUESTS)
+
+
+def test_allow_nothing_alone_allows_nothing(dev):
+    for ns in ("shop", "payments"):
+        allow_nothing = [p for p in authz_in(dev, ns) if p["metadata"]["name"] == "allow-nothing"]
+        assert len(allow_nothing) == 1
+        assert allow_nothing[0]["spec"] == {}  # empty spec: every workload, no rule
+        assert not any(istio_allows(allow_nothing, r) for r in REQUESTS)
+
+
+def test_allow_policies_name_the_exact_identities(dev):
+    shop = {p["metadata"]["name"]: p["spec"] for p in authz_in(dev, "shop")}
+    assert shop["allow-ingress-gateway"] == {
+        "action": "ALLOW", "rules": [{"from": [{"source": {"principals": [INGRESS_GW]}}]}],
+    }
+    assert shop["allow-callers"]["rules"][0]["from"] == [
+        {"source": {"principals": ["cluster.local/ns/payments/sa/checkout"]}}
+    ]
+    assert shop["allow-prometheus-scrape"]["rules"] == [{
+        "from": [{"source": {"namespaces": ["monitoring"]}}],
+        "to": [{"operation": {"methods": ["GET"], "paths": ["/metrics"]}}],
+    }]
+    payments = {p["metadata"]["name"] for p in authz_in(dev, "payments")}
+    assert "allow-ingress-gateway" not in payments  # allowFromIngress: false
+
+
+def test_namespace_callers_and_custom_trust_domain(raw_config):
+    raw = raw_config("dev")
+    raw["istio"]["trustDomain"] = "plat-dev.example.com"
+    raw["appNamespaces"][0]["allowedCallers"] = ["payments"]  # a whole namespace, no service account
+    run = run_program("dev", program=build_platform,
+                      overrides={"istio": raw["istio"], "appNamespaces": raw["appNamespaces"]})
+    shop = {p["metadata"]["name"]: p["spec"] for p in authz_in(run, "shop")}
+    assert shop["allow-callers"]["rules"] == [{"from": [{"source": {"namespaces": ["payments"]}}]}]
+    assert shop["allow-ingress-gateway"]["rules"][0]["from"][0]["source"]["principals"] == [
+        "plat-dev.example.com/ns/istio-ingress/sa/istio-ingressgateway"
+    ]
+    policies = authz_in(run, "shop")
+    assert istio_allows(policies, Request("plat-dev.example.com/ns/payments/sa/anything"))
+    assert not istio_allows(policies, Request("plat-dev.example.com/ns/default/sa/anything"))
+    # The gateway principal carries the configured trust domain, so the old one no longer matches.
+    assert not istio_allows(policies, Request(INGRESS_GW))
+
+
+def test_policies_wait_for_the_mesh(dev):
+    base = dev.one("kubernetes:helm.sh/v3:Release", "mesh-base").urn
+    istiod = dev.one("kubernetes:helm.sh/v3:Release", "mesh-istiod").urn
+    for policy in dev.of_type(AUTHZ):
+        assert {base, istiod} <= set(policy.dependencies), policy.name
+
+
+def test_istio_objects_validate_against_the_crds(dev, prod, assert_istio_valid):
+    assert_istio_valid(dev)
+    assert_istio_valid(prod)
+
+
+# --------------------------------------------------------------------------- namespaces
+
+
+def test_namespaces_are_labelled_for_injection_and_pod_security(dev):
+    for name in ("shop", "payments"):
+        ns = dev.one(NAMESPACE, f"apps-{name}")
+        labels = ns.get("metadata.labels")
+        assert ns.get("metadata.name") == name
+        assert labels["istio.io/rev"] == "1-30-3"
+        assert "istio-injection" not in labels  # it would override the revision label
+        # The mesh runs the Istio CNI, so injected pods pass the restricted level.
+        assert labels["pod-security.kubernetes.io/enforce"] == "restricted"
+        assert labels["pod-security.kubernetes.io/warn"] == "restricted"
+
+
+def test_revision_follows_the_mesh(raw_config):
+    raw = raw_config("dev")
+    raw["istio"]["revision"] = "canary"
+    run = run_program("dev", program=build_platform, overrides={"istio": raw["istio"]})
+    assert run.one(NAMESPACE, "apps-shop").get("metadata.labels")["istio.io/rev"] == "canary"
+    assert run.one("kubernetes:helm.sh/v3:Release", "mesh-istiod").get("values.revision") == "canary"
+
+
+def test_component_and_provider(dev):
+    component = dev.one("platform:istio:AppNamespaces", "apps")
+    children = dev.children_of(component)
+    assert children and all("pulumi:providers:kubernetes::k8s::" in c.provider for c in children)
+
+
+# --------------------------------------------------------------------------- NetworkPolicy evaluator
+
+
+def _selects(selector: Optional[Mapping[str, Any]], labels: Mapping[str, str]) -> bool:
+    if selector is None:
+        return True
+    for key, value in (selector.get("matchLabels") or {}).items():
+        if labels.get(key) != value:
+            return False
+    for expr in selector.get("matchExpressions") or []:
+        assert expr["operator"] in ("In", "NotIn", "Exists")
+        present = expr["key"] in labels
+        if expr["operator"] == "In" and not (present and labels[expr["key"]] in expr["values"]):
+            return False
+        if expr["operator"] == "NotIn" and present and labels[expr["key"]] in expr["values"]:
+            return False
+        if expr["operator"] == "Exists" and not present:
+            return False
+    return True
+
+
+@dataclass(frozen=True)
+class Pod:
+    namespace: str
+    labels: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def label_map(self) -> dict[str, str]:
+        return dict(self.labels)
+
+    @property
+    def namespace_labels(self) -> dict[str, str]:
+        return {"kubernetes.io/metadata.name": self.namespace}
+
+
+def _peer_matches(peer: Mapping[str, Any], policy_ns: str, other: Pod) -> bool:
+    assert "ipBlock" not in peer
+    if "namespaceSelector" in peer:
+        if not _selects(peer["namespaceSelector"], other.namespace_labels):
+            return False
+    elif other.namespace != policy_ns:
+        return False
+    return _selects(peer.get("podSelector"), other.label_map)
+
+
+def _port_matches(ports: Optional[list], port: int, protocol: str) -> bool:
+    return not ports or any(p.get("port") == port and p.get("protocol", "TCP") == protocol for p in ports)
+
+
+def _direction_allows(policies: list[Mapping], pod: Pod, other: Pod, port: int, protocol: str, kind: str) -> bool:
+    key, peers_key = ("ingress", "from") if kind == "Ingress" else ("egress", "to")
+    selecting = [p for p in policies if p["metadata"]["namespace"] == pod.namespace
+                 and kind in p["spec"].get("policyTypes", [])
+                 and _selects(p["spec"].get("podSelector") or {}, pod.label_map)]
+    if not selecting:
+        return True  # not isolated in this direction
+    for p in selecting:
+        for rule in p["spec"].get(key) or []:
+            peers = rule.get(peers_key)
+            if (not peers or any(_peer_matches(peer, pod.namespace, other) for peer in peers)) \
+                    and _port_matches(rule.get("ports"), port, protocol):
+                return True
+    return False
+
+
+def np_allows(policies: list[Mapping], src: Pod, dst: Pod, port: int, protocol: str = "TCP") -> bool:
+    """Kubernetes NetworkPolicy: the source's egress AND the destination's ingress must allow it."""
+    return (_direction_allows(policies, src, dst, port, protocol, "Egress")
+            and _direction_allows(policies, dst, src, port, protocol, "Ingress"))
+
+
+def netpols(run: ProgramRun) -> list[dict[str, Any]]:
+    return [k8s_manifest(r) for r in run.of_type(NETPOL)]
+
+
+SHOP = Pod("shop", (("app", "web"),))
+PAYMENTS = Pod("payments", (("app", "api"),))
+COREDNS = Pod("kube-system", (("k8s-app", "kube-dns"),))
+OTHER_KUBE_SYSTEM = Pod("kube-system", (("k8s-app", "metrics-server"),))
+ISTIOD = Pod("istio-system", (("app", "istiod"), ("istio.io/rev", "1-30-3")))
+INGRESS_POD = Pod("istio-ingress", (("istio", "ingressgateway"),))
+EGRESS_POD = Pod("istio-egress", (("istio", "egressgateway"),))
+PROMETHEUS = Pod("monitoring", (("app", "prometheus"),))
+STRANGER = Pod("default", (("app", "x"),))
+
+
+def test_default_deny_in_both_directions(dev):
+    for ns in ("shop", "payments"):
+        deny = dev.one(NETPOL, f"apps-{ns}-netpol-default-deny")
+        assert deny.get("spec.podSelector") == {}
+        assert sorted(deny.get("spec.policyTypes")) == ["Egress", "Ingress"]
+        assert not deny.get("spec.ingress") and not deny.get("spec.egress")
+    only_deny = [k8s_manifest(dev.one(NETPOL, "apps-shop-netpol-default-deny"))]
+    assert not np_allows(only_deny, STRANGER, SHOP, 8080)
+    assert not np_allows(only_deny, SHOP, COREDNS, 53, "UDP")
+
+
+@pytest.mark.parametrize(
+    "src, dst, port, protocol, allowed",
+    [
+        # What every meshed pod needs.
+        (SHOP, COREDNS, 53, "UDP", True),
+        (SHOP, COREDNS, 53, "TCP", True),
+        (SHOP, OTHER_KUBE_SYSTEM, 443, "TCP", False),
+        (SHOP, ISTIOD, 15012, "TCP", True),
+        (SHOP, ISTIOD, 15017, "TCP", False),  # the webhook is the API server's, not the apps'
+        (SHOP, ISTIOD, 15010, "TCP", False),  # plaintext xDS
+        (SHOP, ISTIOD, 15014, "TCP", False),  # istiod monitoring
+        # Callers: payments/checkout may call shop, shop/storefront may call payments.
+        (PAYMENTS, SHOP, 8080, "TCP", True),
+        (SHOP, PAYMENTS, 8080, "TCP", True),
+        (STRANGER, SHOP, 8080, "TCP", False),
+        (STRANGER, PAYMENTS, 8080, "TCP", False),
+        # The ingress gateway reaches shop (allowFromIngress) but not payments.
+        (INGRESS_POD, SHOP, 8080, "TCP", True),
+        (INGRESS_POD, PAYMENTS, 8080, "TCP", False),
+        (Pod("istio-ingress", (("app", "other"),)), SHOP, 8080, "TCP", False),
+        # Prometheus scrapes the merged metrics port only.
+        (PROMETHEUS, SHOP, 15020, "TCP", True),
+        (PROMETHEUS, PAYMENTS, 15020, "TCP", True),
+        (PROMETHEUS, SHOP, 8080, "TCP", False),
+        # Egress only through the egress gateway, only where egress: true (shop).
+        (SHOP, EGRESS_POD, 443, "TCP", True),
+        (SHOP, EGRESS_POD, 80, "TCP", False),
+        (PAYMENTS, EGRESS_POD, 443, "TCP", False),
+        (SHOP, Pod("internet"), 443, "TCP", False),
+    ],
+)
+def test_network_policies_allow_exactly_what_the_mesh_needs(dev, src, dst, port, protocol, allowed):
+    # The gateway, istio-system and monitoring sides are not modelled here (others own them):
+    # only the app namespaces' policies decide, the rest counts as open.
+    app_policies = [p for p in netpols(dev) if p["metadata"]["namespace"] in ("shop", "payments")]
+    assert np_allows(app_policies, src, dst, port, protocol) is allowed
+
+
+def test_egress_gateway_contract(dev):
+    rule = dev.one(NETPOL, "apps-shop-netpol-allow-egress-gateway").get("spec.egress")[0]
+    assert rule["ports"] == [{"protocol": "TCP", "port": 443}]
+    assert rule["to"] == [{
+        "namespaceSelector": {"matchExpressions": [
+            {"key": "kubernetes.io/metadata.name", "operator": "In", "values": ["istio-egress"]}]},
+        "podSelector": {"matchLabels": {"istio": "egressgateway"}},
+    }]
+    assert not [r for r in dev.of_type(NETPOL) if r.name == "apps-payments-netpol-allow-egress-gateway"]
+
+
+def test_no_prometheus_rules_without_scraping(raw_config):
+    raw = raw_config("dev")
+    for ns in raw["appNamespaces"]:
+        ns["prometheusScrape"] = False
+    run = run_program("dev", program=build_platform, overrides={"appNamespaces": raw["appNamespaces"]})
+    names = {r.name for r in run.resources}
+    assert not any("prometheus" in n for n in names if n.startswith("apps-"))
+    for ns in ("shop", "payments"):
+        assert not istio_allows(authz_in(run, ns), Request(f"{TRUST_DOMAIN}/ns/monitoring/sa/prometheus",
+                                                           "GET", "/metrics"))

@@ -1,0 +1,141 @@
+"""PlatformBase: resource group, node network (or an existing subnet) and the Log Analytics workspace."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import pulumi
+import pytest
+
+from components.base import PlatformBase, PlatformBaseArgs
+from components.config import parse_config
+from tests.conftest import stack_raw_config
+from tools.program_runner import ProgramRun
+
+RG = "azure-native:resources:ResourceGroup"
+VNET = "azure-native:network:VirtualNetwork"
+SUBNET = "azure-native:network:Subnet"
+LAW = "azure-native:operationalinsights:Workspace"
+EXISTING_SUBNET = (
+    "/subscriptions/8c3f5d2a-1b4e-4f6a-9d7c-2e5b8a1c4f90/resourceGroups/hub-network/providers/"
+    "Microsoft.Network/virtualNetworks/spoke-weu/subnets/aks-nodes"
+)
+
+_RUNS: dict[str, ProgramRun] = {}
+
+
+def build_base(raw: dict[str, Any], names: tuple[str, ...] = ("core",)) -> Callable[[], None]:
+    def build() -> None:
+        cfg = parse_config(raw)
+        for name in names:
+            base = PlatformBase(name, PlatformBaseArgs(config=cfg))
+            pulumi.export(f"{name}.resourceGroupName", base.resource_group_name)
+            pulumi.export(f"{name}.resourceGroupId", base.resource_group_id)
+            pulumi.export(f"{name}.vnetId", base.vnet_id)
+            pulumi.export(f"{name}.nodeSubnetId", base.node_subnet_id)
+            pulumi.export(f"{name}.workspaceId", base.log_analytics_workspace_id)
+
+    return build
+
+
+@pytest.fixture
+def base_run(run_component) -> Callable[[str], ProgramRun]:
+    """One run per stack file for the whole module (runs are read-only)."""
+
+    def get(stack: str) -> ProgramRun:
+        if stack not in _RUNS:
+            _RUNS[stack] = run_component(build_base(stack_raw_config(stack)), stack=stack)
+        return _RUNS[stack]
+
+    return get
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_resource_group_is_named_from_prefix_environment_and_component(base_run, stack):
+    run = base_run(stack)
+    rg = run.one(RG)
+    assert rg.get("resourceGroupName") == f"plat-{stack}-core-rg"
+    assert rg.get("location") == "westeurope"
+    assert rg.get("tags.costCenter") == "cc-4711"
+    assert rg.get("tags.environment") == stack
+    assert run.outputs["core.resourceGroupName"] == f"plat-{stack}-core-rg"
+    assert run.outputs["core.resourceGroupId"].endswith(f"/resourceGroups/plat-{stack}-core-rg")
+
+
+@pytest.mark.parametrize("stack, vnet_cidr, subnet_cidr", [
+    ("dev", "10.20.0.0/16", "10.20.0.0/22"),
+    ("prod", "10.40.0.0/16", "10.40.0.0/22"),
+])
+def test_vnet_and_node_subnet_come_from_config_cidrs(base_run, stack, vnet_cidr, subnet_cidr):
+    run = base_run(stack)
+    vnet = run.one(VNET)
+    subnet = run.one(SUBNET)
+    assert vnet.get("addressSpace.addressPrefixes") == [vnet_cidr]
+    assert vnet.get("virtualNetworkName") == f"plat-{stack}-core-vnet"
+    assert vnet.get("subnets") is None  # the standalone Subnet owns the subnet list
+    assert subnet.get("addressPrefix") == subnet_cidr
+    assert subnet.get("virtualNetworkName") == f"plat-{stack}-core-vnet"
+    assert subnet.get("resourceGroupName") == f"plat-{stack}-core-rg"
+    assert subnet.get("defaultOutboundAccess") is False
+    assert run.outputs["core.nodeSubnetId"] == subnet.id
+    assert run.outputs["core.vnetId"] == vnet.id
+
+
+@pytest.mark.parametrize("stack, retention", [("dev", 30), ("prod", 365)])
+def test_workspace_retention_comes_from_config(base_run, stack, retention):
+    run = base_run(stack)
+    law = run.one(LAW)
+    assert law.get("retentionInDays") == retention
+    assert law.get("sku.name") == "PerGB2018"
+    assert law.get("workspaceName") == f"plat-{stack}-core-law"
+    assert law.get("features.enableLogAccessUsingOnlyResourcePermissions") is True
+    assert run.outputs["core.workspaceId"] == law.id
+
+
+def test_workspace_retention_override_is_applied(run_component):
+    raw = stack_raw_config("dev")
+    raw["cluster"]["logRetentionDays"] = 180
+    run = run_component(build_base(raw))
+    assert run.one(LAW).get("retentionInDays") == 180
+
+
+def test_existing_subnet_id_creates_no_network(run_component):
+    raw = stack_raw_config("prod")
+    raw["cluster"]["network"]["existingSubnetId"] = EXISTING_SUBNET
+    run = run_component(build_base(raw), stack="prod")
+    assert run.of_type(VNET) == [] and run.of_type(SUBNET) == []
+    assert run.outputs["core.nodeSubnetId"] == EXISTING_SUBNET
+    assert run.outputs["core.vnetId"] is None
+    assert len(run.of_type(RG)) == 1 and len(run.of_type(LAW)) == 1
+
+
+def test_key_owner_stack_gets_resource_group_and_workspace_only(base_run):
+    run = base_run("nonprod-keys")
+    assert sorted(r.type for r in run.resources if r.custom) == sorted([RG, LAW])
+    assert run.one(RG).get("resourceGroupName") == "plat-nonprod-keys-core-rg"
+    assert run.outputs["core.nodeSubnetId"] is None
+    assert run.outputs["core.vnetId"] is None
+
+
+def test_every_child_is_parented_to_the_component(base_run):
+    run = base_run("dev")
+    component = run.one("platform:base:PlatformBase", "core")
+    children = [r for r in run.resources if r.custom]
+    assert children and all(r.parent == component.urn for r in children)
+
+
+def test_two_instances_do_not_collide(run_component):
+    run = run_component(build_base(stack_raw_config("dev"), names=("core", "edge")))
+    for token, key in ((RG, "resourceGroupName"), (VNET, "virtualNetworkName"), (LAW, "workspaceName")):
+        found = run.of_type(token)
+        assert len(found) == 2
+        assert len({r.name for r in found}) == 2, f"{token}: Pulumi names collide"
+        assert len({r.get(key) for r in found}) == 2, f"{token}: Azure names collide"
+
+
+def test_invalid_component_name_is_rejected(run_component):
+    def build() -> None:
+        PlatformBase("Core_1", PlatformBaseArgs(config=parse_config(stack_raw_config("dev"))))
+
+    with pytest.raises(ValueError, match="PlatformBase name 'Core_1'"):
+        run_component(build)

@@ -1,0 +1,494 @@
+"""IngressGateway: TLS-only Gateway with 80 -> 443, certificate delivery, JWT, static IP, NetworkPolicies."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any, Optional
+
+import pulumi
+import pulumi_kubernetes as k8s
+import pytest
+
+from components.config import INGRESS_TLS_CERT_KEY, INGRESS_TLS_KEY_KEY, ConfigError, parse_config
+from components.ingress_gateway import IngressGateway, IngressGatewayArgs, require_jwt_policy_spec
+from tests.conftest import k8s_manifest, stack_raw_config
+from tools.program_runner import fake_certificate, fake_private_key, load_stack_config, run_program
+
+NS = "istio-ingress"
+REVISION = "1-30-3"
+PLATFORM_RG = "plat-{env}-rg"
+CLUSTER_PRINCIPAL = "0f6a3c1e-2b4d-4e5f-8a9b-0c1d2e3f4a5b"
+ADDON_CLIENT_ID = "5e4d3c2b-1a09-4f8e-9d7c-6b5a4f3e2d1c"
+ADDON_OBJECT_ID = "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d"
+TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"
+MS_ISSUER = "https://login.microsoftonline.com/72f988bf-86f1-41af-91ab-2d7cd011db47/v2.0"
+MS_JWKS = "https://login.microsoftonline.com/72f988bf-86f1-41af-91ab-2d7cd011db47/discovery/v2.0/keys"
+
+
+def _build(raw: dict, secret_keys: tuple[str, ...] = (), **extra: Any):
+    def build() -> None:
+        cfg = parse_config(raw, secret_keys)
+        provider = k8s.Provider("k8s", kubeconfig="<test kubeconfig>")
+        gw = IngressGateway(
+            "ingress",
+            IngressGatewayArgs(
+                config=cfg,
+                revision=REVISION,
+                resource_group_name=PLATFORM_RG.format(env=cfg.environment),
+                cluster_identity_principal_id=CLUSTER_PRINCIPAL,
+                key_vault_name=f"plat-{cfg.environment}-kv",
+                tenant_id=TENANT,
+                secrets_provider_client_id=ADDON_CLIENT_ID,
+                **extra,
+            ),
+            opts=pulumi.ResourceOptions(providers=[provider]),
+        )
+        pulumi.export("ingressPublicIp", gw.public_ip_address)
+        pulumi.export("ingressHostnames", gw.hostnames)
+        pulumi.export("gatewayRef", gw.gateway_ref)
+
+    return build
+
+
+@pytest.fixture(scope="module")
+def dev():
+    return run_program("dev", program=_build(stack_raw_config("dev")))
+
+
+@pytest.fixture(scope="module")
+def prod():
+    vault_id = ("/subscriptions/8c3f5d2a-1b4e-4f6a-9d7c-2e5b8a1c4f90/resourceGroups/plat-prod-rg/providers/"
+                "Microsoft.KeyVault/vaults/plat-prod-kv")
+    return run_program("prod", program=_build(stack_raw_config("prod"), key_vault_id=vault_id,
+                                              secrets_provider_object_id=ADDON_OBJECT_ID))
+
+
+@pytest.fixture(scope="module")
+def config_tls():
+    """dev with the certificate from secret config instead of Key Vault."""
+    raw = stack_raw_config("dev")
+    raw["ingress"]["tlsSource"] = "config"
+    cert, key = fake_certificate("ingress-test"), fake_private_key("ingress-test")
+    raw[INGRESS_TLS_CERT_KEY] = raw[INGRESS_TLS_KEY_KEY] = "[secret]"
+    config, secret_keys = load_stack_config("dev", overrides={"ingress": raw["ingress"]})
+    config[f"platform:{INGRESS_TLS_CERT_KEY}"] = cert
+    config[f"platform:{INGRESS_TLS_KEY_KEY}"] = key
+    secret_keys = [*secret_keys, f"platform:{INGRESS_TLS_CERT_KEY}", f"platform:{INGRESS_TLS_KEY_KEY}"]
+    run = run_program("dev", program=_build(raw, (INGRESS_TLS_CERT_KEY, INGRESS_TLS_KEY_KEY)),
+                      config=(config, secret_keys))
+    return run, cert, key
+
+
+def gateway_of(run) -> dict:
+    return run.one("kubernetes:networking.istio.io/v1:Gateway").inputs
+
+
+# --------------------------------------------------------------------------- Gateway servers
+
+
+STRONG_TLS12_SUITES = [
+    "ECDHE-ECDSA-AES256-GCM-SHA384", "ECDHE-RSA-AES256-GCM-SHA384", "ECDHE-ECDSA-AES128-GCM-SHA256",
+    "ECDHE-RSA-AES128-GCM-SHA256", "ECDHE-ECDSA-CHACHA20-POLY1305", "ECDHE-RSA-CHACHA20-POLY1305",
+]
+
+
+def test_gateway_serves_tls_only_with_a_301_redirect_on_port_80(prod):
+    gw = gateway_of(prod)
+    hosts = ["*.apps.example.com", "api.example.com"]
+    assert gw["metadata"] == {"name": "platform-ingress", "namespace": NS}
+    assert gw["spec"] == {
+        "selector": {"istio": "ingressgateway"},
+        "servers": [
+            {
+                "port": {"number": 443, "name": "https", "protocol": "HTTPS"},
+                "hosts": hosts,
+                "tls": {"mode": "SIMPLE", "credentialName": "ingress-wildcard-tls",
+                        "minProtocolVersion": "TLSV1_2", "maxProtocolVersion": "TLSV1_3",
+                        "cipherSuites": STRONG_TLS12_SUITES},
+            },
+            {
+                "port": {"number": 80, "name": "http", "protocol": "HTTP"},
+                "hosts": hosts,
+                "tls": {"httpsRedirect": True},
+            },
+        ],
+    }
+    assert prod.outputs["gatewayRef"] == "istio-ingress/platform-ingress"
+
+
+def test_min_tls_version_follows_config(run_component):
+    raw = stack_raw_config("dev")
+    raw["ingress"]["minTlsVersion"] = "TLSV1_3"
+    run = run_component(_build(raw), stack="dev")
+    https = gateway_of(run)["spec"]["servers"][0]["tls"]
+    assert (https["minProtocolVersion"], https["maxProtocolVersion"]) == ("TLSV1_3", "TLSV1_3")
+
+
+def test_istio_objects_validate_against_the_crds(dev, prod, assert_istio_valid):
+    assert_istio_valid(dev)
+    assert_istio_valid(prod)
+
+
+# --------------------------------------------------------------------------- chart, namespace, public IP
+
+
+def test_gateway_chart_release(prod):
+    rel = prod.one("kubernetes:helm.sh/v3:Release")
+    assert rel.get("name") == "istio-ingressgateway"
+    assert rel.get("chart") == "gateway"
+    assert rel.get("version") == "1.30.3"
+    assert rel.get("namespace") == NS
+    assert rel.get("createNamespace") is False
+    assert rel.get("repositoryOpts.repo") == "https://istio-release.storage.googleapis.com/charts"
+    values = rel.get("values")
+    assert values["revision"] == REVISION
+    assert values["service"] == {
+        "type": "LoadBalancer",
+        "externalTrafficPolicy": "Local",
+        "annotations": {
+            "service.beta.kubernetes.io/azure-pip-name": "plat-prod-ingress-pip",
+            "service.beta.kubernetes.io/azure-load-balancer-resource-group": "plat-prod-rg",
+        },
+        "ports": [
+            {"name": "http2", "port": 80, "protocol": "TCP", "targetPort": 80},
+            {"name": "https", "port": 443, "protocol": "TCP", "targetPort": 443},
+        ],
+    }
+    assert values["autoscaling"]["minReplicas"] == 3
+    assert values["podDisruptionBudget"] == {"minAvailable": 1}
+    # The release waits for the namespace, the IP, the IP's role assignment and the certificate source.
+    deps = set(rel.dependencies)
+    for t in ("kubernetes:core/v1:Namespace", "azure-native:network:PublicIPAddress",
+              "azure-native:authorization:RoleAssignment",
+              "kubernetes:secrets-store.csi.x-k8s.io/v1:SecretProviderClass"):
+        assert any(prod.by_urn(u).type == t for u in deps), t
+
+
+def test_namespace_is_injected_by_the_mesh_revision(dev):
+    ns = dev.one("kubernetes:core/v1:Namespace")
+    assert ns.get("metadata.name") == NS
+    assert ns.get("metadata.labels")["istio.io/rev"] == REVISION
+    assert ns.get("metadata.labels")["pod-security.kubernetes.io/enforce"] == "baseline"
+
+
+def test_public_ip_is_static_standard_zonal_and_protected_in_prod(prod, dev):
+    pip = prod.one("azure-native:network:PublicIPAddress")
+    assert pip.get("publicIpAddressName") == "plat-prod-ingress-pip"
+    assert pip.get("resourceGroupName") == "plat-prod-rg"
+    assert pip.get("sku") == {"name": "Standard", "tier": "Regional"}
+    assert pip.get("publicIPAllocationMethod") == "Static"
+    assert pip.get("publicIPAddressVersion") == "IPv4"
+    assert pip.get("zones") == ["1", "2", "3"]
+    assert pip.protect is True
+    dev_pip = dev.one("azure-native:network:PublicIPAddress")
+    assert dev_pip.protect is False and dev_pip.get("zones") is None
+    assert prod.outputs["ingressPublicIp"] == pip.outputs["ipAddress"]
+    assert prod.outputs["ingressHostnames"] == ["*.apps.example.com", "api.example.com"]
+
+
+def test_cluster_identity_is_network_contributor_on_the_ip_only(prod):
+    pip = prod.one("azure-native:network:PublicIPAddress")
+    ra = prod.one("azure-native:authorization:RoleAssignment", "ingress-pip-network-contributor")
+    assert ra.get("scope") == pip.id
+    assert ra.get("principalId") == CLUSTER_PRINCIPAL
+    assert ra.get("principalType") == "ServicePrincipal"
+    assert ra.get("roleDefinitionId").endswith("/roleDefinitions/4d97b98b-1d4f-4787-a291-c67834d212e7")
+
+
+# --------------------------------------------------------------------------- certificate delivery
+
+
+def test_key_vault_certificate_is_synced_by_the_csi_driver(prod):
+    spc = prod.one("kubernetes:secrets-store.csi.x-k8s.io/v1:SecretProviderClass")
+    assert spc.get("metadata") == {"name": "ingress-wildcard-tls", "namespace": NS}
+    assert spc.get("spec") == {
+        "provider": "azure",
+        "secretObjects": [{
+            "secretName": "ingress-wildcard-tls",
+            "type": "kubernetes.io/tls",
+            "data": [{"objectName": "wildcard-apps", "key": "tls.key"},
+                     {"objectName": "wildcard-apps", "key": "tls.crt"}],
+        }],
+        "parameters": {
+            "usePodIdentity": "false",
+            "useVMManagedIdentity": "true",
+            "userAssignedIdentityID": ADDON_CLIENT_ID,
+            "keyvaultName": "plat-prod-kv",
+            "tenantId": TENANT,
+            "objects": "array:\n  - |\n    objectName: wildcard-apps\n    objectType: secret\n",
+        },
+    }
+    values = prod.one("kubernetes:helm.sh/v3:Release").get("values")
+    assert values["volumes"] == [{"name": "ingress-tls-csi", "csi": {
+        "driver": "secrets-store.csi.k8s.io", "readOnly": True,
+        "volumeAttributes": {"secretProviderClass": "ingress-wildcard-tls"}}}]
+    assert values["volumeMounts"] == [
+        {"name": "ingress-tls-csi", "mountPath": "/mnt/secrets-store/ingress-tls", "readOnly": True}]
+    # No plaintext Secret is created by the program in this mode.
+    assert prod.of_type("kubernetes:core/v1:Secret") == []
+
+
+def test_addon_identity_reads_only_the_certificate(prod):
+    ra = prod.one("azure-native:authorization:RoleAssignment", "ingress-tls-secret-reader")
+    assert ra.get("scope").endswith("/vaults/plat-prod-kv/secrets/wildcard-apps")
+    assert ra.get("principalId") == ADDON_OBJECT_ID
+    assert ra.get("roleDefinitionId").endswith("/roleDefinitions/4633458b-17de-408a-b874-0445c86b69e6")
+
+
+def test_config_certificate_becomes_a_secret_tls_secret(config_tls):
+    run, cert, key = config_tls
+    secret = run.one("kubernetes:core/v1:Secret")
+    assert secret.get("metadata") == {"name": "ingress-wildcard-tls", "namespace": NS}
+    assert secret.get("type") == "kubernetes.io/tls"
+    assert secret.get("stringData") == {"tls.crt": cert, "tls.key": key}
+    assert secret.is_secret("stringData.tls.key") and secret.is_secret("stringData.tls.crt")
+    assert {"data", "stringData"} <= set(secret.additional_secret_outputs)
+    assert run.of_type("kubernetes:secrets-store.csi.x-k8s.io/v1:SecretProviderClass") == []
+    assert "volumes" not in run.one("kubernetes:helm.sh/v3:Release").get("values")
+
+
+def test_key_vault_source_without_vault_inputs_is_refused(run_component):
+    def build():
+        cfg = parse_config(stack_raw_config("dev"))
+        IngressGateway("ingress", IngressGatewayArgs(config=cfg, revision=REVISION, resource_group_name="rg",
+                                                     cluster_identity_principal_id=CLUSTER_PRINCIPAL))
+
+    with pytest.raises(ConfigError, match="ingress.tlsSource"):
+        run_component(build, stack="dev")
+
+
+# --------------------------------------------------------------------------- JWT
+
+
+def test_request_authentication_per_issuer(prod):
+    ra = prod.one("kubernetes:security.istio.io/v1:RequestAuthentication")
+    assert ra.get("metadata.namespace") == NS
+    assert ra.get("spec") == {
+        "selector": {"matchLabels": {"istio": "ingressgateway"}},
+        "jwtRules": [{
+            "issuer": MS_ISSUER,
+            "jwksUri": MS_JWKS,
+            "audiences": ["api://platform-prod"],
+            "forwardOriginalToken": False,
+            "fromHeaders": [{"name": "Authorization", "prefix": "Bearer "}],
+        }],
+    }
+
+
+def test_authorization_policy_denies_missing_token_and_claims(prod):
+    ap = prod.one("kubernetes:security.istio.io/v1:AuthorizationPolicy")
+    assert ap.get("metadata.namespace") == NS
+    scope = [
+        {"operation": {"hosts": ["api.example.com", "api.example.com:*"]}},
+        {"operation": {"notHosts": ["*.apps.example.com"]}},
+    ]
+    assert ap.get("spec") == {
+        "selector": {"matchLabels": {"istio": "ingressgateway"}},
+        "action": "DENY",
+        "rules": [
+            {"from": [{"source": {"notRequestPrincipals": [f"{MS_ISSUER}/*"]}}], "to": scope},
+            {"to": scope, "when": [{"key": "request.auth.claims[roles]", "notValues": ["api.read", "api.write"]}]},
+        ],
+    }
+    # Never an ALLOW policy on the gateway: it would deny every host it does not list.
+    assert all(p.get("spec.action") != "ALLOW" for p in prod.k8s_objects("AuthorizationPolicy"))
+
+
+# A tiny evaluator of Istio request authentication + authorization on the gateway.
+
+def _str_match(pattern: str, value: str) -> bool:
+    if pattern == "*":
+        return True
+    if pattern.startswith("*"):
+        return value.endswith(pattern[1:])
+    if pattern.endswith("*"):
+        return value.startswith(pattern[:-1])
+    return value == pattern
+
+
+def _any(patterns: list[str], value: Optional[str]) -> bool:
+    return value is not None and any(_str_match(p, value) for p in patterns)
+
+
+def _source_matches(src: dict, principal: Optional[str]) -> bool:
+    if "requestPrincipals" in src and not _any(src["requestPrincipals"], principal):
+        return False
+    if "notRequestPrincipals" in src and _any(src["notRequestPrincipals"], principal):
+        return False
+    return True
+
+
+def _operation_matches(op: dict, host: str, path: str) -> bool:
+    checks = [("hosts", host, True), ("notHosts", host, False), ("paths", path, True), ("notPaths", path, False)]
+    for key, value, positive in checks:
+        if key in op and _any([p.lower() for p in op[key]], value.lower()) != positive:
+            return False
+    return True
+
+
+def _condition_matches(cond: dict, claims: dict) -> bool:
+    claim = cond["key"][len("request.auth.claims["):-1]
+    present = claims.get(claim)
+    values = present if isinstance(present, list) else ([] if present is None else [present])
+    if "values" in cond and not any(_str_match(p, v) for p in cond["values"] for v in values):
+        return False
+    if "notValues" in cond and any(_str_match(p, v) for p in cond["notValues"] for v in values):
+        return False
+    return True
+
+
+def _rule_matches(rule: dict, host: str, path: str, principal: Optional[str], claims: dict) -> bool:
+    if "from" in rule and not any(_source_matches(f["source"], principal) for f in rule["from"]):
+        return False
+    if "to" in rule and not any(_operation_matches(t["operation"], host, path) for t in rule["to"]):
+        return False
+    return all(_condition_matches(c, claims) for c in rule.get("when", []))
+
+
+def evaluate(objects: list[dict], host: str, path: str = "/", token: Optional[dict] = None) -> int:
+    """HTTP status the gateway answers: 401 bad token, 403 denied, 200 routed."""
+    principal, claims = None, {}
+    if token is not None:
+        rules = [r for o in objects if o["kind"] == "RequestAuthentication" for r in o["spec"]["jwtRules"]]
+        rule = next((r for r in rules if r["issuer"] == token["iss"]), None)
+        if rule is None or not set(rule["audiences"]) & set(token["aud"]):
+            return 401  # a token that fails validation is rejected outright
+        principal, claims = f"{token['iss']}/{token['sub']}", token.get("claims", {})
+    policies = [o["spec"] for o in objects if o["kind"] == "AuthorizationPolicy"]
+    for p in policies:
+        if p.get("action") == "DENY" and any(_rule_matches(r, host, path, principal, claims) for r in p["rules"]):
+            return 403
+    allows = [p for p in policies if p.get("action", "ALLOW") == "ALLOW"]
+    if allows and not any(_rule_matches(r, host, path, principal, claims) for p in allows for r in p.get("rules", [])):
+        return 403
+    return 200
+
+
+def _objects(run) -> list[dict]:
+    return [k8s_manifest(r) for r in run.resources if r.type.startswith("kubernetes:security.istio.io/")]
+
+
+def _token(iss: str = MS_ISSUER, aud: str = "api://platform-prod", **claims: Any) -> dict:
+    return {"iss": iss, "sub": "user-1", "aud": [aud], "claims": claims}
+
+
+def test_jwt_evaluator_prod(prod):
+    objs = _objects(prod)
+    assert evaluate(objs, "api.example.com") == 403, "no token on a protected host"
+    assert evaluate(objs, "api.example.com:443") == 403, "no token, Host with a port"
+    assert evaluate(objs, "API.example.com") == 403, "no token, Host in capitals"
+    assert evaluate(objs, "api.example.com", token=_token(roles=["guest"])) == 403, "wrong claim value"
+    assert evaluate(objs, "api.example.com", token=_token()) == 403, "required claim missing"
+    assert evaluate(objs, "api.example.com", token=_token(aud="api://other")) == 401, "wrong audience"
+    assert evaluate(objs, "api.example.com", token=_token(iss="https://evil.example.com")) == 401
+    assert evaluate(objs, "api.example.com", token=_token(roles=["api.read"])) == 200, "good token"
+    assert evaluate(objs, "api.example.com", "/v1/orders", token=_token(roles=["x", "api.write"])) == 200
+    assert evaluate(objs, "shop.apps.example.com") == 200, "unprotected host needs no token"
+    assert evaluate(objs, "shop.apps.example.com", token=_token(roles=["guest"])) == 200
+
+
+def test_jwt_evaluator_dev_protects_every_host(dev):
+    objs = _objects(dev)
+    token = _token(aud="api://platform-dev")
+    assert evaluate(objs, "shop.dev.apps.example.com") == 403
+    assert evaluate(objs, "shop.dev.apps.example.com", token=token) == 200
+    ap = dev.one("kubernetes:security.istio.io/v1:AuthorizationPolicy")
+    assert ap.get("spec.rules") == [{"from": [{"source": {"notRequestPrincipals": [f"{MS_ISSUER}/*"]}}]}]
+
+
+def _issuer(issuer: str, hosts=(), paths=(), claims=()):
+    from components.config import JwtIssuerConfig
+
+    return JwtIssuerConfig(issuer=issuer, jwks_uri=f"{issuer}/keys", audiences=("aud",), hosts=tuple(hosts),
+                           paths=tuple(paths), required_claims=tuple(claims), forward_original_token=False)
+
+
+def test_jwt_evaluator_paths_and_two_issuers():
+    hosts = ("*.apps.example.com", "api.example.com", "partner.example.com")
+    a = _issuer("https://a.example.com", hosts=["api.example.com"], paths=["/admin/*"])
+    b = _issuer("https://b.example.com", hosts=["partner.example.com"])
+    objs = []
+    for i in (a, b):
+        objs.append({"kind": "RequestAuthentication", "spec": {"jwtRules": [
+            {"issuer": i.issuer, "audiences": list(i.audiences)}]}})
+        objs.append({"kind": "AuthorizationPolicy", "spec": require_jwt_policy_spec(i, hosts)})
+    tok_a = {"iss": a.issuer, "sub": "s", "aud": ["aud"]}
+    tok_b = {"iss": b.issuer, "sub": "s", "aud": ["aud"]}
+    assert evaluate(objs, "api.example.com", "/admin/users") == 403
+    assert evaluate(objs, "api.example.com", "/admin/users", tok_b) == 403, "another issuer's token"
+    assert evaluate(objs, "api.example.com", "/admin/users", tok_a) == 200
+    assert evaluate(objs, "api.example.com", "/public") == 200, "unprotected path"
+    assert evaluate(objs, "partner.example.com", "/", tok_a) == 403
+    assert evaluate(objs, "partner.example.com", "/", tok_b) == 200
+    assert evaluate(objs, "x.apps.example.com", "/admin/users") == 200
+
+
+def test_overlapping_issuers_are_refused(run_component):
+    raw = stack_raw_config("prod")
+    second = copy.deepcopy(raw["ingress"]["jwtIssuers"][0])
+    second["issuer"] = "https://sts.example.com"
+    raw["ingress"]["jwtIssuers"].append(second)
+    with pytest.raises(ConfigError, match=r"ingress\.jwtIssuers\[1\]"):
+        run_component(_build(raw), stack="prod")
+
+
+# --------------------------------------------------------------------------- config validation
+
+
+def test_wildcard_ingress_host_is_rejected_in_prod():
+    raw = stack_raw_config("prod")
+    raw["ingress"]["hosts"] = ["*"]
+    raw["ingress"]["jwtIssuers"][0].pop("hosts")
+    with pytest.raises(ConfigError) as err:
+        parse_config(raw)
+    assert any(p.startswith("ingress.hosts[0]") and "never '*'" in p for p in err.value.problems)
+
+
+# --------------------------------------------------------------------------- NetworkPolicies
+
+
+def _policies(run) -> dict[str, dict]:
+    return {r.get("metadata.name"): r.get("spec") for r in run.k8s_objects("NetworkPolicy")
+            if r.get("metadata.namespace") == NS}
+
+
+def _ns_selector(*names: str) -> dict:
+    return {"matchExpressions": [{"key": "kubernetes.io/metadata.name", "operator": "In", "values": list(names)}]}
+
+
+def test_ingress_namespace_network_policies(prod):
+    pols = _policies(prod)
+    assert pols["default-deny"] == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"],
+                                    "ingress": [], "egress": []}
+    assert pols["allow-public-http-https"] == {
+        "podSelector": {"matchLabels": {"istio": "ingressgateway"}},
+        "policyTypes": ["Ingress"],
+        "ingress": [{"ports": [{"protocol": "TCP", "port": 80}, {"protocol": "TCP", "port": 443}]}],
+    }
+    assert pols["allow-to-app-namespaces"] == {
+        "podSelector": {"matchLabels": {"istio": "ingressgateway"}},
+        "policyTypes": ["Egress"],
+        "egress": [{"to": [{"namespaceSelector": _ns_selector("shop")}]}],
+    }
+    assert pols["allow-dns"]["egress"] == [{
+        "to": [{"namespaceSelector": _ns_selector("kube-system"), "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}}}],
+        "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
+    }]
+    assert pols["allow-istiod"]["egress"] == [{
+        "to": [{"namespaceSelector": _ns_selector("istio-system"), "podSelector": {"matchLabels": {"app": "istiod"}}}],
+        "ports": [{"protocol": "TCP", "port": 15012}],
+    }]
+    assert pols["allow-prometheus-scrape"]["ingress"] == [{
+        "from": [{"namespaceSelector": _ns_selector("monitoring")}],
+        "ports": [{"protocol": "TCP", "port": 15020}, {"protocol": "TCP", "port": 15090}],
+    }]
+    assert set(pols) == {"default-deny", "allow-public-http-https", "allow-to-app-namespaces", "allow-dns",
+                         "allow-istiod", "allow-prometheus-scrape"}
+
+
+def test_component_type_and_children_parented(prod):
+    comp = prod.one("platform:istio:IngressGateway")
+    assert comp.name == "ingress"
+    for r in prod.resources:
+        if r.type not in ("platform:istio:IngressGateway", "pulumi:providers:kubernetes"):
+            assert r.parent == comp.urn, r.name

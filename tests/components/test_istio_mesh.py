@@ -1,0 +1,265 @@
+"""IstioMesh: pinned charts in order, hardened istiod values, STRICT mTLS set explicitly."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from components.istio_mesh import ACCESS_LOG_FIELDS, ISTIO_CHART_REPO, peer_authentications
+from components.config import parse_config
+from tests.components.test_app_namespaces import Pod, build_platform, np_allows, netpols
+from tests.conftest import istio_objects, stack_raw_config
+from tools.program_runner import ProgramRun, run_program
+
+RELEASE = "kubernetes:helm.sh/v3:Release"
+PEER_AUTH = "kubernetes:security.istio.io/v1:PeerAuthentication"
+NETPOL = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
+
+
+@pytest.fixture(scope="module")
+def dev() -> ProgramRun:
+    return run_program("dev", program=build_platform)
+
+
+@pytest.fixture(scope="module")
+def prod() -> ProgramRun:
+    return run_program("prod", program=build_platform)
+
+
+@pytest.fixture(scope="module")
+def with_exceptions() -> ProgramRun:
+    istio = stack_raw_config("dev")["istio"]
+    istio["mtlsExceptions"] = [
+        {"namespace": "legacy", "mode": "PERMISSIVE"},
+        {"namespace": "shop", "port": 9090, "mode": "DISABLE"},
+        {"namespace": "shop", "port": 9091, "mode": "PERMISSIVE"},
+    ]
+    return run_program("dev", program=build_platform, overrides={"istio": istio})
+
+
+def istiod(run: ProgramRun):
+    return run.one(RELEASE, "mesh-istiod")
+
+
+def go_duration_hours(value: str) -> float:
+    """Parse the Go durations istiod reads (``24h0m0s``, ``12h``, ``90m``)."""
+    match = re.fullmatch(r"(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?", value)
+    assert match and value, f"not a Go duration: {value!r}"
+    h, m, s = (int(g or 0) for g in match.groups())
+    return h + m / 60 + s / 3600
+
+
+# --------------------------------------------------------------------------- charts and order
+
+
+def test_charts_are_official_and_pinned(dev):
+    releases = {r.name: r for r in dev.of_type(RELEASE)}
+    assert set(releases) == {"mesh-base", "mesh-cni", "mesh-istiod"}
+    for resource, (release_name, chart) in {
+        "mesh-base": ("istio-base", "base"), "mesh-cni": ("istio-cni", "cni"), "mesh-istiod": ("istiod", "istiod"),
+    }.items():
+        r = releases[resource]
+        assert r.get("chart") == chart
+        assert r.get("name") == release_name  # fixed release name: no random suffix
+        assert r.get("version") == "1.30.3"
+        assert r.get("namespace") == "istio-system"
+        assert r.get("repositoryOpts.repo") == ISTIO_CHART_REPO
+        assert r.get("atomic") is True
+
+
+def test_install_order_namespace_base_cni_istiod_then_custom_resources(dev):
+    ns = dev.one("kubernetes:core/v1:Namespace", "mesh-istio-system")
+    assert ns.get("metadata.name") == "istio-system"
+    base, cni, istiod_release = (dev.one(RELEASE, n) for n in ("mesh-base", "mesh-cni", "mesh-istiod"))
+    assert ns.urn in base.dependencies
+    assert base.urn in cni.dependencies
+    assert {base.urn, cni.urn} <= set(istiod_release.dependencies)
+    # Every Istio custom resource waits for the CRDs (base) and istiod (validation webhook).
+    istio_crs = [r for r in dev.resources if r.type.startswith("kubernetes:") and "istio.io/" in r.type]
+    assert istio_crs
+    for cr in istio_crs:
+        assert {base.urn, istiod_release.urn} <= set(cr.dependencies), cr.name
+
+
+def test_base_points_validation_at_the_revision(dev):
+    assert dev.one(RELEASE, "mesh-base").get("values.defaultRevision") == "1-30-3"
+    assert istiod(dev).get("values.revision") == "1-30-3"
+
+
+def test_everything_runs_through_the_cluster_provider(dev):
+    mesh = dev.one("platform:istio:Mesh", "mesh")
+    children = dev.children_of(mesh)
+    assert len(children) == 7  # namespace, 3 releases, PeerAuthentication, 2 NetworkPolicies
+    assert all("pulumi:providers:kubernetes::k8s::" in c.provider for c in children)
+
+
+# --------------------------------------------------------------------------- istiod values
+
+
+def test_egress_is_registry_only_and_follows_config(dev, raw_config):
+    assert istiod(dev).get("values.meshConfig.outboundTrafficPolicy.mode") == "REGISTRY_ONLY"
+    istio = raw_config("dev")["istio"]
+    istio["outboundTrafficPolicy"] = "ALLOW_ANY"
+    run = run_program("dev", program=build_platform, overrides={"istio": istio})
+    assert istiod(run).get("values.meshConfig.outboundTrafficPolicy.mode") == "ALLOW_ANY"
+
+
+def test_access_logs_are_json_on_stdout_with_identities(dev):
+    mesh = istiod(dev).get("values.meshConfig")
+    assert mesh["accessLogFile"] == "/dev/stdout"
+    assert mesh["accessLogEncoding"] == "JSON"
+    fmt = json.loads(mesh["accessLogFormat"])  # a JSON object, as Istio requires with JSON encoding
+    assert fmt == ACCESS_LOG_FIELDS
+    assert fmt["source_principal"] == "%DOWNSTREAM_PEER_URI_SAN%"
+    assert fmt["destination_principal"] == "%UPSTREAM_PEER_URI_SAN%"
+    for key in ("method", "path", "response_code", "authority", "duration", "response_flags", "request_id"):
+        assert key in fmt
+    # No query strings (tokens) and no credential headers in the logs.
+    assert fmt["path"] == "%PATH(NQ:ORIG_OR_PATH)%"
+    assert not any(h in mesh["accessLogFormat"].upper() for h in ("AUTHORIZATION", "COOKIE"))
+
+
+@pytest.mark.parametrize("stack, ttl, max_ttl", [("dev", "24h0m0s", "24h0m0s"), ("prod", "12h0m0s", "24h0m0s")])
+def test_workload_certificates_are_short_lived_and_capped(stack, ttl, max_ttl, dev, prod):
+    values = istiod({"dev": dev, "prod": prod}[stack]).get("values")
+    env = values["pilot"]["env"]
+    assert env["DEFAULT_WORKLOAD_CERT_TTL"] == ttl
+    assert env["MAX_WORKLOAD_CERT_TTL"] == max_ttl
+    secret_ttl = values["meshConfig"]["defaultConfig"]["proxyMetadata"]["SECRET_TTL"]
+    assert secret_ttl == ttl  # what the agent asks for
+    assert go_duration_hours(secret_ttl) <= go_duration_hours(env["MAX_WORKLOAD_CERT_TTL"]) <= 24
+    assert all(isinstance(v, str) for v in env.values())  # env values reach the pod as strings
+
+
+def test_certificate_ttls_follow_config(raw_config):
+    istio = raw_config("dev")["istio"]
+    istio.update(workloadCertTtlHours=6, maxWorkloadCertTtlHours=12)
+    values = istiod(run_program("dev", program=build_platform, overrides={"istio": istio})).get("values")
+    assert values["pilot"]["env"]["DEFAULT_WORKLOAD_CERT_TTL"] == "6h0m0s"
+    assert values["pilot"]["env"]["MAX_WORKLOAD_CERT_TTL"] == "12h0m0s"
+    assert values["meshConfig"]["defaultConfig"]["proxyMetadata"]["SECRET_TTL"] == "6h0m0s"
+
+
+def test_security_hardening_values(dev):
+    values = istiod(dev).get("values")
+    mesh = values["meshConfig"]
+    assert mesh["pathNormalization"] == {"normalization": "DECODE_AND_MERGE_SLASHES"}
+    assert mesh["enableAutoMtls"] is True
+    assert mesh["meshMTLS"] == {"minProtocolVersion": "TLSV1_3"}
+    assert mesh["trustDomain"] == "cluster.local"
+    assert mesh["rootNamespace"] == "istio-system"
+    assert mesh["defaultConfig"]["holdApplicationUntilProxyStarts"] is True
+    assert values["pilot"]["env"]["ENABLE_DEBUG_ON_HTTP"] == "false"
+    assert values["pilot"]["cni"] == {"enabled": True}
+    assert values["pilot"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    assert values["global"]["logAsJson"] is True
+    assert values["global"]["proxy"]["privileged"] is False
+    assert values["sidecarInjectorWebhook"]["enableNamespacesByDefault"] is False
+    assert dev.one(RELEASE, "mesh-cni").get("values.global.logAsJson") is True
+
+
+def test_prod_is_highly_available_and_dev_drains(dev, prod):
+    p, d = istiod(prod).get("values"), istiod(dev).get("values")
+    assert p["pilot"]["autoscaleEnabled"] is True and p["pilot"]["autoscaleMin"] >= 2
+    assert p["global"]["defaultPodDisruptionBudget"]["enabled"] is True
+    # One replica with a PDB would block every node drain (and so AKS upgrades).
+    assert d["pilot"]["replicaCount"] == 1 and d["global"]["defaultPodDisruptionBudget"]["enabled"] is False
+    for v in (p, d):
+        assert set(v["pilot"]["resources"]) == {"requests", "limits"}
+
+
+# --------------------------------------------------------------------------- PeerAuthentication
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_mesh_wide_strict_mtls_is_explicit(stack, dev, prod):
+    run = {"dev": dev, "prod": prod}[stack]
+    pa = run.one(PEER_AUTH, "mesh-peer-authentication-default")
+    assert pa.get("apiVersion") == "security.istio.io/v1"
+    assert pa.get("metadata.name") == "default"
+    assert pa.get("metadata.namespace") == "istio-system"  # the root namespace: mesh-wide
+    assert pa.get("spec") == {"mtls": {"mode": "STRICT"}}
+    assert len(run.of_type(PEER_AUTH)) == 1  # no exception anywhere
+
+
+def test_mtls_exceptions(with_exceptions):
+    pas = {(r.get("metadata.namespace"), r.get("metadata.name")): r.get("spec")
+           for r in with_exceptions.of_type(PEER_AUTH)}
+    assert pas[("istio-system", "default")] == {"mtls": {"mode": "STRICT"}}
+    assert pas[("legacy", "mtls-exception")] == {"mtls": {"mode": "PERMISSIVE"}}
+    port = pas[("shop", "mtls-port-exception")]
+    assert port["mtls"] == {"mode": "STRICT"}  # the rest of the workload stays STRICT
+    assert port["portLevelMtls"] == {"9090": {"mode": "DISABLE"}, "9091": {"mode": "PERMISSIVE"}}
+    assert len(pas) == 3
+
+
+def test_port_exceptions_satisfy_the_crd_selector_rule(with_exceptions):
+    # CRD rule (x-kubernetes-validations, not covered by the JSON schema): "portLevelMtls requires selector".
+    for obj in istio_objects(with_exceptions):
+        spec = obj["spec"]
+        if obj["kind"] == "PeerAuthentication" and "portLevelMtls" in spec:
+            assert len(((spec.get("selector") or {}).get("matchLabels") or {})) > 0, obj["metadata"]
+            # It selects every sidecar-injected pod: the injector labels each with tlsMode=istio.
+            assert spec["selector"]["matchLabels"] == {"security.istio.io/tlsMode": "istio"}
+
+
+def test_port_exception_keeps_a_namespace_exception_mode():
+    cfg = parse_config({**stack_raw_config("dev"), "istio": {"mtlsExceptions": [
+        {"namespace": "legacy", "mode": "PERMISSIVE"}, {"namespace": "legacy", "port": 8080, "mode": "DISABLE"}]}})
+    objs = {o["metadata"]["name"]: o["spec"] for o in peer_authentications(cfg.istio) if o["metadata"]["namespace"] == "legacy"}
+    assert objs["mtls-exception"] == {"mtls": {"mode": "PERMISSIVE"}}
+    assert objs["mtls-port-exception"]["mtls"] == {"mode": "PERMISSIVE"}
+
+
+def test_istio_objects_validate_against_the_crds(dev, prod, with_exceptions, assert_istio_valid):
+    for run in (dev, prod, with_exceptions):
+        assert_istio_valid(run)
+
+
+# --------------------------------------------------------------------------- istio-system NetworkPolicy
+
+ISTIOD_POD = Pod("istio-system", (("app", "istiod"), ("istio.io/rev", "1-30-3")))
+MESHED = Pod("shop", (("app", "web"),))
+UNMESHED = Pod("default", (("app", "x"),))
+API_SERVER_PROXY = Pod("kube-system", (("app", "konnectivity-agent"),))
+INGRESS_GATEWAY = Pod("istio-ingress", (("istio", "ingressgateway"),))
+PROMETHEUS = Pod("monitoring", (("app", "prometheus"),))
+
+
+def test_istio_system_denies_ingress_by_default(dev):
+    deny = dev.one(NETPOL, "mesh-system-default-deny")
+    assert deny.get("metadata.namespace") == "istio-system"
+    assert deny.get("spec.podSelector") == {}
+    assert deny.get("spec.policyTypes") == ["Ingress"]
+    assert not deny.get("spec.ingress")
+
+
+@pytest.mark.parametrize(
+    "src, port, allowed",
+    [
+        (MESHED, 15012, True),  # xDS + CA over mTLS
+        (INGRESS_GATEWAY, 15012, True),
+        (Pod("istio-egress", (("istio", "egressgateway"),)), 15012, True),
+        (UNMESHED, 15012, False),  # not labelled istio.io/rev: not in the mesh
+        (MESHED, 15010, False),  # plaintext xDS: never
+        (MESHED, 8080, False),  # istiod debug/readiness port
+        (MESHED, 15017, False),  # the webhook is the API server's
+        (API_SERVER_PROXY, 15017, True),
+        (MESHED, 15014, False),
+        (PROMETHEUS, 15014, True),
+        (Pod("istio-system", (("app", "other"),)), 15012, False),
+    ],
+)
+def test_istiod_is_reachable_only_where_the_mesh_needs_it(dev, src, port, allowed):
+    # Sources' own egress is not modelled: label the meshed namespace as AppNamespaces does.
+    policies = [p for p in netpols(dev) if p["metadata"]["namespace"] == "istio-system"]
+    ns_labels = {"shop": {"istio.io/rev": "1-30-3"}}
+
+    class Labelled(Pod):
+        @property
+        def namespace_labels(self):
+            return {"kubernetes.io/metadata.name": self.namespace, **ns_labels.get(self.namespace, {})}
+
+    assert np_allows(policies, Labelled(src.namespace, src.labels), ISTIOD_POD, port) is allowed

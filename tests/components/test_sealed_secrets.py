@@ -1,0 +1,174 @@
+"""SealedSecrets: the controller chart finds the platform's key(s) (exact label, type, namespace) before
+it starts, never renews a key itself, and runs under the restricted pod security profile."""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_kubernetes as k8s
+import pytest
+
+from components.config import DEFAULT_SEALED_SECRETS_CHART_VERSION, SealedSecretsConfig, load_config
+from components.sealed_secrets import CHART_REPO, SealedSecrets, SealedSecretsArgs
+from components.sealing_key import SealingKey, SealingKeyArgs
+from tests.conftest import k8s_manifest
+from tools.program_runner import ProgramRun, load_stack_config, run_program, shared_key_owner_outputs
+
+OWNER_STACK = "contoso/platform/nonprod-keys"
+RELEASE = "kubernetes:helm.sh/v3:Release"
+NAMESPACE = "kubernetes:core/v1:Namespace"
+SECRET = "kubernetes:core/v1:Secret"
+VAULT_SECRET = "azure-native:keyvault:Secret"
+
+
+def build() -> None:
+    cfg = load_config()
+    provider = k8s.Provider("k8s", kubeconfig="<mock kubeconfig>")
+    key = SealingKey("sealing", SealingKeyArgs(
+        config=cfg.sealed_secrets, name_prefix=cfg.resource_prefix, resource_group_name="rg-plat",
+        vault_name="plat-kv", protect=cfg.is_prod,
+    ))
+    controller = SealedSecrets(
+        "sealed-secrets", SealedSecretsArgs(config=cfg.sealed_secrets, keys=key.key_pairs),
+        opts=pulumi.ResourceOptions(providers=[provider]),
+    )
+    pulumi.export("sealingCertificatePem", key.certificate_pem)
+    pulumi.export("sealedSecretsNamespace", controller.namespace)
+    pulumi.export("sealedSecretsControllerName", controller.controller_name)
+
+
+@pytest.fixture(scope="module")
+def prod() -> ProgramRun:
+    return run_program("prod", program=build)
+
+
+@pytest.fixture(scope="module")
+def dev() -> ProgramRun:
+    return run_program("dev", program=build)
+
+
+@pytest.fixture(scope="module")
+def rotated() -> ProgramRun:
+    return run_program("prod", program=build, overrides={"sealedSecrets": {"keyMode": "dedicated", "keyGeneration": 2}})
+
+
+def test_key_secret_is_what_the_controller_reads(prod):
+    secret = prod.one(SECRET)
+    manifest = k8s_manifest(secret)
+    assert manifest["type"] == "kubernetes.io/tls"
+    assert manifest["metadata"]["namespace"] == "sealed-secrets"
+    assert manifest["metadata"]["name"] == "sealed-secrets-key-gen1"
+    assert manifest["metadata"]["labels"]["sealedsecrets.bitnami.com/sealed-secrets-key"] == "active"
+    assert set(manifest["stringData"]) == {"tls.crt", "tls.key"}
+    assert manifest["stringData"]["tls.crt"] == prod.outputs["sealingCertificatePem"]
+    assert manifest["stringData"]["tls.key"].startswith("-----BEGIN RSA PRIVATE KEY-----")
+    assert manifest["stringData"]["tls.key"] == prod.one("tls:index/privateKey:PrivateKey").outputs["privateKeyPem"]
+
+
+def test_key_secret_is_secret_everywhere(prod, dev):
+    for run in (prod, dev):
+        secret = run.one(SECRET)
+        assert secret.is_secret("stringData.tls.key")
+        assert {"data", "stringData"} <= set(secret.additional_secret_outputs)
+
+
+def test_key_is_in_the_vault_before_the_cluster_and_the_controller_after_the_key(prod):
+    secret = prod.one(SECRET)
+    assert prod.one(VAULT_SECRET).urn in secret.dependencies
+    release = prod.one(RELEASE)
+    assert secret.urn in release.dependencies
+    assert prod.one(NAMESPACE).urn in release.dependencies
+
+
+def test_nonprod_controller_gets_the_shared_key(dev):
+    owner = shared_key_owner_outputs(OWNER_STACK)
+    manifest = k8s_manifest(dev.one(SECRET))
+    assert manifest["stringData"]["tls.crt"] == owner["sealingCertificatePem"]
+    assert manifest["stringData"]["tls.key"] == owner["sealingKeys"][0]["privateKeyPem"]
+
+
+def test_two_nonprod_clusters_decrypt_the_same_secrets(dev):
+    qa = run_program("qa", config=load_stack_config("dev"), program=build)
+    assert k8s_manifest(qa.one(SECRET))["stringData"] == k8s_manifest(dev.one(SECRET))["stringData"]
+
+
+def test_two_prod_clusters_have_different_keys(prod):
+    other = run_program("prod-neu", config=load_stack_config("prod"), program=build)
+    assert k8s_manifest(other.one(SECRET))["stringData"]["tls.key"] != k8s_manifest(prod.one(SECRET))["stringData"]["tls.key"]
+
+
+def test_namespace_enforces_restricted_pod_security(prod):
+    ns = prod.one(NAMESPACE)
+    assert ns.get("metadata.name") == "sealed-secrets"
+    labels = ns.get("metadata.labels")
+    assert labels["pod-security.kubernetes.io/enforce"] == "restricted"
+    assert labels["pod-security.kubernetes.io/audit"] == "restricted"
+    assert labels["pod-security.kubernetes.io/warn"] == "restricted"
+
+
+def test_release_is_the_pinned_official_chart(prod):
+    release = prod.one(RELEASE)
+    assert release.get("chart") == "sealed-secrets"
+    assert release.get("version") == DEFAULT_SEALED_SECRETS_CHART_VERSION == "2.20.0"
+    assert release.get("repositoryOpts.repo") == CHART_REPO == "https://bitnami.github.io/sealed-secrets"
+    assert release.get("name") == "sealed-secrets-controller"
+    assert release.get("namespace") == "sealed-secrets"
+    assert release.get("createNamespace") is False
+    assert release.get("values.fullnameOverride") == "sealed-secrets-controller"
+    assert prod.outputs["sealedSecretsControllerName"] == "sealed-secrets-controller"
+    assert prod.outputs["sealedSecretsNamespace"] == "sealed-secrets"
+
+
+def test_chart_version_and_namespace_follow_config():
+    run = run_program("prod", program=build, overrides={
+        "sealedSecrets": {"keyMode": "dedicated", "chartVersion": "2.19.3", "namespace": "kubeseal"},
+    })
+    release = run.one(RELEASE)
+    assert release.get("version") == "2.19.3"
+    assert release.get("namespace") == "kubeseal" == release.get("values.namespace")
+    assert run.one(SECRET).get("metadata.namespace") == "kubeseal"
+
+
+def test_controller_never_renews_its_key(prod):
+    # A string: the chart passes --key-renew-period only for a truthy value, so 0 (int) would keep the 30-day default.
+    assert prod.one(RELEASE).get("values.keyrenewperiod") == "0"
+    assert prod.one(RELEASE).get("values.secretName") == "sealed-secrets-key"
+
+
+def test_controller_pod_is_hardened(prod):
+    values = prod.one(RELEASE).get("values")
+    pod, container = values["podSecurityContext"], values["containerSecurityContext"]
+    assert pod["enabled"] is True and pod["runAsNonRoot"] is True
+    assert pod["seccompProfile"] == {"type": "RuntimeDefault"}
+    assert container["enabled"] is True
+    assert container["runAsNonRoot"] is True
+    assert container["readOnlyRootFilesystem"] is True
+    assert container["allowPrivilegeEscalation"] is False
+    assert container["capabilities"] == {"drop": ["ALL"]}
+    assert container["seccompProfile"] == {"type": "RuntimeDefault"}
+    assert values["resources"]["requests"] and values["resources"]["limits"]["memory"]
+    assert values["networkPolicy"]["enabled"] is True
+    assert values["rbac"]["serviceProxier"]["bind"] is False
+
+
+def test_everything_in_cluster_uses_the_cluster_provider(prod):
+    for res in (prod.one(NAMESPACE), prod.one(SECRET), prod.one(RELEASE)):
+        assert "::k8s::" in res.provider, f"{res.type} {res.name} is not on the cluster's provider"
+
+
+def test_rotation_keeps_the_old_key_and_creates_the_new_one_last(prod, rotated):
+    secrets = {s.get("metadata.name"): s for s in rotated.of_type(SECRET)}
+    assert set(secrets) == {"sealed-secrets-key-gen1", "sealed-secrets-key-gen2"}
+    old, new = secrets["sealed-secrets-key-gen1"], secrets["sealed-secrets-key-gen2"]
+    assert old.name == prod.one(SECRET).name  # same resource: not replaced
+    assert old.get("stringData") == prod.one(SECRET).get("stringData")
+    assert old.urn in new.dependencies
+    assert all(s.get("metadata.labels")["sealedsecrets.bitnami.com/sealed-secrets-key"] == "active" for s in secrets.values())
+    assert new.get("stringData")["tls.crt"] == rotated.outputs["sealingCertificatePem"]
+    release = rotated.one(RELEASE)
+    assert {old.urn, new.urn} <= set(release.dependencies)
+
+
+def test_controller_without_keys_is_refused():
+    cfg = SealedSecretsConfig("dedicated", None, 1, 3650, "2.20.0", "sealed-secrets")
+    with pytest.raises(ValueError, match="at least one sealing key"):
+        SealedSecrets("sealed-secrets", SealedSecretsArgs(config=cfg, keys=()))

@@ -1,0 +1,426 @@
+"""Drive the policy pack through pulumi-policy's analyzer servicer, as the engine does (in-process).
+
+The pack's own ``policies/__main__.py`` is executed with ``PolicyPack`` swapped for a recorder, so the
+servicer is built from exactly the arguments the real pack passes. Then, like the CLI:
+``GetAnalyzerInfo`` -> reconcile the ``--policy-pack-config`` file with the schema defaults ("all" first,
+then per policy) and validate it -> ``Configure`` -> ``Analyze`` / ``AnalyzeStack`` with real
+``analyzer_pb2`` requests whose properties are ``google.protobuf.Struct``s.
+
+    diags = analyze("azure-native:keyvault:Vault", valid_vault(), config="prod")
+    assert names(diags) == []
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import runpy
+import sys
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Optional, Union
+
+import jsonschema
+from google.protobuf import json_format, struct_pb2
+from pulumi.runtime.proto import analyzer_pb2
+
+ROOT = Path(__file__).resolve().parents[2]
+POLICIES_DIR = ROOT / "policies"
+CONFIG_DIR = POLICIES_DIR / "config"
+
+if str(POLICIES_DIR) not in sys.path:
+    sys.path.append(str(POLICIES_DIR))  # the pack imports its rules as the top-level package `rules`
+
+import pulumi_policy  # noqa: E402
+from pulumi_policy.policy import _PolicyAnalyzerServicer  # noqa: E402
+from pulumi_policy.proxy import UNKNOWN_STRING_VALUE  # noqa: E402
+
+import rules  # noqa: E402  (the same module objects the pack's __main__ uses)
+from rules.common import RULES  # noqa: E402
+
+UNKNOWN = UNKNOWN_STRING_VALUE  # what the engine sends for a value it cannot know during preview
+_LEVELS = {"advisory": analyzer_pb2.ADVISORY, "mandatory": analyzer_pb2.MANDATORY,
+           "remediate": analyzer_pb2.REMEDIATE, "disabled": analyzer_pb2.DISABLED}
+_LEVEL_NAMES = {v: k for k, v in _LEVELS.items()}
+
+
+# --------------------------------------------------------------------------- the pack
+
+
+@lru_cache(maxsize=1)
+def pack_arguments() -> dict[str, Any]:
+    """Run ``policies/__main__.py`` and capture what it passes to ``PolicyPack`` (no gRPC server)."""
+    captured: dict[str, Any] = {}
+
+    class Recorder:
+        def __init__(self, **kwargs: Any) -> None:
+            captured.update(kwargs)
+
+    real = pulumi_policy.PolicyPack
+    pulumi_policy.PolicyPack = Recorder  # type: ignore[misc]
+    try:
+        runpy.run_path(str(POLICIES_DIR / "__main__.py"), run_name="__main__")
+    finally:
+        pulumi_policy.PolicyPack = real  # type: ignore[misc]
+    assert captured, "policies/__main__.py did not construct a PolicyPack"
+    return captured
+
+
+def new_servicer() -> _PolicyAnalyzerServicer:
+    a = pack_arguments()
+    return _PolicyAnalyzerServicer(
+        a["name"], "0.0.1", a["policies"], a.get("enforcement_level") or pulumi_policy.EnforcementLevel.ADVISORY,
+        a.get("initial_config"), a.get("description"), a.get("display_name"), a.get("readme"), a.get("provider"),
+        a.get("tags"), a.get("repository"),
+    )
+
+
+def load_config(config: Union[str, Mapping[str, Any], None]) -> dict[str, Any]:
+    if config is None:
+        return {}
+    if isinstance(config, str):
+        return json.loads((CONFIG_DIR / f"{config}.json").read_text())
+    return copy.deepcopy(dict(config))
+
+
+class ConfigInvalid(ValueError):
+    pass
+
+
+def reconcile(info: analyzer_pb2.AnalyzerInfo, raw: Mapping[str, Any]) -> dict[str, tuple[str, dict]]:
+    """The CLI's ReconcilePolicyPackConfig: schema defaults, then "all", then per-policy entries; validated."""
+    result: dict[str, tuple[str, dict]] = {}
+    schemas: dict[str, dict] = {}
+    for p in info.policies:
+        props = json_format.MessageToDict(p.configSchema.properties) if p.HasField("configSchema") else {}
+        schemas[p.name] = props
+        defaults = {k: v["default"] for k, v in props.items() if isinstance(v, dict) and "default" in v}
+        result[p.name] = (_LEVEL_NAMES[p.enforcementLevel], defaults)
+    if isinstance(raw.get("all"), str):
+        result = {k: (raw["all"], v[1]) for k, v in result.items()}
+    problems = []
+    for key, value in raw.items():
+        if key == "all":
+            continue
+        if key not in result:
+            problems.append(f"{key}: no such policy")
+            continue
+        level, props = result[key]
+        if isinstance(value, str):
+            level = value
+        elif isinstance(value, dict):
+            value = dict(value)
+            level = value.pop("enforcementLevel", level)
+            props = {**props, **value}
+        else:
+            problems.append(f"{key}: must be a string or an object")
+        if level not in _LEVELS:
+            problems.append(f"{key}: {level!r} is not an enforcement level")
+        result[key] = (level, props)
+    for name, (level, props) in result.items():
+        schema = {"type": "object", "properties": schemas.get(name, {}), "additionalProperties": False}
+        for err in jsonschema.Draft7Validator(schema).iter_errors(props):
+            problems.append(f"{name}: {err.message}")  # stricter than the CLI: unknown keys are typos
+    if problems:
+        raise ConfigInvalid("\n".join(problems))
+    return result
+
+
+@dataclass
+class Analyzer:
+    servicer: _PolicyAnalyzerServicer
+    info: analyzer_pb2.AnalyzerInfo
+    effective: dict[str, tuple[str, dict]]
+
+
+@lru_cache(maxsize=8)
+def _configured(config_key: str) -> Analyzer:
+    return configured(json.loads(config_key))
+
+
+def configured(config: Union[str, Mapping[str, Any], None]) -> Analyzer:
+    """A servicer configured as the CLI would with ``--policy-pack-config`` (a name under policies/config or a dict)."""
+    if isinstance(config, str):
+        return _configured(json.dumps(load_config(config), sort_keys=True))
+    servicer = new_servicer()
+    info = servicer.GetAnalyzerInfo(None, None)
+    effective = reconcile(info, load_config(config))
+    request = analyzer_pb2.ConfigureAnalyzerRequest()
+    for name, (level, props) in effective.items():
+        pc = analyzer_pb2.PolicyConfig(enforcementLevel=_LEVELS[level])
+        if props:
+            pc.properties.update(props)
+        request.policyConfig[name].CopyFrom(pc)
+    servicer.Configure(request, None)
+    return Analyzer(servicer, info, effective)
+
+
+# --------------------------------------------------------------------------- requests
+
+
+@dataclass
+class Diag:
+    policy: str
+    level: str  # mandatory | advisory | ...
+    message: str
+    urn: str = ""
+    severity: int = 0
+
+    @property
+    def cannot_check(self) -> bool:
+        return "during preview" in self.message
+
+    def __str__(self) -> str:
+        where = f" [{self.urn}]" if self.urn else ""
+        return f"{self.level.upper()} {self.policy}{where}: {self.message.splitlines()[-1]}"
+
+
+def _struct(props: Mapping[str, Any]) -> struct_pb2.Struct:
+    s = struct_pb2.Struct()
+    s.update(json.loads(json.dumps(props, default=str)))
+    return s
+
+
+def _diags(response: analyzer_pb2.AnalyzeResponse) -> list[Diag]:
+    return [Diag(d.policyName, _LEVEL_NAMES.get(d.enforcementLevel, str(d.enforcementLevel)), d.message, d.urn,
+                 d.severity) for d in response.diagnostics]
+
+
+def urn_for(resource_type: str, name: str, stack: str = "test") -> str:
+    return f"urn:pulumi:{stack}::platform::{resource_type}::{name}"
+
+
+def analyze(resource_type: str, props: Mapping[str, Any], config: Union[str, Mapping[str, Any], None] = "prod",
+            *, name: str = "test", urn: Optional[str] = None, protect: bool = False,
+            parent: str = "") -> list[Diag]:
+    """Run every resource policy against one resource (an ``AnalyzeRequest``) and return the diagnostics."""
+    analyzer = configured(config)
+    request = analyzer_pb2.AnalyzeRequest(
+        type=resource_type, properties=_struct(props), urn=urn or urn_for(resource_type, name), name=name,
+        options=analyzer_pb2.AnalyzerResourceOptions(protect=protect, parent=parent),
+    )
+    return _diags(analyzer.servicer.Analyze(request, None))
+
+
+@dataclass
+class StackResource:
+    type: str
+    name: str
+    props: dict
+    protect: bool = False
+    parent: str = ""
+    dependencies: list[str] = field(default_factory=list)
+    property_dependencies: dict[str, list[str]] = field(default_factory=dict)
+    urn: str = ""
+
+    def __post_init__(self) -> None:
+        self.urn = self.urn or urn_for(self.type, self.name)
+
+
+def analyze_stack(resources: Iterable[Any], config: Union[str, Mapping[str, Any], None] = "prod",
+                  *, with_resources: bool = True) -> list[Diag]:
+    """Run the stack policies (``AnalyzeStack``) and, unless told not to, every resource policy on each resource.
+
+    ``resources`` are ``StackResource``s or ``tools.program_runner.RecordedResource``s.
+    """
+    analyzer = configured(config)
+    request = analyzer_pb2.AnalyzeStackRequest()
+    diags: list[Diag] = []
+    for r in resources:
+        props = r.props if hasattr(r, "props") else r.inputs
+        deps = r.property_dependencies
+        msg = analyzer_pb2.AnalyzerResource(
+            type=r.type, properties=_struct(props), urn=r.urn, name=r.name,
+            options=analyzer_pb2.AnalyzerResourceOptions(protect=bool(r.protect), parent=r.parent or ""),
+            parent=r.parent or "", dependencies=list(r.dependencies),
+        )
+        for key, urns in deps.items():
+            msg.propertyDependencies[key].urns.extend(urns)
+        request.resources.append(msg)
+        if with_resources:
+            diags.extend(_diags(analyzer.servicer.Analyze(analyzer_pb2.AnalyzeRequest(
+                type=r.type, properties=msg.properties, urn=r.urn, name=r.name, options=msg.options), None)))
+    diags.extend(_diags(analyzer.servicer.AnalyzeStack(request, None)))
+    return diags
+
+
+def names(diags: Iterable[Diag], level: Optional[str] = None) -> list[str]:
+    return sorted({d.policy for d in diags if level is None or d.level == level})
+
+
+def violations(diags: Iterable[Diag]) -> list[Diag]:
+    """Real findings (not the 'cannot check yet during preview' advisories)."""
+    return [d for d in diags if not d.cannot_check]
+
+
+def report(diags: Iterable[Diag]) -> str:
+    return "\n".join(str(d) for d in diags) or "(none)"
+
+
+# --------------------------------------------------------------------------- valid resources
+# Each builder returns the wire inputs (camelCase) of a resource that passes every rule; tests change one field.
+
+CLUSTER_TYPE = "azure-native:containerservice:ManagedCluster"
+VAULT_TYPE = "azure-native:keyvault:Vault"
+PA_TYPE = "kubernetes:security.istio.io/v1:PeerAuthentication"
+AUTHZ_TYPE = "kubernetes:security.istio.io/v1:AuthorizationPolicy"
+GATEWAY_TYPE = "kubernetes:networking.istio.io/v1:Gateway"
+SERVICE_ENTRY_TYPE = "kubernetes:networking.istio.io/v1:ServiceEntry"
+RELEASE_TYPE = "kubernetes:helm.sh/v3:Release"
+SECRET_TYPE = "kubernetes:core/v1:Secret"
+SERVICE_TYPE = "kubernetes:core/v1:Service"
+NAMESPACE_TYPE = "kubernetes:core/v1:Namespace"
+DEPLOYMENT_TYPE = "kubernetes:apps/v1:Deployment"
+
+
+def valid_cluster(name: str = "plat-prod-aks") -> dict:
+    return {
+        "resourceName": name, "resourceGroupName": "plat-prod-rg", "location": "westeurope", "dnsPrefix": name,
+        "sku": {"name": "Base", "tier": "Standard"},
+        "kubernetesVersion": "1.33",
+        "enableRBAC": True,
+        "disableLocalAccounts": True,
+        "aadProfile": {"managed": True, "enableAzureRBAC": True, "adminGroupObjectIds": ["0b9e5f2c-7d1a-4c3b-8e6f-2a4b6c8d0e1f"]},
+        "apiServerAccessProfile": {"authorizedIPRanges": ["198.51.100.16/28"], "disableRunCommand": True},
+        "autoUpgradeProfile": {"nodeOSUpgradeChannel": "NodeImage", "upgradeChannel": "patch"},
+        "networkProfile": {"networkPlugin": "azure", "networkPluginMode": "overlay", "networkPolicy": "cilium",
+                           "networkDataplane": "cilium"},
+        "oidcIssuerProfile": {"enabled": True},
+        "securityProfile": {"workloadIdentity": {"enabled": True}},
+        "agentPoolProfiles": [
+            {"name": "system", "mode": "System", "count": 3, "vmSize": "Standard_D4ds_v5", "availabilityZones": ["1", "2", "3"]},
+            {"name": "user", "mode": "User", "enableAutoScaling": True, "minCount": 3, "maxCount": 12,
+             "vmSize": "Standard_D8ds_v5", "availabilityZones": ["1", "2", "3"]},
+        ],
+    }
+
+
+def valid_vault() -> dict:
+    return {
+        "vaultName": "plat-prod-kv", "resourceGroupName": "plat-prod-rg", "location": "westeurope",
+        "properties": {
+            "tenantId": "72f988bf-86f1-41af-91ab-2d7cd011db47", "sku": {"family": "A", "name": "premium"},
+            "enableRbacAuthorization": True, "enableSoftDelete": True, "softDeleteRetentionInDays": 90,
+            "enablePurgeProtection": True,
+            "networkAcls": {"defaultAction": "Deny", "bypass": "AzureServices", "ipRules": [{"value": "198.51.100.16/28"}]},
+        },
+    }
+
+
+def k8s(api_version: str, kind: str, name: str, namespace: Optional[str], spec: Any = None, **extra: Any) -> dict:
+    meta: dict[str, Any] = {"name": name}
+    if namespace is not None:
+        meta["namespace"] = namespace
+    obj: dict[str, Any] = {"apiVersion": api_version, "kind": kind, "metadata": meta}
+    if spec is not None:
+        obj["spec"] = spec
+    obj.update(extra)
+    return obj
+
+
+def valid_peer_authentication(namespace: str = "istio-system", name: str = "default") -> dict:
+    return k8s("security.istio.io/v1", "PeerAuthentication", name, namespace, {"mtls": {"mode": "STRICT"}})
+
+
+def valid_authorization_policy(namespace: str = "shop") -> dict:
+    return k8s("security.istio.io/v1", "AuthorizationPolicy", "allow-from-ingress", namespace, {
+        "action": "ALLOW",
+        "rules": [{"from": [{"source": {"principals": ["cluster.local/ns/istio-ingress/sa/istio-ingressgateway"]}}],
+                   "to": [{"operation": {"methods": ["GET", "POST"]}}]}],
+    })
+
+
+def default_deny(namespace: str = "shop") -> dict:
+    return k8s("security.istio.io/v1", "AuthorizationPolicy", "allow-nothing", namespace, {})
+
+
+def valid_gateway() -> dict:
+    return k8s("networking.istio.io/v1", "Gateway", "public", "istio-ingress", {
+        "selector": {"istio": "ingressgateway"},
+        "servers": [
+            {"port": {"number": 443, "name": "https", "protocol": "HTTPS"}, "hosts": ["*.apps.example.com", "api.example.com"],
+             "tls": {"mode": "SIMPLE", "credentialName": "ingress-wildcard", "minProtocolVersion": "TLSV1_2",
+                     "maxProtocolVersion": "TLSV1_3"}},
+            {"port": {"number": 80, "name": "http", "protocol": "HTTP"}, "hosts": ["*.apps.example.com", "api.example.com"],
+             "tls": {"httpsRedirect": True}},
+        ],
+    })
+
+
+def valid_service_entry() -> dict:
+    return k8s("networking.istio.io/v1", "ServiceEntry", "graph-microsoft-com", "istio-egress", {
+        "hosts": ["graph.microsoft.com"], "location": "MESH_EXTERNAL", "resolution": "DNS",
+        "ports": [{"number": 443, "name": "tls", "protocol": "TLS"}],
+    })
+
+
+def valid_istiod_release() -> dict:
+    return {
+        "name": "istiod", "chart": "istiod", "version": "1.30.3", "namespace": "istio-system",
+        "repositoryOpts": {"repo": "https://istio-release.storage.googleapis.com/charts"},
+        "values": {
+            "revision": "1-30-3",
+            "meshConfig": {"outboundTrafficPolicy": {"mode": "REGISTRY_ONLY"}, "accessLogFile": "/dev/stdout",
+                           "accessLogEncoding": "JSON"},
+            "pilot": {"env": {"DEFAULT_WORKLOAD_CERT_TTL": "12h", "MAX_WORKLOAD_CERT_TTL": "24h0m0s"}},
+        },
+    }
+
+
+def valid_sealed_secrets_release() -> dict:
+    return {
+        "name": "sealed-secrets-controller", "chart": "sealed-secrets", "version": "2.17.3", "namespace": "sealed-secrets",
+        "repositoryOpts": {"repo": "https://bitnami-labs.github.io/sealed-secrets"},
+        "values": {"fullnameOverride": "sealed-secrets-controller", "keyrenewperiod": "0"},
+    }
+
+
+def valid_sealing_key_secret() -> dict:
+    return {
+        "apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/tls",
+        "metadata": {"name": "sealed-secrets-key-1", "namespace": "sealed-secrets",
+                     "labels": {"sealedsecrets.bitnami.com/sealed-secrets-key": "active"}},
+        "data": {"tls.crt": "Y2VydA==", "tls.key": "a2V5"},
+    }
+
+
+def valid_pod_spec() -> dict:
+    return {
+        "securityContext": {"runAsNonRoot": True, "runAsUser": 10001, "seccompProfile": {"type": "RuntimeDefault"}},
+        "containers": [{
+            "name": "app", "image": "ghcr.io/example/app:1.0.0",
+            "securityContext": {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
+                                "privileged": False, "capabilities": {"drop": ["ALL"]}},
+            "resources": {"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"cpu": "500m", "memory": "256Mi"}},
+        }],
+    }
+
+
+def valid_deployment(namespace: str = "shop") -> dict:
+    return k8s("apps/v1", "Deployment", "storefront", namespace, {
+        "replicas": 2, "selector": {"matchLabels": {"app": "storefront"}},
+        "template": {"metadata": {"labels": {"app": "storefront"}}, "spec": valid_pod_spec()},
+    })
+
+
+def set_path(obj: Any, dotted: str, value: Any) -> Any:
+    """A deep copy of ``obj`` with ``a.b.0.c`` set (``DELETE`` removes the key)."""
+    out = copy.deepcopy(obj)
+    parts = dotted.split(".")
+    cur = out
+    for part in parts[:-1]:
+        cur = cur[int(part)] if isinstance(cur, list) else cur.setdefault(part, {})
+    last = parts[-1]
+    if isinstance(cur, list):
+        cur[int(last)] = value
+    elif value is DELETE:
+        cur.pop(last, None)
+    else:
+        cur[last] = value
+    return out
+
+
+DELETE = object()
+ALL_RULES = RULES
+DEV_RELAXED = rules.DEV_RELAXED

@@ -1,0 +1,173 @@
+"""Stack rules through AnalyzeStack: a complete valid stack passes; removing or changing one piece fails."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.policies.analyzer import (
+    AUTHZ_TYPE, CLUSTER_TYPE, DELETE, NAMESPACE_TYPE, PA_TYPE, RELEASE_TYPE, SECRET_TYPE, UNKNOWN, VAULT_TYPE,
+    StackResource, analyze_stack, default_deny, names, report, set_path, valid_cluster, valid_istiod_release,
+    valid_peer_authentication, valid_sealed_secrets_release, valid_sealing_key_secret, valid_vault, violations,
+)
+
+MC = "azure-native:containerservice:MaintenanceConfiguration"
+DS = "azure-native:monitor:DiagnosticSetting"
+KEY = "tls:index/privateKey:PrivateKey"
+KV_SECRET = "azure-native:keyvault:Secret"
+
+
+def valid_stack() -> dict[str, StackResource]:
+    cluster = StackResource(CLUSTER_TYPE, "aks", valid_cluster())
+    key = StackResource(KEY, "sealing-key-1", {"algorithm": "RSA", "rsaBits": 4096})
+    window = {"schedule": {"weekly": {"dayOfWeek": "Saturday", "intervalWeeks": 1}}, "durationHours": 6,
+              "startTime": "01:00", "utcOffset": "+01:00"}
+    res = {
+        "cluster": cluster,
+        "node-os": StackResource(MC, "node-os-window", {"configName": "aksManagedNodeOSUpgradeSchedule",
+                                                       "resourceName": UNKNOWN, "resourceGroupName": "rg",
+                                                       "maintenanceWindow": window},
+                                 property_dependencies={"resourceName": [cluster.urn]}),
+        "auto": StackResource(MC, "auto-upgrade-window", {"configName": "aksManagedAutoUpgradeSchedule",
+                                                          "resourceName": "plat-prod-aks", "resourceGroupName": "rg",
+                                                          "maintenanceWindow": window}),
+        "diag": StackResource(DS, "aks-diagnostics", {
+            "name": "aks-audit", "resourceUri": UNKNOWN, "workspaceId": UNKNOWN,
+            "logs": [{"category": "kube-audit-admin", "enabled": True}, {"category": "guard", "enabled": True}]},
+            property_dependencies={"resourceUri": [cluster.urn]}),
+        "vault": StackResource(VAULT_TYPE, "kv", valid_vault(), protect=True),
+        "key": key,
+        "kv-secret": StackResource(KV_SECRET, "sealing-key-1", {"secretName": "sealed-secrets-key-1",
+                                                                "properties": {"value": UNKNOWN}},
+                                   property_dependencies={"properties": [key.urn]}),
+        "key-secret": StackResource(SECRET_TYPE, "sealed-secrets-key-1", valid_sealing_key_secret(),
+                                    property_dependencies={"data": [key.urn]}),
+        "sealed-secrets": StackResource(RELEASE_TYPE, "sealed-secrets", valid_sealed_secrets_release()),
+        "istiod": StackResource(RELEASE_TYPE, "istiod", valid_istiod_release()),
+        "mesh-pa": StackResource(PA_TYPE, "mesh-mtls", valid_peer_authentication()),
+        "ns": StackResource(NAMESPACE_TYPE, "shop", {"apiVersion": "v1", "kind": "Namespace", "metadata": {
+            "name": "shop", "labels": {"istio.io/rev": "1-30-3"}}}),
+        "deny": StackResource(AUTHZ_TYPE, "shop-allow-nothing", default_deny("shop")),
+    }
+    return res
+
+
+def run(resources: dict[str, StackResource], config="prod"):
+    return analyze_stack(resources.values(), config)
+
+
+def test_valid_stack_has_no_findings():
+    diags = run(valid_stack())
+    assert diags == [], report(diags)
+
+
+def _without(key: str):
+    def change(s):
+        del s[key]
+    return change
+
+
+def _props(key: str, path: str, value):
+    def change(s):
+        s[key].props = set_path(s[key].props, path, value)
+    return change
+
+
+def _attr(key: str, attr: str, value):
+    def change(s):
+        setattr(s[key], attr, value)
+    return change
+
+
+CHANGES = [
+    ("aks-maintenance-windows", _without("node-os")),
+    ("aks-maintenance-windows", _props("auto", "configName", "default")),
+    ("aks-maintenance-windows", _props("auto", "resourceName", "another-cluster")),
+    ("aks-maintenance-windows", _props("auto", "maintenanceWindow", DELETE)),
+    ("aks-audit-diagnostics", _without("diag")),
+    ("aks-audit-diagnostics", _props("diag", "logs", [{"category": "kube-audit-admin", "enabled": True}])),
+    ("aks-audit-diagnostics", _props("diag", "logs.1.enabled", False)),
+    ("aks-audit-diagnostics", _props("diag", "workspaceId", DELETE)),
+    ("keyvault-protected", _attr("vault", "protect", False)),
+    ("sealing-key-in-keyvault", _without("kv-secret")),
+    ("sealed-secrets-key-provisioned", _without("key-secret")),
+    ("istio-mesh-mtls-default", _without("mesh-pa")),
+    ("istio-mesh-mtls-default", _props("mesh-pa", "metadata.namespace", "shop")),
+    ("istio-mesh-mtls-default", _props("mesh-pa", "spec.selector", {"matchLabels": {"app": "x"}})),
+    ("istio-namespace-default-deny", _without("deny")),
+    ("istio-namespace-default-deny", _props("deny", "spec", {"action": "DENY", "rules": [{}]})),
+    ("istio-namespace-default-deny", _props("deny", "metadata.namespace", "payments")),
+]
+
+
+@pytest.mark.parametrize("rule,change", CHANGES, ids=[f"{r}-{i}" for i, (r, _) in enumerate(CHANGES)])
+def test_one_change_fails_the_stack_rule(rule, change):
+    stack = valid_stack()
+    change(stack)
+    diags = run(stack)
+    assert rule in names(violations(diags), "mandatory"), report(diags)
+
+
+def test_dev_config_relaxes_vault_protection_to_advisory():
+    stack = valid_stack()
+    stack["vault"].protect = False
+    diags = run(stack, "dev")
+    assert [d.level for d in diags if d.policy == "keyvault-protected"] == ["advisory"], report(diags)
+
+
+def test_stack_rules_not_applicable_without_their_resources():
+    diags = analyze_stack([StackResource(VAULT_TYPE, "kv", valid_vault(), protect=True)], "prod")
+    assert diags == [], report(diags)
+
+
+def test_unattributable_window_with_two_clusters_is_cannot_check_yet():
+    stack = valid_stack()
+    stack["cluster2"] = StackResource(CLUSTER_TYPE, "aks2", valid_cluster("plat-prod-aks2"))
+    stack["node-os"].property_dependencies = {}
+    diags = run(stack)
+    mine = [d for d in diags if d.policy == "aks-maintenance-windows"]
+    # The second cluster has no windows at all (definite), and the first cannot be decided yet.
+    assert any(d.level == "mandatory" and "aks2" in d.message for d in mine), report(mine)
+    assert any(d.cannot_check and d.level == "advisory" for d in mine), report(mine)
+
+
+def test_only_cluster_gets_unknown_resource_uri_without_dependencies():
+    stack = valid_stack()
+    stack["diag"].property_dependencies = {}
+    assert run(stack) == []
+
+
+def test_diagnostic_setting_by_known_resource_uri_and_category_group():
+    stack = valid_stack()
+    stack["diag"].property_dependencies = {}
+    stack["diag"].props = set_path(stack["diag"].props, "resourceUri",
+                                   "/subscriptions/x/resourceGroups/rg/providers/Microsoft.ContainerService/managedClusters/plat-prod-aks")
+    stack["diag"].props = set_path(stack["diag"].props, "logs", [{"categoryGroup": "audit", "enabled": True}])
+    stack["diag"].props = set_path(stack["diag"].props, "workspaceId", "/subscriptions/x/ws")
+    assert run(stack) == []
+
+
+def test_namespace_matched_by_property_dependency_when_names_are_unknown():
+    stack = valid_stack()
+    stack["ns"].props = set_path(stack["ns"].props, "metadata.name", UNKNOWN)
+    stack["deny"].props = set_path(stack["deny"].props, "metadata.namespace", UNKNOWN)
+    stack["deny"].property_dependencies = {"metadata": [stack["ns"].urn]}
+    assert run(stack) == []
+    stack["deny"].property_dependencies = {}
+    diags = run(stack)
+    assert [d.policy for d in diags if d.cannot_check] == ["istio-namespace-default-deny"], report(diags)
+    assert violations(diags) == [], report(diags)
+
+
+def test_system_namespaces_need_no_default_deny():
+    stack = valid_stack()
+    del stack["deny"]
+    stack["ns"].props = set_path(stack["ns"].props, "metadata.name", "istio-ingress")
+    assert run(stack) == []
+
+
+def test_shared_key_stack_does_not_need_a_vault_copy():
+    stack = valid_stack()
+    for key in ("key", "kv-secret"):
+        del stack[key]
+    stack["key-secret"].property_dependencies = {}
+    assert run(stack) == []

@@ -1,0 +1,139 @@
+"""The analyzer conversation with a real policy pack process, as the Pulumi engine holds it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tools import analyzer_host as ah
+
+FIXTURES = Path(__file__).parent / "fixtures"
+PACK = FIXTURES / "policy_pack"
+STACK_URN = "urn:pulumi:t::platform::pulumi:pulumi:Stack::platform-t"
+
+
+@pytest.fixture(scope="module")
+def host():
+    """One pack process for the module (start-up costs a Python interpreter)."""
+    h = ah.PolicyPackHost(PACK, project="platform", stack="t", config={"platform:environment": "t"}).start()
+    yield h
+    h.close()
+
+
+def istiod(mode: str | None, urn: str = "urn:pulumi:t::platform::kubernetes:helm.sh/v3:Release::istiod",
+           secret_values: bool = False) -> ah.AnalyzerResource:
+    values = {"meshConfig": {"outboundTrafficPolicy": {"mode": mode}}} if mode else {}
+    props = {"chart": "istiod", "version": "1.30.3", "namespace": "istio-system", "values": values}
+    wire = ah.wire_properties(props, ["values"] if secret_values else [])
+    return ah.AnalyzerResource(urn=urn, type="kubernetes:helm.sh/v3:Release", name="istiod", properties=wire,
+                               parent=STACK_URN, protect=False)
+
+
+def rg(tags: dict) -> ah.AnalyzerResource:
+    return ah.AnalyzerResource(urn="urn:pulumi:t::platform::azure-native:resources:ResourceGroup::rg",
+                               type="azure-native:resources:ResourceGroup", name="rg",
+                               properties={"location": "westeurope", "tags": tags}, protect=True,
+                               ignore_changes=["tags.createdBy"])
+
+
+def test_get_analyzer_info_lists_the_policies_with_their_metadata(host):
+    info = host.info()
+    assert info.name == "fixture-pack"
+    assert info.supports_config is True
+    by_name = {p.name: p for p in info.policies}
+    assert sorted(by_name) == ["fixture-istio-registry-only", "fixture-max-resources", "fixture-required-tags"]
+    assert by_name["fixture-istio-registry-only"].policy_type == "resource"
+    assert by_name["fixture-max-resources"].policy_type == "stack"
+    assert by_name["fixture-istio-registry-only"].severity == "high"
+    assert all(p.enforcement_level == "advisory" for p in info.policies)  # the pack's default level
+    assert by_name["fixture-required-tags"].config_schema["properties"]["requiredTags"]["default"] == ["owner"]
+    assert host.plugin_version  # GetPluginInfo answered with the SDK version
+
+
+def test_reconcile_applies_all_then_per_policy_then_schema_defaults(host):
+    cfg = ah.reconcile_policy_config(host.info(), ah.parse_policy_config(
+        {"all": "mandatory", "fixture-required-tags": {"enforcementLevel": "advisory", "requiredTags": ["a"]}}))
+    assert cfg["fixture-istio-registry-only"] == ah.PolicyConfig("mandatory", None)
+    assert cfg["fixture-required-tags"] == ah.PolicyConfig("advisory", {"requiredTags": ["a"]})
+    assert cfg["fixture-max-resources"] == ah.PolicyConfig("mandatory", {"maxResources": 5000})
+
+
+def test_reconcile_rejects_values_that_break_a_policy_schema(host):
+    with pytest.raises(ah.PolicyConfigError) as e:
+        ah.reconcile_policy_config(host.info(), ah.parse_policy_config({"fixture-max-resources": {"maxResources": 0}}))
+    assert e.value.problems == ["fixture-max-resources: maxResources: 0 is less than the minimum of 1"]
+
+
+def test_policy_config_rejects_unknown_enforcement_levels():
+    with pytest.raises(ah.PolicyConfigError) as e:
+        ah.parse_policy_config({"all": "strict", "x": 3})
+    assert len(e.value.problems) == 2
+    assert "'strict' is not a valid enforcement level" in e.value.problems[0]
+
+
+def test_analyze_reports_a_violation_for_a_bad_resource_at_the_configured_level(host):
+    host.configure(ah.reconcile_policy_config(host.info(), {"fixture-istio-registry-only": ah.PolicyConfig("mandatory")}))
+    diags = host.analyze(istiod("ALLOW_ANY"))
+    assert [(d.policy_name, d.enforcement_level, d.severity) for d in diags] == [
+        ("fixture-istio-registry-only", "mandatory", "high")]
+    assert "mode is ALLOW_ANY" in diags[0].message
+    assert diags[0].urn.endswith("::istiod")
+    assert diags[0].policy_pack_name == "fixture-pack"
+
+
+def test_analyze_passes_a_good_resource_and_sees_through_secret_wrappers(host):
+    assert host.analyze(istiod("REGISTRY_ONLY")) == []
+    # Secret inputs travel wrapped (KeepSecrets), the pack unwraps them and still judges the value.
+    assert [d.policy_name for d in host.analyze(istiod("ALLOW_ANY", secret_values=True))] == [
+        "fixture-istio-registry-only"]
+
+
+def test_configured_properties_reach_the_policy(host):
+    host.configure(ah.reconcile_policy_config(host.info(), ah.parse_policy_config(
+        {"fixture-required-tags": {"requiredTags": ["owner", "costCenter"]}})))
+    diags = host.analyze(rg({"owner": "me"}))
+    assert [(d.policy_name, d.enforcement_level) for d in diags] == [("fixture-required-tags", "advisory")]
+    assert "missing tags: costCenter" in diags[0].message
+    assert host.analyze(rg({"owner": "me", "costCenter": "cc"})) == []
+
+
+def test_analyze_many_keeps_the_order_of_the_resources(host):
+    host.configure(ah.reconcile_policy_config(host.info(), {}))
+    results = host.analyze_many([istiod("REGISTRY_ONLY", urn=f"urn:x::good{i}") if i % 2 else
+                                 istiod("ALLOW_ANY", urn=f"urn:x::bad{i}") for i in range(40)])
+    assert [bool(r) for r in results] == [i % 2 == 0 for i in range(40)]
+    assert results[4][0].urn == "urn:x::bad4"
+
+
+def test_analyze_stack_reports_on_the_stack_when_no_resource_is_named(host):
+    host.configure(ah.reconcile_policy_config(host.info(), ah.parse_policy_config(
+        {"fixture-max-resources": {"enforcementLevel": "mandatory", "maxResources": 1}})))
+    resources = [istiod("REGISTRY_ONLY"), rg({"owner": "me"})]
+    diags = host.analyze_stack(resources, root_urn=STACK_URN)
+    assert [(d.policy_name, d.enforcement_level, d.urn) for d in diags] == [
+        ("fixture-max-resources", "mandatory", STACK_URN)]
+    assert "2 resources, more than 1" in diags[0].message
+
+
+def test_wire_properties_wrap_secrets_and_drop_internal_keys():
+    wire = ah.wire_properties({"a": {"b": "x", "c": [1, "s"]}, "__defaults": [], "k": "v"}, ["a.c.1"], ["k"])
+    assert wire == {"a": {"b": "x", "c": [1, ah.secret("s")]}, "k": ah.secret("v")}
+
+
+def test_close_stops_the_pack_process():
+    h = ah.PolicyPackHost(PACK, project="platform", stack="t").start()
+    proc = h.proc
+    assert h.info().name == "fixture-pack"
+    h.close()
+    assert proc.poll() is not None
+    assert h.proc is None
+
+
+def test_a_pack_that_fails_to_start_reports_its_error(tmp_path):
+    (tmp_path / "PulumiPolicy.yaml").write_text("runtime: python\n")
+    (tmp_path / "__main__.py").write_text("raise SystemExit('broken pack: missing rules module')\n")
+    with ah.PolicyPackHost(tmp_path, project="platform", stack="t") as h:
+        with pytest.raises(ah.PolicyPackError) as e:
+            h.info()
+    assert "broken pack: missing rules module" in str(e.value)

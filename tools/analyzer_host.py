@@ -1,0 +1,668 @@
+"""Host a CrossGuard policy pack the way the Pulumi engine does, with no Pulumi CLI installed.
+
+What the engine does for ``pulumi preview --policy-pack <dir> --policy-pack-config <file>`` and a
+Python pack (``runtime: python`` in ``PulumiPolicy.yaml``), reproduced here:
+
+1. It serves the Engine gRPC service (the pack may log back to it) and starts the legacy shim
+   ``pulumi-analyzer-policy-python <engine-address> . [-virtualenv=<dir>]`` with the pack folder as
+   working directory. The shim runs ``<virtualenv>/bin/python -u -m pulumi.policy <engine-address> .``,
+   which runs the pack's ``__main__.py``; the ``PolicyPack(...)`` constructor starts a gRPC
+   Analyzer server on ``127.0.0.1:0``, prints the port on the first stdout line and sleeps
+   until it gets SIGINT. The stack's config reaches the pack as ``PULUMI_CONFIG`` (JSON) with
+   ``PULUMI_PROJECT``, ``PULUMI_STACK``, ``PULUMI_ORGANIZATION`` and ``PULUMI_DRY_RUN``.
+2. ``Handshake`` (Python packs answer Unimplemented: fine), ``ConfigureStack`` (stack, project,
+   organization, config, tags), ``GetAnalyzerInfo``, ``GetPluginInfo``, then ``Configure`` with
+   the pack's defaults reconciled with the config file (``all`` first, then per policy; every
+   policy's config validated against its JSON schema).
+3. ``Remediate`` (only useful when a policy is at ``remediate``) then ``Analyze`` for every
+   resource registration, with its inputs marshalled keeping secrets (the secret signature
+   wrapper) and unknowns, internal ``__`` keys dropped, its options and its provider (the
+   explicit one, or the default provider the engine would create for the package).
+4. ``AnalyzeStack`` once at the end with every resource's *outputs*, parent and dependencies.
+5. Close: SIGINT, which the pack turns into ``server.stop(0)``; SIGKILL if it lingers.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import signal
+import socket
+import subprocess
+import sys
+import threading
+from collections import deque
+from concurrent import futures
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Optional, Sequence
+
+SECRET_SIG_KEY = "4dabf18193072939515e22adb298388d"
+SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
+ENFORCEMENT_LEVELS = ("advisory", "mandatory", "remediate", "disabled")
+
+_MAX_MESSAGE = 400 * 1024 * 1024  # the same ceiling the engine and the policy SDK use
+_CHANNEL_OPTIONS = [("grpc.max_receive_message_length", _MAX_MESSAGE), ("grpc.max_send_message_length", _MAX_MESSAGE)]
+
+
+class PolicyPackError(RuntimeError):
+    """The policy pack could not be started or failed while answering."""
+
+
+class PolicyConfigError(ValueError):
+    """The policy pack config file is invalid (bad JSON, enforcement level, or schema violation)."""
+
+    def __init__(self, problems: Sequence[str]):
+        self.problems = list(problems)
+        super().__init__("Invalid policy pack configuration:\n" + "\n".join(f"  - {p}" for p in self.problems))
+
+
+# --------------------------------------------------------------------------- records
+
+
+@dataclass(frozen=True)
+class PolicyInfo:
+    name: str
+    description: str
+    enforcement_level: str
+    severity: str = ""
+    policy_type: str = ""
+    display_name: str = ""
+    remediation_steps: str = ""
+    config_schema: Optional[dict[str, Any]] = None
+
+
+@dataclass(frozen=True)
+class AnalyzerInfo:
+    name: str
+    version: str
+    display_name: str
+    supports_config: bool
+    policies: tuple[PolicyInfo, ...]
+    initial_config: dict[str, "PolicyConfig"]
+
+
+@dataclass(frozen=True)
+class PolicyConfig:
+    enforcement_level: str = ""
+    properties: Optional[dict[str, Any]] = None
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    policy_name: str
+    policy_pack_name: str
+    policy_pack_version: str
+    description: str
+    message: str
+    enforcement_level: str
+    severity: str
+    urn: str
+
+
+@dataclass(frozen=True)
+class Remediation:
+    policy_name: str
+    description: str
+    properties: Optional[dict[str, Any]]
+    diagnostic: str
+
+
+@dataclass
+class ProviderRef:
+    urn: str
+    type: str
+    name: str
+    properties: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class AnalyzerResource:
+    """One resource as the engine describes it to an analyzer (properties already in wire form)."""
+
+    urn: str
+    type: str
+    name: str
+    properties: dict[str, Any]
+    parent: str = ""
+    protect: bool = False
+    ignore_changes: Sequence[str] = ()
+    delete_before_replace: Optional[bool] = None
+    additional_secret_outputs: Sequence[str] = ()
+    aliases: Sequence[str] = ()
+    provider: Optional[ProviderRef] = None
+    dependencies: Sequence[str] = ()
+    property_dependencies: Mapping[str, Sequence[str]] = field(default_factory=dict)
+
+
+# --------------------------------------------------------------------------- wire helpers
+
+
+def secret(value: Any) -> dict[str, Any]:
+    return {SECRET_SIG_KEY: SECRET_SIG, "value": value}
+
+
+def wire_properties(values: Mapping[str, Any], secret_paths: Iterable[str] = (),
+                    secret_keys: Iterable[str] = ()) -> dict[str, Any]:
+    """Plain recorded values -> the engine's marshalled form for analyzers.
+
+    Secrets keep the secret signature wrapper (``KeepSecrets``); internal ``__`` keys are dropped
+    (``SkipInternalKeys``). ``secret_paths`` use the recorder's dotted paths; ``secret_keys`` are
+    top-level keys whose whole value is secret (additional secret outputs).
+    """
+    paths = set(secret_paths)
+    keys = set(secret_keys)
+
+    def walk(value: Any, path: str) -> Any:
+        if path in paths:
+            return secret(value)
+        if not paths:
+            return value
+        if isinstance(value, Mapping):
+            return {k: walk(v, f"{path}.{k}") for k, v in value.items()}
+        if isinstance(value, list):
+            return [walk(v, f"{path}.{i}") for i, v in enumerate(value)]
+        return value
+
+    out: dict[str, Any] = {}
+    for key, value in values.items():
+        if key.startswith("__"):
+            continue
+        out[key] = secret(value) if key in keys else walk(value, key)
+    return out
+
+
+def _struct(values: Mapping[str, Any]):
+    from google.protobuf import struct_pb2
+
+    s = struct_pb2.Struct()
+    s.update(values)
+    return s
+
+
+def _ints(value: Any) -> Any:
+    """protobuf Struct numbers are doubles: give integral ones back as ints (JSON has one number type)."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, Mapping):
+        return {k: _ints(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_ints(v) for v in value]
+    return value
+
+
+def _level_name(value: int) -> str:
+    from pulumi.runtime.proto import analyzer_pb2
+
+    return analyzer_pb2.EnforcementLevel.Name(value).lower()
+
+
+def _severity_name(value: int) -> str:
+    from pulumi.runtime.proto import analyzer_pb2
+
+    name = analyzer_pb2.PolicySeverity.Name(value)
+    return "" if name.endswith("UNSPECIFIED") else name.removeprefix("POLICY_SEVERITY_").lower()
+
+
+# --------------------------------------------------------------------------- policy config (engine semantics)
+
+
+def parse_policy_config(data: Any, source: str = "policy config") -> dict[str, PolicyConfig]:
+    """``--policy-pack-config`` JSON: ``{"all": "mandatory", "<policy>": "advisory" | {"enforcementLevel": ..., ...}}``."""
+    if data is None:
+        return {}
+    if not isinstance(data, Mapping):
+        raise PolicyConfigError([f"{source}: the top level must be a JSON object"])
+    problems: list[str] = []
+    result: dict[str, PolicyConfig] = {}
+    for name, value in data.items():
+        level, props = "", None
+        if isinstance(value, str):
+            level = value
+        elif isinstance(value, Mapping):
+            props = {k: v for k, v in value.items() if k != "enforcementLevel"} or None
+            level = value.get("enforcementLevel", "")
+            if not isinstance(level, str):
+                problems.append(f"{source}: {name}.enforcementLevel: {level!r} is not a string")
+                continue
+        else:
+            problems.append(f"{source}: {name}: {value!r} is not a valid value; must be a string or object")
+            continue
+        if level and level not in ENFORCEMENT_LEVELS:
+            problems.append(f"{source}: {name}: {level!r} is not a valid enforcement level "
+                            f"(allowed: {', '.join(ENFORCEMENT_LEVELS)})")
+            continue
+        if level or props:
+            result[name] = PolicyConfig(level, props)
+    if problems:
+        raise PolicyConfigError(problems)
+    return result
+
+
+def load_policy_config(path: str | Path) -> dict[str, PolicyConfig]:
+    text = Path(path).read_text()
+    if not text.strip():
+        return {}
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise PolicyConfigError([f"{path}: not valid JSON: {e}"]) from None
+    return parse_policy_config(data, str(path))
+
+
+def reconcile_policy_config(info: AnalyzerInfo, config: Mapping[str, PolicyConfig]) -> dict[str, PolicyConfig]:
+    """Defaults from each policy (level, schema defaults), then the pack's initial config, then ``config``.
+
+    Raises ``PolicyConfigError`` listing every policy whose resulting properties break its schema.
+    """
+    result: dict[str, PolicyConfig] = {}
+    for p in info.policies:
+        defaults = {k: v["default"] for k, v in ((p.config_schema or {}).get("properties") or {}).items()
+                    if isinstance(v, Mapping) and "default" in v}
+        result[p.name] = PolicyConfig(p.enforcement_level, defaults or None)
+
+    def apply(given: Mapping[str, PolicyConfig]) -> None:
+        everything = given.get("all")
+        if everything is not None and everything.enforcement_level:
+            for k, v in list(result.items()):
+                result[k] = PolicyConfig(everything.enforcement_level, v.properties)
+        for name, cfg in given.items():
+            level, props = "", None
+            if name in result:
+                level, props = result[name].enforcement_level, result[name].properties
+            if cfg.enforcement_level:
+                level = cfg.enforcement_level
+            if cfg.properties:
+                props = {**(props or {}), **cfg.properties}
+            result[name] = PolicyConfig(level, props)
+
+    apply(info.initial_config)
+    apply(config)
+
+    import jsonschema
+
+    problems: list[str] = []
+    for p in info.policies:
+        if not p.config_schema:
+            continue
+        schema = {"type": "object"}
+        if p.config_schema.get("properties"):
+            schema["properties"] = p.config_schema["properties"]
+        if p.config_schema.get("required"):
+            schema["required"] = p.config_schema["required"]
+        validator = jsonschema.Draft7Validator(schema)
+        for err in sorted(validator.iter_errors(result[p.name].properties or {}), key=lambda e: list(e.path)):
+            where = ".".join(str(x) for x in err.path)
+            problems.append(f"{p.name}: {where + ': ' if where else ''}{err.message}")
+    if problems:
+        raise PolicyConfigError(problems)
+    return result
+
+
+# --------------------------------------------------------------------------- the engine side
+
+
+def _engine_servicer():
+    """The minimal Engine service a pack may call back into (logging, root resource)."""
+    from google.protobuf import empty_pb2
+    from pulumi.runtime.proto import engine_pb2, engine_pb2_grpc
+
+    class EngineServicer(engine_pb2_grpc.EngineServicer):
+        def __init__(self) -> None:
+            self.logs: list[tuple[str, str, str]] = []
+            self.root = ""
+
+        def Log(self, request, context):  # noqa: N802 - gRPC method name
+            self.logs.append((engine_pb2.LogSeverity.Name(request.severity).lower(), request.urn, request.message))
+            return empty_pb2.Empty()
+
+        def GetRootResource(self, request, context):  # noqa: N802
+            return engine_pb2.GetRootResourceResponse(urn=self.root)
+
+        def SetRootResource(self, request, context):  # noqa: N802
+            self.root = request.urn
+            return engine_pb2.SetRootResourceResponse()
+
+    return EngineServicer()
+
+
+def pack_python(pack_dir: Path) -> tuple[str, list[str]]:
+    """The interpreter the shim would use (the pack's ``virtualenv`` option if it exists) and the shim's extra args."""
+    import yaml
+
+    runtime: Any = "python"
+    meta = pack_dir / "PulumiPolicy.yaml"
+    if meta.exists():
+        runtime = (yaml.safe_load(meta.read_text()) or {}).get("runtime", "python")
+    options = runtime.get("options") or {} if isinstance(runtime, Mapping) else {}
+    name = runtime.get("name") if isinstance(runtime, Mapping) else runtime
+    if name != "python":
+        raise PolicyPackError(f"{meta}: runtime {name!r} is not supported here (only python policy packs)")
+    extra = [f"-{k}={v}" for k, v in options.items() if f"{v}" != ""]
+    venv = options.get("virtualenv")
+    if venv:
+        candidate = (pack_dir / str(venv)).resolve() / "bin" / "python"
+        if candidate.exists():
+            return str(candidate), extra
+    # The pack's virtualenv is not built: the project's environment has pulumi-policy (requirements.txt).
+    return sys.executable, extra
+
+
+class PolicyPackHost:
+    """Start a policy pack process and speak the Analyzer protocol to it, as the engine does.
+
+    ``start()`` returns at once (the pack boots while the caller does other work, e.g. runs the
+    program); the first RPC waits for the port.
+    """
+
+    def __init__(self, pack_dir: str | Path, *, project: str, stack: str, organization: str = "organization",
+                 config: Optional[Mapping[str, str]] = None, secret_keys: Sequence[str] = (),
+                 tags: Optional[Mapping[str, str]] = None, dry_run: bool = True,
+                 startup_timeout: float = 60.0, window: int = 16) -> None:
+        self.pack_dir = Path(pack_dir).resolve()
+        self.project, self.stack, self.organization = project, stack, organization
+        self.config = dict(config or {})
+        self.secret_keys = list(secret_keys)
+        self.tags = dict(tags or {"pulumi:project": project, "pulumi:runtime": "python"})
+        self.dry_run = dry_run
+        self.startup_timeout = startup_timeout
+        self.window = max(1, window)
+        self.proc: Optional[subprocess.Popen] = None
+        self.stdout_lines: list[str] = []
+        self.stderr_lines: list[str] = []
+        self._port_q: "queue.Queue[Optional[str]]" = queue.Queue()
+        self._engine = None
+        self._engine_server = None
+        self._channel = None
+        self._stub = None
+        self._info: Optional[AnalyzerInfo] = None
+        self.plugin_version = ""
+
+    # ---------------------------------------------------------------- lifecycle
+    def start(self) -> "PolicyPackHost":
+        if not (self.pack_dir / "__main__.py").exists():
+            raise PolicyPackError(f"no policy pack at {self.pack_dir} (missing __main__.py)")
+        python, _shim_args = pack_python(self.pack_dir)
+        # The engine address is reserved now and served right after the pack is launched, so the
+        # pack's interpreter start-up is not delayed by this process importing gRPC and the protos.
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.bind(("127.0.0.1", 0))
+            engine_port = sock.getsockname()[1]
+        engine_address = f"127.0.0.1:{engine_port}"
+        env = dict(os.environ)
+        env.update({
+            "PULUMI_CONFIG": json.dumps(self.config, sort_keys=True),
+            "PULUMI_PROJECT": self.project,
+            "PULUMI_STACK": self.stack,
+            "PULUMI_ORGANIZATION": self.organization,
+            "PULUMI_DRY_RUN": "true" if self.dry_run else "false",
+        })
+        # Exactly what the shim runs (it forwards only its first two arguments to python).
+        self.proc = subprocess.Popen(
+            [python, "-u", "-m", "pulumi.policy", engine_address, "."],
+            cwd=self.pack_dir, env=env, stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+        )
+        threading.Thread(target=self._read_stdout, daemon=True).start()
+        threading.Thread(target=self._drain, args=(self.proc.stderr, self.stderr_lines), daemon=True).start()
+        self._start_engine(engine_port)
+        return self
+
+    def _start_engine(self, port: int) -> None:
+        import grpc
+        from pulumi.runtime.proto import engine_pb2_grpc
+
+        self._engine = _engine_servicer()
+        server = grpc.server(futures.ThreadPoolExecutor(max_workers=2), options=_CHANNEL_OPTIONS)
+        engine_pb2_grpc.add_EngineServicer_to_server(self._engine, server)
+        server.add_insecure_port(f"127.0.0.1:{port}")
+        server.start()
+        self._engine_server = server
+
+    def _read_stdout(self) -> None:
+        assert self.proc and self.proc.stdout
+        first = True
+        for raw in self.proc.stdout:
+            line = raw.decode(errors="replace").rstrip("\n")
+            if first:
+                first = False
+                self._port_q.put(line)
+            else:
+                self.stdout_lines.append(line)
+        if first:
+            self._port_q.put(None)
+
+    @staticmethod
+    def _drain(stream, into: list[str]) -> None:
+        for raw in stream:
+            into.append(raw.decode(errors="replace").rstrip("\n"))
+
+    def _failure(self, what: str) -> PolicyPackError:
+        tail = "\n".join(self.stderr_lines[-30:] + self.stdout_lines[-10:])
+        return PolicyPackError(f"policy pack {self.pack_dir} {what}" + (f":\n{tail}" if tail else ""))
+
+    def _connect(self):
+        if self._stub is not None:
+            return self._stub
+        if self.proc is None:
+            self.start()
+        import grpc
+        from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
+
+        try:
+            line = self._port_q.get(timeout=self.startup_timeout)
+        except queue.Empty:
+            raise self._failure(f"did not print its port within {self.startup_timeout:.0f}s") from None
+        if line is None or not line.strip().isdigit():
+            if self.proc is not None:
+                try:
+                    self.proc.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    pass
+            raise self._failure(f"failed to start (first output line: {line!r})")
+        self._channel = grpc.insecure_channel(f"127.0.0.1:{int(line)}", options=_CHANNEL_OPTIONS)
+        grpc.channel_ready_future(self._channel).result(timeout=self.startup_timeout)
+        self._stub = analyzer_pb2_grpc.AnalyzerStub(self._channel)
+        dir_ = str(self.pack_dir)
+        try:
+            self._stub.Handshake(analyzer_pb2.AnalyzerHandshakeRequest(
+                engine_address="", root_directory=dir_, program_directory=dir_))
+        except grpc.RpcError as e:
+            if e.code() != grpc.StatusCode.UNIMPLEMENTED:
+                raise self._failure(f"failed the handshake: {e.details()}") from None
+        try:
+            self._stub.ConfigureStack(analyzer_pb2.AnalyzerStackConfigureRequest(
+                stack=self.stack, project=self.project, organization=self.organization, dry_run=self.dry_run,
+                config=self.config, config_secret_keys=self.secret_keys, tags=self.tags))
+        except grpc.RpcError as e:
+            if e.code() != grpc.StatusCode.UNIMPLEMENTED:
+                raise self._failure(f"failed ConfigureStack: {e.details()}") from None
+        return self._stub
+
+    def stop(self) -> None:
+        """Ask the pack to stop (SIGINT, as the engine does) without waiting; ``close()`` reaps it."""
+        self._stub = None
+        if self.proc is not None and self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGINT)  # the pack's serve loop stops its server on KeyboardInterrupt
+            except (ProcessLookupError, PermissionError):
+                pass
+
+    def close(self) -> None:
+        self.stop()
+        proc, self.proc = self.proc, None
+        if proc is not None:
+            try:
+                proc.wait(timeout=3)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=5)
+            for stream in (proc.stdout, proc.stderr):
+                if stream:
+                    stream.close()
+        if self._channel is not None:
+            self._channel.close()  # after the pack is gone: nothing left to drain
+            self._channel = None
+        if self._engine_server is not None:
+            self._engine_server.stop(0)
+            self._engine_server = None
+
+    def __enter__(self) -> "PolicyPackHost":
+        return self.start() if self.proc is None else self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def ready(self) -> bool:
+        """True once the pack has printed its port (the first RPC will not wait)."""
+        return self._stub is not None or not self._port_q.empty()
+
+    @property
+    def engine_logs(self) -> list[tuple[str, str, str]]:
+        return list(self._engine.logs) if self._engine is not None else []
+
+    # ---------------------------------------------------------------- RPCs
+    def _call(self, method: str, request):
+        import grpc
+
+        stub = self._connect()
+        try:
+            return getattr(stub, method)(request)
+        except grpc.RpcError as e:
+            raise self._failure(f"failed {method}: {e.code().name}: {e.details()}") from None
+
+    def info(self) -> AnalyzerInfo:
+        if self._info is None:
+            from google.protobuf import empty_pb2, json_format
+
+            resp = self._call("GetAnalyzerInfo", empty_pb2.Empty())
+            policies = []
+            for p in resp.policies:
+                schema = None
+                if p.HasField("configSchema"):
+                    schema = {"properties": _ints(json_format.MessageToDict(p.configSchema.properties)),
+                              "required": list(p.configSchema.required)}
+                policies.append(PolicyInfo(
+                    name=p.name, description=p.description, enforcement_level=_level_name(p.enforcementLevel),
+                    severity=_severity_name(p.severity), display_name=p.displayName,
+                    policy_type={1: "resource", 2: "stack"}.get(int(p.policy_type), ""),
+                    remediation_steps=p.remediation_steps, config_schema=schema))
+            initial = {k: PolicyConfig(_level_name(v.enforcementLevel),
+                                       _ints(json_format.MessageToDict(v.properties)) or None)
+                       for k, v in resp.initialConfig.items()}
+            self._info = AnalyzerInfo(name=resp.name, version=resp.version, display_name=resp.displayName,
+                                      supports_config=resp.supportsConfig,
+                                      policies=tuple(sorted(policies, key=lambda x: x.name)),
+                                      initial_config=initial)
+            plugin = self._call("GetPluginInfo", empty_pb2.Empty())
+            self.plugin_version = plugin.version
+        return self._info
+
+    def configure(self, config: Mapping[str, PolicyConfig]) -> None:
+        from pulumi.runtime.proto import analyzer_pb2
+
+        if not config:
+            return
+        req = analyzer_pb2.ConfigureAnalyzerRequest()
+        for name, cfg in config.items():
+            entry = req.policyConfig[name]
+            entry.enforcementLevel = analyzer_pb2.EnforcementLevel.Value((cfg.enforcement_level or "advisory").upper())
+            if cfg.properties:
+                entry.properties.update(cfg.properties)
+        self._call("Configure", req)
+
+    def _options(self, r: AnalyzerResource):
+        from pulumi.runtime.proto import analyzer_pb2
+
+        return analyzer_pb2.AnalyzerResourceOptions(
+            protect=r.protect, ignoreChanges=list(r.ignore_changes),
+            deleteBeforeReplace=bool(r.delete_before_replace),
+            deleteBeforeReplaceDefined=r.delete_before_replace is not None,
+            additionalSecretOutputs=list(r.additional_secret_outputs), aliases=list(r.aliases),
+            customTimeouts=analyzer_pb2.AnalyzerResourceOptions.CustomTimeouts(), parent=r.parent)
+
+    @staticmethod
+    def _provider(r: AnalyzerResource):
+        from pulumi.runtime.proto import analyzer_pb2
+
+        if r.provider is None:
+            return None
+        p = r.provider
+        return analyzer_pb2.AnalyzerProviderResource(urn=p.urn, type=p.type, name=p.name,
+                                                     properties=_struct(p.properties))
+
+    def analyze_request(self, r: AnalyzerResource):
+        from pulumi.runtime.proto import analyzer_pb2
+
+        return analyzer_pb2.AnalyzeRequest(type=r.type, urn=r.urn, name=r.name, properties=_struct(r.properties),
+                                           options=self._options(r), provider=self._provider(r))
+
+    @staticmethod
+    def _diagnostics(resp, default_urn: str = "") -> list[Diagnostic]:
+        out = []
+        for d in resp.diagnostics:
+            level = _level_name(d.enforcementLevel)
+            out.append(Diagnostic(
+                policy_name=d.policyName, policy_pack_name=d.policyPackName, policy_pack_version=d.policyPackVersion,
+                description=d.description, message=d.message,
+                enforcement_level="mandatory" if level == "remediate" else level,
+                severity=_severity_name(d.severity), urn=d.urn or default_urn))
+        return out
+
+    def remediate(self, r: AnalyzerResource) -> list[Remediation]:
+        from google.protobuf import json_format
+
+        resp = self._call("Remediate", self.analyze_request(r))
+        return [Remediation(x.policyName, x.description,
+                            json_format.MessageToDict(x.properties) if x.HasField("properties") else None,
+                            x.diagnostic) for x in resp.remediations]
+
+    def analyze(self, r: AnalyzerResource) -> list[Diagnostic]:
+        # The engine reports every per-resource diagnostic against the resource it analyzed.
+        return [Diagnostic(**{**d.__dict__, "urn": r.urn})
+                for d in self._diagnostics(self._call("Analyze", self.analyze_request(r)))]
+
+    def analyze_many(self, resources: Sequence[AnalyzerResource]) -> list[list[Diagnostic]]:
+        """``Analyze`` for each resource, a few requests in flight at once; results in input order."""
+        import grpc
+
+        stub = self._connect()
+        results: list[list[Diagnostic]] = []
+        pending: deque = deque()
+
+        def collect() -> None:
+            r, fut = pending.popleft()
+            try:
+                resp = fut.result()
+            except grpc.RpcError as e:
+                raise self._failure(f"failed Analyze({r.type} {r.name}): {e.code().name}: {e.details()}") from None
+            results.append([Diagnostic(**{**d.__dict__, "urn": r.urn}) for d in self._diagnostics(resp)])
+
+        for r in resources:
+            pending.append((r, stub.Analyze.future(self.analyze_request(r))))
+            if len(pending) >= self.window:
+                collect()
+        while pending:
+            collect()
+        return results
+
+    def analyze_stack(self, resources: Sequence[AnalyzerResource], root_urn: str = "") -> list[Diagnostic]:
+        from pulumi.runtime.proto import analyzer_pb2
+
+        req = analyzer_pb2.AnalyzeStackRequest()
+        for r in resources:
+            item = req.resources.add(type=r.type, urn=r.urn, name=r.name, parent=r.parent,
+                                     dependencies=list(r.dependencies))
+            item.properties.CopyFrom(_struct(r.properties))
+            item.options.CopyFrom(self._options(r))
+            provider = self._provider(r)
+            if provider is not None:
+                item.provider.CopyFrom(provider)
+            for key, urns in r.property_dependencies.items():
+                if urns:
+                    item.propertyDependencies[key].urns.extend(urns)
+        known = {r.urn for r in resources}
+        diags = self._diagnostics(self._call("AnalyzeStack", req))
+        # As the engine: a diagnostic naming no resource of the stack is reported on the stack itself.
+        return [d if d.urn in known else Diagnostic(**{**d.__dict__, "urn": root_urn}) for d in diags]

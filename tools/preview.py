@@ -1,0 +1,393 @@
+"""Offline preview: what a stack would create and whether the policy pack lets it through.
+
+    python -m tools.preview --stack prod [--out out/prod] [--policy-pack policies]
+                            [--policy-config policies/config/prod.json]
+
+No cloud credentials, no Pulumi CLI, no plugins. The real ``__main__.py`` runs in-process under
+Pulumi mocks with the stack's config file (``secure:`` values become marked placeholders); the
+policy pack runs in its own process and is driven over the analyzer gRPC protocol exactly as
+the engine drives it (see ``tools/analyzer_host.py``). The pack boots while the program runs.
+
+Prints a readable plan (resource tree, counts by type, violations by policy, outputs) and
+writes ``<out>/plan.json`` and ``<out>/manifests/<namespace>/<kind>-<name>.yaml``. Secrets are
+shown as ``[secret]`` everywhere.
+
+Exit codes: 0 no mandatory violation; 1 mandatory policy violation(s); 2 invalid stack config
+or policy config; 3 the program or the policy pack failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import runpy
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Any, Mapping, Optional, Sequence
+
+from tools import analyzer_host as ah
+from tools import plan_render
+from tools.program_runner import (
+    ORGANIZATION,
+    PROJECT,
+    ROOT,
+    ProgramRun,
+    RecordedResource,
+    load_stack_config,
+    run_program,
+    stack_file,
+    stack_name_of,
+)
+
+EXIT_OK, EXIT_VIOLATIONS, EXIT_CONFIG, EXIT_ERROR = 0, 1, 2, 3
+POLICY_CONFIG_BY_CLASS = {"nonprod": "dev.json", "prod": "prod.json"}
+
+
+def environment_class(config: Mapping[str, str]) -> str:
+    # components/config.py treats a missing class as prod (the strict side); so does the preview.
+    return config.get(f"{PROJECT}:environmentClass") or "prod"
+
+
+def default_policy_config(pack_dir: Path, env_class: str) -> Optional[Path]:
+    path = pack_dir / "config" / POLICY_CONFIG_BY_CLASS.get(env_class, "prod.json")
+    return path if path.exists() else None
+
+
+def root_urn(stack: str) -> str:
+    return f"urn:pulumi:{stack}::{PROJECT}::pulumi:pulumi:Stack::{PROJECT}-{stack}"
+
+
+# --------------------------------------------------------------------------- resources as the engine sees them
+
+
+def _secret_top_keys(r: RecordedResource) -> set[str]:
+    return {p.split(".")[0] for p in r.secret_paths} | set(r.additional_secret_outputs)
+
+
+def _config_value(raw: str) -> Any:
+    if raw[:1] in "[{":
+        try:
+            return json.loads(raw)
+        except ValueError:
+            return raw
+    return raw
+
+
+def default_providers(run: ProgramRun, stack: str) -> dict[str, dict[str, Any]]:
+    """The default provider the engine creates per package for resources with no explicit provider."""
+    out: dict[str, dict[str, Any]] = {}
+    for r in run.resources:
+        pkg = r.type.split(":", 1)[0]
+        if not r.custom or r.provider or pkg == "pulumi":
+            continue
+        name = "default_" + r.version.replace(".", "_") if r.version else "default"
+        urn = f"urn:pulumi:{stack}::{PROJECT}::pulumi:providers:{pkg}::{name}"
+        if urn in out:
+            continue
+        inputs: dict[str, Any] = {}
+        secret_paths: list[str] = []
+        for key, value in sorted(run.config.items()):
+            if key.startswith(pkg + ":"):
+                short = key.split(":", 1)[1]
+                inputs[short] = _config_value(value)
+                if key in run.secret_keys:
+                    secret_paths.append(short)
+        if r.version:
+            inputs["version"] = r.version
+        out[urn] = {"urn": urn, "type": f"pulumi:providers:{pkg}", "name": name, "inputs": inputs,
+                    "secret_paths": secret_paths}
+    return out
+
+
+def _provider_urn(r: RecordedResource, defaults: Mapping[str, Mapping[str, Any]], stack: str) -> str:
+    if r.provider:
+        return r.provider.rsplit("::", 1)[0]
+    pkg = r.type.split(":", 1)[0]
+    if not r.custom or pkg == "pulumi":
+        return ""
+    name = "default_" + r.version.replace(".", "_") if r.version else "default"
+    urn = f"urn:pulumi:{stack}::{PROJECT}::pulumi:providers:{pkg}::{name}"
+    return urn if urn in defaults else ""
+
+
+def analyzer_resources(run: ProgramRun, stack: str) -> tuple[list[ah.AnalyzerResource], list[ah.AnalyzerResource],
+                                                             dict[str, dict[str, Any]]]:
+    """(per-resource requests with inputs, stack-analysis resources with outputs, default providers)."""
+    defaults = default_providers(run, stack)
+    by_urn = {r.urn: r for r in run.resources}
+    providers: dict[str, ah.ProviderRef] = {}
+    for urn, d in defaults.items():
+        providers[urn] = ah.ProviderRef(urn, d["type"], d["name"], ah.wire_properties(d["inputs"], d["secret_paths"]))
+    for r in run.resources:
+        if r.type.startswith("pulumi:providers:"):
+            providers[r.urn] = ah.ProviderRef(r.urn, r.type, r.name, ah.wire_properties(r.inputs, r.secret_paths))
+
+    root = root_urn(stack)
+    stack_outputs = ah.wire_properties(run.outputs, secret_keys=run.secret_outputs)
+    analyze = [ah.AnalyzerResource(urn=root, type="pulumi:pulumi:Stack", name=f"{PROJECT}-{stack}", properties={})]
+    whole = [ah.AnalyzerResource(urn=root, type="pulumi:pulumi:Stack", name=f"{PROJECT}-{stack}",
+                                 properties=stack_outputs)]
+    for d in defaults.values():
+        props = ah.wire_properties(d["inputs"], d["secret_paths"])
+        for into in (analyze, whole):
+            into.append(ah.AnalyzerResource(urn=d["urn"], type=d["type"], name=d["name"], properties=props))
+    for r in run.resources:
+        prov_urn = _provider_urn(r, defaults, stack)
+        common = dict(urn=r.urn, type=r.type, name=r.name, parent=r.parent, protect=r.protect,
+                      ignore_changes=r.ignore_changes,
+                      delete_before_replace=r.delete_before_replace if r.delete_before_replace else None,
+                      additional_secret_outputs=r.additional_secret_outputs, provider=providers.get(prov_urn),
+                      dependencies=r.dependencies, property_dependencies=r.property_dependencies)
+        analyze.append(ah.AnalyzerResource(properties=ah.wire_properties(r.inputs, r.secret_paths), **common))
+        outputs = r.outputs or r.inputs
+        whole.append(ah.AnalyzerResource(
+            properties=ah.wire_properties(outputs, r.secret_paths, secret_keys=_secret_top_keys(r) & set(outputs)),
+            **common))
+    del by_urn
+    return analyze, whole, defaults
+
+
+# --------------------------------------------------------------------------- the plan
+
+
+def _secret_strings(run: ProgramRun) -> set[str]:
+    """Every secret string value, to scrub from anything a policy pack says back."""
+    found: set[str] = set()
+
+    def collect(value: Any) -> None:
+        if isinstance(value, str) and len(value) >= 6:
+            found.add(value)
+        elif isinstance(value, Mapping):
+            for v in value.values():
+                collect(v)
+        elif isinstance(value, list):
+            for v in value:
+                collect(v)
+
+    from tools.program_runner import dig
+
+    for r in run.resources:
+        for p in r.secret_paths:
+            collect(dig(r.inputs, p))
+        for k in _secret_top_keys(r):
+            collect(r.outputs.get(k))
+    for k in run.secret_outputs:
+        collect(run.outputs.get(k))
+    return found
+
+
+def _scrub(text: str, secrets: set[str]) -> str:
+    for s in sorted(secrets, key=len, reverse=True):
+        if s in text:
+            text = text.replace(s, plan_render.MASK)
+    return text
+
+
+def build_plan(run: ProgramRun, *, stack: str, stack_path: Path, env_class: str,
+               defaults: Mapping[str, Mapping[str, Any]], diagnostics: Sequence[ah.Diagnostic],
+               pack: Optional[Mapping[str, Any]], warnings: Sequence[str],
+               remediations: Sequence[Mapping[str, Any]] = ()) -> dict[str, Any]:
+    root = root_urn(stack)
+    resources: list[dict[str, Any]] = [{
+        "urn": root, "type": "pulumi:pulumi:Stack", "name": f"{PROJECT}-{stack}", "parent": "", "custom": False,
+        "provider": "", "protect": False, "ignoreChanges": [], "dependencies": [], "propertyDependencies": {},
+        "additionalSecretOutputs": [], "deleteBeforeReplace": False, "retainOnDelete": False,
+        "replaceOnChanges": [], "secretPaths": [], "inputs": {},
+    }]
+    for d in defaults.values():
+        resources.append({
+            "urn": d["urn"], "type": d["type"], "name": d["name"], "parent": "", "custom": True, "provider": "",
+            "protect": False, "ignoreChanges": [], "dependencies": [], "propertyDependencies": {},
+            "additionalSecretOutputs": [], "deleteBeforeReplace": False, "retainOnDelete": False,
+            "replaceOnChanges": [], "secretPaths": d["secret_paths"],
+            "inputs": plan_render.mask(d["inputs"], d["secret_paths"]), "synthesized": "default provider",
+        })
+    for r in run.resources:
+        resources.append({
+            "urn": r.urn, "type": r.type, "name": r.name, "parent": r.parent, "custom": r.custom,
+            "provider": _provider_urn(r, defaults, stack), "protect": r.protect,
+            "ignoreChanges": list(r.ignore_changes), "dependencies": sorted(r.dependencies),
+            "propertyDependencies": {k: sorted(v) for k, v in sorted(r.property_dependencies.items()) if v},
+            "additionalSecretOutputs": list(r.additional_secret_outputs),
+            "deleteBeforeReplace": r.delete_before_replace, "retainOnDelete": r.retain_on_delete,
+            "replaceOnChanges": list(r.replace_on_changes), "secretPaths": sorted(r.secret_paths),
+            "inputs": plan_render.mask(r.inputs, r.secret_paths),
+        })
+    ordered = [r for _, r in plan_render.tree_order(resources, root)]
+    by_urn = {r["urn"]: r for r in ordered}
+
+    secrets = _secret_strings(run)
+    violations = []
+    for d in diagnostics:
+        target = by_urn.get(d.urn) or by_urn[root]
+        target["violations"] = target.get("violations", 0) + 1
+        violations.append({
+            "policy": d.policy_name, "policyPack": d.policy_pack_name, "policyPackVersion": d.policy_pack_version,
+            "enforcementLevel": d.enforcement_level, "severity": d.severity,
+            "description": _scrub(d.description, secrets), "message": _scrub(d.message, secrets),
+            "urn": target["urn"], "resourceType": target["type"], "resourceName": target["name"],
+        })
+    violations.sort(key=lambda v: (v["policy"], v["urn"], v["message"]))
+    outputs = plan_render.mask(run.outputs, secret_keys=run.secret_outputs)
+    config = {k: _config_value(v) for k, v in sorted(run.config.items())}  # secure: values are placeholders
+    mandatory = sum(1 for v in violations if v["enforcementLevel"] == "mandatory")
+    return {
+        "project": PROJECT, "organization": ORGANIZATION, "stack": stack, "environmentClass": env_class,
+        "stackFile": _rel(stack_path), "rootUrn": root, "config": config,
+        "secretConfigKeys": sorted(run.secret_keys), "policyPack": dict(pack) if pack else None,
+        "resources": ordered, "violations": violations, "remediations": list(remediations),
+        "outputs": outputs, "warnings": [_scrub(w, secrets) for w in warnings],
+        "summary": {
+            "resources": len(ordered), "byType": plan_render.by_type(ordered),
+            "mandatory": mandatory, "advisory": sum(1 for v in violations if v["enforcementLevel"] == "advisory"),
+            "manifests": 0,
+        },
+    }
+
+
+def _rel(path: Path) -> str:
+    try:
+        return str(Path(path).resolve().relative_to(ROOT))
+    except ValueError:
+        return str(path)
+
+
+# --------------------------------------------------------------------------- command line
+
+
+def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        prog="python -m tools.preview",
+        description="Offline preview: run the program under mocks, check it with the policy pack, print the plan.",
+        epilog="Exit codes: 0 ok, 1 mandatory policy violations, 2 invalid stack or policy config, "
+               "3 program or policy pack failure.")
+    p.add_argument("--stack", required=True, help="stack name (reads Pulumi.<stack>.yaml) or a stack config file path")
+    p.add_argument("--out", help="output folder (default: out/<stack>)")
+    p.add_argument("--policy-pack", default="policies", help="policy pack folder (default: policies)")
+    p.add_argument("--policy-config",
+                   help="policy pack config JSON (default: <pack>/config/dev.json for nonprod, prod.json for prod)")
+    p.add_argument("--skip-policy", action="store_true", help="do not run the policy pack")
+    p.add_argument("--program", help="a program file to run instead of __main__.py (tests)")
+    p.add_argument("--quiet", action="store_true", help="print only the verdict line")
+    return p.parse_args(argv)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    started = time.perf_counter()
+    args = parse_args(argv)
+    path = stack_file(args.stack)
+    if not path.exists():
+        print(f"error: no stack config {path} (pass a stack name with a Pulumi.<stack>.yaml, or a file path)",
+              file=sys.stderr)
+        return EXIT_CONFIG
+    stack = stack_name_of(args.stack)
+    out_dir = Path(args.out or f"out/{stack}")
+    config, secret_keys = load_stack_config(args.stack)
+    env_class = environment_class(config)
+
+    host: Optional[ah.PolicyPackHost] = None
+    pack_dir = Path(args.policy_pack)
+    policy_config = Path(args.policy_config) if args.policy_config else None
+    if not args.skip_policy:
+        if policy_config is None:
+            policy_config = default_policy_config(pack_dir, env_class)
+        elif not policy_config.exists():
+            print(f"error: policy config {policy_config} does not exist", file=sys.stderr)
+            return EXIT_CONFIG
+        try:
+            # Started first: the pack process boots on the other core while the program runs here.
+            host = ah.PolicyPackHost(pack_dir, project=PROJECT, stack=stack, organization=ORGANIZATION,
+                                     config=config, secret_keys=secret_keys).start()
+        except ah.PolicyPackError as e:
+            print(f"error: {e}\n(pass --policy-pack <dir>, or --skip-policy to preview without policies)",
+                  file=sys.stderr)
+            return EXIT_ERROR
+    try:
+        return _preview(args, host, path, stack, out_dir, config, secret_keys, env_class, pack_dir, policy_config,
+                        started)
+    finally:
+        if host is not None:
+            host.close()
+
+
+def _preview(args, host, path, stack, out_dir, config, secret_keys, env_class, pack_dir, policy_config,
+             started) -> int:
+    from components.config import ConfigError
+
+    program = None
+    if args.program:
+        program_path = str(Path(args.program).resolve())
+        program = lambda: runpy.run_path(program_path, run_name="__main__")  # noqa: E731
+    try:
+        run = run_program(args.stack, config=(config, secret_keys), program=program)
+    except ConfigError as e:
+        print(f"Stack {stack}: invalid configuration ({path}):", file=sys.stderr)
+        for problem in e.problems:
+            print(f"  - {problem}", file=sys.stderr)
+        return EXIT_CONFIG
+    except Exception:  # noqa: BLE001 - any program failure is reported, as `pulumi preview` would
+        print(f"Stack {stack}: the program failed:\n{traceback.format_exc()}", file=sys.stderr)
+        return EXIT_ERROR
+
+    analyze, whole, defaults = analyzer_resources(run, stack)
+    diagnostics: list[ah.Diagnostic] = []
+    warnings: list[str] = []
+    remediations: list[dict[str, Any]] = []
+    pack_meta = None
+    if host is not None:
+        try:
+            if not host.ready():
+                import jsonschema  # noqa: F401 - imported while the pack is still booting, not after
+            info = host.info()
+            file_config = ah.load_policy_config(policy_config) if policy_config else {}
+            known = {p.name for p in info.policies} | {"all"}
+            warnings += [f"policy config names an unknown policy: {n}" for n in sorted(set(file_config) - known)]
+            reconciled = ah.reconcile_policy_config(info, file_config)
+            host.configure(reconciled)
+            if any(c.enforcement_level == "remediate" for c in reconciled.values()):
+                for i, r in enumerate(analyze):
+                    for rem in host.remediate(r):
+                        remediations.append({"policy": rem.policy_name, "urn": r.urn,
+                                             "diagnostic": rem.diagnostic, "changed": rem.properties is not None})
+                        if rem.properties is not None:
+                            r.properties = rem.properties
+            for diags in host.analyze_many(analyze):
+                diagnostics.extend(diags)
+            diagnostics.extend(host.analyze_stack(whole, root_urn=root_urn(stack)))
+        except ah.PolicyConfigError as e:
+            print(f"Stack {stack}: {e}", file=sys.stderr)
+            return EXIT_CONFIG
+        except ah.PolicyPackError as e:
+            print(f"Stack {stack}: {e}", file=sys.stderr)
+            return EXIT_ERROR
+        host.stop()  # the pack shuts down while the plan is written
+        warnings += [f"policy pack log ({sev}): {msg}" for sev, _urn, msg in host.engine_logs]
+        levels = {n: c.enforcement_level for n, c in reconciled.items()}
+        pack_meta = {
+            "name": info.name, "version": info.version, "pluginVersion": host.plugin_version,
+            "path": _rel(pack_dir), "config": _rel(policy_config) if policy_config else None,
+            "policies": [{"name": p.name, "enforcementLevel": levels.get(p.name, p.enforcement_level),
+                          "severity": p.severity, "type": p.policy_type, "description": p.description}
+                         for p in info.policies],
+        }
+    else:
+        warnings.append("policy pack skipped (--skip-policy)")
+
+    plan = build_plan(run, stack=stack, stack_path=path, env_class=env_class, defaults=defaults,
+                      diagnostics=diagnostics, pack=pack_meta, warnings=warnings, remediations=remediations)
+    manifests = plan_render.kubernetes_manifests(plan["resources"])
+    plan["summary"]["manifests"] = len(manifests)
+    plan["manifests"] = [f"manifests/{rel}" for rel, _ in manifests]
+    plan_render.write_outputs(plan, manifests, out_dir)
+    text = plan_render.render_text(plan, out_dir)
+    if args.quiet:
+        text = text.rstrip("\n").rsplit("\n", 1)[-1] + "\n"
+    sys.stdout.write(text)
+    sys.stdout.write(f"({time.perf_counter() - started:.2f}s)\n")
+    return EXIT_VIOLATIONS if plan["summary"]["mandatory"] else EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())
