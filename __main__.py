@@ -29,6 +29,8 @@ def key_vault_and_sealing_key(cfg: PlatformConfig, base: PlatformBase) -> tuple[
         config=cfg.key_vault,
         log_analytics_workspace_id=base.log_analytics_workspace_id,
         is_prod=cfg.is_prod,
+        # The nodes read the ingress certificate from the vault (Key Vault CSI driver).
+        network_subnet_ids=[base.node_subnet_id] if base.node_subnet_id is not None else [],
         # The shared non-prod key lives only in the owner's vault: protect it like prod.
         protect=cfg.is_prod or cfg.stack_role == "sealingKeyOwner",
         tags=cfg.tags,

@@ -94,6 +94,9 @@ class PlatformBase(pulumi.ComponentResource):
                 address_prefix=net.node_subnet_cidr,
                 # No implicit internet egress for nodes: the cluster's load balancer is the way out.
                 default_outbound_access=False,
+                # The nodes reach Key Vault (the CSI driver reads the ingress certificate) through the
+                # vault firewall, which admits this subnet by its service endpoint.
+                service_endpoints=[network.ServiceEndpointPropertiesFormatArgs(service="Microsoft.KeyVault")],
                 opts=child,
             )
             self.vnet_id = vnet.id

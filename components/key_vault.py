@@ -68,6 +68,10 @@ class KeyVaultArgs:
     protect: Optional[bool] = None  # None = is_prod
     tags: Mapping[str, str] = field(default_factory=dict)
     readers: Sequence[VaultReader] = ()
+    # Subnets allowed through the firewall besides the configured ones, e.g. the AKS node subnet: the
+    # Key Vault CSI driver reads the ingress certificate from the nodes. Each needs the
+    # Microsoft.KeyVault service endpoint.
+    network_subnet_ids: Sequence[pulumi.Input[str]] = ()
     vault_name: Optional[str] = None  # override the derived name (e.g. when importing an existing vault)
 
 
@@ -118,7 +122,10 @@ class KeyVault(pulumi.ComponentResource):
                     default_action=keyvault.NetworkRuleAction.DENY,
                     bypass=keyvault.NetworkRuleBypassOptions.AZURE_SERVICES,
                     ip_rules=[keyvault.IPRuleArgs(value=c) for c in args.config.allowed_cidrs],
-                    virtual_network_rules=[keyvault.VirtualNetworkRuleArgs(id=s) for s in args.config.allowed_subnet_ids],
+                    virtual_network_rules=[
+                        keyvault.VirtualNetworkRuleArgs(id=s)
+                        for s in (*args.config.allowed_subnet_ids, *args.network_subnet_ids)
+                    ],
                 ),
             ),
             opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(protect=protect)),

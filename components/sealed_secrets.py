@@ -8,6 +8,7 @@ Key Vault is the source of truth (see components/sealing_key.py), so losing the 
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from typing import Any, Optional, Sequence
 
@@ -33,10 +34,19 @@ def key_secret_name(generation: int) -> str:
     return f"{KEY_PREFIX}-gen{generation}"
 
 
-def controller_values(namespace: str) -> dict[str, Any]:
+KEYS_CHECKSUM_ANNOTATION = "platform.contoso.com/sealing-keys-sha256"
+
+
+def keys_checksum(certificates: Sequence[str]) -> str:
+    return hashlib.sha256("".join(certificates).encode()).hexdigest()
+
+
+def controller_values(namespace: str, keys_sha256: pulumi.Input[str] = "") -> dict[str, Any]:
     """Helm values for the controller (chart ``sealed-secrets`` 2.x)."""
     return {
         "fullnameOverride": CONTROLLER_NAME,
+        # The controller loads keys only at start: a new key generation rolls the pod.
+        "podAnnotations": {KEYS_CHECKSUM_ANNOTATION: keys_sha256},
         "namespace": namespace,
         "secretName": KEY_PREFIX,
         # "0" (a string: the chart skips the flag for a falsy value) turns the 30-day self-rotation off;
@@ -147,7 +157,10 @@ class SealedSecrets(pulumi.ComponentResource):
             repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=CHART_REPO),
             namespace=self.namespace_resource.metadata.name,
             create_namespace=False,
-            values=controller_values(cfg.namespace),
+            values=controller_values(
+                cfg.namespace,
+                pulumi.Output.all(*[p.certificate_pem for p in args.keys]).apply(keys_checksum),
+            ),
             atomic=True,
             cleanup_on_fail=True,
             max_history=10,

@@ -327,14 +327,17 @@ def _engine_servicer():
     return EngineServicer()
 
 
-def pack_python(pack_dir: Path) -> tuple[str, list[str]]:
-    """The interpreter the shim would use (the pack's ``virtualenv`` option if it exists) and the shim's extra args."""
+def pack_metadata(pack_dir: Path) -> dict[str, Any]:
     import yaml
 
-    runtime: Any = "python"
     meta = pack_dir / "PulumiPolicy.yaml"
-    if meta.exists():
-        runtime = (yaml.safe_load(meta.read_text()) or {}).get("runtime", "python")
+    return (yaml.safe_load(meta.read_text()) or {}) if meta.exists() else {}
+
+
+def pack_python(pack_dir: Path) -> tuple[str, list[str]]:
+    """The interpreter the shim would use (the pack's ``virtualenv`` option if it exists) and the shim's extra args."""
+    meta = pack_dir / "PulumiPolicy.yaml"
+    runtime: Any = pack_metadata(pack_dir).get("runtime", "python")
     options = runtime.get("options") or {} if isinstance(runtime, Mapping) else {}
     name = runtime.get("name") if isinstance(runtime, Mapping) else runtime
     if name != "python":
@@ -378,6 +381,7 @@ class PolicyPackHost:
         self._stub = None
         self._info: Optional[AnalyzerInfo] = None
         self.plugin_version = ""
+        self.version = ""
 
     # ---------------------------------------------------------------- lifecycle
     def start(self) -> "PolicyPackHost":
@@ -483,6 +487,10 @@ class PolicyPackHost:
     def stop(self) -> None:
         """Ask the pack to stop (SIGINT, as the engine does) without waiting; ``close()`` reaps it."""
         self._stub = None
+        if self._channel is not None:
+            # Closed first: a channel still open when the server goes away makes gRPC log a GOAWAY notice.
+            self._channel.close()
+            self._channel = None
         if self.proc is not None and self.proc.poll() is None:
             try:
                 os.killpg(self.proc.pid, signal.SIGINT)  # the pack's serve loop stops its server on KeyboardInterrupt
@@ -501,9 +509,6 @@ class PolicyPackHost:
             for stream in (proc.stdout, proc.stderr):
                 if stream:
                     stream.close()
-        if self._channel is not None:
-            self._channel.close()  # after the pack is gone: nothing left to drain
-            self._channel = None
         if self._engine_server is not None:
             self._engine_server.stop(0)
             self._engine_server = None
@@ -551,7 +556,9 @@ class PolicyPackHost:
             initial = {k: PolicyConfig(_level_name(v.enforcementLevel),
                                        _ints(json_format.MessageToDict(v.properties)) or None)
                        for k, v in resp.initialConfig.items()}
-            self._info = AnalyzerInfo(name=resp.name, version=resp.version, display_name=resp.displayName,
+            # As the engine: the version in PulumiPolicy.yaml, when set, wins over the SDK's placeholder.
+            self.version = str(pack_metadata(self.pack_dir).get("version") or resp.version)
+            self._info = AnalyzerInfo(name=resp.name, version=self.version, display_name=resp.displayName,
                                       supports_config=resp.supportsConfig,
                                       policies=tuple(sorted(policies, key=lambda x: x.name)),
                                       initial_config=initial)
@@ -598,13 +605,13 @@ class PolicyPackHost:
         return analyzer_pb2.AnalyzeRequest(type=r.type, urn=r.urn, name=r.name, properties=_struct(r.properties),
                                            options=self._options(r), provider=self._provider(r))
 
-    @staticmethod
-    def _diagnostics(resp, default_urn: str = "") -> list[Diagnostic]:
+    def _diagnostics(self, resp, default_urn: str = "") -> list[Diagnostic]:
         out = []
         for d in resp.diagnostics:
             level = _level_name(d.enforcementLevel)
             out.append(Diagnostic(
-                policy_name=d.policyName, policy_pack_name=d.policyPackName, policy_pack_version=d.policyPackVersion,
+                policy_name=d.policyName, policy_pack_name=d.policyPackName,
+                policy_pack_version=self.version or d.policyPackVersion,
                 description=d.description, message=d.message,
                 enforcement_level="mandatory" if level == "remediate" else level,
                 severity=_severity_name(d.severity), urn=d.urn or default_urn))

@@ -179,20 +179,23 @@ def sku_tier(r: Res, ctx: Ctx) -> None:
 def _pool_problems(pool: dict, where: str, ctx: Ctx) -> None:
     min_nodes = ctx.config.get("minSystemNodeCount", 3)
     min_zones = ctx.config.get("minAvailabilityZones", 2)
+    min_nodes = min_nodes if is_number(min_nodes) else 3
+    min_zones = min_zones if is_number(min_zones) else 2
     autoscale = pool.get("enableAutoScaling")
     key = "minCount" if autoscale is True else "count"
     nodes = pool.get(key, 1 if key == "count" else None)
     if autoscale is UNKNOWN or nodes is UNKNOWN:
         ctx.unknown(f"{where}.{key}")
     elif not is_number(nodes) or nodes < min_nodes:
-        ctx.fail(f"{where}.{key} is {nodes!r}; the system pool needs at least {min_nodes} nodes")
+        shown = f"{nodes:g}" if is_number(nodes) else repr(nodes)
+        ctx.fail(f"{where}.{key} is {shown}; the system pool needs at least {min_nodes:g} nodes")
     zones = pool.get("availabilityZones")
     if zones is UNKNOWN:
         ctx.unknown(f"{where}.availabilityZones")
     elif is_number(min_zones) and min_zones > 1:
         distinct = {z for z in as_list(zones) if isinstance(z, (str, int)) and not isinstance(z, bool)}
         if len(distinct) < min_zones:
-            ctx.fail(f"{where}.availabilityZones is {zones!r}; spread the system pool over at least {min_zones} zones")
+            ctx.fail(f"{where}.availabilityZones is {zones!r}; spread the system pool over at least {min_zones:g} zones")
 
 
 @resource_rule(

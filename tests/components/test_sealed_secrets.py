@@ -172,3 +172,12 @@ def test_controller_without_keys_is_refused():
     cfg = SealedSecretsConfig("dedicated", None, 1, 3650, "2.20.0", "sealed-secrets")
     with pytest.raises(ValueError, match="at least one sealing key"):
         SealedSecrets("sealed-secrets", SealedSecretsArgs(config=cfg, keys=()))
+
+
+def test_new_key_generation_rolls_the_controller(prod, rotated):
+    annotation = "platform.contoso.com/sealing-keys-sha256"
+    before = prod.one(RELEASE).get("values.podAnnotations")[annotation]
+    after = rotated.one(RELEASE).get("values.podAnnotations")[annotation]
+    assert len(before) == 64 and len(after) == 64
+    assert before != after
+    assert not prod.one(RELEASE).is_secret("values")  # only public certificates feed the hash

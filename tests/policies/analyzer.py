@@ -371,7 +371,7 @@ def valid_istiod_release() -> dict:
 def valid_sealed_secrets_release() -> dict:
     return {
         "name": "sealed-secrets-controller", "chart": "sealed-secrets", "version": "2.17.3", "namespace": "sealed-secrets",
-        "repositoryOpts": {"repo": "https://bitnami-labs.github.io/sealed-secrets"},
+        "repositoryOpts": {"repo": "https://bitnami.github.io/sealed-secrets"},
         "values": {"fullnameOverride": "sealed-secrets-controller", "keyrenewperiod": "0"},
     }
 

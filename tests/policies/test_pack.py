@@ -204,3 +204,23 @@ def test_go_durations():
     assert go_duration_seconds("1.5h") == 5400
     assert go_duration_seconds("0") == 0
     assert go_duration_seconds("24") is None and go_duration_seconds("h") is None and go_duration_seconds(None) is None
+
+
+def test_the_real_pack_serves_the_analyzer_over_grpc():
+    """`policies/__main__.py` as the CLI starts it: prints its port, answers GetAnalyzerInfo."""
+    import grpc
+    from google.protobuf import empty_pb2
+    from pulumi.runtime.proto import analyzer_pb2_grpc
+
+    code = f"import runpy; runpy.run_path({str(POLICIES_DIR)!r}, run_name='__main__')"
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT)
+    try:
+        port = int(proc.stdout.readline().decode().strip())
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+            info = analyzer_pb2_grpc.AnalyzerStub(channel).GetAnalyzerInfo(empty_pb2.Empty(), timeout=10)
+        assert info.name == "platform-security" and len(info.policies) == len(ALL_RULES)
+    finally:
+        proc.kill()
+        proc.wait(timeout=10)
+        proc.stdout.close()
+        proc.stderr.close()
