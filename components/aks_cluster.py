@@ -28,6 +28,9 @@ DIAGNOSTIC_LOG_CATEGORIES = ("kube-audit-admin", "guard", "kube-apiserver")
 
 KEY_VAULT_CSI_ADDON = "azureKeyvaultSecretsProvider"
 
+# Built-in "Network Contributor" (the same GUID in every tenant).
+NETWORK_CONTRIBUTOR_ROLE = "4d97b98b-1d4f-4787-a291-c67834d212e7"
+
 SYSTEM_POOL = "system"
 USER_POOL = "user"
 
@@ -75,6 +78,14 @@ def ignored_upgrade_paths(autoscaled_pool_indexes: list[int]) -> list[str]:
     ]
     paths += [f"agentPoolProfiles[{i}].count" for i in autoscaled_pool_indexes]
     return paths
+
+
+def _role_definition_id(scope_id: str, role_guid: str) -> str:
+    """A built-in role's definition ID in the subscription of ``scope_id`` (an ARM resource ID)."""
+    parts = scope_id.split("/")
+    if len(parts) < 3 or parts[1].lower() != "subscriptions" or not parts[2]:
+        raise ValueError(f"not an ARM resource ID: {scope_id!r}")
+    return f"/subscriptions/{parts[2]}/providers/Microsoft.Authorization/roleDefinitions/{role_guid}"
 
 
 def _decode_kubeconfig(encoded: str) -> str:
@@ -257,6 +268,22 @@ class AksCluster(pulumi.ComponentResource):
                 ),
             ),
         )
+
+        if args.node_subnet_id is not None:
+            # Nodes live in a subnet outside the node resource group: the control-plane identity needs
+            # subnets/join+read there, or autoscaler/upgrade VMSS writes fail with LinkedAuthorizationFailed.
+            # A system-assigned identity exists only once the cluster does, so the grant follows it (the
+            # Azure CLI does the same on `az aks create --vnet-subnet-id`; ARM callers must do it themselves).
+            subnet_id = pulumi.Output.from_input(args.node_subnet_id)
+            authorization.RoleAssignment(
+                f"{name}-subnet-network-contributor",
+                principal_id=cluster.identity.apply(lambda i: i.principal_id if i else None),
+                principal_type=authorization.PrincipalType.SERVICE_PRINCIPAL,
+                role_definition_id=subnet_id.apply(lambda i: _role_definition_id(i, NETWORK_CONTRIBUTOR_ROLE)),
+                scope=subnet_id,
+                description=f"AKS {cluster_name} control plane joins and reads its node subnet",
+                opts=child,
+            )
 
         for pulumi_suffix, config_name, window in (
             ("node-os-window", NODE_OS_SCHEDULE, cc.node_os_maintenance),

@@ -6,7 +6,8 @@ For each configured namespace:
   for Pod Security Admission ``restricted``: the mesh runs the Istio CNI node agent, so injected
   pods carry no ``NET_ADMIN``/``NET_RAW`` ``istio-init`` container (which even ``baseline`` rejects)
   and the injected ``istio-validation`` and ``istio-proxy`` containers drop all capabilities and
-  run as non-root;
+  run as non-root (the injector sets no seccomp profile on them, so workloads must set
+  ``seccompProfile: RuntimeDefault`` at pod level, not only per container, or admission refuses them);
 - an ``allow-nothing`` AuthorizationPolicy (empty spec: selects every workload, allows no request),
   then explicit ALLOW policies for exactly the configured callers: the ingress gateway's identity,
   peer namespaces or service accounts (SPIFFE principals), and Prometheus ``GET /metrics``;

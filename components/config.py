@@ -907,6 +907,12 @@ def parse_config(raw: Mapping[str, Any], secret_keys: Sequence[str] = ()) -> Pla
         ),
         secret_keys_present=present_secrets,
     )
+    app_names = {ns.name for ns in cfg.app_namespaces}
+    for i, exception in enumerate(cfg.istio.mtls_exceptions):
+        # An exception for a namespace nobody creates would only fail at apply time, after a timeout.
+        if exception.namespace not in app_names:
+            r.problem(f"istio.mtlsExceptions[{i}].namespace", exception.namespace,
+                      "must name a namespace listed in appNamespaces")
     if any(ns.prometheus_scrape for ns in cfg.app_namespaces) and not cfg.prometheus_namespace:
         r.problems.append("prometheusNamespace: required when an app namespace sets prometheusScrape: true")
     if r.problems:

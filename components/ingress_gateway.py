@@ -132,13 +132,16 @@ class IngressGateway(pulumi.ComponentResource):
             # A deleted IP is gone for good and every DNS record pointing at it breaks: prod must not lose it.
             opts=pulumi.ResourceOptions(parent=self, protect=cfg.is_prod),
         )
-        # Least privilege: the cluster identity may manage this one IP, not the whole platform resource group.
+        # Scope is the IP's resource group, not the IP: for `azure-pip-name` the AKS cloud provider LISTS the
+        # public IPs of that group (cloud-provider-azure findMatchedPIP -> ListByResourceGroup), which a grant
+        # on the IP alone refuses (403), so the Service would never get its address. This is the scope AKS
+        # documents for a static IP outside the node resource group.
         network_role = authorization.RoleAssignment(
             f"{name}-pip-network-contributor",
             principal_id=args.cluster_identity_principal_id,
             principal_type=authorization.PrincipalType.SERVICE_PRINCIPAL,
             role_definition_id=pip.id.apply(lambda i: _role_definition_id(i, NETWORK_CONTRIBUTOR_ROLE)),
-            scope=pip.id,
+            scope=pip.id.apply(_resource_group_id),
             description="AKS cloud provider attaches the ingress public IP to the cluster load balancer",
             opts=child,
         )
@@ -184,7 +187,9 @@ class IngressGateway(pulumi.ComponentResource):
             volume_mounts = [{"name": CSI_VOLUME_NAME, "mountPath": CSI_MOUNT_PATH, "readOnly": True}]
             if args.key_vault_id is not None and args.secrets_provider_object_id is not None:
                 # Scope: this certificate's secret only, so the add-on identity cannot read the rest of the vault.
-                authorization.RoleAssignment(
+                # The chart waits for it: a gateway pod mounting the CSI volume before the grant exists cannot
+                # start, and Helm's wait then fails the release.
+                secret_reader = authorization.RoleAssignment(
                     f"{name}-tls-secret-reader",
                     principal_id=args.secrets_provider_object_id,
                     principal_type=authorization.PrincipalType.SERVICE_PRINCIPAL,
@@ -195,6 +200,7 @@ class IngressGateway(pulumi.ComponentResource):
                     description="AKS secrets provider reads the ingress wildcard certificate",
                     opts=child,
                 )
+                cert_dependencies.append(secret_reader)
 
         # ---------------------------------------------------------------- the gateway chart
         values: dict[str, Any] = {
@@ -374,8 +380,11 @@ def require_jwt_policy_spec(issuer: JwtIssuerConfig, ingress_hosts: Sequence[str
     Only DENY rules: an ALLOW policy on the gateway would deny every request it does not list,
     including the unprotected hosts and the port-80 redirect.
     """
-    to = protected_operations(issuer, ingress_hosts)
-    scope = {"to": to} if to else {}
+    # Port 80 is exempt: its server only answers the 301 to HTTPS (nothing is routed), and a DENY there
+    # would turn every redirect on a protected host into a 403. notPorts fails closed on any other port.
+    exempt = {"notPorts": [str(HTTP_PORT)]}
+    to = [{"operation": {**t["operation"], **exempt}} for t in protected_operations(issuer, ingress_hosts)]
+    scope = {"to": to or [{"operation": exempt}]}
     rules: list[dict] = [{
         "from": [{"source": {"notRequestPrincipals": [f"{issuer.issuer}/*"]}}],
         **scope,
@@ -438,6 +447,14 @@ def _check_jwt_scopes(issuers: Sequence[JwtIssuerConfig], ingress_hosts: Sequenc
 
 def _short_hash(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:8]
+
+
+def _resource_group_id(resource_id: str) -> str:
+    """``/subscriptions/<s>/resourceGroups/<rg>`` of an ARM resource ID."""
+    parts = resource_id.split("/")
+    if len(parts) < 5 or parts[1].lower() != "subscriptions" or parts[3].lower() != "resourcegroups":
+        raise ValueError(f"not a resource-group-scoped ARM resource ID: {resource_id!r}")
+    return "/".join(parts[:5])
 
 
 def _role_definition_id(resource_id: str, role_guid: str) -> str:

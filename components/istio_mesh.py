@@ -113,7 +113,8 @@ def base_values(istio: IstioConfig) -> dict[str, Any]:
 
 
 def cni_values(istio: IstioConfig) -> dict[str, Any]:
-    # Chart defaults otherwise: chained after the cluster's own CNI (Azure CNI / Cilium), never replacing it.
+    # Chart defaults otherwise: chained after the cluster's own CNI (Azure CNI / Cilium), never replacing it
+    # (cni.chained: true, /etc/cni/net.d and /opt/cni/bin are AKS's paths; AKS has no global.platform profile).
     return {"global": {"logAsJson": True}}
 
 

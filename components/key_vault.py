@@ -142,7 +142,9 @@ class KeyVault(pulumi.ComponentResource):
             opts=child,
         )
 
-        # The identity running `pulumi up` writes the sealing keys; no one else gets data-plane access by default.
+        # The identity running Pulumi manages the sealing keys; no one else gets data-plane access by default.
+        # azure-native creates keyvault.Secret through ARM but DELETES it through the data plane (ARM has no
+        # secret delete), so destroy/rotation-removal needs this role and a deployer IP in allowedCidrs.
         self.writer_role_assignment = authorization.RoleAssignment(
             f"{name}-deployer-secrets-officer",
             scope=self.vault.id,

@@ -62,7 +62,8 @@ class SealingKeyArgs:
     # Prod and the non-prod key owner: pulumi refuses to delete or replace the key material.
     protect: bool
     tags: Mapping[str, str] = field(default_factory=dict)
-    # Resources the vault writes must wait for (e.g. KeyVault.writer_role_assignment).
+    # Resources the vault writes must wait for (e.g. KeyVault.writer_role_assignment); the dependency also
+    # makes destroy delete the secrets (a data-plane call) before that role assignment is removed.
     vault_dependencies: Sequence[pulumi.Resource] = ()
 
 

@@ -133,6 +133,7 @@ REJECTED = [
     ("prod", {"sealedSecrets.keyMode": "sharedReference"}, "sealedSecrets.keyMode"),
     ("prod", {"istio.workloadCertTtlHours": 48}, "istio.workloadCertTtlHours"),
     ("dev", {"sealedSecrets.keyMode": "dedicated"}, "sealedSecrets.keyMode"),
+    ("dev", {"istio.mtlsExceptions": [{"namespace": "legacy"}]}, "istio.mtlsExceptions[0].namespace"),
 ]
 
 
@@ -164,7 +165,7 @@ def test_every_problem_is_reported_at_once():
 
 
 ACCEPTED = [
-    ("dev", {"istio.mtlsExceptions": [{"namespace": "legacy", "mode": "PERMISSIVE", "port": 8080}]}),
+    ("dev", {"istio.mtlsExceptions": [{"namespace": "shop", "mode": "PERMISSIVE", "port": 8080}]}),
     ("dev", {"istio.outboundTrafficPolicy": "ALLOW_ANY"}),
     ("dev", {"ingress.hosts": ["*"]}),
     ("dev", {"cluster.nodeOsUpgradeChannel": "SecurityPatch", "cluster.upgradeChannel": "stable"}),
@@ -178,12 +179,13 @@ ACCEPTED = [
 
 @pytest.mark.parametrize("stack,changes", ACCEPTED, ids=[f"{s}:{','.join(c)}" for s, c in ACCEPTED])
 def test_allowed_variations_are_accepted(stack, changes):
-    parse_config(with_changes(stack, changes))
+    cfg = parse_config(with_changes(stack, changes))
+    assert isinstance(cfg, PlatformConfig) and cfg.environment == stack
 
 
 def test_mtls_exception_is_kept_in_nonprod():
-    cfg = parse_config(with_changes("dev", {"istio.mtlsExceptions": [{"namespace": "legacy", "port": 8080}]}))
-    assert cfg.istio.mtls_exceptions[0].namespace == "legacy"
+    cfg = parse_config(with_changes("dev", {"istio.mtlsExceptions": [{"namespace": "shop", "port": 8080}]}))
+    assert cfg.istio.mtls_exceptions[0].namespace == "shop"
     assert cfg.istio.mtls_exceptions[0].mode == "PERMISSIVE"
     assert cfg.istio.mtls_exceptions[0].port == 8080
 

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from collections import defaultdict
+from typing import Any, Callable, Iterable, Optional
 
 from .common import (
     UNKNOWN,
     Ctx,
     NotApplicable,
     Res,
+    Stack,
     as_list,
     as_map,
     is_number,
     maps,
-    of_types,
     resource_rule,
     stack_rule,
     text,
@@ -256,35 +257,60 @@ def _cluster_name(cluster: Res) -> Optional[str]:
     return text(cluster.get("resourceName"))
 
 
-def _belongs(child: Res, prop: str, cluster: Res, clusters: list[Res], value_matches) -> Any:
-    """True/False/UNKNOWN: does ``child`` (via input ``prop``) point at ``cluster``?
+class _Clusters:
+    """The stack's AKS clusters, indexed by URN and by lower-case name, to find the cluster a child belongs to.
 
-    Heuristic, in order: the input's property dependencies name the cluster's URN (the usual case: the
-    program passes ``cluster.name`` or ``cluster.id``, an Output, so the engine records the dependency);
-    a known input value matches the cluster's name; an unknown value with no recorded dependency
-    belongs to the only cluster of the stack; otherwise it cannot be decided yet.
+    Built once per rule so that matching every child costs a dict lookup, not a scan of all clusters.
     """
-    deps = child.property_dependencies.get(prop, [])
-    if cluster.urn in deps:
-        return True
-    if any(c.urn in deps for c in clusters):
-        return False
-    value = child.get(prop)
-    if isinstance(value, str) and value:
-        return value_matches(value, cluster)
-    if value is UNKNOWN:
-        return True if len(clusters) == 1 else UNKNOWN
-    return False
+
+    def __init__(self, clusters: list[Res]):
+        self.all = clusters
+        self._by_urn: dict[str, list[int]] = defaultdict(list)  # URN -> positions in ``all``
+        self._by_name: dict[str, list[int]] = defaultdict(list)  # lower-case resourceName -> positions
+        for position, cluster in enumerate(clusters):
+            self._by_urn[cluster.urn].append(position)
+            name = _cluster_name(cluster)
+            if name is not None:
+                self._by_name[name.lower()].append(position)
+
+    def owners(self, child: Res, prop: str, names_in: Callable[[str], Iterable[str]]) -> Any:
+        """The positions of the clusters ``child`` points at via input ``prop``; UNKNOWN if undecidable for all.
+
+        Heuristic, in order: the input's property dependencies name a cluster's URN (the usual case: the
+        program passes ``cluster.name`` or ``cluster.id``, an Output, so the engine records the dependency);
+        a known input value names the cluster (``names_in(value)``: the lower-case names it may refer to);
+        an unknown value with no recorded dependency belongs to the only cluster of the stack; otherwise it
+        cannot be decided yet.
+        """
+        deps = child.property_dependencies.get(prop, [])
+        by_dependency = {p for urn in deps for p in self._by_urn.get(urn, ())}
+        if by_dependency:
+            return by_dependency
+        value = child.get(prop)
+        if isinstance(value, str) and value:
+            return {p for name in names_in(value) for p in self._by_name.get(name, ())}
+        if value is UNKNOWN:
+            return {0} if len(self.all) == 1 else UNKNOWN
+        return set()
 
 
-def _name_matches(value: str, cluster: Res) -> bool:
-    name = _cluster_name(cluster)
-    return name is not None and value.lower() == name.lower()
+def _names_in_name(value: str) -> Iterable[str]:
+    """A ``resourceName`` input names one cluster (case-insensitive)."""
+    return (value.lower(),)
 
 
-def _uri_matches(value: str, cluster: Res) -> bool:
-    name = _cluster_name(cluster)
-    return name is not None and value.lower().rstrip("/").endswith(f"/managedclusters/{name.lower()}")
+_URI_MARK = "/managedclusters/"
+
+
+def _names_in_uri(value: str) -> Iterable[str]:
+    """Every name ``value`` may end in as ``.../managedClusters/<name>`` (case-insensitive, trailing / ignored)."""
+    uri = value.lower().rstrip("/")
+    names = []
+    start = uri.find(_URI_MARK)
+    while start != -1:  # a name could itself contain the mark, so every occurrence is a candidate
+        names.append(uri[start + len(_URI_MARK):])
+        start = uri.find(_URI_MARK, start + 1)
+    return names
 
 
 @stack_rule(
@@ -295,37 +321,44 @@ def _uri_matches(value: str, cluster: Res) -> bool:
     remediation="Create MaintenanceConfiguration resources with configName aksManagedNodeOSUpgradeSchedule and aksManagedAutoUpgradeSchedule, resourceName = the cluster name, and a maintenanceWindow.",
     frameworks=_PATCHING + ("NIST 800-53 CM-3",),
 )
-def maintenance_windows(resources: list[Res], ctx: Ctx) -> None:
-    clusters = of_types(resources, MANAGED_CLUSTER)
-    if not clusters:
+def maintenance_windows(stack: Stack, ctx: Ctx) -> None:
+    clusters = _Clusters(stack.of_types(MANAGED_CLUSTER))
+    if not clusters.all:
         raise NotApplicable("the stack has no AKS cluster")
-    configs = of_types(resources, MAINTENANCE_CONFIGURATION)
     windows = (NODE_OS_WINDOW, AUTO_UPGRADE_WINDOW)
-    for cluster in clusters:
-        found: set[str] = set()
-        undecided: set[str] = set()
-        for mc in configs:
-            config_name = mc.get("configName")
-            candidates = windows if config_name is UNKNOWN else [w for w in windows if w == config_name]
-            if not candidates:
-                continue
-            belongs = _belongs(mc, "resourceName", cluster, clusters, _name_matches)
-            if belongs is UNKNOWN or config_name is UNKNOWN:
-                undecided.update(candidates if belongs is not False else ())
-                continue
-            if not belongs:
-                continue
-            window = mc.get("maintenanceWindow")
+    found: list[set[str]] = [set() for _ in clusters.all]  # per cluster position
+    undecided: list[set[str]] = [set() for _ in clusters.all]
+    undecided_for_all: set[str] = set()  # windows of configs whose cluster cannot be decided yet
+    bad_configs: list[list[tuple[Res, str]]] = [[] for _ in clusters.all]
+    for mc in stack.of_types(MAINTENANCE_CONFIGURATION):
+        config_name = mc.get("configName")
+        candidates = windows if config_name is UNKNOWN else [w for w in windows if w == config_name]
+        if not candidates:
+            continue
+        owners = clusters.owners(mc, "resourceName", _names_in_name)
+        if owners is UNKNOWN:
+            undecided_for_all.update(candidates)
+            continue
+        if config_name is UNKNOWN:
+            for position in owners:
+                undecided[position].update(candidates)
+            continue
+        window = mc.get("maintenanceWindow")
+        for position in owners:
             if window is UNKNOWN:
-                undecided.add(config_name)
+                undecided[position].add(config_name)
             elif isinstance(window, dict) and window:
-                found.add(config_name)
+                found[position].add(config_name)
             else:
-                ctx.fail(f"maintenance configuration {mc.name!r} ({config_name}) has no maintenanceWindow", mc.urn)
+                bad_configs[position].append((mc, config_name))
+    # Reported cluster by cluster (its bad configs, then its missing windows), as a scan per cluster would.
+    for position, cluster in enumerate(clusters.all):
+        for mc, config_name in bad_configs[position]:
+            ctx.fail(f"maintenance configuration {mc.name!r} ({config_name}) has no maintenanceWindow", mc.urn)
         for window in windows:
-            if window in found:
+            if window in found[position]:
                 continue
-            if window in undecided:
+            if window in undecided[position] or window in undecided_for_all:
                 ctx.unknown(f"{cluster.name}: {window}")
             else:
                 ctx.fail(f"cluster {cluster.name!r} has no {window} MaintenanceConfiguration", cluster.urn)
@@ -341,49 +374,66 @@ _AUDIT_GROUPS = ("allLogs", "audit")  # the AKS "audit" group holds kube-audit, 
     remediation="Add an azure-native monitor DiagnosticSetting with resourceUri = the cluster id, a workspaceId, and logs [{category: kube-audit-admin, enabled: true}, {category: guard, enabled: true}].",
     frameworks=_AUDIT,
 )
-def audit_diagnostics(resources: list[Res], ctx: Ctx) -> None:
-    clusters = of_types(resources, MANAGED_CLUSTER)
-    if not clusters:
+def audit_diagnostics(stack: Stack, ctx: Ctx) -> None:
+    clusters = _Clusters(stack.of_types(MANAGED_CLUSTER))
+    if not clusters.all:
         raise NotApplicable("the stack has no AKS cluster")
-    settings = of_types(resources, DIAGNOSTIC_SETTING)
-    for cluster in clusters:
-        categories: set[str] = set()
-        undecided = False
-        for ds in settings:
-            belongs = _belongs(ds, "resourceUri", cluster, clusters, _uri_matches)
-            if belongs is UNKNOWN:
-                undecided = True
-                continue
-            if not belongs:
-                continue
-            destinations = [ds.get(k) for k in ("workspaceId", "storageAccountId", "eventHubAuthorizationRuleId",
-                                                "marketplacePartnerId")]
-            if not any(d for d in destinations) and not any(d is UNKNOWN for d in destinations):
-                ctx.fail(f"diagnostic setting {ds.name!r} has no destination (workspaceId)", ds.urn)
-                continue
-            logs = ds.get("logs")
-            if logs is UNKNOWN:
-                undecided = True
-                continue
-            for entry in maps(logs):
-                enabled = entry.get("enabled")
-                if enabled is UNKNOWN:
-                    undecided = True
-                    continue
-                if enabled is not True:
-                    continue
-                if entry.get("categoryGroup") in _AUDIT_GROUPS:
-                    categories.update({"kube-audit-admin", "guard"})
-                if isinstance(entry.get("category"), str):
-                    categories.add(entry["category"])
+    categories: list[set[str]] = [set() for _ in clusters.all]  # per cluster position
+    undecided = [False for _ in clusters.all]
+    undecided_for_all = False  # a setting whose cluster cannot be decided yet
+    no_destination: list[list[Res]] = [[] for _ in clusters.all]
+    for ds in stack.of_types(DIAGNOSTIC_SETTING):
+        owners = clusters.owners(ds, "resourceUri", _names_in_uri)
+        if owners is UNKNOWN:
+            undecided_for_all = True
+            continue
+        if not owners:
+            continue
+        # What a setting contributes is the same for every cluster it belongs to: work it out once.
+        destinations = [ds.get(k) for k in ("workspaceId", "storageAccountId", "eventHubAuthorizationRuleId",
+                                            "marketplacePartnerId")]
+        if not any(d for d in destinations) and not any(d is UNKNOWN for d in destinations):
+            for position in owners:
+                no_destination[position].append(ds)
+            continue
+        logs = ds.get("logs")
+        if logs is UNKNOWN:
+            setting_categories, setting_undecided = set(), True
+        else:
+            setting_categories, setting_undecided = _enabled_log_categories(logs)
+        for position in owners:
+            categories[position] |= setting_categories
+            undecided[position] = undecided[position] or setting_undecided
+    # Reported cluster by cluster (its settings without destination, then its missing logs).
+    for position, cluster in enumerate(clusters.all):
+        for ds in no_destination[position]:
+            ctx.fail(f"diagnostic setting {ds.name!r} has no destination (workspaceId)", ds.urn)
         missing = []
-        if not categories & {"kube-audit-admin", "kube-audit"}:
+        if not categories[position] & {"kube-audit-admin", "kube-audit"}:
             missing.append("kube-audit-admin (or kube-audit)")
-        if "guard" not in categories:
+        if "guard" not in categories[position]:
             missing.append("guard")
         if missing:
-            if undecided:
+            if undecided[position] or undecided_for_all:
                 ctx.unknown(f"{cluster.name}: diagnostic settings")
             else:
                 ctx.fail(f"cluster {cluster.name!r} has no enabled diagnostic logs for {', '.join(missing)}",
                          cluster.urn)
+
+
+def _enabled_log_categories(logs: Any) -> tuple[set[str], bool]:
+    """The log categories a setting's ``logs`` enable, and whether an unknown ``enabled`` leaves it undecided."""
+    categories: set[str] = set()
+    undecided = False
+    for entry in maps(logs):
+        enabled = entry.get("enabled")
+        if enabled is UNKNOWN:
+            undecided = True
+            continue
+        if enabled is not True:
+            continue
+        if entry.get("categoryGroup") in _AUDIT_GROUPS:
+            categories.update({"kube-audit-admin", "guard"})
+        if isinstance(entry.get("category"), str):
+            categories.add(entry["category"])
+    return categories, undecided

@@ -19,9 +19,10 @@ names the rule (fail closed) rather than an analyzer crash.
 from __future__ import annotations
 
 import re
+from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Iterator, Optional
+from typing import Any, Callable, Iterable, Optional
 
 from pulumi_policy import (
     EnforcementLevel,
@@ -205,11 +206,6 @@ class Res:
 
     def get(self, path: str, default: Any = None) -> Any:
         return dig(self.props, path, default)
-
-    def depends_on(self, urn: str, prop: Optional[str] = None) -> bool:
-        if prop is not None:
-            return urn in self.property_dependencies.get(prop, [])
-        return urn in self.dependencies or any(urn in v for v in self.property_dependencies.values())
 
     # Kubernetes helpers -----------------------------------------------------------------
     @property
@@ -445,18 +441,22 @@ def resource_rule(*, name: str, domain: str, targets: Iterable[str], severity: s
 
 def stack_rule(*, name: str, domain: str, targets: Iterable[str], severity: str, what: str, why: str,
                remediation: str, frameworks: Iterable[str] = (), config: Optional[dict] = None,
-               ) -> Callable[[Callable[[list[Res], Ctx], None]], Callable[[list[Res], Ctx], None]]:
-    """Register ``check(resources, ctx)`` as a stack policy; ``ctx.fail(msg, urn)`` names the offender."""
+               ) -> Callable[[Callable[[Stack, Ctx], None]], Callable[[Stack, Ctx], None]]:
+    """Register ``check(stack, ctx)`` as a stack policy; ``ctx.fail(msg, urn)`` names the offender.
+
+    ``stack`` is a ``Stack``: the resources indexed by type and Kubernetes kind. A check must stay O(n):
+    look related resources up in an index built once, never scan a list inside a loop over another.
+    """
     meta = RuleMeta(name, domain, "stack", tuple(targets), severity, what, why, remediation,
                     tuple(frameworks), dict(config or {}))
     _register(meta)
 
-    def decorate(check: Callable[[list[Res], Ctx], None]) -> Callable[[list[Res], Ctx], None]:
+    def decorate(check: Callable[[Stack, Ctx], None]) -> Callable[[Stack, Ctx], None]:
         def validate(args: StackValidationArgs, report: ReportViolation) -> None:
             ctx = Ctx({**meta.defaults(), **dict(args.get_config() or {})}, stack=True)
-            resources = [stack_view(r) for r in args.resources]
+            stack = Stack(args.resources)
             try:
-                check(resources, ctx)
+                check(stack, ctx)
             except NotApplicable as na:
                 if ctx.violations or ctx.unknown_paths:
                     _finish(ctx, report)
@@ -495,14 +495,49 @@ def stack_view(r: Any) -> Res:
     )
 
 
-def of_types(resources: Iterable[Res], *types: str) -> list[Res]:
-    return [r for r in resources if r.type in types]
+class Stack:
+    """The resources of one stack policy evaluation, indexed by type token and Kubernetes (group, kind).
 
+    The index is built in one pass, so a stack rule finds e.g. every Secret without scanning the whole
+    stack. Each resource's ``Res`` view (its props converted from the SDK proxy to plain data) is built the
+    first time a rule asks for that resource, then reused: a rule reads a few types, and converting the
+    whole stack for each of them cost more than the rules themselves. (The SDK hands every stack policy
+    freshly deserialized resources, so there is nothing to share between policies of one AnalyzeStack.)
+    Results keep the stack's resource order, so violations come out in the same order as a full scan.
+    """
 
-def k8s_of(resources: Iterable[Res], group: str, kind: str) -> Iterator[Res]:
-    for r in resources:
-        if r.type.startswith("kubernetes:") and r.k8s_group_kind == (group, kind):
-            yield r
+    def __init__(self, sources: Sequence[Any]):
+        self._sources = list(sources)  # the SDK's PolicyResources
+        self._views: dict[int, Res] = {}  # position -> Res, built on first use
+        self._by_type: dict[str, list[int]] = defaultdict(list)
+        self._by_kind: dict[tuple[str, str], list[int]] = defaultdict(list)
+        for position, source in enumerate(self._sources):
+            rtype = source.resource_type
+            self._by_type[rtype].append(position)
+            if rtype.startswith("kubernetes:"):
+                group_kind = k8s_group_kind(rtype)  # from the type token alone, no props needed
+                if group_kind == ("", ""):  # not a group/version:Kind token: the object's apiVersion/kind say
+                    group_kind = self._view(position).k8s_group_kind
+                self._by_kind[group_kind].append(position)
+
+    def _view(self, position: int) -> Res:
+        view = self._views.get(position)
+        if view is None:
+            view = self._views[position] = stack_view(self._sources[position])
+        return view
+
+    def of_types(self, *types: str) -> list[Res]:
+        """The resources of the given type tokens, in stack order."""
+        positions = sorted(p for t in dict.fromkeys(types) for p in self._by_type.get(t, ()))
+        return [self._view(p) for p in positions]
+
+    def k8s_of(self, group: str, kind: str) -> list[Res]:
+        """The Kubernetes resources of one (group, kind), whatever the API version, in stack order."""
+        return [self._view(p) for p in self._by_kind.get((group, kind), ())]
+
+    def k8s_groups(self) -> set[str]:
+        """The API groups of every Kubernetes resource in the stack."""
+        return {group for group, _ in self._by_kind}
 
 
 # --------------------------------------------------------------------------- shared config schema

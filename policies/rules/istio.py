@@ -17,12 +17,12 @@ from .common import (
     Ctx,
     NotApplicable,
     Res,
+    Stack,
     as_list,
     as_map,
     go_duration_seconds,
     helm_chart_name,
     is_number,
-    k8s_of,
     maps,
     resource_rule,
     stack_rule,
@@ -110,13 +110,10 @@ def dig_mode(mtls: Any) -> Any:
     return mode.upper() if isinstance(mode, str) else (None if mode is None else repr(mode))
 
 
-def _has_istio(resources: list[Res]) -> bool:
-    for r in resources:
-        if r.type in HELM_TYPES and helm_chart_name(r) in ("istiod", "base"):
-            return True
-        if r.type.startswith("kubernetes:") and r.k8s_group_kind[0].endswith("istio.io"):
-            return True
-    return False
+def _has_istio(stack: Stack) -> bool:
+    if any(helm_chart_name(r) in ("istiod", "base") for r in stack.of_types(*HELM_TYPES)):
+        return True
+    return any(group.endswith("istio.io") for group in stack.k8s_groups())
 
 
 @stack_rule(
@@ -127,12 +124,12 @@ def _has_istio(resources: list[Res]) -> bool:
     frameworks=_TRANSIT,
     config={"rootNamespace": _ROOT_NS},
 )
-def mesh_default(resources: list[Res], ctx: Ctx) -> None:
-    if not _has_istio(resources):
+def mesh_default(stack: Stack, ctx: Ctx) -> None:
+    if not _has_istio(stack):
         raise NotApplicable("the stack does not install Istio")
     root = ctx.config.get("rootNamespace", "istio-system")
     undecided = False
-    for pa in k8s_of(resources, SEC, "PeerAuthentication"):
+    for pa in stack.k8s_of(SEC, "PeerAuthentication"):
         name, ns, spec = pa.get("metadata.name"), pa.k8s_namespace, pa.get("spec")
         if UNKNOWN in (name, ns, spec):
             undecided = True
@@ -482,10 +479,10 @@ def _is_default_deny(spec: Any) -> Any:
     frameworks=_AUTHZ + ("NIST 800-53 SC-7(5)",),
     config={"systemNamespaces": SYSTEM_NAMESPACES_SCHEMA},
 )
-def namespace_default_deny(resources: list[Res], ctx: Ctx) -> None:
+def namespace_default_deny(stack: Stack, ctx: Ctx) -> None:
     system = set(ctx.cfg_list("systemNamespaces"))
     namespaces = []
-    for ns in k8s_of(resources, "core", "Namespace"):
+    for ns in stack.k8s_of("core", "Namespace"):
         labels = ns.labels()
         if labels is UNKNOWN:
             ctx.unknown(f"{ns.name}: metadata.labels")
@@ -495,26 +492,34 @@ def namespace_default_deny(resources: list[Res], ctx: Ctx) -> None:
             namespaces.append(ns)
     if not namespaces:
         raise NotApplicable("the stack declares no sidecar-injected application namespace")
-    policies = list(k8s_of(resources, SEC, "AuthorizationPolicy"))
+    # One pass over the policies, then lookups per namespace. A policy is in a namespace when its metadata
+    # depends on the Namespace resource or when its namespace equals the namespace's name.
+    by_dependency = _DefaultDenyVerdicts()  # keyed by the URN of a Namespace the metadata depends on
+    by_namespace = _DefaultDenyVerdicts()  # keyed by the policy's own (known) namespace
+    # A policy tied to no Namespace by dependency could be in a namespace we cannot match yet: with an
+    # unknown namespace it could be in any namespace; with a known one, in any namespace of unknown name.
+    unknown_ns_without_dependency = False
+    without_dependency = False
+    for ap in stack.k8s_of(SEC, "AuthorizationPolicy"):
+        verdict = _is_default_deny(ap.get("spec"))
+        metadata_deps = ap.property_dependencies.get("metadata", [])
+        for urn in set(metadata_deps):
+            by_dependency.add(urn, verdict)
+        ap_ns = ap.k8s_namespace
+        if ap_ns is not UNKNOWN:
+            by_namespace.add(ap_ns, verdict)
+        if not metadata_deps:
+            without_dependency = True
+            unknown_ns_without_dependency = unknown_ns_without_dependency or ap_ns is UNKNOWN
     for ns in namespaces:
         name = ns.get("metadata.name")
-        undecided = False
-        found = False
-        for ap in policies:
-            in_ns = ns.urn in ap.property_dependencies.get("metadata", [])
-            if not in_ns:
-                ap_ns = ap.k8s_namespace
-                if ap_ns is UNKNOWN or not isinstance(name, str):
-                    undecided = undecided or not ap.property_dependencies.get("metadata")
-                    continue
-                in_ns = ap_ns == name
-            if not in_ns:
-                continue
-            verdict = _is_default_deny(ap.get("spec"))
-            if verdict is UNKNOWN:
-                undecided = True
-            elif verdict:
-                found = True
+        found = by_dependency.found(ns.urn)
+        undecided = by_dependency.undecided(ns.urn)
+        if isinstance(name, str):
+            found = found or by_namespace.found(name)
+            undecided = undecided or by_namespace.undecided(name) or unknown_ns_without_dependency
+        else:
+            undecided = undecided or without_dependency
         if found:
             continue
         label = name if isinstance(name, str) else ns.name
@@ -523,3 +528,23 @@ def namespace_default_deny(resources: list[Res], ctx: Ctx) -> None:
         else:
             ctx.fail(f"namespace {label!r} is in the mesh but has no default-deny AuthorizationPolicy (spec: {{}})",
                      ns.urn)
+
+
+class _DefaultDenyVerdicts:
+    """Per key, whether some AuthorizationPolicy there is default-deny, and whether one cannot be decided yet."""
+
+    def __init__(self) -> None:
+        self._found: set[str] = set()
+        self._undecided: set[str] = set()
+
+    def add(self, key: str, verdict: Any) -> None:
+        if verdict is UNKNOWN:
+            self._undecided.add(key)
+        elif verdict:
+            self._found.add(key)
+
+    def found(self, key: str) -> bool:
+        return key in self._found
+
+    def undecided(self, key: str) -> bool:
+        return key in self._undecided

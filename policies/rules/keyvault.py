@@ -7,9 +7,8 @@ from .common import (
     Ctx,
     NotApplicable,
     Res,
+    Stack,
     as_map,
-    k8s_of,
-    of_types,
     resource_rule,
     stack_rule,
     text,
@@ -92,8 +91,8 @@ def network_default_deny(r: Res, ctx: Ctx) -> None:
     remediation="Create the vault with opts=pulumi.ResourceOptions(protect=True).",
     frameworks=_RECOVERY,
 )
-def vault_protected(resources: list[Res], ctx: Ctx) -> None:
-    vaults = of_types(resources, VAULT)
+def vault_protected(stack: Stack, ctx: Ctx) -> None:
+    vaults = stack.of_types(VAULT)
     if not vaults:
         raise NotApplicable("the stack has no Key Vault")
     for vault in vaults:
@@ -101,16 +100,16 @@ def vault_protected(resources: list[Res], ctx: Ctx) -> None:
             ctx.fail(f"Key Vault {vault.name!r} is not protected: set protect=True", vault.urn)
 
 
-def sealing_keys(resources: list[Res]) -> list[Res]:
+def sealing_keys(stack: Stack) -> list[Res]:
     """The ``tls`` private keys that become a sealed-secrets controller key.
 
     A key is a sealing key when the data of a Kubernetes Secret labelled
     ``sealedsecrets.bitnami.com/sealed-secrets-key`` depends on it, or when its name says so.
     """
-    keys = of_types(resources, TLS_PRIVATE_KEY)
+    keys = stack.of_types(TLS_PRIVATE_KEY)
     key_urns = {k.urn for k in keys}
     used: set[str] = set()
-    for secret in k8s_of(resources, "core", "Secret"):
+    for secret in stack.k8s_of("core", "Secret"):
         labels = secret.labels()
         if labels is UNKNOWN or SEALED_SECRETS_KEY_LABEL not in labels:
             continue
@@ -127,18 +126,25 @@ def sealing_keys(resources: list[Res]) -> list[Res]:
     remediation="Store the key PEM with azure-native keyvault.Secret(properties={value: key.private_key_pem}) in the environment's protected vault.",
     frameworks=_KEYS + ("NIST 800-53 CP-9",),
 )
-def sealing_key_stored(resources: list[Res], ctx: Ctx) -> None:
-    keys = sealing_keys(resources)
+def sealing_key_stored(stack: Stack, ctx: Ctx) -> None:
+    keys = sealing_keys(stack)
     if not keys:
         raise NotApplicable("the stack generates no sealing key (it reads a shared one)")
-    secrets = of_types(resources, VAULT_SECRET)
+    secrets = stack.of_types(VAULT_SECRET)
+    # Worked out once for all keys: what the vault secrets depend on, and whether one holds a known PEM
+    # (without dependency data, a hand-built request, a known PEM value in a vault secret counts).
+    stored_urns = {urn for s in secrets for urn in _all_dependencies(s)}
+    holds_a_pem = any("PRIVATE KEY" in (text(as_map(s.get("properties")).get("value")) or "") for s in secrets)
+    value_undecided = any(s.get("properties.value") is UNKNOWN and not s.property_dependencies for s in secrets)
     for key in keys:
-        stored = any(s.depends_on(key.urn) for s in secrets)
-        if not stored:
-            # Without dependency data (a hand-built request), a known PEM value in a vault secret counts.
-            stored = any("PRIVATE KEY" in (text(as_map(s.get("properties")).get("value")) or "") for s in secrets)
-        if not stored:
-            if any(s.get("properties.value") is UNKNOWN and not s.property_dependencies for s in secrets):
-                ctx.unknown(f"{key.name}: keyvault Secret value")
-            else:
-                ctx.fail(f"sealing key {key.name!r} is not stored in a Key Vault secret", key.urn)
+        if key.urn in stored_urns or holds_a_pem:
+            continue
+        if value_undecided:
+            ctx.unknown(f"{key.name}: keyvault Secret value")
+        else:
+            ctx.fail(f"sealing key {key.name!r} is not stored in a Key Vault secret", key.urn)
+
+
+def _all_dependencies(r: Res) -> list[str]:
+    """Every URN ``r`` depends on, through any input or as a plain dependency."""
+    return [*r.dependencies, *(urn for urns in r.property_dependencies.values() for urn in urns)]

@@ -9,10 +9,10 @@ from .common import (
     Ctx,
     NotApplicable,
     Res,
+    Stack,
     as_map,
     go_duration_seconds,
     helm_chart_name,
-    k8s_of,
     resource_rule,
     stack_rule,
     text,
@@ -88,23 +88,24 @@ def key_renewal(r: Res, ctx: Ctx) -> None:
     frameworks=_KEYS,
     config={"controllerNamespace": _CONTROLLER_NS},
 )
-def key_provisioned(resources: list[Res], ctx: Ctx) -> None:
-    releases = [r for r in resources if _is_chart(r, CHART)]
+def key_provisioned(stack: Stack, ctx: Ctx) -> None:
+    releases = [r for r in stack.of_types(*HELM_TYPES) if _is_chart(r, CHART)]
     if not releases:
         raise NotApplicable("the stack installs no sealed-secrets controller")
+    # One pass over the Secrets, then a lookup per release: the namespaces holding an active key.
+    key_namespaces: set[str] = set()
+    undecided = False  # a Secret whose labels or namespace are unknown might be the key of any release
+    for secret in stack.k8s_of("core", "Secret"):
+        labels = secret.labels()
+        sns = secret.k8s_namespace
+        if labels is UNKNOWN or sns is UNKNOWN:
+            undecided = True
+            continue
+        if labels.get(KEY_LABEL) == "active" and secret.get("type") == "kubernetes.io/tls":
+            key_namespaces.add(sns)
     for release in releases:
         ns = text(release.get("namespace")) or ctx.config.get("controllerNamespace", "sealed-secrets")
-        undecided = False
-        found = False
-        for secret in k8s_of(resources, "core", "Secret"):
-            labels = secret.labels()
-            sns = secret.k8s_namespace
-            if labels is UNKNOWN or sns is UNKNOWN:
-                undecided = True
-                continue
-            if labels.get(KEY_LABEL) == "active" and sns == ns and secret.get("type") == "kubernetes.io/tls":
-                found = True
-        if not found:
+        if ns not in key_namespaces:
             if undecided:
                 ctx.unknown(f"{release.name}: key Secret")
             else:

@@ -415,3 +415,32 @@ def test_identities_for_role_assignments(aks_run):
     assert out["principal"] == mc.outputs["identity"]["principalId"]
     assert (out["csiClient"], out["csiObject"]) == (csi["clientId"], csi["objectId"])
     assert out["csiClient"] and out["csiObject"] and out["principal"]
+
+
+RA = "azure-native:authorization:RoleAssignment"
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_control_plane_identity_is_network_contributor_on_the_node_subnet(aks_run, stack):
+    """Autoscaler and upgrade VMSS writes join the node subnet with the cluster identity (system-assigned,
+    so Pulumi must grant it after the cluster exists, as `az aks create` would)."""
+    run = aks_run(stack)
+    mc, subnet = run.one(MC), run.one("azure-native:network:Subnet")
+    ra = run.one(RA, "aks-subnet-network-contributor")
+    assert ra.get("scope") == subnet.id
+    assert ra.get("principalId") == mc.outputs["identity"]["principalId"]
+    assert ra.get("principalType") == "ServicePrincipal"
+    subscription = subnet.id.split("/")[2]
+    assert ra.get("roleDefinitionId") == (
+        f"/subscriptions/{subscription}/providers/Microsoft.Authorization/roleDefinitions/"
+        "4d97b98b-1d4f-4787-a291-c67834d212e7"
+    )
+    assert ra.parent == run.one(COMPONENT, "aks").urn
+
+
+def test_no_subnet_grant_when_aks_brings_its_own_network(run_component):
+    def build() -> None:
+        cfg = parse_config(stack_raw_config("dev"))
+        AksCluster("aks", AksClusterArgs(config=cfg, resource_group_name="rg", log_analytics_workspace_id="law"))
+
+    assert run_component(build).of_type(RA) == []

@@ -171,3 +171,26 @@ def test_http_egress_host_is_rejected_by_config():
         parse_config(raw)
     assert any(p.startswith("egress.hosts[0].port") and "HTTPS only" in p for p in err.value.problems)
     assert any(p.startswith("egress.hosts[0].protocol") and "HTTPS only" in p for p in err.value.problems)
+
+
+# Top-level keys the `gateway` chart's values.schema.json accepts (1.30; the schema has
+# additionalProperties: false, so Helm refuses the install on any other key) and the service keys it declares.
+GATEWAY_CHART_KEYS = {
+    "global", "affinity", "securityContext", "containerSecurityContext", "kind", "annotations", "autoscaling",
+    "env", "envVarFrom", "strategy", "minReadySeconds", "readinessProbe", "labels", "name", "nodeSelector",
+    "podAnnotations", "replicaCount", "resources", "revision", "defaultRevision", "compatibilityVersion",
+    "profile", "platform", "pilot", "runAsRoot", "unprivilegedPort", "service", "serviceAccount", "rbac",
+    "tolerations", "topologySpreadConstraints", "networkGateway", "imagePullPolicy", "imagePullSecrets",
+    "podDisruptionBudget", "terminationGracePeriodSeconds", "volumes", "volumeMounts", "initContainers",
+    "additionalContainers", "priorityClassName",
+}
+GATEWAY_SERVICE_KEYS = {"annotations", "externalTrafficPolicy", "loadBalancerIP", "loadBalancerSourceRanges",
+                        "ipFamilies", "ipFamilyPolicy", "ports", "type"}
+
+
+def test_chart_values_are_accepted_by_the_gateway_chart_schema(dev):
+    values = dev.one("kubernetes:helm.sh/v3:Release").get("values")
+    assert set(values) <= GATEWAY_CHART_KEYS
+    assert set(values["service"]) <= GATEWAY_SERVICE_KEYS
+    # The release name gives the service account and the `istio` label (chart: name | trimPrefix "istio-").
+    assert dev.one("kubernetes:helm.sh/v3:Release").get("name") == "istio-egressgateway"

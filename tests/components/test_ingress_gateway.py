@@ -186,10 +186,14 @@ def test_public_ip_is_static_standard_zonal_and_protected_in_prod(prod, dev):
     assert prod.outputs["ingressHostnames"] == ["*.apps.example.com", "api.example.com"]
 
 
-def test_cluster_identity_is_network_contributor_on_the_ip_only(prod):
+def test_cluster_identity_is_network_contributor_on_the_ip_resource_group(prod):
+    # The AKS cloud provider lists the public IPs of the group named in the Service annotation: a grant on
+    # the IP alone is refused, so the scope is the IP's resource group (and nothing wider).
     pip = prod.one("azure-native:network:PublicIPAddress")
     ra = prod.one("azure-native:authorization:RoleAssignment", "ingress-pip-network-contributor")
-    assert ra.get("scope") == pip.id
+    rg_id = pip.id.split("/providers/")[0]
+    assert rg_id.endswith("/resourceGroups/plat-prod-rg") and rg_id.startswith("/subscriptions/")
+    assert ra.get("scope") == rg_id
     assert ra.get("principalId") == CLUSTER_PRINCIPAL
     assert ra.get("principalType") == "ServicePrincipal"
     assert ra.get("roleDefinitionId").endswith("/roleDefinitions/4d97b98b-1d4f-4787-a291-c67834d212e7")
@@ -233,6 +237,8 @@ def test_addon_identity_reads_only_the_certificate(prod):
     assert ra.get("scope").endswith("/vaults/plat-prod-kv/secrets/wildcard-apps")
     assert ra.get("principalId") == ADDON_OBJECT_ID
     assert ra.get("roleDefinitionId").endswith("/roleDefinitions/4633458b-17de-408a-b874-0445c86b69e6")
+    # The gateway pods mount the CSI volume: the chart (Helm waits for ready pods) comes after the grant.
+    assert ra.urn in prod.one("kubernetes:helm.sh/v3:Release").dependencies
 
 
 def test_config_certificate_becomes_a_secret_tls_secret(config_tls):
@@ -278,9 +284,10 @@ def test_request_authentication_per_issuer(prod):
 def test_authorization_policy_denies_missing_token_and_claims(prod):
     ap = prod.one("kubernetes:security.istio.io/v1:AuthorizationPolicy")
     assert ap.get("metadata.namespace") == NS
+    # Port 80 is exempt from every rule: it only answers the 301 redirect to HTTPS.
     scope = [
-        {"operation": {"hosts": ["api.example.com", "api.example.com:*"]}},
-        {"operation": {"notHosts": ["*.apps.example.com"]}},
+        {"operation": {"hosts": ["api.example.com", "api.example.com:*"], "notPorts": ["80"]}},
+        {"operation": {"notHosts": ["*.apps.example.com"], "notPorts": ["80"]}},
     ]
     assert ap.get("spec") == {
         "selector": {"matchLabels": {"istio": "ingressgateway"}},
@@ -318,8 +325,9 @@ def _source_matches(src: dict, principal: Optional[str]) -> bool:
     return True
 
 
-def _operation_matches(op: dict, host: str, path: str) -> bool:
-    checks = [("hosts", host, True), ("notHosts", host, False), ("paths", path, True), ("notPaths", path, False)]
+def _operation_matches(op: dict, host: str, path: str, port: int = 443) -> bool:
+    checks = [("hosts", host, True), ("notHosts", host, False), ("paths", path, True), ("notPaths", path, False),
+              ("ports", str(port), True), ("notPorts", str(port), False)]
     for key, value, positive in checks:
         if key in op and _any([p.lower() for p in op[key]], value.lower()) != positive:
             return False
@@ -337,16 +345,16 @@ def _condition_matches(cond: dict, claims: dict) -> bool:
     return True
 
 
-def _rule_matches(rule: dict, host: str, path: str, principal: Optional[str], claims: dict) -> bool:
+def _rule_matches(rule: dict, host: str, path: str, principal: Optional[str], claims: dict, port: int = 443) -> bool:
     if "from" in rule and not any(_source_matches(f["source"], principal) for f in rule["from"]):
         return False
-    if "to" in rule and not any(_operation_matches(t["operation"], host, path) for t in rule["to"]):
+    if "to" in rule and not any(_operation_matches(t["operation"], host, path, port) for t in rule["to"]):
         return False
     return all(_condition_matches(c, claims) for c in rule.get("when", []))
 
 
-def evaluate(objects: list[dict], host: str, path: str = "/", token: Optional[dict] = None) -> int:
-    """HTTP status the gateway answers: 401 bad token, 403 denied, 200 routed."""
+def evaluate(objects: list[dict], host: str, path: str = "/", token: Optional[dict] = None, port: int = 443) -> int:
+    """HTTP status the gateway answers: 401 bad token, 403 denied, 200 routed (on port 80: the 301)."""
     principal, claims = None, {}
     if token is not None:
         rules = [r for o in objects if o["kind"] == "RequestAuthentication" for r in o["spec"]["jwtRules"]]
@@ -356,10 +364,11 @@ def evaluate(objects: list[dict], host: str, path: str = "/", token: Optional[di
         principal, claims = f"{token['iss']}/{token['sub']}", token.get("claims", {})
     policies = [o["spec"] for o in objects if o["kind"] == "AuthorizationPolicy"]
     for p in policies:
-        if p.get("action") == "DENY" and any(_rule_matches(r, host, path, principal, claims) for r in p["rules"]):
+        if p.get("action") == "DENY" and any(_rule_matches(r, host, path, principal, claims, port) for r in p["rules"]):
             return 403
     allows = [p for p in policies if p.get("action", "ALLOW") == "ALLOW"]
-    if allows and not any(_rule_matches(r, host, path, principal, claims) for p in allows for r in p.get("rules", [])):
+    if allows and not any(_rule_matches(r, host, path, principal, claims, port)
+                          for p in allows for r in p.get("rules", [])):
         return 403
     return 200
 
@@ -385,6 +394,8 @@ def test_jwt_evaluator_prod(prod):
     assert evaluate(objs, "api.example.com", "/v1/orders", token=_token(roles=["x", "api.write"])) == 200
     assert evaluate(objs, "shop.apps.example.com") == 200, "unprotected host needs no token"
     assert evaluate(objs, "shop.apps.example.com", token=_token(roles=["guest"])) == 200
+    # Plain HTTP on a protected host still gets its redirect to HTTPS (port 80 routes nothing).
+    assert evaluate(objs, "api.example.com", port=80) == 200, "port 80 answers the 301"
 
 
 def test_jwt_evaluator_dev_protects_every_host(dev):
@@ -392,8 +403,10 @@ def test_jwt_evaluator_dev_protects_every_host(dev):
     token = _token(aud="api://platform-dev")
     assert evaluate(objs, "shop.dev.apps.example.com") == 403
     assert evaluate(objs, "shop.dev.apps.example.com", token=token) == 200
+    assert evaluate(objs, "shop.dev.apps.example.com", port=80) == 200, "port 80 answers the 301"
     ap = dev.one("kubernetes:security.istio.io/v1:AuthorizationPolicy")
-    assert ap.get("spec.rules") == [{"from": [{"source": {"notRequestPrincipals": [f"{MS_ISSUER}/*"]}}]}]
+    assert ap.get("spec.rules") == [{"from": [{"source": {"notRequestPrincipals": [f"{MS_ISSUER}/*"]}}],
+                                     "to": [{"operation": {"notPorts": ["80"]}}]}]
 
 
 def _issuer(issuer: str, hosts=(), paths=(), claims=()):
@@ -492,3 +505,21 @@ def test_component_type_and_children_parented(prod):
     for r in prod.resources:
         if r.type not in ("platform:istio:IngressGateway", "pulumi:providers:kubernetes"):
             assert r.parent == comp.urn, r.name
+
+
+def test_resource_group_id_of_an_arm_id():
+    from components.ingress_gateway import _resource_group_id
+
+    rid = "/subscriptions/s1/resourceGroups/rg-1/providers/Microsoft.Network/publicIPAddresses/ip"
+    assert _resource_group_id(rid) == "/subscriptions/s1/resourceGroups/rg-1"
+    with pytest.raises(ValueError, match="not a resource-group-scoped"):
+        _resource_group_id("/subscriptions/s1")
+
+
+def test_chart_values_are_accepted_by_the_gateway_chart_schema(prod, dev):
+    from tests.components.test_egress_gateway import GATEWAY_CHART_KEYS, GATEWAY_SERVICE_KEYS
+
+    for run in (prod, dev):
+        values = run.one("kubernetes:helm.sh/v3:Release").get("values")
+        assert set(values) <= GATEWAY_CHART_KEYS
+        assert set(values["service"]) <= GATEWAY_SERVICE_KEYS

@@ -32,7 +32,7 @@ def prod() -> ProgramRun:
 def with_exceptions() -> ProgramRun:
     istio = stack_raw_config("dev")["istio"]
     istio["mtlsExceptions"] = [
-        {"namespace": "legacy", "mode": "PERMISSIVE"},
+        {"namespace": "payments", "mode": "PERMISSIVE"},
         {"namespace": "shop", "port": 9090, "mode": "DISABLE"},
         {"namespace": "shop", "port": 9091, "mode": "PERMISSIVE"},
     ]
@@ -188,7 +188,7 @@ def test_mtls_exceptions(with_exceptions):
     pas = {(r.get("metadata.namespace"), r.get("metadata.name")): r.get("spec")
            for r in with_exceptions.of_type(PEER_AUTH)}
     assert pas[("istio-system", "default")] == {"mtls": {"mode": "STRICT"}}
-    assert pas[("legacy", "mtls-exception")] == {"mtls": {"mode": "PERMISSIVE"}}
+    assert pas[("payments", "mtls-exception")] == {"mtls": {"mode": "PERMISSIVE"}}
     port = pas[("shop", "mtls-port-exception")]
     assert port["mtls"] == {"mode": "STRICT"}  # the rest of the workload stays STRICT
     assert port["portLevelMtls"] == {"9090": {"mode": "DISABLE"}, "9091": {"mode": "PERMISSIVE"}}
@@ -207,8 +207,9 @@ def test_port_exceptions_satisfy_the_crd_selector_rule(with_exceptions):
 
 def test_port_exception_keeps_a_namespace_exception_mode():
     cfg = parse_config({**stack_raw_config("dev"), "istio": {"mtlsExceptions": [
-        {"namespace": "legacy", "mode": "PERMISSIVE"}, {"namespace": "legacy", "port": 8080, "mode": "DISABLE"}]}})
-    objs = {o["metadata"]["name"]: o["spec"] for o in peer_authentications(cfg.istio) if o["metadata"]["namespace"] == "legacy"}
+        {"namespace": "payments", "mode": "PERMISSIVE"}, {"namespace": "payments", "port": 8080, "mode": "DISABLE"}]}})
+    objs = {o["metadata"]["name"]: o["spec"] for o in peer_authentications(cfg.istio)
+            if o["metadata"]["namespace"] == "payments"}
     assert objs["mtls-exception"] == {"mtls": {"mode": "PERMISSIVE"}}
     assert objs["mtls-port-exception"]["mtls"] == {"mode": "PERMISSIVE"}
 
