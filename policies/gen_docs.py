@@ -18,7 +18,7 @@ README_END = "<!-- policy-table:end -->"
 if str(HERE) not in sys.path:
     sys.path.append(str(HERE))
 
-from rules import DEV_RELAXED, PACK_DESCRIPTION, PACK_NAME, RULES  # noqa: E402
+from rules import DEV_RELAXED, PACK_DESCRIPTION, RULES  # noqa: E402
 
 
 def enforcement(env: str) -> dict[str, str]:

@@ -15,7 +15,6 @@ StackReference outputs (the non-prod key-owner stack by default; pass ``stack_re
 from __future__ import annotations
 
 import copy
-from pathlib import Path
 from typing import Any, Callable, Mapping, Optional
 
 import pytest

@@ -39,31 +39,6 @@ SECRET_LOOKING = re.compile(r"kubeconfig|sealingkeys|privatekey|password|token|c
 STACK = "contoso/platform/dev"
 
 
-@pytest.fixture(autouse=True)
-def _clean_runtime_after_failed_runs():
-    """A run that fails leaves its failed Outputs and RPCs in Pulumi's shared runtime settings, and the
-    next run in this process would re-raise them: clear them so later tests (anyone's) start clean."""
-    import asyncio
-
-    from pulumi.runtime import settings
-    from pulumi.runtime.sync_await import _ensure_event_loop
-
-    def quiet(loop: asyncio.AbstractEventLoop, context: dict) -> None:
-        # Failures provoked on purpose were asserted already: don't re-print them when their futures are collected.
-        if not isinstance(context.get("exception"), (PlatformOutputError, OutputContractError)):
-            loop.default_exception_handler(context)
-
-    _ensure_event_loop().set_exception_handler(quiet)
-    yield
-
-    leftovers = [*settings.SETTINGS.outputs, *settings.SETTINGS.rpc_manager.rpcs]
-    for fut in leftovers:  # mark their (already reported) exceptions as retrieved
-        if fut.done() and not fut.cancelled():
-            fut.exception()
-    settings.SETTINGS.outputs.clear()
-    settings.SETTINGS.rpc_manager.clear()
-
-
 # --------------------------------------------------------------------------- the table
 
 

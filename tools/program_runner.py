@@ -578,8 +578,7 @@ def run_program(
         mocks, project=project, stack=stack_name, preview=preview, logger=logger,
         monitor=RecordingMonitor(mocks), organization=ORGANIZATION,
     )
-    # A previous run that failed inside an apply leaves its Outputs and RPCs behind; start clean
-    # (what the SDK's own @pulumi.runtime.test decorator does).
+    # Start clean, as the SDK's own @pulumi.runtime.test decorator does.
     settings.SETTINGS.rpc_manager.clear()
     settings.SETTINGS.outputs.clear()
 
@@ -589,22 +588,48 @@ def run_program(
         else:
             runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")
 
-    _sync_await(run_pulumi_func(main))
-
     outputs: dict[str, Any] = {}
     secret_outputs: set[str] = set()
-    root = settings.get_root_resource()
-    for name, value in sorted(getattr(root, "outputs", {}).items()):
-        out = pulumi.Output.from_input(value)
-        outputs[name] = _sync_await(out.future())
-        if _sync_await(out.is_secret()):
-            secret_outputs.add(name)
+    failed = True
+    try:
+        _sync_await(run_pulumi_func(main))
+        root = settings.get_root_resource()
+        for name, value in sorted(getattr(root, "outputs", {}).items()):
+            out = pulumi.Output.from_input(value)
+            outputs[name] = _sync_await(out.future())
+            if _sync_await(out.is_secret()):
+                secret_outputs.add(name)
+        failed = False
+    finally:
+        _drain_runtime(settings, _sync_await, failed)
     if collector.messages:
         raise RuntimeError("the program logged errors:\n" + "\n".join(collector.messages))
     return ProgramRun(
         stack=stack_name, config=cfg, secret_keys=secret_keys, resources=recorded,
         outputs=outputs, secret_outputs=secret_outputs, log_errors=collector.messages,
     )
+
+
+def _drain_runtime(settings, sync_await, failed: bool) -> None:
+    """Settle what a run left in Pulumi's process-wide state, so the next run in this process starts clean.
+
+    A run that failed inside an apply leaves failed Outputs and RPCs behind: the next run would await
+    (and re-raise) them, and their never-retrieved exceptions would be reported later at random points.
+    Gathering them marks every exception retrieved; the error itself was already raised to the caller.
+    """
+    import asyncio
+    import gc
+
+    pending = [*settings.SETTINGS.outputs, *settings.SETTINGS.rpc_manager.rpcs]
+    settings.SETTINGS.outputs.clear()
+    settings.SETTINGS.rpc_manager.clear()
+    if pending:
+        sync_await(asyncio.gather(*pending, return_exceptions=True))
+    if failed:
+        # The error travelled through a chain of apply futures; each would report itself when collected.
+        for obj in gc.get_objects():
+            if isinstance(obj, asyncio.Future) and obj.done() and not obj.cancelled():
+                obj.exception()
 
 
 def iter_inputs(run: ProgramRun, type_prefix: str = "") -> Iterable[RecordedResource]:

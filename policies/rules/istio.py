@@ -26,7 +26,6 @@ from .common import (
     maps,
     resource_rule,
     stack_rule,
-    text,
 )
 
 SEC = "security.istio.io"

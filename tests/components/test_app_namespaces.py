@@ -166,7 +166,7 @@ CALLERS = [
     f"{TRUST_DOMAIN}/ns/shop/sa/default",
     f"{TRUST_DOMAIN}/ns/monitoring/sa/prometheus",
     f"{TRUST_DOMAIN}/ns/default/sa/default",
-    f"evil.example/ns/payments/sa/checkout",  # right names, foreign trust domain
+    "evil.example/ns/payments/sa/checkout",  # right names, foreign trust domain
 ]
 REQUESTS = [Request(c, m, p) for c, m, p in itertools.product(CALLERS, ["GET", "POST"], ["/", "/metrics", "/admin"])]
 

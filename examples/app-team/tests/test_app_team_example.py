@@ -51,30 +51,6 @@ def run_example(outputs: Optional[dict[str, Any]] = None, overrides: Optional[di
     )
 
 
-@pytest.fixture(autouse=True)
-def _clean_runtime_after_failed_runs():
-    """A failed run leaves failed Outputs in Pulumi's shared runtime settings: clear them for the next run."""
-    import asyncio
-
-    from pulumi.runtime import settings
-    from pulumi.runtime.sync_await import _ensure_event_loop
-
-    def quiet(loop: asyncio.AbstractEventLoop, context: dict) -> None:
-        # Failures provoked on purpose were asserted already: don't re-print them when their futures are collected.
-        if not isinstance(context.get("exception"), (PlatformOutputError, SealingError)):
-            loop.default_exception_handler(context)
-
-    _ensure_event_loop().set_exception_handler(quiet)
-    yield
-
-    leftovers = [*settings.SETTINGS.outputs, *settings.SETTINGS.rpc_manager.rpcs]
-    for fut in leftovers:  # mark their (already reported) exceptions as retrieved
-        if fut.done() and not fut.cancelled():
-            fut.exception()
-    settings.SETTINGS.outputs.clear()
-    settings.SETTINGS.rpc_manager.clear()
-
-
 @pytest.fixture(scope="module")
 def run() -> ProgramRun:
     return run_example()
