@@ -560,15 +560,12 @@ def _cluster(r: _Reader, raw: Any, env_class: Optional[str], required: bool) -> 
         network=network,
         log_retention_days=r.integer(c, "logRetentionDays", p, 90 if prod else 30, 30, 730),
     )
-    if required and not cluster.admin_group_object_ids and "adminGroupObjectIds" not in c:
-        # Local accounts are disabled, so without an admin group nobody could administer the cluster.
-        r.problems.append(
-            f"{p}.adminGroupObjectIds: required; at least one Entra ID group object ID (local accounts are disabled)"
-        )
-    elif required and not cluster.admin_group_object_ids and isinstance(c.get("adminGroupObjectIds"), list) and not c[
-        "adminGroupObjectIds"
-    ]:
-        r.problem(f"{p}.adminGroupObjectIds", [], "at least one Entra ID group object ID (local accounts are disabled)")
+    # Local accounts are disabled, so without an admin group nobody could administer the cluster.
+    admin_groups = "at least one Entra ID group object ID (local accounts are disabled)"
+    if required and c.get("adminGroupObjectIds") is None:
+        r.problems.append(f"{p}.adminGroupObjectIds: required; {admin_groups}")
+    elif required and c["adminGroupObjectIds"] == []:
+        r.problem(f"{p}.adminGroupObjectIds", [], admin_groups)
     if prod and required:
         if not cluster.api_server_authorized_ip_ranges and not cluster.private_cluster:
             r.problems.append(
@@ -638,7 +635,7 @@ def _sealed_secrets(r: _Reader, raw: Any, env_class: Optional[str], role: str) -
         )
     if role == "sealingKeyOwner" and nonprod and cfg.key_mode != "sharedOwner":
         r.problem(f"{p}.keyMode", cfg.key_mode, "a sealingKeyOwner stack allows: sharedOwner")
-    if cfg.key_mode == "sharedReference" and not prod and not cfg.shared_key_stack and "sharedKeyStack" not in s:
+    if cfg.key_mode == "sharedReference" and not prod and not cfg.shared_key_stack and s.get("sharedKeyStack") is None:
         r.problems.append(
             f"{p}.sharedKeyStack: required when keyMode is sharedReference; the owner stack as <organization>/platform/<stack>"
         )
@@ -704,8 +701,10 @@ def _ingress(r: _Reader, raw: Any, prod: bool, present_secrets: frozenset[str], 
         g, "hosts", p, check=lambda h: is_hostname(h, allow_wildcard=True),
         describe="allowed: a DNS name such as app.example.com or a wildcard such as *.apps.example.com",
     )
-    if required and not hosts and "hosts" not in g:
+    if required and g.get("hosts") is None:
         r.problems.append(f"{p}.hosts: required; the host names the ingress gateway serves, e.g. *.apps.example.com")
+    elif required and g.get("hosts") == []:
+        r.problem(f"{p}.hosts", [], "at least one host name the ingress gateway serves, e.g. *.apps.example.com")
     if prod:
         for idx, host in enumerate(hosts):
             if host == "*":

@@ -116,6 +116,8 @@ REJECTED = [
     ("dev", {"environment": None}, "environment"),
     ("dev", {"cluster.adminGroupObjectIds": None}, "cluster.adminGroupObjectIds"),
     ("dev", {"ingress.hosts": None}, "ingress.hosts"),
+    ("dev", {"ingress.hosts": []}, "ingress.hosts"),
+    ("dev", {"cluster.adminGroupObjectIds": []}, "cluster.adminGroupObjectIds"),
     ("dev", {"sealedSecrets.sharedKeyStack": None}, "sealedSecrets.sharedKeyStack"),
     ("dev", {"ingress.jwtIssuers": [{"issuer": "https://idp.example.com", "audiences": ["api"]}]}, "ingress.jwtIssuers[0].jwksUri"),
     # unknown keys that look like typos
@@ -142,6 +144,17 @@ def test_each_bad_value_yields_one_problem_naming_the_key(stack, changes, key):
     problems = problems_for(stack, changes)
     assert len(problems) == 1, problems
     assert problems[0].startswith(f"{key}:"), problems[0]
+
+
+@pytest.mark.parametrize("key", ["cluster.adminGroupObjectIds", "ingress.hosts", "sealedSecrets.sharedKeyStack"])
+def test_a_required_key_set_to_null_is_missing(key):
+    raw = with_changes("dev", {})
+    section, name = key.split(".")
+    raw[section][name] = None  # `hosts:` with nothing after it in YAML
+    with pytest.raises(ConfigError) as err:
+        parse_config(raw)
+    assert [p.split(":")[0] for p in err.value.problems] == [key]
+    assert "required" in err.value.problems[0]
 
 
 def test_problem_names_value_and_what_is_allowed():
