@@ -176,8 +176,8 @@ def outbound_policy(r: Res, ctx: Ctx) -> None:
     mesh = values.get("meshConfig")
     if not ctx.known(mesh, "values.meshConfig"):
         return
-    mode = as_map(as_map(mesh).get("outboundTrafficPolicy")).get("mode") if as_map(mesh).get(
-        "outboundTrafficPolicy") is not UNKNOWN else UNKNOWN
+    policy = as_map(mesh).get("outboundTrafficPolicy")
+    mode = UNKNOWN if policy is UNKNOWN else as_map(policy).get("mode")
     if ctx.known(mode, "values.meshConfig.outboundTrafficPolicy.mode") and mode != "REGISTRY_ONLY":
         ctx.fail(f"values.meshConfig.outboundTrafficPolicy.mode is {mode!r}; set REGISTRY_ONLY (unset means ALLOW_ANY)")
 
