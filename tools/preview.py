@@ -12,8 +12,12 @@ Prints a readable plan (resource tree, counts by type, violations by policy, out
 writes ``<out>/plan.json`` and ``<out>/manifests/<namespace>/<kind>-<name>.yaml``. Secrets are
 shown as ``[secret]`` everywhere.
 
-Exit codes: 0 no mandatory violation; 1 mandatory policy violation(s); 2 invalid stack config
-or policy config; 3 the program or the policy pack failed.
+Besides the pack, the schema checks (``tools/schema_checks.py``) test what the program sends against
+what Azure, Helm and Kubernetes accept; their findings are reported as violations of
+``azure-schema`` / ``helm-values`` / ``k8s-schema``.
+
+Exit codes: 0 no mandatory violation; 1 mandatory policy violation(s) or schema finding(s); 2 invalid
+stack config or policy config; 3 the program or the policy pack failed.
 """
 
 from __future__ import annotations
@@ -28,7 +32,8 @@ from pathlib import Path
 from typing import Any, Mapping, Optional, Sequence
 
 from tools import analyzer_host as ah
-from tools import plan_render
+from tools import plan_render, schema_checks
+from tools.findings import Finding, as_violation
 from tools.program_runner import (
     ORGANIZATION,
     PROJECT,
@@ -188,7 +193,7 @@ def _scrub(text: str, secrets: set[str]) -> str:
 def build_plan(run: ProgramRun, *, stack: str, stack_path: Path, env_class: str,
                defaults: Mapping[str, Mapping[str, Any]], diagnostics: Sequence[ah.Diagnostic],
                pack: Optional[Mapping[str, Any]], warnings: Sequence[str],
-               remediations: Sequence[Mapping[str, Any]] = ()) -> dict[str, Any]:
+               remediations: Sequence[Mapping[str, Any]] = (), findings: Sequence[Finding] = ()) -> dict[str, Any]:
     root = root_urn(stack)
     resources: list[dict[str, Any]] = [{
         "urn": root, "type": "pulumi:pulumi:Stack", "name": f"{PROJECT}-{stack}", "parent": "", "custom": False,
@@ -228,7 +233,14 @@ def build_plan(run: ProgramRun, *, stack: str, stack_path: Path, env_class: str,
             "enforcementLevel": d.enforcement_level, "severity": d.severity,
             "description": _scrub(d.description, secrets), "message": _scrub(d.message, secrets),
             "urn": target["urn"], "resourceType": target["type"], "resourceName": target["name"],
+            "source": "policy-pack",
         })
+    for f in findings:
+        target = by_urn.get(f.urn) or by_urn[root]
+        target["violations"] = target.get("violations", 0) + 1
+        violation = dict(as_violation(f))
+        violation["message"] = _scrub(violation["message"], secrets)
+        violations.append(violation)
     violations.sort(key=lambda v: (v["policy"], v["urn"], v["message"]))
     outputs = plan_render.mask(run.outputs, secret_keys=run.secret_outputs)
     config = {k: _config_value(v) for k, v in sorted(run.config.items())}  # secure: values are placeholders
@@ -261,7 +273,7 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         prog="python -m tools.preview",
         description="Offline preview: run the program under mocks, check it with the policy pack, print the plan.",
-        epilog="Exit codes: 0 ok, 1 mandatory policy violations, 2 invalid stack or policy config, "
+        epilog="Exit codes: 0 ok, 1 mandatory policy violations or schema findings, 2 invalid stack or policy config, "
                "3 program or policy pack failure.")
     p.add_argument("--stack", required=True, help="stack name (reads Pulumi.<stack>.yaml) or a stack config file path")
     p.add_argument("--out", help="output folder (default: out/<stack>)")
@@ -332,8 +344,8 @@ def _preview(args, host, path, stack, out_dir, config, secret_keys, env_class, p
         return EXIT_ERROR
 
     analyze, whole, defaults = analyzer_resources(run, stack)
+    findings, warnings = schema_checks.check_run(run)  # while the pack may still be booting
     diagnostics: list[ah.Diagnostic] = []
-    warnings: list[str] = []
     remediations: list[dict[str, Any]] = []
     pack_meta = None
     if host is not None:
@@ -376,7 +388,8 @@ def _preview(args, host, path, stack, out_dir, config, secret_keys, env_class, p
         warnings.append("policy pack skipped (--skip-policy)")
 
     plan = build_plan(run, stack=stack, stack_path=path, env_class=env_class, defaults=defaults,
-                      diagnostics=diagnostics, pack=pack_meta, warnings=warnings, remediations=remediations)
+                      diagnostics=diagnostics, pack=pack_meta, warnings=warnings, remediations=remediations,
+                      findings=findings)
     manifests = plan_render.kubernetes_manifests(plan["resources"])
     plan["summary"]["manifests"] = len(manifests)
     plan["manifests"] = [f"manifests/{rel}" for rel, _ in manifests]

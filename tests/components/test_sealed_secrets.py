@@ -108,7 +108,7 @@ def test_namespace_enforces_restricted_pod_security(prod):
 def test_release_is_the_pinned_official_chart(prod):
     release = prod.one(RELEASE)
     assert release.get("chart") == "sealed-secrets"
-    assert release.get("version") == DEFAULT_SEALED_SECRETS_CHART_VERSION == "2.20.0"
+    assert release.get("version") == DEFAULT_SEALED_SECRETS_CHART_VERSION == "2.19.1"
     assert release.get("repositoryOpts.repo") == CHART_REPO == "https://bitnami.github.io/sealed-secrets"
     assert release.get("name") == "sealed-secrets-controller"
     assert release.get("namespace") == "sealed-secrets"

@@ -251,7 +251,7 @@ def test_select_shared_keys_orders_by_generation():
 
 def test_reference_mode_without_owner_stack_is_rejected():
     cfg = SealedSecretsConfig(key_mode="sharedReference", shared_key_stack=None, key_generation=1,
-                              cert_validity_days=3650, chart_version="2.20.0", namespace="sealed-secrets")
+                              cert_validity_days=3650, chart_version="2.19.1", namespace="sealed-secrets")
 
     def program() -> None:
         SealingKey("sealing", SealingKeyArgs(config=cfg, name_prefix="plat-qa", resource_group_name="rg",
