@@ -22,7 +22,8 @@ clean:
 	rm -rf $(VENV) out .pytest_cache .hypothesis
 
 # Offline preview, no cloud credentials: the program under mocks + the policy pack over the analyzer
-# protocol; prints the plan, writes $(OUT)/plan.json and $(OUT)/manifests/, exits 1 on mandatory violations.
+# protocol, plus the schema checks; prints the plan, writes $(OUT)/plan.json and $(OUT)/manifests/, exits 1 on
+# mandatory violations or schema findings.
 POLICY_PACK ?= policies
 plan: venv
 	$(PY) -m tools.preview --stack $(STACK) --out $(OUT) --policy-pack $(POLICY_PACK) $(if $(POLICY_CONFIG),--policy-config $(POLICY_CONFIG))

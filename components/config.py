@@ -264,7 +264,8 @@ DEFAULT_WINDOWS = {
 }
 
 DEFAULT_ISTIO_VERSION = "1.30.3"
-DEFAULT_SEALED_SECRETS_CHART_VERSION = "2.20.0"  # controller 0.40.0, from https://bitnami.github.io/sealed-secrets
+# Controller 0.38.4; the newest chart in https://bitnami.github.io/sealed-secrets/index.yaml (gh-pages, 2026-07-03).
+DEFAULT_SEALED_SECRETS_CHART_VERSION = "2.19.1"
 
 
 # --------------------------------------------------------------------------- reader
@@ -622,7 +623,7 @@ def _sealed_secrets(r: _Reader, raw: Any, env_class: Optional[str], role: str) -
         cert_validity_days=r.integer(s, "certValidityDays", p, 3650, 30, 3650),
         chart_version=r.string(
             s, "chartVersion", p, DEFAULT_SEALED_SECRETS_CHART_VERSION, pattern=_SEMVER,
-            describe="allowed: an exact chart version such as 2.20.0 (pinned, never a range)",
+            describe="allowed: an exact chart version such as 2.19.1 (pinned, never a range)",
         ),
         namespace=r.string(s, "namespace", p, "sealed-secrets", pattern=_DNS_LABEL, describe="allowed: a DNS-1123 label"),
     )
