@@ -10,6 +10,8 @@ unknown ``meshConfig`` key. For every ``kubernetes:helm.sh/v3:Release`` the prev
   values over them, so the user's paths are checked against that wrapper's content; the istiod chart
   also copies everything under ``pilot`` to the top (``templates/zzy_descope_legacy.yaml``), so
   ``pilot.env`` is checked as ``env``;
+- a section a template passes through as a Kubernetes type (``toYaml .Values.volumes``) is checked
+  against that type's strict schema (``SECTIONS``), since values.yaml shows only part of such a type;
 - istiod's ``meshConfig`` against the MeshConfig / ProxyConfig (``defaultConfig``) fields and enums
   of that Istio release (derived from istio/api's ``mesh/v1alpha1/*.proto``);
 - the merged values against the chart's ``values.schema.json`` where it has one, as Helm does.
@@ -97,6 +99,7 @@ class Section:
     """A values section a template renders as a Kubernetes type rather than key by key."""
 
     k8s_type: str | None = None  # checked against that type's strict schema
+    many: bool = False  # a list of that type
     keys: frozenset[str] | None = None  # or: only these keys are rendered (each an open map)
     chart_keys: frozenset[str] = frozenset()  # the chart's own switches beside the type's fields
 
@@ -106,6 +109,12 @@ class Section:
 SECTIONS: dict[str, dict[tuple[str, ...], Section]] = {
     # templates/_helpers.tpl "istiod.resources" renders only limits and requests.
     "istiod": {("resources",): Section(keys=frozenset({"limits", "requests"}))},
+    # templates/deployment.yaml: each with .Values.<section> | toYaml into the pod spec.
+    "gateway": {
+        ("volumes",): Section(k8s_type="io.k8s.api.core.v1.Volume", many=True),
+        ("volumeMounts",): Section(k8s_type="io.k8s.api.core.v1.VolumeMount", many=True),
+        ("topologySpreadConstraints",): Section(k8s_type="io.k8s.api.core.v1.TopologySpreadConstraint", many=True),
+    },
     # templates/deployment.yaml: toYaml .Values.resources; omit <section> "enabled" | toYaml.
     "sealed-secrets": {
         ("resources",): Section(k8s_type="io.k8s.api.core.v1.ResourceRequirements"),
@@ -132,7 +141,7 @@ class _Walk:
                 self.out.append((path, f"not a value of the chart{_suggest(key, known)}"))
                 continue
             default = known[key]
-            if here in self.sections and isinstance(value, Mapping):
+            if here in self.sections:
                 self.section(value, self.sections[here], path)
             elif isinstance(value, Mapping):
                 if isinstance(default, Mapping):
@@ -142,7 +151,14 @@ class _Walk:
                     self.out.append((path, (f"the chart expects {type(default).__name__} here "
                                            f"(default {shown(default, False)}), got a mapping")))
 
-    def section(self, value: Mapping[str, Any], section: Section, path: list[Any]) -> None:
+    def section(self, value: Any, section: Section, path: list[Any]) -> None:
+        if section.many:
+            if isinstance(value, list):
+                for i, item in enumerate(value):
+                    self.section(item, Section(section.k8s_type), [*path, i])
+            return  # not a list: values.schema.json or the chart's own rendering reports it
+        if not isinstance(value, Mapping):
+            return
         rest = {k: v for k, v in value.items() if k not in section.chart_keys}
         if section.keys is not None:
             self.out += [([*path, k], (f"not rendered by the chart (it renders {', '.join(sorted(section.keys))})"

@@ -89,6 +89,14 @@ def test_sections_passed_through_as_kubernetes_types_are_checked_as_those_types(
         "containerSecurityContext"]
 
 
+def test_list_sections_passed_through_as_kubernetes_types_are_checked_item_by_item():
+    volume = {"name": "tls", "csi": {"driver": "secrets-store.csi.k8s.io", "volumeAttributes": {"a": "b"}}}
+    assert problems("gateway", {"volumes": [volume]}) == {}
+    volume["csi"]["volumeAtributes"] = volume["csi"].pop("volumeAttributes")
+    found = problems("gateway", {"volumes": [volume]})
+    assert found == {"volumes[0].csi": "Additional properties are not allowed ('volumeAtributes' was unexpected)"}
+
+
 def test_a_chart_version_without_reference_values_is_an_error():
     with pytest.raises(LookupError, match=r"chart istiod 1\.0\.0 has no reference values .*have: 9\.9\.9"):
         problems("istiod", {}, version="1.0.0")
