@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STACK  ?= dev
 OUT    ?= out/$(STACK)
 
-.PHONY: venv test plan bench clean
+.PHONY: venv test plan bench clean docs
 
 $(VENV)/.installed: requirements.txt policies/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -17,6 +17,12 @@ venv: $(VENV)/.installed
 
 test: venv
 	$(PY) -m pytest -q
+
+# Regenerate the generated docs: the README config reference, docs/outputs.md, docs/policies.md and the README rule table.
+docs: venv
+	$(PY) -m stack_config.gen_docs
+	$(PY) -m components.platform_outputs --write-docs
+	$(PY) policies/gen_docs.py
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .hypothesis

@@ -10,7 +10,6 @@ import pulumi
 from components.aks_cluster import AksCluster, AksClusterArgs
 from components.app_namespaces import AppNamespaces, AppNamespacesArgs
 from components.base import PlatformBase, PlatformBaseArgs
-from components.config import PlatformConfig, load_config
 from components.egress_gateway import EgressGateway, EgressGatewayArgs
 from components.ingress_gateway import IngressGateway, IngressGatewayArgs
 from components.istio_mesh import IstioMesh, IstioMeshArgs
@@ -18,6 +17,7 @@ from components.key_vault import KeyVault, KeyVaultArgs
 from components.platform_outputs import export_outputs
 from components.sealed_secrets import SealedSecrets, SealedSecretsArgs
 from components.sealing_key import SealingKey, SealingKeyArgs
+from stack_config import PlatformConfig, load_config
 
 
 def key_vault_and_sealing_key(cfg: PlatformConfig, base: PlatformBase) -> tuple[KeyVault, SealingKey]:

@@ -16,7 +16,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 from pulumi_azure_native import authorization, containerservice as cs, monitor
 
-from components.config import ClusterConfig, MaintenanceWindow, PlatformConfig
+from stack_config import ClusterConfig, MaintenanceWindow, PlatformConfig
 
 # AKS-reserved names: a MaintenanceConfiguration with any other name does not drive these upgrades.
 NODE_OS_SCHEDULE = "aksManagedNodeOSUpgradeSchedule"

@@ -25,7 +25,6 @@ from typing import Any, Optional, Sequence
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.config import AppNamespaceConfig
 from components.istio_mesh import (
     NAMESPACE_NAME_LABEL,
     REVISION_LABEL,
@@ -33,6 +32,7 @@ from components.istio_mesh import (
     XDS_PORT,
     spiffe_principal,
 )
+from stack_config import AppNamespaceConfig
 
 INGRESS_GATEWAY_SERVICE_ACCOUNT = "istio-ingressgateway"
 INGRESS_GATEWAY_POD_LABELS = {"istio": "ingressgateway"}

@@ -14,7 +14,7 @@ from typing import Optional
 import pulumi
 from pulumi_azure_native import network, operationalinsights, resources
 
-from components.config import PlatformConfig
+from stack_config import PlatformConfig
 
 _AZURE_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,50}[a-z0-9]$")
 

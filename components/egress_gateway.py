@@ -25,7 +25,6 @@ from typing import Any, Optional, Sequence
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.config import EgressHost, PlatformConfig
 from components.ingress_gateway import (
     GATEWAY_CHART,
     ISTIO_CHART_REPO,
@@ -37,6 +36,7 @@ from components.ingress_gateway import (
     tcp,
     zone_spread,
 )
+from stack_config import EgressHost, PlatformConfig
 
 RELEASE_NAME = "istio-egressgateway"  # also the Service and service account name
 GATEWAY_SELECTOR = {"istio": "egressgateway"}

@@ -30,7 +30,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 from pulumi_azure_native import authorization, network
 
-from components.config import (
+from stack_config import (
     INGRESS_TLS_CERT_KEY,
     INGRESS_TLS_KEY_KEY,
     ConfigError,
@@ -103,7 +103,6 @@ class IngressGateway(pulumi.ComponentResource):
         ing = cfg.ingress
         ns_name = ing.namespace
         child = pulumi.ResourceOptions(parent=self)
-        _check_jwt_scopes(ing.jwt_issuers, ing.hosts)
         if ing.tls_source == "keyVault" and not (
             args.key_vault_name and args.tenant_id and args.secrets_provider_client_id
         ):
@@ -154,13 +153,14 @@ class IngressGateway(pulumi.ComponentResource):
         volume_mounts: list[dict] = []
         cert_dependencies: list[pulumi.Resource] = []
         if ing.tls_source == "config":
-            conf = pulumi.Config()
+            if ing.tls_certificate_pem is None or ing.tls_private_key_pem is None:
+                raise ConfigError([f"{INGRESS_TLS_CERT_KEY}, {INGRESS_TLS_KEY_KEY}: ingress.tlsSource is config but "
+                                   "the secret values were not read (stack_config.load_config reads them)"])
             tls_secret = k8s.core.v1.Secret(
                 f"{name}-tls",
                 metadata=k8s.meta.v1.ObjectMetaArgs(name=TLS_SECRET_NAME, namespace=ns_name),
                 type="kubernetes.io/tls",
-                string_data={"tls.crt": conf.require_secret(INGRESS_TLS_CERT_KEY),
-                             "tls.key": conf.require_secret(INGRESS_TLS_KEY_KEY)},
+                string_data={"tls.crt": ing.tls_certificate_pem, "tls.key": ing.tls_private_key_pem},
                 opts=pulumi.ResourceOptions.merge(
                     after_ns, pulumi.ResourceOptions(additional_secret_outputs=["data", "stringData"])
                 ),
@@ -422,27 +422,6 @@ def secret_provider_class_spec(
             "objects": objects,
         },
     }
-
-
-def _scope_of(issuer: JwtIssuerConfig, ingress_hosts: Sequence[str]) -> tuple[set[str], Optional[set[str]]]:
-    return set(issuer.hosts or ingress_hosts), (set(issuer.paths) if issuer.paths else None)
-
-
-def _check_jwt_scopes(issuers: Sequence[JwtIssuerConfig], ingress_hosts: Sequence[str]) -> None:
-    """Each issuer's hosts/paths demand *its* token; two issuers on the same host/path would deny everyone."""
-    problems = []
-    for i, a in enumerate(issuers):
-        for j in range(i + 1, len(issuers)):
-            b = issuers[j]
-            hosts_a, paths_a = _scope_of(a, ingress_hosts)
-            hosts_b, paths_b = _scope_of(b, ingress_hosts)
-            if hosts_a & hosts_b and (paths_a is None or paths_b is None or paths_a & paths_b):
-                problems.append(
-                    f"ingress.jwtIssuers[{j}]: protects {sorted(hosts_a & hosts_b)} like ingress.jwtIssuers[{i}]; "
-                    "a request carries one token, so give each issuer distinct hosts or paths"
-                )
-    if problems:
-        raise ConfigError(problems)
 
 
 def _short_hash(text: str) -> str:

@@ -28,7 +28,7 @@ from typing import Any, Optional, Sequence
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.config import IstioConfig, MtlsException
+from stack_config import IstioConfig, MtlsException
 
 ISTIO_CHART_REPO = "https://istio-release.storage.googleapis.com/charts"
 ROOT_NAMESPACE = "istio-system"

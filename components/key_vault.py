@@ -21,7 +21,7 @@ from typing import Mapping, Optional, Sequence
 import pulumi
 from pulumi_azure_native import authorization, keyvault, monitor
 
-from components.config import KeyVaultConfig
+from stack_config import KeyVaultConfig
 
 # Built-in role definition IDs (the same GUID in every tenant).
 KEY_VAULT_SECRETS_OFFICER = "b86a8fe4-44ce-4948-aee5-eccb2c155cd7"

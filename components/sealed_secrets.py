@@ -15,8 +15,8 @@ from typing import Any, Optional, Sequence
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.config import SealedSecretsConfig
 from components.sealing_key import SealingKeyPair
+from stack_config import SealedSecretsConfig
 
 CHART = "sealed-secrets"
 # The project moved from bitnami-labs to bitnami on 2026-06-15; the old Pages URL

@@ -27,7 +27,7 @@ import pulumi
 import pulumi_tls as tls
 from pulumi_azure_native import keyvault
 
-from components.config import SealedSecretsConfig
+from stack_config import SealedSecretsConfig
 
 PEM_CONTENT_TYPE = "application/x-pem-file"
 SEALING_KEY_OUTPUT = "sealingKeys"

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from components.config import ConfigError, PlatformConfig, parse_config
+from stack_config import ConfigError, PlatformConfig, parse_config
 from tests.conftest import stack_raw_config
 from tools.program_runner import run_program
 
@@ -136,6 +136,27 @@ REJECTED = [
     ("prod", {"istio.workloadCertTtlHours": 48}, "istio.workloadCertTtlHours"),
     ("dev", {"sealedSecrets.keyMode": "dedicated"}, "sealedSecrets.keyMode"),
     ("dev", {"istio.mtlsExceptions": [{"namespace": "legacy"}]}, "istio.mtlsExceptions[0].namespace"),
+    # rules between keys
+    ("dev", {"cluster.network.dnsServiceIp": "10.0.0.10"}, "cluster.network.dnsServiceIp"),
+    ("dev", {"cluster.userPool.minCount": 5, "cluster.userPool.maxCount": 2}, "cluster.userPool.minCount"),
+    ("dev", {"ingress.minTlsVersion": "TLSV1_3", "ingress.maxTlsVersion": "TLSV1_2"}, "ingress.minTlsVersion"),
+    ("dev", {"istio.maxWorkloadCertTtlHours": 6, "istio.workloadCertTtlHours": 12}, "istio.workloadCertTtlHours"),
+    ("dev", {"ingress.jwtIssuers": [{"issuer": "https://idp.example.com", "jwksUri": "https://idp.example.com/k",
+                                     "audiences": ["api"], "hosts": ["other.example.com"]}]},
+     "ingress.jwtIssuers[0].hosts[0]"),
+    ("dev", {"ingress.jwtIssuers": [{"issuer": "https://idp.example.com", "jwksUri": "https://idp.example.com/k",
+                                     "audiences": ["api"], "requiredClaims": {"roles": []}}]},
+     "ingress.jwtIssuers[0].requiredClaims.roles"),
+    ("dev", {"egress.hosts": ["api.github.com", {"host": "api.github.com"}]}, "egress.hosts[1]"),
+    ("dev", {"egress.hosts": [None]}, "egress.hosts[0].host"),
+    ("dev", {"appNamespaces": [{"name": "shop"}, {"name": "shop"}]}, "appNamespaces[1].name"),
+    ("dev", {"appNamespaces": [{"name": "shop", "prometheusScrape": True}], "prometheusNamespace": None},
+     "prometheusNamespace"),
+    # a bad value is reported once: its default standing in does not trip the rules that read it
+    ("dev", {"cluster.network.serviceCidr": "10.0.0.0/33", "cluster.network.dnsServiceIp": "10.0.0.10"},
+     "cluster.network.serviceCidr"),
+    ("dev", {"appNamespaces": [{"name": "shop", "allowedCallers": ["Bad Caller"]}]},
+     "appNamespaces[0].allowedCallers[0]"),
 ]
 
 
@@ -160,6 +181,19 @@ def test_a_required_key_set_to_null_is_missing(key):
 def test_problem_names_value_and_what_is_allowed():
     [problem] = problems_for("dev", {"cluster.upgradeChannel": "rapid"})
     assert problem == "cluster.upgradeChannel: got 'rapid'; allowed: patch, stable"
+
+
+def test_required_list_messages():
+    [missing] = problems_for("dev", {"cluster.adminGroupObjectIds": None})
+    assert missing == ("cluster.adminGroupObjectIds: required; at least one Entra ID group object ID "
+                       "(local accounts are disabled)")
+    [empty] = problems_for("dev", {"ingress.hosts": []})
+    assert empty == "ingress.hosts: got []; at least one host name the ingress gateway serves, e.g. *.apps.example.com"
+
+
+def test_key_owner_stack_needs_no_environment_keys():
+    raw = with_changes("nonprod-keys", {"cluster": None, "ingress": None})
+    assert parse_config(raw).ingress.hosts == ()
 
 
 def test_typo_gets_a_suggestion():
@@ -232,6 +266,46 @@ def test_key_owner_stack_needs_no_cluster_settings():
     assert cfg.stack_role == "sealingKeyOwner" and cfg.sealed_secrets.key_mode == "sharedOwner"
     [problem] = problems_for("nonprod-keys", {"environmentClass": "prod", "sealedSecrets.keyMode": None})
     assert problem.startswith("stackRole:")
+
+
+# --------------------------------------------------------------------------- JWT issuers: one token per request
+
+ISSUER = {"issuer": "https://idp.example.com", "jwksUri": "https://idp.example.com/keys", "audiences": ["api"]}
+
+
+def _issuers(*scopes: dict[str, Any]) -> dict[str, Any]:
+    return {"ingress.hosts": ["*.apps.example.com", "api.example.com"],
+            "ingress.jwtIssuers": [{**ISSUER, "issuer": f"https://idp{i}.example.com", **scope}
+                                   for i, scope in enumerate(scopes)]}
+
+
+def test_overlapping_issuers_are_refused_naming_the_later_one():
+    # Both protect api.example.com on every path: a request carries one token, so one of them always denies it.
+    [problem] = problems_for("dev", _issuers({"hosts": ["api.example.com"]}, {}))
+    assert problem == ("ingress.jwtIssuers[1]: protects ['api.example.com'] like ingress.jwtIssuers[0]; a request "
+                       "carries one token, so give each issuer distinct hosts or paths")
+
+
+def test_overlap_is_reported_with_every_other_problem():
+    problems = problems_for("prod", {**_issuers({"paths": ["/admin/*"]}, {"paths": ["/admin/*", "/x"]}),
+                                     "cluster.skuTier": "Free"})
+    assert [p.split(":")[0] for p in problems] == ["cluster.skuTier", "ingress.jwtIssuers[1]"]
+
+
+def test_overlap_index_is_the_configured_position():
+    # The first entry is invalid and left out: the overlap still names the entries as written.
+    problems = problems_for("dev", _issuers({"jwksUri": "http://x"}, {}, {}))
+    assert [p.split(":")[0] for p in problems] == ["ingress.jwtIssuers[0].jwksUri", "ingress.jwtIssuers[2]"]
+    assert "like ingress.jwtIssuers[1];" in problems[1]
+
+
+@pytest.mark.parametrize("scopes", [
+    ({"hosts": ["api.example.com"]}, {"hosts": ["*.apps.example.com"]}),
+    ({"paths": ["/admin/*"]}, {"paths": ["/partner/*"]}),
+    ({"hosts": ["api.example.com"], "paths": ["/a"]}, {"hosts": ["api.example.com"], "paths": ["/b"]}),
+])
+def test_issuers_on_distinct_hosts_or_paths_are_accepted(scopes):
+    assert len(parse_config(with_changes("dev", _issuers(*scopes))).ingress.jwt_issuers) == 2
 
 
 # --------------------------------------------------------------------------- through the program

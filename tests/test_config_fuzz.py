@@ -7,7 +7,7 @@ import copy
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from components.config import ConfigError, PlatformConfig, parse_config
+from stack_config import ConfigError, PlatformConfig, parse_config
 from tests.conftest import stack_raw_config
 
 BASES = {name: stack_raw_config(name) for name in ("dev", "prod", "nonprod-keys")}

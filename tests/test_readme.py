@@ -1,4 +1,4 @@
-"""Keep the README true: its commands exist, and its config reference names every config key."""
+"""Keep the README true: its commands exist, and its config reference is generated from the key declarations."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ import re
 
 import pytest
 
-from components.config import ConfigError, parse_config
+from stack_config import ConfigError, PlatformConfig, gen_docs, parse_config
+from stack_config.spec import Objects, Section, keys_of
 from tests.conftest import stack_raw_config
 from tools.program_runner import ROOT
 
@@ -50,6 +51,34 @@ def test_config_reference_names_every_key(section):
     reference = readme_section("Config reference")
     missing = [k for k in known_keys(section) if not re.search(rf"\b{re.escape(k)}\b", reference)]
     assert not missing, f"README config reference lacks {section or 'top-level'} keys: {missing}"
+
+
+def test_config_reference_is_generated_from_the_declarations():
+    assert gen_docs.BEGIN in README and gen_docs.END in README
+    assert gen_docs.render_readme(README) == README, (
+        "README config reference is out of date: run `venv/bin/python -m stack_config.gen_docs` (or `make docs`)"
+    )
+    assert gen_docs.main(["--check"]) == 0
+
+
+def _declared(cls: type, prefix: str = "") -> list[tuple[str, str]]:
+    found = []
+    for _, spec in keys_of(cls):
+        path = f"{prefix}.{spec.name}" if prefix else spec.name
+        if isinstance(spec.kind, Section):
+            found += _declared(spec.kind.cls, path)
+        else:
+            found.append((path, spec.doc))
+            if isinstance(spec.kind, Objects):
+                found += _declared(spec.kind.cls, f"{path}[]")
+    return found
+
+
+def test_every_key_has_a_description_and_a_row():
+    rows = gen_docs.render_table()
+    for path, doc in _declared(PlatformConfig):
+        assert doc.strip(), f"{path} has no description"
+        assert f"| `{path}` |" in rows, path
 
 
 def test_quick_start_commands_exist():

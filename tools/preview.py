@@ -51,7 +51,7 @@ POLICY_CONFIG_BY_CLASS = {"nonprod": "dev.json", "prod": "prod.json"}
 
 
 def environment_class(config: Mapping[str, str]) -> str:
-    # components/config.py treats a missing class as prod (the strict side); so does the preview.
+    # stack_config treats a missing class as prod (the strict side); so does the preview.
     return config.get(f"{PROJECT}:environmentClass") or "prod"
 
 
@@ -326,7 +326,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 def _preview(args, host, path, stack, out_dir, config, secret_keys, env_class, pack_dir, policy_config,
              started) -> int:
-    from components.config import ConfigError
+    from stack_config import ConfigError
 
     program = None
     if args.program:

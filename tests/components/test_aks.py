@@ -9,7 +9,7 @@ import pytest
 
 from components.aks_cluster import AksCluster, AksClusterArgs
 from components.base import PlatformBase, PlatformBaseArgs
-from components.config import parse_config
+from stack_config import parse_config
 from tests.conftest import stack_raw_config
 from tools.program_runner import TENANT_ID, ProgramRun
 

@@ -18,8 +18,8 @@ import pulumi_kubernetes as k8s
 import pytest
 
 from components.app_namespaces import AppNamespaces, AppNamespacesArgs
-from components.config import load_config
 from components.istio_mesh import IstioMesh, IstioMeshArgs
+from stack_config import load_config
 from tests.conftest import k8s_manifest
 from tools.program_runner import ProgramRun, run_program
 

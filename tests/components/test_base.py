@@ -8,7 +8,7 @@ import pulumi
 import pytest
 
 from components.base import PlatformBase, PlatformBaseArgs
-from components.config import parse_config
+from stack_config import parse_config
 from tests.conftest import stack_raw_config
 from tools.program_runner import ProgramRun
 

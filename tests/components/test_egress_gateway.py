@@ -6,8 +6,8 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pytest
 
-from components.config import ConfigError, parse_config
 from components.egress_gateway import EgressGateway, EgressGatewayArgs
+from stack_config import ConfigError, parse_config
 from tests.conftest import stack_raw_config
 from tools.program_runner import run_program
 

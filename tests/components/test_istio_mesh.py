@@ -8,7 +8,7 @@ import re
 import pytest
 
 from components.istio_mesh import ACCESS_LOG_FIELDS, ISTIO_CHART_REPO, peer_authentications
-from components.config import parse_config
+from stack_config import parse_config
 from tests.components.test_app_namespaces import Pod, build_platform, np_allows, netpols
 from tests.conftest import istio_objects, stack_raw_config
 from tools.program_runner import ProgramRun, run_program

@@ -7,7 +7,6 @@ import re
 import pulumi
 import pytest
 
-from components.config import load_config
 from components.key_vault import (
     KEY_VAULT_CERTIFICATE_USER,
     KEY_VAULT_SECRETS_OFFICER,
@@ -17,6 +16,7 @@ from components.key_vault import (
     VaultReader,
     vault_name_for,
 )
+from stack_config import load_config
 from tools.program_runner import DEPLOYER_OBJECT_ID, SUBSCRIPTION_ID, TENANT_ID, load_stack_config, run_program
 
 VAULT = "azure-native:keyvault:Vault"

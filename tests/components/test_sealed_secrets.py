@@ -7,9 +7,9 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pytest
 
-from components.config import DEFAULT_SEALED_SECRETS_CHART_VERSION, SealedSecretsConfig, load_config
 from components.sealed_secrets import CHART_REPO, SealedSecrets, SealedSecretsArgs
 from components.sealing_key import SealingKey, SealingKeyArgs
+from stack_config import DEFAULT_SEALED_SECRETS_CHART_VERSION, SealedSecretsConfig, load_config
 from tests.conftest import k8s_manifest
 from tools.program_runner import ProgramRun, load_stack_config, run_program, shared_key_owner_outputs
 

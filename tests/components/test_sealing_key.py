@@ -8,9 +8,9 @@ from typing import Any, Iterator
 import pulumi
 import pytest
 
-from components.config import SealedSecretsConfig, load_config
 from components.key_vault import KeyVault, KeyVaultArgs
 from components.sealing_key import SealingKey, SealingKeyArgs, SharedKeyError, select_shared_keys
+from stack_config import SealedSecretsConfig, load_config
 from tools.program_runner import ProgramRun, RecordedResource, load_stack_config, run_program, shared_key_owner_outputs
 
 OWNER_STACK = "contoso/platform/nonprod-keys"

@@ -1,0 +1,224 @@
+"""The whole stack configuration: read from Pulumi config, validated, frozen.
+
+Every key lives in the project namespace (``platform:``). Objects are structured Pulumi config (YAML
+maps in ``Pulumi.<stack>.yaml``). Each key is declared once, on its section's dataclass field, with its
+kind, default, allowed values and description (``stack_config/spec.py``); the README config reference
+is generated from those declarations (``python -m stack_config.gen_docs``). Validation collects every
+problem and raises one ``ConfigError`` naming each key path, the bad value and what is allowed, before
+any resource is registered. Defaults are the secure choice; production is stricter than
+non-production, never looser.
+
+Sections: ``cluster`` (cluster.py), ``keyVault`` and ``sealedSecrets`` (vault.py), ``istio``,
+``appNamespaces`` and ``prometheusNamespace`` (mesh.py), ``ingress`` and ``egress`` (edges.py).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from stack_config.cluster import ClusterConfig, MaintenanceWindow, NetworkConfig, SystemPoolConfig, UserPoolConfig
+from stack_config.edges import (
+    INGRESS_TLS_CERT_KEY,
+    INGRESS_TLS_KEY_KEY,
+    SECRET_KEYS,
+    EgressConfig,
+    EgressHost,
+    IngressConfig,
+    JwtIssuerConfig,
+)
+from stack_config.mesh import (
+    NAMESPACE,
+    RESERVED_NAMESPACES,
+    AppNamespaceConfig,
+    IstioConfig,
+    MtlsException,
+    check_mesh,
+    istio_revision,
+)
+from stack_config.reader import PROJECT, ConfigError, Reader
+from stack_config.spec import (
+    Context,
+    Derived,
+    Kind,
+    Objects,
+    Read,
+    Required,
+    Section,
+    Text,
+    key,
+    key_names,
+    read_fields,
+)
+from stack_config.vault import DEFAULT_SEALED_SECRETS_CHART_VERSION, KeyVaultConfig, SealedSecretsConfig
+
+__all__ = [
+    "DEFAULT_SEALED_SECRETS_CHART_VERSION", "ENVIRONMENT_CLASSES", "INGRESS_TLS_CERT_KEY", "INGRESS_TLS_KEY_KEY",
+    "PROJECT", "RESERVED_NAMESPACES", "SECRET_KEYS", "STACK_ROLES", "AppNamespaceConfig", "ClusterConfig",
+    "ConfigError", "EgressConfig", "EgressHost", "IngressConfig", "IstioConfig", "JwtIssuerConfig", "KeyVaultConfig",
+    "MaintenanceWindow", "MtlsException", "NetworkConfig", "PlatformConfig", "SealedSecretsConfig",
+    "SystemPoolConfig", "UserPoolConfig", "istio_revision", "load_config", "parse_config", "read_raw_config",
+]
+
+ENVIRONMENT_CLASSES = ("nonprod", "prod")
+STACK_ROLES = ("environment", "sealingKeyOwner")
+
+_TAG_KEY = re.compile(r"^[^<>%&\\?/]{1,512}$")
+
+
+@dataclass(frozen=True)
+class Tags(Kind):
+    """Azure tags: a map of tag name to string value."""
+
+    type_doc = "map"
+
+    def allowed_doc(self) -> str:
+        return "tag name (no `< > % & \\ ? /`) to a string of at most 256 characters"
+
+    def read(self, s: Read, path: str, value: Any, default: Any) -> tuple[Any, bool]:
+        if not isinstance(value, Mapping):
+            s.r.problem(path, value, "expected a map of tag name to string value")
+            return None, False
+        tags: dict[str, str] = {}
+        for name, text in value.items():
+            if not _TAG_KEY.match(str(name)):
+                s.r.problem(f"{path}.{name}", name, "tag names may not contain < > % & \\ ? /")
+            elif not isinstance(text, str) or len(text) > 256:
+                s.r.problem(f"{path}.{name}", text, "expected a string of at most 256 characters")
+            else:
+                tags[str(name)] = text
+        return tags, True
+
+
+@dataclass(frozen=True)
+class PlatformConfig:
+    environment: str = key(
+        "environment",
+        Text(pattern=re.compile(r"^[a-z][a-z0-9-]{0,14}[a-z0-9]$"),
+             describe="allowed: 2-16 lowercase letters, digits or '-', e.g. dev, prod-weu"),
+        "environment name, part of every Azure name", required=Required(),
+    )
+    environment_class: str = key("environmentClass", Text(choices=ENVIRONMENT_CLASSES),
+                                 "decides the defaults and how strict validation is", required=Required())
+    stack_role: str = key(
+        "stackRole", Text(choices=STACK_ROLES),
+        "sealingKeyOwner: the stack that only owns the sealing key shared by every non-production environment",
+        default="environment",
+    )
+    location: str = key("location", Text(pattern=re.compile(r"^[a-z][a-z0-9]{2,30}$"),
+                                         describe="allowed: an Azure region name such as westeurope"),
+                        "Azure region", required=Required())
+    name_prefix: str = key(
+        "namePrefix",
+        Text(pattern=re.compile(r"^[a-z][a-z0-9]{1,7}$"),
+             describe="allowed: 2-8 lowercase letters or digits, starting with a letter"),
+        "first part of every Azure name: <namePrefix>-<environment>-...", default="plat",
+    )
+    tags: Mapping[str, str] = key("tags", Tags(), "applied to every Azure resource",
+                                  default=Derived(lambda ctx, values: {}, "`{}`"))
+    cluster: ClusterConfig = key("cluster", Section(ClusterConfig), "the AKS cluster")
+    key_vault: KeyVaultConfig = key("keyVault", Section(KeyVaultConfig), "the environment's Key Vault")
+    sealed_secrets: SealedSecretsConfig = key("sealedSecrets", Section(SealedSecretsConfig),
+                                              "the sealed-secrets controller and its key")
+    istio: IstioConfig = key("istio", Section(IstioConfig), "the mesh")
+    ingress: IngressConfig = key("ingress", Section(IngressConfig), "the ingress gateway")
+    egress: EgressConfig = key("egress", Section(EgressConfig), "the egress gateway")
+    app_namespaces: tuple[AppNamespaceConfig, ...] = key(
+        "appNamespaces", Objects(AppNamespaceConfig), "namespaces app teams deploy into (injected, default-deny)",
+        default=(),
+    )
+    prometheus_namespace: str | None = key("prometheusNamespace", NAMESPACE,
+                                              "where Prometheus runs; required when an app namespace sets "
+                                              "prometheusScrape", code_default=True)
+    secret_keys_present: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def is_prod(self) -> bool:
+        return self.environment_class == "prod"
+
+    @property
+    def resource_prefix(self) -> str:
+        """Stable prefix for Azure names, e.g. ``plat-dev``."""
+        return f"{self.name_prefix}-{self.environment}"
+
+
+_CONTEXT_KEYS = ("environment", "environment_class", "stack_role")
+
+
+def parse_config(raw: Mapping[str, Any], secret_keys: Sequence[str] = ()) -> PlatformConfig:
+    """Validate the decoded top-level config keys (without the ``platform:`` prefix).
+
+    Raises ``ConfigError`` listing every problem at once.
+    """
+    r = Reader()
+    top = r.section(raw, "", [*key_names(PlatformConfig), *SECRET_KEYS])
+    present_secrets = frozenset(name for name in SECRET_KEYS if name in top)
+    for name in SECRET_KEYS:
+        if name in present_secrets and name not in secret_keys:
+            r.report(name, f"must be a secret; set it with `pulumi config set --secret {name} < file.pem`")
+
+    # The environment class and the stack role decide the other keys' defaults and rules: read them first.
+    s = Read(r, "", top, Context(None, "environment"))
+    read_fields(s, PlatformConfig, only=_CONTEXT_KEYS)
+    s.ctx = Context(s.values["environment_class"], s.values["stack_role"], present_secrets)
+    if s.ctx.stack_role == "sealingKeyOwner" and s.ctx.prod:
+        s.problem("stackRole", s.ctx.stack_role,
+                  "sealingKeyOwner is for the shared non-production key; prod stacks own their key")
+    read_fields(s, PlatformConfig, only=[f.name for f in dataclasses.fields(PlatformConfig)
+                                         if f.name not in _CONTEXT_KEYS])
+    check_mesh(s)
+    if r.problems:
+        raise ConfigError(r.problems)
+    return PlatformConfig(**s.values, secret_keys_present=present_secrets)
+
+
+def _decode(value: Any) -> Any:
+    """Pulumi hands structured config to the program as JSON text."""
+    if isinstance(value, str):
+        stripped = value.strip()
+        if stripped[:1] in ("{", "[") or stripped in ("true", "false"):
+            try:
+                return json.loads(stripped)
+            except ValueError:
+                return value
+    return value
+
+
+def read_raw_config() -> tuple[dict[str, Any], list[str]]:
+    """Every ``platform:`` key the engine passed to the program, decoded, and which of them are secret."""
+    from pulumi.runtime import config as runtime_config
+
+    merged = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
+    raw: dict[str, Any] = {}
+    secret: list[str] = []
+    prefix = f"{PROJECT}:"
+    for full_key, value in merged.items():
+        if not full_key.startswith(prefix):
+            continue
+        name = full_key[len(prefix):]
+        if runtime_config.is_config_secret(full_key) or full_key in runtime_config.get_config_secret_keys_env():
+            secret.append(name)
+            raw[name] = "[secret]"  # presence only: the values are read as secret Outputs below
+        else:
+            raw[name] = _decode(value)
+    return raw, secret
+
+
+def load_config() -> PlatformConfig:
+    """Read and validate the running stack's configuration, with its secret values as secret Outputs."""
+    raw, secret_keys = read_raw_config()
+    cfg = parse_config(raw, secret_keys)
+    if cfg.ingress.tls_source == "config" and set(SECRET_KEYS) <= cfg.secret_keys_present:
+        import pulumi
+
+        conf = pulumi.Config(PROJECT)
+        cfg = dataclasses.replace(cfg, ingress=dataclasses.replace(
+            cfg.ingress,
+            tls_certificate_pem=conf.require_secret(INGRESS_TLS_CERT_KEY),
+            tls_private_key_pem=conf.require_secret(INGRESS_TLS_KEY_KEY),
+        ))
+    return cfg

@@ -1,0 +1,213 @@
+"""``ingress`` and ``egress``: the TLS edge with JWT, the HTTPS-only egress allow-list, the ingress TLS secrets."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from stack_config.reader import DNS_LABEL, is_hostname
+from stack_config.spec import (
+    Boolean,
+    ByClass,
+    Integer,
+    Kind,
+    Objects,
+    Read,
+    Required,
+    Text,
+    Texts,
+    key,
+    rules,
+)
+
+if TYPE_CHECKING:
+    import pulumi
+
+TLS_VERSIONS = ("TLSV1_2", "TLSV1_3")
+INGRESS_TLS_SOURCES = ("keyVault", "config")
+EGRESS_PROTOCOLS = ("TLS", "HTTPS")
+
+# Secret config keys (set with `pulumi config set --secret`): their values never pass through parse_config.
+INGRESS_TLS_CERT_KEY = "ingressTlsCertificate"
+INGRESS_TLS_KEY_KEY = "ingressTlsPrivateKey"
+SECRET_KEYS = (INGRESS_TLS_CERT_KEY, INGRESS_TLS_KEY_KEY)
+
+
+@dataclass(frozen=True)
+class SecretKey:
+    name: str
+    doc: str
+
+
+SECRETS = (
+    SecretKey(INGRESS_TLS_CERT_KEY, "PEM certificate chain of the ingress hosts; required when ingress.tlsSource is "
+              "config (`pulumi config set --secret ingressTlsCertificate < cert.pem`)"),
+    SecretKey(INGRESS_TLS_KEY_KEY, "PEM private key of that certificate; required when ingress.tlsSource is config"),
+)
+
+_HTTPS_URL = re.compile(r"^https://[A-Za-z0-9.-]+(:\d+)?(/[^\s]*)?$")
+GATEWAY_NAMESPACE = Text(pattern=DNS_LABEL, describe="allowed: a DNS-1123 label")
+
+
+@dataclass(frozen=True)
+class Claims(Kind):
+    """A map of claim name to the list of values a token's claim may take."""
+
+    type_doc = "map"
+
+    def allowed_doc(self) -> str:
+        return "claim name to a non-empty list of strings"
+
+    def read(self, s: Read, path: str, value: Any, default: Any) -> tuple[Any, bool]:
+        if not isinstance(value, Mapping):
+            s.r.problem(path, value, "expected a map of claim name to a list of allowed values")
+            return None, False
+        claims: list[tuple[str, tuple[str, ...]]] = []
+        for claim, values in value.items():
+            if not isinstance(values, list) or not values or not all(isinstance(v, str) for v in values):
+                s.r.problem(f"{path}.{claim}", values, "expected a non-empty list of strings")
+            else:
+                claims.append((str(claim), tuple(values)))
+        return tuple(claims), True
+
+
+@dataclass(frozen=True)
+class JwtIssuerConfig:
+    issuer: str = key("issuer", Text(describe="the token issuer (iss claim), an https URL"),
+                      "the token issuer (iss claim)", required=Required())
+    jwks_uri: str = key(
+        "jwksUri", Text(pattern=_HTTPS_URL, describe="allowed: an https:// URL of the issuer's JSON Web Key Set"),
+        "where the issuer publishes its signing keys", required=Required(),
+    )
+    # Without an audience check a token minted for any other application would be accepted.
+    audiences: tuple[str, ...] = key("audiences", Texts(), "accepted aud claims", default=(),
+                                     required=Required("at least one accepted audience (aud claim)"))
+    hosts: tuple[str, ...] = key("hosts", Texts(describe="allowed: one of ingress.hosts"),
+                                 "protected hosts (unset: every host)", default=())
+    paths: tuple[str, ...] = key(
+        "paths", Texts(check=lambda v: v.startswith("/"), describe="allowed: a path starting with /"),
+        "protected paths (unset: every path)", default=(),
+    )
+    required_claims: tuple[tuple[str, tuple[str, ...]], ...] = key(
+        "requiredClaims", Claims(), "claims a token must carry, with their allowed values", default=(),
+    )
+    forward_original_token: bool = key("forwardOriginalToken", Boolean(), "pass the token on to the app",
+                                       default=False)
+
+
+@rules(JwtIssuerConfig)
+def _jwt_issuer(s: Read) -> None:
+    ingress_hosts = s.parent.values["hosts"] if s.parent is not None else ()
+    hosts = s.raw.get("hosts")
+    for i, host in enumerate(hosts if isinstance(hosts, list) else []):
+        if isinstance(host, str) and host not in ingress_hosts:
+            s.r.problem(f"{s.at('hosts')}[{i}]", host,
+                        f"allowed: one of ingress.hosts ({', '.join(ingress_hosts) or 'none set'})")
+    s.values["hosts"] = tuple(h for h in s.values["hosts"] if h in ingress_hosts)
+
+
+@dataclass(frozen=True)
+class IngressConfig:
+    hosts: tuple[str, ...] = key(
+        "hosts",
+        Texts(check=lambda h: is_hostname(h, allow_wildcard=True),
+              describe="allowed: a DNS name such as app.example.com or a wildcard such as *.apps.example.com"),
+        "host names the ingress gateway serves; `*` only outside prod", default=(),
+        required=Required("at least one host name the ingress gateway serves, e.g. *.apps.example.com",
+                          when=lambda ctx: ctx.full_environment, doc="required (environment stacks)"),
+    )
+    tls_source: str = key(
+        "tlsSource", Text(choices=INGRESS_TLS_SOURCES),
+        "keyVault: the operator imports the certificate into the vault; config: the secret keys below",
+        default="keyVault",
+    )
+    tls_key_vault_certificate_name: str = key(
+        "tlsKeyVaultCertificateName",
+        Text(pattern=re.compile(r"^[A-Za-z0-9-]{1,127}$"), describe="allowed: a Key Vault certificate name"),
+        "certificate name in the environment's Key Vault", default="ingress-wildcard",
+    )
+    min_tls_version: str = key("minTlsVersion", Text(choices=TLS_VERSIONS), "lowest TLS version, at most maxTlsVersion",
+                               default="TLSV1_2")
+    max_tls_version: str = key("maxTlsVersion", Text(choices=TLS_VERSIONS), "highest TLS version", default="TLSV1_3")
+    jwt_issuers: tuple[JwtIssuerConfig, ...] = key(
+        "jwtIssuers", Objects(JwtIssuerConfig), "token issuers; each protects distinct hosts or paths", default=(),
+    )
+    namespace: str = key("namespace", GATEWAY_NAMESPACE, "ingress gateway namespace", default="istio-ingress")
+    replicas: int = key("replicas", Integer(1, 20), "ingress gateway pods", default=ByClass(prod=3, nonprod=1))
+    # The secret values, read as Outputs by load_config when tlsSource is config (never plain config data).
+    tls_certificate_pem: pulumi.Output[str] | None = field(default=None, repr=False, compare=False)
+    tls_private_key_pem: pulumi.Output[str] | None = field(default=None, repr=False, compare=False)
+
+
+@rules(IngressConfig)
+def _ingress(s: Read) -> None:
+    v, ctx = s.values, s.ctx
+    if ctx.prod:
+        for i, host in enumerate(v["hosts"]):
+            if host == "*":
+                s.r.problem(f"{s.at('hosts')}[{i}]", host, "prod allows explicit or *.domain hosts, never '*'")
+    if v["tls_source"] == "config" and ctx.full_environment:
+        for name in SECRET_KEYS:
+            if name not in ctx.present_secrets:
+                s.r.report(name, f"required when ingress.tlsSource is config; set it with "
+                           f"`pulumi config set --secret {name} < file.pem`")
+    if TLS_VERSIONS.index(v["min_tls_version"]) > TLS_VERSIONS.index(v["max_tls_version"]):
+        s.problem("minTlsVersion", v["min_tls_version"], f"must not be above maxTlsVersion ({v['max_tls_version']})")
+    _check_jwt_scopes(s, v["jwt_issuers"], s.item_paths.get(s.at("jwtIssuers"), []), v["hosts"])
+
+
+def _check_jwt_scopes(s: Read, issuers: Sequence[JwtIssuerConfig], paths: Sequence[str],
+                      ingress_hosts: Sequence[str]) -> None:
+    """Each issuer's hosts/paths demand *its* token; two issuers on the same host and path would deny everyone."""
+
+    def scope(issuer: JwtIssuerConfig) -> tuple[set[str], set[str] | None]:
+        return set(issuer.hosts or ingress_hosts), (set(issuer.paths) if issuer.paths else None)
+
+    for i, a in enumerate(issuers):
+        hosts_a, paths_a = scope(a)
+        for j in range(i + 1, len(issuers)):
+            hosts_b, paths_b = scope(issuers[j])
+            if hosts_a & hosts_b and (paths_a is None or paths_b is None or paths_a & paths_b):
+                s.r.report(paths[j], f"protects {sorted(hosts_a & hosts_b)} like {paths[i]}; a request carries "
+                           "one token, so give each issuer distinct hosts or paths")
+
+
+@dataclass(frozen=True)
+class EgressHost:
+    host: str = key(
+        "host",
+        Text(check=lambda h: is_hostname(h, allow_wildcard=False),
+             describe="allowed: an explicit DNS name such as api.github.com (no wildcards, no IPs, no scheme)"),
+        "external host workloads may reach; a bare string item is the host", required=Required(),
+    )
+    port: int = key("port", Integer(1, 65535, check=lambda p: p == 443, describe="allowed: 443 (egress is HTTPS only)"),
+                    "destination port", default=443, code_default=True)
+    protocol: str = key("protocol", Text(choices=EGRESS_PROTOCOLS, why="egress is HTTPS only"),
+                        "TLS or HTTPS, the same on the wire", default="TLS", code_default=True)
+
+
+@rules(EgressHost)
+def _egress_host(s: Read) -> None:
+    if any(s.failed(name) for name in ("host", "port", "protocol")):
+        s.drop = True
+    # The egress gateway routes the client's own TLS by SNI: an HTTPS host is a TLS host to the mesh.
+    s.values["protocol"] = "TLS"
+
+
+@dataclass(frozen=True)
+class EgressConfig:
+    hosts: tuple[EgressHost, ...] = key("hosts", Objects(EgressHost, shorthand="host"),
+                                        "the HTTPS hosts workloads may call; nothing else leaves the mesh", default=())
+    namespace: str = key("namespace", GATEWAY_NAMESPACE, "egress gateway namespace", default="istio-egress")
+    replicas: int = key("replicas", Integer(1, 20), "egress gateway pods", default=ByClass(prod=2, nonprod=1))
+
+
+@rules(EgressConfig)
+def _egress(s: Read) -> None:
+    seen: set[str] = set()
+    for path, entry in zip(s.item_paths.get(s.at("hosts"), []), s.values["hosts"], strict=True):
+        if entry.host in seen:
+            s.r.problem(path, entry.host, "each host may be listed once")
+        seen.add(entry.host)
