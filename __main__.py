@@ -5,6 +5,7 @@ cluster and the Key Vault (created in parallel), then everything that runs in th
 the cluster's Kubernetes provider, and finally the outputs contract app teams read.
 """
 
+
 import pulumi
 
 from components.aks_cluster import AksCluster, AksClusterArgs
@@ -17,39 +18,52 @@ from components.key_vault import KeyVault, KeyVaultArgs
 from components.platform_outputs import export_outputs
 from components.sealed_secrets import SealedSecrets, SealedSecretsArgs
 from components.sealing_key import SealingKey, SealingKeyArgs
-from stack_config import PlatformConfig, load_config
+from stack_config import NetworkConfig, PlatformConfig, load_config
+
+
+def platform_base(cfg: PlatformConfig, network: NetworkConfig | None) -> PlatformBase:
+    """Resource group, workspace and (for an environment) the node network; the stack's tags, computed once."""
+    return PlatformBase("core", PlatformBaseArgs(
+        environment=cfg.environment,
+        resource_prefix=cfg.resource_prefix,
+        location=cfg.location,
+        log_retention_days=cfg.cluster.log_retention_days,
+        tags=cfg.tags,
+        network=network,
+    ))
 
 
 def key_vault_and_sealing_key(cfg: PlatformConfig, base: PlatformBase) -> tuple[KeyVault, SealingKey]:
     """The environment's vault and the sealing key(s) stored in it (generated, or read from the owner stack)."""
+    # The shared non-prod key lives only in the owner's vault: protect it like prod.
+    protect = cfg.is_prod or cfg.stack_role == "sealingKeyOwner"
     vault = KeyVault("vault", KeyVaultArgs(
-        resource_group_name=base.resource_group_name,
-        location=cfg.location,
-        name_prefix=cfg.resource_prefix,
         config=cfg.key_vault,
-        log_analytics_workspace_id=base.log_analytics_workspace_id,
+        resource_prefix=cfg.resource_prefix,
+        location=cfg.location,
         is_prod=cfg.is_prod,
+        resource_group_name=base.resource_group_name,
+        log_analytics_workspace_id=base.log_analytics_workspace_id,
         # The nodes read the ingress certificate from the vault (Key Vault CSI driver).
         network_subnet_ids=[base.node_subnet_id] if base.node_subnet_id is not None else [],
-        # The shared non-prod key lives only in the owner's vault: protect it like prod.
-        protect=cfg.is_prod or cfg.stack_role == "sealingKeyOwner",
-        tags=cfg.tags,
+        protect=protect,
+        tags=base.tags,
     ))
     sealing_key = SealingKey("sealing-key", SealingKeyArgs(
         config=cfg.sealed_secrets,
-        name_prefix=cfg.resource_prefix,
+        resource_prefix=cfg.resource_prefix,
         resource_group_name=base.resource_group_name,
         vault_name=vault.vault_name,
-        protect=cfg.is_prod or cfg.stack_role == "sealingKeyOwner",
-        tags=cfg.tags,
-        vault_dependencies=[vault.writer_role_assignment],
+        protect=protect,
+        tags=base.tags,
+        depends_on=[vault.writer_role_assignment],
     ))
     return vault, sealing_key
 
 
 def sealing_key_owner(cfg: PlatformConfig) -> None:
     """The stack that owns the one sealing key every non-production environment shares."""
-    base = PlatformBase("core", PlatformBaseArgs(config=cfg))
+    base = platform_base(cfg, network=None)
     vault, sealing_key = key_vault_and_sealing_key(cfg, base)
     export_outputs("sealingKeyOwner", {
         "environment": cfg.environment,
@@ -63,14 +77,57 @@ def sealing_key_owner(cfg: PlatformConfig) -> None:
     })
 
 
+def edges(
+    cfg: PlatformConfig, base: PlatformBase, cluster: AksCluster, vault: KeyVault, mesh: IstioMesh,
+    in_cluster: pulumi.ResourceOptions,
+) -> tuple[IngressGateway, EgressGateway]:
+    """The mesh's two edges: the public ingress (static IP, certificate from the vault) and the one exit."""
+    ingress = IngressGateway("ingress", IngressGatewayArgs(
+        config=cfg.ingress,
+        istio_version=cfg.istio.version,
+        revision=mesh.revision,
+        resource_prefix=cfg.resource_prefix,
+        location=cfg.location,
+        is_prod=cfg.is_prod,
+        resource_group_name=base.resource_group_name,
+        cluster_identity_principal_id=cluster.identity_principal_id,
+        tags=base.tags,
+        availability_zones=cfg.cluster.user_pool.availability_zones,
+        app_namespaces=cfg.app_namespaces,
+        prometheus_namespace=cfg.prometheus_namespace,
+        depends_on=mesh.ready,
+        istiod_namespace=mesh.root_namespace,
+        key_vault_name=vault.vault_name,
+        key_vault_id=vault.vault_id,
+        tenant_id=cluster.tenant_id,
+        secrets_provider_client_id=cluster.secrets_provider_client_id,
+        secrets_provider_object_id=cluster.secrets_provider_object_id,
+    ), opts=in_cluster)
+    egress = EgressGateway("egress", EgressGatewayArgs(
+        config=cfg.egress,
+        istio_version=cfg.istio.version,
+        revision=mesh.revision,
+        is_prod=cfg.is_prod,
+        app_namespaces=cfg.app_namespaces,
+        prometheus_namespace=cfg.prometheus_namespace,
+        depends_on=mesh.ready,
+        istiod_namespace=mesh.root_namespace,
+    ), opts=in_cluster)
+    return ingress, egress
+
+
 def environment(cfg: PlatformConfig) -> None:
     """One environment: cluster, vault, sealed-secrets, mesh, edges and app namespaces."""
-    base = PlatformBase("core", PlatformBaseArgs(config=cfg))
+    base = platform_base(cfg, network=cfg.cluster.network)
     # The cluster and the vault do not depend on each other: Pulumi creates them in parallel.
     cluster = AksCluster("aks", AksClusterArgs(
-        config=cfg,
+        config=cfg.cluster,
+        resource_prefix=cfg.resource_prefix,
+        location=cfg.location,
+        is_prod=cfg.is_prod,
         resource_group_name=base.resource_group_name,
         log_analytics_workspace_id=base.log_analytics_workspace_id,
+        tags=base.tags,
         node_subnet_id=base.node_subnet_id,
     ))
     vault, sealing_key = key_vault_and_sealing_key(cfg, base)
@@ -81,35 +138,21 @@ def environment(cfg: PlatformConfig) -> None:
         config=cfg.sealed_secrets, keys=sealing_key.key_pairs,
     ), opts=in_cluster)
     mesh = IstioMesh("mesh", IstioMeshArgs(
-        istio=cfg.istio,
-        prod=cfg.is_prod,
+        config=cfg.istio,
+        is_prod=cfg.is_prod,
         prometheus_namespace=cfg.prometheus_namespace,
         gateway_namespaces=(cfg.ingress.namespace, cfg.egress.namespace),
     ), opts=in_cluster)
-    ingress = IngressGateway("ingress", IngressGatewayArgs(
-        config=cfg,
-        revision=mesh.revision,
-        resource_group_name=base.resource_group_name,
-        cluster_identity_principal_id=cluster.identity_principal_id,
-        depends_on=mesh.ready,
-        istiod_namespace=mesh.root_namespace,
-        key_vault_name=vault.vault_name,
-        key_vault_id=vault.vault_id,
-        tenant_id=cluster.tenant_id,
-        secrets_provider_client_id=cluster.secrets_provider_client_id,
-        secrets_provider_object_id=cluster.secrets_provider_object_id,
-    ), opts=in_cluster)
-    egress = EgressGateway("egress", EgressGatewayArgs(
-        config=cfg, revision=mesh.revision, depends_on=mesh.ready, istiod_namespace=mesh.root_namespace,
-    ), opts=in_cluster)
+    ingress, egress = edges(cfg, base, cluster, vault, mesh, in_cluster)
     app_namespaces = AppNamespaces("apps", AppNamespacesArgs(
-        namespaces=cfg.app_namespaces,
+        config=cfg.app_namespaces,
         revision=mesh.revision,
         trust_domain=mesh.trust_domain,
         ingress_namespace=cfg.ingress.namespace,
         egress_namespace=cfg.egress.namespace,
         prometheus_namespace=cfg.prometheus_namespace,
-        ready=tuple(mesh.ready),
+        depends_on=mesh.ready,
+        istiod_namespace=mesh.root_namespace,
     ), opts=in_cluster)
 
     export_outputs("environment", {

@@ -8,15 +8,17 @@ patches are refreshed by AKS itself inside weekly maintenance windows; ``ignore_
 from __future__ import annotations
 
 import base64
-import re
-from dataclasses import dataclass
-from typing import Optional
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
-from pulumi_azure_native import authorization, containerservice as cs, monitor
+from pulumi_azure_native import authorization, monitor
+from pulumi_azure_native import containerservice as cs
 
-from stack_config import ClusterConfig, MaintenanceWindow, PlatformConfig
+from components.azure_roles import NETWORK_CONTRIBUTOR, derived_name, role_definition_id
+from stack_config import ClusterConfig, MaintenanceWindow
 
 # AKS-reserved names: a MaintenanceConfiguration with any other name does not drive these upgrades.
 NODE_OS_SCHEDULE = "aksManagedNodeOSUpgradeSchedule"
@@ -28,30 +30,25 @@ DIAGNOSTIC_LOG_CATEGORIES = ("kube-audit-admin", "guard", "kube-apiserver")
 
 KEY_VAULT_CSI_ADDON = "azureKeyvaultSecretsProvider"
 
-# Built-in "Network Contributor" (the same GUID in every tenant).
-NETWORK_CONTRIBUTOR_ROLE = "4d97b98b-1d4f-4787-a291-c67834d212e7"
-
 SYSTEM_POOL = "system"
 USER_POOL = "user"
 
-_CLUSTER_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,51}[a-z0-9]$")
-
-
 @dataclass(frozen=True)
 class AksClusterArgs:
-    """Inputs of :class:`AksCluster`.
+    """Inputs of :class:`AksCluster`: the ``cluster`` config section and where the cluster lives.
 
-    ``config`` supplies location, tags, environment class and the naming prefix; ``cluster``
-    overrides ``config.cluster`` when one program builds several differently sized clusters.
     ``node_subnet_id`` None lets AKS create its own VNet (not recommended outside tests).
     """
 
-    config: PlatformConfig
+    config: ClusterConfig
+    resource_prefix: str  # PlatformConfig.resource_prefix: the cluster is "<prefix>-<component name>"
+    location: str
+    is_prod: bool
     resource_group_name: pulumi.Input[str]
     log_analytics_workspace_id: pulumi.Input[str]
-    node_subnet_id: Optional[pulumi.Input[str]] = None
-    cluster: Optional[ClusterConfig] = None
-    protect: Optional[bool] = None  # default: protect in prod
+    tags: Mapping[str, str] = field(default_factory=dict)  # PlatformBase.tags
+    node_subnet_id: pulumi.Input[str] | None = None
+    protect: bool | None = None  # default: protect in prod
 
 
 def maintenance_window_args(window: MaintenanceWindow) -> cs.MaintenanceWindowArgs:
@@ -80,16 +77,145 @@ def ignored_upgrade_paths(autoscaled_pool_indexes: list[int]) -> list[str]:
     return paths
 
 
-def _role_definition_id(scope_id: str, role_guid: str) -> str:
-    """A built-in role's definition ID in the subscription of ``scope_id`` (an ARM resource ID)."""
-    parts = scope_id.split("/")
-    if len(parts) < 3 or parts[1].lower() != "subscriptions" or not parts[2]:
-        raise ValueError(f"not an ARM resource ID: {scope_id!r}")
-    return f"/subscriptions/{parts[2]}/providers/Microsoft.Authorization/roleDefinitions/{role_guid}"
-
-
 def _decode_kubeconfig(encoded: str) -> str:
     return base64.b64decode(encoded).decode("utf-8")
+
+
+# --------------------------------------------------------------------------- cluster profiles (pure)
+
+
+def _pool_common(cc: ClusterConfig, subnet_id: pulumi.Input[str] | None) -> dict[str, Any]:
+    """Settings every node pool shares."""
+    return {
+        "type": cs.AgentPoolType.VIRTUAL_MACHINE_SCALE_SETS,
+        "os_type": cs.OSType.LINUX,
+        # A minimal, Microsoft-maintained host OS: fewer packages to patch between node images.
+        "os_sku": cs.OSSKU.AZURE_LINUX,
+        "os_disk_type": cs.OSDiskType.MANAGED,
+        "max_pods": 110,
+        "vnet_subnet_id": subnet_id,
+        # Nodes are never directly reachable from the internet.
+        "enable_node_public_ip": False,
+        # Temp disks and caches encrypted on the host, where the config asks for it (prod).
+        "enable_encryption_at_host": cc.encryption_at_host,
+        # One extra node at a time per third of the pool: upgrades finish inside the window.
+        "upgrade_settings": cs.AgentPoolUpgradeSettingsArgs(max_surge="33%"),
+    }
+
+
+def agent_pools(cc: ClusterConfig, subnet_id: pulumi.Input[str] | None) -> list[cs.ManagedClusterAgentPoolProfileArgs]:
+    """The fixed system pool for critical add-ons, then the autoscaled user pool."""
+    system_pool, user_pool = cc.system_pool, cc.user_pool
+    return [
+        cs.ManagedClusterAgentPoolProfileArgs(
+            name=SYSTEM_POOL,
+            # Critical add-ons (CoreDNS, konnectivity, metrics-server) get nodes no app can starve.
+            mode=cs.AgentPoolMode.SYSTEM,
+            node_taints=["CriticalAddonsOnly=true:NoSchedule"],
+            vm_size=system_pool.vm_size,
+            count=system_pool.count,
+            enable_auto_scaling=False,
+            availability_zones=list(system_pool.availability_zones) or None,
+            os_disk_size_gb=system_pool.os_disk_size_gb,
+            **_pool_common(cc, subnet_id),
+        ),
+        cs.ManagedClusterAgentPoolProfileArgs(
+            name=USER_POOL,
+            mode=cs.AgentPoolMode.USER,
+            vm_size=user_pool.vm_size,
+            # The initial size; the cluster autoscaler owns it afterwards (ignore_changes below).
+            count=user_pool.min_count,
+            enable_auto_scaling=True,
+            min_count=user_pool.min_count,
+            max_count=user_pool.max_count,
+            availability_zones=list(user_pool.availability_zones) or None,
+            os_disk_size_gb=user_pool.os_disk_size_gb,
+            **_pool_common(cc, subnet_id),
+        ),
+    ]
+
+
+def api_server_access(cc: ClusterConfig, is_prod: bool) -> cs.ManagedClusterAPIServerAccessProfileArgs:
+    # Run command executes as cluster-admin from Azure's side, bypassing the IP allow-list.
+    disable_run_command = is_prod or not cc.run_command_enabled
+    if cc.private_cluster:
+        # No public API endpoint at all; Pulumi must then run from inside the network.
+        return cs.ManagedClusterAPIServerAccessProfileArgs(
+            enable_private_cluster=True, private_dns_zone="system", disable_run_command=disable_run_command,
+        )
+    return cs.ManagedClusterAPIServerAccessProfileArgs(
+        # Only known egress ranges (office, CI) can reach the API server.
+        authorized_ip_ranges=list(cc.api_server_authorized_ip_ranges),
+        disable_run_command=disable_run_command,
+    )
+
+
+def security_profile(log_analytics_workspace_id: pulumi.Input[str]) -> cs.ManagedClusterSecurityProfileArgs:
+    return cs.ManagedClusterSecurityProfileArgs(
+        workload_identity=cs.ManagedClusterSecurityProfileWorkloadIdentityArgs(enabled=True),
+        # Runtime threat detection for nodes and the control plane.
+        defender=cs.ManagedClusterSecurityProfileDefenderArgs(
+            log_analytics_workspace_resource_id=log_analytics_workspace_id,
+            security_monitoring=cs.ManagedClusterSecurityProfileDefenderSecurityMonitoringArgs(enabled=True),
+        ),
+        # Removes unused (and often vulnerable) images from nodes weekly.
+        image_cleaner=cs.ManagedClusterSecurityProfileImageCleanerArgs(enabled=True, interval_hours=168),
+    )
+
+
+def network_profile(cc: ClusterConfig) -> cs.ContainerServiceNetworkProfileArgs:
+    network_policy = cs.NetworkPolicy(cc.network_policy)
+    return cs.ContainerServiceNetworkProfileArgs(
+        network_plugin=cs.NetworkPlugin.AZURE,
+        # Pod IPs from a private overlay range: the VNet only spends addresses on nodes.
+        network_plugin_mode=cs.NetworkPluginMode.OVERLAY,
+        # Without enforced NetworkPolicies a compromised pod can reach every other pod.
+        network_policy=network_policy,
+        network_dataplane=(
+            cs.NetworkDataplane.CILIUM if network_policy == cs.NetworkPolicy.CILIUM else cs.NetworkDataplane.AZURE
+        ),
+        pod_cidr=cc.network.pod_cidr,
+        service_cidr=cc.network.service_cidr,
+        dns_service_ip=cc.network.dns_service_ip,
+        load_balancer_sku=cs.LoadBalancerSku.STANDARD,
+        outbound_type=cs.OutboundType.LOAD_BALANCER,
+    )
+
+
+def addon_profiles() -> dict[str, cs.ManagedClusterAddonProfileArgs]:
+    return {
+        # Azure Policy (Gatekeeper) enforces pod-security baselines at admission.
+        "azurepolicy": cs.ManagedClusterAddonProfileArgs(enabled=True),
+        # The CSI driver reads certificates (the ingress wildcard) from Key Vault; rotation keeps
+        # a renewed certificate from waiting for a pod restart.
+        KEY_VAULT_CSI_ADDON: cs.ManagedClusterAddonProfileArgs(
+            enabled=True,
+            config={"enableSecretRotation": "true", "rotationPollInterval": "2m"},
+        ),
+    }
+
+
+AUTO_SCALER_PROFILE = cs.ManagedClusterPropertiesAutoScalerProfileArgs(
+    expander=cs.Expander.LEAST_WASTE,
+    balance_similar_node_groups="true",
+    # Never evict kube-system pods or pods with local data to save a node.
+    skip_nodes_with_system_pods="true",
+    skip_nodes_with_local_storage="true",
+    scale_down_unneeded_time="10m",
+    scale_down_delay_after_add="10m",
+    max_graceful_termination_sec="600",
+)
+
+STORAGE_PROFILE = cs.ManagedClusterStorageProfileArgs(
+    disk_csi_driver=cs.ManagedClusterStorageProfileDiskCSIDriverArgs(enabled=True),
+    snapshot_controller=cs.ManagedClusterStorageProfileSnapshotControllerArgs(enabled=True),
+    # Drivers nobody uses are privileged node daemons nobody patches: off until needed.
+    file_csi_driver=cs.ManagedClusterStorageProfileFileCSIDriverArgs(enabled=False),
+    blob_csi_driver=cs.ManagedClusterStorageProfileBlobCSIDriverArgs(enabled=False),
+)
+
+
+# --------------------------------------------------------------------------- the component
 
 
 class AksCluster(pulumi.ComponentResource):
@@ -114,73 +240,52 @@ class AksCluster(pulumi.ComponentResource):
     secrets_provider_client_id: pulumi.Output[str]  # azureKeyvaultSecretsProvider add-on identity
     secrets_provider_object_id: pulumi.Output[str]
 
-    def __init__(self, name: str, args: AksClusterArgs, opts: Optional[pulumi.ResourceOptions] = None):
+    def __init__(self, name: str, args: AksClusterArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("platform:aks:Cluster", name, None, opts)
-        cfg = args.config
-        cc = args.cluster or cfg.cluster
-        cluster_name = f"{cfg.resource_prefix}-{name}"
-        if not _CLUSTER_NAME.match(cluster_name):
-            raise ValueError(
-                f"AksCluster name {name!r}: the cluster name derived from it ({cluster_name!r}) must be 2-53 "
-                "lowercase letters, digits or '-' (it is also the DNS prefix)"
-            )
-        tags = {**cfg.tags, "environment": cfg.environment, "managedBy": "pulumi"}
+        # Also the cluster's DNS prefix.
+        cluster_name = derived_name("AksCluster", name, args.resource_prefix, 53, "the cluster name")
         child = pulumi.ResourceOptions(parent=self)
-        protect = cfg.is_prod if args.protect is None else args.protect
-        tenant_id = authorization.get_client_config_output(opts=pulumi.InvokeOptions(parent=self)).tenant_id
+        self.tenant_id = authorization.get_client_config_output(opts=pulumi.InvokeOptions(parent=self)).tenant_id
 
-        system_pool = cc.system_pool
-        user_pool = cc.user_pool
-        pools = [
-            cs.ManagedClusterAgentPoolProfileArgs(
-                name=SYSTEM_POOL,
-                # Critical add-ons (CoreDNS, konnectivity, metrics-server) get nodes no app can starve.
-                mode=cs.AgentPoolMode.SYSTEM,
-                node_taints=["CriticalAddonsOnly=true:NoSchedule"],
-                vm_size=system_pool.vm_size,
-                count=system_pool.count,
-                enable_auto_scaling=False,
-                availability_zones=list(system_pool.availability_zones) or None,
-                os_disk_size_gb=system_pool.os_disk_size_gb,
-                **self._pool_common(cc, args.node_subnet_id),
-            ),
-            cs.ManagedClusterAgentPoolProfileArgs(
-                name=USER_POOL,
-                mode=cs.AgentPoolMode.USER,
-                vm_size=user_pool.vm_size,
-                # The initial size; the cluster autoscaler owns it afterwards (ignore_changes below).
-                count=user_pool.min_count,
-                enable_auto_scaling=True,
-                min_count=user_pool.min_count,
-                max_count=user_pool.max_count,
-                availability_zones=list(user_pool.availability_zones) or None,
-                os_disk_size_gb=user_pool.os_disk_size_gb,
-                **self._pool_common(cc, args.node_subnet_id),
-            ),
-        ]
+        cluster = self._managed_cluster(name, cluster_name, args)
+        if args.node_subnet_id is not None:
+            self._subnet_grant(name, cluster_name, cluster, args.node_subnet_id)
+        for pulumi_suffix, config_name, window in (
+            ("node-os-window", NODE_OS_SCHEDULE, args.config.node_os_maintenance),
+            ("auto-upgrade-window", AUTO_UPGRADE_SCHEDULE, args.config.auto_upgrade_maintenance),
+        ):
+            cs.MaintenanceConfiguration(
+                f"{name}-{pulumi_suffix}",
+                config_name=config_name,
+                resource_group_name=args.resource_group_name,
+                resource_name_=cluster.name,
+                maintenance_window=maintenance_window_args(window),
+                opts=child,
+            )
+        monitor.DiagnosticSetting(
+            f"{name}-diagnostics",
+            name=f"{cluster_name}-to-law",
+            resource_uri=cluster.id,
+            workspace_id=args.log_analytics_workspace_id,
+            # Resource-specific tables (AKSAuditAdmin, AKSControlPlane) instead of AzureDiagnostics.
+            log_analytics_destination_type="Dedicated",
+            logs=[monitor.DiagnosticsLogSettingsArgs(category=c, enabled=True) for c in DIAGNOSTIC_LOG_CATEGORIES],
+            opts=child,
+        )
+        self._kubernetes_provider(name, cluster, args)
+        self._expose(cluster, args)
+
+    # ---------------------------------------------------------------- the cluster
+
+    def _managed_cluster(self, name: str, cluster_name: str, args: AksClusterArgs) -> cs.ManagedCluster:
+        cc = args.config
+        pools = agent_pools(cc, args.node_subnet_id)
         autoscaled = [i for i, p in enumerate(pools) if p.enable_auto_scaling]
-
-        if cc.private_cluster:
-            # No public API endpoint at all; Pulumi must then run from inside the network.
-            api_access = cs.ManagedClusterAPIServerAccessProfileArgs(
-                enable_private_cluster=True,
-                private_dns_zone="system",
-                disable_run_command=cfg.is_prod or not cc.run_command_enabled,
-            )
-        else:
-            api_access = cs.ManagedClusterAPIServerAccessProfileArgs(
-                # Only known egress ranges (office, CI) can reach the API server.
-                authorized_ip_ranges=list(cc.api_server_authorized_ip_ranges),
-                # Run command executes as cluster-admin from Azure's side, bypassing the IP allow-list.
-                disable_run_command=cfg.is_prod or not cc.run_command_enabled,
-            )
-
-        network_policy = cs.NetworkPolicy(cc.network_policy)
-        cluster = cs.ManagedCluster(
+        return cs.ManagedCluster(
             f"{name}-cluster",
             resource_name_=cluster_name,
             resource_group_name=args.resource_group_name,
-            location=cfg.location,
+            location=args.location,
             dns_prefix=cluster_name,
             node_resource_group=f"{cluster_name}-nodes-rg",
             kubernetes_version=cc.kubernetes_version,
@@ -192,12 +297,12 @@ class AksCluster(pulumi.ComponentResource):
                 managed=True,
                 enable_azure_rbac=True,
                 admin_group_object_ids=list(cc.admin_group_object_ids),
-                tenant_id=tenant_id,
+                tenant_id=self.tenant_id,
             ),
             enable_rbac=True,
             # No static client certificate that outlives a leaver and cannot be revoked.
             disable_local_accounts=True,
-            api_server_access_profile=api_access,
+            api_server_access_profile=api_server_access(cc, args.is_prod),
             auto_upgrade_profile=cs.ManagedClusterAutoUpgradeProfileArgs(
                 # Nodes get patched images weekly without anyone running an upgrade.
                 node_os_upgrade_channel=cs.NodeOSUpgradeChannel(cc.node_os_upgrade_channel),
@@ -205,110 +310,42 @@ class AksCluster(pulumi.ComponentResource):
             ),
             # Workloads use federated tokens, never stored cloud credentials.
             oidc_issuer_profile=cs.ManagedClusterOIDCIssuerProfileArgs(enabled=True),
-            security_profile=cs.ManagedClusterSecurityProfileArgs(
-                workload_identity=cs.ManagedClusterSecurityProfileWorkloadIdentityArgs(enabled=True),
-                # Runtime threat detection for nodes and the control plane.
-                defender=cs.ManagedClusterSecurityProfileDefenderArgs(
-                    log_analytics_workspace_resource_id=args.log_analytics_workspace_id,
-                    security_monitoring=cs.ManagedClusterSecurityProfileDefenderSecurityMonitoringArgs(enabled=True),
-                ),
-                # Removes unused (and often vulnerable) images from nodes weekly.
-                image_cleaner=cs.ManagedClusterSecurityProfileImageCleanerArgs(enabled=True, interval_hours=168),
-            ),
-            network_profile=cs.ContainerServiceNetworkProfileArgs(
-                network_plugin=cs.NetworkPlugin.AZURE,
-                # Pod IPs from a private overlay range: the VNet only spends addresses on nodes.
-                network_plugin_mode=cs.NetworkPluginMode.OVERLAY,
-                # Without enforced NetworkPolicies a compromised pod can reach every other pod.
-                network_policy=network_policy,
-                network_dataplane=(
-                    cs.NetworkDataplane.CILIUM if network_policy == cs.NetworkPolicy.CILIUM else cs.NetworkDataplane.AZURE
-                ),
-                pod_cidr=cc.network.pod_cidr,
-                service_cidr=cc.network.service_cidr,
-                dns_service_ip=cc.network.dns_service_ip,
-                load_balancer_sku=cs.LoadBalancerSku.STANDARD,
-                outbound_type=cs.OutboundType.LOAD_BALANCER,
-            ),
-            addon_profiles={
-                # Azure Policy (Gatekeeper) enforces pod-security baselines at admission.
-                "azurepolicy": cs.ManagedClusterAddonProfileArgs(enabled=True),
-                # The CSI driver reads certificates (the ingress wildcard) from Key Vault; rotation keeps
-                # a renewed certificate from waiting for a pod restart.
-                KEY_VAULT_CSI_ADDON: cs.ManagedClusterAddonProfileArgs(
-                    enabled=True,
-                    config={"enableSecretRotation": "true", "rotationPollInterval": "2m"},
-                ),
-            },
+            security_profile=security_profile(args.log_analytics_workspace_id),
+            network_profile=network_profile(cc),
+            addon_profiles=addon_profiles(),
             agent_pool_profiles=pools,
-            auto_scaler_profile=cs.ManagedClusterPropertiesAutoScalerProfileArgs(
-                expander=cs.Expander.LEAST_WASTE,
-                balance_similar_node_groups="true",
-                # Never evict kube-system pods or pods with local data to save a node.
-                skip_nodes_with_system_pods="true",
-                skip_nodes_with_local_storage="true",
-                scale_down_unneeded_time="10m",
-                scale_down_delay_after_add="10m",
-                max_graceful_termination_sec="600",
-            ),
-            storage_profile=cs.ManagedClusterStorageProfileArgs(
-                disk_csi_driver=cs.ManagedClusterStorageProfileDiskCSIDriverArgs(enabled=True),
-                snapshot_controller=cs.ManagedClusterStorageProfileSnapshotControllerArgs(enabled=True),
-                # Drivers nobody uses are privileged node daemons nobody patches: off until needed.
-                file_csi_driver=cs.ManagedClusterStorageProfileFileCSIDriverArgs(enabled=False),
-                blob_csi_driver=cs.ManagedClusterStorageProfileBlobCSIDriverArgs(enabled=False),
-            ),
-            tags=tags,
-            opts=pulumi.ResourceOptions.merge(
-                child,
-                pulumi.ResourceOptions(
-                    ignore_changes=ignored_upgrade_paths(autoscaled),
-                    # A replace-triggering change must fail loudly in prod, not delete every workload.
-                    protect=protect,
-                ),
+            auto_scaler_profile=AUTO_SCALER_PROFILE,
+            storage_profile=STORAGE_PROFILE,
+            tags=dict(args.tags),
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                ignore_changes=ignored_upgrade_paths(autoscaled),
+                # A replace-triggering change must fail loudly in prod, not delete every workload.
+                protect=args.is_prod if args.protect is None else args.protect,
             ),
         )
 
-        if args.node_subnet_id is not None:
-            # Nodes live in a subnet outside the node resource group: the control-plane identity needs
-            # subnets/join+read there, or autoscaler/upgrade VMSS writes fail with LinkedAuthorizationFailed.
-            # A system-assigned identity exists only once the cluster does, so the grant follows it (the
-            # Azure CLI does the same on `az aks create --vnet-subnet-id`; ARM callers must do it themselves).
-            subnet_id = pulumi.Output.from_input(args.node_subnet_id)
-            authorization.RoleAssignment(
-                f"{name}-subnet-network-contributor",
-                principal_id=cluster.identity.apply(lambda i: i.principal_id if i else None),
-                principal_type=authorization.PrincipalType.SERVICE_PRINCIPAL,
-                role_definition_id=subnet_id.apply(lambda i: _role_definition_id(i, NETWORK_CONTRIBUTOR_ROLE)),
-                scope=subnet_id,
-                description=f"AKS {cluster_name} control plane joins and reads its node subnet",
-                opts=child,
-            )
-
-        for pulumi_suffix, config_name, window in (
-            ("node-os-window", NODE_OS_SCHEDULE, cc.node_os_maintenance),
-            ("auto-upgrade-window", AUTO_UPGRADE_SCHEDULE, cc.auto_upgrade_maintenance),
-        ):
-            cs.MaintenanceConfiguration(
-                f"{name}-{pulumi_suffix}",
-                config_name=config_name,
-                resource_group_name=args.resource_group_name,
-                resource_name_=cluster.name,
-                maintenance_window=maintenance_window_args(window),
-                opts=child,
-            )
-
-        monitor.DiagnosticSetting(
-            f"{name}-diagnostics",
-            name=f"{cluster_name}-to-law",
-            resource_uri=cluster.id,
-            workspace_id=args.log_analytics_workspace_id,
-            # Resource-specific tables (AKSAuditAdmin, AKSControlPlane) instead of AzureDiagnostics.
-            log_analytics_destination_type="Dedicated",
-            logs=[monitor.DiagnosticsLogSettingsArgs(category=c, enabled=True) for c in DIAGNOSTIC_LOG_CATEGORIES],
-            opts=child,
+    def _subnet_grant(
+        self, name: str, cluster_name: str, cluster: cs.ManagedCluster, node_subnet_id: pulumi.Input[str]
+    ) -> None:
+        # Nodes live in a subnet outside the node resource group: the control-plane identity needs
+        # subnets/join+read there, or autoscaler/upgrade VMSS writes fail with LinkedAuthorizationFailed.
+        # A system-assigned identity exists only once the cluster does, so the grant follows it (the
+        # Azure CLI does the same on `az aks create --vnet-subnet-id`; ARM callers must do it themselves).
+        subnet_id = pulumi.Output.from_input(node_subnet_id)
+        authorization.RoleAssignment(
+            f"{name}-subnet-network-contributor",
+            principal_id=cluster.identity.apply(lambda i: i.principal_id if i else None),
+            principal_type=authorization.PrincipalType.SERVICE_PRINCIPAL,
+            role_definition_id=subnet_id.apply(lambda i: role_definition_id(i, NETWORK_CONTRIBUTOR)),
+            scope=subnet_id,
+            description=f"AKS {cluster_name} control plane joins and reads its node subnet",
+            opts=pulumi.ResourceOptions(parent=self),
         )
 
+    # ---------------------------------------------------------------- provider and outputs
+
+    def _kubernetes_provider(self, name: str, cluster: cs.ManagedCluster, args: AksClusterArgs) -> None:
         credentials = cs.list_managed_cluster_user_credentials_output(
             resource_group_name=args.resource_group_name,
             resource_name=cluster.name,
@@ -325,9 +362,10 @@ class AksCluster(pulumi.ComponentResource):
             # Server-side apply: field ownership is tracked, so Pulumi never overwrites what a
             # controller (HPA, istiod) manages.
             enable_server_side_apply=True,
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self),
         )
 
+    def _expose(self, cluster: cs.ManagedCluster, args: AksClusterArgs) -> None:
         self.cluster_name = cluster.name
         self.cluster_id = cluster.id
         self.resource_group_name = pulumi.Output.from_input(args.resource_group_name)
@@ -336,12 +374,10 @@ class AksCluster(pulumi.ComponentResource):
         kubelet = cluster.identity_profile.apply(lambda ids: (ids or {}).get("kubeletidentity"))
         self.kubelet_identity_object_id = kubelet.apply(lambda i: (i.object_id if i else None) or "")
         self.kubelet_identity_client_id = kubelet.apply(lambda i: (i.client_id if i else None) or "")
-        self.tenant_id = tenant_id
         self.identity_principal_id = cluster.identity.apply(lambda i: (i.principal_id if i else None) or "")
         csi = cluster.addon_profiles.apply(lambda a: ((a or {}).get(KEY_VAULT_CSI_ADDON) or None))
         self.secrets_provider_client_id = csi.apply(lambda a: (a.identity.client_id if a and a.identity else None) or "")
         self.secrets_provider_object_id = csi.apply(lambda a: (a.identity.object_id if a and a.identity else None) or "")
-
         self.register_outputs(
             {
                 "cluster_name": self.cluster_name,
@@ -357,23 +393,4 @@ class AksCluster(pulumi.ComponentResource):
                 "secrets_provider_client_id": self.secrets_provider_client_id,
                 "secrets_provider_object_id": self.secrets_provider_object_id,
             }
-        )
-
-    @staticmethod
-    def _pool_common(cc: ClusterConfig, subnet_id: Optional[pulumi.Input[str]]) -> dict:
-        """Settings every node pool shares."""
-        return dict(
-            type=cs.AgentPoolType.VIRTUAL_MACHINE_SCALE_SETS,
-            os_type=cs.OSType.LINUX,
-            # A minimal, Microsoft-maintained host OS: fewer packages to patch between node images.
-            os_sku=cs.OSSKU.AZURE_LINUX,
-            os_disk_type=cs.OSDiskType.MANAGED,
-            max_pods=110,
-            vnet_subnet_id=subnet_id,
-            # Nodes are never directly reachable from the internet.
-            enable_node_public_ip=False,
-            # Temp disks and caches encrypted on the host, where the config asks for it (prod).
-            enable_encryption_at_host=cc.encryption_at_host,
-            # One extra node at a time per third of the pool: upgrades finish inside the window.
-            upgrade_settings=cs.AgentPoolUpgradeSettingsArgs(max_surge="33%"),
         )

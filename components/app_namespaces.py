@@ -19,40 +19,41 @@ For each configured namespace:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Optional, Sequence
+from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.istio_mesh import (
-    NAMESPACE_NAME_LABEL,
+from components import k8s_netpol as netpol
+from components.mesh_names import (
+    EGRESS_GATEWAY_PORT,
+    EGRESS_GATEWAY_SELECTOR,
+    INGRESS_GATEWAY_SELECTOR,
+    INGRESS_GATEWAY_SERVICE_ACCOUNT,
+    MERGED_METRICS_PORT,
     REVISION_LABEL,
     ROOT_NAMESPACE,
-    XDS_PORT,
     spiffe_principal,
 )
 from stack_config import AppNamespaceConfig
 
-INGRESS_GATEWAY_SERVICE_ACCOUNT = "istio-ingressgateway"
-INGRESS_GATEWAY_POD_LABELS = {"istio": "ingressgateway"}
-EGRESS_GATEWAY_POD_LABELS = {"istio": "egressgateway"}
-EGRESS_GATEWAY_PORT = 443
-MERGED_METRICS_PORT = 15020  # istio-agent serves app + Envoy metrics merged here (enablePrometheusMerge)
-DNS_POD_LABELS = {"k8s-app": "kube-dns"}  # CoreDNS on AKS
 POD_SECURITY_LEVEL = "restricted"
 
 
 @dataclass(frozen=True)
 class AppNamespacesArgs:
-    namespaces: tuple[AppNamespaceConfig, ...]
+    """Inputs of :class:`AppNamespaces`: the ``appNamespaces`` config section and the mesh it joins."""
+
+    config: tuple[AppNamespaceConfig, ...]
     revision: str  # IstioMesh.revision
     trust_domain: str  # IstioMesh.trust_domain
     ingress_namespace: str  # cfg.ingress.namespace
     egress_namespace: str  # cfg.egress.namespace
-    prometheus_namespace: Optional[str] = None  # cfg.prometheus_namespace
-    ready: tuple[pulumi.Resource, ...] = ()  # IstioMesh.ready: the CRDs and istiod exist before any policy
-    root_namespace: str = ROOT_NAMESPACE
+    prometheus_namespace: str | None = None  # cfg.prometheus_namespace
+    depends_on: Sequence[pulumi.Resource] = ()  # IstioMesh.ready: the CRDs and istiod exist before any policy
+    istiod_namespace: str = ROOT_NAMESPACE
 
 
 def namespace_labels(revision: str) -> dict[str, str]:
@@ -122,31 +123,6 @@ def callee_namespaces(ns: AppNamespaceConfig, all_namespaces: Sequence[AppNamesp
     )
 
 
-# --------------------------------------------------------------------------- NetworkPolicy helpers
-
-
-def _selector(labels: Optional[dict[str, str]] = None) -> k8s.meta.v1.LabelSelectorArgs:
-    return k8s.meta.v1.LabelSelectorArgs(match_labels=labels) if labels else k8s.meta.v1.LabelSelectorArgs()
-
-
-def _namespaces(names: Sequence[str]) -> k8s.meta.v1.LabelSelectorArgs:
-    return k8s.meta.v1.LabelSelectorArgs(
-        match_expressions=[k8s.meta.v1.LabelSelectorRequirementArgs(
-            key=NAMESPACE_NAME_LABEL, operator="In", values=sorted(set(names)))]
-    )
-
-
-def _peer(namespaces: Sequence[str], pod_labels: Optional[dict[str, str]] = None):
-    return k8s.networking.v1.NetworkPolicyPeerArgs(
-        namespace_selector=_namespaces(namespaces),
-        pod_selector=_selector(pod_labels) if pod_labels else None,
-    )
-
-
-def _port(port: int, protocol: str = "TCP") -> k8s.networking.v1.NetworkPolicyPortArgs:
-    return k8s.networking.v1.NetworkPolicyPortArgs(protocol=protocol, port=port)
-
-
 # --------------------------------------------------------------------------- the component
 
 
@@ -156,24 +132,26 @@ class AppNamespaces(pulumi.ComponentResource):
     namespaces: dict[str, k8s.core.v1.Namespace]
     namespace_names: list[str]
 
-    def __init__(self, name: str, args: AppNamespacesArgs, opts: Optional[pulumi.ResourceOptions] = None):
+    def __init__(self, name: str, args: AppNamespacesArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("platform:istio:AppNamespaces", name, None, opts)
         self.namespaces = {}
-        self.namespace_names = [ns.name for ns in args.namespaces]
-        for ns in args.namespaces:
-            self._namespace(name, ns, args)
-        self.register_outputs({"namespaces": self.namespace_names})
+        self.namespace_names = [ns.name for ns in args.config]
+        for ns in args.config:
+            prefix = f"{name}-{ns.name}"
+            namespace = k8s.core.v1.Namespace(
+                prefix,
+                metadata=k8s.meta.v1.ObjectMetaArgs(name=ns.name, labels=namespace_labels(args.revision)),
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+            self.namespaces[ns.name] = namespace
+            self._authorization_policies(prefix, ns, args, namespace)
+            self._network_policies(prefix, ns, args, namespace)
+        self.register_outputs({"namespace_names": self.namespace_names})
 
-    def _namespace(self, name: str, ns: AppNamespaceConfig, args: AppNamespacesArgs) -> None:
-        prefix = f"{name}-{ns.name}"
-        namespace = k8s.core.v1.Namespace(
-            prefix,
-            metadata=k8s.meta.v1.ObjectMetaArgs(name=ns.name, labels=namespace_labels(args.revision)),
-            opts=pulumi.ResourceOptions(parent=self),
-        )
-        self.namespaces[ns.name] = namespace
-
-        # Istio custom resources need the CRDs (base) and istiod's validating webhook (ready).
+    def _authorization_policies(
+        self, prefix: str, ns: AppNamespaceConfig, args: AppNamespacesArgs, namespace: k8s.core.v1.Namespace
+    ) -> None:
+        # Istio custom resources need the CRDs (base) and istiod's validating webhook (depends_on).
         for obj in authorization_policies(ns, args):
             k8s.apiextensions.CustomResource(
                 f"{prefix}-{obj['metadata']['name']}",
@@ -181,70 +159,56 @@ class AppNamespaces(pulumi.ComponentResource):
                 kind=obj["kind"],
                 metadata=k8s.meta.v1.ObjectMetaArgs(name=obj["metadata"]["name"], namespace=namespace.metadata.name),
                 spec=obj["spec"],
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[namespace, *args.ready]),
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[namespace, *args.depends_on]),
             )
 
-        def network_policy(policy_name: str, spec: k8s.networking.v1.NetworkPolicySpecArgs) -> None:
-            k8s.networking.v1.NetworkPolicy(
-                f"{prefix}-netpol-{policy_name}",
-                metadata=k8s.meta.v1.ObjectMetaArgs(name=policy_name, namespace=namespace.metadata.name),
-                spec=spec,
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[namespace]),
-            )
-
-        every_pod = _selector()
-        # Nothing in, nothing out, unless a policy below allows it.
-        network_policy("default-deny", k8s.networking.v1.NetworkPolicySpecArgs(
-            pod_selector=every_pod, policy_types=["Ingress", "Egress"],
-        ))
-        network_policy("allow-dns", k8s.networking.v1.NetworkPolicySpecArgs(
-            pod_selector=every_pod, policy_types=["Egress"],
-            egress=[k8s.networking.v1.NetworkPolicyEgressRuleArgs(
-                to=[_peer(["kube-system"], DNS_POD_LABELS)], ports=[_port(53, "UDP"), _port(53, "TCP")],
-            )],
-        ))
-        # Sidecars fetch config and certificates from istiod (mTLS on 15012); the webhook port 15017 is
-        # called by the API server, never by apps, so it is not opened here.
-        network_policy("allow-istiod", k8s.networking.v1.NetworkPolicySpecArgs(
-            pod_selector=every_pod, policy_types=["Egress"],
-            egress=[k8s.networking.v1.NetworkPolicyEgressRuleArgs(
-                to=[_peer([args.root_namespace], {"app": "istiod", REVISION_LABEL: args.revision})],
-                ports=[_port(XDS_PORT)],
-            )],
-        ))
+    def _network_policies(
+        self, prefix: str, ns: AppNamespaceConfig, args: AppNamespacesArgs, namespace: k8s.core.v1.Namespace
+    ) -> None:
+        """Default deny, DNS and istiod, then exactly the configured callers, callees and exits."""
+        opts = pulumi.ResourceOptions(parent=self, depends_on=[namespace])
+        ns_name = namespace.metadata.name
+        resource_prefix = f"{prefix}-netpol"
+        netpol.baseline_network_policies(
+            resource_prefix, ns_name, istiod_namespace=args.istiod_namespace, revision=args.revision, opts=opts,
+        )
         if ns.allow_from_ingress:
-            network_policy("allow-from-ingress-gateway", k8s.networking.v1.NetworkPolicySpecArgs(
-                pod_selector=every_pod, policy_types=["Ingress"],
+            netpol.network_policy(
+                f"{resource_prefix}-allow-from-ingress-gateway", ns_name, "allow-from-ingress-gateway", None,
                 ingress=[k8s.networking.v1.NetworkPolicyIngressRuleArgs(
-                    from_=[_peer([args.ingress_namespace], INGRESS_GATEWAY_POD_LABELS)],
+                    from_=[netpol.namespaces_peer([args.ingress_namespace], INGRESS_GATEWAY_SELECTOR)],
                 )],
-            ))
+                opts=opts,
+            )
         caller_namespaces = sorted({c.split("/", 1)[0] for c in ns.allowed_callers})
         if caller_namespaces:
             # L4 cannot tell service accounts apart: the caller namespace is let in, Istio narrows to the account.
-            network_policy("allow-from-callers", k8s.networking.v1.NetworkPolicySpecArgs(
-                pod_selector=every_pod, policy_types=["Ingress"],
-                ingress=[k8s.networking.v1.NetworkPolicyIngressRuleArgs(from_=[_peer(caller_namespaces)])],
-            ))
-        callees = callee_namespaces(ns, args.namespaces)
-        if callees:
-            network_policy("allow-to-callees", k8s.networking.v1.NetworkPolicySpecArgs(
-                pod_selector=every_pod, policy_types=["Egress"],
-                egress=[k8s.networking.v1.NetworkPolicyEgressRuleArgs(to=[_peer(callees)])],
-            ))
-        if ns.prometheus_scrape and args.prometheus_namespace:
-            network_policy("allow-prometheus-scrape", k8s.networking.v1.NetworkPolicySpecArgs(
-                pod_selector=every_pod, policy_types=["Ingress"],
+            netpol.network_policy(
+                f"{resource_prefix}-allow-from-callers", ns_name, "allow-from-callers", None,
                 ingress=[k8s.networking.v1.NetworkPolicyIngressRuleArgs(
-                    from_=[_peer([args.prometheus_namespace])], ports=[_port(MERGED_METRICS_PORT)],
+                    from_=[netpol.namespaces_peer(caller_namespaces)],
                 )],
-            ))
+                opts=opts,
+            )
+        callees = callee_namespaces(ns, args.config)
+        if callees:
+            netpol.network_policy(
+                f"{resource_prefix}-allow-to-callees", ns_name, "allow-to-callees", None,
+                egress=[k8s.networking.v1.NetworkPolicyEgressRuleArgs(to=[netpol.namespaces_peer(callees)])],
+                opts=opts,
+            )
+        if ns.prometheus_scrape and args.prometheus_namespace:
+            netpol.allow_prometheus_scrape(
+                f"{resource_prefix}-allow-prometheus-scrape", ns_name, args.prometheus_namespace,
+                (MERGED_METRICS_PORT,), opts,
+            )
         if ns.egress:
             # External hosts are reached only through the egress gateway (REGISTRY_ONLY alone is not a boundary).
-            network_policy("allow-egress-gateway", k8s.networking.v1.NetworkPolicySpecArgs(
-                pod_selector=every_pod, policy_types=["Egress"],
+            netpol.network_policy(
+                f"{resource_prefix}-allow-egress-gateway", ns_name, "allow-egress-gateway", None,
                 egress=[k8s.networking.v1.NetworkPolicyEgressRuleArgs(
-                    to=[_peer([args.egress_namespace], EGRESS_GATEWAY_POD_LABELS)],
-                    ports=[_port(EGRESS_GATEWAY_PORT)],
+                    to=[netpol.namespaces_peer([args.egress_namespace], EGRESS_GATEWAY_SELECTOR)],
+                    ports=[netpol.tcp(EGRESS_GATEWAY_PORT)],
                 )],
-            ))
+                opts=opts,
+            )

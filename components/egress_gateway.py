@@ -19,81 +19,79 @@ it reaches only DNS, istiod and public addresses on 443.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Optional, Sequence
 
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.ingress_gateway import (
-    GATEWAY_CHART,
-    ISTIO_CHART_REPO,
-    PRIVATE_RANGES,
-    baseline_network_policies,
+from components import k8s_netpol as netpol
+from components.gateway_release import (
     gateway_namespace,
-    namespaces_peer,
-    network_policy,
-    tcp,
-    zone_spread,
+    gateway_network_policies,
+    gateway_release,
+    gateway_values,
 )
-from stack_config import EgressHost, PlatformConfig
+from components.mesh_names import (
+    EGRESS_GATEWAY_PORT,
+    EGRESS_GATEWAY_SELECTOR,
+    EGRESS_RELEASE_NAME,
+    ROOT_NAMESPACE,
+)
+from stack_config import AppNamespaceConfig, EgressConfig, EgressHost
 
-RELEASE_NAME = "istio-egressgateway"  # also the Service and service account name
-GATEWAY_SELECTOR = {"istio": "egressgateway"}
-TLS_PORT = 443  # Service port and container port (the chart's pod binds it directly)
+# Everything but public addresses: the exit must not become a path into private networks or IMDS
+# (RFC 1918, carrier-grade NAT, link-local including 169.254.169.254).
+PRIVATE_RANGES = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "169.254.0.0/16")
 
 
 @dataclass(frozen=True)
 class EgressGatewayArgs:
-    config: PlatformConfig
+    """Inputs of :class:`EgressGateway`: the ``egress`` config section and what the edge plugs into."""
+
+    config: EgressConfig
+    istio_version: str  # the gateway chart version: the mesh's pinned Istio version
     revision: str  # IstioMesh.revision
+    is_prod: bool
+    app_namespaces: tuple[AppNamespaceConfig, ...] = ()  # those with egress: true see and reach the exit
+    prometheus_namespace: str | None = None
     depends_on: Sequence[pulumi.Resource] = ()  # IstioMesh.ready: CRDs and istiod before any Istio object
-    istiod_namespace: str = "istio-system"
+    istiod_namespace: str = ROOT_NAMESPACE
 
 
 class EgressGateway(pulumi.ComponentResource):
     """The single exit of the mesh: an allow-list of HTTPS hosts routed through an egress gateway."""
 
+    release: k8s.helm.v3.Release
     allow_list: list[str]
     namespace: str
     service_host: str
-    release: k8s.helm.v3.Release
 
-    def __init__(self, name: str, args: EgressGatewayArgs, opts: Optional[pulumi.ResourceOptions] = None):
+    def __init__(self, name: str, args: EgressGatewayArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("platform:istio:EgressGateway", name, None, opts)
-        cfg = args.config
-        eg = cfg.egress
+        eg = args.config
         ns_name = eg.namespace
-        service_host = f"{RELEASE_NAME}.{ns_name}.svc.cluster.local"
-        egress_apps = sorted(a.name for a in cfg.app_namespaces if a.egress)
+        service_host = f"{EGRESS_RELEASE_NAME}.{ns_name}.svc.cluster.local"
+        egress_apps = sorted(a.name for a in args.app_namespaces if a.egress)
         # Only the gateway's own namespace and apps allowed out see the external hosts at all.
         export_to = [".", *egress_apps]
 
         namespace = gateway_namespace(f"{name}-namespace", ns_name, args.revision, self)
         after_ns = pulumi.ResourceOptions(parent=self, depends_on=[namespace])
-
-        values: dict[str, Any] = {
-            "revision": args.revision,
-            "autoscaling": {"enabled": True, "minReplicas": eg.replicas, "maxReplicas": max(eg.replicas * 3, 5)},
-            "service": {
-                # Reachable from inside the cluster only: nothing outside may use the mesh's exit.
-                "type": "ClusterIP",
-                "ports": [{"name": "tls", "port": TLS_PORT, "protocol": "TCP", "targetPort": TLS_PORT}],
-            },
-        }
-        if eg.replicas > 1:
-            values["podDisruptionBudget"] = {"minAvailable": 1}
-        if cfg.is_prod:
-            values["topologySpreadConstraints"] = [zone_spread(GATEWAY_SELECTOR)]
-        self.release = k8s.helm.v3.Release(
+        self.release = gateway_release(
             f"{name}-release",
-            name=RELEASE_NAME,
-            chart=GATEWAY_CHART,
-            version=cfg.istio.version,
+            release_name=EGRESS_RELEASE_NAME,
+            version=args.istio_version,
             namespace=ns_name,
-            repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=ISTIO_CHART_REPO),
-            create_namespace=False,
-            values=values,
+            values=gateway_values(
+                revision=args.revision, replicas=eg.replicas, selector=EGRESS_GATEWAY_SELECTOR, is_prod=args.is_prod,
+                service={
+                    # Reachable from inside the cluster only: nothing outside may use the mesh's exit.
+                    "type": "ClusterIP",
+                    "ports": [{"name": "tls", "port": EGRESS_GATEWAY_PORT, "protocol": "TCP",
+                               "targetPort": EGRESS_GATEWAY_PORT}],
+                },
+            ),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[namespace, *args.depends_on]),
         )
 
@@ -108,28 +106,7 @@ class EgressGateway(pulumi.ComponentResource):
                     spec=spec,
                     opts=istio_opts,
                 )
-
-        # ---------------------------------------------------------------- NetworkPolicies
-        baseline_network_policies(name, ns_name, args.istiod_namespace, cfg.prometheus_namespace, after_ns)
-        if egress_apps:
-            network_policy(
-                f"{name}-np-from-apps", ns_name, "allow-from-egress-apps", GATEWAY_SELECTOR,
-                ingress=[k8s.networking.v1.NetworkPolicyIngressRuleArgs(
-                    from_=[namespaces_peer(egress_apps)], ports=[tcp(TLS_PORT)],
-                )],
-                opts=after_ns,
-            )
-        network_policy(
-            f"{name}-np-to-internet", ns_name, "allow-internet-https", GATEWAY_SELECTOR,
-            egress=[k8s.networking.v1.NetworkPolicyEgressRuleArgs(
-                # Public addresses only: the exit must not become a path into private networks or IMDS.
-                to=[k8s.networking.v1.NetworkPolicyPeerArgs(
-                    ip_block=k8s.networking.v1.IPBlockArgs(cidr="0.0.0.0/0", except_=list(PRIVATE_RANGES)),
-                )],
-                ports=[tcp(TLS_PORT)],
-            )],
-            opts=after_ns,
-        )
+        self._network_policies(name, args, egress_apps, after_ns)
 
         self.allow_list = [h.host for h in eg.hosts]
         self.namespace = ns_name
@@ -139,6 +116,33 @@ class EgressGateway(pulumi.ComponentResource):
             "namespace": self.namespace,
             "service_host": self.service_host,
         })
+
+    # ---------------------------------------------------------------- NetworkPolicies
+
+    def _network_policies(
+        self, name: str, args: EgressGatewayArgs, egress_apps: list[str], opts: pulumi.ResourceOptions
+    ) -> None:
+        ns_name = args.config.namespace
+        gateway_network_policies(name, ns_name, args.istiod_namespace, args.revision, args.prometheus_namespace, opts)
+        if egress_apps:
+            netpol.network_policy(
+                f"{name}-np-from-apps", ns_name, "allow-from-egress-apps", EGRESS_GATEWAY_SELECTOR,
+                ingress=[k8s.networking.v1.NetworkPolicyIngressRuleArgs(
+                    from_=[netpol.namespaces_peer(egress_apps)], ports=[netpol.tcp(EGRESS_GATEWAY_PORT)],
+                )],
+                opts=opts,
+            )
+        netpol.network_policy(
+            f"{name}-np-to-internet", ns_name, "allow-internet-https", EGRESS_GATEWAY_SELECTOR,
+            egress=[k8s.networking.v1.NetworkPolicyEgressRuleArgs(
+                # Public addresses only: the exit must not become a path into private networks or IMDS.
+                to=[k8s.networking.v1.NetworkPolicyPeerArgs(
+                    ip_block=k8s.networking.v1.IPBlockArgs(cidr="0.0.0.0/0", except_=list(PRIVATE_RANGES)),
+                )],
+                ports=[netpol.tcp(EGRESS_GATEWAY_PORT)],
+            )],
+            opts=opts,
+        )
 
 
 def host_slug(host: str) -> str:
@@ -167,9 +171,9 @@ def egress_objects(host: EgressHost, service_host: str, export_to: Sequence[str]
         "exportTo": list(export_to),
     }
     gateway = {
-        "selector": dict(GATEWAY_SELECTOR),
+        "selector": dict(EGRESS_GATEWAY_SELECTOR),
         "servers": [{
-            "port": {"number": TLS_PORT, "name": "tls", "protocol": "TLS"},
+            "port": {"number": EGRESS_GATEWAY_PORT, "name": "tls", "protocol": "TLS"},
             "hosts": [host.host],
             # Passthrough: the gateway routes on SNI; the application's TLS session reaches the real host intact.
             "tls": {"mode": "PASSTHROUGH"},
@@ -188,11 +192,11 @@ def egress_objects(host: EgressHost, service_host: str, export_to: Sequence[str]
             {
                 # Sidecars: this SNI on 443 goes to the egress gateway, never straight out.
                 "match": [{"gateways": ["mesh"], "port": 443, "sniHosts": [host.host]}],
-                "route": [{"destination": {"host": service_host, "subset": subset, "port": {"number": TLS_PORT}}}],
+                "route": [{"destination": {"host": service_host, "subset": subset, "port": {"number": EGRESS_GATEWAY_PORT}}}],
             },
             {
                 # The egress gateway: on to the external host itself.
-                "match": [{"gateways": [name], "port": TLS_PORT, "sniHosts": [host.host]}],
+                "match": [{"gateways": [name], "port": EGRESS_GATEWAY_PORT, "sniHosts": [host.host]}],
                 "route": [{"destination": {"host": host.host, "port": {"number": 443}}, "weight": 100}],
             },
         ],

@@ -23,28 +23,30 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any, Optional, Sequence
+from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components import k8s_netpol as netpol
+from components.mesh_names import (
+    INJECTED_POD_LABEL,
+    ISTIO_CHART_REPO,
+    KUBE_SYSTEM_NAMESPACE,
+    MONITORING_PORT,
+    NAMESPACE_NAME_LABEL,
+    REVISION_LABEL,
+    ROOT_NAMESPACE,
+    WEBHOOK_PORT,
+    XDS_PORT,
+    injection_label,
+    istiod_pod_labels,
+)
 from stack_config import IstioConfig, MtlsException
-
-ISTIO_CHART_REPO = "https://istio-release.storage.googleapis.com/charts"
-ROOT_NAMESPACE = "istio-system"
-REVISION_LABEL = "istio.io/rev"
-NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
-# Every sidecar-injected pod carries this label (set by the injector); used where Istio needs a selector.
-INJECTED_POD_LABEL = "security.istio.io/tlsMode"
 
 BASE_RELEASE_NAME = "istio-base"
 CNI_RELEASE_NAME = "istio-cni"
 ISTIOD_RELEASE_NAME = "istiod"
-
-XDS_PORT = 15012  # xDS and CA (certificate signing) over mTLS: every proxy needs it
-XDS_PLAINTEXT_PORT = 15010  # plaintext xDS: never opened
-WEBHOOK_PORT = 15017  # injection/validation webhooks, called by the API server
-MONITORING_PORT = 15014  # istiod metrics (debug endpoints closed with ENABLE_DEBUG_ON_HTTP=false)
 
 # Mesh access log: one JSON object a request, with who called whom (SPIFFE identities), what and how it ended.
 # The path is logged without its query string (%PATH(NQ:...)%): query strings often carry tokens.
@@ -79,10 +81,12 @@ ACCESS_LOG_FIELDS: dict[str, str] = {
 
 @dataclass(frozen=True)
 class IstioMeshArgs:
-    istio: IstioConfig
-    prod: bool
+    """Inputs of :class:`IstioMesh`: the ``istio`` config section."""
+
+    config: IstioConfig
+    is_prod: bool
     # Namespace allowed to scrape istiod's monitoring port (None: nobody).
-    prometheus_namespace: Optional[str] = None
+    prometheus_namespace: str | None = None
     # Gateway namespaces (ingress, egress): their proxies need xDS even if not labelled for injection.
     gateway_namespaces: tuple[str, ...] = ()
 
@@ -90,15 +94,6 @@ class IstioMeshArgs:
 def go_duration(hours: int) -> str:
     """Hours as a Go ``time.Duration`` string as istiod and the agent print it: ``24`` -> ``24h0m0s``."""
     return f"{hours}h0m0s"
-
-
-def injection_label(revision: str) -> dict[str, str]:
-    return {REVISION_LABEL: revision}
-
-
-def spiffe_principal(trust_domain: str, namespace: str, service_account: str) -> str:
-    """The principal string Istio matches in AuthorizationPolicy ``principals`` (no ``spiffe://``)."""
-    return f"{trust_domain}/ns/{namespace}/sa/{service_account}"
 
 
 # --------------------------------------------------------------------------- chart values
@@ -119,10 +114,8 @@ def cni_values(istio: IstioConfig) -> dict[str, Any]:
 
 
 def istiod_values(args: IstioMeshArgs) -> dict[str, Any]:
-    istio = args.istio
-    ttl = go_duration(istio.workload_cert_ttl_hours)
-    max_ttl = go_duration(istio.max_workload_cert_ttl_hours)
-    prod = args.prod
+    istio = args.config
+    prod = args.is_prod
     return {
         "revision": istio.revision,
         "global": {
@@ -150,9 +143,9 @@ def istiod_values(args: IstioMeshArgs) -> dict[str, Any]:
             "cni": {"enabled": True},
             "env": {
                 # Workload certificates live at most this long; the agent rotates them before expiry.
-                "DEFAULT_WORKLOAD_CERT_TTL": ttl,
+                "DEFAULT_WORKLOAD_CERT_TTL": go_duration(istio.workload_cert_ttl_hours),
                 # istiod refuses to sign a longer certificate, whatever a pod annotation asks for.
-                "MAX_WORKLOAD_CERT_TTL": max_ttl,
+                "MAX_WORKLOAD_CERT_TTL": go_duration(istio.max_workload_cert_ttl_hours),
                 # Debug endpoints (config dumps, secrets metadata) are not served over plaintext HTTP.
                 "ENABLE_DEBUG_ON_HTTP": "false",
             },
@@ -161,28 +154,33 @@ def istiod_values(args: IstioMeshArgs) -> dict[str, Any]:
             # Injection only where a namespace opts in with istio.io/rev; nothing is injected by surprise.
             "enableNamespacesByDefault": False,
         },
-        "meshConfig": {
-            "trustDomain": istio.trust_domain,
-            "rootNamespace": ROOT_NAMESPACE,
-            # Clients send mTLS whenever the server has a sidecar (works with the STRICT PeerAuthentication).
-            "enableAutoMtls": True,
-            # Sidecar-to-sidecar TLS is TLS 1.3 only: every peer is an Envoy, no legacy client to serve.
-            "meshMTLS": {"minProtocolVersion": "TLSV1_3"},
-            # Only hosts in the service registry (ServiceEntry) are reachable; unknown egress is blocked.
-            "outboundTrafficPolicy": {"mode": istio.outbound_traffic_policy},
-            "accessLogFile": "/dev/stdout",
-            "accessLogEncoding": "JSON",
-            "accessLogFormat": json.dumps(ACCESS_LOG_FIELDS, separators=(",", ":")),
-            # Decode %2F/%5C and merge slashes before authorization, so /a%2F..//admin cannot dodge a path rule.
-            "pathNormalization": {"normalization": "DECODE_AND_MERGE_SLASHES"},
-            # Sidecar metrics are merged on 15020 so Prometheus needs no access to the app's own ports.
-            "enablePrometheusMerge": True,
-            "defaultConfig": {
-                # The app starts only once its proxy is ready, so its first calls are never sent unproxied.
-                "holdApplicationUntilProxyStarts": True,
-                # The TTL the proxy agent requests for its certificate (istiod caps it at MAX_WORKLOAD_CERT_TTL).
-                "proxyMetadata": {"SECRET_TTL": ttl},
-            },
+        "meshConfig": mesh_config(istio),
+    }
+
+
+def mesh_config(istio: IstioConfig) -> dict[str, Any]:
+    """``meshConfig``: identity, mTLS, egress mode, access logs and request normalization for every proxy."""
+    return {
+        "trustDomain": istio.trust_domain,
+        "rootNamespace": ROOT_NAMESPACE,
+        # Clients send mTLS whenever the server has a sidecar (works with the STRICT PeerAuthentication).
+        "enableAutoMtls": True,
+        # Sidecar-to-sidecar TLS is TLS 1.3 only: every peer is an Envoy, no legacy client to serve.
+        "meshMTLS": {"minProtocolVersion": "TLSV1_3"},
+        # Only hosts in the service registry (ServiceEntry) are reachable; unknown egress is blocked.
+        "outboundTrafficPolicy": {"mode": istio.outbound_traffic_policy},
+        "accessLogFile": "/dev/stdout",
+        "accessLogEncoding": "JSON",
+        "accessLogFormat": json.dumps(ACCESS_LOG_FIELDS, separators=(",", ":")),
+        # Decode %2F/%5C and merge slashes before authorization, so /a%2F..//admin cannot dodge a path rule.
+        "pathNormalization": {"normalization": "DECODE_AND_MERGE_SLASHES"},
+        # Sidecar metrics are merged on 15020 so Prometheus needs no access to the app's own ports.
+        "enablePrometheusMerge": True,
+        "defaultConfig": {
+            # The app starts only once its proxy is ready, so its first calls are never sent unproxied.
+            "holdApplicationUntilProxyStarts": True,
+            # The TTL the proxy agent requests for its certificate (istiod caps it at MAX_WORKLOAD_CERT_TTL).
+            "proxyMetadata": {"SECRET_TTL": go_duration(istio.workload_cert_ttl_hours)},
         },
     }
 
@@ -236,27 +234,6 @@ def _peer_authentication(name: str, namespace: str, spec: dict[str, Any]) -> dic
     }
 
 
-# --------------------------------------------------------------------------- istio-system network policy
-
-
-def _peer(namespace_labels: Optional[dict[str, str]] = None, *, namespaces: Sequence[str] = (),
-          pod_labels: Optional[dict[str, str]] = None) -> k8s.networking.v1.NetworkPolicyPeerArgs:
-    ns_selector = None
-    if namespace_labels is not None:
-        ns_selector = k8s.meta.v1.LabelSelectorArgs(match_labels=namespace_labels)
-    elif namespaces:
-        ns_selector = k8s.meta.v1.LabelSelectorArgs(
-            match_expressions=[k8s.meta.v1.LabelSelectorRequirementArgs(
-                key=NAMESPACE_NAME_LABEL, operator="In", values=sorted(set(namespaces)))]
-        )
-    pod_selector = k8s.meta.v1.LabelSelectorArgs(match_labels=pod_labels) if pod_labels else None
-    return k8s.networking.v1.NetworkPolicyPeerArgs(namespace_selector=ns_selector, pod_selector=pod_selector)
-
-
-def _tcp(port: int) -> k8s.networking.v1.NetworkPolicyPortArgs:
-    return k8s.networking.v1.NetworkPolicyPortArgs(protocol="TCP", port=port)
-
-
 # --------------------------------------------------------------------------- the component
 
 
@@ -271,12 +248,12 @@ class IstioMesh(pulumi.ComponentResource):
     cni_release: k8s.helm.v3.Release
     istiod_release: k8s.helm.v3.Release
     ready: list[pulumi.Resource]
+    peer_authentications: list[k8s.apiextensions.CustomResource]
+    network_policies: list[k8s.networking.v1.NetworkPolicy]
 
-    def __init__(self, name: str, args: IstioMeshArgs, opts: Optional[pulumi.ResourceOptions] = None):
+    def __init__(self, name: str, args: IstioMeshArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("platform:istio:Mesh", name, None, opts)
-        istio = args.istio
-        child = pulumi.ResourceOptions(parent=self)
-
+        istio = args.config
         self.revision = istio.revision
         self.root_namespace = ROOT_NAMESPACE
         self.trust_domain = istio.trust_domain
@@ -295,8 +272,23 @@ class IstioMesh(pulumi.ComponentResource):
                     "pod-security.kubernetes.io/audit": "restricted",
                 },
             ),
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self),
         )
+        self._control_plane(name, args, namespace)
+        self.peer_authentications = self._peer_authentications(name, istio)
+        self.network_policies = self._system_network_policies(name, args, namespace)
+
+        self.register_outputs({
+            "revision": self.revision,
+            "root_namespace": self.root_namespace,
+            "trust_domain": self.trust_domain,
+            "injection_label": self.injection_label,
+        })
+
+    # ---------------------------------------------------------------- the charts
+
+    def _control_plane(self, name: str, args: IstioMeshArgs, namespace: k8s.core.v1.Namespace) -> None:
+        """base (CRDs), then the CNI node agent, then istiod; ``ready`` is all three."""
 
         def release(resource: str, release_name: str, chart: str, values: dict, after: list) -> k8s.helm.v3.Release:
             return k8s.helm.v3.Release(
@@ -304,7 +296,7 @@ class IstioMesh(pulumi.ComponentResource):
                 k8s.helm.v3.ReleaseArgs(
                     name=release_name,
                     chart=chart,
-                    version=istio.version,  # pinned: an upgrade is a reviewed config change
+                    version=args.config.version,  # pinned: an upgrade is a reviewed config change
                     namespace=namespace.metadata.name,
                     repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=ISTIO_CHART_REPO),
                     values=values,
@@ -316,22 +308,27 @@ class IstioMesh(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions(parent=self, depends_on=after),
             )
 
-        self.base_release = release("base", BASE_RELEASE_NAME, "base", base_values(istio), [namespace])
-        self.cni_release = release("cni", CNI_RELEASE_NAME, "cni", cni_values(istio), [namespace, self.base_release])
+        self.base_release = release("base", BASE_RELEASE_NAME, "base", base_values(args.config), [namespace])
+        self.cni_release = release(
+            "cni", CNI_RELEASE_NAME, "cni", cni_values(args.config), [namespace, self.base_release]
+        )
         self.istiod_release = release(
             "istiod", ISTIOD_RELEASE_NAME, "istiod", istiod_values(args),
             [namespace, self.base_release, self.cni_release],
         )
         self.ready = [self.base_release, self.cni_release, self.istiod_release]
 
-        self.peer_authentications: list[k8s.apiextensions.CustomResource] = []
+    # ---------------------------------------------------------------- mesh policy
+
+    def _peer_authentications(self, name: str, istio: IstioConfig) -> list[k8s.apiextensions.CustomResource]:
+        resources = []
         for obj in peer_authentications(istio):
             meta = obj["metadata"]
             resource_name = (
                 f"{name}-peer-authentication-default" if meta["namespace"] == ROOT_NAMESPACE
                 else f"{name}-{meta['namespace']}-{meta['name']}"
             )
-            self.peer_authentications.append(
+            resources.append(
                 k8s.apiextensions.CustomResource(
                     resource_name,
                     api_version=obj["apiVersion"],
@@ -341,64 +338,43 @@ class IstioMesh(pulumi.ComponentResource):
                     opts=pulumi.ResourceOptions(parent=self, depends_on=self.ready),
                 )
             )
+        return resources
 
-        self.network_policies = self._system_network_policies(name, args, namespace)
-
-        self.register_outputs({
-            "revision": self.revision,
-            "rootNamespace": self.root_namespace,
-            "trustDomain": self.trust_domain,
-            "injectionLabel": self.injection_label,
-        })
+    # ---------------------------------------------------------------- istio-system NetworkPolicies
 
     def _system_network_policies(
         self, name: str, args: IstioMeshArgs, namespace: k8s.core.v1.Namespace
     ) -> list[k8s.networking.v1.NetworkPolicy]:
         opts = pulumi.ResourceOptions(parent=self, depends_on=[namespace])
         ns = namespace.metadata.name
-        policies = [
-            # Nothing reaches istio-system unless a rule below says so (egress stays open: istiod
-            # talks to the API server and fetches JWKS from issuers outside the cluster).
-            k8s.networking.v1.NetworkPolicy(
-                f"{name}-system-default-deny",
-                metadata=k8s.meta.v1.ObjectMetaArgs(name="default-deny-ingress", namespace=ns),
-                spec=k8s.networking.v1.NetworkPolicySpecArgs(
-                    pod_selector=k8s.meta.v1.LabelSelectorArgs(), policy_types=["Ingress"]
-                ),
-                opts=opts,
-            )
-        ]
+        revision = args.config.revision
         rules = [
             # Injection and validation webhooks are called by the API server (through kube-system on AKS).
             k8s.networking.v1.NetworkPolicyIngressRuleArgs(
-                from_=[_peer({NAMESPACE_NAME_LABEL: "kube-system"})], ports=[_tcp(WEBHOOK_PORT)],
+                from_=[netpol.labelled_namespaces_peer({NAMESPACE_NAME_LABEL: KUBE_SYSTEM_NAMESPACE})],
+                ports=[netpol.tcp(WEBHOOK_PORT)],
             ),
             # xDS + certificate signing over mTLS, only from meshed namespaces of this revision and the gateways.
             # The plaintext xDS port 15010 and the debug port 8080 are deliberately not opened.
             k8s.networking.v1.NetworkPolicyIngressRuleArgs(
-                from_=[_peer({REVISION_LABEL: args.istio.revision})]
-                + ([_peer(namespaces=args.gateway_namespaces)] if args.gateway_namespaces else []),
-                ports=[_tcp(XDS_PORT)],
+                from_=[netpol.labelled_namespaces_peer({REVISION_LABEL: revision})]
+                + ([netpol.namespaces_peer(args.gateway_namespaces)] if args.gateway_namespaces else []),
+                ports=[netpol.tcp(XDS_PORT)],
             ),
         ]
         if args.prometheus_namespace:
             rules.append(
                 k8s.networking.v1.NetworkPolicyIngressRuleArgs(
-                    from_=[_peer({NAMESPACE_NAME_LABEL: args.prometheus_namespace})], ports=[_tcp(MONITORING_PORT)],
+                    from_=[netpol.labelled_namespaces_peer({NAMESPACE_NAME_LABEL: args.prometheus_namespace})],
+                    ports=[netpol.tcp(MONITORING_PORT)],
                 )
             )
-        policies.append(
-            k8s.networking.v1.NetworkPolicy(
-                f"{name}-system-allow-istiod",
-                metadata=k8s.meta.v1.ObjectMetaArgs(name="allow-istiod", namespace=ns),
-                spec=k8s.networking.v1.NetworkPolicySpecArgs(
-                    pod_selector=k8s.meta.v1.LabelSelectorArgs(
-                        match_labels={"app": "istiod", REVISION_LABEL: args.istio.revision}
-                    ),
-                    policy_types=["Ingress"],
-                    ingress=rules,
-                ),
-                opts=opts,
-            )
-        )
-        return policies
+        return [
+            # Nothing reaches istio-system unless a rule below says so (egress stays open: istiod
+            # talks to the API server and fetches JWKS from issuers outside the cluster).
+            netpol.network_policy(
+                f"{name}-system-default-deny", ns, "default-deny-ingress", None, ingress=[], opts=opts,
+            ),
+            netpol.network_policy(f"{name}-system-allow-istiod", ns, "allow-istiod", istiod_pod_labels(revision),
+                           ingress=rules, opts=opts),
+        ]

@@ -15,25 +15,27 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Mapping, Optional, Sequence
 
 import pulumi
 from pulumi_azure_native import authorization, keyvault, monitor
 
+from components.azure_roles import (
+    KEY_VAULT_CERTIFICATE_USER,
+    KEY_VAULT_SECRETS_OFFICER,
+    KEY_VAULT_SECRETS_USER,
+    role_definition_id,
+)
 from stack_config import KeyVaultConfig
-
-# Built-in role definition IDs (the same GUID in every tenant).
-KEY_VAULT_SECRETS_OFFICER = "b86a8fe4-44ce-4948-aee5-eccb2c155cd7"
-KEY_VAULT_SECRETS_USER = "4633458b-17de-408a-b874-0445c86b69e6"
-KEY_VAULT_CERTIFICATE_USER = "db79e9a7-68ee-4b58-9aeb-b90e7c24fcba"
 
 VAULT_NAME_MAX = 24
 _SUFFIX_LEN = 6
 
 
-def role_definition_id(subscription_id: str, role_guid: str) -> str:
-    return f"/subscriptions/{subscription_id}/providers/Microsoft.Authorization/roleDefinitions/{role_guid}"
+def _in_subscription(role_guid: str) -> Callable[[str], str]:
+    """The role's definition ID in the deploying subscription (from ``getClientConfig``)."""
+    return lambda subscription_id: role_definition_id(f"/subscriptions/{subscription_id}", role_guid)
 
 
 def vault_name_for(prefix: str, component_name: str, *, organization: str, project: str, stack: str) -> str:
@@ -58,21 +60,23 @@ class VaultReader:
 
 @dataclass(frozen=True)
 class KeyVaultArgs:
+    """Inputs of :class:`KeyVault`: the ``keyVault`` config section and where the vault lives."""
+
     resource_group_name: pulumi.Input[str]
     location: str
-    name_prefix: str  # PlatformConfig.resource_prefix, e.g. "plat-dev"
+    resource_prefix: str  # PlatformConfig.resource_prefix, e.g. "plat-dev"
     config: KeyVaultConfig
     log_analytics_workspace_id: pulumi.Input[str]
     is_prod: bool
     # Prod and the non-prod key owner: pulumi refuses to delete the vault (it holds the only copy of keys).
-    protect: Optional[bool] = None  # None = is_prod
-    tags: Mapping[str, str] = field(default_factory=dict)
+    protect: bool | None = None  # None = is_prod
+    tags: Mapping[str, str] = field(default_factory=dict)  # PlatformBase.tags
     readers: Sequence[VaultReader] = ()
     # Subnets allowed through the firewall besides the configured ones, e.g. the AKS node subnet: the
     # Key Vault CSI driver reads the ingress certificate from the nodes. Each needs the
     # Microsoft.KeyVault service endpoint.
     network_subnet_ids: Sequence[pulumi.Input[str]] = ()
-    vault_name: Optional[str] = None  # override the derived name (e.g. when importing an existing vault)
+    vault_name: str | None = None  # override the derived name (e.g. when importing an existing vault)
 
 
 class KeyVault(pulumi.ComponentResource):
@@ -83,26 +87,51 @@ class KeyVault(pulumi.ComponentResource):
     vault_id: pulumi.Output[str]
     vault_uri: pulumi.Output[str]
     resource_group_name: pulumi.Output[str]
+    diagnostics: monitor.DiagnosticSetting
     writer_role_assignment: authorization.RoleAssignment
+    reader_role_assignments: list[authorization.RoleAssignment]
 
-    def __init__(self, name: str, args: KeyVaultArgs, opts: Optional[pulumi.ResourceOptions] = None):
+    def __init__(self, name: str, args: KeyVaultArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("platform:keyvault:Vault", name, None, opts)
-        protect = args.is_prod if args.protect is None else args.protect
-        child = pulumi.ResourceOptions(parent=self)
         client = authorization.get_client_config_output(opts=pulumi.InvokeOutputOptions(parent=self))
-
         vault_name = args.vault_name or vault_name_for(
-            args.name_prefix, name,
+            args.resource_prefix, name,
             organization=pulumi.get_organization(), project=pulumi.get_project(), stack=pulumi.get_stack(),
         )
-        self.vault = keyvault.Vault(
+        self.vault = self._vault(name, vault_name, args, client.tenant_id)
+
+        # Every data-plane access (who read which secret) lands in Log Analytics for audit.
+        self.diagnostics = monitor.DiagnosticSetting(
+            f"{name}-diagnostics",
+            name=f"{vault_name}-to-law",
+            resource_uri=self.vault.id,
+            workspace_id=args.log_analytics_workspace_id,
+            logs=[monitor.DiagnosticsLogSettingsArgs(category_group="allLogs", enabled=True)],
+            metrics=[monitor.DiagnosticsMetricSettingsArgs(category="AllMetrics", enabled=True)],
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self._role_assignments(name, args, client)
+
+        self.vault_name = self.vault.name
+        self.vault_id = self.vault.id
+        self.vault_uri = self.vault.properties.apply(lambda p: p.vault_uri)
+        self.resource_group_name = pulumi.Output.from_input(args.resource_group_name)
+        self.register_outputs({
+            "vault_name": self.vault_name,
+            "vault_id": self.vault_id,
+            "vault_uri": self.vault_uri,
+            "resource_group_name": self.resource_group_name,
+        })
+
+    def _vault(self, name: str, vault_name: str, args: KeyVaultArgs, tenant_id: pulumi.Input[str]) -> keyvault.Vault:
+        return keyvault.Vault(
             f"{name}-vault",
             vault_name=vault_name,
             resource_group_name=args.resource_group_name,
             location=args.location,
             tags=dict(args.tags),
             properties=keyvault.VaultPropertiesArgs(
-                tenant_id=client.tenant_id,
+                tenant_id=tenant_id,
                 sku=keyvault.SkuArgs(family=keyvault.SkuFamily.A, name=keyvault.SkuName(args.config.sku)),
                 # Access policies are per-vault ACLs outside Azure RBAC, PIM and conditional access.
                 enable_rbac_authorization=True,
@@ -128,20 +157,13 @@ class KeyVault(pulumi.ComponentResource):
                     ],
                 ),
             ),
-            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(protect=protect)),
+            opts=pulumi.ResourceOptions(parent=self, protect=args.is_prod if args.protect is None else args.protect),
         )
 
-        # Every data-plane access (who read which secret) lands in Log Analytics for audit.
-        self.diagnostics = monitor.DiagnosticSetting(
-            f"{name}-diagnostics",
-            name=f"{vault_name}-to-law",
-            resource_uri=self.vault.id,
-            workspace_id=args.log_analytics_workspace_id,
-            logs=[monitor.DiagnosticsLogSettingsArgs(category_group="allLogs", enabled=True)],
-            metrics=[monitor.DiagnosticsMetricSettingsArgs(category="AllMetrics", enabled=True)],
-            opts=child,
-        )
-
+    def _role_assignments(
+        self, name: str, args: KeyVaultArgs, client: pulumi.Output[authorization.GetClientConfigResult]
+    ) -> None:
+        child = pulumi.ResourceOptions(parent=self)
         # The identity running Pulumi manages the sealing keys; no one else gets data-plane access by default.
         # azure-native creates keyvault.Secret through ARM but DELETES it through the data plane (ARM has no
         # secret delete), so destroy/rotation-removal needs this role and a deployer IP in allowedCidrs.
@@ -149,30 +171,24 @@ class KeyVault(pulumi.ComponentResource):
             f"{name}-deployer-secrets-officer",
             scope=self.vault.id,
             principal_id=client.object_id,
-            role_definition_id=client.subscription_id.apply(lambda s: role_definition_id(s, KEY_VAULT_SECRETS_OFFICER)),
+            role_definition_id=client.subscription_id.apply(_in_subscription(KEY_VAULT_SECRETS_OFFICER)),
             description="Deploying identity writes the sealed-secrets keys (platform bootstrap)",
             opts=child,
         )
 
         # Readers are scoped to single objects, so the ingress certificate reader cannot read the sealing keys.
-        self.reader_role_assignments: list[authorization.RoleAssignment] = []
+        self.reader_role_assignments = []
         for reader in args.readers:
             for obj in reader.object_names:
                 for kind, role in (("secrets", KEY_VAULT_SECRETS_USER), ("certificates", KEY_VAULT_CERTIFICATE_USER)):
                     self.reader_role_assignments.append(
                         authorization.RoleAssignment(
                             f"{name}-{reader.name}-{obj}-{kind}-reader",
-                            scope=self.vault.id.apply(lambda vid, k=kind, o=obj: f"{vid}/{k}/{o}"),
+                            scope=pulumi.Output.concat(self.vault.id, f"/{kind}/{obj}"),
                             principal_id=reader.principal_id,
                             principal_type=authorization.PrincipalType.SERVICE_PRINCIPAL,
-                            role_definition_id=client.subscription_id.apply(lambda s, r=role: role_definition_id(s, r)),
+                            role_definition_id=client.subscription_id.apply(_in_subscription(role)),
                             description=f"{reader.name} reads {kind}/{obj} only",
                             opts=child,
                         )
                     )
-
-        self.vault_name = self.vault.name
-        self.vault_id = self.vault.id
-        self.vault_uri = self.vault.properties.apply(lambda p: p.vault_uri)
-        self.resource_group_name = pulumi.Output.from_input(args.resource_group_name)
-        self.register_outputs({"vaultName": self.vault_name, "vaultId": self.vault_id, "vaultUri": self.vault_uri})

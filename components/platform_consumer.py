@@ -15,7 +15,7 @@ do not consume this repository as a package).
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 import pulumi
 
@@ -40,7 +40,7 @@ class PlatformStack:
         self,
         stack_name: str,
         min_contract: str = CONTRACT_VERSION,
-        opts: Optional[pulumi.ResourceOptions] = None,
+        opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         try:
             parse_version(min_contract)

@@ -9,12 +9,14 @@ Key Vault is the source of truth (see components/sealing_key.py), so losing the 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Optional, Sequence
+from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.mesh_names import platform_label
 from components.sealing_key import SealingKeyPair
 from stack_config import SealedSecretsConfig
 
@@ -26,7 +28,7 @@ CONTROLLER_NAME = "sealed-secrets-controller"  # kubeseal's default --controller
 KEY_PREFIX = "sealed-secrets-key"  # chart value secretName: the controller's key name prefix
 KEY_LABEL = "sealedsecrets.bitnami.com/sealed-secrets-key"
 KEY_LABEL_VALUE = "active"
-GENERATION_LABEL = "platform.contoso.com/sealing-key-generation"
+GENERATION_LABEL = platform_label("sealing-key-generation")
 
 
 def key_secret_name(generation: int) -> str:
@@ -34,7 +36,7 @@ def key_secret_name(generation: int) -> str:
     return f"{KEY_PREFIX}-gen{generation}"
 
 
-KEYS_CHECKSUM_ANNOTATION = "platform.contoso.com/sealing-keys-sha256"
+KEYS_CHECKSUM_ANNOTATION = platform_label("sealing-keys-sha256")
 
 
 def keys_checksum(certificates: Sequence[str]) -> str:
@@ -82,6 +84,8 @@ def controller_values(namespace: str, keys_sha256: pulumi.Input[str] = "") -> di
 
 @dataclass(frozen=True)
 class SealedSecretsArgs:
+    """Inputs of :class:`SealedSecrets`: the ``sealedSecrets`` config section and the keys to load."""
+
     config: SealedSecretsConfig
     keys: Sequence[SealingKeyPair]  # SealingKey.key_pairs, oldest first
 
@@ -93,17 +97,16 @@ class SealedSecrets(pulumi.ComponentResource):
     """
 
     namespace: pulumi.Output[str]
+    namespace_resource: k8s.core.v1.Namespace
     controller_name: str
     key_secrets: list[k8s.core.v1.Secret]
     release: k8s.helm.v3.Release
 
-    def __init__(self, name: str, args: SealedSecretsArgs, opts: Optional[pulumi.ResourceOptions] = None):
+    def __init__(self, name: str, args: SealedSecretsArgs, opts: pulumi.ResourceOptions | None = None):
         if not args.keys:
             raise ValueError("SealedSecretsArgs.keys: at least one sealing key is required")
         super().__init__("platform:sealedsecrets:Controller", name, None, opts)
         cfg = args.config
-        child = pulumi.ResourceOptions(parent=self)
-
         self.namespace_resource = k8s.core.v1.Namespace(
             f"{name}-namespace",
             metadata=k8s.meta.v1.ObjectMetaArgs(
@@ -117,38 +120,9 @@ class SealedSecrets(pulumi.ComponentResource):
                     "app.kubernetes.io/managed-by": "pulumi",
                 },
             ),
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self),
         )
-
-        # Oldest first, newest last: the newest Secret (and certificate) is what the controller seals with.
-        self.key_secrets = []
-        previous: Optional[k8s.core.v1.Secret] = None
-        for pair in args.keys:
-            secret = k8s.core.v1.Secret(
-                f"{name}-key-{pair.generation}",
-                metadata=k8s.meta.v1.ObjectMetaArgs(
-                    name=key_secret_name(pair.generation),
-                    namespace=self.namespace_resource.metadata.name,
-                    labels={
-                        KEY_LABEL: KEY_LABEL_VALUE,
-                        GENERATION_LABEL: str(pair.generation),
-                        "app.kubernetes.io/managed-by": "pulumi",
-                    },
-                ),
-                type="kubernetes.io/tls",
-                string_data={
-                    "tls.crt": pair.certificate_pem,
-                    "tls.key": pulumi.Output.secret(pair.private_key_pem),
-                },
-                # The key is in Key Vault before any cluster uses it, so nothing sealed can become undecryptable.
-                opts=pulumi.ResourceOptions.merge(
-                    child,
-                    pulumi.ResourceOptions(depends_on=[pair.vault_secret, *([previous] if previous else [])]),
-                ),
-            )
-            previous = secret
-            self.key_secrets.append(secret)
-
+        self.key_secrets = self._key_secrets(name, args.keys)
         self.release = k8s.helm.v3.Release(
             f"{name}-controller",
             name=CONTROLLER_NAME,
@@ -165,11 +139,38 @@ class SealedSecrets(pulumi.ComponentResource):
             cleanup_on_fail=True,
             max_history=10,
             # The controller must find the platform's keys at start, or it would generate its own.
-            opts=pulumi.ResourceOptions.merge(
-                child, pulumi.ResourceOptions(depends_on=[self.namespace_resource, *self.key_secrets])
-            ),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.namespace_resource, *self.key_secrets]),
         )
 
         self.namespace = self.namespace_resource.metadata.name
         self.controller_name = CONTROLLER_NAME
-        self.register_outputs({"namespace": self.namespace, "controllerName": self.controller_name})
+        self.register_outputs({"namespace": self.namespace, "controller_name": self.controller_name})
+
+    def _key_secrets(self, name: str, keys: Sequence[SealingKeyPair]) -> list[k8s.core.v1.Secret]:
+        """One ``kubernetes.io/tls`` Secret a generation, oldest first.
+
+        The newest Secret (and certificate) is what the controller seals with.
+        """
+        secrets: list[k8s.core.v1.Secret] = []
+        for pair in keys:
+            private_key: pulumi.Output[str] = pulumi.Output.secret(pair.private_key_pem)
+            secrets.append(k8s.core.v1.Secret(
+                f"{name}-key-{pair.generation}",
+                metadata=k8s.meta.v1.ObjectMetaArgs(
+                    name=key_secret_name(pair.generation),
+                    namespace=self.namespace_resource.metadata.name,
+                    labels={
+                        KEY_LABEL: KEY_LABEL_VALUE,
+                        GENERATION_LABEL: str(pair.generation),
+                        "app.kubernetes.io/managed-by": "pulumi",
+                    },
+                ),
+                type="kubernetes.io/tls",
+                string_data={
+                    "tls.crt": pair.certificate_pem,
+                    "tls.key": private_key,
+                },
+                # The key is in Key Vault before any cluster uses it, so nothing sealed can become undecryptable.
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[pair.vault_secret, *secrets[-1:]]),
+            ))
+        return secrets

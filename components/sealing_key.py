@@ -20,8 +20,9 @@ The private keys only ever travel as Pulumi secrets (state is encrypted; outputs
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Optional, Sequence
+from typing import Any
 
 import pulumi
 import pulumi_tls as tls
@@ -33,6 +34,10 @@ PEM_CONTENT_TYPE = "application/x-pem-file"
 SEALING_KEY_OUTPUT = "sealingKeys"
 CERT_SUBJECT_CN = "sealed-secret"  # the controller's own default CN (--my-cn)
 RSA_BITS = 4096
+
+
+# (generation, private key PEM (secret), certificate PEM, where it came from)
+_KeyMaterial = tuple[int, pulumi.Output[str], pulumi.Output[str], str]
 
 
 class SharedKeyError(ValueError):
@@ -55,16 +60,23 @@ class SealingKeyPair:
 
 @dataclass(frozen=True)
 class SealingKeyArgs:
+    """Inputs of :class:`SealingKey`: the ``sealedSecrets`` config section and the vault that keeps the keys."""
+
     config: SealedSecretsConfig
-    name_prefix: str  # PlatformConfig.resource_prefix, used as the certificate's O
+    resource_prefix: str  # PlatformConfig.resource_prefix, used as the certificate's O
     resource_group_name: pulumi.Input[str]
     vault_name: pulumi.Input[str]
     # Prod and the non-prod key owner: pulumi refuses to delete or replace the key material.
     protect: bool
-    tags: Mapping[str, str] = field(default_factory=dict)
-    # Resources the vault writes must wait for (e.g. KeyVault.writer_role_assignment); the dependency also
-    # makes destroy delete the secrets (a data-plane call) before that role assignment is removed.
-    vault_dependencies: Sequence[pulumi.Resource] = ()
+    tags: Mapping[str, str] = field(default_factory=dict)  # PlatformBase.tags
+    # What the vault secrets wait for (e.g. KeyVault.writer_role_assignment); the dependency also makes
+    # destroy delete the secrets (a data-plane call) before that role assignment is removed.
+    depends_on: Sequence[pulumi.Resource] = ()
+
+
+def _pem(generation: int, field_name: str) -> Callable[[list[dict[str, Any]]], str]:
+    """Reads one PEM field of one generation from the owner's selected keys."""
+    return lambda keys: keys[generation - 1][field_name]
 
 
 def select_shared_keys(value: Any, stack: str, generations: int) -> list[dict[str, Any]]:
@@ -82,7 +94,8 @@ def select_shared_keys(value: Any, stack: str, generations: int) -> list[dict[st
         if not isinstance(item, Mapping) or not item.get("privateKeyPem") or not item.get("certificatePem"):
             raise SharedKeyError(f"{where}[{i}] lacks privateKeyPem or certificatePem")
         try:
-            by_generation[int(item.get("generation"))] = dict(item)
+            # A missing generation reads as "" (ValueError), like any other non-integer.
+            by_generation[int(item.get("generation", ""))] = dict(item)
         except (TypeError, ValueError):
             raise SharedKeyError(f"{where}[{i}] has no integer generation") from None
     missing = [g for g in range(1, generations + 1) if g not in by_generation]
@@ -108,53 +121,78 @@ class SealingKey(pulumi.ComponentResource):
     certificate_pem: pulumi.Output[str]  # newest certificate, public: `kubeseal --cert`
     vault_secret_names: list[str]
 
-    def __init__(self, name: str, args: SealingKeyArgs, opts: Optional[pulumi.ResourceOptions] = None):
+    def __init__(self, name: str, args: SealingKeyArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("platform:sealedsecrets:SealingKey", name, None, opts)
         cfg = args.config
-        generations = range(1, cfg.key_generation + 1)
-        child = pulumi.ResourceOptions(parent=self)
-        material: list[tuple[int, pulumi.Output[str], pulumi.Output[str], str]] = []
-
         if cfg.key_mode == "sharedReference":
-            if not cfg.shared_key_stack:
-                raise SharedKeyError("sealedSecrets.sharedKeyStack: required when keyMode is sharedReference")
-            stack = cfg.shared_key_stack
-            self.owner = pulumi.StackReference(f"{name}-owner", stack_name=stack, opts=child)
-            selected = pulumi.Output.secret(self.owner.get_output(SEALING_KEY_OUTPUT)).apply(
-                lambda v: select_shared_keys(v, stack, cfg.key_generation)
-            )
-            for g in generations:
-                key = pulumi.Output.secret(selected.apply(lambda ks, i=g - 1: ks[i]["privateKeyPem"]))
-                cert = pulumi.Output.unsecret(selected.apply(lambda ks, i=g - 1: ks[i]["certificatePem"]))
-                material.append((g, key, cert, f"copy of {stack} generation {g}"))
+            material = self._shared_keys(name, cfg)
         else:
-            previous_cert: Optional[tls.SelfSignedCert] = None
-            key_opts = pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(protect=args.protect))
-            for g in generations:
-                private_key = tls.PrivateKey(
-                    f"{name}-key-{g}", algorithm="RSA", rsa_bits=RSA_BITS, opts=key_opts,
-                )
-                cert = tls.SelfSignedCert(
-                    f"{name}-cert-{g}",
-                    private_key_pem=private_key.private_key_pem,
-                    subject=tls.SelfSignedCertSubjectArgs(common_name=CERT_SUBJECT_CN, organization=args.name_prefix),
-                    validity_period_hours=cfg.cert_validity_days * 24,
-                    # Sealing wraps a per-secret AES key with RSA-OAEP: key encipherment is the use that matters.
-                    allowed_uses=["key_encipherment", "digital_signature"],
-                    # Later generations get a later NotBefore: the controller seals with the newest.
-                    opts=pulumi.ResourceOptions.merge(
-                        key_opts,
-                        pulumi.ResourceOptions(depends_on=[previous_cert] if previous_cert else []),
-                    ),
-                )
-                previous_cert = cert
-                material.append(
-                    (g, pulumi.Output.secret(private_key.private_key_pem), cert.cert_pem,
-                     "generated by this stack")
-                )
+            material = self._generated_keys(name, args)
+        self.key_pairs = self._vault_secrets(name, args, material)
 
-        self.key_pairs = []
-        previous_secret: Optional[keyvault.Secret] = None
+        self.vault_secret_names = [vault_secret_name(p.generation) for p in self.key_pairs]
+        self.keys = pulumi.Output.secret(
+            pulumi.Output.all(*[pulumi.Output.all(p.private_key_pem, p.certificate_pem) for p in self.key_pairs]).apply(
+                lambda pairs: [
+                    {"generation": p.generation, "privateKeyPem": k, "certificatePem": c}
+                    for p, (k, c) in zip(self.key_pairs, pairs)
+                ]
+            )
+        )
+        self.certificate_pem = self.key_pairs[-1].certificate_pem
+        self.register_outputs({
+            "keys": self.keys,
+            "certificate_pem": self.certificate_pem,
+            "vault_secret_names": self.vault_secret_names,
+        })
+
+    def _shared_keys(self, name: str, cfg: SealedSecretsConfig) -> list[_KeyMaterial]:
+        """The owner stack's keys 1..keyGeneration, read through a StackReference."""
+        if not cfg.shared_key_stack:
+            raise SharedKeyError("sealedSecrets.sharedKeyStack: required when keyMode is sharedReference")
+        stack = cfg.shared_key_stack
+        self.owner = pulumi.StackReference(f"{name}-owner", stack_name=stack, opts=pulumi.ResourceOptions(parent=self))
+        selected = pulumi.Output.secret(self.owner.get_output(SEALING_KEY_OUTPUT)).apply(
+            lambda v: select_shared_keys(v, stack, cfg.key_generation)
+        )
+        material: list[_KeyMaterial] = []
+        for g in range(1, cfg.key_generation + 1):
+            key: pulumi.Output[str] = pulumi.Output.secret(selected.apply(_pem(g, "privateKeyPem")))
+            cert: pulumi.Output[str] = pulumi.Output.unsecret(selected.apply(_pem(g, "certificatePem")))
+            material.append((g, key, cert, f"copy of {stack} generation {g}"))
+        return material
+
+    def _generated_keys(self, name: str, args: SealingKeyArgs) -> list[_KeyMaterial]:
+        """RSA 4096 keys and self-signed certificates 1..keyGeneration, each generation after the previous."""
+        previous_cert: tls.SelfSignedCert | None = None
+        key_opts = pulumi.ResourceOptions(parent=self, protect=args.protect)
+        material: list[_KeyMaterial] = []
+        for g in range(1, args.config.key_generation + 1):
+            private_key = tls.PrivateKey(
+                f"{name}-key-{g}", algorithm="RSA", rsa_bits=RSA_BITS, opts=key_opts,
+            )
+            cert = tls.SelfSignedCert(
+                f"{name}-cert-{g}",
+                private_key_pem=private_key.private_key_pem,
+                subject=tls.SelfSignedCertSubjectArgs(common_name=CERT_SUBJECT_CN, organization=args.resource_prefix),
+                validity_period_hours=args.config.cert_validity_days * 24,
+                # Sealing wraps a per-secret AES key with RSA-OAEP: key encipherment is the use that matters.
+                allowed_uses=["key_encipherment", "digital_signature"],
+                # Later generations get a later NotBefore: the controller seals with the newest.
+                opts=pulumi.ResourceOptions.merge(
+                    key_opts,
+                    pulumi.ResourceOptions(depends_on=[previous_cert] if previous_cert else []),
+                ),
+            )
+            previous_cert = cert
+            private_key_pem: pulumi.Output[str] = pulumi.Output.secret(private_key.private_key_pem)
+            material.append((g, private_key_pem, cert.cert_pem, "generated by this stack"))
+        return material
+
+    def _vault_secrets(self, name: str, args: SealingKeyArgs, material: list[_KeyMaterial]) -> list[SealingKeyPair]:
+        """Each generation into Key Vault (the source of truth), oldest first."""
+        pairs: list[SealingKeyPair] = []
+        previous_secret: keyvault.Secret | None = None
         for g, key, cert, origin in material:
             secret = keyvault.Secret(
                 f"{name}-vault-secret-{g}",
@@ -167,26 +205,13 @@ class SealingKey(pulumi.ComponentResource):
                     attributes=keyvault.SecretAttributesArgs(enabled=True),
                 ),
                 tags={**args.tags, "purpose": "sealed-secrets-key", "generation": str(g), "origin": origin},
-                opts=pulumi.ResourceOptions.merge(
-                    child,
-                    pulumi.ResourceOptions(
-                        protect=args.protect,
-                        depends_on=[*args.vault_dependencies, *([previous_secret] if previous_secret else [])],
-                        additional_secret_outputs=["properties"],
-                    ),
+                opts=pulumi.ResourceOptions(
+                    parent=self,
+                    protect=args.protect,
+                    depends_on=[*args.depends_on, *([previous_secret] if previous_secret else [])],
+                    additional_secret_outputs=["properties"],
                 ),
             )
             previous_secret = secret
-            self.key_pairs.append(SealingKeyPair(generation=g, private_key_pem=key, certificate_pem=cert, vault_secret=secret))
-
-        self.vault_secret_names = [vault_secret_name(p.generation) for p in self.key_pairs]
-        self.keys = pulumi.Output.secret(
-            pulumi.Output.all(*[pulumi.Output.all(p.private_key_pem, p.certificate_pem) for p in self.key_pairs]).apply(
-                lambda pairs: [
-                    {"generation": p.generation, "privateKeyPem": k, "certificatePem": c}
-                    for p, (k, c) in zip(self.key_pairs, pairs)
-                ]
-            )
-        )
-        self.certificate_pem = self.key_pairs[-1].certificate_pem
-        self.register_outputs({"keys": self.keys, "certificatePem": self.certificate_pem})
+            pairs.append(SealingKeyPair(generation=g, private_key_pem=key, certificate_pem=cert, vault_secret=secret))
+        return pairs

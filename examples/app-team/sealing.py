@@ -36,7 +36,7 @@ MIN_RSA_BITS = 2048
 API_VERSION = "bitnami.com/v1alpha1"
 KIND = "SealedSecret"
 # Not a kubeseal field: lets the program warn when the platform's key has rotated since sealing.
-CERT_FINGERPRINT_ANNOTATION = "platform.contoso.io/sealed-with-cert-sha256"
+CERT_FINGERPRINT_ANNOTATION = "platform.contoso.com/sealed-with-cert-sha256"
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")

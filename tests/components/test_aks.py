@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, Optional
+from collections.abc import Callable
+from typing import Any
 
-import pulumi
 import pytest
 
-from components.aks_cluster import AksCluster, AksClusterArgs
-from components.base import PlatformBase, PlatformBaseArgs
-from stack_config import parse_config
+from stack_config import load_config, parse_config
+from tests.components import wiring
 from tests.conftest import stack_raw_config
 from tools.program_runner import TENANT_ID, ProgramRun
 
@@ -19,28 +18,21 @@ DIAG = "azure-native:monitor:DiagnosticSetting"
 K8S_PROVIDER = "pulumi:providers:kubernetes"
 COMPONENT = "platform:aks:Cluster"
 
-_RUNS: dict[str, ProgramRun] = {}
 
 
-def build_cluster(raw: dict[str, Any], names: tuple[str, ...] = ("aks",)) -> Callable[[], None]:
+def build_cluster(raw: dict[str, Any] | None = None, names: tuple[str, ...] = ("aks",)) -> Callable[[], None]:
+    """The program: the base and the cluster(s), from ``raw`` config or else the stack's own."""
+
     def build() -> None:
-        cfg = parse_config(raw)
-        base = PlatformBase("core", PlatformBaseArgs(config=cfg))
+        cfg = parse_config(raw) if raw is not None else load_config()
+        base = wiring.platform_base(cfg)
         for name in names:
-            aks = AksCluster(name, AksClusterArgs(
-                config=cfg,
-                resource_group_name=base.resource_group_name,
-                log_analytics_workspace_id=base.log_analytics_workspace_id,
-                node_subnet_id=base.node_subnet_id,
-            ))
-            pulumi.export(f"{name}.clusterName", aks.cluster_name)
-            pulumi.export(f"{name}.clusterId", aks.cluster_id)
-            pulumi.export(f"{name}.resourceGroupName", aks.resource_group_name)
-            pulumi.export(f"{name}.oidcIssuerUrl", aks.oidc_issuer_url)
-            pulumi.export(f"{name}.kubeletIdentityObjectId", aks.kubelet_identity_object_id)
-            pulumi.export(f"{name}.kubeletIdentityClientId", aks.kubelet_identity_client_id)
-            pulumi.export(f"{name}.nodeResourceGroup", aks.node_resource_group)
-            pulumi.export(f"{name}.kubeconfig", aks.kubeconfig)
+            aks = wiring.aks_cluster(cfg, name, base)
+            wiring.export_attributes(
+                aks, name, "cluster_name", "cluster_id", "resource_group_name", "oidc_issuer_url", "kubeconfig",
+                "kubelet_identity_object_id", "kubelet_identity_client_id", "node_resource_group", "tenant_id",
+                "identity_principal_id", "secrets_provider_client_id", "secrets_provider_object_id",
+            )
 
     return build
 
@@ -51,24 +43,15 @@ def with_cluster(stack: str, **changes: Any) -> dict[str, Any]:
     return raw
 
 
-@pytest.fixture
-def aks_run(run_component) -> Callable[[str], ProgramRun]:
-    """One run per stack file for the whole module (runs are read-only)."""
-
-    def get(stack: str) -> ProgramRun:
-        if stack not in _RUNS:
-            _RUNS[stack] = run_component(build_cluster(stack_raw_config(stack)), stack=stack)
-        return _RUNS[stack]
-
-    return get
+build = build_cluster()
 
 
 # --------------------------------------------------------------------------- node image refresh
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
-def test_auto_upgrade_channels(aks_run, stack):
-    mc = aks_run(stack).one(MC)
+def test_auto_upgrade_channels(build_run, stack):
+    mc = build_run(stack).one(MC)
     assert mc.get("autoUpgradeProfile") == {"nodeOSUpgradeChannel": "NodeImage", "upgradeChannel": "patch"}
 
 
@@ -91,8 +74,8 @@ def test_upgrade_channels_follow_config(run_component):
      {"startTime": "01:00", "utcOffset": "+01:00", "durationHours": 6,
       "schedule": {"weekly": {"dayOfWeek": "Sunday", "intervalWeeks": 1}}}),
 ])
-def test_maintenance_windows(aks_run, stack, node_os, auto_upgrade):
-    run = aks_run(stack)
+def test_maintenance_windows(build_run, stack, node_os, auto_upgrade):
+    run = build_run(stack)
     windows = {m.get("configName"): m for m in run.of_type(MAINT)}
     assert set(windows) == {"aksManagedNodeOSUpgradeSchedule", "aksManagedAutoUpgradeSchedule"}
     assert windows["aksManagedNodeOSUpgradeSchedule"].get("maintenanceWindow") == node_os
@@ -103,11 +86,11 @@ def test_maintenance_windows(aks_run, stack, node_os, auto_upgrade):
         assert window.get("maintenanceWindow.durationHours") >= 4
 
 
-def test_dev_is_refreshed_before_prod(aks_run):
+def test_dev_is_refreshed_before_prod(build_run):
     def days(run: ProgramRun) -> dict[str, str]:
         return {m.get("configName"): m.get("maintenanceWindow.schedule.weekly.dayOfWeek") for m in run.of_type(MAINT)}
 
-    dev, prod = days(aks_run("dev")), days(aks_run("prod"))
+    dev, prod = days(build_run("dev")), days(build_run("prod"))
     assert all(dev[k] != prod[k] for k in dev)
 
 
@@ -123,8 +106,8 @@ def test_default_windows_when_config_sets_none(run_component):
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
-def test_ignore_changes_keeps_what_the_auto_upgrader_moved(aks_run, stack):
-    mc = aks_run(stack).one(MC)
+def test_ignore_changes_keeps_what_the_auto_upgrader_moved(build_run, stack):
+    mc = build_run(stack).one(MC)
     # Index 1 is the autoscaled user pool; the fixed-size system pool's count stays managed.
     assert mc.ignore_changes == [
         "kubernetesVersion",
@@ -136,9 +119,9 @@ def test_ignore_changes_keeps_what_the_auto_upgrader_moved(aks_run, stack):
     assert mc.get("agentPoolProfiles.0.enableAutoScaling") is False
 
 
-def test_prod_cluster_is_protected_dev_is_not(aks_run):
-    assert aks_run("prod").one(MC).protect is True
-    assert aks_run("dev").one(MC).protect is False
+def test_prod_cluster_is_protected_dev_is_not(build_run):
+    assert build_run("prod").one(MC).protect is True
+    assert build_run("dev").one(MC).protect is False
 
 
 # --------------------------------------------------------------------------- identity and access
@@ -148,8 +131,8 @@ def test_prod_cluster_is_protected_dev_is_not(aks_run):
     ("dev", "6f1c2a7e-3b4d-4e5f-9a8b-1c2d3e4f5a6b"),
     ("prod", "0b9e5f2c-7d1a-4c3b-8e6f-2a4b6c8d0e1f"),
 ])
-def test_entra_id_with_azure_rbac_and_no_local_accounts(aks_run, stack, admin_group):
-    mc = aks_run(stack).one(MC)
+def test_entra_id_with_azure_rbac_and_no_local_accounts(build_run, stack, admin_group):
+    mc = build_run(stack).one(MC)
     assert mc.get("disableLocalAccounts") is True
     assert mc.get("enableRBAC") is True
     assert mc.get("aadProfile") == {
@@ -159,8 +142,8 @@ def test_entra_id_with_azure_rbac_and_no_local_accounts(aks_run, stack, admin_gr
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
-def test_oidc_issuer_and_workload_identity(aks_run, stack):
-    mc = aks_run(stack).one(MC)
+def test_oidc_issuer_and_workload_identity(build_run, stack):
+    mc = build_run(stack).one(MC)
     assert mc.get("oidcIssuerProfile") == {"enabled": True}
     assert mc.get("securityProfile.workloadIdentity") == {"enabled": True}
 
@@ -169,8 +152,8 @@ def test_oidc_issuer_and_workload_identity(aks_run, stack):
     ("dev", ["203.0.113.0/24", "198.51.100.16/28"], False),  # dev's config allows run command
     ("prod", ["198.51.100.16/28", "192.0.2.32/28"], True),
 ])
-def test_api_server_access(aks_run, stack, ranges, disable_run_command):
-    mc = aks_run(stack).one(MC)
+def test_api_server_access(build_run, stack, ranges, disable_run_command):
+    mc = build_run(stack).one(MC)
     assert mc.get("apiServerAccessProfile") == {
         "authorizedIPRanges": ranges, "disableRunCommand": disable_run_command,
     }
@@ -195,8 +178,8 @@ def test_run_command_is_disabled_by_default(run_component):
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
-def test_network_profile_azure_overlay_with_cilium(aks_run, stack):
-    mc = aks_run(stack).one(MC)
+def test_network_profile_azure_overlay_with_cilium(build_run, stack):
+    mc = build_run(stack).one(MC)
     assert mc.get("networkProfile") == {
         "networkPlugin": "azure",
         "networkPluginMode": "overlay",
@@ -218,8 +201,8 @@ def test_non_cilium_network_policy_uses_azure_dataplane(run_component, policy):
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
-def test_security_profile_defender_and_image_cleaner(aks_run, stack):
-    run = aks_run(stack)
+def test_security_profile_defender_and_image_cleaner(build_run, stack):
+    run = build_run(stack)
     mc = run.one(MC)
     workspace = run.one("azure-native:operationalinsights:Workspace")
     assert mc.get("securityProfile.defender") == {
@@ -229,8 +212,8 @@ def test_security_profile_defender_and_image_cleaner(aks_run, stack):
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
-def test_addons_policy_and_key_vault_csi_with_rotation(aks_run, stack):
-    mc = aks_run(stack).one(MC)
+def test_addons_policy_and_key_vault_csi_with_rotation(build_run, stack):
+    mc = build_run(stack).one(MC)
     assert mc.get("addonProfiles") == {
         "azurepolicy": {"enabled": True},
         "azureKeyvaultSecretsProvider": {
@@ -240,12 +223,12 @@ def test_addons_policy_and_key_vault_csi_with_rotation(aks_run, stack):
 
 
 @pytest.mark.parametrize("stack, tier", [("dev", "Free"), ("prod", "Standard")])
-def test_sku_tier(aks_run, stack, tier):
-    assert aks_run(stack).one(MC).get("sku") == {"name": "Base", "tier": tier}
+def test_sku_tier(build_run, stack, tier):
+    assert build_run(stack).one(MC).get("sku") == {"name": "Base", "tier": tier}
 
 
-def test_storage_profile_and_autoscaler_defaults(aks_run):
-    mc = aks_run("prod").one(MC)
+def test_storage_profile_and_autoscaler_defaults(build_run):
+    mc = build_run("prod").one(MC)
     assert mc.get("storageProfile") == {
         "diskCSIDriver": {"enabled": True}, "snapshotController": {"enabled": True},
         "fileCSIDriver": {"enabled": False}, "blobCSIDriver": {"enabled": False},
@@ -265,8 +248,8 @@ def pools(run: ProgramRun) -> dict[str, dict[str, Any]]:
     ("dev", 1, None, False),
     ("prod", 3, ["1", "2", "3"], True),
 ])
-def test_system_pool(aks_run, stack, count, zones, encryption):
-    run = aks_run(stack)
+def test_system_pool(build_run, stack, count, zones, encryption):
+    run = build_run(stack)
     system = pools(run)["system"]
     assert system["mode"] == "System"
     assert system["nodeTaints"] == ["CriticalAddonsOnly=true:NoSchedule"]
@@ -281,8 +264,8 @@ def test_system_pool(aks_run, stack, count, zones, encryption):
     ("dev", "Standard_D4ds_v5", 1, 3, False),
     ("prod", "Standard_D8ds_v5", 3, 12, True),
 ])
-def test_user_pool_autoscales(aks_run, stack, vm_size, min_count, max_count, encryption):
-    user = pools(aks_run(stack))["user"]
+def test_user_pool_autoscales(build_run, stack, vm_size, min_count, max_count, encryption):
+    user = pools(build_run(stack))["user"]
     assert user["mode"] == "User"
     assert "nodeTaints" not in user
     assert (user["enableAutoScaling"], user["minCount"], user["maxCount"], user["count"]) == (
@@ -296,8 +279,8 @@ def test_user_pool_autoscales(aks_run, stack, vm_size, min_count, max_count, enc
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
-def test_control_plane_logs_go_to_log_analytics(aks_run, stack):
-    run = aks_run(stack)
+def test_control_plane_logs_go_to_log_analytics(build_run, stack):
+    run = build_run(stack)
     diag = run.one(DIAG)
     assert diag.get("resourceUri") == run.one(MC).id
     assert diag.get("workspaceId") == run.one("azure-native:operationalinsights:Workspace").id
@@ -312,8 +295,8 @@ def test_control_plane_logs_go_to_log_analytics(aks_run, stack):
 # --------------------------------------------------------------------------- outputs and provider
 
 
-def test_kubeconfig_is_secret_everywhere(aks_run):
-    run = aks_run("prod")
+def test_kubeconfig_is_secret_everywhere(build_run):
+    run = build_run("prod")
     assert "aks.kubeconfig" in run.secret_outputs
     kubeconfig = run.outputs["aks.kubeconfig"]
     assert "kind: Config" in kubeconfig and "kubelogin" in kubeconfig  # base64-decoded, exec (Entra ID)
@@ -323,31 +306,31 @@ def test_kubeconfig_is_secret_everywhere(aks_run):
     assert provider.get("enableServerSideApply") == "true"  # provider config travels as strings
 
 
-def test_outputs(aks_run):
-    run = aks_run("prod")
+def test_outputs(build_run):
+    run = build_run("prod")
     mc = run.one(MC)
     out = run.outputs
-    assert out["aks.clusterName"] == "plat-prod-aks"
-    assert out["aks.clusterId"] == mc.id
-    assert out["aks.resourceGroupName"] == "plat-prod-core-rg"
-    assert out["aks.nodeResourceGroup"] == "plat-prod-aks-nodes-rg"
-    assert out["aks.oidcIssuerUrl"] == mc.outputs["oidcIssuerProfile"]["issuerURL"]
-    assert out["aks.oidcIssuerUrl"].startswith("https://")
+    assert out["aks.cluster_name"] == "plat-prod-aks"
+    assert out["aks.cluster_id"] == mc.id
+    assert out["aks.resource_group_name"] == "plat-prod-core-rg"
+    assert out["aks.node_resource_group"] == "plat-prod-aks-nodes-rg"
+    assert out["aks.oidc_issuer_url"] == mc.outputs["oidcIssuerProfile"]["issuerURL"]
+    assert out["aks.oidc_issuer_url"].startswith("https://")
     kubelet = mc.outputs["identityProfile"]["kubeletidentity"]
-    assert out["aks.kubeletIdentityObjectId"] == kubelet["objectId"]
-    assert out["aks.kubeletIdentityClientId"] == kubelet["clientId"]
+    assert out["aks.kubelet_identity_object_id"] == kubelet["objectId"]
+    assert out["aks.kubelet_identity_client_id"] == kubelet["clientId"]
     assert not {k for k in run.secret_outputs if not k.endswith("kubeconfig")}
 
 
-def test_children_are_parented_and_k8s_provider_is_exposed(aks_run):
-    run = aks_run("dev")
+def test_children_are_parented_and_k8s_provider_is_exposed(build_run):
+    run = build_run("dev")
     component = run.one(COMPONENT, "aks")
     for token in (MC, MAINT, DIAG, K8S_PROVIDER):
         assert all(r.parent == component.urn for r in run.of_type(token)), token
 
 
-def test_cluster_names(aks_run):
-    mc = aks_run("dev").one(MC)
+def test_cluster_names(build_run):
+    mc = build_run("dev").one(MC)
     assert mc.get("resourceName") == "plat-dev-aks"
     assert mc.get("dnsPrefix") == "plat-dev-aks"
     assert mc.get("nodeResourceGroup") == "plat-dev-aks-nodes-rg"
@@ -375,9 +358,7 @@ def test_two_clusters_in_one_program_do_not_collide(run_component):
 
 def test_protect_can_be_overridden(run_component):
     def build() -> None:
-        cfg = parse_config(stack_raw_config("dev"))
-        AksCluster("aks", AksClusterArgs(config=cfg, resource_group_name="rg", log_analytics_workspace_id="law",
-                                          node_subnet_id=None, protect=True))
+        wiring.aks_cluster(parse_config(stack_raw_config("dev")), protect=True)
 
     mc = run_component(build).one(MC)
     assert mc.protect is True
@@ -385,46 +366,34 @@ def test_protect_can_be_overridden(run_component):
 
 
 @pytest.mark.parametrize("bad", ["AKS", "aks_1", "a" * 60])
-def test_invalid_component_name_is_rejected(run_component, bad: Optional[str]):
+def test_invalid_component_name_is_rejected(run_component, bad: str):
     def build() -> None:
-        cfg = parse_config(stack_raw_config("dev"))
-        AksCluster(bad, AksClusterArgs(config=cfg, resource_group_name="rg", log_analytics_workspace_id="law"))
+        wiring.aks_cluster(parse_config(stack_raw_config("dev")), bad)
 
     with pytest.raises(ValueError, match="AksCluster name"):
         run_component(build)
 
 
-def test_identities_for_role_assignments(aks_run):
+def test_identities_for_role_assignments(build_run):
     """Other components grant roles to these: the control-plane identity and the Key Vault CSI add-on's."""
-    run = aks_run("prod")
-    mc = run.one(MC)
-
-    def build() -> None:
-        cfg = parse_config(stack_raw_config("prod"))
-        aks = AksCluster("aks", AksClusterArgs(config=cfg, resource_group_name="plat-prod-core-rg",
-                                                log_analytics_workspace_id="law"))
-        pulumi.export("tenant", aks.tenant_id)
-        pulumi.export("principal", aks.identity_principal_id)
-        pulumi.export("csiClient", aks.secrets_provider_client_id)
-        pulumi.export("csiObject", aks.secrets_provider_object_id)
-
-    from tools.program_runner import run_program
-    out = run_program("prod", program=build).outputs
+    run = build_run("prod")
+    mc, out = run.one(MC), run.outputs
     csi = mc.outputs["addonProfiles"]["azureKeyvaultSecretsProvider"]["identity"]
-    assert out["tenant"] == TENANT_ID
-    assert out["principal"] == mc.outputs["identity"]["principalId"]
-    assert (out["csiClient"], out["csiObject"]) == (csi["clientId"], csi["objectId"])
-    assert out["csiClient"] and out["csiObject"] and out["principal"]
+    assert out["aks.tenant_id"] == TENANT_ID
+    assert out["aks.identity_principal_id"] == mc.outputs["identity"]["principalId"]
+    client, principal = out["aks.secrets_provider_client_id"], out["aks.secrets_provider_object_id"]
+    assert (client, principal) == (csi["clientId"], csi["objectId"])
+    assert client and principal and out["aks.identity_principal_id"]
 
 
 RA = "azure-native:authorization:RoleAssignment"
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
-def test_control_plane_identity_is_network_contributor_on_the_node_subnet(aks_run, stack):
+def test_control_plane_identity_is_network_contributor_on_the_node_subnet(build_run, stack):
     """Autoscaler and upgrade VMSS writes join the node subnet with the cluster identity (system-assigned,
     so Pulumi must grant it after the cluster exists, as `az aks create` would)."""
-    run = aks_run(stack)
+    run = build_run(stack)
     mc, subnet = run.one(MC), run.one("azure-native:network:Subnet")
     ra = run.one(RA, "aks-subnet-network-contributor")
     assert ra.get("scope") == subnet.id
@@ -440,7 +409,6 @@ def test_control_plane_identity_is_network_contributor_on_the_node_subnet(aks_ru
 
 def test_no_subnet_grant_when_aks_brings_its_own_network(run_component):
     def build() -> None:
-        cfg = parse_config(stack_raw_config("dev"))
-        AksCluster("aks", AksClusterArgs(config=cfg, resource_group_name="rg", log_analytics_workspace_id="law"))
+        wiring.aks_cluster(parse_config(stack_raw_config("dev")))
 
     assert run_component(build).of_type(RA) == []

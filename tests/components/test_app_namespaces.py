@@ -10,16 +10,13 @@ from __future__ import annotations
 
 import fnmatch
 import itertools
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping, Optional
+from typing import Any
 
-import pulumi
-import pulumi_kubernetes as k8s
 import pytest
 
-from components.app_namespaces import AppNamespaces, AppNamespacesArgs
-from components.istio_mesh import IstioMesh, IstioMeshArgs
-from stack_config import load_config
+from tests.components import wiring
 from tests.conftest import k8s_manifest
 from tools.program_runner import ProgramRun, run_program
 
@@ -30,38 +27,7 @@ TRUST_DOMAIN = "cluster.local"
 INGRESS_GW = f"{TRUST_DOMAIN}/ns/istio-ingress/sa/istio-ingressgateway"
 
 
-def build_platform() -> None:
-    """IstioMesh + AppNamespaces wired the way __main__.py wires them."""
-    cfg = load_config()
-    provider = k8s.Provider("k8s", kubeconfig="<mock kubeconfig>")
-    in_cluster = pulumi.ResourceOptions(providers=[provider])
-    mesh = IstioMesh(
-        "mesh",
-        IstioMeshArgs(
-            istio=cfg.istio, prod=cfg.is_prod, prometheus_namespace=cfg.prometheus_namespace,
-            gateway_namespaces=(cfg.ingress.namespace, cfg.egress.namespace),
-        ),
-        opts=in_cluster,
-    )
-    AppNamespaces(
-        "apps",
-        AppNamespacesArgs(
-            namespaces=cfg.app_namespaces, revision=mesh.revision, trust_domain=mesh.trust_domain,
-            ingress_namespace=cfg.ingress.namespace, egress_namespace=cfg.egress.namespace,
-            prometheus_namespace=cfg.prometheus_namespace, ready=tuple(mesh.ready),
-        ),
-        opts=in_cluster,
-    )
-
-
-@pytest.fixture(scope="module")
-def dev() -> ProgramRun:
-    return run_program("dev", program=build_platform)
-
-
-@pytest.fixture(scope="module")
-def prod() -> ProgramRun:
-    return run_program("prod", program=build_platform)
+build = wiring.mesh_and_app_namespaces
 
 
 # --------------------------------------------------------------------------- Istio authorization evaluator
@@ -71,19 +37,19 @@ def prod() -> ProgramRun:
 class Request:
     """A request reaching a sidecar: the peer identity (None for plaintext), method and path."""
 
-    principal: Optional[str]
+    principal: str | None
     method: str = "GET"
     path: str = "/"
 
     @property
-    def namespace(self) -> Optional[str]:
+    def namespace(self) -> str | None:
         if self.principal is None:
             return None
         parts = self.principal.split("/")
         return parts[parts.index("ns") + 1] if "ns" in parts else None
 
 
-def _match(patterns: list[str], value: Optional[str]) -> bool:
+def _match(patterns: list[str], value: str | None) -> bool:
     # Istio string match: exact, "*", prefix "abc*" or suffix "*abc".
     return value is not None and any(fnmatch.fnmatchcase(value, p) for p in patterns)
 
@@ -109,18 +75,14 @@ def _operation_matches(op: Mapping[str, Any], req: Request) -> bool:
         return False
     if "notMethods" in op and _match(op["notMethods"], req.method):
         return False
-    if "notPaths" in op and _match(op["notPaths"], req.path):
-        return False
-    return True
+    return "notPaths" not in op or not _match(op["notPaths"], req.path)
 
 
 def _rule_matches(rule: Mapping[str, Any], req: Request) -> bool:
     assert "when" not in rule, "the evaluator does not model conditions"
     if "from" in rule and not any(_source_matches(f["source"], req) for f in rule["from"]):
         return False
-    if "to" in rule and not any(_operation_matches(t["operation"], req) for t in rule["to"]):
-        return False
-    return True
+    return "to" not in rule or any(_operation_matches(t["operation"], req) for t in rule["to"])
 
 
 def istio_allows(policies: list[Mapping[str, Any]], req: Request) -> bool:
@@ -236,7 +198,7 @@ def test_namespace_callers_and_custom_trust_domain(raw_config):
     raw = raw_config("dev")
     raw["istio"]["trustDomain"] = "plat-dev.example.com"
     raw["appNamespaces"][0]["allowedCallers"] = ["payments"]  # a whole namespace, no service account
-    run = run_program("dev", program=build_platform,
+    run = run_program("dev", program=build,
                       overrides={"istio": raw["istio"], "appNamespaces": raw["appNamespaces"]})
     shop = {p["metadata"]["name"]: p["spec"] for p in authz_in(run, "shop")}
     assert shop["allow-callers"]["rules"] == [{"from": [{"source": {"namespaces": ["payments"]}}]}]
@@ -280,7 +242,7 @@ def test_namespaces_are_labelled_for_injection_and_pod_security(dev):
 def test_revision_follows_the_mesh(raw_config):
     raw = raw_config("dev")
     raw["istio"]["revision"] = "canary"
-    run = run_program("dev", program=build_platform, overrides={"istio": raw["istio"]})
+    run = run_program("dev", program=build, overrides={"istio": raw["istio"]})
     assert run.one(NAMESPACE, "apps-shop").get("metadata.labels")["istio.io/rev"] == "canary"
     assert run.one("kubernetes:helm.sh/v3:Release", "mesh-istiod").get("values.revision") == "canary"
 
@@ -294,7 +256,7 @@ def test_component_and_provider(dev):
 # --------------------------------------------------------------------------- NetworkPolicy evaluator
 
 
-def _selects(selector: Optional[Mapping[str, Any]], labels: Mapping[str, str]) -> bool:
+def _selects(selector: Mapping[str, Any] | None, labels: Mapping[str, str]) -> bool:
     if selector is None:
         return True
     for key, value in (selector.get("matchLabels") or {}).items():
@@ -336,7 +298,7 @@ def _peer_matches(peer: Mapping[str, Any], policy_ns: str, other: Pod) -> bool:
     return _selects(peer.get("podSelector"), other.label_map)
 
 
-def _port_matches(ports: Optional[list], port: int, protocol: str) -> bool:
+def _port_matches(ports: list | None, port: int, protocol: str) -> bool:
     return not ports or any(p.get("port") == port and p.get("protocol", "TCP") == protocol for p in ports)
 
 
@@ -441,7 +403,7 @@ def test_no_prometheus_rules_without_scraping(raw_config):
     raw = raw_config("dev")
     for ns in raw["appNamespaces"]:
         ns["prometheusScrape"] = False
-    run = run_program("dev", program=build_platform, overrides={"appNamespaces": raw["appNamespaces"]})
+    run = run_program("dev", program=build, overrides={"appNamespaces": raw["appNamespaces"]})
     names = {r.name for r in run.resources}
     assert not any("prometheus" in n for n in names if n.startswith("apps-"))
     for ns in ("shop", "payments"):

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+import importlib
+import inspect
+from collections.abc import Callable
+from typing import Any
 
-import pulumi
 import pytest
 
-from components.base import PlatformBase, PlatformBaseArgs
-from stack_config import parse_config
+from stack_config import load_config, parse_config
+from tests.components import wiring
 from tests.conftest import stack_raw_config
-from tools.program_runner import ProgramRun
 
 RG = "azure-native:resources:ResourceGroup"
 VNET = "azure-native:network:VirtualNetwork"
@@ -21,53 +22,42 @@ EXISTING_SUBNET = (
     "Microsoft.Network/virtualNetworks/spoke-weu/subnets/aks-nodes"
 )
 
-_RUNS: dict[str, ProgramRun] = {}
 
 
-def build_base(raw: dict[str, Any], names: tuple[str, ...] = ("core",)) -> Callable[[], None]:
+def build_base(raw: dict[str, Any] | None = None, names: tuple[str, ...] = ("core",)) -> Callable[[], None]:
+    """The program: the base component(s), from ``raw`` config or else the stack's own."""
+
     def build() -> None:
-        cfg = parse_config(raw)
+        cfg = parse_config(raw) if raw is not None else load_config()
         for name in names:
-            base = PlatformBase(name, PlatformBaseArgs(config=cfg))
-            pulumi.export(f"{name}.resourceGroupName", base.resource_group_name)
-            pulumi.export(f"{name}.resourceGroupId", base.resource_group_id)
-            pulumi.export(f"{name}.vnetId", base.vnet_id)
-            pulumi.export(f"{name}.nodeSubnetId", base.node_subnet_id)
-            pulumi.export(f"{name}.workspaceId", base.log_analytics_workspace_id)
+            base = wiring.platform_base(cfg, name)
+            wiring.export_attributes(base, name, "resource_group_name", "resource_group_id", "vnet_id",
+                                     "node_subnet_id", "log_analytics_workspace_id")
 
     return build
 
 
-@pytest.fixture
-def base_run(run_component) -> Callable[[str], ProgramRun]:
-    """One run per stack file for the whole module (runs are read-only)."""
-
-    def get(stack: str) -> ProgramRun:
-        if stack not in _RUNS:
-            _RUNS[stack] = run_component(build_base(stack_raw_config(stack)), stack=stack)
-        return _RUNS[stack]
-
-    return get
+build = build_base()
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
-def test_resource_group_is_named_from_prefix_environment_and_component(base_run, stack):
-    run = base_run(stack)
+def test_resource_group_is_named_from_prefix_environment_and_component(build_run, stack):
+    run = build_run(stack)
     rg = run.one(RG)
     assert rg.get("resourceGroupName") == f"plat-{stack}-core-rg"
     assert rg.get("location") == "westeurope"
     assert rg.get("tags.costCenter") == "cc-4711"
     assert rg.get("tags.environment") == stack
-    assert run.outputs["core.resourceGroupName"] == f"plat-{stack}-core-rg"
-    assert run.outputs["core.resourceGroupId"].endswith(f"/resourceGroups/plat-{stack}-core-rg")
+    assert run.outputs["core.resource_group_name"] == f"plat-{stack}-core-rg"
+    assert run.outputs["core.resource_group_id"].endswith(f"/resourceGroups/plat-{stack}-core-rg")
 
 
 @pytest.mark.parametrize("stack, vnet_cidr, subnet_cidr", [
     ("dev", "10.20.0.0/16", "10.20.0.0/22"),
     ("prod", "10.40.0.0/16", "10.40.0.0/22"),
 ])
-def test_vnet_and_node_subnet_come_from_config_cidrs(base_run, stack, vnet_cidr, subnet_cidr):
-    run = base_run(stack)
+def test_vnet_and_node_subnet_come_from_config_cidrs(build_run, stack, vnet_cidr, subnet_cidr):
+    run = build_run(stack)
     vnet = run.one(VNET)
     subnet = run.one(SUBNET)
     assert vnet.get("addressSpace.addressPrefixes") == [vnet_cidr]
@@ -77,19 +67,19 @@ def test_vnet_and_node_subnet_come_from_config_cidrs(base_run, stack, vnet_cidr,
     assert subnet.get("virtualNetworkName") == f"plat-{stack}-core-vnet"
     assert subnet.get("resourceGroupName") == f"plat-{stack}-core-rg"
     assert subnet.get("defaultOutboundAccess") is False
-    assert run.outputs["core.nodeSubnetId"] == subnet.id
-    assert run.outputs["core.vnetId"] == vnet.id
+    assert run.outputs["core.node_subnet_id"] == subnet.id
+    assert run.outputs["core.vnet_id"] == vnet.id
 
 
 @pytest.mark.parametrize("stack, retention", [("dev", 30), ("prod", 365)])
-def test_workspace_retention_comes_from_config(base_run, stack, retention):
-    run = base_run(stack)
+def test_workspace_retention_comes_from_config(build_run, stack, retention):
+    run = build_run(stack)
     law = run.one(LAW)
     assert law.get("retentionInDays") == retention
     assert law.get("sku.name") == "PerGB2018"
     assert law.get("workspaceName") == f"plat-{stack}-core-law"
     assert law.get("features.enableLogAccessUsingOnlyResourcePermissions") is True
-    assert run.outputs["core.workspaceId"] == law.id
+    assert run.outputs["core.log_analytics_workspace_id"] == law.id
 
 
 def test_workspace_retention_override_is_applied(run_component):
@@ -104,21 +94,21 @@ def test_existing_subnet_id_creates_no_network(run_component):
     raw["cluster"]["network"]["existingSubnetId"] = EXISTING_SUBNET
     run = run_component(build_base(raw), stack="prod")
     assert run.of_type(VNET) == [] and run.of_type(SUBNET) == []
-    assert run.outputs["core.nodeSubnetId"] == EXISTING_SUBNET
-    assert run.outputs["core.vnetId"] is None
+    assert run.outputs["core.node_subnet_id"] == EXISTING_SUBNET
+    assert run.outputs["core.vnet_id"] is None
     assert len(run.of_type(RG)) == 1 and len(run.of_type(LAW)) == 1
 
 
-def test_key_owner_stack_gets_resource_group_and_workspace_only(base_run):
-    run = base_run("nonprod-keys")
+def test_key_owner_stack_gets_resource_group_and_workspace_only(build_run):
+    run = build_run("nonprod-keys")
     assert sorted(r.type for r in run.resources if r.custom) == sorted([RG, LAW])
     assert run.one(RG).get("resourceGroupName") == "plat-nonprod-keys-core-rg"
-    assert run.outputs["core.nodeSubnetId"] is None
-    assert run.outputs["core.vnetId"] is None
+    assert run.outputs["core.node_subnet_id"] is None
+    assert run.outputs["core.vnet_id"] is None
 
 
-def test_every_child_is_parented_to_the_component(base_run):
-    run = base_run("dev")
+def test_every_child_is_parented_to_the_component(build_run):
+    run = build_run("dev")
     component = run.one("platform:base:PlatformBase", "core")
     children = [r for r in run.resources if r.custom]
     assert children and all(r.parent == component.urn for r in children)
@@ -135,7 +125,24 @@ def test_two_instances_do_not_collide(run_component):
 
 def test_invalid_component_name_is_rejected(run_component):
     def build() -> None:
-        PlatformBase("Core_1", PlatformBaseArgs(config=parse_config(stack_raw_config("dev"))))
+        wiring.platform_base(parse_config(stack_raw_config("dev")), "Core_1")
 
     with pytest.raises(ValueError, match="PlatformBase name 'Core_1'"):
         run_component(build)
+
+
+def _takes_tags(type_token: str) -> bool:
+    """Whether the azure-native resource's SDK ``*Args`` has a ``tags`` parameter."""
+    _, module, name = type_token.split(":")
+    args = getattr(importlib.import_module(f"pulumi_azure_native.{module}"), f"{name}Args")
+    return "tags" in inspect.signature(args.__init__).parameters
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod", "nonprod-keys"])
+def test_every_taggable_azure_resource_carries_the_platform_tags(stack_run, raw_config, stack):
+    expected = {**raw_config(stack)["tags"], "environment": stack, "managedBy": "pulumi"}
+    taggable = [r for r in stack_run(stack).resources if r.type.startswith("azure-native:") and _takes_tags(r.type)]
+    assert {r.type for r in taggable} >= {"azure-native:resources:ResourceGroup", "azure-native:keyvault:Vault",
+                                          "azure-native:keyvault:Secret"}
+    for r in taggable:
+        assert expected.items() <= (r.get("tags") or {}).items(), r.name

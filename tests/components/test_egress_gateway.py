@@ -3,41 +3,28 @@
 from __future__ import annotations
 
 import pulumi
-import pulumi_kubernetes as k8s
 import pytest
 
-from components.egress_gateway import EgressGateway, EgressGatewayArgs
-from stack_config import ConfigError, parse_config
+from stack_config import ConfigError, load_config, parse_config
+from tests.components import wiring
 from tests.conftest import stack_raw_config
 from tools.program_runner import run_program
 
 NS = "istio-egress"
-REVISION = "1-30-3"
 SVC = "istio-egressgateway.istio-egress.svc.cluster.local"
 
 
-def _build(raw: dict):
-    def build() -> None:
-        cfg = parse_config(raw)
-        provider = k8s.Provider("k8s", kubeconfig="<test kubeconfig>")
-        gw = EgressGateway("egress", EgressGatewayArgs(config=cfg, revision=REVISION),
-                           opts=pulumi.ResourceOptions(providers=[provider]))
-        pulumi.export("egressAllowList", gw.allow_list)
-
-    return build
-
-
-@pytest.fixture(scope="module")
-def dev():
-    return run_program("dev", program=_build(stack_raw_config("dev")))
+def build() -> None:
+    gw = wiring.egress_gateway(load_config(), wiring.in_cluster())
+    pulumi.export("egressAllowList", gw.allow_list)
 
 
 @pytest.fixture(scope="module")
 def no_egress_apps():
-    raw = stack_raw_config("prod")
-    for app in raw["appNamespaces"]:
+    apps = stack_raw_config("prod")["appNamespaces"]
+    for app in apps:
         app["egress"] = False
-    return run_program("prod", program=_build(raw))
+    return run_program("prod", program=build, overrides={"appNamespaces": apps})
 
 
 def _by_name(run, kind: str) -> dict[str, dict]:
@@ -105,21 +92,14 @@ def test_istio_objects_validate_against_the_crds(dev, assert_istio_valid):
     assert_istio_valid(dev)
 
 
-def test_egress_gateway_chart_release(dev):
+def test_egress_gateway_service_is_cluster_internal(dev):
+    # Chart, version, namespace, scaling: tests/components/test_gateway_release.py.
     rel = dev.one("kubernetes:helm.sh/v3:Release")
     assert rel.get("name") == "istio-egressgateway"
-    assert rel.get("chart") == "gateway"
-    assert rel.get("version") == "1.30.3"
-    assert rel.get("namespace") == NS
-    assert rel.get("repositoryOpts.repo") == "https://istio-release.storage.googleapis.com/charts"
-    values = rel.get("values")
-    assert values["revision"] == REVISION
-    assert values["service"] == {
+    assert rel.get("values.service") == {
         "type": "ClusterIP",
         "ports": [{"name": "tls", "port": 443, "protocol": "TCP", "targetPort": 443}],
     }
-    ns = dev.one("kubernetes:core/v1:Namespace")
-    assert ns.get("metadata.name") == NS and ns.get("metadata.labels")["istio.io/rev"] == REVISION
 
 
 def _policies(run) -> dict[str, dict]:
@@ -128,9 +108,8 @@ def _policies(run) -> dict[str, dict]:
 
 
 def test_egress_namespace_network_policies(dev):
+    # The baseline (default deny, DNS, istiod, Prometheus) is tested once for both edges: test_gateway_release.py.
     pols = _policies(dev)
-    assert pols["default-deny"] == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"],
-                                    "ingress": [], "egress": []}
     assert pols["allow-from-egress-apps"] == {
         "podSelector": {"matchLabels": {"istio": "egressgateway"}},
         "policyTypes": ["Ingress"],
@@ -171,26 +150,3 @@ def test_http_egress_host_is_rejected_by_config():
         parse_config(raw)
     assert any(p.startswith("egress.hosts[0].port") and "HTTPS only" in p for p in err.value.problems)
     assert any(p.startswith("egress.hosts[0].protocol") and "HTTPS only" in p for p in err.value.problems)
-
-
-# Top-level keys the `gateway` chart's values.schema.json accepts (1.30; the schema has
-# additionalProperties: false, so Helm refuses the install on any other key) and the service keys it declares.
-GATEWAY_CHART_KEYS = {
-    "global", "affinity", "securityContext", "containerSecurityContext", "kind", "annotations", "autoscaling",
-    "env", "envVarFrom", "strategy", "minReadySeconds", "readinessProbe", "labels", "name", "nodeSelector",
-    "podAnnotations", "replicaCount", "resources", "revision", "defaultRevision", "compatibilityVersion",
-    "profile", "platform", "pilot", "runAsRoot", "unprivilegedPort", "service", "serviceAccount", "rbac",
-    "tolerations", "topologySpreadConstraints", "networkGateway", "imagePullPolicy", "imagePullSecrets",
-    "podDisruptionBudget", "terminationGracePeriodSeconds", "volumes", "volumeMounts", "initContainers",
-    "additionalContainers", "priorityClassName",
-}
-GATEWAY_SERVICE_KEYS = {"annotations", "externalTrafficPolicy", "loadBalancerIP", "loadBalancerSourceRanges",
-                        "ipFamilies", "ipFamilyPolicy", "ports", "type"}
-
-
-def test_chart_values_are_accepted_by_the_gateway_chart_schema(dev):
-    values = dev.one("kubernetes:helm.sh/v3:Release").get("values")
-    assert set(values) <= GATEWAY_CHART_KEYS
-    assert set(values["service"]) <= GATEWAY_SERVICE_KEYS
-    # The release name gives the service account and the `istio` label (chart: name | trimPrefix "istio-").
-    assert dev.one("kubernetes:helm.sh/v3:Release").get("name") == "istio-egressgateway"

@@ -2,80 +2,72 @@
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from collections.abc import Callable
+from typing import Any
 
 import pulumi
-import pulumi_kubernetes as k8s
 import pytest
 
-from components.ingress_gateway import IngressGateway, IngressGatewayArgs, require_jwt_policy_spec
-from stack_config import INGRESS_TLS_CERT_KEY, INGRESS_TLS_KEY_KEY, ConfigError, load_config, parse_config
+from components.ingress_specs import require_jwt_policy_spec
+from stack_config import (
+    INGRESS_TLS_CERT_KEY,
+    INGRESS_TLS_KEY_KEY,
+    ConfigError,
+    load_config,
+    parse_config,
+)
+from tests.components import wiring
+from tests.components.wiring import ADDON_CLIENT_ID, CLUSTER_PRINCIPAL
 from tests.conftest import k8s_manifest, stack_raw_config
-from tools.program_runner import fake_certificate, fake_private_key, load_stack_config, run_program
+from tools.program_runner import (
+    TENANT_ID,
+    fake_certificate,
+    fake_private_key,
+    load_stack_config,
+    run_program,
+)
 
 NS = "istio-ingress"
-REVISION = "1-30-3"
-PLATFORM_RG = "plat-{env}-rg"
-CLUSTER_PRINCIPAL = "0f6a3c1e-2b4d-4e5f-8a9b-0c1d2e3f4a5b"
-ADDON_CLIENT_ID = "5e4d3c2b-1a09-4f8e-9d7c-6b5a4f3e2d1c"
-ADDON_OBJECT_ID = "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d"
-TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"
 MS_ISSUER = "https://login.microsoftonline.com/72f988bf-86f1-41af-91ab-2d7cd011db47/v2.0"
 MS_JWKS = "https://login.microsoftonline.com/72f988bf-86f1-41af-91ab-2d7cd011db47/discovery/v2.0/keys"
+ADDON_OBJECT_ID = "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d"
+VAULT_ID = ("/subscriptions/8c3f5d2a-1b4e-4f6a-9d7c-2e5b8a1c4f90/resourceGroups/plat-prod-rg/providers/"
+            "Microsoft.KeyVault/vaults/plat-prod-kv")
 
 
-def _build(raw: dict | None, **extra: Any):
-    """A program building the gateway from ``raw`` config, or from the running stack's config if ``None``."""
+def ingress_program(**changes: Any) -> Callable[[], None]:
+    """The gateway from the stack's config, with ``changes`` to its args (wiring.ingress_gateway)."""
 
-    def build() -> None:
-        cfg = parse_config(raw) if raw is not None else load_config()
-        provider = k8s.Provider("k8s", kubeconfig="<test kubeconfig>")
-        gw = IngressGateway(
-            "ingress",
-            IngressGatewayArgs(
-                config=cfg,
-                revision=REVISION,
-                resource_group_name=PLATFORM_RG.format(env=cfg.environment),
-                cluster_identity_principal_id=CLUSTER_PRINCIPAL,
-                key_vault_name=f"plat-{cfg.environment}-kv",
-                tenant_id=TENANT,
-                secrets_provider_client_id=ADDON_CLIENT_ID,
-                **extra,
-            ),
-            opts=pulumi.ResourceOptions(providers=[provider]),
-        )
+    def program() -> None:
+        gw = wiring.ingress_gateway(load_config(), wiring.in_cluster(), **changes)
         pulumi.export("ingressPublicIp", gw.public_ip_address)
         pulumi.export("ingressHostnames", gw.hostnames)
         pulumi.export("gatewayRef", gw.gateway_ref)
 
-    return build
+    return program
 
 
-@pytest.fixture(scope="module")
-def dev():
-    return run_program("dev", program=_build(stack_raw_config("dev")))
+build = ingress_program()
 
 
 @pytest.fixture(scope="module")
 def prod():
-    vault_id = ("/subscriptions/8c3f5d2a-1b4e-4f6a-9d7c-2e5b8a1c4f90/resourceGroups/plat-prod-rg/providers/"
-                "Microsoft.KeyVault/vaults/plat-prod-kv")
-    return run_program("prod", program=_build(stack_raw_config("prod"), key_vault_id=vault_id,
-                                              secrets_provider_object_id=ADDON_OBJECT_ID))
+    """Prod, with the add-on identity granted read access to the certificate's secret."""
+    program = ingress_program(key_vault_id=VAULT_ID, secrets_provider_object_id=ADDON_OBJECT_ID)
+    return run_program("prod", program=program)
 
 
 @pytest.fixture(scope="module")
 def config_tls():
     """dev with the certificate from secret config instead of Key Vault."""
-    raw = stack_raw_config("dev")
-    raw["ingress"]["tlsSource"] = "config"
+    ingress = stack_raw_config("dev")["ingress"]
+    ingress["tlsSource"] = "config"
     cert, key = fake_certificate("ingress-test"), fake_private_key("ingress-test")
-    config, secret_keys = load_stack_config("dev", overrides={"ingress": raw["ingress"]})
+    config, secret_keys = load_stack_config("dev", overrides={"ingress": ingress})
     config[f"platform:{INGRESS_TLS_CERT_KEY}"] = cert
     config[f"platform:{INGRESS_TLS_KEY_KEY}"] = key
     secret_keys = [*secret_keys, f"platform:{INGRESS_TLS_CERT_KEY}", f"platform:{INGRESS_TLS_KEY_KEY}"]
-    run = run_program("dev", program=_build(None), config=(config, secret_keys))
-    return run, cert, key
+    return run_program("dev", program=build, config=(config, secret_keys)), cert, key
 
 
 def gateway_of(run) -> dict:
@@ -115,10 +107,10 @@ def test_gateway_serves_tls_only_with_a_301_redirect_on_port_80(prod):
     assert prod.outputs["gatewayRef"] == "istio-ingress/platform-ingress"
 
 
-def test_min_tls_version_follows_config(run_component):
-    raw = stack_raw_config("dev")
-    raw["ingress"]["minTlsVersion"] = "TLSV1_3"
-    run = run_component(_build(raw), stack="dev")
+def test_min_tls_version_follows_config():
+    ingress = stack_raw_config("dev")["ingress"]
+    ingress["minTlsVersion"] = "TLSV1_3"
+    run = run_program("dev", program=build, overrides={"ingress": ingress})
     https = gateway_of(run)["spec"]["servers"][0]["tls"]
     assert (https["minProtocolVersion"], https["maxProtocolVersion"]) == ("TLSV1_3", "TLSV1_3")
 
@@ -131,16 +123,11 @@ def test_istio_objects_validate_against_the_crds(dev, prod, assert_istio_valid):
 # --------------------------------------------------------------------------- chart, namespace, public IP
 
 
-def test_gateway_chart_release(prod):
+def test_gateway_service_is_a_load_balancer_on_the_static_ip(prod):
+    # Chart, version, namespace, scaling: tests/components/test_gateway_release.py.
     rel = prod.one("kubernetes:helm.sh/v3:Release")
     assert rel.get("name") == "istio-ingressgateway"
-    assert rel.get("chart") == "gateway"
-    assert rel.get("version") == "1.30.3"
-    assert rel.get("namespace") == NS
-    assert rel.get("createNamespace") is False
-    assert rel.get("repositoryOpts.repo") == "https://istio-release.storage.googleapis.com/charts"
     values = rel.get("values")
-    assert values["revision"] == REVISION
     assert values["service"] == {
         "type": "LoadBalancer",
         "externalTrafficPolicy": "Local",
@@ -154,20 +141,12 @@ def test_gateway_chart_release(prod):
         ],
     }
     assert values["autoscaling"]["minReplicas"] == 3
-    assert values["podDisruptionBudget"] == {"minAvailable": 1}
     # The release waits for the namespace, the IP, the IP's role assignment and the certificate source.
     deps = set(rel.dependencies)
     for t in ("kubernetes:core/v1:Namespace", "azure-native:network:PublicIPAddress",
               "azure-native:authorization:RoleAssignment",
               "kubernetes:secrets-store.csi.x-k8s.io/v1:SecretProviderClass"):
         assert any(prod.by_urn(u).type == t for u in deps), t
-
-
-def test_namespace_is_injected_by_the_mesh_revision(dev):
-    ns = dev.one("kubernetes:core/v1:Namespace")
-    assert ns.get("metadata.name") == NS
-    assert ns.get("metadata.labels")["istio.io/rev"] == REVISION
-    assert ns.get("metadata.labels")["pod-security.kubernetes.io/enforce"] == "baseline"
 
 
 def test_public_ip_is_static_standard_zonal_and_protected_in_prod(prod, dev):
@@ -217,7 +196,7 @@ def test_key_vault_certificate_is_synced_by_the_csi_driver(prod):
             "useVMManagedIdentity": "true",
             "userAssignedIdentityID": ADDON_CLIENT_ID,
             "keyvaultName": "plat-prod-kv",
-            "tenantId": TENANT,
+            "tenantId": TENANT_ID,
             "objects": "array:\n  - |\n    objectName: wildcard-apps\n    objectType: secret\n",
         },
     }
@@ -252,14 +231,10 @@ def test_config_certificate_becomes_a_secret_tls_secret(config_tls):
     assert "volumes" not in run.one("kubernetes:helm.sh/v3:Release").get("values")
 
 
-def test_key_vault_source_without_vault_inputs_is_refused(run_component):
-    def build():
-        cfg = parse_config(stack_raw_config("dev"))
-        IngressGateway("ingress", IngressGatewayArgs(config=cfg, revision=REVISION, resource_group_name="rg",
-                                                     cluster_identity_principal_id=CLUSTER_PRINCIPAL))
-
+def test_key_vault_source_without_vault_inputs_is_refused():
+    without_vault = ingress_program(key_vault_name=None, tenant_id=None, secrets_provider_client_id=None)
     with pytest.raises(ConfigError, match="ingress.tlsSource"):
-        run_component(build, stack="dev")
+        run_program("dev", program=without_vault)
 
 
 # --------------------------------------------------------------------------- JWT
@@ -312,16 +287,14 @@ def _str_match(pattern: str, value: str) -> bool:
     return value == pattern
 
 
-def _any(patterns: list[str], value: Optional[str]) -> bool:
+def _any(patterns: list[str], value: str | None) -> bool:
     return value is not None and any(_str_match(p, value) for p in patterns)
 
 
-def _source_matches(src: dict, principal: Optional[str]) -> bool:
+def _source_matches(src: dict, principal: str | None) -> bool:
     if "requestPrincipals" in src and not _any(src["requestPrincipals"], principal):
         return False
-    if "notRequestPrincipals" in src and _any(src["notRequestPrincipals"], principal):
-        return False
-    return True
+    return "notRequestPrincipals" not in src or not _any(src["notRequestPrincipals"], principal)
 
 
 def _operation_matches(op: dict, host: str, path: str, port: int = 443) -> bool:
@@ -339,12 +312,10 @@ def _condition_matches(cond: dict, claims: dict) -> bool:
     values = present if isinstance(present, list) else ([] if present is None else [present])
     if "values" in cond and not any(_str_match(p, v) for p in cond["values"] for v in values):
         return False
-    if "notValues" in cond and any(_str_match(p, v) for p in cond["notValues"] for v in values):
-        return False
-    return True
+    return "notValues" not in cond or not any(_str_match(p, v) for p in cond["notValues"] for v in values)
 
 
-def _rule_matches(rule: dict, host: str, path: str, principal: Optional[str], claims: dict, port: int = 443) -> bool:
+def _rule_matches(rule: dict, host: str, path: str, principal: str | None, claims: dict, port: int = 443) -> bool:
     if "from" in rule and not any(_source_matches(f["source"], principal) for f in rule["from"]):
         return False
     if "to" in rule and not any(_operation_matches(t["operation"], host, path, port) for t in rule["to"]):
@@ -352,7 +323,7 @@ def _rule_matches(rule: dict, host: str, path: str, principal: Optional[str], cl
     return all(_condition_matches(c, claims) for c in rule.get("when", []))
 
 
-def evaluate(objects: list[dict], host: str, path: str = "/", token: Optional[dict] = None, port: int = 443) -> int:
+def evaluate(objects: list[dict], host: str, path: str = "/", token: dict | None = None, port: int = 443) -> int:
     """HTTP status the gateway answers: 401 bad token, 403 denied, 200 routed (on port 80: the 301)."""
     principal, claims = None, {}
     if token is not None:
@@ -460,9 +431,8 @@ def _ns_selector(*names: str) -> dict:
 
 
 def test_ingress_namespace_network_policies(prod):
+    # The baseline (default deny, DNS, istiod, Prometheus) is tested once for both edges: test_gateway_release.py.
     pols = _policies(prod)
-    assert pols["default-deny"] == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"],
-                                    "ingress": [], "egress": []}
     assert pols["allow-public-http-https"] == {
         "podSelector": {"matchLabels": {"istio": "ingressgateway"}},
         "policyTypes": ["Ingress"],
@@ -473,18 +443,6 @@ def test_ingress_namespace_network_policies(prod):
         "policyTypes": ["Egress"],
         "egress": [{"to": [{"namespaceSelector": _ns_selector("shop")}]}],
     }
-    assert pols["allow-dns"]["egress"] == [{
-        "to": [{"namespaceSelector": _ns_selector("kube-system"), "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}}}],
-        "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
-    }]
-    assert pols["allow-istiod"]["egress"] == [{
-        "to": [{"namespaceSelector": _ns_selector("istio-system"), "podSelector": {"matchLabels": {"app": "istiod"}}}],
-        "ports": [{"protocol": "TCP", "port": 15012}],
-    }]
-    assert pols["allow-prometheus-scrape"]["ingress"] == [{
-        "from": [{"namespaceSelector": _ns_selector("monitoring")}],
-        "ports": [{"protocol": "TCP", "port": 15020}, {"protocol": "TCP", "port": 15090}],
-    }]
     assert set(pols) == {"default-deny", "allow-public-http-https", "allow-to-app-namespaces", "allow-dns",
                          "allow-istiod", "allow-prometheus-scrape"}
 
@@ -497,19 +455,13 @@ def test_component_type_and_children_parented(prod):
             assert r.parent == comp.urn, r.name
 
 
-def test_resource_group_id_of_an_arm_id():
-    from components.ingress_gateway import _resource_group_id
+def test_gateway_reaches_only_the_istiod_of_its_revision(prod):
+    # The baseline (k8s_netpol.baseline_network_policies) is the same for both gateways and every app namespace.
+    from tests.components.test_app_namespaces import ISTIOD, Pod, netpols, np_allows
 
-    rid = "/subscriptions/s1/resourceGroups/rg-1/providers/Microsoft.Network/publicIPAddresses/ip"
-    assert _resource_group_id(rid) == "/subscriptions/s1/resourceGroups/rg-1"
-    with pytest.raises(ValueError, match="not a resource-group-scoped"):
-        _resource_group_id("/subscriptions/s1")
-
-
-def test_chart_values_are_accepted_by_the_gateway_chart_schema(prod, dev):
-    from tests.components.test_egress_gateway import GATEWAY_CHART_KEYS, GATEWAY_SERVICE_KEYS
-
-    for run in (prod, dev):
-        values = run.one("kubernetes:helm.sh/v3:Release").get("values")
-        assert set(values) <= GATEWAY_CHART_KEYS
-        assert set(values["service"]) <= GATEWAY_SERVICE_KEYS
+    gateway = Pod(NS, (("istio", "ingressgateway"),))
+    canary = Pod("istio-system", (("app", "istiod"), ("istio.io/rev", "1-31-0")))
+    policies = netpols(prod)
+    assert np_allows(policies, gateway, ISTIOD, 15012)
+    assert not np_allows(policies, gateway, canary, 15012)
+    assert not np_allows(policies, gateway, ISTIOD, 15010)  # plaintext xDS

@@ -7,9 +7,14 @@ import re
 
 import pytest
 
-from components.istio_mesh import ACCESS_LOG_FIELDS, ISTIO_CHART_REPO, peer_authentications
+from components.istio_mesh import (
+    ACCESS_LOG_FIELDS,
+    ISTIO_CHART_REPO,
+    peer_authentications,
+)
 from stack_config import parse_config
-from tests.components.test_app_namespaces import Pod, build_platform, np_allows, netpols
+from tests.components import wiring
+from tests.components.test_app_namespaces import Pod, netpols, np_allows
 from tests.conftest import istio_objects, stack_raw_config
 from tools.program_runner import ProgramRun, run_program
 
@@ -17,15 +22,7 @@ RELEASE = "kubernetes:helm.sh/v3:Release"
 PEER_AUTH = "kubernetes:security.istio.io/v1:PeerAuthentication"
 NETPOL = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
 
-
-@pytest.fixture(scope="module")
-def dev() -> ProgramRun:
-    return run_program("dev", program=build_platform)
-
-
-@pytest.fixture(scope="module")
-def prod() -> ProgramRun:
-    return run_program("prod", program=build_platform)
+build = wiring.mesh_and_app_namespaces
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +33,7 @@ def with_exceptions() -> ProgramRun:
         {"namespace": "shop", "port": 9090, "mode": "DISABLE"},
         {"namespace": "shop", "port": 9091, "mode": "PERMISSIVE"},
     ]
-    return run_program("dev", program=build_platform, overrides={"istio": istio})
+    return run_program("dev", program=build, overrides={"istio": istio})
 
 
 def istiod(run: ProgramRun):
@@ -102,7 +99,7 @@ def test_egress_is_registry_only_and_follows_config(dev, raw_config):
     assert istiod(dev).get("values.meshConfig.outboundTrafficPolicy.mode") == "REGISTRY_ONLY"
     istio = raw_config("dev")["istio"]
     istio["outboundTrafficPolicy"] = "ALLOW_ANY"
-    run = run_program("dev", program=build_platform, overrides={"istio": istio})
+    run = run_program("dev", program=build, overrides={"istio": istio})
     assert istiod(run).get("values.meshConfig.outboundTrafficPolicy.mode") == "ALLOW_ANY"
 
 
@@ -136,7 +133,7 @@ def test_workload_certificates_are_short_lived_and_capped(stack, ttl, max_ttl, d
 def test_certificate_ttls_follow_config(raw_config):
     istio = raw_config("dev")["istio"]
     istio.update(workloadCertTtlHours=6, maxWorkloadCertTtlHours=12)
-    values = istiod(run_program("dev", program=build_platform, overrides={"istio": istio})).get("values")
+    values = istiod(run_program("dev", program=build, overrides={"istio": istio})).get("values")
     assert values["pilot"]["env"]["DEFAULT_WORKLOAD_CERT_TTL"] == "6h0m0s"
     assert values["pilot"]["env"]["MAX_WORKLOAD_CERT_TTL"] == "12h0m0s"
     assert values["meshConfig"]["defaultConfig"]["proxyMetadata"]["SECRET_TTL"] == "6h0m0s"
@@ -200,7 +197,7 @@ def test_port_exceptions_satisfy_the_crd_selector_rule(with_exceptions):
     for obj in istio_objects(with_exceptions):
         spec = obj["spec"]
         if obj["kind"] == "PeerAuthentication" and "portLevelMtls" in spec:
-            assert len(((spec.get("selector") or {}).get("matchLabels") or {})) > 0, obj["metadata"]
+            assert len((spec.get("selector") or {}).get("matchLabels") or {}) > 0, obj["metadata"]
             # It selects every sidecar-injected pod: the injector labels each with tlsMode=istio.
             assert spec["selector"]["matchLabels"] == {"security.istio.io/tlsMode": "istio"}
 

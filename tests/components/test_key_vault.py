@@ -7,39 +7,34 @@ import re
 import pulumi
 import pytest
 
-from components.key_vault import (
+from components.azure_roles import (
     KEY_VAULT_CERTIFICATE_USER,
     KEY_VAULT_SECRETS_OFFICER,
     KEY_VAULT_SECRETS_USER,
-    KeyVault,
-    KeyVaultArgs,
-    VaultReader,
-    vault_name_for,
 )
+from components.key_vault import VaultReader, vault_name_for
 from stack_config import load_config
-from tools.program_runner import DEPLOYER_OBJECT_ID, SUBSCRIPTION_ID, TENANT_ID, load_stack_config, run_program
+from tests.components import wiring
+from tests.components.wiring import WORKSPACE_ID
+from tools.program_runner import (
+    DEPLOYER_OBJECT_ID,
+    SUBSCRIPTION_ID,
+    TENANT_ID,
+    load_stack_config,
+    run_program,
+)
 
 VAULT = "azure-native:keyvault:Vault"
 ROLE = "azure-native:authorization:RoleAssignment"
-WORKSPACE_ID = (
-    f"/subscriptions/{SUBSCRIPTION_ID}/resourceGroups/rg-plat/providers/Microsoft.OperationalInsights/workspaces/law"
-)
 CSI_PRINCIPAL = "9e8d7c6b-5a49-4382-9171-605f4e3d2c1b"
 SUBNET_ID = f"/subscriptions/{SUBSCRIPTION_ID}/resourceGroups/rg-net/providers/Microsoft.Network/virtualNetworks/hub/subnets/agents"
 _VAULT_NAME = re.compile(r"^[a-z][a-z0-9-]{1,22}[a-z0-9]$")
 
 
-def build(readers=(), protect=None):
+def vault_program(readers=(), protect=None):
     def program():
         cfg = load_config()
-        kv = KeyVault(
-            "kv",
-            KeyVaultArgs(
-                resource_group_name="rg-plat", location=cfg.location, name_prefix=cfg.resource_prefix,
-                config=cfg.key_vault, log_analytics_workspace_id=WORKSPACE_ID, is_prod=cfg.is_prod,
-                protect=protect, tags=cfg.tags, readers=readers,
-            ),
-        )
+        kv = wiring.key_vault(cfg, readers=readers, protect=cfg.is_prod if protect is None else protect)
         pulumi.export("keyVaultName", kv.vault_name)
         pulumi.export("keyVaultUri", kv.vault_uri)
 
@@ -49,12 +44,12 @@ def build(readers=(), protect=None):
 @pytest.fixture(scope="module")
 def prod():
     readers = (VaultReader(name="ingress-csi", principal_id=CSI_PRINCIPAL, object_names=("wildcard-apps",)),)
-    return run_program("prod", program=build(readers))
+    return run_program("prod", program=vault_program(readers))
 
 
 @pytest.fixture(scope="module")
 def dev():
-    return run_program("dev", program=build(), overrides={
+    return run_program("dev", program=vault_program(), overrides={
         "keyVault": {"allowedCidrs": ["203.0.113.0/24"], "allowedSubnetIds": [SUBNET_ID], "softDeleteRetentionDays": 30},
     })
 
@@ -72,7 +67,6 @@ def test_vault_is_rbac_only_soft_deleted_purge_protected(prod):
     assert props["tenantId"] == TENANT_ID
     assert props["sku"] == {"family": "A", "name": "premium"}
 
-
 def test_firewall_denies_by_default_and_lists_only_configured_sources(prod, dev):
     acls = prod.one(VAULT).get("properties.networkAcls")
     assert acls["defaultAction"] == "Deny"
@@ -89,7 +83,7 @@ def test_firewall_denies_by_default_and_lists_only_configured_sources(prod, dev)
 def test_prod_vault_is_protected_dev_is_not_and_owner_can_ask(prod, dev):
     assert prod.one(VAULT).protect is True
     assert dev.one(VAULT).protect is False
-    owner = run_program("nonprod-keys", program=build(protect=True))
+    owner = run_program("nonprod-keys", program=vault_program(protect=True))
     assert owner.one(VAULT).protect is True
 
 
@@ -98,7 +92,7 @@ def test_vault_name_is_short_stable_and_unique_per_stack(prod, dev):
     assert _VAULT_NAME.match(name) and "--" not in name and len(name) <= 24
     assert name == vault_name_for("plat-prod", "kv", organization="contoso", project="platform", stack="prod")
     assert name.startswith("plat-prod-kv-")
-    same_config_other_stack = run_program("prod-neu", config=load_stack_config("prod"), program=build())
+    same_config_other_stack = run_program("prod-neu", config=load_stack_config("prod"), program=vault_program())
     assert same_config_other_stack.one(VAULT).inputs["vaultName"] != name
     assert prod.outputs["keyVaultName"] == name
     assert prod.outputs["keyVaultUri"] == f"https://{name}.vault.azure.net/"

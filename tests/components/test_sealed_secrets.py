@@ -4,46 +4,38 @@ it starts, never renews a key itself, and runs under the restricted pod security
 from __future__ import annotations
 
 import pulumi
-import pulumi_kubernetes as k8s
 import pytest
 
 from components.sealed_secrets import CHART_REPO, SealedSecrets, SealedSecretsArgs
-from components.sealing_key import SealingKey, SealingKeyArgs
-from stack_config import DEFAULT_SEALED_SECRETS_CHART_VERSION, SealedSecretsConfig, load_config
+from stack_config import (
+    DEFAULT_SEALED_SECRETS_CHART_VERSION,
+    SealedSecretsConfig,
+    load_config,
+)
+from tests.components import wiring
+from tests.components.wiring import KEY_OWNER_STACK
 from tests.conftest import k8s_manifest
-from tools.program_runner import ProgramRun, load_stack_config, run_program, shared_key_owner_outputs
+from tools.program_runner import (
+    ProgramRun,
+    load_stack_config,
+    run_program,
+    shared_key_owner_outputs,
+)
 
-OWNER_STACK = "contoso/platform/nonprod-keys"
 RELEASE = "kubernetes:helm.sh/v3:Release"
 NAMESPACE = "kubernetes:core/v1:Namespace"
 SECRET = "kubernetes:core/v1:Secret"
-VAULT_SECRET = "azure-native:keyvault:Secret"
 
 
 def build() -> None:
     cfg = load_config()
-    provider = k8s.Provider("k8s", kubeconfig="<mock kubeconfig>")
-    key = SealingKey("sealing", SealingKeyArgs(
-        config=cfg.sealed_secrets, name_prefix=cfg.resource_prefix, resource_group_name="rg-plat",
-        vault_name="plat-kv", protect=cfg.is_prod,
-    ))
+    key = wiring.sealing_key(cfg)
     controller = SealedSecrets(
-        "sealed-secrets", SealedSecretsArgs(config=cfg.sealed_secrets, keys=key.key_pairs),
-        opts=pulumi.ResourceOptions(providers=[provider]),
+        "sealed-secrets", SealedSecretsArgs(config=cfg.sealed_secrets, keys=key.key_pairs), opts=wiring.in_cluster(),
     )
     pulumi.export("sealingCertificatePem", key.certificate_pem)
     pulumi.export("sealedSecretsNamespace", controller.namespace)
     pulumi.export("sealedSecretsControllerName", controller.controller_name)
-
-
-@pytest.fixture(scope="module")
-def prod() -> ProgramRun:
-    return run_program("prod", program=build)
-
-
-@pytest.fixture(scope="module")
-def dev() -> ProgramRun:
-    return run_program("dev", program=build)
 
 
 @pytest.fixture(scope="module")
@@ -73,14 +65,14 @@ def test_key_secret_is_secret_everywhere(prod, dev):
 
 def test_key_is_in_the_vault_before_the_cluster_and_the_controller_after_the_key(prod):
     secret = prod.one(SECRET)
-    assert prod.one(VAULT_SECRET).urn in secret.dependencies
+    assert prod.one("azure-native:keyvault:Secret").urn in secret.dependencies
     release = prod.one(RELEASE)
     assert secret.urn in release.dependencies
     assert prod.one(NAMESPACE).urn in release.dependencies
 
 
 def test_nonprod_controller_gets_the_shared_key(dev):
-    owner = shared_key_owner_outputs(OWNER_STACK)
+    owner = shared_key_owner_outputs(KEY_OWNER_STACK)
     manifest = k8s_manifest(dev.one(SECRET))
     assert manifest["stringData"]["tls.crt"] == owner["sealingCertificatePem"]
     assert manifest["stringData"]["tls.key"] == owner["sealingKeys"][0]["privateKeyPem"]

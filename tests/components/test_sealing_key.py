@@ -3,17 +3,29 @@ rotation by generation, and private keys that only ever travel as secrets."""
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import pulumi
 import pytest
 
-from components.key_vault import KeyVault, KeyVaultArgs
-from components.sealing_key import SealingKey, SealingKeyArgs, SharedKeyError, select_shared_keys
+from components.sealing_key import (
+    SealingKey,
+    SealingKeyArgs,
+    SharedKeyError,
+    select_shared_keys,
+)
 from stack_config import SealedSecretsConfig, load_config
-from tools.program_runner import ProgramRun, RecordedResource, load_stack_config, run_program, shared_key_owner_outputs
+from tests.components import wiring
+from tests.components.wiring import KEY_OWNER_STACK
+from tools.program_runner import (
+    ProgramRun,
+    RecordedResource,
+    load_stack_config,
+    run_program,
+    shared_key_owner_outputs,
+)
 
-OWNER_STACK = "contoso/platform/nonprod-keys"
 KEY = "tls:index/privateKey:PrivateKey"
 CERT = "tls:index/selfSignedCert:SelfSignedCert"
 VAULT_SECRET = "azure-native:keyvault:Secret"
@@ -23,15 +35,7 @@ PRIVATE_MARKER = "PRIVATE KEY-----"
 def build() -> None:
     """What __main__.py wires for the key: vault, key(s), and the outputs of the contract."""
     cfg = load_config()
-    protect = cfg.is_prod or cfg.stack_role == "sealingKeyOwner"
-    kv = KeyVault("kv", KeyVaultArgs(
-        resource_group_name="rg-plat", location=cfg.location, name_prefix=cfg.resource_prefix,
-        config=cfg.key_vault, log_analytics_workspace_id="law-id", is_prod=cfg.is_prod, protect=protect,
-    ))
-    key = SealingKey("sealing", SealingKeyArgs(
-        config=cfg.sealed_secrets, name_prefix=cfg.resource_prefix, resource_group_name="rg-plat",
-        vault_name=kv.vault_name, protect=protect, tags=cfg.tags, vault_dependencies=[kv.writer_role_assignment],
-    ))
+    key = wiring.sealing_key(cfg, wiring.key_vault(cfg))
     pulumi.export("sealingCertificatePem", key.certificate_pem)
     pulumi.export("sealingKeys", key.keys)
 
@@ -50,12 +54,7 @@ def owner() -> ProgramRun:
 
 @pytest.fixture(scope="module")
 def dev(owner) -> ProgramRun:
-    return run("dev", stack_references={OWNER_STACK: owner.outputs})
-
-
-@pytest.fixture(scope="module")
-def prod() -> ProgramRun:
-    return run("prod")
+    return run("dev", stack_references={KEY_OWNER_STACK: owner.outputs})
 
 
 @pytest.fixture(scope="module")
@@ -104,7 +103,7 @@ def test_two_prod_stacks_have_different_keys(prod):
 
 
 def test_nonprod_stacks_share_the_owner_key(owner, dev):
-    qa = run("qa", like="dev", stack_references={OWNER_STACK: owner.outputs})
+    qa = run("qa", like="dev", stack_references={KEY_OWNER_STACK: owner.outputs})
     assert dev.outputs["sealingCertificatePem"] == owner.outputs["sealingCertificatePem"]
     assert qa.outputs["sealingCertificatePem"] == owner.outputs["sealingCertificatePem"]
     assert dev.outputs["sealingKeys"] == owner.outputs["sealingKeys"] == qa.outputs["sealingKeys"]
@@ -119,7 +118,7 @@ def test_nonprod_stacks_share_the_owner_key(owner, dev):
 
 def test_default_owner_reference_is_the_mocked_owner_stack():
     dev = run("dev")
-    assert dev.outputs["sealingCertificatePem"] == shared_key_owner_outputs(OWNER_STACK)["sealingCertificatePem"]
+    assert dev.outputs["sealingCertificatePem"] == shared_key_owner_outputs(KEY_OWNER_STACK)["sealingCertificatePem"]
 
 
 def test_dedicated_key_is_rsa_4096_with_a_sealing_certificate(prod):
@@ -206,8 +205,8 @@ def test_newer_generation_is_created_after_the_older(rotated_prod):
 
 def test_reference_stack_copies_every_rotated_owner_key():
     owner2 = run("nonprod-keys", overrides={"sealedSecrets": {"keyMode": "sharedOwner", "keyGeneration": 2}})
-    overrides = {"sealedSecrets": {"keyMode": "sharedReference", "sharedKeyStack": OWNER_STACK, "keyGeneration": 2}}
-    dev2 = run("dev", overrides=overrides, stack_references={OWNER_STACK: owner2.outputs})
+    overrides = {"sealedSecrets": {"keyMode": "sharedReference", "sharedKeyStack": KEY_OWNER_STACK, "keyGeneration": 2}}
+    dev2 = run("dev", overrides=overrides, stack_references={KEY_OWNER_STACK: owner2.outputs})
     assert dev2.outputs["sealingKeys"] == owner2.outputs["sealingKeys"]
     assert dev2.outputs["sealingCertificatePem"] == owner2.outputs["sealingKeys"][1]["certificatePem"]
 
@@ -216,13 +215,13 @@ def test_reference_stack_copies_every_rotated_owner_key():
 
 
 def test_missing_owner_output_names_the_stack_and_the_output():
-    err = run_failing("dev", stack_references={OWNER_STACK: {}})
-    assert f"stack '{OWNER_STACK}' output 'sealingKeys' is missing or empty" in str(err)
+    err = run_failing("dev", stack_references={KEY_OWNER_STACK: {}})
+    assert f"stack '{KEY_OWNER_STACK}' output 'sealingKeys' is missing or empty" in str(err)
 
 
 def test_reference_asking_for_a_generation_the_owner_lacks_fails(owner):
-    overrides = {"sealedSecrets": {"keyMode": "sharedReference", "sharedKeyStack": OWNER_STACK, "keyGeneration": 2}}
-    err = run_failing("dev", overrides=overrides, stack_references={OWNER_STACK: owner.outputs})
+    overrides = {"sealedSecrets": {"keyMode": "sharedReference", "sharedKeyStack": KEY_OWNER_STACK, "keyGeneration": 2}}
+    err = run_failing("dev", overrides=overrides, stack_references={KEY_OWNER_STACK: owner.outputs})
     assert "has generations [1] but this stack needs 1..2" in str(err)
 
 
@@ -238,23 +237,23 @@ def test_reference_asking_for_a_generation_the_owner_lacks_fails(owner):
 )
 def test_select_shared_keys_rejects_bad_owner_outputs(value, message):
     with pytest.raises(SharedKeyError) as err:
-        select_shared_keys(value, OWNER_STACK, 1)
-    assert f"stack '{OWNER_STACK}' output 'sealingKeys'" in str(err.value)
+        select_shared_keys(value, KEY_OWNER_STACK, 1)
+    assert f"stack '{KEY_OWNER_STACK}' output 'sealingKeys'" in str(err.value)
     assert message in str(err.value)
 
 
 def test_select_shared_keys_orders_by_generation():
     keys = [{"generation": 2, "privateKeyPem": "k2", "certificatePem": "c2"},
             {"generation": 1, "privateKeyPem": "k1", "certificatePem": "c1"}]
-    assert [k["privateKeyPem"] for k in select_shared_keys(keys, OWNER_STACK, 2)] == ["k1", "k2"]
+    assert [k["privateKeyPem"] for k in select_shared_keys(keys, KEY_OWNER_STACK, 2)] == ["k1", "k2"]
 
 
 def test_reference_mode_without_owner_stack_is_rejected():
     cfg = SealedSecretsConfig(key_mode="sharedReference", shared_key_stack=None, key_generation=1,
-                              cert_validity_days=3650, chart_version="2.19.1", namespace="sealed-secrets")
+                              cert_validity_days=3650, chart_version="2.20.0", namespace="sealed-secrets")
 
     def program() -> None:
-        SealingKey("sealing", SealingKeyArgs(config=cfg, name_prefix="plat-qa", resource_group_name="rg",
+        SealingKey("sealing", SealingKeyArgs(config=cfg, resource_prefix="plat-qa", resource_group_name="rg",
                                              vault_name="kv", protect=False))
 
     err = run_failing("qa", config=load_stack_config("dev"), program=program)
@@ -262,5 +261,5 @@ def test_reference_mode_without_owner_stack_is_rejected():
 
 
 def test_a_failed_run_does_not_poison_the_next(prod):
-    run_failing("dev", stack_references={OWNER_STACK: {}})
+    run_failing("dev", stack_references={KEY_OWNER_STACK: {}})
     assert run("prod").outputs["sealingKeys"] == prod.outputs["sealingKeys"]

@@ -1,0 +1,60 @@
+"""Azure identifiers in one place: built-in role definitions, ARM IDs, and the names this platform derives.
+
+The GUIDs are the same in every tenant. Each is checked against Microsoft's list of built-in roles
+(https://learn.microsoft.com/azure/role-based-access-control/built-in-roles, source
+MicrosoftDocs/azure-docs ``articles/role-based-access-control/built-in-roles/networking.md`` and
+``security.md``: the ``id``/``name`` of each role's JSON definition).
+"""
+
+from __future__ import annotations
+
+import re
+
+# "Lets you manage networks, but not access to them." (networking.md)
+NETWORK_CONTRIBUTOR = "4d97b98b-1d4f-4787-a291-c67834d212e7"
+# "Perform any action on the secrets of a key vault, except manage permissions." (security.md)
+KEY_VAULT_SECRETS_OFFICER = "b86a8fe4-44ce-4948-aee5-eccb2c155cd7"
+# "Read secret contents." (security.md)
+KEY_VAULT_SECRETS_USER = "4633458b-17de-408a-b874-0445c86b69e6"
+# "Read certificate contents." (security.md)
+KEY_VAULT_CERTIFICATE_USER = "db79e9a7-68ee-4b58-9aeb-b90e7c24fcba"
+
+
+def _parts(scope: str) -> list[str]:
+    parts = scope.split("/") if isinstance(scope, str) else []
+    if len(parts) < 3 or parts[0] or parts[1].lower() != "subscriptions" or not parts[2]:
+        raise ValueError(f"not an ARM scope (/subscriptions/<id>[/...]): {scope!r}")
+    return parts
+
+
+def role_definition_id(scope: str, role_guid: str) -> str:
+    """A built-in role's definition ID in the subscription of ``scope`` (any ARM ID at or below a subscription).
+
+    A scope that is not an ARM ID is an error, never a ``/subscriptions//...`` ID that Azure would
+    reject only at deployment time.
+    """
+    return f"/subscriptions/{_parts(scope)[2]}/providers/Microsoft.Authorization/roleDefinitions/{role_guid}"
+
+
+def resource_group_id(resource_id: str) -> str:
+    """``/subscriptions/<s>/resourceGroups/<rg>`` of an ARM resource ID."""
+    parts = _parts(resource_id)
+    if len(parts) < 5 or parts[3].lower() != "resourcegroups" or not parts[4]:
+        raise ValueError(f"not a resource-group-scoped ARM resource ID: {resource_id!r}")
+    return "/".join(parts[:5])
+
+
+def derived_name(component: str, name: str, prefix: str, max_length: int, what: str = "Azure names") -> str:
+    """``<prefix>-<name>``, checked against Azure's rule before anything is registered.
+
+    Lowercase letters, digits and '-', starting and ending alphanumeric, at most ``max_length`` long: the
+    rule every Azure name derived from a component name here must meet (resource groups, VNets,
+    workspaces, the cluster and its DNS prefix).
+    """
+    derived = f"{prefix}-{name}"
+    if not re.fullmatch(rf"[a-z0-9][a-z0-9-]{{0,{max_length - 2}}}[a-z0-9]", derived):
+        raise ValueError(
+            f"{component} name {name!r}: {what} derived from it ({derived!r}) must be 2-{max_length} lowercase "
+            "letters, digits or '-'"
+        )
+    return derived

@@ -1,0 +1,115 @@
+"""The Istio ``gateway`` chart as both edges install it: namespace, chart values and the Helm release.
+
+``IngressGateway`` and ``EgressGateway`` differ in their Service (public LoadBalancer vs ClusterIP),
+their selector and what they route; the namespace, the scaling and disruption rules and the pinned
+chart are the same, and live here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components import k8s_netpol as netpol
+from components.mesh_names import (
+    ENVOY_METRICS_PORT,
+    ISTIO_CHART_REPO,
+    MERGED_METRICS_PORT,
+    REVISION_LABEL,
+)
+
+GATEWAY_CHART = "gateway"
+
+
+def gateway_namespace(
+    resource_name: str, namespace: str, revision: str, parent: pulumi.Resource
+) -> k8s.core.v1.Namespace:
+    """A gateway namespace: injected by the mesh revision, Pod Security baseline enforced."""
+    return k8s.core.v1.Namespace(
+        resource_name,
+        metadata=k8s.meta.v1.ObjectMetaArgs(
+            name=namespace,
+            labels={
+                REVISION_LABEL: revision,
+                # Gateway pods need only the safe unprivileged-port sysctl: anything more privileged is refused.
+                "pod-security.kubernetes.io/enforce": "baseline",
+                "pod-security.kubernetes.io/warn": "restricted",
+                "pod-security.kubernetes.io/audit": "restricted",
+            },
+        ),
+        opts=pulumi.ResourceOptions(parent=parent),
+    )
+
+
+def zone_spread(selector: Mapping[str, str]) -> dict[str, Any]:
+    """Spread the selected pods over the availability zones (best effort: a zone outage keeps some)."""
+    return {
+        "maxSkew": 1,
+        "topologyKey": "topology.kubernetes.io/zone",
+        "whenUnsatisfiable": "ScheduleAnyway",
+        "labelSelector": {"matchLabels": dict(selector)},
+    }
+
+
+def gateway_values(
+    *, revision: str, replicas: int, service: dict[str, Any], selector: Mapping[str, str], is_prod: bool
+) -> dict[str, Any]:
+    """Chart values shared by both gateways; ``service`` is the edge's own Service block."""
+    values: dict[str, Any] = {
+        # Injected by this revision's istiod, like the workloads it serves.
+        "revision": revision,
+        "autoscaling": {"enabled": True, "minReplicas": replicas, "maxReplicas": max(replicas * 3, 5)},
+        "service": service,
+    }
+    if replicas > 1:
+        # Node drains during upgrades must never take every gateway pod at once.
+        values["podDisruptionBudget"] = {"minAvailable": 1}
+    if is_prod:
+        values["topologySpreadConstraints"] = [zone_spread(selector)]
+    return values
+
+
+def gateway_release(
+    resource_name: str,
+    *,
+    release_name: str,
+    version: str,
+    namespace: str,
+    values: dict[str, Any],
+    opts: pulumi.ResourceOptions,
+) -> k8s.helm.v3.Release:
+    """The pinned ``gateway`` chart from the Istio repository, into a namespace created beforehand."""
+    return k8s.helm.v3.Release(
+        resource_name,
+        name=release_name,
+        chart=GATEWAY_CHART,
+        version=version,
+        namespace=namespace,
+        repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=ISTIO_CHART_REPO),
+        create_namespace=False,
+        values=values,
+        opts=opts,
+    )
+
+
+def gateway_network_policies(
+    name: str,
+    namespace: str,
+    istiod_namespace: str,
+    revision: str,
+    prometheus_namespace: str | None,
+    opts: pulumi.ResourceOptions,
+) -> None:
+    """The gateway namespace's baseline (``<name>-np-*``), and Prometheus on the Envoy and agent metrics ports.
+
+    Each edge then opens only its own traffic: the public ports (ingress) or the allowed apps and the
+    internet on 443 (egress).
+    """
+    netpol.baseline_network_policies(f"{name}-np", namespace, istiod_namespace=istiod_namespace, revision=revision,
+                                     opts=opts)
+    if prometheus_namespace:
+        netpol.allow_prometheus_scrape(f"{name}-np-allow-prometheus", namespace, prometheus_namespace,
+                                       (MERGED_METRICS_PORT, ENVOY_METRICS_PORT), opts)

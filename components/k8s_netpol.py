@@ -1,0 +1,139 @@
+"""The one NetworkPolicy helper set: ports, peers, a policy, and the baseline every meshed namespace gets.
+
+Istio authorization runs inside each pod's own sidecar; these L4 policies hold even for a pod
+without one (or with a compromised one). Every component that writes a NetworkPolicy builds it
+from here, so the gateway namespaces, the app namespaces and ``istio-system`` agree on how a peer
+is selected and on what "default deny" means.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.mesh_names import (
+    DNS_POD_LABELS,
+    DNS_PORT,
+    KUBE_SYSTEM_NAMESPACE,
+    NAMESPACE_NAME_LABEL,
+    XDS_PORT,
+    istiod_pod_labels,
+)
+
+IngressRules = Sequence[k8s.networking.v1.NetworkPolicyIngressRuleArgs]
+EgressRules = Sequence[k8s.networking.v1.NetworkPolicyEgressRuleArgs]
+
+
+def tcp(port: int) -> k8s.networking.v1.NetworkPolicyPortArgs:
+    return k8s.networking.v1.NetworkPolicyPortArgs(protocol="TCP", port=port)
+
+
+def udp(port: int) -> k8s.networking.v1.NetworkPolicyPortArgs:
+    return k8s.networking.v1.NetworkPolicyPortArgs(protocol="UDP", port=port)
+
+
+def pod_selector(labels: Mapping[str, str] | None = None) -> k8s.meta.v1.LabelSelectorArgs:
+    """Pods with these labels; no labels selects every pod of the namespace."""
+    return k8s.meta.v1.LabelSelectorArgs(match_labels=dict(labels)) if labels else k8s.meta.v1.LabelSelectorArgs()
+
+
+def namespaces_peer(
+    names: Sequence[str], pod_labels: Mapping[str, str] | None = None
+) -> k8s.networking.v1.NetworkPolicyPeerArgs:
+    """Pods (all, or those with ``pod_labels``) in the namespaces named, by the API server's name label."""
+    return k8s.networking.v1.NetworkPolicyPeerArgs(
+        namespace_selector=k8s.meta.v1.LabelSelectorArgs(match_expressions=[
+            k8s.meta.v1.LabelSelectorRequirementArgs(key=NAMESPACE_NAME_LABEL, operator="In", values=sorted(set(names)))
+        ]),
+        pod_selector=pod_selector(pod_labels) if pod_labels else None,
+    )
+
+
+def labelled_namespaces_peer(namespace_labels: Mapping[str, str]) -> k8s.networking.v1.NetworkPolicyPeerArgs:
+    """Every pod in the namespaces carrying these labels (e.g. injected by one mesh revision)."""
+    return k8s.networking.v1.NetworkPolicyPeerArgs(
+        namespace_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=dict(namespace_labels)),
+    )
+
+
+def network_policy(
+    resource_name: str,
+    namespace: pulumi.Input[str],
+    policy_name: str,
+    pod_labels: Mapping[str, str] | None,
+    *,
+    ingress: IngressRules | None = None,
+    egress: EgressRules | None = None,
+    opts: pulumi.ResourceOptions,
+) -> k8s.networking.v1.NetworkPolicy:
+    """A NetworkPolicy whose ``policyTypes`` follow the directions given.
+
+    ``ingress=[]`` (or ``egress=[]``) isolates the selected pods in that direction and allows nothing;
+    ``None`` leaves the direction alone. Deriving the types from the rules keeps the two from disagreeing
+    (a rule list without its policy type is silently ignored by Kubernetes).
+    """
+    types = (["Ingress"] if ingress is not None else []) + (["Egress"] if egress is not None else [])
+    return k8s.networking.v1.NetworkPolicy(
+        resource_name,
+        metadata=k8s.meta.v1.ObjectMetaArgs(name=policy_name, namespace=namespace),
+        spec=k8s.networking.v1.NetworkPolicySpecArgs(
+            pod_selector=pod_selector(pod_labels),
+            policy_types=types,
+            # An empty rule list and an absent one mean the same (nothing allowed): the manifest omits it.
+            ingress=list(ingress) if ingress else None,
+            egress=list(egress) if egress else None,
+        ),
+        opts=opts,
+    )
+
+
+def baseline_network_policies(
+    resource_prefix: str,
+    namespace: pulumi.Input[str],
+    *,
+    istiod_namespace: str,
+    revision: str,
+    opts: pulumi.ResourceOptions,
+) -> list[k8s.networking.v1.NetworkPolicy]:
+    """Default deny both ways, then DNS and istiod for every pod (``<resource_prefix>-<policy>``)."""
+    return [
+        # Nothing in, nothing out, unless another policy allows it.
+        network_policy(f"{resource_prefix}-default-deny", namespace, "default-deny", None,
+                       ingress=[], egress=[], opts=opts),
+        network_policy(
+            f"{resource_prefix}-allow-dns", namespace, "allow-dns", None,
+            egress=[k8s.networking.v1.NetworkPolicyEgressRuleArgs(
+                to=[namespaces_peer([KUBE_SYSTEM_NAMESPACE], DNS_POD_LABELS)], ports=[udp(DNS_PORT), tcp(DNS_PORT)],
+            )],
+            opts=opts,
+        ),
+        # xDS configuration, certificates and SDS secrets all come from istiod on 15012, and only from the
+        # revision that injected these pods. The webhook port 15017 is called by the API server, never by
+        # workloads, so it is not opened here.
+        network_policy(
+            f"{resource_prefix}-allow-istiod", namespace, "allow-istiod", None,
+            egress=[k8s.networking.v1.NetworkPolicyEgressRuleArgs(
+                to=[namespaces_peer([istiod_namespace], istiod_pod_labels(revision))], ports=[tcp(XDS_PORT)],
+            )],
+            opts=opts,
+        ),
+    ]
+
+
+def allow_prometheus_scrape(
+    resource_name: str,
+    namespace: pulumi.Input[str],
+    prometheus_namespace: str,
+    ports: Sequence[int],
+    opts: pulumi.ResourceOptions,
+) -> k8s.networking.v1.NetworkPolicy:
+    """Prometheus (its namespace only) may reach the metrics ports of every pod, and nothing else."""
+    return network_policy(
+        resource_name, namespace, "allow-prometheus-scrape", None,
+        ingress=[k8s.networking.v1.NetworkPolicyIngressRuleArgs(
+            from_=[namespaces_peer([prometheus_namespace])], ports=[tcp(p) for p in ports],
+        )],
+        opts=opts,
+    )

@@ -1,0 +1,71 @@
+"""The shared vocabulary of the mesh and the cluster: namespaces, labels, ports, gateway names, identities.
+
+Every component that needs one of these names imports it from here, so a name is written once and
+two components can never disagree about, say, the port istiod serves xDS on or the labels of the
+ingress gateway pods. Nothing here creates a resource.
+"""
+
+from __future__ import annotations
+
+# --------------------------------------------------------------------------- the project's own labels
+
+# The one domain for this platform's own labels and annotations (``<domain>/<name>``).
+PLATFORM_LABEL_DOMAIN = "platform.contoso.com"
+
+
+def platform_label(name: str) -> str:
+    """``platform.contoso.com/<name>``: a label or annotation key owned by this platform."""
+    return f"{PLATFORM_LABEL_DOMAIN}/{name}"
+
+
+# --------------------------------------------------------------------------- Kubernetes
+
+# Set by the API server on every namespace: selects a namespace by name in a NetworkPolicy.
+NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
+# CoreDNS runs here on AKS, and the API server's calls to webhooks arrive from here (konnectivity).
+KUBE_SYSTEM_NAMESPACE = "kube-system"
+DNS_POD_LABELS = {"k8s-app": "kube-dns"}  # CoreDNS on AKS
+DNS_PORT = 53
+
+# --------------------------------------------------------------------------- Istio control plane
+
+ISTIO_CHART_REPO = "https://istio-release.storage.googleapis.com/charts"
+ROOT_NAMESPACE = "istio-system"  # istiod's namespace and the mesh root namespace
+REVISION_LABEL = "istio.io/rev"
+ISTIOD_POD_LABELS = {"app": "istiod"}
+# Every sidecar-injected pod carries this label (set by the injector); used where Istio needs a selector.
+INJECTED_POD_LABEL = "security.istio.io/tlsMode"
+
+XDS_PORT = 15012  # istiod: xDS and CA (certificate signing) over mTLS; every proxy needs it
+WEBHOOK_PORT = 15017  # istiod: injection/validation webhooks, called by the API server
+MONITORING_PORT = 15014  # istiod metrics (debug endpoints closed with ENABLE_DEBUG_ON_HTTP=false)
+MERGED_METRICS_PORT = 15020  # istio-agent serves app + Envoy metrics merged here (enablePrometheusMerge)
+ENVOY_METRICS_PORT = 15090  # Envoy's own Prometheus endpoint
+
+# --------------------------------------------------------------------------- gateways
+
+HTTP_PORT = 80
+HTTPS_PORT = 443
+
+# The gateway chart names the Deployment, Service and service account after the release.
+INGRESS_RELEASE_NAME = "istio-ingressgateway"
+INGRESS_GATEWAY_SERVICE_ACCOUNT = INGRESS_RELEASE_NAME
+INGRESS_GATEWAY_SELECTOR = {"istio": "ingressgateway"}
+EGRESS_RELEASE_NAME = "istio-egressgateway"
+EGRESS_GATEWAY_SELECTOR = {"istio": "egressgateway"}
+EGRESS_GATEWAY_PORT = HTTPS_PORT  # the egress gateway's only port: TLS passthrough on 443
+
+
+def injection_label(revision: str) -> dict[str, str]:
+    """The namespace label that has this revision's istiod inject sidecars."""
+    return {REVISION_LABEL: revision}
+
+
+def istiod_pod_labels(revision: str) -> dict[str, str]:
+    """The pods of one control-plane revision (a canary istiod carries another ``istio.io/rev``)."""
+    return {**ISTIOD_POD_LABELS, REVISION_LABEL: revision}
+
+
+def spiffe_principal(trust_domain: str, namespace: str, service_account: str) -> str:
+    """The principal string Istio matches in AuthorizationPolicy ``principals`` (no ``spiffe://``)."""
+    return f"{trust_domain}/ns/{namespace}/sa/{service_account}"

@@ -1,0 +1,107 @@
+"""What both edges share (components/gateway_release.py): the pinned chart, the namespace, scaling, schema."""
+
+from __future__ import annotations
+
+import pytest
+
+from stack_config import load_config
+from tests.components import wiring
+from tests.components.wiring import REVISION
+from tools.program_runner import ProgramRun, RecordedResource
+
+RELEASE = "kubernetes:helm.sh/v3:Release"
+GATEWAYS = {  # release name: (namespace, pod selector)
+    "istio-ingressgateway": ("istio-ingress", {"istio": "ingressgateway"}),
+    "istio-egressgateway": ("istio-egress", {"istio": "egressgateway"}),
+}
+
+# Top-level keys the `gateway` chart's values.schema.json accepts (1.30; the schema has
+# additionalProperties: false, so Helm refuses the install on any other key) and the service keys it declares.
+GATEWAY_CHART_KEYS = {
+    "global", "affinity", "securityContext", "containerSecurityContext", "kind", "annotations", "autoscaling",
+    "env", "envVarFrom", "strategy", "minReadySeconds", "readinessProbe", "labels", "name", "nodeSelector",
+    "podAnnotations", "replicaCount", "resources", "revision", "defaultRevision", "compatibilityVersion",
+    "profile", "platform", "pilot", "runAsRoot", "unprivilegedPort", "service", "serviceAccount", "rbac",
+    "tolerations", "topologySpreadConstraints", "networkGateway", "imagePullPolicy", "imagePullSecrets",
+    "podDisruptionBudget", "terminationGracePeriodSeconds", "volumes", "volumeMounts", "initContainers",
+    "additionalContainers", "priorityClassName",
+}
+GATEWAY_SERVICE_KEYS = {"annotations", "externalTrafficPolicy", "loadBalancerIP", "loadBalancerSourceRanges",
+                        "ipFamilies", "ipFamilyPolicy", "ports", "type"}
+
+
+def build() -> None:
+    cfg = load_config()
+    opts = wiring.in_cluster()
+    wiring.ingress_gateway(cfg, opts)
+    wiring.egress_gateway(cfg, opts)
+
+
+def release(run: ProgramRun, name: str) -> RecordedResource:
+    (found,) = [r for r in run.of_type(RELEASE) if r.get("name") == name]
+    return found
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+@pytest.mark.parametrize("name", sorted(GATEWAYS))
+def test_pinned_official_chart_in_a_namespace_injected_by_the_revision(build_run, stack, name):
+    run = build_run(stack)
+    rel, (namespace, _) = release(run, name), GATEWAYS[name]
+    assert rel.get("chart") == "gateway"
+    assert rel.get("version") == "1.30.3"
+    assert rel.get("repositoryOpts.repo") == "https://istio-release.storage.googleapis.com/charts"
+    assert rel.get("namespace") == namespace and rel.get("createNamespace") is False
+    assert rel.get("values.revision") == REVISION
+    (ns,) = [r for r in run.k8s_objects("Namespace") if r.get("metadata.name") == namespace]
+    assert ns.get("metadata.labels")["istio.io/rev"] == REVISION
+    assert ns.get("metadata.labels")["pod-security.kubernetes.io/enforce"] == "baseline"
+    assert ns.urn in rel.dependencies
+
+
+@pytest.mark.parametrize("name", sorted(GATEWAYS))
+def test_prod_spreads_over_zones_and_survives_drains(build_run, name):
+    _, selector = GATEWAYS[name]
+    values = release(build_run("prod"), name).get("values")
+    assert values["autoscaling"]["enabled"] is True
+    assert values["autoscaling"]["maxReplicas"] >= values["autoscaling"]["minReplicas"] > 1
+    assert values["podDisruptionBudget"] == {"minAvailable": 1}
+    assert values["topologySpreadConstraints"] == [{
+        "maxSkew": 1, "topologyKey": "topology.kubernetes.io/zone", "whenUnsatisfiable": "ScheduleAnyway",
+        "labelSelector": {"matchLabels": selector},
+    }]
+    assert "topologySpreadConstraints" not in release(build_run("dev"), name).get("values")
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+@pytest.mark.parametrize("name", sorted(GATEWAYS))
+def test_chart_values_are_accepted_by_the_gateway_chart_schema(build_run, stack, name):
+    values = release(build_run(stack), name).get("values")
+    assert set(values) <= GATEWAY_CHART_KEYS
+    assert set(values["service"]) <= GATEWAY_SERVICE_KEYS
+
+
+def _in_namespace(namespace: str) -> dict:
+    return {"matchExpressions": [{"key": "kubernetes.io/metadata.name", "operator": "In", "values": [namespace]}]}
+
+
+@pytest.mark.parametrize("name", sorted(GATEWAYS))
+def test_baseline_network_policies(build_run, name):
+    namespace, _ = GATEWAYS[name]
+    pols = {r.get("metadata.name"): r.get("spec") for r in build_run("prod").k8s_objects("NetworkPolicy")
+            if r.get("metadata.namespace") == namespace}
+    # Deny both ways; an empty rule list and an absent one mean the same, and the manifest omits it.
+    assert pols["default-deny"] == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
+    assert pols["allow-dns"] == {"podSelector": {}, "policyTypes": ["Egress"], "egress": [{
+        "to": [{"namespaceSelector": _in_namespace("kube-system"), "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}}}],
+        "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
+    }]}
+    # Only the istiod of the revision that injected the gateway (a canary istiod is another revision).
+    assert pols["allow-istiod"] == {"podSelector": {}, "policyTypes": ["Egress"], "egress": [{
+        "to": [{"namespaceSelector": _in_namespace("istio-system"),
+                "podSelector": {"matchLabels": {"app": "istiod", "istio.io/rev": REVISION}}}],
+        "ports": [{"protocol": "TCP", "port": 15012}],
+    }]}
+    assert pols["allow-prometheus-scrape"] == {"podSelector": {}, "policyTypes": ["Ingress"], "ingress": [{
+        "from": [{"namespaceSelector": _in_namespace("monitoring")}],
+        "ports": [{"protocol": "TCP", "port": 15020}, {"protocol": "TCP", "port": 15090}],
+    }]}

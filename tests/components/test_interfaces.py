@@ -1,0 +1,73 @@
+"""Every component speaks the same interface: uniform ``*Args`` names, config sections, honest outputs."""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import inspect
+import pkgutil
+
+import pulumi
+import pytest
+
+import components
+from tools.program_runner import run_program
+
+# One name a concept: the left-hand spellings are the ones these interfaces do not use.
+RETIRED_FIELD_NAMES = {
+    "prod": "is_prod",
+    "ready": "depends_on",
+    "vault_dependencies": "depends_on",
+    "name_prefix": "resource_prefix",  # the config's namePrefix is "plat"; Args take "plat-<environment>"
+    "root_namespace": "istiod_namespace",
+}
+
+
+def _args_classes() -> list[type]:
+    found = []
+    for module_info in pkgutil.iter_modules(components.__path__):
+        module = importlib.import_module(f"components.{module_info.name}")
+        found += [cls for name, cls in inspect.getmembers(module, inspect.isclass)
+                  if name.endswith("Args") and dataclasses.is_dataclass(cls) and cls.__module__ == module.__name__]
+    return found
+
+
+ARGS = _args_classes()
+
+
+def test_every_component_has_args():
+    assert {cls.__name__ for cls in ARGS} >= {
+        "PlatformBaseArgs", "AksClusterArgs", "KeyVaultArgs", "SealingKeyArgs", "SealedSecretsArgs",
+        "IstioMeshArgs", "IngressGatewayArgs", "EgressGatewayArgs", "AppNamespacesArgs",
+    }
+
+
+@pytest.mark.parametrize("args", ARGS, ids=lambda cls: cls.__name__)
+def test_args_are_frozen_and_use_the_shared_names(args):
+    assert args.__dataclass_params__.frozen
+    names = {f.name for f in dataclasses.fields(args)}
+    retired = {name: RETIRED_FIELD_NAMES[name] for name in names & set(RETIRED_FIELD_NAMES)}
+    assert not retired, f"{args.__name__}: use {retired}"
+
+
+@pytest.mark.parametrize("args", ARGS, ids=lambda cls: cls.__name__)
+def test_args_take_config_sections_not_the_whole_platform_config(args):
+    # Annotations are strings (``from __future__ import annotations``): the declared type as written.
+    assert all("PlatformConfig" not in str(f.type) for f in dataclasses.fields(args)), args.__name__
+
+
+def test_registered_outputs_are_the_components_attributes(monkeypatch):
+    registered: list[tuple[pulumi.ComponentResource, dict]] = []
+    register = pulumi.ComponentResource.register_outputs
+
+    def record(self: pulumi.ComponentResource, outputs: dict) -> None:
+        if type(self).__module__.startswith("components."):  # not the Stack, whose outputs are the exports
+            registered.append((self, dict(outputs)))
+        register(self, outputs)
+
+    monkeypatch.setattr(pulumi.ComponentResource, "register_outputs", record)
+    run_program("dev")  # the whole program, every component
+    assert len({type(component) for component, _ in registered}) == 9
+    for component, outputs in registered:
+        for key, value in outputs.items():
+            assert getattr(component, key, None) is value, f"{type(component).__name__}: {key!r}"
