@@ -98,6 +98,7 @@ def bench_policy(pack: Path, sizes: tuple[int, ...]) -> dict:
 
     from tools import analyzer_host as ah
     from tools import preview
+    from tools.policy_config import load_policy_config, reconcile
     from tools.program_runner import ORGANIZATION, PROJECT, load_stack_config, run_program
 
     config, secret_keys = load_stack_config("prod")
@@ -114,7 +115,8 @@ def bench_policy(pack: Path, sizes: tuple[int, ...]) -> dict:
                            secret_keys=secret_keys) as host:
         info = host.info()
         cfg_file = preview.default_policy_config(pack, "prod")
-        host.configure(ah.reconcile_policy_config(info, ah.load_policy_config(cfg_file) if cfg_file else {}))
+        file_config = load_policy_config(cfg_file) if cfg_file else {}
+        host.configure(reconcile(info.policies, file_config, initial=info.initial_config))
         host.analyze_many(generated_resources(200, templates))  # warm-up
         for n in sizes:
             resources = generated_resources(n, templates)

@@ -8,7 +8,7 @@ import gc
 
 from pulumi_policy import EnforcementLevel, PolicyPack
 
-from rules import PACK_DESCRIPTION, PACK_NAME, all_policies
+from rules import PACK_DESCRIPTION, PACK_ENFORCEMENT_LEVEL, PACK_NAME, all_policies
 
 # The analyzer rebuilds every resource for every stack policy; with the default thresholds the cyclic
 # collector rescans all those live objects again and again, so analysis grew faster than the stack.
@@ -16,10 +16,9 @@ from rules import PACK_DESCRIPTION, PACK_NAME, all_policies
 gc.freeze()
 gc.set_threshold(50_000, 50, 100)
 
-# Mandatory unless a config file relaxes a rule: a forgotten config must fail closed.
 PolicyPack(
     name=PACK_NAME,
-    enforcement_level=EnforcementLevel.MANDATORY,
+    enforcement_level=EnforcementLevel(PACK_ENFORCEMENT_LEVEL),
     description=PACK_DESCRIPTION,
     provider="azure",
     tags=["aks", "istio", "keyvault", "sealed-secrets", "kubernetes"],

@@ -12,11 +12,11 @@ Python pack (``runtime: python`` in ``PulumiPolicy.yaml``), reproduced here:
    ``PULUMI_PROJECT``, ``PULUMI_STACK``, ``PULUMI_ORGANIZATION`` and ``PULUMI_DRY_RUN``.
 2. ``Handshake`` (Python packs answer Unimplemented: fine), ``ConfigureStack`` (stack, project,
    organization, config, tags), ``GetAnalyzerInfo``, ``GetPluginInfo``, then ``Configure`` with
-   the pack's defaults reconciled with the config file (``all`` first, then per policy; every
-   policy's config validated against its JSON schema).
+   the pack's defaults reconciled with the config file (``tools/policy_config.py``: ``all`` first,
+   then per policy; every policy's config validated against its JSON schema).
 3. ``Remediate`` (only useful when a policy is at ``remediate``) then ``Analyze`` for every
    resource registration, with its inputs marshalled keeping secrets (the secret signature
-   wrapper) and unknowns, internal ``__`` keys dropped, its options and its provider (the
+   wrapper, ``tools/wire.py``) and unknowns, internal ``__`` keys dropped, its options and its provider (the
    explicit one, or the default provider the engine would create for the package).
 4. ``AnalyzeStack`` once at the end with every resource's *outputs*, parent and dependencies.
 5. Close: SIGINT, which the pack turns into ``server.stop(0)``; SIGKILL if it lingers.
@@ -36,11 +36,10 @@ from collections import deque
 from concurrent import futures
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Optional, Sequence
+from typing import Any, Mapping, Optional, Sequence
 
-SECRET_SIG_KEY = "4dabf18193072939515e22adb298388d"
-SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
-ENFORCEMENT_LEVELS = ("advisory", "mandatory", "remediate", "disabled")
+from tools import wire
+from tools.policy_config import PolicyConfig
 
 _MAX_MESSAGE = 400 * 1024 * 1024  # the same ceiling the engine and the policy SDK use
 _CHANNEL_OPTIONS = [("grpc.max_receive_message_length", _MAX_MESSAGE), ("grpc.max_send_message_length", _MAX_MESSAGE)]
@@ -48,14 +47,6 @@ _CHANNEL_OPTIONS = [("grpc.max_receive_message_length", _MAX_MESSAGE), ("grpc.ma
 
 class PolicyPackError(RuntimeError):
     """The policy pack could not be started or failed while answering."""
-
-
-class PolicyConfigError(ValueError):
-    """The policy pack config file is invalid (bad JSON, enforcement level, or schema violation)."""
-
-    def __init__(self, problems: Sequence[str]):
-        self.problems = list(problems)
-        super().__init__("Invalid policy pack configuration:\n" + "\n".join(f"  - {p}" for p in self.problems))
 
 
 # --------------------------------------------------------------------------- records
@@ -80,13 +71,7 @@ class AnalyzerInfo:
     display_name: str
     supports_config: bool
     policies: tuple[PolicyInfo, ...]
-    initial_config: dict[str, "PolicyConfig"]
-
-
-@dataclass(frozen=True)
-class PolicyConfig:
-    enforcement_level: str = ""
-    properties: Optional[dict[str, Any]] = None
+    initial_config: dict[str, PolicyConfig]
 
 
 @dataclass(frozen=True)
@@ -136,62 +121,6 @@ class AnalyzerResource:
     property_dependencies: Mapping[str, Sequence[str]] = field(default_factory=dict)
 
 
-# --------------------------------------------------------------------------- wire helpers
-
-
-def secret(value: Any) -> dict[str, Any]:
-    return {SECRET_SIG_KEY: SECRET_SIG, "value": value}
-
-
-def wire_properties(values: Mapping[str, Any], secret_paths: Iterable[str] = (),
-                    secret_keys: Iterable[str] = ()) -> dict[str, Any]:
-    """Plain recorded values -> the engine's marshalled form for analyzers.
-
-    Secrets keep the secret signature wrapper (``KeepSecrets``); internal ``__`` keys are dropped
-    (``SkipInternalKeys``). ``secret_paths`` use the recorder's dotted paths; ``secret_keys`` are
-    top-level keys whose whole value is secret (additional secret outputs).
-    """
-    paths = set(secret_paths)
-    keys = set(secret_keys)
-
-    def walk(value: Any, path: str) -> Any:
-        if path in paths:
-            return secret(value)
-        if not paths:
-            return value
-        if isinstance(value, Mapping):
-            return {k: walk(v, f"{path}.{k}") for k, v in value.items()}
-        if isinstance(value, list):
-            return [walk(v, f"{path}.{i}") for i, v in enumerate(value)]
-        return value
-
-    out: dict[str, Any] = {}
-    for key, value in values.items():
-        if key.startswith("__"):
-            continue
-        out[key] = secret(value) if key in keys else walk(value, key)
-    return out
-
-
-def _struct(values: Mapping[str, Any]):
-    from google.protobuf import struct_pb2
-
-    s = struct_pb2.Struct()
-    s.update(values)
-    return s
-
-
-def _ints(value: Any) -> Any:
-    """protobuf Struct numbers are doubles: give integral ones back as ints (JSON has one number type)."""
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, Mapping):
-        return {k: _ints(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_ints(v) for v in value]
-    return value
-
-
 def _level_name(value: int) -> str:
     from pulumi.runtime.proto import analyzer_pb2
 
@@ -205,99 +134,57 @@ def _severity_name(value: int) -> str:
     return "" if name.endswith("UNSPECIFIED") else name.removeprefix("POLICY_SEVERITY_").lower()
 
 
-# --------------------------------------------------------------------------- policy config (engine semantics)
+def analyzer_info(resp: Any, version: str) -> AnalyzerInfo:
+    """A ``GetAnalyzerInfo`` answer (``analyzer_pb2.AnalyzerInfo``) as plain records, policies sorted by name."""
+    from google.protobuf import json_format
+
+    policies = []
+    for p in resp.policies:
+        schema = None
+        if p.HasField("configSchema"):
+            schema = {
+                "properties": wire.whole_numbers(json_format.MessageToDict(p.configSchema.properties)),
+                "required": list(p.configSchema.required),
+            }
+        policies.append(
+            PolicyInfo(
+                name=p.name,
+                description=p.description,
+                enforcement_level=_level_name(p.enforcementLevel),
+                severity=_severity_name(p.severity),
+                display_name=p.displayName,
+                policy_type={1: "resource", 2: "stack"}.get(int(p.policy_type), ""),
+                remediation_steps=p.remediation_steps,
+                config_schema=schema,
+            )
+        )
+    initial = {
+        k: PolicyConfig(
+            _level_name(v.enforcementLevel), wire.whole_numbers(json_format.MessageToDict(v.properties)) or None
+        )
+        for k, v in resp.initialConfig.items()
+    }
+    return AnalyzerInfo(
+        name=resp.name,
+        version=version,
+        display_name=resp.displayName,
+        supports_config=resp.supportsConfig,
+        policies=tuple(sorted(policies, key=lambda x: x.name)),
+        initial_config=initial,
+    )
 
 
-def parse_policy_config(data: Any, source: str = "policy config") -> dict[str, PolicyConfig]:
-    """``--policy-pack-config`` JSON: ``{"all": "mandatory", "<policy>": "advisory" | {"enforcementLevel": ..., ...}}``."""
-    if data is None:
-        return {}
-    if not isinstance(data, Mapping):
-        raise PolicyConfigError([f"{source}: the top level must be a JSON object"])
-    problems: list[str] = []
-    result: dict[str, PolicyConfig] = {}
-    for name, value in data.items():
-        level, props = "", None
-        if isinstance(value, str):
-            level = value
-        elif isinstance(value, Mapping):
-            props = {k: v for k, v in value.items() if k != "enforcementLevel"} or None
-            level = value.get("enforcementLevel", "")
-            if not isinstance(level, str):
-                problems.append(f"{source}: {name}.enforcementLevel: {level!r} is not a string")
-                continue
-        else:
-            problems.append(f"{source}: {name}: {value!r} is not a valid value; must be a string or object")
-            continue
-        if level and level not in ENFORCEMENT_LEVELS:
-            problems.append(f"{source}: {name}: {level!r} is not a valid enforcement level "
-                            f"(allowed: {', '.join(ENFORCEMENT_LEVELS)})")
-            continue
-        if level or props:
-            result[name] = PolicyConfig(level, props)
-    if problems:
-        raise PolicyConfigError(problems)
-    return result
+def configure_request(config: Mapping[str, PolicyConfig]) -> Any:
+    """The ``ConfigureAnalyzerRequest`` for reconciled policy config (an unset level is advisory)."""
+    from pulumi.runtime.proto import analyzer_pb2
 
-
-def load_policy_config(path: str | Path) -> dict[str, PolicyConfig]:
-    text = Path(path).read_text()
-    if not text.strip():
-        return {}
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise PolicyConfigError([f"{path}: not valid JSON: {e}"]) from None
-    return parse_policy_config(data, str(path))
-
-
-def reconcile_policy_config(info: AnalyzerInfo, config: Mapping[str, PolicyConfig]) -> dict[str, PolicyConfig]:
-    """Defaults from each policy (level, schema defaults), then the pack's initial config, then ``config``.
-
-    Raises ``PolicyConfigError`` listing every policy whose resulting properties break its schema.
-    """
-    result: dict[str, PolicyConfig] = {}
-    for p in info.policies:
-        defaults = {k: v["default"] for k, v in ((p.config_schema or {}).get("properties") or {}).items()
-                    if isinstance(v, Mapping) and "default" in v}
-        result[p.name] = PolicyConfig(p.enforcement_level, defaults or None)
-
-    def apply(given: Mapping[str, PolicyConfig]) -> None:
-        everything = given.get("all")
-        if everything is not None and everything.enforcement_level:
-            for k, v in list(result.items()):
-                result[k] = PolicyConfig(everything.enforcement_level, v.properties)
-        for name, cfg in given.items():
-            level, props = "", None
-            if name in result:
-                level, props = result[name].enforcement_level, result[name].properties
-            if cfg.enforcement_level:
-                level = cfg.enforcement_level
-            if cfg.properties:
-                props = {**(props or {}), **cfg.properties}
-            result[name] = PolicyConfig(level, props)
-
-    apply(info.initial_config)
-    apply(config)
-
-    import jsonschema
-
-    problems: list[str] = []
-    for p in info.policies:
-        if not p.config_schema:
-            continue
-        schema = {"type": "object"}
-        if p.config_schema.get("properties"):
-            schema["properties"] = p.config_schema["properties"]
-        if p.config_schema.get("required"):
-            schema["required"] = p.config_schema["required"]
-        validator = jsonschema.Draft7Validator(schema)
-        for err in sorted(validator.iter_errors(result[p.name].properties or {}), key=lambda e: list(e.path)):
-            where = ".".join(str(x) for x in err.path)
-            problems.append(f"{p.name}: {where + ': ' if where else ''}{err.message}")
-    if problems:
-        raise PolicyConfigError(problems)
-    return result
+    req = analyzer_pb2.ConfigureAnalyzerRequest()
+    for name, cfg in config.items():
+        entry = req.policyConfig[name]
+        entry.enforcementLevel = analyzer_pb2.EnforcementLevel.Value((cfg.enforcement_level or "advisory").upper())
+        if cfg.properties:
+            entry.properties.update(cfg.properties)
+    return req
 
 
 # --------------------------------------------------------------------------- the engine side
@@ -539,45 +426,19 @@ class PolicyPackHost:
 
     def info(self) -> AnalyzerInfo:
         if self._info is None:
-            from google.protobuf import empty_pb2, json_format
+            from google.protobuf import empty_pb2
 
             resp = self._call("GetAnalyzerInfo", empty_pb2.Empty())
-            policies = []
-            for p in resp.policies:
-                schema = None
-                if p.HasField("configSchema"):
-                    schema = {"properties": _ints(json_format.MessageToDict(p.configSchema.properties)),
-                              "required": list(p.configSchema.required)}
-                policies.append(PolicyInfo(
-                    name=p.name, description=p.description, enforcement_level=_level_name(p.enforcementLevel),
-                    severity=_severity_name(p.severity), display_name=p.displayName,
-                    policy_type={1: "resource", 2: "stack"}.get(int(p.policy_type), ""),
-                    remediation_steps=p.remediation_steps, config_schema=schema))
-            initial = {k: PolicyConfig(_level_name(v.enforcementLevel),
-                                       _ints(json_format.MessageToDict(v.properties)) or None)
-                       for k, v in resp.initialConfig.items()}
             # As the engine: the version in PulumiPolicy.yaml, when set, wins over the SDK's placeholder.
             self.version = str(pack_metadata(self.pack_dir).get("version") or resp.version)
-            self._info = AnalyzerInfo(name=resp.name, version=self.version, display_name=resp.displayName,
-                                      supports_config=resp.supportsConfig,
-                                      policies=tuple(sorted(policies, key=lambda x: x.name)),
-                                      initial_config=initial)
+            self._info = analyzer_info(resp, self.version)
             plugin = self._call("GetPluginInfo", empty_pb2.Empty())
             self.plugin_version = plugin.version
         return self._info
 
     def configure(self, config: Mapping[str, PolicyConfig]) -> None:
-        from pulumi.runtime.proto import analyzer_pb2
-
-        if not config:
-            return
-        req = analyzer_pb2.ConfigureAnalyzerRequest()
-        for name, cfg in config.items():
-            entry = req.policyConfig[name]
-            entry.enforcementLevel = analyzer_pb2.EnforcementLevel.Value((cfg.enforcement_level or "advisory").upper())
-            if cfg.properties:
-                entry.properties.update(cfg.properties)
-        self._call("Configure", req)
+        if config:
+            self._call("Configure", configure_request(config))
 
     def _options(self, r: AnalyzerResource):
         from pulumi.runtime.proto import analyzer_pb2
@@ -597,12 +458,12 @@ class PolicyPackHost:
             return None
         p = r.provider
         return analyzer_pb2.AnalyzerProviderResource(urn=p.urn, type=p.type, name=p.name,
-                                                     properties=_struct(p.properties))
+                                                     properties=wire.to_struct(p.properties))
 
     def analyze_request(self, r: AnalyzerResource):
         from pulumi.runtime.proto import analyzer_pb2
 
-        return analyzer_pb2.AnalyzeRequest(type=r.type, urn=r.urn, name=r.name, properties=_struct(r.properties),
+        return analyzer_pb2.AnalyzeRequest(type=r.type, urn=r.urn, name=r.name, properties=wire.to_struct(r.properties),
                                            options=self._options(r), provider=self._provider(r))
 
     def _diagnostics(self, resp, default_urn: str = "") -> list[Diagnostic]:
@@ -618,11 +479,9 @@ class PolicyPackHost:
         return out
 
     def remediate(self, r: AnalyzerResource) -> list[Remediation]:
-        from google.protobuf import json_format
-
         resp = self._call("Remediate", self.analyze_request(r))
         return [Remediation(x.policyName, x.description,
-                            json_format.MessageToDict(x.properties) if x.HasField("properties") else None,
+                            wire.from_struct(x.properties) if x.HasField("properties") else None,
                             x.diagnostic) for x in resp.remediations]
 
     def analyze(self, r: AnalyzerResource) -> list[Diagnostic]:
@@ -661,7 +520,7 @@ class PolicyPackHost:
         for r in resources:
             item = req.resources.add(type=r.type, urn=r.urn, name=r.name, parent=r.parent,
                                      dependencies=list(r.dependencies))
-            item.properties.CopyFrom(_struct(r.properties))
+            item.properties.CopyFrom(wire.to_struct(r.properties))
             item.options.CopyFrom(self._options(r))
             provider = self._provider(r)
             if provider is not None:

@@ -32,14 +32,16 @@ from pathlib import Path
 from typing import Any, Mapping, Optional, Sequence
 
 from tools import analyzer_host as ah
-from tools import plan_render, schema_checks
+from tools import plan_render, schema_checks, wire
 from tools.findings import Finding, as_violation
+from tools.policy_config import PolicyConfigError, load_policy_config, reconcile
 from tools.program_runner import (
     ORGANIZATION,
     PROJECT,
     ROOT,
     ProgramRun,
     RecordedResource,
+    dig,
     load_stack_config,
     run_program,
     stack_file,
@@ -121,21 +123,20 @@ def analyzer_resources(run: ProgramRun, stack: str) -> tuple[list[ah.AnalyzerRes
                                                              dict[str, dict[str, Any]]]:
     """(per-resource requests with inputs, stack-analysis resources with outputs, default providers)."""
     defaults = default_providers(run, stack)
-    by_urn = {r.urn: r for r in run.resources}
     providers: dict[str, ah.ProviderRef] = {}
     for urn, d in defaults.items():
-        providers[urn] = ah.ProviderRef(urn, d["type"], d["name"], ah.wire_properties(d["inputs"], d["secret_paths"]))
+        providers[urn] = ah.ProviderRef(urn, d["type"], d["name"], wire.encode(d["inputs"], d["secret_paths"]))
     for r in run.resources:
         if r.type.startswith("pulumi:providers:"):
-            providers[r.urn] = ah.ProviderRef(r.urn, r.type, r.name, ah.wire_properties(r.inputs, r.secret_paths))
+            providers[r.urn] = ah.ProviderRef(r.urn, r.type, r.name, wire.encode(r.inputs, r.secret_paths))
 
     root = root_urn(stack)
-    stack_outputs = ah.wire_properties(run.outputs, secret_keys=run.secret_outputs)
+    stack_outputs = wire.encode(run.outputs, secret_keys=run.secret_outputs)
     analyze = [ah.AnalyzerResource(urn=root, type="pulumi:pulumi:Stack", name=f"{PROJECT}-{stack}", properties={})]
     whole = [ah.AnalyzerResource(urn=root, type="pulumi:pulumi:Stack", name=f"{PROJECT}-{stack}",
                                  properties=stack_outputs)]
     for d in defaults.values():
-        props = ah.wire_properties(d["inputs"], d["secret_paths"])
+        props = wire.encode(d["inputs"], d["secret_paths"])
         for into in (analyze, whole):
             into.append(ah.AnalyzerResource(urn=d["urn"], type=d["type"], name=d["name"], properties=props))
     for r in run.resources:
@@ -145,12 +146,11 @@ def analyzer_resources(run: ProgramRun, stack: str) -> tuple[list[ah.AnalyzerRes
                       delete_before_replace=r.delete_before_replace if r.delete_before_replace else None,
                       additional_secret_outputs=r.additional_secret_outputs, provider=providers.get(prov_urn),
                       dependencies=r.dependencies, property_dependencies=r.property_dependencies)
-        analyze.append(ah.AnalyzerResource(properties=ah.wire_properties(r.inputs, r.secret_paths), **common))
+        analyze.append(ah.AnalyzerResource(properties=wire.encode(r.inputs, r.secret_paths), **common))
         outputs = r.outputs or r.inputs
         whole.append(ah.AnalyzerResource(
-            properties=ah.wire_properties(outputs, r.secret_paths, secret_keys=_secret_top_keys(r) & set(outputs)),
+            properties=wire.encode(outputs, r.secret_paths, secret_keys=_secret_top_keys(r) & set(outputs)),
             **common))
-    del by_urn
     return analyze, whole, defaults
 
 
@@ -170,8 +170,6 @@ def _secret_strings(run: ProgramRun) -> set[str]:
         elif isinstance(value, list):
             for v in value:
                 collect(v)
-
-    from tools.program_runner import dig
 
     for r in run.resources:
         for p in r.secret_paths:
@@ -353,10 +351,10 @@ def _preview(args, host, path, stack, out_dir, config, secret_keys, env_class, p
             if not host.ready():
                 import jsonschema  # noqa: F401 - imported while the pack is still booting, not after
             info = host.info()
-            file_config = ah.load_policy_config(policy_config) if policy_config else {}
+            file_config = load_policy_config(policy_config) if policy_config else {}
             known = {p.name for p in info.policies} | {"all"}
             warnings += [f"policy config names an unknown policy: {n}" for n in sorted(set(file_config) - known)]
-            reconciled = ah.reconcile_policy_config(info, file_config)
+            reconciled = reconcile(info.policies, file_config, initial=info.initial_config)
             host.configure(reconciled)
             if any(c.enforcement_level == "remediate" for c in reconciled.values()):
                 for i, r in enumerate(analyze):
@@ -368,7 +366,7 @@ def _preview(args, host, path, stack, out_dir, config, secret_keys, env_class, p
             for diags in host.analyze_many(analyze):
                 diagnostics.extend(diags)
             diagnostics.extend(host.analyze_stack(whole, root_urn=root_urn(stack)))
-        except ah.PolicyConfigError as e:
+        except PolicyConfigError as e:
             print(f"Stack {stack}: {e}", file=sys.stderr)
             return EXIT_CONFIG
         except ah.PolicyPackError as e:

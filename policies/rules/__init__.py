@@ -6,12 +6,14 @@ from . import aks, istio, keyvault, kubernetes, sealed_secrets  # noqa: F401 - r
 from .common import POLICIES, RULES, RuleMeta
 
 PACK_NAME = "platform-security"
+# Every rule is mandatory unless a config file relaxes it: a forgotten config must fail closed.
+PACK_ENFORCEMENT_LEVEL = "mandatory"
 PACK_DESCRIPTION = (
     "Secure-by-default guardrails for the AKS platform: cluster hardening, Key Vault, sealed-secrets keys, "
     "Istio mTLS/authorization/egress and Kubernetes workload least privilege."
 )
 
-__all__ = ["PACK_NAME", "PACK_DESCRIPTION", "POLICIES", "RULES", "RuleMeta", "all_policies"]
+__all__ = ["PACK_NAME", "PACK_ENFORCEMENT_LEVEL", "PACK_DESCRIPTION", "POLICIES", "RULES", "RuleMeta", "all_policies"]
 
 
 def all_policies() -> list:

@@ -10,7 +10,8 @@ import pytest
 from stack_config import load_config, parse_config
 from tests.components import wiring
 from tests.conftest import stack_raw_config
-from tools.program_runner import TENANT_ID, ProgramRun
+from tools.mocks import TENANT_ID
+from tools.program_runner import ProgramRun
 
 MC = "azure-native:containerservice:ManagedCluster"
 MAINT = "azure-native:containerservice:MaintenanceConfiguration"

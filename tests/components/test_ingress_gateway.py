@@ -19,13 +19,8 @@ from stack_config import (
 from tests.components import wiring
 from tests.components.wiring import ADDON_CLIENT_ID, CLUSTER_PRINCIPAL
 from tests.conftest import k8s_manifest, stack_raw_config
-from tools.program_runner import (
-    TENANT_ID,
-    fake_certificate,
-    fake_private_key,
-    load_stack_config,
-    run_program,
-)
+from tools.mocks import TENANT_ID, fake_certificate, fake_private_key
+from tools.program_runner import load_stack_config, run_program
 
 NS = "istio-ingress"
 MS_ISSUER = "https://login.microsoftonline.com/72f988bf-86f1-41af-91ab-2d7cd011db47/v2.0"

@@ -16,13 +16,8 @@ from components.key_vault import VaultReader, vault_name_for
 from stack_config import load_config
 from tests.components import wiring
 from tests.components.wiring import WORKSPACE_ID
-from tools.program_runner import (
-    DEPLOYER_OBJECT_ID,
-    SUBSCRIPTION_ID,
-    TENANT_ID,
-    load_stack_config,
-    run_program,
-)
+from tools.mocks import DEPLOYER_OBJECT_ID, SUBSCRIPTION_ID, TENANT_ID
+from tools.program_runner import load_stack_config, run_program
 
 VAULT = "azure-native:keyvault:Vault"
 ROLE = "azure-native:authorization:RoleAssignment"

@@ -15,12 +15,8 @@ from stack_config import (
 from tests.components import wiring
 from tests.components.wiring import KEY_OWNER_STACK
 from tests.conftest import k8s_manifest
-from tools.program_runner import (
-    ProgramRun,
-    load_stack_config,
-    run_program,
-    shared_key_owner_outputs,
-)
+from tools.mocks import shared_key_owner_outputs
+from tools.program_runner import ProgramRun, load_stack_config, run_program
 
 RELEASE = "kubernetes:helm.sh/v3:Release"
 NAMESPACE = "kubernetes:core/v1:Namespace"

@@ -18,13 +18,8 @@ from components.sealing_key import (
 from stack_config import SealedSecretsConfig, load_config
 from tests.components import wiring
 from tests.components.wiring import KEY_OWNER_STACK
-from tools.program_runner import (
-    ProgramRun,
-    RecordedResource,
-    load_stack_config,
-    run_program,
-    shared_key_owner_outputs,
-)
+from tools.mocks import shared_key_owner_outputs
+from tools.program_runner import ProgramRun, RecordedResource, load_stack_config, run_program
 
 KEY = "tls:index/privateKey:PrivateKey"
 CERT = "tls:index/selfSignedCert:SelfSignedCert"

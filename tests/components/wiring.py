@@ -28,7 +28,7 @@ from components.istio_mesh import IstioMesh, IstioMeshArgs
 from components.key_vault import KeyVault, KeyVaultArgs
 from components.sealing_key import SealingKey, SealingKeyArgs
 from stack_config import PlatformConfig, load_config
-from tools.program_runner import SUBSCRIPTION_ID, TENANT_ID
+from tools.mocks import SUBSCRIPTION_ID, TENANT_ID
 
 REVISION = "1-30-3"
 KEY_OWNER_STACK = "contoso/platform/nonprod-keys"  # the non-prod sealing key's owner (sealedSecrets.sharedKeyStack)

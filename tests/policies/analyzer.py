@@ -3,8 +3,9 @@
 The pack's own ``policies/__main__.py`` is executed with ``PolicyPack`` swapped for a recorder, so the
 servicer is built from exactly the arguments the real pack passes. Then, like the CLI:
 ``GetAnalyzerInfo`` -> reconcile the ``--policy-pack-config`` file with the schema defaults ("all" first,
-then per policy) and validate it -> ``Configure`` -> ``Analyze`` / ``AnalyzeStack`` with real
-``analyzer_pb2`` requests whose properties are ``google.protobuf.Struct``s.
+then per policy) and validate it (``tools/policy_config.py``, the offline preview's merge) -> ``Configure``
+-> ``Analyze`` / ``AnalyzeStack`` with real ``analyzer_pb2`` requests whose properties are
+``google.protobuf.Struct``s (``tools/wire.py``).
 
     diags = analyze("azure-native:keyvault:Vault", valid_vault(), config="prod")
     assert names(diags) == []
@@ -21,9 +22,12 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Optional, Union
 
-import jsonschema
-from google.protobuf import json_format, struct_pb2
+from google.protobuf import struct_pb2
 from pulumi.runtime.proto import analyzer_pb2
+
+from tools import wire
+from tools.analyzer_host import analyzer_info, configure_request
+from tools.policy_config import PolicyConfig, parse_policy_config, reconcile
 
 ROOT = Path(__file__).resolve().parents[2]
 POLICIES_DIR = ROOT / "policies"
@@ -34,15 +38,11 @@ if str(POLICIES_DIR) not in sys.path:
 
 import pulumi_policy  # noqa: E402
 from pulumi_policy.policy import _PolicyAnalyzerServicer  # noqa: E402
-from pulumi_policy.proxy import UNKNOWN_STRING_VALUE  # noqa: E402
 
 import rules  # noqa: E402  (the same module objects the pack's __main__ uses)
 from rules.common import RULES  # noqa: E402
 
-UNKNOWN = UNKNOWN_STRING_VALUE  # what the engine sends for a value it cannot know during preview
-_LEVELS = {"advisory": analyzer_pb2.ADVISORY, "mandatory": analyzer_pb2.MANDATORY,
-           "remediate": analyzer_pb2.REMEDIATE, "disabled": analyzer_pb2.DISABLED}
-_LEVEL_NAMES = {v: k for k, v in _LEVELS.items()}
+UNKNOWN = wire.UNKNOWN  # what the engine sends for a value it cannot know during preview
 
 
 # --------------------------------------------------------------------------- the pack
@@ -84,54 +84,11 @@ def load_config(config: Union[str, Mapping[str, Any], None]) -> dict[str, Any]:
     return copy.deepcopy(dict(config))
 
 
-class ConfigInvalid(ValueError):
-    pass
-
-
-def reconcile(info: analyzer_pb2.AnalyzerInfo, raw: Mapping[str, Any]) -> dict[str, tuple[str, dict]]:
-    """The CLI's ReconcilePolicyPackConfig: schema defaults, then "all", then per-policy entries; validated."""
-    result: dict[str, tuple[str, dict]] = {}
-    schemas: dict[str, dict] = {}
-    for p in info.policies:
-        props = json_format.MessageToDict(p.configSchema.properties) if p.HasField("configSchema") else {}
-        schemas[p.name] = props
-        defaults = {k: v["default"] for k, v in props.items() if isinstance(v, dict) and "default" in v}
-        result[p.name] = (_LEVEL_NAMES[p.enforcementLevel], defaults)
-    if isinstance(raw.get("all"), str):
-        result = {k: (raw["all"], v[1]) for k, v in result.items()}
-    problems = []
-    for key, value in raw.items():
-        if key == "all":
-            continue
-        if key not in result:
-            problems.append(f"{key}: no such policy")
-            continue
-        level, props = result[key]
-        if isinstance(value, str):
-            level = value
-        elif isinstance(value, dict):
-            value = dict(value)
-            level = value.pop("enforcementLevel", level)
-            props = {**props, **value}
-        else:
-            problems.append(f"{key}: must be a string or an object")
-        if level not in _LEVELS:
-            problems.append(f"{key}: {level!r} is not an enforcement level")
-        result[key] = (level, props)
-    for name, (level, props) in result.items():
-        schema = {"type": "object", "properties": schemas.get(name, {}), "additionalProperties": False}
-        for err in jsonschema.Draft7Validator(schema).iter_errors(props):
-            problems.append(f"{name}: {err.message}")  # stricter than the CLI: unknown keys are typos
-    if problems:
-        raise ConfigInvalid("\n".join(problems))
-    return result
-
-
 @dataclass
 class Analyzer:
     servicer: _PolicyAnalyzerServicer
     info: analyzer_pb2.AnalyzerInfo
-    effective: dict[str, tuple[str, dict]]
+    effective: dict[str, PolicyConfig]
 
 
 @lru_cache(maxsize=8)
@@ -140,19 +97,19 @@ def _configured(config_key: str) -> Analyzer:
 
 
 def configured(config: Union[str, Mapping[str, Any], None]) -> Analyzer:
-    """A servicer configured as the CLI would with ``--policy-pack-config`` (a name under policies/config or a dict)."""
+    """A servicer configured as the CLI would with ``--policy-pack-config`` (a name under policies/config or a dict).
+
+    The config is merged by ``tools/policy_config.py`` in strict mode: an entry naming no policy or a property a
+    policy does not declare is a typo, and raises ``PolicyConfigError``.
+    """
     if isinstance(config, str):
         return _configured(json.dumps(load_config(config), sort_keys=True))
     servicer = new_servicer()
     info = servicer.GetAnalyzerInfo(None, None)
-    effective = reconcile(info, load_config(config))
-    request = analyzer_pb2.ConfigureAnalyzerRequest()
-    for name, (level, props) in effective.items():
-        pc = analyzer_pb2.PolicyConfig(enforcementLevel=_LEVELS[level])
-        if props:
-            pc.properties.update(props)
-        request.policyConfig[name].CopyFrom(pc)
-    servicer.Configure(request, None)
+    pack = analyzer_info(info, info.version)
+    effective = reconcile(pack.policies, parse_policy_config(load_config(config)), initial=pack.initial_config,
+                          strict=True)
+    servicer.Configure(configure_request(effective), None)
     return Analyzer(servicer, info, effective)
 
 
@@ -177,13 +134,12 @@ class Diag:
 
 
 def _struct(props: Mapping[str, Any]) -> struct_pb2.Struct:
-    s = struct_pb2.Struct()
-    s.update(json.loads(json.dumps(props, default=str)))
-    return s
+    # Through JSON first: what a test builds (tuples, odd values) reaches the pack as the engine would send it.
+    return wire.to_struct(json.loads(json.dumps(props, default=str)))
 
 
 def _diags(response: analyzer_pb2.AnalyzeResponse) -> list[Diag]:
-    return [Diag(d.policyName, _LEVEL_NAMES.get(d.enforcementLevel, str(d.enforcementLevel)), d.message, d.urn,
+    return [Diag(d.policyName, analyzer_pb2.EnforcementLevel.Name(d.enforcementLevel).lower(), d.message, d.urn,
                  d.severity) for d in response.diagnostics]
 
 

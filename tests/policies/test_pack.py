@@ -12,10 +12,11 @@ from pulumi.runtime.proto import analyzer_pb2
 from tests.policies import cases
 from tests.policies.analyzer import (
     ALL_RULES, CLUSTER_TYPE, CONFIG_DIR, DEPLOYMENT_TYPE, DEV_RELAXED, GATEWAY_TYPE, PA_TYPE, POLICIES_DIR,
-    RELEASE_TYPE, ROOT, SECRET_TYPE, UNKNOWN, VAULT_TYPE, ConfigInvalid, analyze, configured, names, report,
+    RELEASE_TYPE, ROOT, SECRET_TYPE, UNKNOWN, VAULT_TYPE, analyze, configured, names, report,
     set_path, valid_cluster, valid_deployment, valid_gateway, valid_istiod_release, valid_peer_authentication,
     valid_vault, violations,
 )
+from tools.policy_config import PolicyConfigError
 
 STACK_RULES = {"aks-maintenance-windows", "aks-audit-diagnostics", "keyvault-protected", "sealing-key-in-keyvault",
                "sealed-secrets-key-provisioned", "istio-mesh-mtls-default", "istio-namespace-default-deny"}
@@ -47,24 +48,24 @@ def test_every_resource_rule_has_a_one_field_case():
 def test_config_files_reconcile_like_the_cli(env):
     effective = configured(env).effective
     assert set(effective) >= set(ALL_RULES)
-    assert effective["istio-workload-cert-ttl"][1]["maxWorkloadCertTtlHours"] == 24
+    assert effective["istio-workload-cert-ttl"].properties["maxWorkloadCertTtlHours"] == 24
 
 
 def test_prod_is_mandatory_everywhere_and_dev_relaxes_only_the_documented_rules():
     prod = configured("prod").effective
     dev = configured("dev").effective
-    assert {n for n in ALL_RULES if prod[n][0] != "mandatory"} == set()
-    assert {n for n in ALL_RULES if dev[n][0] != "mandatory"} == set(DEV_RELAXED)
-    assert all(dev[n][0] == "advisory" for n in DEV_RELAXED)
+    assert {n for n in ALL_RULES if prod[n].enforcement_level != "mandatory"} == set()
+    assert {n for n in ALL_RULES if dev[n].enforcement_level != "mandatory"} == set(DEV_RELAXED)
+    assert all(dev[n].enforcement_level == "advisory" for n in DEV_RELAXED)
     for security_rule in ("aks-local-accounts-disabled", "istio-mesh-mtls-default", "keyvault-purge-protection",
                           "k8s-no-privileged-containers", "sealing-key-in-keyvault"):
-        assert dev[security_rule][0] == "mandatory"
+        assert dev[security_rule].enforcement_level == "mandatory"
 
 
 def test_a_config_typo_is_rejected():
-    with pytest.raises(ConfigInvalid, match="maxWorkloadCertTTLHours"):
+    with pytest.raises(match="maxWorkloadCertTTLHours"):
         configured({"all": "mandatory", "istio-workload-cert-ttl": {"maxWorkloadCertTTLHours": 12}})
-    with pytest.raises(ConfigInvalid, match="no such policy"):
+    with pytest.raises(match="no such policy"):
         configured({"istio-peer-auth-strict": "advisory"})
 
 

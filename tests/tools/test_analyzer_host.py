@@ -7,6 +7,8 @@ from pathlib import Path
 import pytest
 
 from tools import analyzer_host as ah
+from tools import wire
+from tools.policy_config import PolicyConfig, PolicyConfigError, parse_policy_config, reconcile
 
 FIXTURES = Path(__file__).parent / "fixtures"
 PACK = FIXTURES / "policy_pack"
@@ -25,9 +27,15 @@ def istiod(mode: str | None, urn: str = "urn:pulumi:t::platform::kubernetes:helm
            secret_values: bool = False) -> ah.AnalyzerResource:
     values = {"meshConfig": {"outboundTrafficPolicy": {"mode": mode}}} if mode else {}
     props = {"chart": "istiod", "version": "1.30.3", "namespace": "istio-system", "values": values}
-    wire = ah.wire_properties(props, ["values"] if secret_values else [])
-    return ah.AnalyzerResource(urn=urn, type="kubernetes:helm.sh/v3:Release", name="istiod", properties=wire,
+    props = wire.encode(props, ["values"] if secret_values else [])
+    return ah.AnalyzerResource(urn=urn, type="kubernetes:helm.sh/v3:Release", name="istiod", properties=props,
                                parent=STACK_URN, protect=False)
+
+
+def configure(host: ah.PolicyPackHost, config: dict) -> None:
+    """Configure the pack as the preview does: the file's entries merged over the pack's defaults."""
+    info = host.info()
+    host.configure(reconcile(info.policies, parse_policy_config(config), initial=info.initial_config))
 
 
 def rg(tags: dict) -> ah.AnalyzerResource:
@@ -51,29 +59,20 @@ def test_get_analyzer_info_lists_the_policies_with_their_metadata(host):
     assert host.plugin_version  # GetPluginInfo answered with the SDK version
 
 
-def test_reconcile_applies_all_then_per_policy_then_schema_defaults(host):
-    cfg = ah.reconcile_policy_config(host.info(), ah.parse_policy_config(
+def test_the_merge_reads_the_policies_as_get_analyzer_info_describes_them(host):
+    info = host.info()
+    cfg = reconcile(info.policies, parse_policy_config(
         {"all": "mandatory", "fixture-required-tags": {"enforcementLevel": "advisory", "requiredTags": ["a"]}}))
-    assert cfg["fixture-istio-registry-only"] == ah.PolicyConfig("mandatory", None)
-    assert cfg["fixture-required-tags"] == ah.PolicyConfig("advisory", {"requiredTags": ["a"]})
-    assert cfg["fixture-max-resources"] == ah.PolicyConfig("mandatory", {"maxResources": 5000})
-
-
-def test_reconcile_rejects_values_that_break_a_policy_schema(host):
-    with pytest.raises(ah.PolicyConfigError) as e:
-        ah.reconcile_policy_config(host.info(), ah.parse_policy_config({"fixture-max-resources": {"maxResources": 0}}))
+    assert cfg["fixture-istio-registry-only"] == PolicyConfig("mandatory", None)
+    assert cfg["fixture-required-tags"] == PolicyConfig("advisory", {"requiredTags": ["a"]})
+    assert cfg["fixture-max-resources"] == PolicyConfig("mandatory", {"maxResources": 5000})
+    with pytest.raises(PolicyConfigError) as e:
+        reconcile(info.policies, parse_policy_config({"fixture-max-resources": {"maxResources": 0}}))
     assert e.value.problems == ["fixture-max-resources: maxResources: 0 is less than the minimum of 1"]
 
 
-def test_policy_config_rejects_unknown_enforcement_levels():
-    with pytest.raises(ah.PolicyConfigError) as e:
-        ah.parse_policy_config({"all": "strict", "x": 3})
-    assert len(e.value.problems) == 2
-    assert "'strict' is not a valid enforcement level" in e.value.problems[0]
-
-
 def test_analyze_reports_a_violation_for_a_bad_resource_at_the_configured_level(host):
-    host.configure(ah.reconcile_policy_config(host.info(), {"fixture-istio-registry-only": ah.PolicyConfig("mandatory")}))
+    configure(host, {"fixture-istio-registry-only": "mandatory"})
     diags = host.analyze(istiod("ALLOW_ANY"))
     assert [(d.policy_name, d.enforcement_level, d.severity) for d in diags] == [
         ("fixture-istio-registry-only", "mandatory", "high")]
@@ -90,8 +89,7 @@ def test_analyze_passes_a_good_resource_and_sees_through_secret_wrappers(host):
 
 
 def test_configured_properties_reach_the_policy(host):
-    host.configure(ah.reconcile_policy_config(host.info(), ah.parse_policy_config(
-        {"fixture-required-tags": {"requiredTags": ["owner", "costCenter"]}})))
+    configure(host, {"fixture-required-tags": {"requiredTags": ["owner", "costCenter"]}})
     diags = host.analyze(rg({"owner": "me"}))
     assert [(d.policy_name, d.enforcement_level) for d in diags] == [("fixture-required-tags", "advisory")]
     assert "missing tags: costCenter" in diags[0].message
@@ -99,7 +97,7 @@ def test_configured_properties_reach_the_policy(host):
 
 
 def test_analyze_many_keeps_the_order_of_the_resources(host):
-    host.configure(ah.reconcile_policy_config(host.info(), {}))
+    configure(host, {})
     results = host.analyze_many([istiod("REGISTRY_ONLY", urn=f"urn:x::good{i}") if i % 2 else
                                  istiod("ALLOW_ANY", urn=f"urn:x::bad{i}") for i in range(40)])
     assert [bool(r) for r in results] == [i % 2 == 0 for i in range(40)]
@@ -107,18 +105,12 @@ def test_analyze_many_keeps_the_order_of_the_resources(host):
 
 
 def test_analyze_stack_reports_on_the_stack_when_no_resource_is_named(host):
-    host.configure(ah.reconcile_policy_config(host.info(), ah.parse_policy_config(
-        {"fixture-max-resources": {"enforcementLevel": "mandatory", "maxResources": 1}})))
+    configure(host, {"fixture-max-resources": {"enforcementLevel": "mandatory", "maxResources": 1}})
     resources = [istiod("REGISTRY_ONLY"), rg({"owner": "me"})]
     diags = host.analyze_stack(resources, root_urn=STACK_URN)
     assert [(d.policy_name, d.enforcement_level, d.urn) for d in diags] == [
         ("fixture-max-resources", "mandatory", STACK_URN)]
     assert "2 resources, more than 1" in diags[0].message
-
-
-def test_wire_properties_wrap_secrets_and_drop_internal_keys():
-    wire = ah.wire_properties({"a": {"b": "x", "c": [1, "s"]}, "__defaults": [], "k": "v"}, ["a.c.1"], ["k"])
-    assert wire == {"a": {"b": "x", "c": [1, ah.secret("s")]}, "k": ah.secret("v")}
 
 
 def test_close_stops_the_pack_process():

@@ -21,7 +21,8 @@ for p in (str(ROOT), str(EXAMPLE)):
 from components.platform_consumer import PlatformOutputError  # noqa: E402
 from components.platform_outputs import example_outputs  # noqa: E402
 from sealing import SealingError  # noqa: E402
-from tools.program_runner import ProgramRun, RecordedResource, fake_certificate, fake_kubeconfig, run_program  # noqa: E402
+from tools.mocks import fake_certificate, fake_kubeconfig  # noqa: E402
+from tools.program_runner import ProgramRun, RecordedResource, run_program  # noqa: E402
 
 PLATFORM = "contoso/platform/dev"
 STACK_FILE = EXAMPLE / "Pulumi.dev.yaml"
