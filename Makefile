@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STACK  ?= dev
 OUT    ?= out/$(STACK)
 
-.PHONY: venv test plan bench clean docs
+.PHONY: venv lint test plan bench clean docs
 
 $(VENV)/.installed: requirements.txt policies/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -15,7 +15,18 @@ $(VENV)/.installed: requirements.txt policies/requirements.txt
 
 venv: $(VENV)/.installed
 
-test: venv
+# ruff (lint rules and the formatter's check) and mypy; settings in pyproject.toml. The program, the policy pack
+# and the app-team example are three import roots, each with its own __main__.py: mypy reads them one at a time.
+LINT_PATHS  ?= tools policies tests/policies tests/tools benchmarks examples
+MYPY_PATHS  ?= tools tests/tools tests/policies benchmarks
+lint: venv
+	$(PY) -m ruff check $(LINT_PATHS)
+	$(PY) -m ruff format --check $(LINT_PATHS)
+	$(PY) -m mypy $(MYPY_PATHS)
+	$(PY) -m mypy policies
+	$(PY) -m mypy examples/app-team
+
+test: venv lint
 	$(PY) -m pytest -q
 
 # Regenerate the generated docs: the README config reference, docs/outputs.md, docs/policies.md and the README rule table.
@@ -25,7 +36,7 @@ docs: venv
 	$(PY) policies/gen_docs.py
 
 clean:
-	rm -rf $(VENV) out .pytest_cache .hypothesis
+	rm -rf $(VENV) out .pytest_cache .hypothesis .mypy_cache .ruff_cache
 
 # Offline preview, no cloud credentials: the program under mocks + the policy pack over the analyzer
 # protocol, plus the schema checks; prints the plan, writes $(OUT)/plan.json and $(OUT)/manifests/, exits 1 on

@@ -43,15 +43,17 @@ def timed(cmd: list[str]) -> float:
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
     elapsed = time.perf_counter() - start
     if proc.returncode not in (0,):
-        raise SystemExit(f"command failed ({proc.returncode}): {' '.join(cmd)}\n{proc.stdout[-2000:]}{proc.stderr[-2000:]}")
+        raise SystemExit(
+            f"command failed ({proc.returncode}): {' '.join(cmd)}\n{proc.stdout[-2000:]}{proc.stderr[-2000:]}"
+        )
     return elapsed
 
 
 def sdk_modules(stack: str) -> list[str]:
     """Every SDK module a preview of ``stack`` imports (found by running the program in a subprocess)."""
     code = (
-        "import sys; from tools.program_runner import run_program; run_program(%r); "
-        "print('\\n'.join(sorted(m for m in sys.modules if m.split('.')[0] in %r)))" % (stack, SDK_PREFIXES)
+        f"import sys; from tools.program_runner import run_program; run_program({stack!r}); "
+        f"print('\\n'.join(sorted(m for m in sys.modules if m.split('.')[0] in {SDK_PREFIXES!r})))"
     )
     proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     return ["pulumi"] + proc.stdout.split()
@@ -62,20 +64,39 @@ def bench_preview(runs: int, pack: Path) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         mods_file = Path(tmp) / "modules.txt"
         mods_file.write_text("\n".join(modules))
-        floor_cmd = [sys.executable, "-c",
-                     f"import importlib\nfor m in open({str(mods_file)!r}).read().split(): importlib.import_module(m)"]
-        preview_cmd = [sys.executable, "-m", "tools.preview", "--stack", "prod", "--out", str(Path(tmp) / "out"),
-                       "--policy-pack", str(pack), "--quiet"]
+        floor_cmd = [
+            sys.executable,
+            "-c",
+            f"import importlib\nfor m in open({str(mods_file)!r}).read().split(): importlib.import_module(m)",
+        ]
+        preview_cmd = [
+            sys.executable,
+            "-m",
+            "tools.preview",
+            "--stack",
+            "prod",
+            "--out",
+            str(Path(tmp) / "out"),
+            "--policy-pack",
+            str(pack),
+            "--quiet",
+        ]
         timed(floor_cmd), timed(preview_cmd)  # warm-up: bytecode caches, page cache
         floor, prev = [], []
         for _ in range(runs):  # interleaved so machine noise hits both alike
             floor.append(timed(floor_cmd))
             prev.append(timed(preview_cmd))
     f, p = statistics.median(floor), statistics.median(prev)
-    return {"runs": runs, "sdkModules": len(modules), "importFloorSeconds": round(f, 3),
-            "previewSeconds": round(p, 3), "ratio": round(p / f, 2), "target": PREVIEW_TARGET,
-            "pass": p <= PREVIEW_TARGET * f, "samples": {"floor": [round(x, 3) for x in floor],
-                                                          "preview": [round(x, 3) for x in prev]}}
+    return {
+        "runs": runs,
+        "sdkModules": len(modules),
+        "importFloorSeconds": round(f, 3),
+        "previewSeconds": round(p, 3),
+        "ratio": round(p / f, 2),
+        "target": PREVIEW_TARGET,
+        "pass": p <= PREVIEW_TARGET * f,
+        "samples": {"floor": [round(x, 3) for x in floor], "preview": [round(x, 3) for x in prev]},
+    }
 
 
 def _cpu(host) -> float:
@@ -107,12 +128,14 @@ def bench_policy(pack: Path, sizes: tuple[int, ...]) -> dict:
     templates = [r for r in analyze if r.type != "pulumi:pulumi:Stack"]
     if len(templates) < 5:  # the program is still small: add the fixture program's resource shapes
         program = ROOT / "tests" / "tools" / "fixtures" / "program.py"
-        extra = run_program("prod", config=(config, secret_keys),
-                            program=lambda: runpy.run_path(str(program), run_name="__main__"))
+        extra = run_program(
+            "prod", config=(config, secret_keys), program=lambda: runpy.run_path(str(program), run_name="__main__")
+        )
         templates += [r for r in preview.analyzer_resources(extra, "prod")[0] if r.type != "pulumi:pulumi:Stack"]
     results: dict = {"templates": len(templates), "sizes": {}}
-    with ah.PolicyPackHost(pack, project=PROJECT, stack="prod", organization=ORGANIZATION, config=config,
-                           secret_keys=secret_keys) as host:
+    with ah.PolicyPackHost(
+        pack, project=PROJECT, stack="prod", organization=ORGANIZATION, config=config, secret_keys=secret_keys
+    ) as host:
         info = host.info()
         cfg_file = preview.default_policy_config(pack, "prod")
         file_config = load_policy_config(cfg_file) if cfg_file else {}
@@ -125,17 +148,28 @@ def bench_policy(pack: Path, sizes: tuple[int, ...]) -> dict:
             mid = time.perf_counter()
             diags += len(host.analyze_stack(resources))
             end, cpu1 = time.perf_counter(), _cpu(host)
-            results["sizes"][str(n)] = {"seconds": round(end - start, 3), "analyzeSeconds": round(mid - start, 3),
-                                        "analyzeStackSeconds": round(end - mid, 3),
-                                        "cpuSeconds": round(cpu1 - cpu0, 3),
-                                        "resourcesPerSecond": round(n / (end - start)), "diagnostics": diags}
+            results["sizes"][str(n)] = {
+                "seconds": round(end - start, 3),
+                "analyzeSeconds": round(mid - start, 3),
+                "analyzeStackSeconds": round(end - mid, 3),
+                "cpuSeconds": round(cpu1 - cpu0, 3),
+                "resourcesPerSecond": round(n / (end - start)),
+                "diagnostics": diags,
+            }
     small, large = (results["sizes"][str(n)] for n in (sizes[0], sizes[-1]))
     # Judged on CPU time (this process + the pack process): what evaluation costs, which neighbours on a
     # shared 2-core machine cannot inflate; the wall-clock ratio is reported beside it.
     ratio = large["cpuSeconds"] / small["cpuSeconds"]
-    results.update({"ratio": round(ratio, 2), "wallRatio": round(large["seconds"] / small["seconds"], 2),
-                    "target": LINEAR_TARGET, "pass": ratio <= LINEAR_TARGET,
-                    "policies": len(info.policies), "pack": info.name})
+    results.update(
+        {
+            "ratio": round(ratio, 2),
+            "wallRatio": round(large["seconds"] / small["seconds"], 2),
+            "target": LINEAR_TARGET,
+            "pass": ratio <= LINEAR_TARGET,
+            "policies": len(info.policies),
+            "pack": info.name,
+        }
+    )
     return results
 
 
@@ -148,16 +182,22 @@ def main(argv: list[str] | None = None) -> int:
 
     print(f"policy pack: {pack.relative_to(ROOT) if pack.is_relative_to(ROOT) else pack}")
     p = bench_preview(args.runs, pack)
-    print(f"offline preview of prod: median {p['previewSeconds']:.2f}s over {p['runs']} runs; "
-          f"bare import of its {p['sdkModules']} SDK modules: {p['importFloorSeconds']:.2f}s; "
-          f"ratio {p['ratio']:.2f} (target <= {PREVIEW_TARGET:g}x): {'PASS' if p['pass'] else 'FAIL'}")
+    print(
+        f"offline preview of prod: median {p['previewSeconds']:.2f}s over {p['runs']} runs; "
+        f"bare import of its {p['sdkModules']} SDK modules: {p['importFloorSeconds']:.2f}s; "
+        f"ratio {p['ratio']:.2f} (target <= {PREVIEW_TARGET:g}x): {'PASS' if p['pass'] else 'FAIL'}"
+    )
     q = bench_policy(pack, (1000, 10000))
     for n, s in q["sizes"].items():
-        print(f"policy evaluation, {int(n):>6,} resources ({q['policies']} policies): {s['seconds']:.2f}s "
-              f"(Analyze {s['analyzeSeconds']:.2f}s + AnalyzeStack {s['analyzeStackSeconds']:.2f}s), "
-              f"{s['resourcesPerSecond']:,}/s wall, {s['cpuSeconds']:.2f}s CPU, {s['diagnostics']} diagnostics")
-    print(f"growth 1,000 -> 10,000 resources: {q['ratio']:.2f}x CPU time, {q['wallRatio']:.2f}x wall "
-          f"(target <= {LINEAR_TARGET:g}x): {'PASS' if q['pass'] else 'FAIL'}")
+        print(
+            f"policy evaluation, {int(n):>6,} resources ({q['policies']} policies): {s['seconds']:.2f}s "
+            f"(Analyze {s['analyzeSeconds']:.2f}s + AnalyzeStack {s['analyzeStackSeconds']:.2f}s), "
+            f"{s['resourcesPerSecond']:,}/s wall, {s['cpuSeconds']:.2f}s CPU, {s['diagnostics']} diagnostics"
+        )
+    print(
+        f"growth 1,000 -> 10,000 resources: {q['ratio']:.2f}x CPU time, {q['wallRatio']:.2f}x wall "
+        f"(target <= {LINEAR_TARGET:g}x): {'PASS' if q['pass'] else 'FAIL'}"
+    )
     out = ROOT / "out" / "bench"
     out.mkdir(parents=True, exist_ok=True)
     (out / "results.json").write_text(json.dumps({"preview": p, "policy": q}, indent=2, sort_keys=True) + "\n")

@@ -1,7 +1,7 @@
 """Generate docs/policies.md from the rule metadata and the per-environment config files.
 
-    python policies/gen_docs.py            # rewrite docs/policies.md
-    python policies/gen_docs.py --check    # exit 1 if docs/policies.md is out of date (CI/tests)
+python policies/gen_docs.py            # rewrite docs/policies.md
+python policies/gen_docs.py --check    # exit 1 if docs/policies.md is out of date (CI/tests)
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ for path in (HERE, ROOT):  # the pack's rules as the top-level package `rules`; 
         sys.path.append(str(path))
 
 from rules import DEV_RELAXED, PACK_DESCRIPTION, PACK_ENFORCEMENT_LEVEL, RULES  # noqa: E402
-
 from tools.analyzer_host import PolicyInfo  # noqa: E402
 from tools.policy_config import load_policy_config, reconcile  # noqa: E402
 
@@ -98,13 +97,23 @@ def render() -> str:
     lines += ["", "## Where dev is advisory, and why", ""]
     for name in sorted(DEV_RELAXED):
         lines.append(f"- `{name}`: {DEV_RELAXED[name]}")
-    lines += ["", "Every other rule is mandatory in dev as well; prod relaxes nothing.", "", "## Configuration", "",
-              "Set in `policies/config/<env>.json` under the rule's name (the CLI fills in the defaults):", "",
-              "| rule | key | default | meaning |", "|---|---|---|---|"]
+    lines += [
+        "",
+        "Every other rule is mandatory in dev as well; prod relaxes nothing.",
+        "",
+        "## Configuration",
+        "",
+        "Set in `policies/config/<env>.json` under the rule's name (the CLI fills in the defaults):",
+        "",
+        "| rule | key | default | meaning |",
+        "|---|---|---|---|",
+    ]
     for meta in sorted(RULES.values(), key=lambda m: m.name):
         for key, schema in meta.config_schema.items():
-            lines.append(f"| `{meta.name}` | `{key}` | `{json.dumps(schema.get('default'))}` | "
-                         f"{_cell(schema.get('description', ''))} |")
+            lines.append(
+                f"| `{meta.name}` | `{key}` | `{json.dumps(schema.get('default'))}` | "
+                f"{_cell(schema.get('description', ''))} |"
+            )
     lines += ["", NOTES.strip(), ""]
     return "\n".join(lines)
 
@@ -155,8 +164,14 @@ def main(argv: list[str]) -> int:
     text = render()
     readme = README.read_text()
     if "--check" in argv:
-        stale = [p for p, current, wanted in ((DOC, DOC.read_text() if DOC.exists() else "", text),
-                                              (README, readme, render_readme(readme))) if current != wanted]
+        stale = [
+            p
+            for p, current, wanted in (
+                (DOC, DOC.read_text() if DOC.exists() else "", text),
+                (README, readme, render_readme(readme)),
+            )
+            if current != wanted
+        ]
         for path in stale:
             print(f"{path} is out of date: run `python policies/gen_docs.py`", file=sys.stderr)
         return 1 if stale else 0

@@ -24,6 +24,7 @@ Python pack (``runtime: python`` in ``PulumiPolicy.yaml``), reproduced here:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import queue
@@ -33,10 +34,11 @@ import subprocess
 import sys
 import threading
 from collections import deque
+from collections.abc import Mapping, Sequence
 from concurrent import futures
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Optional, Sequence
+from typing import Any
 
 from tools import wire
 from tools.policy_config import PolicyConfig
@@ -61,7 +63,7 @@ class PolicyInfo:
     policy_type: str = ""
     display_name: str = ""
     remediation_steps: str = ""
-    config_schema: Optional[dict[str, Any]] = None
+    config_schema: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -90,7 +92,7 @@ class Diagnostic:
 class Remediation:
     policy_name: str
     description: str
-    properties: Optional[dict[str, Any]]
+    properties: dict[str, Any] | None
     diagnostic: str
 
 
@@ -113,10 +115,10 @@ class AnalyzerResource:
     parent: str = ""
     protect: bool = False
     ignore_changes: Sequence[str] = ()
-    delete_before_replace: Optional[bool] = None
+    delete_before_replace: bool | None = None
     additional_secret_outputs: Sequence[str] = ()
     aliases: Sequence[str] = ()
-    provider: Optional[ProviderRef] = None
+    provider: ProviderRef | None = None
     dependencies: Sequence[str] = ()
     property_dependencies: Mapping[str, Sequence[str]] = field(default_factory=dict)
 
@@ -246,10 +248,20 @@ class PolicyPackHost:
     program); the first RPC waits for the port.
     """
 
-    def __init__(self, pack_dir: str | Path, *, project: str, stack: str, organization: str = "organization",
-                 config: Optional[Mapping[str, str]] = None, secret_keys: Sequence[str] = (),
-                 tags: Optional[Mapping[str, str]] = None, dry_run: bool = True,
-                 startup_timeout: float = 60.0, window: int = 16) -> None:
+    def __init__(
+        self,
+        pack_dir: str | Path,
+        *,
+        project: str,
+        stack: str,
+        organization: str = "organization",
+        config: Mapping[str, str] | None = None,
+        secret_keys: Sequence[str] = (),
+        tags: Mapping[str, str] | None = None,
+        dry_run: bool = True,
+        startup_timeout: float = 60.0,
+        window: int = 16,
+    ) -> None:
         self.pack_dir = Path(pack_dir).resolve()
         self.project, self.stack, self.organization = project, stack, organization
         self.config = dict(config or {})
@@ -258,20 +270,21 @@ class PolicyPackHost:
         self.dry_run = dry_run
         self.startup_timeout = startup_timeout
         self.window = max(1, window)
-        self.proc: Optional[subprocess.Popen] = None
+        self.proc: subprocess.Popen | None = None
         self.stdout_lines: list[str] = []
         self.stderr_lines: list[str] = []
-        self._port_q: "queue.Queue[Optional[str]]" = queue.Queue()
-        self._engine = None
-        self._engine_server = None
-        self._channel = None
-        self._stub = None
-        self._info: Optional[AnalyzerInfo] = None
+        self._port_q: queue.Queue[str | None] = queue.Queue()
+        # gRPC objects, created on first use (grpc is imported late so the pack can start sooner).
+        self._engine: Any = None
+        self._engine_server: Any = None
+        self._channel: Any = None
+        self._stub: Any = None
+        self._info: AnalyzerInfo | None = None
         self.plugin_version = ""
         self.version = ""
 
     # ---------------------------------------------------------------- lifecycle
-    def start(self) -> "PolicyPackHost":
+    def start(self) -> PolicyPackHost:
         if not (self.pack_dir / "__main__.py").exists():
             raise PolicyPackError(f"no policy pack at {self.pack_dir} (missing __main__.py)")
         python, _shim_args = pack_python(self.pack_dir)
@@ -282,18 +295,24 @@ class PolicyPackHost:
             engine_port = sock.getsockname()[1]
         engine_address = f"127.0.0.1:{engine_port}"
         env = dict(os.environ)
-        env.update({
-            "PULUMI_CONFIG": json.dumps(self.config, sort_keys=True),
-            "PULUMI_PROJECT": self.project,
-            "PULUMI_STACK": self.stack,
-            "PULUMI_ORGANIZATION": self.organization,
-            "PULUMI_DRY_RUN": "true" if self.dry_run else "false",
-        })
+        env.update(
+            {
+                "PULUMI_CONFIG": json.dumps(self.config, sort_keys=True),
+                "PULUMI_PROJECT": self.project,
+                "PULUMI_STACK": self.stack,
+                "PULUMI_ORGANIZATION": self.organization,
+                "PULUMI_DRY_RUN": "true" if self.dry_run else "false",
+            }
+        )
         # Exactly what the shim runs (it forwards only its first two arguments to python).
         self.proc = subprocess.Popen(
             [python, "-u", "-m", "pulumi.policy", engine_address, "."],
-            cwd=self.pack_dir, env=env, stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+            cwd=self.pack_dir,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
         )
         threading.Thread(target=self._read_stdout, daemon=True).start()
         threading.Thread(target=self._drain, args=(self.proc.stderr, self.stderr_lines), daemon=True).start()
@@ -347,25 +366,32 @@ class PolicyPackHost:
             raise self._failure(f"did not print its port within {self.startup_timeout:.0f}s") from None
         if line is None or not line.strip().isdigit():
             if self.proc is not None:
-                try:
+                with contextlib.suppress(subprocess.TimeoutExpired):
                     self.proc.wait(timeout=5)
-                except subprocess.TimeoutExpired:
-                    pass
             raise self._failure(f"failed to start (first output line: {line!r})")
         self._channel = grpc.insecure_channel(f"127.0.0.1:{int(line)}", options=_CHANNEL_OPTIONS)
         grpc.channel_ready_future(self._channel).result(timeout=self.startup_timeout)
         self._stub = analyzer_pb2_grpc.AnalyzerStub(self._channel)
         dir_ = str(self.pack_dir)
         try:
-            self._stub.Handshake(analyzer_pb2.AnalyzerHandshakeRequest(
-                engine_address="", root_directory=dir_, program_directory=dir_))
+            self._stub.Handshake(
+                analyzer_pb2.AnalyzerHandshakeRequest(engine_address="", root_directory=dir_, program_directory=dir_)
+            )
         except grpc.RpcError as e:
             if e.code() != grpc.StatusCode.UNIMPLEMENTED:
                 raise self._failure(f"failed the handshake: {e.details()}") from None
         try:
-            self._stub.ConfigureStack(analyzer_pb2.AnalyzerStackConfigureRequest(
-                stack=self.stack, project=self.project, organization=self.organization, dry_run=self.dry_run,
-                config=self.config, config_secret_keys=self.secret_keys, tags=self.tags))
+            self._stub.ConfigureStack(
+                analyzer_pb2.AnalyzerStackConfigureRequest(
+                    stack=self.stack,
+                    project=self.project,
+                    organization=self.organization,
+                    dry_run=self.dry_run,
+                    config=self.config,
+                    config_secret_keys=self.secret_keys,
+                    tags=self.tags,
+                )
+            )
         except grpc.RpcError as e:
             if e.code() != grpc.StatusCode.UNIMPLEMENTED:
                 raise self._failure(f"failed ConfigureStack: {e.details()}") from None
@@ -379,10 +405,9 @@ class PolicyPackHost:
             self._channel.close()
             self._channel = None
         if self.proc is not None and self.proc.poll() is None:
-            try:
-                os.killpg(self.proc.pid, signal.SIGINT)  # the pack's serve loop stops its server on KeyboardInterrupt
-            except (ProcessLookupError, PermissionError):
-                pass
+            # The pack's serve loop stops its server on KeyboardInterrupt; it may have exited already.
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.proc.pid, signal.SIGINT)
 
     def close(self) -> None:
         self.stop()
@@ -400,7 +425,7 @@ class PolicyPackHost:
             self._engine_server.stop(0)
             self._engine_server = None
 
-    def __enter__(self) -> "PolicyPackHost":
+    def __enter__(self) -> PolicyPackHost:
         return self.start() if self.proc is None else self
 
     def __exit__(self, *exc: Any) -> None:
@@ -444,11 +469,15 @@ class PolicyPackHost:
         from pulumi.runtime.proto import analyzer_pb2
 
         return analyzer_pb2.AnalyzerResourceOptions(
-            protect=r.protect, ignoreChanges=list(r.ignore_changes),
+            protect=r.protect,
+            ignoreChanges=list(r.ignore_changes),
             deleteBeforeReplace=bool(r.delete_before_replace),
             deleteBeforeReplaceDefined=r.delete_before_replace is not None,
-            additionalSecretOutputs=list(r.additional_secret_outputs), aliases=list(r.aliases),
-            customTimeouts=analyzer_pb2.AnalyzerResourceOptions.CustomTimeouts(), parent=r.parent)
+            additionalSecretOutputs=list(r.additional_secret_outputs),
+            aliases=list(r.aliases),
+            customTimeouts=analyzer_pb2.AnalyzerResourceOptions.CustomTimeouts(),
+            parent=r.parent,
+        )
 
     @staticmethod
     def _provider(r: AnalyzerResource):
@@ -457,37 +486,58 @@ class PolicyPackHost:
         if r.provider is None:
             return None
         p = r.provider
-        return analyzer_pb2.AnalyzerProviderResource(urn=p.urn, type=p.type, name=p.name,
-                                                     properties=wire.to_struct(p.properties))
+        return analyzer_pb2.AnalyzerProviderResource(
+            urn=p.urn, type=p.type, name=p.name, properties=wire.to_struct(p.properties)
+        )
 
     def analyze_request(self, r: AnalyzerResource):
         from pulumi.runtime.proto import analyzer_pb2
 
-        return analyzer_pb2.AnalyzeRequest(type=r.type, urn=r.urn, name=r.name, properties=wire.to_struct(r.properties),
-                                           options=self._options(r), provider=self._provider(r))
+        return analyzer_pb2.AnalyzeRequest(
+            type=r.type,
+            urn=r.urn,
+            name=r.name,
+            properties=wire.to_struct(r.properties),
+            options=self._options(r),
+            provider=self._provider(r),
+        )
 
     def _diagnostics(self, resp, default_urn: str = "") -> list[Diagnostic]:
         out = []
         for d in resp.diagnostics:
             level = _level_name(d.enforcementLevel)
-            out.append(Diagnostic(
-                policy_name=d.policyName, policy_pack_name=d.policyPackName,
-                policy_pack_version=self.version or d.policyPackVersion,
-                description=d.description, message=d.message,
-                enforcement_level="mandatory" if level == "remediate" else level,
-                severity=_severity_name(d.severity), urn=d.urn or default_urn))
+            out.append(
+                Diagnostic(
+                    policy_name=d.policyName,
+                    policy_pack_name=d.policyPackName,
+                    policy_pack_version=self.version or d.policyPackVersion,
+                    description=d.description,
+                    message=d.message,
+                    enforcement_level="mandatory" if level == "remediate" else level,
+                    severity=_severity_name(d.severity),
+                    urn=d.urn or default_urn,
+                )
+            )
         return out
 
     def remediate(self, r: AnalyzerResource) -> list[Remediation]:
         resp = self._call("Remediate", self.analyze_request(r))
-        return [Remediation(x.policyName, x.description,
-                            wire.from_struct(x.properties) if x.HasField("properties") else None,
-                            x.diagnostic) for x in resp.remediations]
+        return [
+            Remediation(
+                x.policyName,
+                x.description,
+                wire.from_struct(x.properties) if x.HasField("properties") else None,
+                x.diagnostic,
+            )
+            for x in resp.remediations
+        ]
 
     def analyze(self, r: AnalyzerResource) -> list[Diagnostic]:
         # The engine reports every per-resource diagnostic against the resource it analyzed.
-        return [Diagnostic(**{**d.__dict__, "urn": r.urn})
-                for d in self._diagnostics(self._call("Analyze", self.analyze_request(r)))]
+        return [
+            Diagnostic(**{**d.__dict__, "urn": r.urn})
+            for d in self._diagnostics(self._call("Analyze", self.analyze_request(r)))
+        ]
 
     def analyze_many(self, resources: Sequence[AnalyzerResource]) -> list[list[Diagnostic]]:
         """``Analyze`` for each resource, a few requests in flight at once; results in input order."""
@@ -518,8 +568,9 @@ class PolicyPackHost:
 
         req = analyzer_pb2.AnalyzeStackRequest()
         for r in resources:
-            item = req.resources.add(type=r.type, urn=r.urn, name=r.name, parent=r.parent,
-                                     dependencies=list(r.dependencies))
+            item = req.resources.add(
+                type=r.type, urn=r.urn, name=r.name, parent=r.parent, dependencies=list(r.dependencies)
+            )
             item.properties.CopyFrom(wire.to_struct(r.properties))
             item.options.CopyFrom(self._options(r))
             provider = self._provider(r)

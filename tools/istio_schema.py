@@ -14,8 +14,9 @@ from __future__ import annotations
 import copy
 import functools
 import os
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable, Optional
+from typing import Any
 
 import yaml
 
@@ -26,7 +27,7 @@ _CANDIDATES = (
 )
 
 
-def crd_path() -> Optional[Path]:
+def crd_path() -> Path | None:
     override = os.environ.get("ISTIO_CRDS")
     if override:
         return Path(override) if Path(override).exists() else None

@@ -50,15 +50,35 @@ def fake_kubeconfig(cluster: str, fqdn: str) -> str:
         {
             "apiVersion": "v1",
             "kind": "Config",
-            "clusters": [{"name": cluster, "cluster": {"server": f"https://{fqdn}:443",
-                                                         "certificate-authority-data": base64.b64encode(fake_certificate(cluster).encode()).decode()}}],
+            "clusters": [
+                {
+                    "name": cluster,
+                    "cluster": {
+                        "server": f"https://{fqdn}:443",
+                        "certificate-authority-data": base64.b64encode(fake_certificate(cluster).encode()).decode(),
+                    },
+                }
+            ],
             "contexts": [{"name": cluster, "context": {"cluster": cluster, "user": f"clusterUser_{cluster}"}}],
             "current-context": cluster,
-            "users": [{"name": f"clusterUser_{cluster}", "user": {"exec": {
-                "apiVersion": "client.authentication.k8s.io/v1beta1",
-                "command": "kubelogin",
-                "args": ["get-token", "--login", "azurecli", "--server-id", "6dae42f8-4368-4678-94ff-3960e28e3630"],
-            }}}],
+            "users": [
+                {
+                    "name": f"clusterUser_{cluster}",
+                    "user": {
+                        "exec": {
+                            "apiVersion": "client.authentication.k8s.io/v1beta1",
+                            "command": "kubelogin",
+                            "args": [
+                                "get-token",
+                                "--login",
+                                "azurecli",
+                                "--server-id",
+                                "6dae42f8-4368-4678-94ff-3960e28e3630",
+                            ],
+                        }
+                    },
+                }
+            ],
         },
         sort_keys=False,
     )
@@ -84,6 +104,21 @@ def shared_key_owner_outputs(stack_name: str) -> dict[str, Any]:
 
 def _arm_id(rg: str, provider: str, name: str) -> str:
     return f"/subscriptions/{SUBSCRIPTION_ID}/resourceGroups/{rg}/providers/{provider}/{name}"
+
+
+def _placed(args: MockResourceArgs, name_input: str) -> tuple[str, str]:
+    """(resource group, name) of an ARM resource: its inputs, or the Pulumi name when the program lets Azure name it."""
+    return args.inputs.get("resourceGroupName", "rg"), args.inputs.get(name_input, args.name)
+
+
+def _seed(m: PlatformMocks, *parts: str) -> str:
+    """Stable per stack and resource: the same program gives the same ids on every run."""
+    return hashlib.sha1(":".join((m.stack, *parts)).encode()).hexdigest()
+
+
+def _guid(head: str, digit: str, tail: str) -> str:
+    """A GUID-shaped id (version 4, variant 8) whose middle groups repeat ``digit``, to tell the ids apart."""
+    return f"{head}-{digit * 4}-4{digit * 3}-8{digit * 3}-{tail}"
 
 
 class PlatformMocks(Mocks):
@@ -121,38 +156,43 @@ def _resource_group(m: PlatformMocks, args: MockResourceArgs) -> tuple[str, dict
 
 
 def _addon_identity(m: PlatformMocks, rg: str, cluster: str, addon: str) -> dict:
-    seed = hashlib.sha1(f"{m.stack}:{cluster}:{addon}".encode()).hexdigest()
+    seed = _seed(m, cluster, addon)
     return {
-        "clientId": f"{seed[:8]}-3333-4333-8333-{seed[-12:]}",
-        "objectId": f"{seed[8:16]}-4444-4444-8444-{seed[:12]}",
-        "resourceId": _arm_id(f"MC_{rg}_{cluster}", "Microsoft.ManagedIdentity",
-                              f"userAssignedIdentities/{addon.lower()}-{cluster}"),
+        "clientId": _guid(seed[:8], "3", seed[-12:]),
+        "objectId": _guid(seed[8:16], "4", seed[:12]),
+        "resourceId": _arm_id(
+            f"MC_{rg}_{cluster}", "Microsoft.ManagedIdentity", f"userAssignedIdentities/{addon.lower()}-{cluster}"
+        ),
     }
 
 
 def _managed_cluster(m: PlatformMocks, args: MockResourceArgs) -> tuple[str, dict]:
-    rg = args.inputs.get("resourceGroupName", "rg")
-    name = args.inputs.get("resourceName", args.name)
+    rg, name = _placed(args, "resourceName")
     fqdn = f"{args.inputs.get('dnsPrefix', name)}-a1b2c3d4.hcp.{args.inputs.get('location', 'westeurope')}.azmk8s.io"
-    seed = hashlib.sha1(f"{m.stack}:{name}".encode()).hexdigest()
+    seed = _seed(m, name)
     kubelet_id = _arm_id(f"MC_{rg}_{name}", "Microsoft.ManagedIdentity", f"userAssignedIdentities/{name}-agentpool")
     return _arm_id(rg, "Microsoft.ContainerService", f"managedClusters/{name}"), {
         "name": name,
         "fqdn": fqdn,
-        "nodeResourceGroup": args.inputs.get("nodeResourceGroup", f"MC_{rg}_{name}_{args.inputs.get('location', 'westeurope')}"),
+        "nodeResourceGroup": args.inputs.get(
+            "nodeResourceGroup", f"MC_{rg}_{name}_{args.inputs.get('location', 'westeurope')}"
+        ),
         "oidcIssuerProfile": {
             **(args.inputs.get("oidcIssuerProfile") or {}),
             "issuerURL": f"https://westeurope.oic.prod-aks.azure.com/{TENANT_ID}/{seed[:8]}-{seed[8:12]}-{seed[12:16]}-{seed[16:20]}-{seed[20:32]}/",
         },
         "identityProfile": {
             "kubeletidentity": {
-                "clientId": f"{seed[:8]}-0000-4000-8000-{seed[-12:]}",
-                "objectId": f"{seed[8:16]}-1111-4111-8111-{seed[:12]}",
+                "clientId": _guid(seed[:8], "0", seed[-12:]),
+                "objectId": _guid(seed[8:16], "1", seed[:12]),
                 "resourceId": kubelet_id,
             }
         },
-        "identity": {**(args.inputs.get("identity") or {}), "principalId": f"{seed[16:24]}-2222-4222-8222-{seed[4:16]}",
-                     "tenantId": TENANT_ID},
+        "identity": {
+            **(args.inputs.get("identity") or {}),
+            "principalId": _guid(seed[16:24], "2", seed[4:16]),
+            "tenantId": TENANT_ID,
+        },
         # AKS gives each enabled add-on its own managed identity in the node resource group.
         "addonProfiles": {
             addon: {**profile, "identity": _addon_identity(m, rg, name, addon)} if profile.get("enabled") else profile
@@ -165,17 +205,15 @@ def _managed_cluster(m: PlatformMocks, args: MockResourceArgs) -> tuple[str, dic
 
 
 def _vault(m: PlatformMocks, args: MockResourceArgs) -> tuple[str, dict]:
-    rg = args.inputs.get("resourceGroupName", "rg")
-    name = args.inputs.get("vaultName", args.name)
+    rg, name = _placed(args, "vaultName")
     props = dict(args.inputs.get("properties") or {})
     props["vaultUri"] = f"https://{name}.vault.azure.net/"
     return _arm_id(rg, "Microsoft.KeyVault", f"vaults/{name}"), {"name": name, "properties": props}
 
 
 def _vault_secret(m: PlatformMocks, args: MockResourceArgs) -> tuple[str, dict]:
-    rg = args.inputs.get("resourceGroupName", "rg")
+    rg, name = _placed(args, "secretName")
     vault = args.inputs.get("vaultName", "vault")
-    name = args.inputs.get("secretName", args.name)
     props = args.inputs.get("properties") or {}
     if wire.is_secret(props):
         props = props.get("value") or {}  # the whole object is secret when its value is (the SDK lifts it)
@@ -187,46 +225,47 @@ def _vault_secret(m: PlatformMocks, args: MockResourceArgs) -> tuple[str, dict]:
 
 
 def _workspace(m: PlatformMocks, args: MockResourceArgs) -> tuple[str, dict]:
-    rg = args.inputs.get("resourceGroupName", "rg")
-    name = args.inputs.get("workspaceName", args.name)
-    seed = hashlib.sha1(f"{m.stack}:{name}".encode()).hexdigest()
+    rg, name = _placed(args, "workspaceName")
+    seed = _seed(m, name)
     return _arm_id(rg, "Microsoft.OperationalInsights", f"workspaces/{name}"), {
-        "name": name, "customerId": f"{seed[:8]}-{seed[8:12]}-4{seed[13:16]}-8{seed[17:20]}-{seed[20:32]}",
+        "name": name,
+        "customerId": f"{seed[:8]}-{seed[8:12]}-4{seed[13:16]}-8{seed[17:20]}-{seed[20:32]}",
     }
 
 
 def _public_ip(m: PlatformMocks, args: MockResourceArgs) -> tuple[str, dict]:
-    rg = args.inputs.get("resourceGroupName", "rg")
-    name = args.inputs.get("publicIpAddressName", args.name)
+    rg, name = _placed(args, "publicIpAddressName")
     digest = hashlib.sha1(f"{m.stack}:{name}".encode()).digest()
     ip = f"20.{50 + digest[0] % 100}.{digest[1]}.{max(digest[2], 1)}"
     state: dict[str, Any] = {"name": name, "ipAddress": ip}
     dns = args.inputs.get("dnsSettings")
     if isinstance(dns, Mapping) and dns.get("domainNameLabel"):
-        state["dnsSettings"] = {**dns, "fqdn": f"{dns['domainNameLabel']}.{args.inputs.get('location', 'westeurope')}.cloudapp.azure.com"}
+        state["dnsSettings"] = {
+            **dns,
+            "fqdn": f"{dns['domainNameLabel']}.{args.inputs.get('location', 'westeurope')}.cloudapp.azure.com",
+        }
     return _arm_id(rg, "Microsoft.Network", f"publicIPAddresses/{name}"), state
 
 
 def _virtual_network(m: PlatformMocks, args: MockResourceArgs) -> tuple[str, dict]:
-    rg = args.inputs.get("resourceGroupName", "rg")
-    name = args.inputs.get("virtualNetworkName", args.name)
+    rg, name = _placed(args, "virtualNetworkName")
     return _arm_id(rg, "Microsoft.Network", f"virtualNetworks/{name}"), {"name": name}
 
 
 def _subnet(m: PlatformMocks, args: MockResourceArgs) -> tuple[str, dict]:
-    rg = args.inputs.get("resourceGroupName", "rg")
+    rg, name = _placed(args, "subnetName")
     vnet = args.inputs.get("virtualNetworkName", "vnet")
-    name = args.inputs.get("subnetName", args.name)
     return _arm_id(rg, "Microsoft.Network", f"virtualNetworks/{vnet}/subnets/{name}"), {"name": name}
 
 
 def _user_assigned_identity(m: PlatformMocks, args: MockResourceArgs) -> tuple[str, dict]:
-    rg = args.inputs.get("resourceGroupName", "rg")
-    name = args.inputs.get("resourceName", args.name)
-    seed = hashlib.sha1(f"{m.stack}:{name}".encode()).hexdigest()
+    rg, name = _placed(args, "resourceName")
+    seed = _seed(m, name)
     return _arm_id(rg, "Microsoft.ManagedIdentity", f"userAssignedIdentities/{name}"), {
-        "name": name, "clientId": f"{seed[:8]}-aaaa-4aaa-8aaa-{seed[-12:]}",
-        "principalId": f"{seed[8:16]}-bbbb-4bbb-8bbb-{seed[:12]}", "tenantId": TENANT_ID,
+        "name": name,
+        "clientId": _guid(seed[:8], "a", seed[-12:]),
+        "principalId": _guid(seed[8:16], "b", seed[:12]),
+        "tenantId": TENANT_ID,
     }
 
 
@@ -284,15 +323,22 @@ _RESOURCE_OUTPUTS: dict[str, Callable[[PlatformMocks, MockResourceArgs], tuple[s
 
 
 def _client_config(m: PlatformMocks, args: MockCallArgs) -> dict:
-    return {"clientId": DEPLOYER_CLIENT_ID, "objectId": DEPLOYER_OBJECT_ID,
-            "subscriptionId": SUBSCRIPTION_ID, "tenantId": TENANT_ID}
+    return {
+        "clientId": DEPLOYER_CLIENT_ID,
+        "objectId": DEPLOYER_OBJECT_ID,
+        "subscriptionId": SUBSCRIPTION_ID,
+        "tenantId": TENANT_ID,
+    }
 
 
 def _user_credentials(m: PlatformMocks, args: MockCallArgs) -> dict:
     name = args.args.get("resourceName", "aks")
     fqdn = f"{name}-a1b2c3d4.hcp.westeurope.azmk8s.io"
-    return {"kubeconfigs": [{"name": "clusterUser",
-                             "value": base64.b64encode(fake_kubeconfig(name, fqdn).encode()).decode()}]}
+    return {
+        "kubeconfigs": [
+            {"name": "clusterUser", "value": base64.b64encode(fake_kubeconfig(name, fqdn).encode()).decode()}
+        ]
+    }
 
 
 _CALL_OUTPUTS: dict[str, Callable[[PlatformMocks, MockCallArgs], dict]] = {

@@ -10,24 +10,58 @@ import json
 import re
 import shutil
 from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Optional, Sequence
+from typing import Any, TypeVar
 
 import yaml
 
 MASK = "[secret]"
 HELM_RELEASE_TYPES = ("kubernetes:helm.sh/v3:Release",)
 # Kubernetes kinds with no namespace (the rest default to "default" when none is given).
-CLUSTER_SCOPED_KINDS = frozenset({
-    "Namespace", "Node", "PersistentVolume", "StorageClass", "CustomResourceDefinition", "ClusterRole",
-    "ClusterRoleBinding", "PriorityClass", "MutatingWebhookConfiguration", "ValidatingWebhookConfiguration",
-    "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding", "APIService", "IngressClass", "RuntimeClass",
-    "CSIDriver", "CSINode", "VolumeAttachment", "CertificateSigningRequest", "FlowSchema",
-    "PriorityLevelConfiguration",
-})
-_K8S_FIELDS = ("apiVersion", "kind", "metadata", "spec", "data", "stringData", "binaryData", "type", "immutable",
-               "rules", "roleRef", "subjects", "webhooks", "aggregationRule")
+CLUSTER_SCOPED_KINDS = frozenset(
+    {
+        "Namespace",
+        "Node",
+        "PersistentVolume",
+        "StorageClass",
+        "CustomResourceDefinition",
+        "ClusterRole",
+        "ClusterRoleBinding",
+        "PriorityClass",
+        "MutatingWebhookConfiguration",
+        "ValidatingWebhookConfiguration",
+        "ValidatingAdmissionPolicy",
+        "ValidatingAdmissionPolicyBinding",
+        "APIService",
+        "IngressClass",
+        "RuntimeClass",
+        "CSIDriver",
+        "CSINode",
+        "VolumeAttachment",
+        "CertificateSigningRequest",
+        "FlowSchema",
+        "PriorityLevelConfiguration",
+    }
+)
+_K8S_FIELDS = (
+    "apiVersion",
+    "kind",
+    "metadata",
+    "spec",
+    "data",
+    "stringData",
+    "binaryData",
+    "type",
+    "immutable",
+    "rules",
+    "roleRef",
+    "subjects",
+    "webhooks",
+    "aggregationRule",
+)
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
+_R = TypeVar("_R", bound=Mapping[str, Any])
 
 
 # --------------------------------------------------------------------------- masking
@@ -72,18 +106,18 @@ def _mask_secret_object(doc: dict[str, Any]) -> dict[str, Any]:
 # --------------------------------------------------------------------------- ordering
 
 
-def tree_order(resources: Sequence[Mapping[str, Any]], root_urn: str) -> list[tuple[int, Mapping[str, Any]]]:
+def tree_order(resources: Sequence[_R], root_urn: str) -> list[tuple[int, _R]]:
     """Depth-first by parent, siblings by (type, name): the same order on every run."""
     known = {r["urn"] for r in resources}
-    children: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
-    root = None
+    children: dict[str, list[_R]] = defaultdict(list)
+    root: _R | None = None
     for r in resources:
         if r["urn"] == root_urn:
             root = r
             continue
         parent = r.get("parent") or ""
         children[parent if parent in known else root_urn].append(r)
-    out: list[tuple[int, Mapping[str, Any]]] = []
+    out: list[tuple[int, _R]] = []
 
     def visit(urn: str, depth: int) -> None:
         for child in sorted(children.get(urn, ()), key=lambda x: (x["type"], x["name"], x["urn"])):
@@ -125,22 +159,21 @@ def kubernetes_manifests(resources: Sequence[Mapping[str, Any]]) -> list[tuple[s
             spec = {k: v for k, v in inputs.items() if k not in ("name", "namespace", "values")}
             spec["namespace"] = namespace
             spec["values"] = inputs.get("values") or {}
-            doc = {
+            release = {
                 # Not applied as-is: the Helm release the preview would install, for review.
                 "apiVersion": "preview.platform/v1",
                 "kind": "HelmRelease",
-                "metadata": {"name": name, "namespace": namespace,
-                             "annotations": {"pulumi.com/urn": r["urn"]}},
+                "metadata": {"name": name, "namespace": namespace, "annotations": {"pulumi.com/urn": r["urn"]}},
                 "spec": spec,
             }
-            place(namespace, "HelmRelease", name, doc)
+            place(namespace, "HelmRelease", name, release)
             continue
         if not t.startswith("kubernetes:") or not r.get("custom", True):
             continue
         if not inputs.get("apiVersion") or not inputs.get("kind"):
             continue  # components and non-object resources (charts, yaml groups)
-        doc = {k: json.loads(json.dumps(inputs[k])) for k in _K8S_FIELDS if k in inputs}
-        meta = doc.setdefault("metadata", {})
+        doc: dict[str, Any] = {k: json.loads(json.dumps(inputs[k])) for k in _K8S_FIELDS if k in inputs}
+        meta: dict[str, Any] = doc.setdefault("metadata", {})
         if not meta.get("name"):
             # Pulumi autonames such objects (<name>-<random suffix>) and says so in an annotation.
             meta["name"] = r["name"]
@@ -184,12 +217,16 @@ def _short(value: Any, width: int = 100) -> str:
 def render_text(plan: Mapping[str, Any], out_dir: Any = "") -> str:
     lines: list[str] = []
     s = plan["summary"]
-    lines.append(f"Offline preview of stack {plan['stack']} ({plan['environmentClass']}), "
-                 f"project {plan['project']}: {s['resources']} resources")
+    lines.append(
+        f"Offline preview of stack {plan['stack']} ({plan['environmentClass']}), "
+        f"project {plan['project']}: {s['resources']} resources"
+    )
     pack = plan.get("policyPack") or {}
     if pack:
-        lines.append(f"Policy pack {pack.get('name')} {pack.get('version')} from {pack.get('path')}, "
-                     f"config {pack.get('config') or '(pack defaults)'}")
+        lines.append(
+            f"Policy pack {pack.get('name')} {pack.get('version')} from {pack.get('path')}, "
+            f"config {pack.get('config') or '(pack defaults)'}"
+        )
     lines.append("")
     lines.append("Resources")
     resources = plan["resources"]
@@ -227,7 +264,7 @@ def render_text(plan: Mapping[str, Any], out_dir: Any = "") -> str:
             for v in by_policy[name]:
                 detail = v["message"]
                 if detail.startswith(v["description"]):
-                    detail = detail[len(v["description"]):].strip()
+                    detail = detail[len(v["description"]) :].strip()
                 where = f"{v['resourceType']}  {v['resourceName']}" if v.get("resourceType") else v["urn"]
                 lines.append(f"      {where}" + (f": {detail}" if detail else ""))
     else:
@@ -242,11 +279,10 @@ def render_text(plan: Mapping[str, Any], out_dir: Any = "") -> str:
         lines.append(f"  {k}: {_short(v)}")
     lines.append("")
     lines.append(f"Wrote {plan['summary']['manifests']} manifests and plan.json to {out_dir}")
-    verdict = ("BLOCKED by mandatory policy violations" if s["mandatory"]
-               else "OK: no mandatory policy violation")
+    verdict = "BLOCKED by mandatory policy violations" if s["mandatory"] else "OK: no mandatory policy violation"
     lines.append(f"{verdict} ({s['mandatory']} mandatory, {s['advisory']} advisory)")
     return "\n".join(lines) + "\n"
 
 
-def by_type(resources: Sequence[Mapping[str, Any]], skip: Optional[str] = None) -> dict[str, int]:
+def by_type(resources: Sequence[Mapping[str, Any]], skip: str | None = None) -> dict[str, int]:
     return dict(Counter(r["type"] for r in resources if r["urn"] != skip))

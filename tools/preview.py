@@ -28,6 +28,7 @@ import runpy
 import sys
 import time
 import traceback
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Mapping, Optional, Sequence
 
@@ -140,17 +141,17 @@ def analyzer_resources(run: ProgramRun, stack: str) -> tuple[list[ah.AnalyzerRes
         for into in (analyze, whole):
             into.append(ah.AnalyzerResource(urn=d["urn"], type=d["type"], name=d["name"], properties=props))
     for r in run.resources:
-        prov_urn = _provider_urn(r, defaults, stack)
-        common = dict(urn=r.urn, type=r.type, name=r.name, parent=r.parent, protect=r.protect,
-                      ignore_changes=r.ignore_changes,
-                      delete_before_replace=r.delete_before_replace if r.delete_before_replace else None,
-                      additional_secret_outputs=r.additional_secret_outputs, provider=providers.get(prov_urn),
-                      dependencies=r.dependencies, property_dependencies=r.property_dependencies)
-        analyze.append(ah.AnalyzerResource(properties=wire.encode(r.inputs, r.secret_paths), **common))
+        request = ah.AnalyzerResource(
+            urn=r.urn, type=r.type, name=r.name, parent=r.parent, protect=r.protect, ignore_changes=r.ignore_changes,
+            delete_before_replace=r.delete_before_replace if r.delete_before_replace else None,
+            additional_secret_outputs=r.additional_secret_outputs,
+            provider=providers.get(_provider_urn(r, defaults, stack)), dependencies=r.dependencies,
+            property_dependencies=r.property_dependencies, properties=wire.encode(r.inputs, r.secret_paths))
+        analyze.append(request)
+        # Stack analysis sees what the resource became: its outputs, secret where the engine keeps them secret.
         outputs = r.outputs or r.inputs
-        whole.append(ah.AnalyzerResource(
-            properties=wire.encode(outputs, r.secret_paths, secret_keys=_secret_top_keys(r) & set(outputs)),
-            **common))
+        secret_keys = _secret_top_keys(r) & set(outputs)
+        whole.append(replace(request, properties=wire.encode(outputs, r.secret_paths, secret_keys=secret_keys)))
     return analyze, whole, defaults
 
 
@@ -188,48 +189,47 @@ def _scrub(text: str, secrets: set[str]) -> str:
     return text
 
 
+def _plan_resource(urn: str, type_: str, name: str, **details: Any) -> dict[str, Any]:
+    """A resource as the plan shows it; ``details`` replace the defaults (a custom resource with no options)."""
+    return {
+        "urn": urn, "type": type_, "name": name, "parent": "", "custom": True, "provider": "", "protect": False,
+        "ignoreChanges": [], "dependencies": [], "propertyDependencies": {}, "additionalSecretOutputs": [],
+        "deleteBeforeReplace": False, "retainOnDelete": False, "replaceOnChanges": [], "secretPaths": [],
+        "inputs": {}, **details,
+    }
+
+
 def build_plan(run: ProgramRun, *, stack: str, stack_path: Path, env_class: str,
                defaults: Mapping[str, Mapping[str, Any]], diagnostics: Sequence[ah.Diagnostic],
                pack: Optional[Mapping[str, Any]], warnings: Sequence[str],
                remediations: Sequence[Mapping[str, Any]] = (), findings: Sequence[Finding] = ()) -> dict[str, Any]:
     root = root_urn(stack)
-    resources: list[dict[str, Any]] = [{
-        "urn": root, "type": "pulumi:pulumi:Stack", "name": f"{PROJECT}-{stack}", "parent": "", "custom": False,
-        "provider": "", "protect": False, "ignoreChanges": [], "dependencies": [], "propertyDependencies": {},
-        "additionalSecretOutputs": [], "deleteBeforeReplace": False, "retainOnDelete": False,
-        "replaceOnChanges": [], "secretPaths": [], "inputs": {},
-    }]
+    resources = [_plan_resource(root, "pulumi:pulumi:Stack", f"{PROJECT}-{stack}", custom=False)]
     for d in defaults.values():
-        resources.append({
-            "urn": d["urn"], "type": d["type"], "name": d["name"], "parent": "", "custom": True, "provider": "",
-            "protect": False, "ignoreChanges": [], "dependencies": [], "propertyDependencies": {},
-            "additionalSecretOutputs": [], "deleteBeforeReplace": False, "retainOnDelete": False,
-            "replaceOnChanges": [], "secretPaths": d["secret_paths"],
-            "inputs": plan_render.mask(d["inputs"], d["secret_paths"]), "synthesized": "default provider",
-        })
+        resources.append(_plan_resource(
+            d["urn"], d["type"], d["name"], secretPaths=d["secret_paths"],
+            inputs=plan_render.mask(d["inputs"], d["secret_paths"]), synthesized="default provider"))
     for r in run.resources:
-        resources.append({
-            "urn": r.urn, "type": r.type, "name": r.name, "parent": r.parent, "custom": r.custom,
-            "provider": _provider_urn(r, defaults, stack), "protect": r.protect,
-            "ignoreChanges": list(r.ignore_changes), "dependencies": sorted(r.dependencies),
-            "propertyDependencies": {k: sorted(v) for k, v in sorted(r.property_dependencies.items()) if v},
-            "additionalSecretOutputs": list(r.additional_secret_outputs),
-            "deleteBeforeReplace": r.delete_before_replace, "retainOnDelete": r.retain_on_delete,
-            "replaceOnChanges": list(r.replace_on_changes), "secretPaths": sorted(r.secret_paths),
-            "inputs": plan_render.mask(r.inputs, r.secret_paths),
-        })
+        resources.append(_plan_resource(
+            r.urn, r.type, r.name, parent=r.parent, custom=r.custom, provider=_provider_urn(r, defaults, stack),
+            protect=r.protect, ignoreChanges=list(r.ignore_changes), dependencies=sorted(r.dependencies),
+            propertyDependencies={k: sorted(v) for k, v in sorted(r.property_dependencies.items()) if v},
+            additionalSecretOutputs=list(r.additional_secret_outputs),
+            deleteBeforeReplace=r.delete_before_replace, retainOnDelete=r.retain_on_delete,
+            replaceOnChanges=list(r.replace_on_changes), secretPaths=sorted(r.secret_paths),
+            inputs=plan_render.mask(r.inputs, r.secret_paths)))
     ordered = [r for _, r in plan_render.tree_order(resources, root)]
     by_urn = {r["urn"]: r for r in ordered}
 
     secrets = _secret_strings(run)
     violations = []
-    for d in diagnostics:
-        target = by_urn.get(d.urn) or by_urn[root]
+    for diag in diagnostics:
+        target = by_urn.get(diag.urn) or by_urn[root]
         target["violations"] = target.get("violations", 0) + 1
         violations.append({
-            "policy": d.policy_name, "policyPack": d.policy_pack_name, "policyPackVersion": d.policy_pack_version,
-            "enforcementLevel": d.enforcement_level, "severity": d.severity,
-            "description": _scrub(d.description, secrets), "message": _scrub(d.message, secrets),
+            "policy": diag.policy_name, "policyPack": diag.policy_pack_name, "policyPackVersion": diag.policy_pack_version,
+            "enforcementLevel": diag.enforcement_level, "severity": diag.severity,
+            "description": _scrub(diag.description, secrets), "message": _scrub(diag.message, secrets),
             "urn": target["urn"], "resourceType": target["type"], "resourceName": target["name"],
             "source": "policy-pack",
         })
@@ -357,7 +357,7 @@ def _preview(args, host, path, stack, out_dir, config, secret_keys, env_class, p
             reconciled = reconcile(info.policies, file_config, initial=info.initial_config)
             host.configure(reconciled)
             if any(c.enforcement_level == "remediate" for c in reconciled.values()):
-                for i, r in enumerate(analyze):
+                for r in analyze:
                     for rem in host.remediate(r):
                         remediations.append({"policy": rem.policy_name, "urn": r.urn,
                                              "diagnostic": rem.diagnostic, "changed": rem.properties is not None})

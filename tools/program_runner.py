@@ -15,9 +15,10 @@ import json
 import logging
 import runpy
 import sys
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping, Optional
+from typing import Any
 
 import yaml
 
@@ -58,7 +59,7 @@ class RecordedResource:
     delete_before_replace: bool
     retain_on_delete: bool
     version: str
-    id: Optional[str] = None
+    id: str | None = None
     outputs: dict[str, Any] = field(default_factory=dict)
 
     def get(self, dotted: str, default: Any = None) -> Any:
@@ -81,7 +82,7 @@ class ProgramRun:
     def of_type(self, type_token: str) -> list[RecordedResource]:
         return [r for r in self.resources if r.type == type_token]
 
-    def one(self, type_token: str, name: Optional[str] = None) -> RecordedResource:
+    def one(self, type_token: str, name: str | None = None) -> RecordedResource:
         found = [r for r in self.of_type(type_token) if name is None or r.name == name]
         if len(found) != 1:
             names = [r.name for r in self.of_type(type_token)]
@@ -141,7 +142,7 @@ def encode_config_value(value: Any) -> str:
 
 
 def load_stack_config(
-    stack: str | Path, overrides: Optional[Mapping[str, Any]] = None
+    stack: str | Path, overrides: Mapping[str, Any] | None = None
 ) -> tuple[dict[str, str], list[str]]:
     """Read ``Pulumi.<stack>.yaml`` as the engine would pass it to the program.
 
@@ -182,12 +183,12 @@ class _LogCollector(logging.Handler):
 def run_program(
     stack: str | Path = "dev",
     *,
-    overrides: Optional[Mapping[str, Any]] = None,
-    config: Optional[tuple[dict[str, str], list[str]]] = None,
-    stack_references: Optional[Mapping[str, Mapping[str, Any]]] = None,
-    program: Optional[Callable[[], Any]] = None,
+    overrides: Mapping[str, Any] | None = None,
+    config: tuple[dict[str, str], list[str]] | None = None,
+    stack_references: Mapping[str, Mapping[str, Any]] | None = None,
+    program: Callable[[], Any] | None = None,
     preview: bool = False,
-    recorded: Optional[list[RecordedResource]] = None,
+    recorded: list[RecordedResource] | None = None,
     project: str = PROJECT,
 ) -> ProgramRun:
     """Run ``__main__.py`` (or ``program``) for a stack under mocks; return what it registered.
@@ -210,8 +211,7 @@ def run_program(
     stack_name = stack_name_of(stack)
     cfg, secret_keys = config if config is not None else load_stack_config(stack, overrides)
     mocks = PlatformMocks(stack_name, stack_references)
-    if recorded is None:
-        recorded = []
+    registered: list[RecordedResource] = [] if recorded is None else recorded
 
     class RecordingMonitor(runtime_mocks.MockMonitor):
         def RegisterResource(self, request):  # noqa: N802 - gRPC method name
@@ -231,7 +231,7 @@ def run_program(
                         state[key] = wire.secret(state[key])
                 response.object.Clear()
                 response.object.update(state)
-            recorded.append(
+            registered.append(
                 RecordedResource(
                     urn=response.urn,
                     type=request.type,
@@ -265,8 +265,13 @@ def run_program(
     settings.ROOT.set(None)
     runtime_config.set_all_config(cfg, secret_keys)
     pulumi.runtime.set_mocks(
-        mocks, project=project, stack=stack_name, preview=preview, logger=logger,
-        monitor=RecordingMonitor(mocks), organization=ORGANIZATION,
+        mocks,
+        project=project,
+        stack=stack_name,
+        preview=preview,
+        logger=logger,
+        monitor=RecordingMonitor(mocks),
+        organization=ORGANIZATION,
     )
     # Start clean, as the SDK's own @pulumi.runtime.test decorator does.
     settings.SETTINGS.rpc_manager.clear()
@@ -295,8 +300,12 @@ def run_program(
     if collector.messages:
         raise RuntimeError("the program logged errors:\n" + "\n".join(collector.messages))
     return ProgramRun(
-        stack=stack_name, config=cfg, secret_keys=secret_keys, resources=recorded,
-        outputs=outputs, secret_outputs=secret_outputs,
+        stack=stack_name,
+        config=cfg,
+        secret_keys=secret_keys,
+        resources=registered,
+        outputs=outputs,
+        secret_outputs=secret_outputs,
     )
 
 

@@ -114,7 +114,8 @@ deployment = k8s.apps.v1.Deployment(
                                 name="DB_PASSWORD",
                                 value_from=k8s.core.v1.EnvVarSourceArgs(
                                     secret_key_ref=k8s.core.v1.SecretKeySelectorArgs(
-                                        name=sealed["metadata"]["name"], key="password",
+                                        name=sealed["metadata"]["name"],
+                                        key="password",
                                     ),
                                 ),
                             ),
@@ -136,9 +137,12 @@ deployment = k8s.apps.v1.Deployment(
                         volume_mounts=[k8s.core.v1.VolumeMountArgs(name="tmp", mount_path="/tmp")],
                     ),
                 ],
-                volumes=[k8s.core.v1.VolumeArgs(
-                    name="tmp", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(size_limit="64Mi"),
-                )],
+                volumes=[
+                    k8s.core.v1.VolumeArgs(
+                        name="tmp",
+                        empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(size_limit="64Mi"),
+                    )
+                ],
             ),
         ),
     ),

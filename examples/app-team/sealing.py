@@ -21,8 +21,9 @@ import hashlib
 import os
 import re
 import sys
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping, Union
+from typing import Any
 
 import yaml
 from cryptography import x509
@@ -47,11 +48,11 @@ class SealingError(ValueError):
     """The certificate, the target or a sealed file is not usable."""
 
 
-def _pem_bytes(cert_pem: Union[str, bytes]) -> bytes:
+def _pem_bytes(cert_pem: str | bytes) -> bytes:
     return cert_pem.encode() if isinstance(cert_pem, str) else cert_pem
 
 
-def certificate_fingerprint(cert_pem: Union[str, bytes]) -> str:
+def certificate_fingerprint(cert_pem: str | bytes) -> str:
     """SHA-256 of the certificate's DER bytes, hex (as ``openssl x509 -fingerprint -sha256``, without colons)."""
     text = _pem_bytes(cert_pem).decode("ascii", errors="replace")
     body = re.search(r"-----BEGIN CERTIFICATE-----(.*?)-----END CERTIFICATE-----", text, re.S)
@@ -60,7 +61,7 @@ def certificate_fingerprint(cert_pem: Union[str, bytes]) -> str:
     return hashlib.sha256(base64.b64decode("".join(body.group(1).split()))).hexdigest()
 
 
-def _public_key(cert_pem: Union[str, bytes]) -> rsa.RSAPublicKey:
+def _public_key(cert_pem: str | bytes) -> rsa.RSAPublicKey:
     try:
         cert = x509.load_pem_x509_certificate(_pem_bytes(cert_pem))
     except ValueError as err:
@@ -71,7 +72,7 @@ def _public_key(cert_pem: Union[str, bytes]) -> rsa.RSAPublicKey:
     if key.key_size < MIN_RSA_BITS:
         raise SealingError(f"the sealing key has {key.key_size} bits; at least {MIN_RSA_BITS} are required")
     # Sealing to an expired certificate usually means a stale copy: the controller has moved on.
-    if cert.not_valid_after_utc < datetime.datetime.now(datetime.timezone.utc):
+    if cert.not_valid_after_utc < datetime.datetime.now(datetime.UTC):
         raise SealingError(f"the sealing certificate expired on {cert.not_valid_after_utc:%Y-%m-%d}; fetch it again")
     return key
 
@@ -88,7 +89,7 @@ def _check_target(namespace: str, name: str, key: str) -> None:
         raise SealingError("; ".join(problems))
 
 
-def seal(cert_pem: Union[str, bytes], namespace: str, name: str, key: str, value: Union[str, bytes]) -> str:
+def seal(cert_pem: str | bytes, namespace: str, name: str, key: str, value: str | bytes) -> str:
     """The ``spec.encryptedData[key]`` value for Secret ``namespace/name`` (strict scope), base64."""
     _check_target(namespace, name, key)
     public_key = _public_key(cert_pem)
@@ -105,7 +106,10 @@ def seal(cert_pem: Union[str, bytes], namespace: str, name: str, key: str, value
 
 
 def sealed_secret_manifest(
-    cert_pem: Union[str, bytes], namespace: str, name: str, data: Mapping[str, Union[str, bytes]],
+    cert_pem: str | bytes,
+    namespace: str,
+    name: str,
+    data: Mapping[str, str | bytes],
     secret_type: str = "Opaque",
 ) -> dict[str, Any]:
     """A whole ``SealedSecret`` object, as ``kubeseal -o yaml`` writes it (plus the certificate fingerprint)."""
@@ -139,25 +143,27 @@ def load_sealed_secret(path: Path, namespace: str) -> dict[str, Any]:
     name = meta.get("name")
     problems = []
     if meta.get("namespace") != namespace:
-        problems.append(f"metadata.namespace is {meta.get('namespace')!r}, this program deploys to {namespace!r} "
-                        "(strict scope: it would never unseal there; seal it again for this namespace)")
+        problems.append(
+            f"metadata.namespace is {meta.get('namespace')!r}, this program deploys to {namespace!r} "
+            "(strict scope: it would never unseal there; seal it again for this namespace)"
+        )
     annotations = meta.get("annotations") or {}
     if any(annotations.get(f"sealedsecrets.bitnami.com/{s}") == "true" for s in ("cluster-wide", "namespace-wide")):
         problems.append("only strict scope is accepted (a wider scope lets the value be renamed or moved)")
     encrypted = spec.get("encryptedData")
-    if not isinstance(encrypted, dict) or not encrypted:
+    sealed: dict[str, Any] = encrypted if isinstance(encrypted, dict) else {}
+    if not sealed:
         problems.append("spec.encryptedData is empty")
-    else:
-        for k, v in encrypted.items():
-            try:
-                raw = base64.b64decode(v, validate=True)
-            except (ValueError, TypeError):
-                raw = b""
-            if len(raw) < 2 + int.from_bytes(raw[:2] or b"\xff\xff", "big"):
-                problems.append(f"spec.encryptedData.{k} is not a sealed value")
+    for k, v in sealed.items():
+        try:
+            raw = base64.b64decode(v, validate=True)
+        except (ValueError, TypeError):
+            raw = b""
+        if len(raw) < 2 + int.from_bytes(raw[:2] or b"\xff\xff", "big"):
+            problems.append(f"spec.encryptedData.{k} is not a sealed value")
     if problems:
         raise SealingError(f"{path}: " + "; ".join(problems))
-    for key in encrypted:
+    for key in sealed:
         _check_target(namespace, name or "", key)
     return obj
 
@@ -171,8 +177,9 @@ def main(argv: list[str] | None = None) -> int:  # pragma: no cover - thin CLI o
     parser.add_argument("--type", default="Opaque")
     args = parser.parse_args(argv)
     value = sys.stdin.buffer.read().rstrip(b"\r\n")
-    manifest = sealed_secret_manifest(Path(args.cert).read_bytes(), args.namespace, args.name,
-                                      {args.key: value}, args.type)
+    manifest = sealed_secret_manifest(
+        Path(args.cert).read_bytes(), args.namespace, args.name, {args.key: value}, args.type
+    )
     sys.stdout.write(yaml.safe_dump(manifest, sort_keys=False))
     return 0
 

@@ -20,6 +20,7 @@ def all_policies() -> list:
     """Every policy object, in registration order (domain modules imported above)."""
     return list(POLICIES)
 
+
 # Where dev deliberately relaxes a rule to advisory (config/dev.json), and why. Everything else is
 # mandatory in dev too; prod relaxes nothing. The docs and a test keep config/dev.json in line with this.
 DEV_RELAXED = {

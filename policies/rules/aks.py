@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Any, Callable, Iterable, Optional
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from .common import (
     UNKNOWN,
@@ -13,9 +14,13 @@ from .common import (
     Stack,
     as_list,
     as_map,
+    expect,
     is_number,
+    is_true,
     maps,
+    one_of,
     resource_rule,
+    setting,
     stack_rule,
     text,
 )
@@ -29,75 +34,91 @@ NODE_OS_WINDOW = "aksManagedNodeOSUpgradeSchedule"
 AUTO_UPGRADE_WINDOW = "aksManagedAutoUpgradeSchedule"
 
 _PATCHING = ("SOC 2 CC7.1", "PCI-DSS 4.0 6.3.3", "HIPAA 164.308(a)(5)(ii)(B)", "NIST 800-53 SI-2")
-_IDENTITY = ("SOC 2 CC6.1", "PCI-DSS 4.0 7.2.1", "PCI-DSS 4.0 8.2.1", "HIPAA 164.312(a)(1)", "NIST 800-53 AC-2",
-             "NIST 800-53 IA-2")
+_IDENTITY = (
+    "SOC 2 CC6.1",
+    "PCI-DSS 4.0 7.2.1",
+    "PCI-DSS 4.0 8.2.1",
+    "HIPAA 164.312(a)(1)",
+    "NIST 800-53 AC-2",
+    "NIST 800-53 IA-2",
+)
 _NETWORK = ("SOC 2 CC6.6", "PCI-DSS 4.0 1.3.1", "HIPAA 164.312(e)(1)", "NIST 800-53 SC-7")
 _AUDIT = ("SOC 2 CC7.2", "PCI-DSS 4.0 10.2.1", "HIPAA 164.312(b)", "NIST 800-53 AU-2", "NIST 800-53 AU-12")
 _AVAILABILITY = ("SOC 2 A1.2", "NIST 800-53 CP-10")
 
 
 @resource_rule(
-    name="aks-node-os-upgrade-channel", domain="aks", targets=(MANAGED_CLUSTER,), severity="high",
+    name="aks-node-os-upgrade-channel",
+    domain="aks",
+    targets=(MANAGED_CLUSTER,),
+    severity="high",
     what="AKS node OS images are refreshed automatically (autoUpgradeProfile.nodeOSUpgradeChannel NodeImage or SecurityPatch).",
     why="Without a node OS channel, kernel and OS CVEs stay on the nodes until someone upgrades by hand.",
     remediation="Set autoUpgradeProfile.nodeOSUpgradeChannel to NodeImage (or SecurityPatch) and give it an aksManagedNodeOSUpgradeSchedule window.",
     frameworks=_PATCHING,
 )
 def node_os_channel(r: Res, ctx: Ctx) -> None:
-    value = r.get("autoUpgradeProfile.nodeOSUpgradeChannel")
-    if not ctx.known(value, "autoUpgradeProfile.nodeOSUpgradeChannel"):
-        return
-    if value not in ("NodeImage", "SecurityPatch"):
-        ctx.fail(f"autoUpgradeProfile.nodeOSUpgradeChannel is {value!r}; allowed: NodeImage, SecurityPatch "
-                 "(None/Unmanaged/unset leave node OS patches unapplied)")
+    expect(
+        r,
+        ctx,
+        "autoUpgradeProfile.nodeOSUpgradeChannel",
+        one_of("NodeImage", "SecurityPatch"),
+        "allowed: NodeImage, SecurityPatch (None/Unmanaged/unset leave node OS patches unapplied)",
+    )
 
 
 @resource_rule(
-    name="aks-upgrade-channel", domain="aks", targets=(MANAGED_CLUSTER,), severity="medium",
+    name="aks-upgrade-channel",
+    domain="aks",
+    targets=(MANAGED_CLUSTER,),
+    severity="medium",
     what="AKS Kubernetes patch versions are applied automatically (autoUpgradeProfile.upgradeChannel set, not none).",
     why="Kubernetes patch releases carry security fixes; an unset channel means clusters drift out of support.",
     remediation="Set autoUpgradeProfile.upgradeChannel to patch (or stable) with an aksManagedAutoUpgradeSchedule window.",
     frameworks=_PATCHING,
 )
 def upgrade_channel(r: Res, ctx: Ctx) -> None:
-    value = r.get("autoUpgradeProfile.upgradeChannel")
-    if not ctx.known(value, "autoUpgradeProfile.upgradeChannel"):
-        return
-    if not isinstance(value, str) or value.lower() not in ("patch", "stable", "rapid", "node-image"):
-        ctx.fail(f"autoUpgradeProfile.upgradeChannel is {value!r}; set patch or stable (none/unset never upgrades)")
+    expect(
+        r,
+        ctx,
+        "autoUpgradeProfile.upgradeChannel",
+        lambda v: isinstance(v, str) and v.lower() in ("patch", "stable", "rapid", "node-image"),
+        "set patch or stable (none/unset never upgrades)",
+    )
 
 
 @resource_rule(
-    name="aks-entra-id-rbac", domain="aks", targets=(MANAGED_CLUSTER,), severity="high",
+    name="aks-entra-id-rbac",
+    domain="aks",
+    targets=(MANAGED_CLUSTER,),
+    severity="high",
     what="AKS authenticates with Entra ID and authorizes with Azure RBAC (aadProfile.managed, aadProfile.enableAzureRBAC).",
     why="Entra ID gives MFA, conditional access and central joiner/leaver control; Azure RBAC keeps authorization auditable in one place.",
     remediation="Set aadProfile: {managed: true, enableAzureRBAC: true, adminGroupObjectIds: [...]} and leave enableRBAC true.",
     frameworks=_IDENTITY,
 )
 def entra_rbac(r: Res, ctx: Ctx) -> None:
-    aad = r.get("aadProfile")
-    if not ctx.known(aad, "aadProfile"):
+    if not ctx.known(r.get("aadProfile"), "aadProfile"):
         return
     for key in ("managed", "enableAzureRBAC"):
-        value = as_map(aad).get(key)
-        if ctx.known(value, f"aadProfile.{key}") and value is not True:
-            ctx.fail(f"aadProfile.{key} is {value!r}; set it to true")
+        expect(r, ctx, f"aadProfile.{key}", is_true, "set it to true")
     rbac = r.get("enableRBAC")
     if ctx.known(rbac, "enableRBAC") and rbac is False:
         ctx.fail("enableRBAC is false; Kubernetes RBAC must stay enabled")
 
 
 @resource_rule(
-    name="aks-local-accounts-disabled", domain="aks", targets=(MANAGED_CLUSTER,), severity="high",
+    name="aks-local-accounts-disabled",
+    domain="aks",
+    targets=(MANAGED_CLUSTER,),
+    severity="high",
     what="AKS local accounts are disabled (disableLocalAccounts: true).",
     why="The local clusterAdmin kubeconfig is a shared, non-expiring credential that bypasses Entra ID, MFA and audit by identity.",
     remediation="Set disableLocalAccounts: true (requires Entra ID integration).",
     frameworks=_IDENTITY,
 )
 def local_accounts(r: Res, ctx: Ctx) -> None:
-    value = r.get("disableLocalAccounts")
-    if ctx.known(value, "disableLocalAccounts") and value is not True:
-        ctx.fail(f"disableLocalAccounts is {value!r}; set it to true")
+    expect(r, ctx, "disableLocalAccounts", is_true, "set it to true")
 
 
 def _open_range(cidr: str) -> bool:
@@ -105,7 +126,10 @@ def _open_range(cidr: str) -> bool:
 
 
 @resource_rule(
-    name="aks-api-server-restricted", domain="aks", targets=(MANAGED_CLUSTER,), severity="high",
+    name="aks-api-server-restricted",
+    domain="aks",
+    targets=(MANAGED_CLUSTER,),
+    severity="high",
     what="The AKS API server is private or limited to authorized IP ranges (apiServerAccessProfile).",
     why="A control plane reachable from the whole internet is exposed to credential stuffing and to every future API server CVE.",
     remediation="Set apiServerAccessProfile.enablePrivateCluster: true, or authorizedIPRanges to your office/CI CIDRs (never 0.0.0.0/0).",
@@ -133,25 +157,33 @@ def api_server(r: Res, ctx: Ctx) -> None:
     if open_:
         ctx.fail(f"apiServerAccessProfile.authorizedIPRanges contains {open_[0]!r}, which allows every address")
     elif not good and not any(item is UNKNOWN for item in items):
-        ctx.fail("the API server is public to every address: set apiServerAccessProfile.authorizedIPRanges "
-                 "or enablePrivateCluster: true")
+        ctx.fail(
+            "the API server is public to every address: set apiServerAccessProfile.authorizedIPRanges "
+            "or enablePrivateCluster: true"
+        )
 
 
 @resource_rule(
-    name="aks-network-policy", domain="aks", targets=(MANAGED_CLUSTER,), severity="high",
+    name="aks-network-policy",
+    domain="aks",
+    targets=(MANAGED_CLUSTER,),
+    severity="high",
     what="AKS enforces Kubernetes NetworkPolicy (networkProfile.networkPolicy cilium, azure or calico).",
     why="Without a network policy engine every pod can reach every other pod; the default-deny NetworkPolicies would be ignored.",
     remediation="Set networkProfile.networkPolicy to cilium (with networkDataplane cilium), azure or calico.",
     frameworks=_NETWORK + ("NIST 800-53 AC-4",),
 )
 def network_policy(r: Res, ctx: Ctx) -> None:
-    value = r.get("networkProfile.networkPolicy")
-    if ctx.known(value, "networkProfile.networkPolicy") and value not in ("cilium", "azure", "calico"):
-        ctx.fail(f"networkProfile.networkPolicy is {value!r}; allowed: cilium, azure, calico")
+    expect(
+        r, ctx, "networkProfile.networkPolicy", one_of("cilium", "azure", "calico"), "allowed: cilium, azure, calico"
+    )
 
 
 @resource_rule(
-    name="aks-workload-identity", domain="aks", targets=(MANAGED_CLUSTER,), severity="medium",
+    name="aks-workload-identity",
+    domain="aks",
+    targets=(MANAGED_CLUSTER,),
+    severity="medium",
     what="AKS has the OIDC issuer and workload identity enabled (oidcIssuerProfile.enabled, securityProfile.workloadIdentity.enabled).",
     why="Workload identity replaces long-lived client secrets in pods with short-lived federated tokens.",
     remediation="Set oidcIssuerProfile.enabled: true and securityProfile.workloadIdentity.enabled: true.",
@@ -159,22 +191,21 @@ def network_policy(r: Res, ctx: Ctx) -> None:
 )
 def workload_identity(r: Res, ctx: Ctx) -> None:
     for path in ("oidcIssuerProfile.enabled", "securityProfile.workloadIdentity.enabled"):
-        value = r.get(path)
-        if ctx.known(value, path) and value is not True:
-            ctx.fail(f"{path} is {value!r}; set it to true")
+        expect(r, ctx, path, is_true, "set it to true")
 
 
 @resource_rule(
-    name="aks-sku-tier", domain="aks", targets=(MANAGED_CLUSTER,), severity="medium",
+    name="aks-sku-tier",
+    domain="aks",
+    targets=(MANAGED_CLUSTER,),
+    severity="medium",
     what="AKS runs on the Standard or Premium tier (sku.tier), which carries the uptime SLA.",
     why="The Free tier has no control-plane SLA and a smaller API server; an outage blocks deployments and security fixes.",
     remediation="Set sku: {name: Base, tier: Standard}.",
     frameworks=_AVAILABILITY,
 )
 def sku_tier(r: Res, ctx: Ctx) -> None:
-    tier = r.get("sku.tier")
-    if ctx.known(tier, "sku.tier") and tier not in ("Standard", "Premium"):
-        ctx.fail(f"sku.tier is {tier!r}; allowed: Standard, Premium (unset means Free)")
+    expect(r, ctx, "sku.tier", one_of("Standard", "Premium"), "allowed: Standard, Premium (unset means Free)")
 
 
 def _pool_problems(pool: dict, where: str, ctx: Ctx) -> None:
@@ -196,20 +227,25 @@ def _pool_problems(pool: dict, where: str, ctx: Ctx) -> None:
     elif is_number(min_zones) and min_zones > 1:
         distinct = {z for z in as_list(zones) if isinstance(z, (str, int)) and not isinstance(z, bool)}
         if len(distinct) < min_zones:
-            ctx.fail(f"{where}.availabilityZones is {zones!r}; spread the system pool over at least {min_zones:g} zones")
+            ctx.fail(
+                f"{where}.availabilityZones is {zones!r}; spread the system pool over at least {min_zones:g} zones"
+            )
 
 
 @resource_rule(
-    name="aks-system-pool-redundancy", domain="aks", targets=(MANAGED_CLUSTER, AGENT_POOL), severity="medium",
+    name="aks-system-pool-redundancy",
+    domain="aks",
+    targets=(MANAGED_CLUSTER, AGENT_POOL),
+    severity="medium",
     what="The AKS system node pool has enough nodes spread over availability zones.",
     why="CoreDNS, konnectivity and the mesh control plane run on the system pool; one node or one zone is a single point of failure.",
     remediation="Give the System pool count (or minCount with autoscaling) >= minSystemNodeCount and availabilityZones ['1','2','3'].",
     frameworks=_AVAILABILITY,
     config={
-        "minSystemNodeCount": {"type": "integer", "minimum": 1, "default": 3,
-                               "description": "Minimum nodes in a System pool."},
-        "minAvailabilityZones": {"type": "integer", "minimum": 0, "default": 2,
-                                 "description": "Minimum distinct availability zones of a System pool (0 or 1 disables)."},
+        "minSystemNodeCount": setting("integer", 3, "Minimum nodes in a System pool.", minimum=1),
+        "minAvailabilityZones": setting(
+            "integer", 2, "Minimum distinct availability zones of a System pool (0 or 1 disables).", minimum=0
+        ),
     },
 )
 def system_pool(r: Res, ctx: Ctx) -> None:
@@ -238,22 +274,23 @@ def system_pool(r: Res, ctx: Ctx) -> None:
 
 
 @resource_rule(
-    name="aks-run-command-disabled", domain="aks", targets=(MANAGED_CLUSTER,), severity="medium",
+    name="aks-run-command-disabled",
+    domain="aks",
+    targets=(MANAGED_CLUSTER,),
+    severity="medium",
     what="AKS run command is disabled (apiServerAccessProfile.disableRunCommand: true).",
     why="Run command executes kubectl as a cluster-admin pod via the Azure control plane, sidestepping the API server IP restrictions.",
     remediation="Set apiServerAccessProfile.disableRunCommand: true; use the bastion/CI path for break-glass access.",
     frameworks=("SOC 2 CC6.1", "PCI-DSS 4.0 7.2.1", "NIST 800-53 AC-17", "NIST 800-53 CM-7"),
 )
 def run_command(r: Res, ctx: Ctx) -> None:
-    value = r.get("apiServerAccessProfile.disableRunCommand")
-    if ctx.known(value, "apiServerAccessProfile.disableRunCommand") and value is not True:
-        ctx.fail(f"apiServerAccessProfile.disableRunCommand is {value!r}; set it to true")
+    expect(r, ctx, "apiServerAccessProfile.disableRunCommand", is_true, "set it to true")
 
 
 # --------------------------------------------------------------------------- stack rules
 
 
-def _cluster_name(cluster: Res) -> Optional[str]:
+def _cluster_name(cluster: Res) -> str | None:
     return text(cluster.get("resourceName"))
 
 
@@ -308,13 +345,15 @@ def _names_in_uri(value: str) -> Iterable[str]:
     names = []
     start = uri.find(_URI_MARK)
     while start != -1:  # a name could itself contain the mark, so every occurrence is a candidate
-        names.append(uri[start + len(_URI_MARK):])
+        names.append(uri[start + len(_URI_MARK) :])
         start = uri.find(_URI_MARK, start + 1)
     return names
 
 
 @stack_rule(
-    name="aks-maintenance-windows", domain="aks", targets=(MANAGED_CLUSTER, MAINTENANCE_CONFIGURATION),
+    name="aks-maintenance-windows",
+    domain="aks",
+    targets=(MANAGED_CLUSTER, MAINTENANCE_CONFIGURATION),
     severity="medium",
     what="Every AKS cluster has both planned-maintenance windows (aksManagedNodeOSUpgradeSchedule and aksManagedAutoUpgradeSchedule).",
     why="Without windows AKS upgrades nodes and the control plane at any time, including business hours and before dev has seen the change.",
@@ -368,7 +407,10 @@ _AUDIT_GROUPS = ("allLogs", "audit")  # the AKS "audit" group holds kube-audit, 
 
 
 @stack_rule(
-    name="aks-audit-diagnostics", domain="aks", targets=(MANAGED_CLUSTER, DIAGNOSTIC_SETTING), severity="high",
+    name="aks-audit-diagnostics",
+    domain="aks",
+    targets=(MANAGED_CLUSTER, DIAGNOSTIC_SETTING),
+    severity="high",
     what="Every AKS cluster sends kube-audit-admin (or kube-audit) and guard logs to a diagnostic destination.",
     why="Control-plane audit and Entra ID (guard) logs are the only record of who changed or read what in the cluster.",
     remediation="Add an azure-native monitor DiagnosticSetting with resourceUri = the cluster id, a workspaceId, and logs [{category: kube-audit-admin, enabled: true}, {category: guard, enabled: true}].",
@@ -390,15 +432,17 @@ def audit_diagnostics(stack: Stack, ctx: Ctx) -> None:
         if not owners:
             continue
         # What a setting contributes is the same for every cluster it belongs to: work it out once.
-        destinations = [ds.get(k) for k in ("workspaceId", "storageAccountId", "eventHubAuthorizationRuleId",
-                                            "marketplacePartnerId")]
+        destinations = [
+            ds.get(k)
+            for k in ("workspaceId", "storageAccountId", "eventHubAuthorizationRuleId", "marketplacePartnerId")
+        ]
         if not any(d for d in destinations) and not any(d is UNKNOWN for d in destinations):
             for position in owners:
                 no_destination[position].append(ds)
             continue
         logs = ds.get("logs")
         if logs is UNKNOWN:
-            setting_categories, setting_undecided = set(), True
+            setting_categories, setting_undecided = set[str](), True
         else:
             setting_categories, setting_undecided = _enabled_log_categories(logs)
         for position in owners:
@@ -417,8 +461,9 @@ def audit_diagnostics(stack: Stack, ctx: Ctx) -> None:
             if undecided[position] or undecided_for_all:
                 ctx.unknown(f"{cluster.name}: diagnostic settings")
             else:
-                ctx.fail(f"cluster {cluster.name!r} has no enabled diagnostic logs for {', '.join(missing)}",
-                         cluster.urn)
+                ctx.fail(
+                    f"cluster {cluster.name!r} has no enabled diagnostic logs for {', '.join(missing)}", cluster.urn
+                )
 
 
 def _enabled_log_categories(logs: Any) -> tuple[set[str], bool]:

@@ -18,11 +18,12 @@ names the rule (fail closed) rather than an analyzer crash.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Optional
+from typing import Any, NotRequired, TypedDict, TypeGuard, Unpack
 
 from pulumi_policy import (
     PolicyComplianceFramework,
@@ -47,18 +48,25 @@ from pulumi_policy.proxy import (
 
 # --------------------------------------------------------------------------- unknowns
 
-UNKNOWN_SENTINELS = frozenset({
-    UNKNOWN_BOOLEAN_VALUE, UNKNOWN_NUMBER_VALUE, UNKNOWN_STRING_VALUE, UNKNOWN_ARRAY_VALUE,
-    UNKNOWN_ASSET_VALUE, UNKNOWN_ARCHIVE_VALUE, UNKNOWN_OBJECT_VALUE,
-})
+UNKNOWN_SENTINELS = frozenset(
+    {
+        UNKNOWN_BOOLEAN_VALUE,
+        UNKNOWN_NUMBER_VALUE,
+        UNKNOWN_STRING_VALUE,
+        UNKNOWN_ARRAY_VALUE,
+        UNKNOWN_ASSET_VALUE,
+        UNKNOWN_ARCHIVE_VALUE,
+        UNKNOWN_OBJECT_VALUE,
+    }
+)
 
 
 class _Unknown:
     """A value the engine cannot know yet (preview); compares unequal to everything but itself."""
 
-    _instance: Optional["_Unknown"] = None
+    _instance: _Unknown | None = None
 
-    def __new__(cls) -> "_Unknown":
+    def __new__(cls) -> _Unknown:
         if cls._instance is None:
             cls._instance = super().__new__(cls)
         return cls._instance
@@ -148,11 +156,11 @@ def maps(value: Any) -> list[dict]:
     return [dict(v) for v in as_list(value) if isinstance(v, Mapping)]
 
 
-def is_number(value: Any) -> bool:
+def is_number(value: Any) -> TypeGuard[int | float]:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def text(value: Any) -> Optional[str]:
+def text(value: Any) -> str | None:
     return value if isinstance(value, str) and not is_unknown(value) else None
 
 
@@ -160,7 +168,7 @@ _DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
 _UNIT_SECONDS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "μs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
 
 
-def go_duration_seconds(value: Any) -> Optional[float]:
+def go_duration_seconds(value: Any) -> float | None:
     """Parse a Go ``time.Duration`` string (``24h0m0s``, ``12h``, ``90m``, ``1.5h``); None if invalid."""
     if is_number(value):
         return float(value) if value == 0 else None  # a bare number is only valid Go syntax for 0
@@ -198,7 +206,7 @@ class Res:
     urn: str
     props: dict
     protect: bool = False
-    parent: Optional[str] = None
+    parent: str | None = None
     dependencies: list[str] = field(default_factory=list)
     property_dependencies: dict[str, list[str]] = field(default_factory=dict)
     label: str = ""  # how a message names it (a bundle member says which object)
@@ -243,7 +251,7 @@ def k8s_group_kind(type_token: str, props: Any = None) -> tuple[str, str]:
     return "", ""
 
 
-def helm_chart_name(res: Res) -> Optional[str]:
+def helm_chart_name(res: Res) -> str | None:
     """The chart a Helm resource installs: ``sealed-secrets`` from ``repo/sealed-secrets``, an OCI ref or a .tgz URL."""
     chart = text(res.get("chart"))
     if not chart:
@@ -255,7 +263,7 @@ def helm_chart_name(res: Res) -> Optional[str]:
     return last
 
 
-def bundle_members(res: Res, ctx: "Ctx") -> list[Res]:
+def bundle_members(res: Res, ctx: Ctx) -> list[Res]:
     """The Kubernetes objects inside a ``yaml/v2:ConfigGroup`` (``objs`` and inline ``yaml``)."""
     members: list[Any] = []
     objs = res.get("objs")
@@ -276,6 +284,7 @@ def bundle_members(res: Res, ctx: "Ctx") -> list[Res]:
         if isinstance(doc, str):
             try:
                 import yaml  # pyyaml is in policies/requirements.txt
+
                 members.extend(d for d in yaml.safe_load_all(doc) if isinstance(d, Mapping))
             except Exception as exc:  # noqa: BLE001 - an unparsable manifest cannot be proven safe
                 ctx.fail(f"inline yaml[{i}] cannot be parsed ({type(exc).__name__}); it cannot be checked")
@@ -298,11 +307,11 @@ class Ctx:
     def __init__(self, config: Mapping[str, Any], stack: bool = False):
         self.config = config
         self.stack = stack
-        self.violations: list[tuple[str, Optional[str]]] = []
+        self.violations: list[tuple[str, str | None]] = []
         self.unknown_paths: list[str] = []
         self.prefix = ""
 
-    def fail(self, message: str, urn: Optional[str] = None) -> None:
+    def fail(self, message: str, urn: str | None = None) -> None:
         message = re.sub(r"\bis None\b", "is unset", message)
         self.violations.append((self.prefix + message, urn))
 
@@ -343,8 +352,10 @@ class RuleMeta:
     def description(self) -> str:
         """The policy description: the engine shows it as the first line of every violation."""
         frameworks = "; ".join(self.frameworks) if self.frameworks else "n/a"
-        return (f"{self.what} [severity: {self.severity}] Why: {self.why} "
-                f"Remediation: {self.remediation} Frameworks: {frameworks}.")
+        return (
+            f"{self.what} [severity: {self.severity}] Why: {self.why} "
+            f"Remediation: {self.remediation} Frameworks: {frameworks}."
+        )
 
     def defaults(self) -> dict[str, Any]:
         return {k: v["default"] for k, v in self.config_schema.items() if "default" in v}
@@ -366,7 +377,7 @@ def _register(meta: RuleMeta) -> None:
     RULES[meta.name] = meta
 
 
-def _framework(meta: RuleMeta) -> Optional[PolicyComplianceFramework]:
+def _framework(meta: RuleMeta) -> PolicyComplianceFramework | None:
     nist = [f for f in meta.frameworks if f.startswith("NIST 800-53")]
     if not nist:
         return None
@@ -375,13 +386,13 @@ def _framework(meta: RuleMeta) -> Optional[PolicyComplianceFramework]:
     )
 
 
-def _schema(meta: RuleMeta) -> Optional[PolicyConfigSchema]:
+def _schema(meta: RuleMeta) -> PolicyConfigSchema | None:
     return PolicyConfigSchema(properties=dict(meta.config_schema)) if meta.config_schema else None
 
 
-def _finish(ctx: Ctx, report: ReportViolation, default_urn: Optional[str] = None) -> None:
+def _finish(ctx: Ctx, report: ReportViolation) -> None:
     for message, urn in ctx.violations:
-        report(message, urn or default_urn)
+        report(message, urn)
     if ctx.unknown_paths:
         raise CannotCheckYet(ctx.unknown_paths)
 
@@ -395,26 +406,76 @@ def _matches(meta: RuleMeta, res: Res) -> bool:
     return False
 
 
-def resource_rule(*, name: str, domain: str, targets: Iterable[str], severity: str, what: str, why: str,
-                  remediation: str, frameworks: Iterable[str] = (), config: Optional[dict] = None,
-                  ) -> Callable[[Callable[[Res, Ctx], None]], Callable[[Res, Ctx], None]]:
-    """Register ``check(res, ctx)`` as a resource policy for the given type tokens / ``group/Kind`` targets."""
-    meta = RuleMeta(name, domain, "resource", tuple(targets), severity, what, why, remediation,
-                    tuple(frameworks), dict(config or {}))
+class RuleFields(TypedDict):
+    """A rule's metadata as the ``resource_rule`` and ``stack_rule`` decorators take it."""
+
+    name: str
+    domain: str
+    targets: Iterable[str]  # type tokens, or "group/Kind" for Kubernetes objects
+    severity: str
+    what: str
+    why: str
+    remediation: str
+    frameworks: NotRequired[Iterable[str]]
+    config: NotRequired[dict]  # JSON schema properties, with defaults
+
+
+def _declare(kind: str, fields: RuleFields) -> RuleMeta:
+    meta = RuleMeta(
+        name=fields["name"],
+        domain=fields["domain"],
+        kind=kind,
+        targets=tuple(fields["targets"]),
+        severity=fields["severity"],
+        what=fields["what"],
+        why=fields["why"],
+        remediation=fields["remediation"],
+        frameworks=tuple(fields.get("frameworks", ())),
+        config_schema=dict(fields.get("config") or {}),
+    )
     _register(meta)
+    return meta
+
+
+def _policy(cls: Any, meta: RuleMeta, validate: Callable[..., None]) -> Any:
+    """The SDK policy object (``ResourceValidationPolicy`` / ``StackValidationPolicy``) carrying a rule's metadata."""
+    policy = cls(
+        name=meta.name,
+        description=meta.description,
+        validate=validate,
+        config_schema=_schema(meta),
+        severity=_SEVERITY[meta.severity],
+        framework=_framework(meta),
+        tags=[meta.domain, *meta.frameworks],
+        remediation_steps=meta.remediation,
+        display_name=meta.what,
+    )
+    POLICIES.append(policy)
+    return policy
+
+
+def resource_rule(**fields: Unpack[RuleFields]) -> Callable[[Callable[[Res, Ctx], None]], Callable[[Res, Ctx], None]]:
+    """Register ``check(res, ctx)`` as a resource policy for the given type tokens / ``group/Kind`` targets."""
+    meta = _declare("resource", fields)
     k8s_targets = any("/" in t and not t.startswith(("azure-native:", "kubernetes:")) for t in meta.targets)
 
     def decorate(check: Callable[[Res, Ctx], None]) -> Callable[[Res, Ctx], None]:
         def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
             rtype = args.resource_type
             direct = rtype in meta.targets or (
-                k8s_targets and rtype.startswith("kubernetes:") and "/".join(k8s_group_kind(rtype)) in meta.targets)
+                k8s_targets and rtype.startswith("kubernetes:") and "/".join(k8s_group_kind(rtype)) in meta.targets
+            )
             is_bundle = k8s_targets and rtype in K8S_BUNDLE_TYPES
             if not direct and not is_bundle:
                 return
             ctx = Ctx({**meta.defaults(), **dict(args.get_config() or {})})
-            res = Res(type=args.resource_type, name=args.name, urn=args.urn, props=as_map(plain(args.props)),
-                      protect=bool(getattr(args.opts, "protect", False)))
+            res = Res(
+                type=args.resource_type,
+                name=args.name,
+                urn=args.urn,
+                props=as_map(plain(args.props)),
+                protect=bool(getattr(args.opts, "protect", False)),
+            )
             members = bundle_members(res, ctx) if is_bundle else [res]
             for member in members:
                 if is_bundle and not _matches(meta, member):
@@ -423,32 +484,26 @@ def resource_rule(*, name: str, domain: str, targets: Iterable[str], severity: s
                 try:
                     check(member, ctx)
                 except Exception as exc:  # noqa: BLE001 - fail closed: a check that cannot decide blocks
-                    ctx.fail(f"policy could not evaluate this resource ({type(exc).__name__}: {exc}); "
-                             "treating it as a violation")
+                    ctx.fail(
+                        f"policy could not evaluate this resource ({type(exc).__name__}: {exc}); "
+                        "treating it as a violation"
+                    )
             ctx.prefix = ""
             _finish(ctx, report)
 
-        POLICIES.append(ResourceValidationPolicy(
-            name=meta.name, description=meta.description, validate=validate, config_schema=_schema(meta),
-            severity=_SEVERITY[meta.severity], framework=_framework(meta), tags=[meta.domain, *meta.frameworks],
-            remediation_steps=meta.remediation, display_name=meta.what,
-        ))
+        _policy(ResourceValidationPolicy, meta, validate)
         return check
 
     return decorate
 
 
-def stack_rule(*, name: str, domain: str, targets: Iterable[str], severity: str, what: str, why: str,
-               remediation: str, frameworks: Iterable[str] = (), config: Optional[dict] = None,
-               ) -> Callable[[Callable[[Stack, Ctx], None]], Callable[[Stack, Ctx], None]]:
+def stack_rule(**fields: Unpack[RuleFields]) -> Callable[[Callable[[Stack, Ctx], None]], Callable[[Stack, Ctx], None]]:
     """Register ``check(stack, ctx)`` as a stack policy; ``ctx.fail(msg, urn)`` names the offender.
 
     ``stack`` is a ``Stack``: the resources indexed by type and Kubernetes kind. A check must stay O(n):
     look related resources up in an index built once, never scan a list inside a loop over another.
     """
-    meta = RuleMeta(name, domain, "stack", tuple(targets), severity, what, why, remediation,
-                    tuple(frameworks), dict(config or {}))
-    _register(meta)
+    meta = _declare("stack", fields)
 
     def decorate(check: Callable[[Stack, Ctx], None]) -> Callable[[Stack, Ctx], None]:
         def validate(args: StackValidationArgs, report: ReportViolation) -> None:
@@ -461,18 +516,78 @@ def stack_rule(*, name: str, domain: str, targets: Iterable[str], severity: str,
                     _finish(ctx, report)
                 args.not_applicable(na.reason)
             except Exception as exc:  # noqa: BLE001 - fail closed
-                ctx.fail(f"policy could not evaluate the stack ({type(exc).__name__}: {exc}); "
-                         "treating it as a violation")
+                ctx.fail(
+                    f"policy could not evaluate the stack ({type(exc).__name__}: {exc}); treating it as a violation"
+                )
             _finish(ctx, report)
 
-        POLICIES.append(StackValidationPolicy(
-            name=meta.name, description=meta.description, validate=validate, config_schema=_schema(meta),
-            severity=_SEVERITY[meta.severity], framework=_framework(meta), tags=[meta.domain, *meta.frameworks],
-            remediation_steps=meta.remediation, display_name=meta.what,
-        ))
+        _policy(StackValidationPolicy, meta, validate)
         return check
 
     return decorate
+
+
+# --------------------------------------------------------------------------- shared check shapes
+
+
+def expect(r: Res, ctx: Ctx, path: str, ok: Callable[[Any], bool], advice: str) -> None:
+    """The common check: the value at ``path``, once known, must be ``ok``; else ``"<path> is <value>; <advice>"``."""
+    value = r.get(path)
+    if ctx.known(value, path) and not ok(value):
+        ctx.fail(f"{path} is {value!r}; {advice}")
+
+
+def is_true(value: Any) -> bool:
+    return value is True
+
+
+def one_of(*allowed: Any) -> Callable[[Any], bool]:
+    """A predicate: the value is one of ``allowed``."""
+    return lambda value: value in allowed
+
+
+def given(read: Callable[[Res, Ctx], Any]) -> Callable[[Callable[[Res, Any, Ctx], None]], Callable[[Res, Ctx], None]]:
+    """Adapt ``check(r, part, ctx)`` into a rule body that runs on the part ``read(r, ctx)`` returns (a spec, a
+    pod spec, chart values). ``read`` returns None when there is nothing to check: the part is absent, the
+    resource is not the one the rule is about, or the part is unknown (``read`` has recorded that)."""
+
+    def adapt(check: Callable[[Res, Any, Ctx], None]) -> Callable[[Res, Ctx], None]:
+        @functools.wraps(check)
+        def run(r: Res, ctx: Ctx) -> None:
+            part = read(r, ctx)
+            if part is not None:
+                check(r, part, ctx)
+
+        return run
+
+    return adapt
+
+
+def chart_values(chart: str, settings: str) -> Callable[[Res, Ctx], dict | None]:
+    """A reader (for ``given``) of the ``values`` of a Helm release of ``chart``; None for any other release.
+
+    Values in ``valueYamlFiles`` cannot be read, so a release that has them fails: they may override ``settings``.
+    """
+
+    def read(r: Res, ctx: Ctx) -> dict | None:
+        if not ctx.known(r.get("chart"), "chart") or helm_chart_name(r) != chart:
+            return None
+        values = r.get("values")
+        if not ctx.known(values, "values"):
+            return None
+        if r.get("valueYamlFiles"):
+            ctx.fail(f"valueYamlFiles cannot be inspected and may override {settings}; put the values in `values`")
+        return as_map(values)
+
+    return read
+
+
+def spec_of(r: Res, ctx: Ctx) -> dict | None:
+    """A Kubernetes object's ``spec`` as a map; None (recorded) when unknown."""
+    spec = r.get("spec")
+    if not ctx.known(spec, "spec"):
+        return None
+    return as_map(spec)
 
 
 class NotApplicable(Exception):
@@ -486,11 +601,16 @@ def stack_view(r: Any) -> Res:
     parent = getattr(r, "parent", None)
     opts = getattr(r, "opts", None)
     return Res(
-        type=r.resource_type, name=r.name, urn=r.urn, props=as_map(plain(r.props)),
+        type=r.resource_type,
+        name=r.name,
+        urn=r.urn,
+        props=as_map(plain(r.props)),
         protect=bool(getattr(opts, "protect", False)),
         parent=getattr(parent, "urn", None) or getattr(opts, "parent", None),
         dependencies=[d.urn for d in (getattr(r, "dependencies", None) or [])],
-        property_dependencies={k: [d.urn for d in v] for k, v in (getattr(r, "property_dependencies", None) or {}).items()},
+        property_dependencies={
+            k: [d.urn for d in v] for k, v in (getattr(r, "property_dependencies", None) or {}).items()
+        },
     )
 
 
@@ -541,11 +661,28 @@ class Stack:
 
 # --------------------------------------------------------------------------- shared config schema
 
+
+def setting(kind: str, default: Any, description: str, **constraints: Any) -> dict[str, Any]:
+    """One key of a rule's config: the JSON schema the engine validates the config file against (with its default)."""
+    return {"type": kind, **constraints, "default": default, "description": description}
+
+
 SYSTEM_NAMESPACES_DEFAULT = [
-    "kube-system", "kube-public", "kube-node-lease", "gatekeeper-system", "istio-system", "istio-ingress",
-    "istio-egress", "sealed-secrets", "calico-system", "tigera-operator", "app-routing-system",
+    "kube-system",
+    "kube-public",
+    "kube-node-lease",
+    "gatekeeper-system",
+    "istio-system",
+    "istio-ingress",
+    "istio-egress",
+    "sealed-secrets",
+    "calico-system",
+    "tigera-operator",
+    "app-routing-system",
 ]
-SYSTEM_NAMESPACES_SCHEMA = {
-    "type": "array", "items": {"type": "string"}, "default": SYSTEM_NAMESPACES_DEFAULT,
-    "description": "Platform namespaces; every other namespace is an application namespace.",
-}
+SYSTEM_NAMESPACES_SCHEMA = setting(
+    "array",
+    SYSTEM_NAMESPACES_DEFAULT,
+    "Platform namespaces; every other namespace is an application namespace.",
+    items={"type": "string"},
+)

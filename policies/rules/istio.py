@@ -7,7 +7,9 @@ objects. A ``ConfigFile`` (a path) or ``ConfigGroup.files`` cannot be read by th
 
 from __future__ import annotations
 
+import functools
 import re
+from collections.abc import Callable
 from typing import Any
 
 from .common import (
@@ -20,30 +22,34 @@ from .common import (
     Stack,
     as_list,
     as_map,
+    chart_values,
+    expect,
+    given,
     go_duration_seconds,
     helm_chart_name,
     is_number,
     maps,
+    one_of,
     resource_rule,
+    setting,
+    spec_of,
     stack_rule,
 )
 
 SEC = "security.istio.io"
 NET = "networking.istio.io"
-_ROOT_NS = {"type": "string", "default": "istio-system",
-            "description": "Istio root namespace (mesh-wide policies live here)."}
+_ROOT_NS = setting("string", "istio-system", "Istio root namespace (mesh-wide policies live here).")
 
 _TRANSIT = ("SOC 2 CC6.7", "PCI-DSS 4.0 4.2.1", "HIPAA 164.312(e)(1)", "NIST 800-53 SC-8")
-_AUTHZ = ("SOC 2 CC6.1", "SOC 2 CC6.3", "PCI-DSS 4.0 7.2.1", "HIPAA 164.312(a)(1)", "NIST 800-53 AC-3",
-          "NIST 800-53 AC-6")
+_AUTHZ = (
+    "SOC 2 CC6.1",
+    "SOC 2 CC6.3",
+    "PCI-DSS 4.0 7.2.1",
+    "HIPAA 164.312(a)(1)",
+    "NIST 800-53 AC-3",
+    "NIST 800-53 AC-6",
+)
 _EGRESS = ("SOC 2 CC6.6", "PCI-DSS 4.0 1.3.2", "HIPAA 164.312(e)(1)", "NIST 800-53 SC-7(5)")
-
-
-def _spec(r: Res, ctx: Ctx) -> Any:
-    spec = r.get("spec")
-    if not ctx.known(spec, "spec"):
-        return None
-    return as_map(spec)
 
 
 def _selector_empty(spec: dict) -> Any:
@@ -60,7 +66,9 @@ def _selector_empty(spec: dict) -> Any:
 
 
 @resource_rule(
-    name="istio-peer-authentication-strict", domain="istio", targets=(f"{SEC}/PeerAuthentication",),
+    name="istio-peer-authentication-strict",
+    domain="istio",
+    targets=(f"{SEC}/PeerAuthentication",),
     severity="critical",
     what="No PeerAuthentication weakens mTLS: mode and every portLevelMtls entry are STRICT (UNSET only where it inherits STRICT).",
     why="PERMISSIVE or DISABLE lets plaintext, unauthenticated traffic reach workloads and breaks identity-based authorization.",
@@ -68,10 +76,8 @@ def _selector_empty(spec: dict) -> Any:
     frameworks=_TRANSIT + ("NIST 800-53 IA-3",),
     config={"rootNamespace": _ROOT_NS},
 )
-def peer_authentication(r: Res, ctx: Ctx) -> None:
-    spec = _spec(r, ctx)
-    if spec is None:
-        return
+@given(spec_of)
+def peer_authentication(r: Res, spec: dict, ctx: Ctx) -> None:
     mode = dig_mode(spec.get("mtls"))
     ns = r.k8s_namespace
     root = ctx.config.get("rootNamespace", "istio-system")
@@ -87,13 +93,15 @@ def peer_authentication(r: Res, ctx: Ctx) -> None:
         if ns is UNKNOWN or empty is UNKNOWN:
             ctx.unknown("metadata.namespace/spec.selector")
         elif ns == root and empty:
-            ctx.fail(f"the mesh-wide PeerAuthentication (namespace {root}) leaves mtls.mode {mode or 'unset'}; "
-                     "it must be STRICT")
+            ctx.fail(
+                f"the mesh-wide PeerAuthentication (namespace {root}) leaves mtls.mode {mode or 'unset'}; "
+                "it must be STRICT"
+            )
     port_level = spec.get("portLevelMtls")
     if port_level is UNKNOWN:
         ctx.unknown("spec.portLevelMtls")
-    for port, setting in as_map(port_level).items():
-        pmode = dig_mode(setting)
+    for port, port_mtls in as_map(port_level).items():
+        pmode = dig_mode(port_mtls)
         if pmode is UNKNOWN:
             ctx.unknown(f"spec.portLevelMtls.{port}.mode")
         elif pmode not in ("STRICT", "UNSET", None):
@@ -116,7 +124,10 @@ def _has_istio(stack: Stack) -> bool:
 
 
 @stack_rule(
-    name="istio-mesh-mtls-default", domain="istio", targets=(f"{SEC}/PeerAuthentication",), severity="critical",
+    name="istio-mesh-mtls-default",
+    domain="istio",
+    targets=(f"{SEC}/PeerAuthentication",),
+    severity="critical",
     what="A stack that runs Istio sets the mesh-wide default explicitly: PeerAuthentication `default` in the root namespace, no selector, mode STRICT.",
     why="Istio's built-in default is PERMISSIVE; without an explicit mesh-wide STRICT policy any namespace accepts plaintext.",
     remediation="Create PeerAuthentication metadata {name: default, namespace: istio-system} with spec {mtls: {mode: STRICT}}.",
@@ -150,36 +161,29 @@ def mesh_default(stack: Stack, ctx: Ctx) -> None:
 # --------------------------------------------------------------------------- istiod values
 
 
-def _istiod_values(r: Res, ctx: Ctx) -> Any:
-    chart = r.get("chart")
-    if not ctx.known(chart, "chart") or helm_chart_name(r) != "istiod":
-        return None
-    values = r.get("values")
-    if not ctx.known(values, "values"):
-        return None
-    if r.get("valueYamlFiles"):
-        ctx.fail("valueYamlFiles cannot be inspected and may override mesh settings; put the values in `values`")
-    return as_map(values)
+_istiod_values = chart_values("istiod", "mesh settings")
 
 
 @resource_rule(
-    name="istio-outbound-registry-only", domain="istio", targets=HELM_TYPES, severity="high",
+    name="istio-outbound-registry-only",
+    domain="istio",
+    targets=HELM_TYPES,
+    severity="high",
     what="istiod's meshConfig.outboundTrafficPolicy.mode is REGISTRY_ONLY.",
     why="ALLOW_ANY (the default) lets any sidecar reach any external host; REGISTRY_ONLY limits egress to declared ServiceEntries.",
     remediation="Set values.meshConfig.outboundTrafficPolicy.mode: REGISTRY_ONLY on the istiod release.",
     frameworks=_EGRESS,
 )
-def outbound_policy(r: Res, ctx: Ctx) -> None:
-    values = _istiod_values(r, ctx)
-    if values is None:
-        return
-    mesh = values.get("meshConfig")
-    if not ctx.known(mesh, "values.meshConfig"):
-        return
-    policy = as_map(mesh).get("outboundTrafficPolicy")
-    mode = UNKNOWN if policy is UNKNOWN else as_map(policy).get("mode")
-    if ctx.known(mode, "values.meshConfig.outboundTrafficPolicy.mode") and mode != "REGISTRY_ONLY":
-        ctx.fail(f"values.meshConfig.outboundTrafficPolicy.mode is {mode!r}; set REGISTRY_ONLY (unset means ALLOW_ANY)")
+@given(_istiod_values)
+def outbound_policy(r: Res, values: dict, ctx: Ctx) -> None:
+    if ctx.known(values.get("meshConfig"), "values.meshConfig"):
+        expect(
+            r,
+            ctx,
+            "values.meshConfig.outboundTrafficPolicy.mode",
+            one_of("REGISTRY_ONLY"),
+            "set REGISTRY_ONLY (unset means ALLOW_ANY)",
+        )
 
 
 _MAX_TTL_DEFAULT_HOURS = 2160  # istiod's MAX_WORKLOAD_CERT_TTL default: 90 days
@@ -187,18 +191,22 @@ _DEFAULT_TTL_HOURS = 24  # istiod's DEFAULT_WORKLOAD_CERT_TTL default
 
 
 @resource_rule(
-    name="istio-workload-cert-ttl", domain="istio", targets=HELM_TYPES, severity="medium",
+    name="istio-workload-cert-ttl",
+    domain="istio",
+    targets=HELM_TYPES,
+    severity="medium",
     what="istiod caps workload certificates at maxWorkloadCertTtlHours (pilot.env.MAX_WORKLOAD_CERT_TTL and DEFAULT_WORKLOAD_CERT_TTL).",
     why="A stolen workload certificate is usable until it expires; istiod's default cap is 90 days.",
-    remediation="Set values.pilot.env.MAX_WORKLOAD_CERT_TTL (e.g. \"24h\") and DEFAULT_WORKLOAD_CERT_TTL (e.g. \"12h\") at or below the limit.",
+    remediation='Set values.pilot.env.MAX_WORKLOAD_CERT_TTL (e.g. "24h") and DEFAULT_WORKLOAD_CERT_TTL (e.g. "12h") at or below the limit.',
     frameworks=("SOC 2 CC6.1", "PCI-DSS 4.0 4.2.1", "NIST 800-53 SC-12", "NIST 800-53 SC-17"),
-    config={"maxWorkloadCertTtlHours": {"type": "number", "exclusiveMinimum": 0, "default": 24,
-                                        "description": "Longest allowed workload certificate lifetime, in hours."}},
+    config={
+        "maxWorkloadCertTtlHours": setting(
+            "number", 24, "Longest allowed workload certificate lifetime, in hours.", exclusiveMinimum=0
+        )
+    },
 )
-def cert_ttl(r: Res, ctx: Ctx) -> None:
-    values = _istiod_values(r, ctx)
-    if values is None:
-        return
+@given(_istiod_values)
+def cert_ttl(r: Res, values: dict, ctx: Ctx) -> None:
     limit = ctx.config.get("maxWorkloadCertTtlHours", 24)
     limit = limit if is_number(limit) else 24
     pilot = values.get("pilot")
@@ -206,11 +214,14 @@ def cert_ttl(r: Res, ctx: Ctx) -> None:
     if not ctx.known(env, "values.pilot.env"):
         return
     env = as_map(env)
-    for key, fallback in (("MAX_WORKLOAD_CERT_TTL", _MAX_TTL_DEFAULT_HOURS), ("DEFAULT_WORKLOAD_CERT_TTL",
-                                                                              _DEFAULT_TTL_HOURS)):
+    for key, fallback in (
+        ("MAX_WORKLOAD_CERT_TTL", _MAX_TTL_DEFAULT_HOURS),
+        ("DEFAULT_WORKLOAD_CERT_TTL", _DEFAULT_TTL_HOURS),
+    ):
         raw = env.get(key)
         if not ctx.known(raw, f"values.pilot.env.{key}"):
             continue
+        hours: float
         if raw is None:
             hours = fallback
             shown = f"unset (istiod default {fallback}h)"
@@ -228,16 +239,17 @@ def cert_ttl(r: Res, ctx: Ctx) -> None:
 
 
 @resource_rule(
-    name="istio-service-entry-tls-only", domain="istio", targets=(f"{NET}/ServiceEntry",), severity="high",
+    name="istio-service-entry-tls-only",
+    domain="istio",
+    targets=(f"{NET}/ServiceEntry",),
+    severity="high",
     what="ServiceEntries open only port 443 with protocol TLS or HTTPS, to explicit hosts.",
     why="Egress is HTTPS only: a plaintext or non-443 entry lets workloads exfiltrate or be reached over unencrypted channels, a wildcard opens every host.",
     remediation="Declare each external host explicitly with ports [{number: 443, name: tls, protocol: TLS}].",
     frameworks=_EGRESS + ("NIST 800-53 SC-8",),
 )
-def service_entry(r: Res, ctx: Ctx) -> None:
-    spec = _spec(r, ctx)
-    if spec is None:
-        return
+@given(spec_of)
+def service_entry(r: Res, spec: dict, ctx: Ctx) -> None:
     hosts = spec.get("hosts")
     if ctx.known(hosts, "spec.hosts"):
         for host in as_list(hosts):
@@ -270,7 +282,7 @@ def service_entry(r: Res, ctx: Ctx) -> None:
 
 
 def _servers(r: Res, ctx: Ctx) -> list[tuple[int, dict]]:
-    spec = _spec(r, ctx)
+    spec = spec_of(r, ctx)
     if spec is None:
         return []
     servers = spec.get("servers")
@@ -285,12 +297,22 @@ def _servers(r: Res, ctx: Ctx) -> list[tuple[int, dict]]:
     return out
 
 
-def _protocol(server: dict) -> Any:
+def _per_server(check: Callable[[int, dict, Ctx], None]) -> Callable[[Res, Ctx], None]:
+    """Run ``check(i, server, ctx)`` on every server of a Gateway (an unknown server is recorded)."""
+
+    @functools.wraps(check)
+    def run(r: Res, ctx: Ctx) -> None:
+        for i, server in _servers(r, ctx):
+            check(i, server, ctx)
+
+    return run
+
+
+def _protocol(i: int, server: dict, ctx: Ctx) -> Any:
+    """The server's port protocol in upper case (None if unset); UNKNOWN, recorded, if not known yet."""
     port = server.get("port")
-    if port is UNKNOWN:
-        return UNKNOWN
-    protocol = as_map(port).get("protocol")
-    if protocol is UNKNOWN:
+    protocol = UNKNOWN if port is UNKNOWN else as_map(port).get("protocol")
+    if not ctx.known(protocol, f"spec.servers[{i}].port.protocol"):
         return UNKNOWN
     return protocol.upper() if isinstance(protocol, str) else None
 
@@ -300,78 +322,87 @@ _TERMINATING = ("SIMPLE", "MUTUAL", "ISTIO_MUTUAL")
 
 
 @resource_rule(
-    name="istio-gateway-https-redirect", domain="istio", targets=(f"{NET}/Gateway",), severity="high",
+    name="istio-gateway-https-redirect",
+    domain="istio",
+    targets=(f"{NET}/Gateway",),
+    severity="high",
     what="Gateway plaintext HTTP servers only redirect to HTTPS (tls.httpsRedirect: true); no other plaintext listeners.",
     why="Serving content over port 80 exposes sessions and tokens to anyone on the path.",
     remediation="Give every HTTP server tls: {httpsRedirect: true}; expose TCP services through TLS servers.",
     frameworks=_TRANSIT,
 )
-def https_redirect(r: Res, ctx: Ctx) -> None:
-    for i, server in _servers(r, ctx):
-        protocol = _protocol(server)
-        if not ctx.known(protocol, f"spec.servers[{i}].port.protocol"):
-            continue
-        if protocol in ("HTTPS", "TLS"):
-            continue
-        if protocol in _HTTP_FAMILY:
-            tls = server.get("tls")
-            redirect = as_map(tls).get("httpsRedirect") if tls is not UNKNOWN else UNKNOWN
-            if ctx.known(redirect, f"spec.servers[{i}].tls.httpsRedirect") and redirect is not True:
-                ctx.fail(f"spec.servers[{i}] serves {protocol} without tls.httpsRedirect: true")
-        else:
-            ctx.fail(f"spec.servers[{i}] is a plaintext {protocol or 'unspecified-protocol'} listener; use HTTPS or TLS")
+@_per_server
+def https_redirect(i: int, server: dict, ctx: Ctx) -> None:
+    protocol = _protocol(i, server, ctx)
+    if protocol is UNKNOWN or protocol in ("HTTPS", "TLS"):
+        return
+    if protocol in _HTTP_FAMILY:
+        tls = server.get("tls")
+        redirect = as_map(tls).get("httpsRedirect") if tls is not UNKNOWN else UNKNOWN
+        if ctx.known(redirect, f"spec.servers[{i}].tls.httpsRedirect") and redirect is not True:
+            ctx.fail(f"spec.servers[{i}] serves {protocol} without tls.httpsRedirect: true")
+    else:
+        ctx.fail(f"spec.servers[{i}] is a plaintext {protocol or 'unspecified-protocol'} listener; use HTTPS or TLS")
 
 
 @resource_rule(
-    name="istio-gateway-tls", domain="istio", targets=(f"{NET}/Gateway",), severity="high",
+    name="istio-gateway-tls",
+    domain="istio",
+    targets=(f"{NET}/Gateway",),
+    severity="high",
     what="Gateway HTTPS servers terminate TLS (tls.mode SIMPLE, MUTUAL or ISTIO_MUTUAL); TLS servers have tls settings.",
     why="An HTTPS server without tls settings (or in PASSTHROUGH) does not terminate TLS where the routing and authentication policy expect it.",
     remediation="Set tls: {mode: SIMPLE, credentialName: <secret>, minProtocolVersion: TLSV1_2} on HTTPS servers.",
     frameworks=_TRANSIT,
 )
-def gateway_tls(r: Res, ctx: Ctx) -> None:
-    for i, server in _servers(r, ctx):
-        protocol = _protocol(server)
-        if not ctx.known(protocol, f"spec.servers[{i}].port.protocol") or protocol not in ("HTTPS", "TLS"):
-            continue
-        tls = server.get("tls")
-        if not ctx.known(tls, f"spec.servers[{i}].tls"):
-            continue
-        if not isinstance(tls, dict) or not tls:
-            ctx.fail(f"spec.servers[{i}] ({protocol}) has no tls settings")
-            continue
-        mode = tls.get("mode")
-        if not ctx.known(mode, f"spec.servers[{i}].tls.mode"):
-            continue
-        allowed = _TERMINATING if protocol == "HTTPS" else _TERMINATING + ("PASSTHROUGH",)
-        if mode not in allowed:
-            ctx.fail(f"spec.servers[{i}].tls.mode is {mode or 'unset (PASSTHROUGH)'!r}; allowed for {protocol}: "
-                     f"{', '.join(allowed)}")
+@_per_server
+def gateway_tls(i: int, server: dict, ctx: Ctx) -> None:
+    protocol = _protocol(i, server, ctx)
+    if protocol not in ("HTTPS", "TLS"):
+        return
+    tls = server.get("tls")
+    if not ctx.known(tls, f"spec.servers[{i}].tls"):
+        return
+    if not isinstance(tls, dict) or not tls:
+        ctx.fail(f"spec.servers[{i}] ({protocol}) has no tls settings")
+        return
+    mode = tls.get("mode")
+    if not ctx.known(mode, f"spec.servers[{i}].tls.mode"):
+        return
+    allowed = _TERMINATING if protocol == "HTTPS" else _TERMINATING + ("PASSTHROUGH",)
+    if mode not in allowed:
+        ctx.fail(
+            f"spec.servers[{i}].tls.mode is {mode or 'unset (PASSTHROUGH)'!r}; allowed for {protocol}: "
+            f"{', '.join(allowed)}"
+        )
 
 
 _TLS_ORDER = {"TLSV1_0": 0, "TLSV1_1": 1, "TLSV1_2": 2, "TLSV1_3": 3}
 
 
 @resource_rule(
-    name="istio-gateway-min-tls-version", domain="istio", targets=(f"{NET}/Gateway",), severity="high",
+    name="istio-gateway-min-tls-version",
+    domain="istio",
+    targets=(f"{NET}/Gateway",),
+    severity="high",
     what="Gateway servers that terminate TLS pin tls.minProtocolVersion to TLSV1_2 or TLSV1_3.",
     why="TLS 1.0/1.1 are broken; Envoy's server-side default was TLS 1.0 until 1.22, so an unset or TLS_AUTO minimum depends on the proxy version.",
     remediation="Set tls.minProtocolVersion: TLSV1_2 (and maxProtocolVersion: TLSV1_3) on every SIMPLE/MUTUAL server.",
     frameworks=_TRANSIT + ("NIST 800-53 SC-13",),
 )
-def min_tls(r: Res, ctx: Ctx) -> None:
-    for i, server in _servers(r, ctx):
-        tls = server.get("tls")
-        if not ctx.known(tls, f"spec.servers[{i}].tls") or not isinstance(tls, dict):
-            continue
-        mode = tls.get("mode")
-        if not ctx.known(mode, f"spec.servers[{i}].tls.mode") or mode not in ("SIMPLE", "MUTUAL", "OPTIONAL_MUTUAL"):
-            continue
-        version = tls.get("minProtocolVersion")
-        if not ctx.known(version, f"spec.servers[{i}].tls.minProtocolVersion"):
-            continue
-        if _TLS_ORDER.get(version if isinstance(version, str) else "", -1) < 2:
-            ctx.fail(f"spec.servers[{i}].tls.minProtocolVersion is {version or 'unset'!r}; set TLSV1_2 or TLSV1_3")
+@_per_server
+def min_tls(i: int, server: dict, ctx: Ctx) -> None:
+    tls = server.get("tls")
+    if not ctx.known(tls, f"spec.servers[{i}].tls") or not isinstance(tls, dict):
+        return
+    mode = tls.get("mode")
+    if not ctx.known(mode, f"spec.servers[{i}].tls.mode") or mode not in ("SIMPLE", "MUTUAL", "OPTIONAL_MUTUAL"):
+        return
+    version = tls.get("minProtocolVersion")
+    if not ctx.known(version, f"spec.servers[{i}].tls.minProtocolVersion"):
+        return
+    if _TLS_ORDER.get(version if isinstance(version, str) else "", -1) < 2:
+        ctx.fail(f"spec.servers[{i}].tls.minProtocolVersion is {version or 'unset'!r}; set TLSV1_2 or TLSV1_3")
 
 
 def _wildcard_host(host: Any) -> bool:
@@ -381,25 +412,28 @@ def _wildcard_host(host: Any) -> bool:
 
 
 @resource_rule(
-    name="istio-gateway-no-wildcard-hosts", domain="istio", targets=(f"{NET}/Gateway",), severity="medium",
+    name="istio-gateway-no-wildcard-hosts",
+    domain="istio",
+    targets=(f"{NET}/Gateway",),
+    severity="medium",
     what="Gateway servers name their hosts (no `*` or `*/*`).",
     why="A wildcard host accepts traffic for any Host header, so any VirtualService in the mesh can bind to the public edge.",
     remediation="List the served host names (api.example.com, *.apps.example.com) on each server.",
     frameworks=("SOC 2 CC6.6", "PCI-DSS 4.0 1.3.1", "NIST 800-53 SC-7", "NIST 800-53 CM-7"),
 )
-def wildcard_hosts(r: Res, ctx: Ctx) -> None:
-    for i, server in _servers(r, ctx):
-        hosts = server.get("hosts")
-        if not ctx.known(hosts, f"spec.servers[{i}].hosts"):
-            continue
-        items = as_list(hosts)
-        if not items:
-            ctx.fail(f"spec.servers[{i}].hosts is empty; list the served host names")
-        for host in items:
-            if host is UNKNOWN:
-                ctx.unknown(f"spec.servers[{i}].hosts")
-            elif _wildcard_host(host):
-                ctx.fail(f"spec.servers[{i}].hosts contains {host!r}; name the hosts")
+@_per_server
+def wildcard_hosts(i: int, server: dict, ctx: Ctx) -> None:
+    hosts = server.get("hosts")
+    if not ctx.known(hosts, f"spec.servers[{i}].hosts"):
+        return
+    items = as_list(hosts)
+    if not items:
+        ctx.fail(f"spec.servers[{i}].hosts is empty; list the served host names")
+    for host in items:
+        if host is UNKNOWN:
+            ctx.unknown(f"spec.servers[{i}].hosts")
+        elif _wildcard_host(host):
+            ctx.fail(f"spec.servers[{i}].hosts contains {host!r}; name the hosts")
 
 
 # --------------------------------------------------------------------------- authorization
@@ -408,16 +442,17 @@ _ANY_PRINCIPAL = re.compile(r"^([^/]*/)?\*$")
 
 
 @resource_rule(
-    name="istio-authz-no-allow-all", domain="istio", targets=(f"{SEC}/AuthorizationPolicy",), severity="critical",
+    name="istio-authz-no-allow-all",
+    domain="istio",
+    targets=(f"{SEC}/AuthorizationPolicy",),
+    severity="critical",
     what="No ALLOW AuthorizationPolicy allows everything (a rule without from/to/when) or any peer (principals/namespaces `*`).",
     why="An allow-all rule silently cancels the namespace's default-deny policy.",
     remediation="Name the callers: rules: [{from: [{source: {principals: [<trustDomain>/ns/<ns>/sa/<sa>]}}], to: [...]}].",
     frameworks=_AUTHZ,
 )
-def allow_all(r: Res, ctx: Ctx) -> None:
-    spec = _spec(r, ctx)
-    if spec is None:
-        return
+@given(spec_of)
+def allow_all(r: Res, spec: dict, ctx: Ctx) -> None:
     action = spec.get("action")
     if not ctx.known(action, "spec.action"):
         return
@@ -449,7 +484,9 @@ def allow_all(r: Res, ctx: Ctx) -> None:
                 for value in as_list(values):
                     if value is UNKNOWN:
                         ctx.unknown(f"spec.rules[{i}].from[{j}].source.{key}")
-                    elif isinstance(value, str) and (value == "*" or (key == "principals" and _ANY_PRINCIPAL.match(value))):
+                    elif isinstance(value, str) and (
+                        value == "*" or (key == "principals" and _ANY_PRINCIPAL.match(value))
+                    ):
                         ctx.fail(f"spec.rules[{i}].from[{j}].source.{key} contains {value!r}, which matches any peer")
 
 
@@ -470,8 +507,10 @@ def _is_default_deny(spec: Any) -> Any:
 
 
 @stack_rule(
-    name="istio-namespace-default-deny", domain="istio",
-    targets=("core/Namespace", f"{SEC}/AuthorizationPolicy"), severity="high",
+    name="istio-namespace-default-deny",
+    domain="istio",
+    targets=("core/Namespace", f"{SEC}/AuthorizationPolicy"),
+    severity="high",
     what="Every sidecar-injected application namespace has a default-deny AuthorizationPolicy (empty spec).",
     why="Istio allows all traffic to a workload with no ALLOW policy; deny-by-default makes every allowed caller an explicit decision.",
     remediation="Create AuthorizationPolicy {name: allow-nothing, namespace: <ns>} with spec: {} in each namespace labelled istio.io/rev or istio-injection=enabled.",
@@ -525,8 +564,9 @@ def namespace_default_deny(stack: Stack, ctx: Ctx) -> None:
         if undecided:
             ctx.unknown(f"{label}: AuthorizationPolicy")
         else:
-            ctx.fail(f"namespace {label!r} is in the mesh but has no default-deny AuthorizationPolicy (spec: {{}})",
-                     ns.urn)
+            ctx.fail(
+                f"namespace {label!r} is in the mesh but has no default-deny AuthorizationPolicy (spec: {{}})", ns.urn
+            )
 
 
 class _DefaultDenyVerdicts:

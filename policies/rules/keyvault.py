@@ -9,6 +9,8 @@ from .common import (
     Res,
     Stack,
     as_map,
+    expect,
+    is_true,
     resource_rule,
     stack_rule,
     text,
@@ -23,51 +25,54 @@ _KEYS = ("SOC 2 CC6.1", "PCI-DSS 4.0 3.6.1", "HIPAA 164.312(a)(2)(iv)", "NIST 80
 _RECOVERY = ("SOC 2 A1.2", "PCI-DSS 4.0 3.6.1", "HIPAA 164.308(a)(7)(ii)(A)", "NIST 800-53 CP-9")
 
 
-def _flag(r: Res, ctx: Ctx, key: str, *, missing_ok: bool = False) -> None:
-    path = f"properties.{key}"
-    value = r.get(path)
-    if not ctx.known(value, path):
-        return
-    if value is True or (missing_ok and value is None):
-        return
-    ctx.fail(f"{path} is {value!r}; set it to true")
-
-
 @resource_rule(
-    name="keyvault-rbac-authorization", domain="keyvault", targets=(VAULT,), severity="high",
+    name="keyvault-rbac-authorization",
+    domain="keyvault",
+    targets=(VAULT,),
+    severity="high",
     what="Key Vault authorizes data-plane access with Azure RBAC (properties.enableRbacAuthorization: true).",
     why="Access policies are per-vault, all-or-nothing per object type and invisible to RBAC reviews; RBAC gives least privilege per secret and PIM.",
     remediation="Set properties.enableRbacAuthorization: true and grant Key Vault Secrets User/Officer roles instead of access policies.",
     frameworks=("SOC 2 CC6.3", "PCI-DSS 4.0 7.2.1", "HIPAA 164.312(a)(1)", "NIST 800-53 AC-3", "NIST 800-53 AC-6"),
 )
 def rbac(r: Res, ctx: Ctx) -> None:
-    _flag(r, ctx, "enableRbacAuthorization")
+    expect(r, ctx, "properties.enableRbacAuthorization", is_true, "set it to true")
 
 
 @resource_rule(
-    name="keyvault-soft-delete", domain="keyvault", targets=(VAULT,), severity="high",
+    name="keyvault-soft-delete",
+    domain="keyvault",
+    targets=(VAULT,),
+    severity="high",
     what="Key Vault soft delete is on (properties.enableSoftDelete not false).",
     why="Soft delete lets a deleted vault or secret (the sealing key) be recovered instead of lost.",
     remediation="Remove properties.enableSoftDelete: false (Azure turns soft delete on by default) and keep softDeleteRetentionInDays at 90.",
     frameworks=_RECOVERY,
 )
 def soft_delete(r: Res, ctx: Ctx) -> None:
-    _flag(r, ctx, "enableSoftDelete", missing_ok=True)
+    # Unset is fine: Azure turns soft delete on by default.
+    expect(r, ctx, "properties.enableSoftDelete", lambda v: v is True or v is None, "set it to true")
 
 
 @resource_rule(
-    name="keyvault-purge-protection", domain="keyvault", targets=(VAULT,), severity="high",
+    name="keyvault-purge-protection",
+    domain="keyvault",
+    targets=(VAULT,),
+    severity="high",
     what="Key Vault purge protection is on (properties.enablePurgeProtection: true).",
     why="Without purge protection an attacker or a mistake can permanently destroy soft-deleted keys before the retention period ends.",
     remediation="Set properties.enablePurgeProtection: true (it cannot be turned off again, which is the point).",
     frameworks=_RECOVERY + ("NIST 800-53 SC-12",),
 )
 def purge_protection(r: Res, ctx: Ctx) -> None:
-    _flag(r, ctx, "enablePurgeProtection")
+    expect(r, ctx, "properties.enablePurgeProtection", is_true, "set it to true")
 
 
 @resource_rule(
-    name="keyvault-network-default-deny", domain="keyvault", targets=(VAULT,), severity="high",
+    name="keyvault-network-default-deny",
+    domain="keyvault",
+    targets=(VAULT,),
+    severity="high",
     what="Key Vault denies network access by default (properties.networkAcls.defaultAction: Deny, or public access disabled).",
     why="A vault reachable from any network relies on credentials alone; a leaked token is then usable from anywhere.",
     remediation="Set properties.networkAcls: {defaultAction: Deny, bypass: AzureServices, ipRules: [...], virtualNetworkRules: [...]}.",
@@ -77,15 +82,20 @@ def network_default_deny(r: Res, ctx: Ctx) -> None:
     public = r.get("properties.publicNetworkAccess")
     if isinstance(public, str) and public.lower() == "disabled":
         return
-    action = r.get("properties.networkAcls.defaultAction")
-    if not ctx.known(action, "properties.networkAcls.defaultAction"):
-        return
-    if not (isinstance(action, str) and action.lower() == "deny"):
-        ctx.fail(f"properties.networkAcls.defaultAction is {action!r}; set it to Deny (unset means Allow)")
+    expect(
+        r,
+        ctx,
+        "properties.networkAcls.defaultAction",
+        lambda v: isinstance(v, str) and v.lower() == "deny",
+        "set it to Deny (unset means Allow)",
+    )
 
 
 @stack_rule(
-    name="keyvault-protected", domain="keyvault", targets=(VAULT,), severity="high",
+    name="keyvault-protected",
+    domain="keyvault",
+    targets=(VAULT,),
+    severity="high",
     what="Every Key Vault is protected from deletion by Pulumi (resource option protect=True).",
     why="The vault is the source of truth for the sealing key; an accidental `pulumi destroy` or a replace must not take it down.",
     remediation="Create the vault with opts=pulumi.ResourceOptions(protect=True).",
@@ -120,7 +130,10 @@ def sealing_keys(stack: Stack) -> list[Res]:
 
 
 @stack_rule(
-    name="sealing-key-in-keyvault", domain="keyvault", targets=(TLS_PRIVATE_KEY, VAULT_SECRET), severity="critical",
+    name="sealing-key-in-keyvault",
+    domain="keyvault",
+    targets=(TLS_PRIVATE_KEY, VAULT_SECRET),
+    severity="critical",
     what="A sealing key generated by the stack is also stored as a Key Vault secret.",
     why="If the only copy of the sealed-secrets private key is inside the cluster, losing the cluster makes every SealedSecret undecryptable.",
     remediation="Store the key PEM with azure-native keyvault.Secret(properties={value: key.private_key_pem}) in the environment's protected vault.",

@@ -7,14 +7,28 @@ Workloads rendered inside a Helm release are opaque to the pack (the charts are 
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterator
+import functools
+from collections.abc import Callable, Iterator
+from typing import Any
 
-from .common import UNKNOWN, Ctx, Res, as_list, as_map, is_number, resource_rule
+from .common import UNKNOWN, Ctx, Res, as_list, as_map, given, is_number, resource_rule, setting
 
-WORKLOADS = ("core/Pod", "apps/Deployment", "apps/StatefulSet", "apps/DaemonSet", "apps/ReplicaSet", "batch/Job",
-             "batch/CronJob")
-_LEAST_PRIVILEGE = ("SOC 2 CC6.8", "PCI-DSS 4.0 2.2.1", "HIPAA 164.308(a)(3)(i)", "NIST 800-53 AC-6",
-                    "NIST 800-53 CM-7")
+WORKLOADS = (
+    "core/Pod",
+    "apps/Deployment",
+    "apps/StatefulSet",
+    "apps/DaemonSet",
+    "apps/ReplicaSet",
+    "batch/Job",
+    "batch/CronJob",
+)
+_LEAST_PRIVILEGE = (
+    "SOC 2 CC6.8",
+    "PCI-DSS 4.0 2.2.1",
+    "HIPAA 164.308(a)(3)(i)",
+    "NIST 800-53 AC-6",
+    "NIST 800-53 CM-7",
+)
 _ISOLATION = ("SOC 2 CC6.8", "PCI-DSS 4.0 2.2.1", "NIST 800-53 SC-39", "NIST 800-53 AC-6")
 
 
@@ -52,14 +66,14 @@ def _sc(obj: dict, key: str) -> Any:
 
 
 def _per_container(check: Callable[[dict, dict, str, Ctx], None]) -> Callable[[Res, Ctx], None]:
-    def run(r: Res, ctx: Ctx) -> None:
-        spec = pod_spec(r, ctx)
-        if spec is None:
-            return
+    """Run ``check(pod_spec, container, label, ctx)`` on every container of the workload."""
+
+    @given(pod_spec)
+    @functools.wraps(check)
+    def run(r: Res, spec: dict, ctx: Ctx) -> None:
         for label, container in containers(spec, ctx):
             check(spec, container, label, ctx)
 
-    run.__name__ = check.__name__
     return run
 
 
@@ -69,8 +83,18 @@ def _bool_setting(container: dict, key: str, label: str, ctx: Ctx) -> Any:
     return value
 
 
+def _expect_setting(container: dict, key: str, want: bool, label: str, ctx: Ctx) -> None:
+    """A boolean securityContext setting that must be ``want`` (unset counts as wrong)."""
+    value = _bool_setting(container, key, label, ctx)
+    if value is not UNKNOWN and value is not want:
+        ctx.fail(f"{label} securityContext.{key} is {value!r}; set {str(want).lower()}")
+
+
 @resource_rule(
-    name="k8s-no-privileged-containers", domain="kubernetes", targets=WORKLOADS, severity="critical",
+    name="k8s-no-privileged-containers",
+    domain="kubernetes",
+    targets=WORKLOADS,
+    severity="critical",
     what="No container runs privileged (securityContext.privileged).",
     why="A privileged container has every capability and the host's devices: it is root on the node.",
     remediation="Remove securityContext.privileged: true; grant the single capability needed instead.",
@@ -83,7 +107,10 @@ def privileged(spec: dict, c: dict, label: str, ctx: Ctx) -> None:
 
 
 @resource_rule(
-    name="k8s-no-privilege-escalation", domain="kubernetes", targets=WORKLOADS, severity="high",
+    name="k8s-no-privilege-escalation",
+    domain="kubernetes",
+    targets=WORKLOADS,
+    severity="high",
     what="Every container sets securityContext.allowPrivilegeEscalation: false.",
     why="Unless disabled, setuid binaries and file capabilities let a compromised process gain more privileges than it started with.",
     remediation="Set securityContext.allowPrivilegeEscalation: false on every container.",
@@ -91,13 +118,14 @@ def privileged(spec: dict, c: dict, label: str, ctx: Ctx) -> None:
 )
 @_per_container
 def privilege_escalation(spec: dict, c: dict, label: str, ctx: Ctx) -> None:
-    value = _bool_setting(c, "allowPrivilegeEscalation", label, ctx)
-    if value is not UNKNOWN and value is not False:
-        ctx.fail(f"{label} securityContext.allowPrivilegeEscalation is {value!r}; set false")
+    _expect_setting(c, "allowPrivilegeEscalation", False, label, ctx)
 
 
 @resource_rule(
-    name="k8s-run-as-non-root", domain="kubernetes", targets=WORKLOADS, severity="high",
+    name="k8s-run-as-non-root",
+    domain="kubernetes",
+    targets=WORKLOADS,
+    severity="high",
     what="Every container runs as non-root (runAsNonRoot: true at pod or container level, never runAsUser: 0).",
     why="Root in a container is root on the node after any container escape, and can modify the image's files.",
     remediation="Set securityContext.runAsNonRoot: true (pod or container) and a non-zero runAsUser.",
@@ -121,7 +149,10 @@ def non_root(spec: dict, c: dict, label: str, ctx: Ctx) -> None:
 
 
 @resource_rule(
-    name="k8s-read-only-root-filesystem", domain="kubernetes", targets=WORKLOADS, severity="medium",
+    name="k8s-read-only-root-filesystem",
+    domain="kubernetes",
+    targets=WORKLOADS,
+    severity="medium",
     what="Every container has a read-only root filesystem (securityContext.readOnlyRootFilesystem: true).",
     why="A writable root filesystem lets an attacker drop tools and persist changes inside the container.",
     remediation="Set securityContext.readOnlyRootFilesystem: true and mount emptyDir volumes where the app must write.",
@@ -129,13 +160,14 @@ def non_root(spec: dict, c: dict, label: str, ctx: Ctx) -> None:
 )
 @_per_container
 def read_only_fs(spec: dict, c: dict, label: str, ctx: Ctx) -> None:
-    value = _bool_setting(c, "readOnlyRootFilesystem", label, ctx)
-    if value is not UNKNOWN and value is not True:
-        ctx.fail(f"{label} securityContext.readOnlyRootFilesystem is {value!r}; set true")
+    _expect_setting(c, "readOnlyRootFilesystem", True, label, ctx)
 
 
 @resource_rule(
-    name="k8s-resource-limits", domain="kubernetes", targets=WORKLOADS, severity="medium",
+    name="k8s-resource-limits",
+    domain="kubernetes",
+    targets=WORKLOADS,
+    severity="medium",
     what="Every container sets CPU and memory limits (resources.limits.cpu, resources.limits.memory).",
     why="An unbounded container can starve its neighbours and the node's system daemons (denial of service).",
     remediation="Set resources.limits.cpu and resources.limits.memory (and matching requests) on every container.",
@@ -159,16 +191,17 @@ def limits(spec: dict, c: dict, label: str, ctx: Ctx) -> None:
 
 
 @resource_rule(
-    name="k8s-no-host-namespaces", domain="kubernetes", targets=WORKLOADS, severity="high",
+    name="k8s-no-host-namespaces",
+    domain="kubernetes",
+    targets=WORKLOADS,
+    severity="high",
     what="Pods do not share the host's network, PID or IPC namespace (hostNetwork/hostPID/hostIPC).",
     why="Host namespaces let a pod sniff node traffic, bypass NetworkPolicy, and see or signal every process on the node.",
     remediation="Remove hostNetwork, hostPID and hostIPC from the pod spec.",
     frameworks=_ISOLATION + ("NIST 800-53 SC-7",),
 )
-def host_namespaces(r: Res, ctx: Ctx) -> None:
-    spec = pod_spec(r, ctx)
-    if spec is None:
-        return
+@given(pod_spec)
+def host_namespaces(r: Res, spec: dict, ctx: Ctx) -> None:
     for key in ("hostNetwork", "hostPID", "hostIPC"):
         value = spec.get(key)
         if ctx.known(value, f"pod spec.{key}") and value is True:
@@ -176,16 +209,17 @@ def host_namespaces(r: Res, ctx: Ctx) -> None:
 
 
 @resource_rule(
-    name="k8s-no-host-path-volumes", domain="kubernetes", targets=WORKLOADS, severity="high",
+    name="k8s-no-host-path-volumes",
+    domain="kubernetes",
+    targets=WORKLOADS,
+    severity="high",
     what="Pods mount no hostPath volumes.",
     why="A hostPath mount exposes the node's filesystem (kubelet credentials, container runtime socket) to the pod.",
     remediation="Use emptyDir, a PersistentVolumeClaim, a ConfigMap or a CSI volume instead of hostPath.",
     frameworks=_ISOLATION,
 )
-def host_path(r: Res, ctx: Ctx) -> None:
-    spec = pod_spec(r, ctx)
-    if spec is None:
-        return
+@given(pod_spec)
+def host_path(r: Res, spec: dict, ctx: Ctx) -> None:
     volumes = spec.get("volumes")
     if not ctx.known(volumes, "pod spec.volumes"):
         return
@@ -202,13 +236,19 @@ def host_path(r: Res, ctx: Ctx) -> None:
 
 
 @resource_rule(
-    name="k8s-no-loadbalancer-outside-gateways", domain="kubernetes", targets=("core/Service",), severity="high",
+    name="k8s-no-loadbalancer-outside-gateways",
+    domain="kubernetes",
+    targets=("core/Service",),
+    severity="high",
     what="Services of type LoadBalancer exist only in the gateway namespaces.",
     why="Every LoadBalancer Service is a new public entry point that bypasses the ingress gateway's TLS, JWT and authorization.",
     remediation="Use ClusterIP and route through the ingress gateway (Gateway + VirtualService).",
     frameworks=("SOC 2 CC6.6", "PCI-DSS 4.0 1.3.1", "HIPAA 164.312(e)(1)", "NIST 800-53 SC-7"),
-    config={"gatewayNamespaces": {"type": "array", "items": {"type": "string"}, "default": ["istio-ingress"],
-                                  "description": "Namespaces allowed to own LoadBalancer Services."}},
+    config={
+        "gatewayNamespaces": setting(
+            "array", ["istio-ingress"], "Namespaces allowed to own LoadBalancer Services.", items={"type": "string"}
+        )
+    },
 )
 def load_balancer(r: Res, ctx: Ctx) -> None:
     kind = r.get("spec.type")
@@ -216,4 +256,6 @@ def load_balancer(r: Res, ctx: Ctx) -> None:
         return
     ns = r.k8s_namespace
     if ctx.known(ns, "metadata.namespace") and ns not in ctx.cfg_list("gatewayNamespaces"):
-        ctx.fail(f"Service of type LoadBalancer in namespace {ns!r}; only {ctx.cfg_list('gatewayNamespaces')} may have one")
+        ctx.fail(
+            f"Service of type LoadBalancer in namespace {ns!r}; only {ctx.cfg_list('gatewayNamespaces')} may have one"
+        )

@@ -10,23 +10,29 @@ from .common import (
     NotApplicable,
     Res,
     Stack,
-    as_map,
+    chart_values,
+    given,
     go_duration_seconds,
     helm_chart_name,
     resource_rule,
+    setting,
     stack_rule,
     text,
 )
 
 KEY_LABEL = "sealedsecrets.bitnami.com/sealed-secrets-key"
 CHART = "sealed-secrets"
-_CONTROLLER_NS = {"type": "string", "default": "sealed-secrets",
-                  "description": "Namespace of the sealed-secrets controller (where its key Secrets live)."}
+_CONTROLLER_NS = setting(
+    "string", "sealed-secrets", "Namespace of the sealed-secrets controller (where its key Secrets live)."
+)
 _KEYS = ("SOC 2 CC6.1", "PCI-DSS 4.0 3.6.1", "HIPAA 164.312(a)(2)(iv)", "NIST 800-53 SC-12")
 
 
 @resource_rule(
-    name="sealed-secrets-key-secret", domain="sealed-secrets", targets=("core/Secret",), severity="high",
+    name="sealed-secrets-key-secret",
+    domain="sealed-secrets",
+    targets=("core/Secret",),
+    severity="high",
     what="A Secret labelled sealedsecrets.bitnami.com/sealed-secrets-key is a kubernetes.io/tls Secret in the controller namespace.",
     why="The controller only reads keys from its own namespace; a key elsewhere is an unmanaged copy of the private key readable by that namespace.",
     remediation="Create the key Secret in the controller namespace with type kubernetes.io/tls and label sealedsecrets.bitnami.com/sealed-secrets-key: active.",
@@ -56,31 +62,26 @@ def _is_chart(r: Res, name: str) -> bool:
 
 
 @resource_rule(
-    name="sealed-secrets-key-renewal-disabled", domain="sealed-secrets", targets=HELM_TYPES, severity="high",
-    what="The sealed-secrets Helm release disables automatic key renewal (values.keyrenewperiod: \"0\").",
+    name="sealed-secrets-key-renewal-disabled",
+    domain="sealed-secrets",
+    targets=HELM_TYPES,
+    severity="high",
+    what='The sealed-secrets Helm release disables automatic key renewal (values.keyrenewperiod: "0").',
     why="An automatically generated key exists only in the cluster and is never backed up to Key Vault; Key Vault must stay the source of truth.",
-    remediation="Set values.keyrenewperiod to \"0\" and rotate by adding a new key generation through the stack.",
+    remediation='Set values.keyrenewperiod to "0" and rotate by adding a new key generation through the stack.',
     frameworks=_KEYS + ("NIST 800-53 CP-9",),
 )
-def key_renewal(r: Res, ctx: Ctx) -> None:
-    chart = r.get("chart")
-    if not ctx.known(chart, "chart") or not _is_chart(r, CHART):
-        return
-    values = r.get("values")
-    if not ctx.known(values, "values"):
-        return
-    period = as_map(values).get("keyrenewperiod")
-    if not ctx.known(period, "values.keyrenewperiod"):
-        return
-    seconds = go_duration_seconds(period)
-    if seconds != 0:
-        ctx.fail(f"values.keyrenewperiod is {period!r}; set it to \"0\" (unset renews every 30 days)")
-    if r.get("valueYamlFiles"):
-        ctx.fail("valueYamlFiles cannot be inspected and may override keyrenewperiod; put the values in `values`")
+@given(chart_values(CHART, "keyrenewperiod"))
+def key_renewal(r: Res, values: dict, ctx: Ctx) -> None:
+    period = values.get("keyrenewperiod")
+    if ctx.known(period, "values.keyrenewperiod") and go_duration_seconds(period) != 0:
+        ctx.fail(f'values.keyrenewperiod is {period!r}; set it to "0" (unset renews every 30 days)')
 
 
 @stack_rule(
-    name="sealed-secrets-key-provisioned", domain="sealed-secrets", targets=HELM_TYPES + ("core/Secret",),
+    name="sealed-secrets-key-provisioned",
+    domain="sealed-secrets",
+    targets=HELM_TYPES + ("core/Secret",),
     severity="high",
     what="A stack that installs the sealed-secrets controller also provides its active key as a kubernetes.io/tls Secret.",
     why="Without a provided key the controller generates its own, which never reaches Key Vault and dies with the cluster.",
@@ -109,17 +110,28 @@ def key_provisioned(stack: Stack, ctx: Ctx) -> None:
             if undecided:
                 ctx.unknown(f"{release.name}: key Secret")
             else:
-                ctx.fail(f"release {release.name!r} has no active kubernetes.io/tls key Secret in namespace {ns!r}",
-                         release.urn)
+                ctx.fail(
+                    f"release {release.name!r} has no active kubernetes.io/tls key Secret in namespace {ns!r}",
+                    release.urn,
+                )
 
 
 @resource_rule(
-    name="k8s-no-plaintext-secrets", domain="sealed-secrets", targets=("core/Secret",), severity="high",
+    name="k8s-no-plaintext-secrets",
+    domain="sealed-secrets",
+    targets=("core/Secret",),
+    severity="high",
     what="Application namespaces get no Kubernetes Secrets with literal data; they use SealedSecrets.",
     why="A Secret's data sits base64-encoded (not encrypted) in the Pulumi state and program; SealedSecrets are safe to keep in Git.",
     remediation="Seal the value with `kubeseal --cert <sealingCertificatePem>` and commit a SealedSecret; keep platform secrets in platform namespaces.",
-    frameworks=("SOC 2 CC6.1", "PCI-DSS 4.0 3.5.1", "PCI-DSS 4.0 8.3.2", "HIPAA 164.312(a)(2)(iv)",
-                "NIST 800-53 SC-28", "NIST 800-53 IA-5(7)"),
+    frameworks=(
+        "SOC 2 CC6.1",
+        "PCI-DSS 4.0 3.5.1",
+        "PCI-DSS 4.0 8.3.2",
+        "HIPAA 164.312(a)(2)(iv)",
+        "NIST 800-53 SC-28",
+        "NIST 800-53 IA-5(7)",
+    ),
     config={"systemNamespaces": SYSTEM_NAMESPACES_SCHEMA},
 )
 def plaintext_secrets(r: Res, ctx: Ctx) -> None:

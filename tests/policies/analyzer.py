@@ -17,10 +17,11 @@ import copy
 import json
 import runpy
 import sys
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Optional, Union
+from typing import Any
 
 from google.protobuf import struct_pb2
 from pulumi.runtime.proto import analyzer_pb2
@@ -58,7 +59,7 @@ def pack_arguments() -> dict[str, Any]:
             captured.update(kwargs)
 
     real = pulumi_policy.PolicyPack
-    pulumi_policy.PolicyPack = Recorder  # type: ignore[misc]
+    pulumi_policy.PolicyPack = Recorder  # type: ignore[misc, assignment]
     try:
         runpy.run_path(str(POLICIES_DIR / "__main__.py"), run_name="__main__")
     finally:
@@ -70,13 +71,21 @@ def pack_arguments() -> dict[str, Any]:
 def new_servicer() -> _PolicyAnalyzerServicer:
     a = pack_arguments()
     return _PolicyAnalyzerServicer(
-        a["name"], "0.0.1", a["policies"], a.get("enforcement_level") or pulumi_policy.EnforcementLevel.ADVISORY,
-        a.get("initial_config"), a.get("description"), a.get("display_name"), a.get("readme"), a.get("provider"),
-        a.get("tags"), a.get("repository"),
+        a["name"],
+        "0.0.1",
+        a["policies"],
+        a.get("enforcement_level") or pulumi_policy.EnforcementLevel.ADVISORY,
+        a.get("initial_config"),
+        a.get("description"),
+        a.get("display_name"),
+        a.get("readme"),
+        a.get("provider"),
+        a.get("tags"),
+        a.get("repository"),
     )
 
 
-def load_config(config: Union[str, Mapping[str, Any], None]) -> dict[str, Any]:
+def load_config(config: str | Mapping[str, Any] | None) -> dict[str, Any]:
     if config is None:
         return {}
     if isinstance(config, str):
@@ -96,7 +105,7 @@ def _configured(config_key: str) -> Analyzer:
     return configured(json.loads(config_key))
 
 
-def configured(config: Union[str, Mapping[str, Any], None]) -> Analyzer:
+def configured(config: str | Mapping[str, Any] | None) -> Analyzer:
     """A servicer configured as the CLI would with ``--policy-pack-config`` (a name under policies/config or a dict).
 
     The config is merged by ``tools/policy_config.py`` in strict mode: an entry naming no policy or a property a
@@ -107,8 +116,9 @@ def configured(config: Union[str, Mapping[str, Any], None]) -> Analyzer:
     servicer = new_servicer()
     info = servicer.GetAnalyzerInfo(None, None)
     pack = analyzer_info(info, info.version)
-    effective = reconcile(pack.policies, parse_policy_config(load_config(config)), initial=pack.initial_config,
-                          strict=True)
+    effective = reconcile(
+        pack.policies, parse_policy_config(load_config(config)), initial=pack.initial_config, strict=True
+    )
     servicer.Configure(configure_request(effective), None)
     return Analyzer(servicer, info, effective)
 
@@ -139,21 +149,33 @@ def _struct(props: Mapping[str, Any]) -> struct_pb2.Struct:
 
 
 def _diags(response: analyzer_pb2.AnalyzeResponse) -> list[Diag]:
-    return [Diag(d.policyName, analyzer_pb2.EnforcementLevel.Name(d.enforcementLevel).lower(), d.message, d.urn,
-                 d.severity) for d in response.diagnostics]
+    return [
+        Diag(d.policyName, analyzer_pb2.EnforcementLevel.Name(d.enforcementLevel).lower(), d.message, d.urn, d.severity)
+        for d in response.diagnostics
+    ]
 
 
 def urn_for(resource_type: str, name: str, stack: str = "test") -> str:
     return f"urn:pulumi:{stack}::platform::{resource_type}::{name}"
 
 
-def analyze(resource_type: str, props: Mapping[str, Any], config: Union[str, Mapping[str, Any], None] = "prod",
-            *, name: str = "test", urn: Optional[str] = None, protect: bool = False,
-            parent: str = "") -> list[Diag]:
+def analyze(
+    resource_type: str,
+    props: Mapping[str, Any],
+    config: str | Mapping[str, Any] | None = "prod",
+    *,
+    name: str = "test",
+    urn: str | None = None,
+    protect: bool = False,
+    parent: str = "",
+) -> list[Diag]:
     """Run every resource policy against one resource (an ``AnalyzeRequest``) and return the diagnostics."""
     analyzer = configured(config)
     request = analyzer_pb2.AnalyzeRequest(
-        type=resource_type, properties=_struct(props), urn=urn or urn_for(resource_type, name), name=name,
+        type=resource_type,
+        properties=_struct(props),
+        urn=urn or urn_for(resource_type, name),
+        name=name,
         options=analyzer_pb2.AnalyzerResourceOptions(protect=protect, parent=parent),
     )
     return _diags(analyzer.servicer.Analyze(request, None))
@@ -174,8 +196,9 @@ class StackResource:
         self.urn = self.urn or urn_for(self.type, self.name)
 
 
-def analyze_stack(resources: Iterable[Any], config: Union[str, Mapping[str, Any], None] = "prod",
-                  *, with_resources: bool = True) -> list[Diag]:
+def analyze_stack(
+    resources: Iterable[Any], config: str | Mapping[str, Any] | None = "prod", *, with_resources: bool = True
+) -> list[Diag]:
     """Run the stack policies (``AnalyzeStack``) and, unless told not to, every resource policy on each resource.
 
     ``resources`` are ``StackResource``s or ``tools.program_runner.RecordedResource``s.
@@ -187,21 +210,33 @@ def analyze_stack(resources: Iterable[Any], config: Union[str, Mapping[str, Any]
         props = r.props if hasattr(r, "props") else r.inputs
         deps = r.property_dependencies
         msg = analyzer_pb2.AnalyzerResource(
-            type=r.type, properties=_struct(props), urn=r.urn, name=r.name,
+            type=r.type,
+            properties=_struct(props),
+            urn=r.urn,
+            name=r.name,
             options=analyzer_pb2.AnalyzerResourceOptions(protect=bool(r.protect), parent=r.parent or ""),
-            parent=r.parent or "", dependencies=list(r.dependencies),
+            parent=r.parent or "",
+            dependencies=list(r.dependencies),
         )
         for key, urns in deps.items():
             msg.propertyDependencies[key].urns.extend(urns)
         request.resources.append(msg)
         if with_resources:
-            diags.extend(_diags(analyzer.servicer.Analyze(analyzer_pb2.AnalyzeRequest(
-                type=r.type, properties=msg.properties, urn=r.urn, name=r.name, options=msg.options), None)))
+            diags.extend(
+                _diags(
+                    analyzer.servicer.Analyze(
+                        analyzer_pb2.AnalyzeRequest(
+                            type=r.type, properties=msg.properties, urn=r.urn, name=r.name, options=msg.options
+                        ),
+                        None,
+                    )
+                )
+            )
     diags.extend(_diags(analyzer.servicer.AnalyzeStack(request, None)))
     return diags
 
 
-def names(diags: Iterable[Diag], level: Optional[str] = None) -> list[str]:
+def names(diags: Iterable[Diag], level: str | None = None) -> list[str]:
     return sorted({d.policy for d in diags if level is None or d.level == level})
 
 
@@ -232,39 +267,72 @@ DEPLOYMENT_TYPE = "kubernetes:apps/v1:Deployment"
 
 def valid_cluster(name: str = "plat-prod-aks") -> dict:
     return {
-        "resourceName": name, "resourceGroupName": "plat-prod-rg", "location": "westeurope", "dnsPrefix": name,
+        "resourceName": name,
+        "resourceGroupName": "plat-prod-rg",
+        "location": "westeurope",
+        "dnsPrefix": name,
         "sku": {"name": "Base", "tier": "Standard"},
         "kubernetesVersion": "1.33",
         "enableRBAC": True,
         "disableLocalAccounts": True,
-        "aadProfile": {"managed": True, "enableAzureRBAC": True, "adminGroupObjectIds": ["0b9e5f2c-7d1a-4c3b-8e6f-2a4b6c8d0e1f"]},
+        "aadProfile": {
+            "managed": True,
+            "enableAzureRBAC": True,
+            "adminGroupObjectIds": ["0b9e5f2c-7d1a-4c3b-8e6f-2a4b6c8d0e1f"],
+        },
         "apiServerAccessProfile": {"authorizedIPRanges": ["198.51.100.16/28"], "disableRunCommand": True},
         "autoUpgradeProfile": {"nodeOSUpgradeChannel": "NodeImage", "upgradeChannel": "patch"},
-        "networkProfile": {"networkPlugin": "azure", "networkPluginMode": "overlay", "networkPolicy": "cilium",
-                           "networkDataplane": "cilium"},
+        "networkProfile": {
+            "networkPlugin": "azure",
+            "networkPluginMode": "overlay",
+            "networkPolicy": "cilium",
+            "networkDataplane": "cilium",
+        },
         "oidcIssuerProfile": {"enabled": True},
         "securityProfile": {"workloadIdentity": {"enabled": True}},
         "agentPoolProfiles": [
-            {"name": "system", "mode": "System", "count": 3, "vmSize": "Standard_D4ds_v5", "availabilityZones": ["1", "2", "3"]},
-            {"name": "user", "mode": "User", "enableAutoScaling": True, "minCount": 3, "maxCount": 12,
-             "vmSize": "Standard_D8ds_v5", "availabilityZones": ["1", "2", "3"]},
+            {
+                "name": "system",
+                "mode": "System",
+                "count": 3,
+                "vmSize": "Standard_D4ds_v5",
+                "availabilityZones": ["1", "2", "3"],
+            },
+            {
+                "name": "user",
+                "mode": "User",
+                "enableAutoScaling": True,
+                "minCount": 3,
+                "maxCount": 12,
+                "vmSize": "Standard_D8ds_v5",
+                "availabilityZones": ["1", "2", "3"],
+            },
         ],
     }
 
 
 def valid_vault() -> dict:
     return {
-        "vaultName": "plat-prod-kv", "resourceGroupName": "plat-prod-rg", "location": "westeurope",
+        "vaultName": "plat-prod-kv",
+        "resourceGroupName": "plat-prod-rg",
+        "location": "westeurope",
         "properties": {
-            "tenantId": "72f988bf-86f1-41af-91ab-2d7cd011db47", "sku": {"family": "A", "name": "premium"},
-            "enableRbacAuthorization": True, "enableSoftDelete": True, "softDeleteRetentionInDays": 90,
+            "tenantId": "72f988bf-86f1-41af-91ab-2d7cd011db47",
+            "sku": {"family": "A", "name": "premium"},
+            "enableRbacAuthorization": True,
+            "enableSoftDelete": True,
+            "softDeleteRetentionInDays": 90,
             "enablePurgeProtection": True,
-            "networkAcls": {"defaultAction": "Deny", "bypass": "AzureServices", "ipRules": [{"value": "198.51.100.16/28"}]},
+            "networkAcls": {
+                "defaultAction": "Deny",
+                "bypass": "AzureServices",
+                "ipRules": [{"value": "198.51.100.16/28"}],
+            },
         },
     }
 
 
-def k8s(api_version: str, kind: str, name: str, namespace: Optional[str], spec: Any = None, **extra: Any) -> dict:
+def k8s(api_version: str, kind: str, name: str, namespace: str | None, spec: Any = None, **extra: Any) -> dict:
     meta: dict[str, Any] = {"name": name}
     if namespace is not None:
         meta["namespace"] = namespace
@@ -280,11 +348,21 @@ def valid_peer_authentication(namespace: str = "istio-system", name: str = "defa
 
 
 def valid_authorization_policy(namespace: str = "shop") -> dict:
-    return k8s("security.istio.io/v1", "AuthorizationPolicy", "allow-from-ingress", namespace, {
-        "action": "ALLOW",
-        "rules": [{"from": [{"source": {"principals": ["cluster.local/ns/istio-ingress/sa/istio-ingressgateway"]}}],
-                   "to": [{"operation": {"methods": ["GET", "POST"]}}]}],
-    })
+    return k8s(
+        "security.istio.io/v1",
+        "AuthorizationPolicy",
+        "allow-from-ingress",
+        namespace,
+        {
+            "action": "ALLOW",
+            "rules": [
+                {
+                    "from": [{"source": {"principals": ["cluster.local/ns/istio-ingress/sa/istio-ingressgateway"]}}],
+                    "to": [{"operation": {"methods": ["GET", "POST"]}}],
+                }
+            ],
+        },
+    )
 
 
 def default_deny(namespace: str = "shop") -> dict:
@@ -292,33 +370,63 @@ def default_deny(namespace: str = "shop") -> dict:
 
 
 def valid_gateway() -> dict:
-    return k8s("networking.istio.io/v1", "Gateway", "public", "istio-ingress", {
-        "selector": {"istio": "ingressgateway"},
-        "servers": [
-            {"port": {"number": 443, "name": "https", "protocol": "HTTPS"}, "hosts": ["*.apps.example.com", "api.example.com"],
-             "tls": {"mode": "SIMPLE", "credentialName": "ingress-wildcard", "minProtocolVersion": "TLSV1_2",
-                     "maxProtocolVersion": "TLSV1_3"}},
-            {"port": {"number": 80, "name": "http", "protocol": "HTTP"}, "hosts": ["*.apps.example.com", "api.example.com"],
-             "tls": {"httpsRedirect": True}},
-        ],
-    })
+    return k8s(
+        "networking.istio.io/v1",
+        "Gateway",
+        "public",
+        "istio-ingress",
+        {
+            "selector": {"istio": "ingressgateway"},
+            "servers": [
+                {
+                    "port": {"number": 443, "name": "https", "protocol": "HTTPS"},
+                    "hosts": ["*.apps.example.com", "api.example.com"],
+                    "tls": {
+                        "mode": "SIMPLE",
+                        "credentialName": "ingress-wildcard",
+                        "minProtocolVersion": "TLSV1_2",
+                        "maxProtocolVersion": "TLSV1_3",
+                    },
+                },
+                {
+                    "port": {"number": 80, "name": "http", "protocol": "HTTP"},
+                    "hosts": ["*.apps.example.com", "api.example.com"],
+                    "tls": {"httpsRedirect": True},
+                },
+            ],
+        },
+    )
 
 
 def valid_service_entry() -> dict:
-    return k8s("networking.istio.io/v1", "ServiceEntry", "graph-microsoft-com", "istio-egress", {
-        "hosts": ["graph.microsoft.com"], "location": "MESH_EXTERNAL", "resolution": "DNS",
-        "ports": [{"number": 443, "name": "tls", "protocol": "TLS"}],
-    })
+    return k8s(
+        "networking.istio.io/v1",
+        "ServiceEntry",
+        "graph-microsoft-com",
+        "istio-egress",
+        {
+            "hosts": ["graph.microsoft.com"],
+            "location": "MESH_EXTERNAL",
+            "resolution": "DNS",
+            "ports": [{"number": 443, "name": "tls", "protocol": "TLS"}],
+        },
+    )
 
 
 def valid_istiod_release() -> dict:
     return {
-        "name": "istiod", "chart": "istiod", "version": "1.30.3", "namespace": "istio-system",
+        "name": "istiod",
+        "chart": "istiod",
+        "version": "1.30.3",
+        "namespace": "istio-system",
         "repositoryOpts": {"repo": "https://istio-release.storage.googleapis.com/charts"},
         "values": {
             "revision": "1-30-3",
-            "meshConfig": {"outboundTrafficPolicy": {"mode": "REGISTRY_ONLY"}, "accessLogFile": "/dev/stdout",
-                           "accessLogEncoding": "JSON"},
+            "meshConfig": {
+                "outboundTrafficPolicy": {"mode": "REGISTRY_ONLY"},
+                "accessLogFile": "/dev/stdout",
+                "accessLogEncoding": "JSON",
+            },
             "pilot": {"env": {"DEFAULT_WORKLOAD_CERT_TTL": "12h", "MAX_WORKLOAD_CERT_TTL": "24h0m0s"}},
         },
     }
@@ -326,7 +434,10 @@ def valid_istiod_release() -> dict:
 
 def valid_sealed_secrets_release() -> dict:
     return {
-        "name": "sealed-secrets-controller", "chart": "sealed-secrets", "version": "2.17.3", "namespace": "sealed-secrets",
+        "name": "sealed-secrets-controller",
+        "chart": "sealed-secrets",
+        "version": "2.17.3",
+        "namespace": "sealed-secrets",
         "repositoryOpts": {"repo": "https://bitnami.github.io/sealed-secrets"},
         "values": {"fullnameOverride": "sealed-secrets-controller", "keyrenewperiod": "0"},
     }
@@ -334,9 +445,14 @@ def valid_sealed_secrets_release() -> dict:
 
 def valid_sealing_key_secret() -> dict:
     return {
-        "apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/tls",
-        "metadata": {"name": "sealed-secrets-key-1", "namespace": "sealed-secrets",
-                     "labels": {"sealedsecrets.bitnami.com/sealed-secrets-key": "active"}},
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "type": "kubernetes.io/tls",
+        "metadata": {
+            "name": "sealed-secrets-key-1",
+            "namespace": "sealed-secrets",
+            "labels": {"sealedsecrets.bitnami.com/sealed-secrets-key": "active"},
+        },
         "data": {"tls.crt": "Y2VydA==", "tls.key": "a2V5"},
     }
 
@@ -344,20 +460,37 @@ def valid_sealing_key_secret() -> dict:
 def valid_pod_spec() -> dict:
     return {
         "securityContext": {"runAsNonRoot": True, "runAsUser": 10001, "seccompProfile": {"type": "RuntimeDefault"}},
-        "containers": [{
-            "name": "app", "image": "ghcr.io/example/app:1.0.0",
-            "securityContext": {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
-                                "privileged": False, "capabilities": {"drop": ["ALL"]}},
-            "resources": {"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"cpu": "500m", "memory": "256Mi"}},
-        }],
+        "containers": [
+            {
+                "name": "app",
+                "image": "ghcr.io/example/app:1.0.0",
+                "securityContext": {
+                    "allowPrivilegeEscalation": False,
+                    "readOnlyRootFilesystem": True,
+                    "privileged": False,
+                    "capabilities": {"drop": ["ALL"]},
+                },
+                "resources": {
+                    "requests": {"cpu": "100m", "memory": "128Mi"},
+                    "limits": {"cpu": "500m", "memory": "256Mi"},
+                },
+            }
+        ],
     }
 
 
 def valid_deployment(namespace: str = "shop") -> dict:
-    return k8s("apps/v1", "Deployment", "storefront", namespace, {
-        "replicas": 2, "selector": {"matchLabels": {"app": "storefront"}},
-        "template": {"metadata": {"labels": {"app": "storefront"}}, "spec": valid_pod_spec()},
-    })
+    return k8s(
+        "apps/v1",
+        "Deployment",
+        "storefront",
+        namespace,
+        {
+            "replicas": 2,
+            "selector": {"matchLabels": {"app": "storefront"}},
+            "template": {"metadata": {"labels": {"app": "storefront"}}, "spec": valid_pod_spec()},
+        },
+    )
 
 
 def set_path(obj: Any, dotted: str, value: Any) -> Any:

@@ -12,26 +12,98 @@ from hypothesis import strategies as st
 from tests.policies.analyzer import UNKNOWN, StackResource, analyze, analyze_stack
 
 TYPES = [
-    "azure-native:containerservice:ManagedCluster", "azure-native:containerservice:AgentPool",
-    "azure-native:keyvault:Vault", "kubernetes:core/v1:Secret", "kubernetes:core/v1:Service",
-    "kubernetes:helm.sh/v3:Release", "kubernetes:security.istio.io/v1:PeerAuthentication",
-    "kubernetes:security.istio.io/v1:AuthorizationPolicy", "kubernetes:networking.istio.io/v1:Gateway",
-    "kubernetes:networking.istio.io/v1:ServiceEntry", "kubernetes:apps/v1:Deployment",
-    "kubernetes:batch/v1:CronJob", "kubernetes:core/v1:Pod", "kubernetes:yaml/v2:ConfigGroup",
+    "azure-native:containerservice:ManagedCluster",
+    "azure-native:containerservice:AgentPool",
+    "azure-native:keyvault:Vault",
+    "kubernetes:core/v1:Secret",
+    "kubernetes:core/v1:Service",
+    "kubernetes:helm.sh/v3:Release",
+    "kubernetes:security.istio.io/v1:PeerAuthentication",
+    "kubernetes:security.istio.io/v1:AuthorizationPolicy",
+    "kubernetes:networking.istio.io/v1:Gateway",
+    "kubernetes:networking.istio.io/v1:ServiceEntry",
+    "kubernetes:apps/v1:Deployment",
+    "kubernetes:batch/v1:CronJob",
+    "kubernetes:core/v1:Pod",
+    "kubernetes:yaml/v2:ConfigGroup",
 ]
-KEYS = ["spec", "metadata", "values", "properties", "mtls", "mode", "servers", "tls", "hosts", "port", "protocol",
-        "rules", "from", "source", "principals", "containers", "securityContext", "template", "labels", "namespace",
-        "chart", "meshConfig", "pilot", "env", "agentPoolProfiles", "aadProfile", "apiServerAccessProfile",
-        "authorizedIPRanges", "autoUpgradeProfile", "networkAcls", "defaultAction", "data", "type", "objs", "yaml",
-        "resourceName", "configName", "logs", "resourceUri", "keyrenewperiod", "MAX_WORKLOAD_CERT_TTL", "number"]
-SCALARS = st.one_of(st.none(), st.booleans(), st.integers(-5, 100000), st.floats(allow_nan=False, allow_infinity=False),
-                    st.sampled_from(["", "*", "STRICT", "PERMISSIVE", "istiod", "sealed-secrets", "24h", "0", "HTTP",
-                                     "HTTPS", "System", "Deny", UNKNOWN, "kubernetes.io/tls", "istio-system",
-                                     "- a\n- [b", "kind: Pod\napiVersion: v1\nspec: 3"]),
-                    st.text(max_size=8))
-VALUES = st.recursive(SCALARS, lambda inner: st.one_of(st.lists(inner, max_size=4),
-                                                       st.dictionaries(st.sampled_from(KEYS), inner, max_size=5)),
-                      max_leaves=25)
+KEYS = [
+    "spec",
+    "metadata",
+    "values",
+    "properties",
+    "mtls",
+    "mode",
+    "servers",
+    "tls",
+    "hosts",
+    "port",
+    "protocol",
+    "rules",
+    "from",
+    "source",
+    "principals",
+    "containers",
+    "securityContext",
+    "template",
+    "labels",
+    "namespace",
+    "chart",
+    "meshConfig",
+    "pilot",
+    "env",
+    "agentPoolProfiles",
+    "aadProfile",
+    "apiServerAccessProfile",
+    "authorizedIPRanges",
+    "autoUpgradeProfile",
+    "networkAcls",
+    "defaultAction",
+    "data",
+    "type",
+    "objs",
+    "yaml",
+    "resourceName",
+    "configName",
+    "logs",
+    "resourceUri",
+    "keyrenewperiod",
+    "MAX_WORKLOAD_CERT_TTL",
+    "number",
+]
+SCALARS = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-5, 100000),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.sampled_from(
+        [
+            "",
+            "*",
+            "STRICT",
+            "PERMISSIVE",
+            "istiod",
+            "sealed-secrets",
+            "24h",
+            "0",
+            "HTTP",
+            "HTTPS",
+            "System",
+            "Deny",
+            UNKNOWN,
+            "kubernetes.io/tls",
+            "istio-system",
+            "- a\n- [b",
+            "kind: Pod\napiVersion: v1\nspec: 3",
+        ]
+    ),
+    st.text(max_size=8),
+)
+VALUES = st.recursive(
+    SCALARS,
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(st.sampled_from(KEYS), inner, max_size=5)),
+    max_leaves=25,
+)
 PROPS = st.dictionaries(st.sampled_from(KEYS), VALUES, max_size=8)
 
 
@@ -47,12 +119,25 @@ def test_resource_rules_never_crash(rtype, props):
 
 
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(items=st.lists(st.tuples(st.sampled_from(TYPES + ["azure-native:containerservice:MaintenanceConfiguration",
-                                                         "azure-native:monitor:DiagnosticSetting",
-                                                         "tls:index/privateKey:PrivateKey",
-                                                         "azure-native:keyvault:Secret",
-                                                         "kubernetes:core/v1:Namespace"]),
-                                PROPS, st.booleans()), max_size=6))
+@given(
+    items=st.lists(
+        st.tuples(
+            st.sampled_from(
+                TYPES
+                + [
+                    "azure-native:containerservice:MaintenanceConfiguration",
+                    "azure-native:monitor:DiagnosticSetting",
+                    "tls:index/privateKey:PrivateKey",
+                    "azure-native:keyvault:Secret",
+                    "kubernetes:core/v1:Namespace",
+                ]
+            ),
+            PROPS,
+            st.booleans(),
+        ),
+        max_size=6,
+    )
+)
 def test_stack_rules_never_crash(items):
     resources = [StackResource(t, f"r{i}", p, protect=prot) for i, (t, p, prot) in enumerate(items)]
     for r in resources[1:]:

@@ -5,21 +5,49 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from typing import Any
 
 import pytest
 from pulumi.runtime.proto import analyzer_pb2
 
 from tests.policies import cases
 from tests.policies.analyzer import (
-    ALL_RULES, CLUSTER_TYPE, CONFIG_DIR, DEPLOYMENT_TYPE, DEV_RELAXED, GATEWAY_TYPE, PA_TYPE, POLICIES_DIR,
-    RELEASE_TYPE, ROOT, SECRET_TYPE, UNKNOWN, VAULT_TYPE, analyze, configured, names, report,
-    set_path, valid_cluster, valid_deployment, valid_gateway, valid_istiod_release, valid_peer_authentication,
-    valid_vault, violations,
+    ALL_RULES,
+    CLUSTER_TYPE,
+    CONFIG_DIR,
+    DEPLOYMENT_TYPE,
+    DEV_RELAXED,
+    GATEWAY_TYPE,
+    PA_TYPE,
+    POLICIES_DIR,
+    RELEASE_TYPE,
+    ROOT,
+    SECRET_TYPE,
+    UNKNOWN,
+    VAULT_TYPE,
+    analyze,
+    configured,
+    names,
+    report,
+    set_path,
+    valid_cluster,
+    valid_deployment,
+    valid_gateway,
+    valid_istiod_release,
+    valid_peer_authentication,
+    valid_vault,
+    violations,
 )
-from tools.policy_config import PolicyConfigError
 
-STACK_RULES = {"aks-maintenance-windows", "aks-audit-diagnostics", "keyvault-protected", "sealing-key-in-keyvault",
-               "sealed-secrets-key-provisioned", "istio-mesh-mtls-default", "istio-namespace-default-deny"}
+STACK_RULES = {
+    "aks-maintenance-windows",
+    "aks-audit-diagnostics",
+    "keyvault-protected",
+    "sealing-key-in-keyvault",
+    "sealed-secrets-key-provisioned",
+    "istio-mesh-mtls-default",
+    "istio-namespace-default-deny",
+}
 
 
 def test_analyzer_info_describes_every_rule():
@@ -48,7 +76,7 @@ def test_every_resource_rule_has_a_one_field_case():
 def test_config_files_reconcile_like_the_cli(env):
     effective = configured(env).effective
     assert set(effective) >= set(ALL_RULES)
-    assert effective["istio-workload-cert-ttl"].properties["maxWorkloadCertTtlHours"] == 24
+    assert effective["istio-workload-cert-ttl"].properties == {"maxWorkloadCertTtlHours": 24}
 
 
 def test_prod_is_mandatory_everywhere_and_dev_relaxes_only_the_documented_rules():
@@ -57,8 +85,13 @@ def test_prod_is_mandatory_everywhere_and_dev_relaxes_only_the_documented_rules(
     assert {n for n in ALL_RULES if prod[n].enforcement_level != "mandatory"} == set()
     assert {n for n in ALL_RULES if dev[n].enforcement_level != "mandatory"} == set(DEV_RELAXED)
     assert all(dev[n].enforcement_level == "advisory" for n in DEV_RELAXED)
-    for security_rule in ("aks-local-accounts-disabled", "istio-mesh-mtls-default", "keyvault-purge-protection",
-                          "k8s-no-privileged-containers", "sealing-key-in-keyvault"):
+    for security_rule in (
+        "aks-local-accounts-disabled",
+        "istio-mesh-mtls-default",
+        "keyvault-purge-protection",
+        "k8s-no-privileged-containers",
+        "sealing-key-in-keyvault",
+    ):
         assert dev[security_rule].enforcement_level == "mandatory"
 
 
@@ -72,7 +105,8 @@ def test_a_config_typo_is_rejected():
 def test_config_threshold_changes_the_verdict():
     release = set_path(valid_istiod_release(), "values.pilot.env.MAX_WORKLOAD_CERT_TTL", "24h")
     assert names(analyze(RELEASE_TYPE, release, {"istio-workload-cert-ttl": {"maxWorkloadCertTtlHours": 12}})) == [
-        "istio-workload-cert-ttl"]
+        "istio-workload-cert-ttl"
+    ]
     assert names(analyze(RELEASE_TYPE, release, "prod")) == []
 
 
@@ -83,8 +117,9 @@ def test_dev_peer_authentication_exception_is_advisory_prod_mandatory():
 
 
 def test_docs_are_in_sync_with_the_rule_metadata():
-    result = subprocess.run([sys.executable, str(POLICIES_DIR / "gen_docs.py"), "--check"], capture_output=True,
-                            text=True, cwd=ROOT)
+    result = subprocess.run(
+        [sys.executable, str(POLICIES_DIR / "gen_docs.py"), "--check"], capture_output=True, text=True, cwd=ROOT
+    )
     assert result.returncode == 0, result.stderr
     doc = (ROOT / "docs" / "policies.md").read_text()
     assert "pulumi preview -s prod --policy-pack policies --policy-pack-config policies/config/prod.json" in doc
@@ -116,15 +151,18 @@ def test_known_violations_are_still_reported_next_to_unknowns():
     assert sorted((d.level, d.cannot_check) for d in diags) == [("advisory", True), ("mandatory", False)], report(diags)
 
 
-@pytest.mark.parametrize("rtype,build,path", [
-    (VAULT_TYPE, valid_vault, "properties"),
-    (GATEWAY_TYPE, valid_gateway, "spec.servers"),
-    (GATEWAY_TYPE, valid_gateway, "spec.servers.0.tls"),
-    (RELEASE_TYPE, valid_istiod_release, "values"),
-    (RELEASE_TYPE, valid_istiod_release, "values.pilot.env.MAX_WORKLOAD_CERT_TTL"),
-    (DEPLOYMENT_TYPE, valid_deployment, "spec.template.spec.containers.0"),
-    (DEPLOYMENT_TYPE, valid_deployment, "spec.template.spec.containers"),
-])
+@pytest.mark.parametrize(
+    "rtype,build,path",
+    [
+        (VAULT_TYPE, valid_vault, "properties"),
+        (GATEWAY_TYPE, valid_gateway, "spec.servers"),
+        (GATEWAY_TYPE, valid_gateway, "spec.servers.0.tls"),
+        (RELEASE_TYPE, valid_istiod_release, "values"),
+        (RELEASE_TYPE, valid_istiod_release, "values.pilot.env.MAX_WORKLOAD_CERT_TTL"),
+        (DEPLOYMENT_TYPE, valid_deployment, "spec.template.spec.containers.0"),
+        (DEPLOYMENT_TYPE, valid_deployment, "spec.template.spec.containers"),
+    ],
+)
 def test_whole_unknown_objects_never_pass_silently(rtype, build, path):
     diags = analyze(rtype, set_path(build(), path, UNKNOWN))
     assert diags and all(d.cannot_check and d.level == "advisory" for d in diags), report(diags)
@@ -133,10 +171,17 @@ def test_whole_unknown_objects_never_pass_silently(rtype, build, path):
 # --------------------------------------------------------------------------- odd shapes
 
 
-@pytest.mark.parametrize("props", [
-    {}, {"autoUpgradeProfile": "NodeImage"}, {"aadProfile": None}, {"agentPoolProfiles": [1, None, "x", []]},
-    {"apiServerAccessProfile": {"authorizedIPRanges": "203.0.113.0/24"}}, {"sku": ["Standard"]},
-])
+@pytest.mark.parametrize(
+    "props",
+    [
+        {},
+        {"autoUpgradeProfile": "NodeImage"},
+        {"aadProfile": None},
+        {"agentPoolProfiles": [1, None, "x", []]},
+        {"apiServerAccessProfile": {"authorizedIPRanges": "203.0.113.0/24"}},
+        {"sku": ["Standard"]},
+    ],
+)
 def test_odd_cluster_shapes_fail_closed_without_crashing(props):
     diags = analyze(CLUSTER_TYPE, props)
     assert "aks-local-accounts-disabled" in names(diags, "mandatory")
@@ -144,9 +189,17 @@ def test_odd_cluster_shapes_fail_closed_without_crashing(props):
 
 
 def test_odd_istio_shapes():
-    for spec in ("STRICT", None, [], {"mtls": "STRICT"}, {"mtls": {"mode": 3}}, {"portLevelMtls": ["x"]}):
-        diags = analyze(PA_TYPE, {"apiVersion": "security.istio.io/v1", "kind": "PeerAuthentication",
-                                  "metadata": {"name": "default", "namespace": "istio-system"}, "spec": spec})
+    specs: list[Any] = ["STRICT", None, [], {"mtls": "STRICT"}, {"mtls": {"mode": 3}}, {"portLevelMtls": ["x"]}]
+    for spec in specs:
+        diags = analyze(
+            PA_TYPE,
+            {
+                "apiVersion": "security.istio.io/v1",
+                "kind": "PeerAuthentication",
+                "metadata": {"name": "default", "namespace": "istio-system"},
+                "spec": spec,
+            },
+        )
         assert "istio-peer-authentication-strict" in names(diags, "mandatory"), (spec, report(diags))
 
 
@@ -155,8 +208,10 @@ def test_odd_istio_shapes():
 
 def test_inline_config_group_objects_are_checked():
     bad = set_path(valid_deployment(), "spec.template.spec.containers.0.securityContext.privileged", True)
-    doc = "apiVersion: security.istio.io/v1\nkind: PeerAuthentication\nmetadata: {name: p, namespace: shop}\n" \
-          "spec: {mtls: {mode: DISABLE}}\n"
+    doc = (
+        "apiVersion: security.istio.io/v1\nkind: PeerAuthentication\nmetadata: {name: p, namespace: shop}\n"
+        "spec: {mtls: {mode: DISABLE}}\n"
+    )
     diags = analyze("kubernetes:yaml/v2:ConfigGroup", {"objs": [bad], "yaml": [doc]})
     assert names(diags) == ["istio-peer-authentication-strict", "k8s-no-privileged-containers"], report(diags)
     assert any("[Deployment shop/storefront]" in d.message for d in diags)
@@ -164,8 +219,12 @@ def test_inline_config_group_objects_are_checked():
 
 
 def test_helm_chart_is_recognised_in_every_reference_form():
-    for chart in ("istiod", "istio/istiod", "oci://registry.example.com/charts/istiod",
-                  "https://example.com/istiod-1.30.3.tgz"):
+    for chart in (
+        "istiod",
+        "istio/istiod",
+        "oci://registry.example.com/charts/istiod",
+        "https://example.com/istiod-1.30.3.tgz",
+    ):
         release = set_path(set_path(valid_istiod_release(), "chart", chart), "values.meshConfig", {})
         assert names(analyze(RELEASE_TYPE, release)) == ["istio-outbound-registry-only"], chart
     assert analyze(RELEASE_TYPE, set_path(valid_istiod_release(), "chart", "istio-base")) == []
@@ -177,22 +236,34 @@ def test_value_yaml_files_cannot_hide_settings():
 
 
 def test_gateway_api_gateway_is_not_an_istio_gateway():
-    obj = {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway", "metadata": {"name": "g"},
-           "spec": {"gatewayClassName": "istio", "listeners": [{"name": "http", "port": 80, "protocol": "HTTP"}]}}
+    obj = {
+        "apiVersion": "gateway.networking.k8s.io/v1",
+        "kind": "Gateway",
+        "metadata": {"name": "g"},
+        "spec": {"gatewayClassName": "istio", "listeners": [{"name": "http", "port": 80, "protocol": "HTTP"}]},
+    }
     assert analyze("kubernetes:gateway.networking.k8s.io/v1:Gateway", obj) == []
 
 
 def test_v1beta1_istio_objects_are_covered():
     pa = set_path(valid_peer_authentication(), "spec.mtls.mode", "PERMISSIVE")
     assert names(analyze("kubernetes:security.istio.io/v1beta1:PeerAuthentication", pa)) == [
-        "istio-peer-authentication-strict"]
+        "istio-peer-authentication-strict"
+    ]
 
 
 def test_sealing_key_label_with_wrong_shape_anywhere_is_flagged():
-    secret = {"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
-              "metadata": {"name": "copy", "namespace": "shop",
-                           "labels": {"sealedsecrets.bitnami.com/sealed-secrets-key": "active"}},
-              "data": {"tls.key": "a2V5"}}
+    secret = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "type": "Opaque",
+        "metadata": {
+            "name": "copy",
+            "namespace": "shop",
+            "labels": {"sealedsecrets.bitnami.com/sealed-secrets-key": "active"},
+        },
+        "data": {"tls.key": "a2V5"},
+    }
     found = names(violations(analyze(SECRET_TYPE, secret)))
     assert found == ["k8s-no-plaintext-secrets", "sealed-secrets-key-secret"]
 
@@ -214,14 +285,14 @@ def test_the_real_pack_serves_the_analyzer_over_grpc():
     from pulumi.runtime.proto import analyzer_pb2_grpc
 
     code = f"import runpy; runpy.run_path({str(POLICIES_DIR)!r}, run_name='__main__')"
-    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT)
-    try:
-        port = int(proc.stdout.readline().decode().strip())
-        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
-            info = analyzer_pb2_grpc.AnalyzerStub(channel).GetAnalyzerInfo(empty_pb2.Empty(), timeout=10)
-        assert info.name == "platform-security" and len(info.policies) == len(ALL_RULES)
-    finally:
-        proc.kill()
-        proc.wait(timeout=10)
-        proc.stdout.close()
-        proc.stderr.close()
+    with subprocess.Popen(
+        [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT
+    ) as proc:
+        assert proc.stdout is not None
+        try:
+            port = int(proc.stdout.readline().decode().strip())
+            with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+                info = analyzer_pb2_grpc.AnalyzerStub(channel).GetAnalyzerInfo(empty_pb2.Empty(), timeout=10)
+            assert info.name == "platform-security" and len(info.policies) == len(ALL_RULES)
+        finally:
+            proc.kill()  # the pack serves until stopped; leaving the block waits for it and closes its pipes

@@ -17,7 +17,9 @@ def test_stack_has_no_mandatory_violations(stack, stack_run):
     diags = analyze_stack(run.resources, config=stack)
     mandatory = [d for d in diags if d.level == "mandatory"]
     print(f"\n{stack}: {len(run.resources)} resources; policy findings:\n{report(diags)}")
-    assert not mandatory, (f"{len(mandatory)} mandatory violation(s) in the {stack} stack "
-                           f"(policies/config/{stack}.json):\n{report(mandatory)}")
+    assert not mandatory, (
+        f"{len(mandatory)} mandatory violation(s) in the {stack} stack "
+        f"(policies/config/{stack}.json):\n{report(mandatory)}"
+    )
     # Under the mocks every value is known, so nothing may hide behind "cannot check yet".
     assert not [d for d in diags if d.cannot_check], report(diags)

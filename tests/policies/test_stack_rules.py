@@ -5,9 +5,28 @@ from __future__ import annotations
 import pytest
 
 from tests.policies.analyzer import (
-    AUTHZ_TYPE, CLUSTER_TYPE, DELETE, NAMESPACE_TYPE, PA_TYPE, RELEASE_TYPE, SECRET_TYPE, UNKNOWN, VAULT_TYPE,
-    StackResource, analyze_stack, default_deny, names, report, set_path, valid_cluster, valid_istiod_release,
-    valid_peer_authentication, valid_sealed_secrets_release, valid_sealing_key_secret, valid_vault, violations,
+    AUTHZ_TYPE,
+    CLUSTER_TYPE,
+    DELETE,
+    NAMESPACE_TYPE,
+    PA_TYPE,
+    RELEASE_TYPE,
+    SECRET_TYPE,
+    UNKNOWN,
+    VAULT_TYPE,
+    StackResource,
+    analyze_stack,
+    default_deny,
+    names,
+    report,
+    set_path,
+    valid_cluster,
+    valid_istiod_release,
+    valid_peer_authentication,
+    valid_sealed_secrets_release,
+    valid_sealing_key_secret,
+    valid_vault,
+    violations,
 )
 
 MC = "azure-native:containerservice:MaintenanceConfiguration"
@@ -19,33 +38,69 @@ KV_SECRET = "azure-native:keyvault:Secret"
 def valid_stack() -> dict[str, StackResource]:
     cluster = StackResource(CLUSTER_TYPE, "aks", valid_cluster())
     key = StackResource(KEY, "sealing-key-1", {"algorithm": "RSA", "rsaBits": 4096})
-    window = {"schedule": {"weekly": {"dayOfWeek": "Saturday", "intervalWeeks": 1}}, "durationHours": 6,
-              "startTime": "01:00", "utcOffset": "+01:00"}
+    window = {
+        "schedule": {"weekly": {"dayOfWeek": "Saturday", "intervalWeeks": 1}},
+        "durationHours": 6,
+        "startTime": "01:00",
+        "utcOffset": "+01:00",
+    }
     res = {
         "cluster": cluster,
-        "node-os": StackResource(MC, "node-os-window", {"configName": "aksManagedNodeOSUpgradeSchedule",
-                                                       "resourceName": UNKNOWN, "resourceGroupName": "rg",
-                                                       "maintenanceWindow": window},
-                                 property_dependencies={"resourceName": [cluster.urn]}),
-        "auto": StackResource(MC, "auto-upgrade-window", {"configName": "aksManagedAutoUpgradeSchedule",
-                                                          "resourceName": "plat-prod-aks", "resourceGroupName": "rg",
-                                                          "maintenanceWindow": window}),
-        "diag": StackResource(DS, "aks-diagnostics", {
-            "name": "aks-audit", "resourceUri": UNKNOWN, "workspaceId": UNKNOWN,
-            "logs": [{"category": "kube-audit-admin", "enabled": True}, {"category": "guard", "enabled": True}]},
-            property_dependencies={"resourceUri": [cluster.urn]}),
+        "node-os": StackResource(
+            MC,
+            "node-os-window",
+            {
+                "configName": "aksManagedNodeOSUpgradeSchedule",
+                "resourceName": UNKNOWN,
+                "resourceGroupName": "rg",
+                "maintenanceWindow": window,
+            },
+            property_dependencies={"resourceName": [cluster.urn]},
+        ),
+        "auto": StackResource(
+            MC,
+            "auto-upgrade-window",
+            {
+                "configName": "aksManagedAutoUpgradeSchedule",
+                "resourceName": "plat-prod-aks",
+                "resourceGroupName": "rg",
+                "maintenanceWindow": window,
+            },
+        ),
+        "diag": StackResource(
+            DS,
+            "aks-diagnostics",
+            {
+                "name": "aks-audit",
+                "resourceUri": UNKNOWN,
+                "workspaceId": UNKNOWN,
+                "logs": [{"category": "kube-audit-admin", "enabled": True}, {"category": "guard", "enabled": True}],
+            },
+            property_dependencies={"resourceUri": [cluster.urn]},
+        ),
         "vault": StackResource(VAULT_TYPE, "kv", valid_vault(), protect=True),
         "key": key,
-        "kv-secret": StackResource(KV_SECRET, "sealing-key-1", {"secretName": "sealed-secrets-key-1",
-                                                                "properties": {"value": UNKNOWN}},
-                                   property_dependencies={"properties": [key.urn]}),
-        "key-secret": StackResource(SECRET_TYPE, "sealed-secrets-key-1", valid_sealing_key_secret(),
-                                    property_dependencies={"data": [key.urn]}),
+        "kv-secret": StackResource(
+            KV_SECRET,
+            "sealing-key-1",
+            {"secretName": "sealed-secrets-key-1", "properties": {"value": UNKNOWN}},
+            property_dependencies={"properties": [key.urn]},
+        ),
+        "key-secret": StackResource(
+            SECRET_TYPE, "sealed-secrets-key-1", valid_sealing_key_secret(), property_dependencies={"data": [key.urn]}
+        ),
         "sealed-secrets": StackResource(RELEASE_TYPE, "sealed-secrets", valid_sealed_secrets_release()),
         "istiod": StackResource(RELEASE_TYPE, "istiod", valid_istiod_release()),
         "mesh-pa": StackResource(PA_TYPE, "mesh-mtls", valid_peer_authentication()),
-        "ns": StackResource(NAMESPACE_TYPE, "shop", {"apiVersion": "v1", "kind": "Namespace", "metadata": {
-            "name": "shop", "labels": {"istio.io/rev": "1-30-3"}}}),
+        "ns": StackResource(
+            NAMESPACE_TYPE,
+            "shop",
+            {
+                "apiVersion": "v1",
+                "kind": "Namespace",
+                "metadata": {"name": "shop", "labels": {"istio.io/rev": "1-30-3"}},
+            },
+        ),
         "deny": StackResource(AUTHZ_TYPE, "shop-allow-nothing", default_deny("shop")),
     }
     return res
@@ -63,18 +118,21 @@ def test_valid_stack_has_no_findings():
 def _without(key: str):
     def change(s):
         del s[key]
+
     return change
 
 
 def _props(key: str, path: str, value):
     def change(s):
         s[key].props = set_path(s[key].props, path, value)
+
     return change
 
 
 def _attr(key: str, attr: str, value):
     def change(s):
         setattr(s[key], attr, value)
+
     return change
 
 
@@ -139,8 +197,11 @@ def test_only_cluster_gets_unknown_resource_uri_without_dependencies():
 def test_diagnostic_setting_by_known_resource_uri_and_category_group():
     stack = valid_stack()
     stack["diag"].property_dependencies = {}
-    stack["diag"].props = set_path(stack["diag"].props, "resourceUri",
-                                   "/subscriptions/x/resourceGroups/rg/providers/Microsoft.ContainerService/managedClusters/plat-prod-aks")
+    stack["diag"].props = set_path(
+        stack["diag"].props,
+        "resourceUri",
+        "/subscriptions/x/resourceGroups/rg/providers/Microsoft.ContainerService/managedClusters/plat-prod-aks",
+    )
     stack["diag"].props = set_path(stack["diag"].props, "logs", [{"categoryGroup": "audit", "enabled": True}])
     stack["diag"].props = set_path(stack["diag"].props, "workspaceId", "/subscriptions/x/ws")
     assert run(stack) == []

@@ -23,13 +23,17 @@ def host():
     h.close()
 
 
-def istiod(mode: str | None, urn: str = "urn:pulumi:t::platform::kubernetes:helm.sh/v3:Release::istiod",
-           secret_values: bool = False) -> ah.AnalyzerResource:
+def istiod(
+    mode: str | None,
+    urn: str = "urn:pulumi:t::platform::kubernetes:helm.sh/v3:Release::istiod",
+    secret_values: bool = False,
+) -> ah.AnalyzerResource:
     values = {"meshConfig": {"outboundTrafficPolicy": {"mode": mode}}} if mode else {}
     props = {"chart": "istiod", "version": "1.30.3", "namespace": "istio-system", "values": values}
     props = wire.encode(props, ["values"] if secret_values else [])
-    return ah.AnalyzerResource(urn=urn, type="kubernetes:helm.sh/v3:Release", name="istiod", properties=props,
-                               parent=STACK_URN, protect=False)
+    return ah.AnalyzerResource(
+        urn=urn, type="kubernetes:helm.sh/v3:Release", name="istiod", properties=props, parent=STACK_URN, protect=False
+    )
 
 
 def configure(host: ah.PolicyPackHost, config: dict) -> None:
@@ -39,10 +43,14 @@ def configure(host: ah.PolicyPackHost, config: dict) -> None:
 
 
 def rg(tags: dict) -> ah.AnalyzerResource:
-    return ah.AnalyzerResource(urn="urn:pulumi:t::platform::azure-native:resources:ResourceGroup::rg",
-                               type="azure-native:resources:ResourceGroup", name="rg",
-                               properties={"location": "westeurope", "tags": tags}, protect=True,
-                               ignore_changes=["tags.createdBy"])
+    return ah.AnalyzerResource(
+        urn="urn:pulumi:t::platform::azure-native:resources:ResourceGroup::rg",
+        type="azure-native:resources:ResourceGroup",
+        name="rg",
+        properties={"location": "westeurope", "tags": tags},
+        protect=True,
+        ignore_changes=["tags.createdBy"],
+    )
 
 
 def test_get_analyzer_info_lists_the_policies_with_their_metadata(host):
@@ -61,8 +69,12 @@ def test_get_analyzer_info_lists_the_policies_with_their_metadata(host):
 
 def test_the_merge_reads_the_policies_as_get_analyzer_info_describes_them(host):
     info = host.info()
-    cfg = reconcile(info.policies, parse_policy_config(
-        {"all": "mandatory", "fixture-required-tags": {"enforcementLevel": "advisory", "requiredTags": ["a"]}}))
+    cfg = reconcile(
+        info.policies,
+        parse_policy_config(
+            {"all": "mandatory", "fixture-required-tags": {"enforcementLevel": "advisory", "requiredTags": ["a"]}}
+        ),
+    )
     assert cfg["fixture-istio-registry-only"] == PolicyConfig("mandatory", None)
     assert cfg["fixture-required-tags"] == PolicyConfig("advisory", {"requiredTags": ["a"]})
     assert cfg["fixture-max-resources"] == PolicyConfig("mandatory", {"maxResources": 5000})
@@ -75,7 +87,8 @@ def test_analyze_reports_a_violation_for_a_bad_resource_at_the_configured_level(
     configure(host, {"fixture-istio-registry-only": "mandatory"})
     diags = host.analyze(istiod("ALLOW_ANY"))
     assert [(d.policy_name, d.enforcement_level, d.severity) for d in diags] == [
-        ("fixture-istio-registry-only", "mandatory", "high")]
+        ("fixture-istio-registry-only", "mandatory", "high")
+    ]
     assert "mode is ALLOW_ANY" in diags[0].message
     assert diags[0].urn.endswith("::istiod")
     assert diags[0].policy_pack_name == "fixture-pack"
@@ -85,7 +98,8 @@ def test_analyze_passes_a_good_resource_and_sees_through_secret_wrappers(host):
     assert host.analyze(istiod("REGISTRY_ONLY")) == []
     # Secret inputs travel wrapped (KeepSecrets), the pack unwraps them and still judges the value.
     assert [d.policy_name for d in host.analyze(istiod("ALLOW_ANY", secret_values=True))] == [
-        "fixture-istio-registry-only"]
+        "fixture-istio-registry-only"
+    ]
 
 
 def test_configured_properties_reach_the_policy(host):
@@ -98,8 +112,12 @@ def test_configured_properties_reach_the_policy(host):
 
 def test_analyze_many_keeps_the_order_of_the_resources(host):
     configure(host, {})
-    results = host.analyze_many([istiod("REGISTRY_ONLY", urn=f"urn:x::good{i}") if i % 2 else
-                                 istiod("ALLOW_ANY", urn=f"urn:x::bad{i}") for i in range(40)])
+    results = host.analyze_many(
+        [
+            istiod("REGISTRY_ONLY", urn=f"urn:x::good{i}") if i % 2 else istiod("ALLOW_ANY", urn=f"urn:x::bad{i}")
+            for i in range(40)
+        ]
+    )
     assert [bool(r) for r in results] == [i % 2 == 0 for i in range(40)]
     assert results[4][0].urn == "urn:x::bad4"
 
@@ -109,14 +127,15 @@ def test_analyze_stack_reports_on_the_stack_when_no_resource_is_named(host):
     resources = [istiod("REGISTRY_ONLY"), rg({"owner": "me"})]
     diags = host.analyze_stack(resources, root_urn=STACK_URN)
     assert [(d.policy_name, d.enforcement_level, d.urn) for d in diags] == [
-        ("fixture-max-resources", "mandatory", STACK_URN)]
+        ("fixture-max-resources", "mandatory", STACK_URN)
+    ]
     assert "2 resources, more than 1" in diags[0].message
 
 
 def test_close_stops_the_pack_process():
     h = ah.PolicyPackHost(PACK, project="platform", stack="t").start()
     proc = h.proc
-    assert h.info().name == "fixture-pack"
+    assert proc is not None and h.info().name == "fixture-pack"
     h.close()
     assert proc.poll() is not None
     assert h.proc is None
@@ -125,7 +144,6 @@ def test_close_stops_the_pack_process():
 def test_a_pack_that_fails_to_start_reports_its_error(tmp_path):
     (tmp_path / "PulumiPolicy.yaml").write_text("runtime: python\n")
     (tmp_path / "__main__.py").write_text("raise SystemExit('broken pack: missing rules module')\n")
-    with ah.PolicyPackHost(tmp_path, project="platform", stack="t") as h:
-        with pytest.raises(ah.PolicyPackError) as e:
-            h.info()
+    with ah.PolicyPackHost(tmp_path, project="platform", stack="t") as h, pytest.raises(ah.PolicyPackError) as e:
+        h.info()
     assert "broken pack: missing rules module" in str(e.value)

@@ -23,8 +23,9 @@ PLAIN = Policy("plain")
 
 
 def test_defaults_then_all_then_each_named_entry():
-    config = parse_policy_config({"all": "mandatory", "ttl": {"enforcementLevel": "advisory", "hours": 12},
-                                  "tags": {"tags": ["owner"]}})
+    config = parse_policy_config(
+        {"all": "mandatory", "ttl": {"enforcementLevel": "advisory", "hours": 12}, "tags": {"tags": ["owner"]}}
+    )
     result = reconcile([TTL, TAGS, PLAIN], config)
     assert result["ttl"] == PolicyConfig("advisory", {"hours": 12})
     assert result["tags"] == PolicyConfig("mandatory", {"tags": ["owner"]})

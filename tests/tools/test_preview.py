@@ -20,8 +20,10 @@ FIXTURES = Path(__file__).parent / "fixtures"
 PACK = FIXTURES / "policy_pack"
 PROGRAM = FIXTURES / "program.py"
 REAL_PACK = ROOT / "policies"
-CIPHERTEXTS = ("v1:Zml4dHVyZS1jZXJ0aWZpY2F0ZS1jaXBoZXJ0ZXh0LW5vdC1hLXJlYWwtb25l",
-               "v1:Zml4dHVyZS1wcml2YXRlLWtleS1jaXBoZXJ0ZXh0LW5vdC1hLXJlYWwtb25l")
+CIPHERTEXTS = (
+    "v1:Zml4dHVyZS1jZXJ0aWZpY2F0ZS1jaXBoZXJ0ZXh0LW5vdC1hLXJlYWwtb25l",
+    "v1:Zml4dHVyZS1wcml2YXRlLWtleS1jaXBoZXJ0ZXh0LW5vdC1hLXJlYWwtb25l",
+)
 
 
 @dataclass
@@ -36,8 +38,10 @@ class Result:
         return json.loads((self.out / "plan.json").read_text())
 
     def manifests(self) -> dict[str, dict]:
-        return {str(p.relative_to(self.out)): yaml.safe_load(p.read_text())
-                for p in sorted((self.out / "manifests").rglob("*.yaml"))}
+        return {
+            str(p.relative_to(self.out)): yaml.safe_load(p.read_text())
+            for p in sorted((self.out / "manifests").rglob("*.yaml"))
+        }
 
 
 def run_preview(out: Path, *args: str) -> Result:
@@ -47,6 +51,13 @@ def run_preview(out: Path, *args: str) -> Result:
     return Result(code, stdout.getvalue(), stderr.getvalue(), out)
 
 
+def run_fixture_program(out: Path, stack_file: str) -> Result:
+    """The fixture program with a fixture stack file, checked by the fixture pack."""
+    return run_preview(
+        out, "--stack", str(FIXTURES / stack_file), "--program", str(PROGRAM), "--policy-pack", str(PACK)
+    )
+
+
 @pytest.fixture(scope="module")
 def outdir(tmp_path_factory):
     return tmp_path_factory.mktemp("preview")
@@ -54,14 +65,12 @@ def outdir(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def secrets_run(outdir):
-    return run_preview(outdir / "secrets", "--stack", str(FIXTURES / "Pulumi.secrets.yaml"),
-                       "--program", str(PROGRAM), "--policy-pack", str(PACK))
+    return run_fixture_program(outdir / "secrets", "Pulumi.secrets.yaml")
 
 
 @pytest.fixture(scope="module")
 def insecure_run(outdir):
-    return run_preview(outdir / "insecure", "--stack", str(FIXTURES / "Pulumi.insecure.yaml"),
-                       "--program", str(PROGRAM), "--policy-pack", str(PACK))
+    return run_fixture_program(outdir / "insecure", "Pulumi.insecure.yaml")
 
 
 def test_a_clean_stack_exits_zero_and_prints_the_plan(secrets_run):
@@ -81,16 +90,21 @@ def test_the_insecure_stack_exits_non_zero_naming_the_policy(insecure_run):
     assert "kubernetes:helm.sh/v3:Release  istiod: meshConfig.outboundTrafficPolicy.mode is ALLOW_ANY" in r.stdout
     assert "BLOCKED by mandatory policy violations (1 mandatory, 0 advisory)" in r.stdout
     [v] = r.plan["violations"]
-    assert (v["policy"], v["enforcementLevel"], v["resourceName"]) == ("fixture-istio-registry-only", "mandatory",
-                                                                      "istiod")
+    assert (v["policy"], v["enforcementLevel"], v["resourceName"]) == (
+        "fixture-istio-registry-only",
+        "mandatory",
+        "istiod",
+    )
     assert r.plan["policyPack"]["config"].endswith("policy_pack/config/dev.json")  # nonprod -> dev.json
 
 
 def test_secure_values_show_as_placeholders_and_secrets_never_leave(secrets_run):
     r = secrets_run
     plan = r.plan
-    assert plan["config"]["platform:ingressTlsPrivateKey"] == \
-        "[placeholder for secure value of platform:ingressTlsPrivateKey]"
+    assert (
+        plan["config"]["platform:ingressTlsPrivateKey"]
+        == "[placeholder for secure value of platform:ingressTlsPrivateKey]"
+    )
     assert plan["secretConfigKeys"] == ["platform:ingressTlsCertificate", "platform:ingressTlsPrivateKey"]
     secret = next(x for x in plan["resources"] if x["type"] == "kubernetes:core/v1:Secret")
     assert secret["secretPaths"] == ["stringData"]
@@ -111,11 +125,14 @@ def test_plan_records_options_dependencies_and_providers(secrets_run):
     rg = res[("azure-native:resources:ResourceGroup", "rg")]
     assert rg["protect"] is True and rg["ignoreChanges"] == ["tags.createdBy"]
     assert rg["provider"] == "urn:pulumi:secrets::platform::pulumi:providers:azure-native::default_3_29_0"
-    assert res[("pulumi:providers:azure-native", "default_3_29_0")]["inputs"] == {"location": "westeurope",
-                                                                                  "version": "3.29.0"}
+    assert res[("pulumi:providers:azure-native", "default_3_29_0")]["inputs"] == {
+        "location": "westeurope",
+        "version": "3.29.0",
+    }
     istiod = res[("kubernetes:helm.sh/v3:Release", "istiod")]
-    assert istiod["dependencies"] == ["urn:pulumi:secrets::platform::pulumi:pulumi:Stack$kubernetes:core/v1:Namespace"
-                                      "::istio-system"]
+    assert istiod["dependencies"] == [
+        "urn:pulumi:secrets::platform::pulumi:pulumi:Stack$kubernetes:core/v1:Namespace::istio-system"
+    ]
     assert istiod["provider"].endswith("pulumi:providers:kubernetes::k8s")
     assert istiod["parent"] == secrets_run.plan["rootUrn"]
     assert secrets_run.plan["resources"][0]["type"] == "pulumi:pulumi:Stack"
@@ -137,8 +154,7 @@ def test_manifests_are_yaml_objects_with_kind_and_name(secrets_run, insecure_run
 
 
 def test_plan_json_is_identical_across_runs(secrets_run, outdir):
-    again = run_preview(outdir / "secrets-again", "--stack", str(FIXTURES / "Pulumi.secrets.yaml"),
-                        "--program", str(PROGRAM), "--policy-pack", str(PACK))
+    again = run_fixture_program(outdir / "secrets-again", "Pulumi.secrets.yaml")
     assert again.code == 0
     assert (again.out / "plan.json").read_text() == (secrets_run.out / "plan.json").read_text()
 
@@ -155,8 +171,9 @@ def test_invalid_stack_config_prints_every_problem_and_exits_2(tmp_path):
 
 def test_a_failing_program_exits_3_with_its_traceback(tmp_path):
     (tmp_path / "prog.py").write_text("raise RuntimeError('boom in the program')\n")
-    r = run_preview(tmp_path / "out", "--stack", "dev", "--program", str(tmp_path / "prog.py"),
-                    "--policy-pack", str(PACK))
+    r = run_preview(
+        tmp_path / "out", "--stack", "dev", "--program", str(tmp_path / "prog.py"), "--policy-pack", str(PACK)
+    )
     assert r.code == preview.EXIT_ERROR
     assert "boom in the program" in r.stderr
 
@@ -165,14 +182,32 @@ def test_a_missing_pack_or_a_bad_policy_config_is_reported(tmp_path):
     r = run_preview(tmp_path / "a", "--stack", "dev", "--policy-pack", str(tmp_path / "nowhere"))
     assert r.code == preview.EXIT_ERROR and "no policy pack at" in r.stderr
     (tmp_path / "bad.json").write_text('{"fixture-istio-registry-only": "strict"}')
-    r = run_preview(tmp_path / "b", "--stack", "dev", "--program", str(PROGRAM), "--policy-pack", str(PACK),
-                    "--policy-config", str(tmp_path / "bad.json"))
+    r = run_preview(
+        tmp_path / "b",
+        "--stack",
+        "dev",
+        "--program",
+        str(PROGRAM),
+        "--policy-pack",
+        str(PACK),
+        "--policy-config",
+        str(tmp_path / "bad.json"),
+    )
     assert r.code == preview.EXIT_CONFIG and "'strict' is not a valid enforcement level" in r.stderr
 
 
 def test_prod_uses_prod_json_where_everything_is_mandatory(tmp_path):
-    r = run_preview(tmp_path / "p", "--stack", "prod", "--program", str(PROGRAM), "--policy-pack", str(PACK),
-                    "--policy-config", str(PACK / "config" / "prod.json"))
+    r = run_preview(
+        tmp_path / "p",
+        "--stack",
+        "prod",
+        "--program",
+        str(PROGRAM),
+        "--policy-pack",
+        str(PACK),
+        "--policy-config",
+        str(PACK / "config" / "prod.json"),
+    )
     assert r.code == 0, r.stdout + r.stderr
     levels = {p["name"]: p["enforcementLevel"] for p in r.plan["policyPack"]["policies"]}
     assert set(levels.values()) == {"mandatory"}
@@ -182,9 +217,25 @@ def test_prod_uses_prod_json_where_everything_is_mandatory(tmp_path):
 
 def test_the_command_line_exit_code(tmp_path):
     proc = subprocess.run(
-        [sys.executable, "-m", "tools.preview", "--stack", str(FIXTURES / "Pulumi.insecure.yaml"), "--program",
-         str(PROGRAM), "--policy-pack", str(PACK), "--out", str(tmp_path), "--quiet"],
-        cwd=ROOT, capture_output=True, text=True, timeout=300)
+        [
+            sys.executable,
+            "-m",
+            "tools.preview",
+            "--stack",
+            str(FIXTURES / "Pulumi.insecure.yaml"),
+            "--program",
+            str(PROGRAM),
+            "--policy-pack",
+            str(PACK),
+            "--out",
+            str(tmp_path),
+            "--quiet",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 1, proc.stderr
     assert proc.stdout.startswith("BLOCKED by mandatory policy violations")
 
@@ -202,8 +253,12 @@ def test_the_real_program_previews_cleanly(stack, outdir):
 
 @pytest.mark.skipif(not (REAL_PACK / "__main__.py").exists(), reason="the real policy pack has not landed")
 def test_the_insecure_stack_is_blocked_by_the_real_pack(outdir):
-    r = run_preview(outdir / "real-insecure", "--stack", str(FIXTURES / "Pulumi.insecure.yaml"),
-                    "--policy-pack", str(REAL_PACK))
+    r = run_preview(
+        outdir / "real-insecure", "--stack", str(FIXTURES / "Pulumi.insecure.yaml"), "--policy-pack", str(REAL_PACK)
+    )
     assert r.code == preview.EXIT_VIOLATIONS, r.stdout[-3000:] + r.stderr[-3000:]
-    assert any("ALLOW_ANY" in v["message"] or "REGISTRY_ONLY" in v["message"] for v in r.plan["violations"]
-               if v["enforcementLevel"] == "mandatory")
+    assert any(
+        "ALLOW_ANY" in v["message"] or "REGISTRY_ONLY" in v["message"]
+        for v in r.plan["violations"]
+        if v["enforcementLevel"] == "mandatory"
+    )

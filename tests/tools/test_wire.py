@@ -8,12 +8,12 @@ from tools import wire
 
 
 def test_the_signatures_are_the_sdks_own():
-    assert (wire.SIG_KEY, wire.SECRET_SIG, wire.RESOURCE_SIG, wire.UNKNOWN) == (
+    assert (
         rpc._special_sig_key,
         rpc._special_secret_sig,
         rpc._special_resource_sig,
         rpc.UNKNOWN,
-    )
+    ) == (wire.SIG_KEY, wire.SECRET_SIG, wire.RESOURCE_SIG, wire.UNKNOWN)
 
 
 def test_encode_wraps_secret_paths_and_keys_and_drops_internal_keys():

@@ -8,7 +8,7 @@ from __future__ import annotations
 import runpy
 import sys
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import pytest
 
@@ -42,7 +42,7 @@ def platform_outputs(**changes: Any) -> dict[str, Any]:
     return outputs
 
 
-def run_example(outputs: Optional[dict[str, Any]] = None, overrides: Optional[dict[str, Any]] = None) -> ProgramRun:
+def run_example(outputs: dict[str, Any] | None = None, overrides: dict[str, Any] | None = None) -> ProgramRun:
     return run_program(
         STACK_FILE,
         program=lambda: runpy.run_path(str(EXAMPLE / "__main__.py"), run_name="__main__"),
@@ -76,8 +76,10 @@ def test_every_object_is_in_the_namespace_through_the_platform_provider(run):
     provider = run.one("pulumi:providers:kubernetes", "platform")
     objects = [r for r in run.resources if r.type.startswith("kubernetes:") and r.custom]
     assert sorted(r.type for r in objects) == [
-        "kubernetes:apps/v1:Deployment", "kubernetes:bitnami.com/v1alpha1:SealedSecret",
-        "kubernetes:core/v1:Service", "kubernetes:core/v1:ServiceAccount",
+        "kubernetes:apps/v1:Deployment",
+        "kubernetes:bitnami.com/v1alpha1:SealedSecret",
+        "kubernetes:core/v1:Service",
+        "kubernetes:core/v1:ServiceAccount",
     ]
     for r in objects:
         assert r.get("metadata.namespace") == "shop", r.type
@@ -88,22 +90,33 @@ def test_every_object_is_in_the_namespace_through_the_platform_provider(run):
 def test_pod_spec_is_hardened(run):
     pod = k8s(run, "Deployment").get("spec.template.spec")
     assert pod["securityContext"] == {
-        "runAsNonRoot": True, "runAsUser": 101, "runAsGroup": 101, "fsGroup": 101,
+        "runAsNonRoot": True,
+        "runAsUser": 101,
+        "runAsGroup": 101,
+        "fsGroup": 101,
         "seccompProfile": {"type": "RuntimeDefault"},
     }
     assert pod["automountServiceAccountToken"] is False
     assert pod["serviceAccountName"] == "storefront"
     (container,) = pod["containers"]
     assert container["securityContext"] == {
-        "runAsNonRoot": True, "runAsUser": 101, "runAsGroup": 101, "readOnlyRootFilesystem": True,
-        "allowPrivilegeEscalation": False, "privileged": False, "capabilities": {"drop": ["ALL"]},
+        "runAsNonRoot": True,
+        "runAsUser": 101,
+        "runAsGroup": 101,
+        "readOnlyRootFilesystem": True,
+        "allowPrivilegeEscalation": False,
+        "privileged": False,
+        "capabilities": {"drop": ["ALL"]},
         "seccompProfile": {"type": "RuntimeDefault"},
     }
-    assert container["resources"] == {"requests": {"cpu": "100m", "memory": "128Mi"},
-                                      "limits": {"cpu": "500m", "memory": "256Mi"}}
+    assert container["resources"] == {
+        "requests": {"cpu": "100m", "memory": "128Mi"},
+        "limits": {"cpu": "500m", "memory": "256Mi"},
+    }
     assert container["volumeMounts"] == [{"name": "tmp", "mountPath": "/tmp"}]
-    assert container["env"] == [{"name": "DB_PASSWORD",
-                                 "valueFrom": {"secretKeyRef": {"name": "db-password", "key": "password"}}}]
+    assert container["env"] == [
+        {"name": "DB_PASSWORD", "valueFrom": {"secretKeyRef": {"name": "db-password", "key": "password"}}}
+    ]
     assert k8s(run, "Deployment").get("spec.replicas") == 2
 
 
@@ -133,8 +146,12 @@ def test_sealed_secret_comes_from_the_committed_file(run):
 
 
 def test_outputs(run):
-    assert run.outputs == {"namespace": "shop", "serviceName": "storefront", "platformContract": "1.0",
-                           "publicHostnames": ["*.dev.apps.example.com"]}
+    assert run.outputs == {
+        "namespace": "shop",
+        "serviceName": "storefront",
+        "platformContract": "1.0",
+        "publicHostnames": ["*.dev.apps.example.com"],
+    }
     assert run.secret_outputs == set()
 
 
@@ -150,20 +167,24 @@ def test_a_missing_platform_output_fails_naming_it():
 def test_an_incompatible_platform_contract_fails_naming_both_versions():
     with pytest.raises(PlatformOutputError) as err:
         run_example(platform_outputs(contractVersion="2.0"))
-    assert "stack contoso/platform/dev exports contract 2.0, incompatible with the 1.0 this program needs" \
-        in str(err.value)
+    assert "stack contoso/platform/dev exports contract 2.0, incompatible with the 1.0 this program needs" in str(
+        err.value
+    )
 
 
 def test_a_namespace_the_platform_did_not_create_fails_and_deploys_nothing():
     recorded: list = []
     with pytest.raises(PlatformOutputError) as err:
         run_program(
-            STACK_FILE, project="app-team-shop", recorded=recorded,
+            STACK_FILE,
+            project="app-team-shop",
+            recorded=recorded,
             program=lambda: runpy.run_path(str(EXAMPLE / "__main__.py"), run_name="__main__"),
             stack_references={PLATFORM: platform_outputs(appNamespaces=["payments"])},
         )
-    assert "namespace 'shop' is not an app namespace of stack contoso/platform/dev (appNamespaces: payments)" \
-        in str(err.value)
+    assert "namespace 'shop' is not an app namespace of stack contoso/platform/dev (appNamespaces: payments)" in str(
+        err.value
+    )
     assert not [r for r in recorded if r.type.startswith("kubernetes:") and r.custom]
 
 

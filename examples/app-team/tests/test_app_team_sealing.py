@@ -32,10 +32,17 @@ from sealing import (  # noqa: E402
 
 def make_cert(key, days: int = 30, start_days_ago: int = 0) -> bytes:
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "sealed-secret")])
-    start = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(days=start_days_ago)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(start)
-            .not_valid_after(start + datetime.timedelta(days=days)).sign(key, hashes.SHA256()))
+    start = datetime.datetime.now(datetime.UTC) - datetime.timedelta(days=start_days_ago)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start)
+        .not_valid_after(start + datetime.timedelta(days=days))
+        .sign(key, hashes.SHA256())
+    )
     return cert.public_bytes(serialization.Encoding.PEM)
 
 
@@ -54,9 +61,11 @@ def unseal(key: rsa.RSAPrivateKey, sealed_b64: str, label: bytes) -> bytes:
     """The controller's HybridDecrypt, written independently from the spec (pkg/crypto/crypto.go)."""
     blob = base64.b64decode(sealed_b64)
     rsa_len = int.from_bytes(blob[:2], "big")
-    session_key = key.decrypt(blob[2:2 + rsa_len], padding.OAEP(
-        mgf=padding.MGF1(algorithm=hashes.SHA256()), algorithm=hashes.SHA256(), label=label))
-    return AESGCM(session_key).decrypt(b"\x00" * 12, blob[2 + rsa_len:], None)
+    session_key = key.decrypt(
+        blob[2 : 2 + rsa_len],
+        padding.OAEP(mgf=padding.MGF1(algorithm=hashes.SHA256()), algorithm=hashes.SHA256(), label=label),
+    )
+    return AESGCM(session_key).decrypt(b"\x00" * 12, blob[2 + rsa_len :], None)
 
 
 def test_round_trip_with_strict_scope_label(key, cert):
@@ -102,8 +111,11 @@ def test_rejects_unusable_certificates(key):
 def test_rejects_invalid_targets(cert):
     with pytest.raises(SealingError) as err:
         seal(cert, "Shop", "db_password", "pass word", "v")
-    assert "namespace 'Shop'" in str(err.value) and "name 'db_password'" in str(err.value) \
+    assert (
+        "namespace 'Shop'" in str(err.value)
+        and "name 'db_password'" in str(err.value)
         and "key 'pass word'" in str(err.value)
+    )
 
 
 def test_manifest_unseals_and_loads(key, cert, tmp_path):
