@@ -35,7 +35,7 @@ _VERSION = re.compile(r"^(\d+)\.(\d+)(?:\.(\d+))?$")
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 
 
-class SupportStatus(str, enum.Enum):
+class SupportStatus(enum.StrEnum):
     SUPPORTED = "supported"
     ENDED = "ended"
     UNKNOWN = "unknown"  # not in the data, not a version, or its GA is only a plan in the data
@@ -111,8 +111,12 @@ def _parse(raw: dict, where: str) -> VersionCalendar:
     names = [m.minor for m in minors]
     if names != sorted(set(names), key=_minor_key):
         raise ValueError(f"{where}: minors must be unique and oldest first, got {names}")
-    return VersionCalendar(source=str(raw.get("source") or ""), page_updated=page_updated,
-                           read_on=_date(raw.get("readOn"), f"{where}: readOn"), minors=tuple(minors))
+    return VersionCalendar(
+        source=str(raw.get("source") or ""),
+        page_updated=page_updated,
+        read_on=_date(raw.get("readOn"), f"{where}: readOn"),
+        minors=tuple(minors),
+    )
 
 
 @cache
@@ -121,8 +125,9 @@ def load(path: Path = DATA_FILE) -> VersionCalendar:
     return _parse(json.loads(path.read_text()), str(path))
 
 
-def support_status(version: object, today: date, *, lts: bool = False,
-                   data: VersionCalendar | None = None) -> SupportStatus:
+def support_status(
+    version: object, today: date, *, lts: bool = False, data: VersionCalendar | None = None
+) -> SupportStatus:
     """Whether AKS supports ``version`` (a minor or a patch) on ``today``; ``lts`` = the LTS support plan."""
     minor = minor_of(version)
     info = (data or load()).get(minor) if minor else None
@@ -133,8 +138,9 @@ def support_status(version: object, today: date, *, lts: bool = False,
     return SupportStatus.SUPPORTED if today >= info.aks_ga else SupportStatus.UNKNOWN
 
 
-def default_minor(today: date, *, min_support_days: int = DEFAULT_MIN_SUPPORT_DAYS,
-                  data: VersionCalendar | None = None) -> str:
+def default_minor(
+    today: date, *, min_support_days: int = DEFAULT_MIN_SUPPORT_DAYS, data: VersionCalendar | None = None
+) -> str:
     """The newest GA-on-record minor with at least ``min_support_days`` of standard support left at ``today``."""
     calendar = data or load()
     horizon = today + timedelta(days=min_support_days)
@@ -143,4 +149,5 @@ def default_minor(today: date, *, min_support_days: int = DEFAULT_MIN_SUPPORT_DA
             return info.minor
     raise LookupError(
         f"no AKS minor in {DATA_FILE.name} (read {calendar.read_on}) is GA with {min_support_days} days of standard "
-        f"support left after {today}: refresh it from {calendar.source}")
+        f"support left after {today}: refresh it from {calendar.source}"
+    )

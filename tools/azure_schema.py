@@ -70,8 +70,10 @@ def args_class(type_token: str) -> type:
         defined_in = sys.modules[resource.__module__]
         cls = getattr(defined_in, parts[2] + "InitArgs", None) or getattr(defined_in, parts[2] + "Args")
     except (ImportError, AttributeError, KeyError):
-        raise UnknownType(f"{type_token} is not a resource of the installed pulumi_azure_native "
-                          f"{_sdk_version()} (no {module_name}.{parts[2]}Args)") from None
+        raise UnknownType(
+            f"{type_token} is not a resource of the installed pulumi_azure_native "
+            f"{_sdk_version()} (no {module_name}.{parts[2]}Args)"
+        ) from None
     return cls
 
 
@@ -199,8 +201,11 @@ class _Checker:
             return
         near = [a for a in allowed if isinstance(a, str) and isinstance(value, str) and a.lower() == value.lower()]
         hint = f" (did you mean {near[0]!r}?)" if near else ""
-        self.problem(parts, f"{self.show(parts, value)} is not a value of {enum.__name__}: "
-                            f"allowed {', '.join(map(repr, allowed))}{hint}")
+        self.problem(
+            parts,
+            f"{self.show(parts, value)} is not a value of {enum.__name__}: "
+            f"allowed {', '.join(map(repr, allowed))}{hint}",
+        )
 
     def obj(self, value: Any, cls: type, parts: list[Any]) -> None:
         if not isinstance(value, dict):

@@ -11,16 +11,19 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from tools import wire
+from tools.plan_render import MASK
+
 MANDATORY, ADVISORY = "mandatory", "advisory"
 
 # The check's name doubles as the "policy" a violation in plan.json names; the description is the why.
 DESCRIPTIONS = {
     "azure-schema": "Azure inputs match the azure-native provider schema of the installed SDK "
-                    "(a misspelled or misplaced property is dropped or rejected by Azure)",
+    "(a misspelled or misplaced property is dropped or rejected by Azure)",
     "helm-values": "Helm values are known to the pinned chart version "
-                   "(Helm and istiod ignore a misspelled value silently)",
+    "(Helm and istiod ignore a misspelled value silently)",
     "k8s-schema": "Kubernetes objects match the OpenAPI schema of the cluster's Kubernetes minor "
-                  "(the API server prunes unknown fields silently)",
+    "(the API server prunes unknown fields silently)",
 }
 
 
@@ -53,14 +56,13 @@ def dotted(parts: Sequence[Any]) -> str:
 
 
 def under_secret(parts: Sequence[Any], secret_paths: Iterable[str]) -> bool:
-    path = dotted(parts)
-    return any(path == s or path.startswith(s + ".") for s in secret_paths)
+    return wire.in_secret(dotted(parts), secret_paths)
 
 
 def shown(value: Any, secret: bool) -> str:
     """A value as a message may show it: never a secret, never a page of text."""
     if secret:
-        return "[secret]"
+        return MASK
     text = repr(value)
     return text if len(text) <= 80 else text[:77] + "..."
 
@@ -68,8 +70,15 @@ def shown(value: Any, secret: bool) -> str:
 def as_violation(f: Finding) -> Mapping[str, Any]:
     """A finding in plan.json's violation shape (``source`` tells it from a policy-pack violation)."""
     return {
-        "policy": f.source, "policyPack": "offline-preview", "policyPackVersion": "", "source": f.source,
-        "enforcementLevel": f.level, "severity": "high" if f.level == MANDATORY else "low",
-        "description": DESCRIPTIONS[f.source], "message": f"{f.path}: {f.message}" if f.path else f.message,
-        "urn": f.urn, "resourceType": f.resource_type, "resourceName": f.resource_name,
+        "policy": f.source,
+        "policyPack": "offline-preview",
+        "policyPackVersion": "",
+        "source": f.source,
+        "enforcementLevel": f.level,
+        "severity": "high" if f.level == MANDATORY else "low",
+        "description": DESCRIPTIONS[f.source],
+        "message": f"{f.path}: {f.message}" if f.path else f.message,
+        "urn": f.urn,
+        "resourceType": f.resource_type,
+        "resourceName": f.resource_name,
     }

@@ -118,10 +118,12 @@ SECTIONS: dict[str, dict[tuple[str, ...], Section]] = {
     # templates/deployment.yaml: toYaml .Values.resources; omit <section> "enabled" | toYaml.
     "sealed-secrets": {
         ("resources",): Section(k8s_type="io.k8s.api.core.v1.ResourceRequirements"),
-        ("containerSecurityContext",): Section(k8s_type="io.k8s.api.core.v1.SecurityContext",
-                                               chart_keys=frozenset({"enabled"})),
-        ("podSecurityContext",): Section(k8s_type="io.k8s.api.core.v1.PodSecurityContext",
-                                         chart_keys=frozenset({"enabled"})),
+        ("containerSecurityContext",): Section(
+            k8s_type="io.k8s.api.core.v1.SecurityContext", chart_keys=frozenset({"enabled"})
+        ),
+        ("podSecurityContext",): Section(
+            k8s_type="io.k8s.api.core.v1.PodSecurityContext", chart_keys=frozenset({"enabled"})
+        ),
     },
 }
 
@@ -132,8 +134,9 @@ class _Walk:
     kubernetes_version: str | None
     out: list[tuple[list[Any], str]] = field(default_factory=list)
 
-    def values(self, values: Mapping[str, Any], known: Mapping[str, Any], rel: tuple[str, ...],
-               shown_at: list[Any]) -> None:
+    def values(
+        self, values: Mapping[str, Any], known: Mapping[str, Any], rel: tuple[str, ...], shown_at: list[Any]
+    ) -> None:
         """``rel``: the path inside the chart's values; ``shown_at``: the same path as the program wrote it."""
         for key, value in values.items():
             path, here = [*shown_at, key], (*rel, key)
@@ -148,8 +151,15 @@ class _Walk:
                     if not _open(default):
                         self.values(value, default, here, path)
                 elif not _open(default):
-                    self.out.append((path, (f"the chart expects {type(default).__name__} here "
-                                           f"(default {shown(default, False)}), got a mapping")))
+                    self.out.append(
+                        (
+                            path,
+                            (
+                                f"the chart expects {type(default).__name__} here "
+                                f"(default {shown(default, False)}), got a mapping"
+                            ),
+                        )
+                    )
 
     def section(self, value: Any, section: Section, path: list[Any]) -> None:
         if section.many:
@@ -161,8 +171,17 @@ class _Walk:
             return
         rest = {k: v for k, v in value.items() if k not in section.chart_keys}
         if section.keys is not None:
-            self.out += [([*path, k], (f"not rendered by the chart (it renders {', '.join(sorted(section.keys))})"
-                                      f"{_suggest(k, section.keys)}")) for k in rest if k not in section.keys]
+            self.out += [
+                (
+                    [*path, k],
+                    (
+                        f"not rendered by the chart (it renders {', '.join(sorted(section.keys))})"
+                        f"{_suggest(k, section.keys)}"
+                    ),
+                )
+                for k in rest
+                if k not in section.keys
+            ]
         if section.k8s_type is not None:
             from tools import k8s_schema
 
@@ -177,8 +196,9 @@ def _short(name: str) -> str:
     return name.removeprefix("istio.mesh.v1alpha1.").removeprefix("istio.networking.")
 
 
-def mesh_config_problems(value: Any, fields: Mapping[str, Any], parts: list[Any],
-                         message: str | None = None) -> list[tuple[list[Any], str]]:
+def mesh_config_problems(
+    value: Any, fields: Mapping[str, Any], parts: list[Any], message: str | None = None
+) -> list[tuple[list[Any], str]]:
     """Problems with a MeshConfig (or nested message) value: unknown fields, wrong shapes, bad enum values."""
     message = message or fields["root"]
     out: list[tuple[list[Any], str]] = []
@@ -188,14 +208,17 @@ def mesh_config_problems(value: Any, fields: Mapping[str, Any], parts: list[Any]
     for key, item in value.items():
         spec = known.get(key)
         if spec is None:
-            out.append(([*parts, key], f"unknown {_short(message)} field, istiod would ignore it{_suggest(key, known)}"))
+            out.append(
+                ([*parts, key], f"unknown {_short(message)} field, istiod would ignore it{_suggest(key, known)}")
+            )
         elif item is not None:
             out += _mesh_field(item, spec, fields, [*parts, key])
     return out
 
 
-def _mesh_field(value: Any, spec: Mapping[str, Any], fields: Mapping[str, Any],
-                parts: list[Any]) -> list[tuple[list[Any], str]]:
+def _mesh_field(
+    value: Any, spec: Mapping[str, Any], fields: Mapping[str, Any], parts: list[Any]
+) -> list[tuple[list[Any], str]]:
     if spec.get("mapKey"):
         if not isinstance(value, Mapping):
             return [(parts, f"expected a map, got {shown(value, False)}")]
@@ -208,21 +231,28 @@ def _mesh_field(value: Any, spec: Mapping[str, Any], fields: Mapping[str, Any],
 
 
 _SCALAR_TYPES: dict[str, tuple[type, ...]] = {
-    "string": (str,), "bytes": (str,), "duration": (str,), "bool": (bool,), "struct": (dict,),
-    "double": (int, float, str), "float": (int, float, str),
+    "string": (str,),
+    "bytes": (str,),
+    "duration": (str,),
+    "bool": (bool,),
+    "struct": (dict,),
+    "double": (int, float, str),
+    "float": (int, float, str),
 }
 
 
-def _mesh_one(value: Any, spec: Mapping[str, Any], fields: Mapping[str, Any],
-              parts: list[Any]) -> list[tuple[list[Any], str]]:
+def _mesh_one(
+    value: Any, spec: Mapping[str, Any], fields: Mapping[str, Any], parts: list[Any]
+) -> list[tuple[list[Any], str]]:
     if "message" in spec:
         return mesh_config_problems(value, fields, parts, spec["message"])
     if "enum" in spec:
         allowed = fields["enums"][spec["enum"]]
         if value in allowed or (isinstance(value, int) and not isinstance(value, bool)):
             return []
-        return [(parts, (f"{shown(value, False)} is not a value of {_short(spec['enum'])}: "
-                        f"allowed {', '.join(allowed)}"))]
+        return [
+            (parts, (f"{shown(value, False)} is not a value of {_short(spec['enum'])}: allowed {', '.join(allowed)}"))
+        ]
     scalar = spec.get("scalar", "any")
     if scalar == "any":
         return []
@@ -243,14 +273,17 @@ def _merged(defaults: Any, values: Any) -> Any:
     return values
 
 
-def release_problems(root: Path, chart: str, version: str, values: Mapping[str, Any],
-                     kubernetes_version: str | None = None) -> list[tuple[str, str]]:
+def release_problems(
+    root: Path, chart: str, version: str, values: Mapping[str, Any], kubernetes_version: str | None = None
+) -> list[tuple[str, str]]:
     """``(path, problem)`` for one release's values; raises ``LookupError`` without a reference for the chart."""
     reference = _chart(root, chart, version)
     if reference is None:
         have = ", ".join(_versions(root, chart)) or "none"
-        raise LookupError(f"chart {chart} {version} has no reference values in {root / 'charts' / chart} "
-                          f"(have: {have}); add values.yaml with its SOURCE, or pin a version that has one")
+        raise LookupError(
+            f"chart {chart} {version} has no reference values in {root / 'charts' / chart} "
+            f"(have: {have}); add values.yaml with its SOURCE, or pin a version that has one"
+        )
     defaults, schema = reference
     known = defaults.get(ISTIO_WRAPPER, defaults) if isinstance(defaults, Mapping) else {}
     walk = _Walk(SECTIONS.get(chart, {}), kubernetes_version)
@@ -282,8 +315,9 @@ def _schema_problems(schema: Mapping[str, Any], merged: Any) -> list[tuple[list[
     import jsonschema
 
     validator = jsonschema.validators.validator_for(schema)(schema)
-    return [(list(err.absolute_path), f"values.schema.json: {err.message[:200]}")
-            for err in validator.iter_errors(merged)]
+    return [
+        (list(err.absolute_path), f"values.schema.json: {err.message[:200]}") for err in validator.iter_errors(merged)
+    ]
 
 
 def check(resources: Iterable[Any], kubernetes_version: str | None = None) -> tuple[list[Finding], list[str]]:
@@ -293,20 +327,31 @@ def check(resources: Iterable[Any], kubernetes_version: str | None = None) -> tu
         return [], []
     root = reference_root()
     if root is None:
-        return [], [(f"helm-values: {len(releases)} Helm releases not checked: no chart reference folder "
-                    f"(shared/reference/charts beside the repository, or PLATFORM_REFERENCE)")]
+        return [], [
+            (
+                f"helm-values: {len(releases)} Helm releases not checked: no chart reference folder "
+                f"(shared/reference/charts beside the repository, or PLATFORM_REFERENCE)"
+            )
+        ]
     findings: list[Finding] = []
     for r in releases:
         chart, version = r.inputs.get("chart"), r.inputs.get("version")
         if not isinstance(chart, str) or not isinstance(version, str):
-            findings.append(Finding(SOURCE, r.urn, r.type, r.name, "version",
-                                    "a release needs a literal chart name and an exact pinned version"))
+            findings.append(
+                Finding(
+                    SOURCE,
+                    r.urn,
+                    r.type,
+                    r.name,
+                    "version",
+                    "a release needs a literal chart name and an exact pinned version",
+                )
+            )
             continue
         try:
             problems = release_problems(root, chart, version, r.inputs.get("values") or {}, kubernetes_version)
         except LookupError as e:
             findings.append(Finding(SOURCE, r.urn, r.type, r.name, "version", str(e)))
             continue
-        findings += [Finding(SOURCE, r.urn, r.type, r.name, f"values.{path}", message)
-                     for path, message in problems]
+        findings += [Finding(SOURCE, r.urn, r.type, r.name, f"values.{path}", message) for path, message in problems]
     return findings, []

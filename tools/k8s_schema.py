@@ -40,7 +40,7 @@ def schema_versions() -> dict[str, str]:
     """Minor (``1.33``) -> the newest strict schema folder shipped for it (``v1.33.0-local-strict``)."""
     root = _schema_root()
     newest: dict[str, tuple[int, str]] = {}
-    for d in (root.iterdir() if root else ()):
+    for d in root.iterdir() if root else ():
         m = _DIR.match(d.name)
         if m:
             minor, patch = f"{m[1]}.{m[2]}", int(m[3])
@@ -108,8 +108,10 @@ def validate_definition(definition: str, value: Any, kubernetes_version: str | N
     schema shipped (the object checks report the version itself).
     """
     validator = _definition_validator(_folder(kubernetes_version), definition)
-    return sorted(((list(err.absolute_path), err.message[:200]) for err in validator.iter_errors(value)),
-                  key=lambda p: (list(map(str, p[0])), p[1]))
+    return sorted(
+        ((list(err.absolute_path), err.message[:200]) for err in validator.iter_errors(value)),
+        key=lambda p: (list(map(str, p[0])), p[1]),
+    )
 
 
 def validate(obj: dict[str, Any], kubernetes_version: str, secret_paths: Iterable[str] = ()) -> list[tuple[str, str]]:
@@ -143,21 +145,39 @@ def check(resources: Iterable[Any], kubernetes_version: str | None) -> tuple[lis
     """(findings, notes on what was not checked) for every core Kubernetes object among recorded resources."""
     findings: list[Finding] = []
     unchecked: dict[str, int] = {}
-    objects = [r for r in resources if r.type.startswith("kubernetes:") and not r.type.startswith(NOT_OBJECTS)
-               and r.custom and isinstance(r.inputs.get("apiVersion"), str) and r.inputs.get("kind")
-               and not is_istio(r.inputs["apiVersion"])]
+    objects = [
+        r
+        for r in resources
+        if r.type.startswith("kubernetes:")
+        and not r.type.startswith(NOT_OBJECTS)
+        and r.custom
+        and isinstance(r.inputs.get("apiVersion"), str)
+        and r.inputs.get("kind")
+        and not is_istio(r.inputs["apiVersion"])
+    ]
     if not objects:
         return findings, []
     shipped = schema_versions()
     if not kubernetes_version or minor_of(kubernetes_version) not in shipped:
         first = objects[0]
         available = ", ".join(sorted(shipped, key=lambda v: tuple(map(int, v.split("."))))) or "none"
-        what = (f"Kubernetes {kubernetes_version}" if kubernetes_version
-                else "an unpinned Kubernetes version (cluster.kubernetesVersion is not set)")
-        findings.append(Finding(
-            SOURCE, first.urn, first.type, first.name, "",
-            f"{len(objects)} Kubernetes objects not checked: kubernetes-validate has no schema for {what} "
-            f"(it ships {available})", level=ADVISORY if not kubernetes_version else "mandatory"))
+        what = (
+            f"Kubernetes {kubernetes_version}"
+            if kubernetes_version
+            else "an unpinned Kubernetes version (cluster.kubernetesVersion is not set)"
+        )
+        findings.append(
+            Finding(
+                SOURCE,
+                first.urn,
+                first.type,
+                first.name,
+                "",
+                f"{len(objects)} Kubernetes objects not checked: kubernetes-validate has no schema for {what} "
+                f"(it ships {available})",
+                level=ADVISORY if not kubernetes_version else "mandatory",
+            )
+        )
         return findings, []
     for r in objects:
         try:
@@ -167,6 +187,8 @@ def check(resources: Iterable[Any], kubernetes_version: str | None) -> tuple[lis
             unchecked[key] = unchecked.get(key, 0) + 1
             continue
         findings += [Finding(SOURCE, r.urn, r.type, r.name, path, message) for path, message in problems]
-    notes = [f"k8s-schema: {n} {key} not checked: no schema for this custom resource in kubernetes-validate"
-             for key, n in sorted(unchecked.items())]
+    notes = [
+        f"k8s-schema: {n} {key} not checked: no schema for this custom resource in kubernetes-validate"
+        for key, n in sorted(unchecked.items())
+    ]
     return findings, notes

@@ -28,9 +28,10 @@ import runpy
 import sys
 import time
 import traceback
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Mapping, Optional, Sequence
+from typing import Any
 
 from tools import analyzer_host as ah
 from tools import plan_render, schema_checks, wire
@@ -58,7 +59,7 @@ def environment_class(config: Mapping[str, str]) -> str:
     return config.get(f"{PROJECT}:environmentClass") or "prod"
 
 
-def default_policy_config(pack_dir: Path, env_class: str) -> Optional[Path]:
+def default_policy_config(pack_dir: Path, env_class: str) -> Path | None:
     path = pack_dir / "config" / POLICY_CONFIG_BY_CLASS.get(env_class, "prod.json")
     return path if path.exists() else None
 
@@ -104,8 +105,13 @@ def default_providers(run: ProgramRun, stack: str) -> dict[str, dict[str, Any]]:
                     secret_paths.append(short)
         if r.version:
             inputs["version"] = r.version
-        out[urn] = {"urn": urn, "type": f"pulumi:providers:{pkg}", "name": name, "inputs": inputs,
-                    "secret_paths": secret_paths}
+        out[urn] = {
+            "urn": urn,
+            "type": f"pulumi:providers:{pkg}",
+            "name": name,
+            "inputs": inputs,
+            "secret_paths": secret_paths,
+        }
     return out
 
 
@@ -120,8 +126,9 @@ def _provider_urn(r: RecordedResource, defaults: Mapping[str, Mapping[str, Any]]
     return urn if urn in defaults else ""
 
 
-def analyzer_resources(run: ProgramRun, stack: str) -> tuple[list[ah.AnalyzerResource], list[ah.AnalyzerResource],
-                                                             dict[str, dict[str, Any]]]:
+def analyzer_resources(
+    run: ProgramRun, stack: str
+) -> tuple[list[ah.AnalyzerResource], list[ah.AnalyzerResource], dict[str, dict[str, Any]]]:
     """(per-resource requests with inputs, stack-analysis resources with outputs, default providers)."""
     defaults = default_providers(run, stack)
     providers: dict[str, ah.ProviderRef] = {}
@@ -134,19 +141,28 @@ def analyzer_resources(run: ProgramRun, stack: str) -> tuple[list[ah.AnalyzerRes
     root = root_urn(stack)
     stack_outputs = wire.encode(run.outputs, secret_keys=run.secret_outputs)
     analyze = [ah.AnalyzerResource(urn=root, type="pulumi:pulumi:Stack", name=f"{PROJECT}-{stack}", properties={})]
-    whole = [ah.AnalyzerResource(urn=root, type="pulumi:pulumi:Stack", name=f"{PROJECT}-{stack}",
-                                 properties=stack_outputs)]
+    whole = [
+        ah.AnalyzerResource(urn=root, type="pulumi:pulumi:Stack", name=f"{PROJECT}-{stack}", properties=stack_outputs)
+    ]
     for d in defaults.values():
         props = wire.encode(d["inputs"], d["secret_paths"])
         for into in (analyze, whole):
             into.append(ah.AnalyzerResource(urn=d["urn"], type=d["type"], name=d["name"], properties=props))
     for r in run.resources:
         request = ah.AnalyzerResource(
-            urn=r.urn, type=r.type, name=r.name, parent=r.parent, protect=r.protect, ignore_changes=r.ignore_changes,
+            urn=r.urn,
+            type=r.type,
+            name=r.name,
+            parent=r.parent,
+            protect=r.protect,
+            ignore_changes=r.ignore_changes,
             delete_before_replace=r.delete_before_replace if r.delete_before_replace else None,
             additional_secret_outputs=r.additional_secret_outputs,
-            provider=providers.get(_provider_urn(r, defaults, stack)), dependencies=r.dependencies,
-            property_dependencies=r.property_dependencies, properties=wire.encode(r.inputs, r.secret_paths))
+            provider=providers.get(_provider_urn(r, defaults, stack)),
+            dependencies=r.dependencies,
+            property_dependencies=r.property_dependencies,
+            properties=wire.encode(r.inputs, r.secret_paths),
+        )
         analyze.append(request)
         # Stack analysis sees what the resource became: its outputs, secret where the engine keeps them secret.
         outputs = r.outputs or r.inputs
@@ -192,32 +208,73 @@ def _scrub(text: str, secrets: set[str]) -> str:
 def _plan_resource(urn: str, type_: str, name: str, **details: Any) -> dict[str, Any]:
     """A resource as the plan shows it; ``details`` replace the defaults (a custom resource with no options)."""
     return {
-        "urn": urn, "type": type_, "name": name, "parent": "", "custom": True, "provider": "", "protect": False,
-        "ignoreChanges": [], "dependencies": [], "propertyDependencies": {}, "additionalSecretOutputs": [],
-        "deleteBeforeReplace": False, "retainOnDelete": False, "replaceOnChanges": [], "secretPaths": [],
-        "inputs": {}, **details,
+        "urn": urn,
+        "type": type_,
+        "name": name,
+        "parent": "",
+        "custom": True,
+        "provider": "",
+        "protect": False,
+        "ignoreChanges": [],
+        "dependencies": [],
+        "propertyDependencies": {},
+        "additionalSecretOutputs": [],
+        "deleteBeforeReplace": False,
+        "retainOnDelete": False,
+        "replaceOnChanges": [],
+        "secretPaths": [],
+        "inputs": {},
+        **details,
     }
 
 
-def build_plan(run: ProgramRun, *, stack: str, stack_path: Path, env_class: str,
-               defaults: Mapping[str, Mapping[str, Any]], diagnostics: Sequence[ah.Diagnostic],
-               pack: Optional[Mapping[str, Any]], warnings: Sequence[str],
-               remediations: Sequence[Mapping[str, Any]] = (), findings: Sequence[Finding] = ()) -> dict[str, Any]:
+def build_plan(
+    run: ProgramRun,
+    *,
+    stack: str,
+    stack_path: Path,
+    env_class: str,
+    defaults: Mapping[str, Mapping[str, Any]],
+    diagnostics: Sequence[ah.Diagnostic],
+    pack: Mapping[str, Any] | None,
+    warnings: Sequence[str],
+    remediations: Sequence[Mapping[str, Any]] = (),
+    findings: Sequence[Finding] = (),
+) -> dict[str, Any]:
     root = root_urn(stack)
     resources = [_plan_resource(root, "pulumi:pulumi:Stack", f"{PROJECT}-{stack}", custom=False)]
     for d in defaults.values():
-        resources.append(_plan_resource(
-            d["urn"], d["type"], d["name"], secretPaths=d["secret_paths"],
-            inputs=plan_render.mask(d["inputs"], d["secret_paths"]), synthesized="default provider"))
+        resources.append(
+            _plan_resource(
+                d["urn"],
+                d["type"],
+                d["name"],
+                secretPaths=d["secret_paths"],
+                inputs=plan_render.mask(d["inputs"], d["secret_paths"]),
+                synthesized="default provider",
+            )
+        )
     for r in run.resources:
-        resources.append(_plan_resource(
-            r.urn, r.type, r.name, parent=r.parent, custom=r.custom, provider=_provider_urn(r, defaults, stack),
-            protect=r.protect, ignoreChanges=list(r.ignore_changes), dependencies=sorted(r.dependencies),
-            propertyDependencies={k: sorted(v) for k, v in sorted(r.property_dependencies.items()) if v},
-            additionalSecretOutputs=list(r.additional_secret_outputs),
-            deleteBeforeReplace=r.delete_before_replace, retainOnDelete=r.retain_on_delete,
-            replaceOnChanges=list(r.replace_on_changes), secretPaths=sorted(r.secret_paths),
-            inputs=plan_render.mask(r.inputs, r.secret_paths)))
+        resources.append(
+            _plan_resource(
+                r.urn,
+                r.type,
+                r.name,
+                parent=r.parent,
+                custom=r.custom,
+                provider=_provider_urn(r, defaults, stack),
+                protect=r.protect,
+                ignoreChanges=list(r.ignore_changes),
+                dependencies=sorted(r.dependencies),
+                propertyDependencies={k: sorted(v) for k, v in sorted(r.property_dependencies.items()) if v},
+                additionalSecretOutputs=list(r.additional_secret_outputs),
+                deleteBeforeReplace=r.delete_before_replace,
+                retainOnDelete=r.retain_on_delete,
+                replaceOnChanges=list(r.replace_on_changes),
+                secretPaths=sorted(r.secret_paths),
+                inputs=plan_render.mask(r.inputs, r.secret_paths),
+            )
+        )
     ordered = [r for _, r in plan_render.tree_order(resources, root)]
     by_urn = {r["urn"]: r for r in ordered}
 
@@ -226,13 +283,21 @@ def build_plan(run: ProgramRun, *, stack: str, stack_path: Path, env_class: str,
     for diag in diagnostics:
         target = by_urn.get(diag.urn) or by_urn[root]
         target["violations"] = target.get("violations", 0) + 1
-        violations.append({
-            "policy": diag.policy_name, "policyPack": diag.policy_pack_name, "policyPackVersion": diag.policy_pack_version,
-            "enforcementLevel": diag.enforcement_level, "severity": diag.severity,
-            "description": _scrub(diag.description, secrets), "message": _scrub(diag.message, secrets),
-            "urn": target["urn"], "resourceType": target["type"], "resourceName": target["name"],
-            "source": "policy-pack",
-        })
+        violations.append(
+            {
+                "policy": diag.policy_name,
+                "policyPack": diag.policy_pack_name,
+                "policyPackVersion": diag.policy_pack_version,
+                "enforcementLevel": diag.enforcement_level,
+                "severity": diag.severity,
+                "description": _scrub(diag.description, secrets),
+                "message": _scrub(diag.message, secrets),
+                "urn": target["urn"],
+                "resourceType": target["type"],
+                "resourceName": target["name"],
+                "source": "policy-pack",
+            }
+        )
     for f in findings:
         target = by_urn.get(f.urn) or by_urn[root]
         target["violations"] = target.get("violations", 0) + 1
@@ -244,14 +309,25 @@ def build_plan(run: ProgramRun, *, stack: str, stack_path: Path, env_class: str,
     config = {k: _config_value(v) for k, v in sorted(run.config.items())}  # secure: values are placeholders
     mandatory = sum(1 for v in violations if v["enforcementLevel"] == "mandatory")
     return {
-        "project": PROJECT, "organization": ORGANIZATION, "stack": stack, "environmentClass": env_class,
-        "stackFile": _rel(stack_path), "rootUrn": root, "config": config,
-        "secretConfigKeys": sorted(run.secret_keys), "policyPack": dict(pack) if pack else None,
-        "resources": ordered, "violations": violations, "remediations": list(remediations),
-        "outputs": outputs, "warnings": [_scrub(w, secrets) for w in warnings],
+        "project": PROJECT,
+        "organization": ORGANIZATION,
+        "stack": stack,
+        "environmentClass": env_class,
+        "stackFile": _rel(stack_path),
+        "rootUrn": root,
+        "config": config,
+        "secretConfigKeys": sorted(run.secret_keys),
+        "policyPack": dict(pack) if pack else None,
+        "resources": ordered,
+        "violations": violations,
+        "remediations": list(remediations),
+        "outputs": outputs,
+        "warnings": [_scrub(w, secrets) for w in warnings],
         "summary": {
-            "resources": len(ordered), "byType": plan_render.by_type(ordered),
-            "mandatory": mandatory, "advisory": sum(1 for v in violations if v["enforcementLevel"] == "advisory"),
+            "resources": len(ordered),
+            "byType": plan_render.by_type(ordered),
+            "mandatory": mandatory,
+            "advisory": sum(1 for v in violations if v["enforcementLevel"] == "advisory"),
             "manifests": 0,
         },
     }
@@ -267,37 +343,42 @@ def _rel(path: Path) -> str:
 # --------------------------------------------------------------------------- command line
 
 
-def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         prog="python -m tools.preview",
         description="Offline preview: run the program under mocks, check it with the policy pack, print the plan.",
         epilog="Exit codes: 0 ok, 1 mandatory policy violations or schema findings, 2 invalid stack or policy config, "
-               "3 program or policy pack failure.")
+        "3 program or policy pack failure.",
+    )
     p.add_argument("--stack", required=True, help="stack name (reads Pulumi.<stack>.yaml) or a stack config file path")
     p.add_argument("--out", help="output folder (default: out/<stack>)")
     p.add_argument("--policy-pack", default="policies", help="policy pack folder (default: policies)")
-    p.add_argument("--policy-config",
-                   help="policy pack config JSON (default: <pack>/config/dev.json for nonprod, prod.json for prod)")
+    p.add_argument(
+        "--policy-config",
+        help="policy pack config JSON (default: <pack>/config/dev.json for nonprod, prod.json for prod)",
+    )
     p.add_argument("--skip-policy", action="store_true", help="do not run the policy pack")
     p.add_argument("--program", help="a program file to run instead of __main__.py (tests)")
     p.add_argument("--quiet", action="store_true", help="print only the verdict line")
     return p.parse_args(argv)
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     started = time.perf_counter()
     args = parse_args(argv)
     path = stack_file(args.stack)
     if not path.exists():
-        print(f"error: no stack config {path} (pass a stack name with a Pulumi.<stack>.yaml, or a file path)",
-              file=sys.stderr)
+        print(
+            f"error: no stack config {path} (pass a stack name with a Pulumi.<stack>.yaml, or a file path)",
+            file=sys.stderr,
+        )
         return EXIT_CONFIG
     stack = stack_name_of(args.stack)
     out_dir = Path(args.out or f"out/{stack}")
     config, secret_keys = load_stack_config(args.stack)
     env_class = environment_class(config)
 
-    host: Optional[ah.PolicyPackHost] = None
+    host: ah.PolicyPackHost | None = None
     pack_dir = Path(args.policy_pack)
     policy_config = Path(args.policy_config) if args.policy_config else None
     if not args.skip_policy:
@@ -308,22 +389,29 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             return EXIT_CONFIG
         try:
             # Started first: the pack process boots on the other core while the program runs here.
-            host = ah.PolicyPackHost(pack_dir, project=PROJECT, stack=stack, organization=ORGANIZATION,
-                                     config=config, secret_keys=secret_keys).start()
+            host = ah.PolicyPackHost(
+                pack_dir,
+                project=PROJECT,
+                stack=stack,
+                organization=ORGANIZATION,
+                config=config,
+                secret_keys=secret_keys,
+            ).start()
         except ah.PolicyPackError as e:
-            print(f"error: {e}\n(pass --policy-pack <dir>, or --skip-policy to preview without policies)",
-                  file=sys.stderr)
+            print(
+                f"error: {e}\n(pass --policy-pack <dir>, or --skip-policy to preview without policies)", file=sys.stderr
+            )
             return EXIT_ERROR
     try:
-        return _preview(args, host, path, stack, out_dir, config, secret_keys, env_class, pack_dir, policy_config,
-                        started)
+        return _preview(
+            args, host, path, stack, out_dir, config, secret_keys, env_class, pack_dir, policy_config, started
+        )
     finally:
         if host is not None:
             host.close()
 
 
-def _preview(args, host, path, stack, out_dir, config, secret_keys, env_class, pack_dir, policy_config,
-             started) -> int:
+def _preview(args, host, path, stack, out_dir, config, secret_keys, env_class, pack_dir, policy_config, started) -> int:
     from stack_config import ConfigError
 
     program = None
@@ -359,8 +447,14 @@ def _preview(args, host, path, stack, out_dir, config, secret_keys, env_class, p
             if any(c.enforcement_level == "remediate" for c in reconciled.values()):
                 for r in analyze:
                     for rem in host.remediate(r):
-                        remediations.append({"policy": rem.policy_name, "urn": r.urn,
-                                             "diagnostic": rem.diagnostic, "changed": rem.properties is not None})
+                        remediations.append(
+                            {
+                                "policy": rem.policy_name,
+                                "urn": r.urn,
+                                "diagnostic": rem.diagnostic,
+                                "changed": rem.properties is not None,
+                            }
+                        )
                         if rem.properties is not None:
                             r.properties = rem.properties
             for diags in host.analyze_many(analyze):
@@ -376,18 +470,37 @@ def _preview(args, host, path, stack, out_dir, config, secret_keys, env_class, p
         warnings += [f"policy pack log ({sev}): {msg}" for sev, _urn, msg in host.engine_logs]
         levels = {n: c.enforcement_level for n, c in reconciled.items()}
         pack_meta = {
-            "name": info.name, "version": info.version, "pluginVersion": host.plugin_version,
-            "path": _rel(pack_dir), "config": _rel(policy_config) if policy_config else None,
-            "policies": [{"name": p.name, "enforcementLevel": levels.get(p.name, p.enforcement_level),
-                          "severity": p.severity, "type": p.policy_type, "description": p.description}
-                         for p in info.policies],
+            "name": info.name,
+            "version": info.version,
+            "pluginVersion": host.plugin_version,
+            "path": _rel(pack_dir),
+            "config": _rel(policy_config) if policy_config else None,
+            "policies": [
+                {
+                    "name": p.name,
+                    "enforcementLevel": levels.get(p.name, p.enforcement_level),
+                    "severity": p.severity,
+                    "type": p.policy_type,
+                    "description": p.description,
+                }
+                for p in info.policies
+            ],
         }
     else:
         warnings.append("policy pack skipped (--skip-policy)")
 
-    plan = build_plan(run, stack=stack, stack_path=path, env_class=env_class, defaults=defaults,
-                      diagnostics=diagnostics, pack=pack_meta, warnings=warnings, remediations=remediations,
-                      findings=findings)
+    plan = build_plan(
+        run,
+        stack=stack,
+        stack_path=path,
+        env_class=env_class,
+        defaults=defaults,
+        diagnostics=diagnostics,
+        pack=pack_meta,
+        warnings=warnings,
+        remediations=remediations,
+        findings=findings,
+    )
     manifests = plan_render.kubernetes_manifests(plan["resources"])
     plan["summary"]["manifests"] = len(manifests)
     plan["manifests"] = [f"manifests/{rel}" for rel, _ in manifests]

@@ -67,7 +67,7 @@ class RecordedResource:
         return dig(self.inputs, dotted, default)
 
     def is_secret(self, dotted: str) -> bool:
-        return any(dotted == p or dotted.startswith(p + ".") for p in self.secret_paths)
+        return wire.in_secret(dotted, self.secret_paths)
 
 
 @dataclass

@@ -36,6 +36,11 @@ def is_secret(value: Any) -> bool:
     return isinstance(value, Mapping) and value.get(SIG_KEY) == SECRET_SIG
 
 
+def in_secret(path: str, secret_paths: Iterable[str]) -> bool:
+    """Whether the dotted ``path`` (as ``decode`` records them) is a secret path or lies inside one."""
+    return any(path == s or path.startswith(s + ".") for s in secret_paths)
+
+
 def whole_numbers(value: Any) -> Any:
     """``value`` with every integral float (a Struct number) given back as an int."""
     if isinstance(value, float) and value.is_integer():

@@ -43,10 +43,10 @@ def test_a_wrong_case_name_is_reported_as_such(stack_run):
     profile["nodeOsUpgradeChannel"] = profile.pop("nodeOSUpgradeChannel")
     cluster["agentPoolProfiles"][0]["vmsize"] = cluster["agentPoolProfiles"][0].pop("vmSize")
     assert problems(CLUSTER, cluster) == {
-        "autoUpgradeProfile.nodeOsUpgradeChannel":
-            "unknown property of ManagedClusterAutoUpgradeProfileArgs (wrong case: the property is 'nodeOSUpgradeChannel')",
-        "agentPoolProfiles[0].vmsize":
-            "unknown property of ManagedClusterAgentPoolProfileArgs (wrong case: the property is 'vmSize')",
+        "autoUpgradeProfile.nodeOsUpgradeChannel": "unknown property of ManagedClusterAutoUpgradeProfileArgs "
+        "(wrong case: the property is 'nodeOSUpgradeChannel')",
+        "agentPoolProfiles[0].vmsize": "unknown property of ManagedClusterAgentPoolProfileArgs "
+        "(wrong case: the property is 'vmSize')",
     }
 
 
@@ -54,8 +54,10 @@ def test_a_value_outside_a_closed_enum_is_reported(vault):
     # keyvault SkuName is typed as the bare enum in the SDK: the provider accepts nothing else.
     vault["properties"]["sku"]["name"] = "Standard"
     found = problems(VAULT, vault)
-    assert found == {"properties.sku.name": "'Standard' is not a value of SkuName: allowed 'standard', 'premium' "
-                                            "(did you mean 'standard'?)"}
+    assert found == {
+        "properties.sku.name": "'Standard' is not a value of SkuName: allowed 'standard', 'premium' "
+        "(did you mean 'standard'?)"
+    }
 
 
 def test_an_open_enum_accepts_a_new_value_but_not_another_type(vault):

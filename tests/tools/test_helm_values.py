@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -24,8 +25,18 @@ def problems(chart: str, values: dict, version: str = "9.9.9", root: Path = FIXT
 
 
 def test_known_values_and_open_maps_pass():
-    assert problems("istiod", {"replicaCount": 2, "env": {"ANY_NAME": "x"}, "global": {"proxy": {"privileged": False}},
-                               "resources": {"requests": {"cpu": "1"}, "limits": {"memory": "1Gi"}}}) == {}
+    assert (
+        problems(
+            "istiod",
+            {
+                "replicaCount": 2,
+                "env": {"ANY_NAME": "x"},
+                "global": {"proxy": {"privileged": False}},
+                "resources": {"requests": {"cpu": "1"}, "limits": {"memory": "1Gi"}},
+            },
+        )
+        == {}
+    )
 
 
 def test_a_misspelled_value_path_is_reported_with_a_suggestion():
@@ -54,15 +65,24 @@ def test_istiod_renders_only_limits_and_requests_of_resources():
     assert list(found) == ["resources.claims"]
 
 
-@pytest.mark.parametrize("mesh, path, text", [
-    ({"accesLogFile": "/dev/stdout"}, "meshConfig.accesLogFile", "did you mean 'accessLogFile'"),
-    ({"defaultConfig": {"holdApplicationUntilProxyStart": True}},
-     "meshConfig.defaultConfig.holdApplicationUntilProxyStart", "unknown ProxyConfig field"),
-    ({"outboundTrafficPolicy": {"mode": "REGISTRY"}}, "meshConfig.outboundTrafficPolicy.mode",
-     "allowed REGISTRY_ONLY, ALLOW_ANY"),
-    ({"enablePrometheusMerge": "yes"}, "meshConfig.enablePrometheusMerge", "expected bool"),
-    ({"extensionProviders": {"name": "otel"}}, "meshConfig.extensionProviders", "expected a list"),
-])
+@pytest.mark.parametrize(
+    "mesh, path, text",
+    [
+        ({"accesLogFile": "/dev/stdout"}, "meshConfig.accesLogFile", "did you mean 'accessLogFile'"),
+        (
+            {"defaultConfig": {"holdApplicationUntilProxyStart": True}},
+            "meshConfig.defaultConfig.holdApplicationUntilProxyStart",
+            "unknown ProxyConfig field",
+        ),
+        (
+            {"outboundTrafficPolicy": {"mode": "REGISTRY"}},
+            "meshConfig.outboundTrafficPolicy.mode",
+            "allowed REGISTRY_ONLY, ALLOW_ANY",
+        ),
+        ({"enablePrometheusMerge": "yes"}, "meshConfig.enablePrometheusMerge", "expected bool"),
+        ({"extensionProviders": {"name": "otel"}}, "meshConfig.extensionProviders", "expected a list"),
+    ],
+)
 def test_mesh_config_keys_enums_and_shapes_are_checked(mesh, path, text):
     found = problems("istiod", {"meshConfig": mesh})
     assert list(found) == [path] and text in found[path]
@@ -70,8 +90,12 @@ def test_mesh_config_keys_enums_and_shapes_are_checked(mesh, path, text):
 
 
 def test_mesh_config_accepts_proto_and_json_names_and_free_maps():
-    mesh = {"access_log_file": "/dev/stdout", "outboundTrafficPolicy": {"mode": "REGISTRY_ONLY"},
-            "defaultConfig": {"proxyMetadata": {"ANY_VARIABLE": "1"}}, "extensionProviders": [{"name": "otel"}]}
+    mesh = {
+        "access_log_file": "/dev/stdout",
+        "outboundTrafficPolicy": {"mode": "REGISTRY_ONLY"},
+        "defaultConfig": {"proxyMetadata": {"ANY_VARIABLE": "1"}},
+        "extensionProviders": [{"name": "otel"}],
+    }
     assert problems("istiod", {"meshConfig": mesh}) == {}
 
 
@@ -82,15 +106,31 @@ def test_values_schema_json_is_applied_to_the_merged_values():
 
 
 def test_sections_passed_through_as_kubernetes_types_are_checked_as_those_types():
-    assert problems("sealed-secrets", {"containerSecurityContext": {
-        "enabled": True, "readOnlyRootFilesystem": True, "seccompProfile": {"type": "RuntimeDefault"}}}) == {}
+    assert (
+        problems(
+            "sealed-secrets",
+            {
+                "containerSecurityContext": {
+                    "enabled": True,
+                    "readOnlyRootFilesystem": True,
+                    "seccompProfile": {"type": "RuntimeDefault"},
+                }
+            },
+        )
+        == {}
+    )
     found = problems("sealed-secrets", {"containerSecurityContext": {"runAsNonroot": True}})
-    assert list(found) == ["containerSecurityContext"] and "'runAsNonroot' was unexpected" in found[
-        "containerSecurityContext"]
+    assert (
+        list(found) == ["containerSecurityContext"]
+        and "'runAsNonroot' was unexpected" in found["containerSecurityContext"]
+    )
 
 
 def test_list_sections_passed_through_as_kubernetes_types_are_checked_item_by_item():
-    volume = {"name": "tls", "csi": {"driver": "secrets-store.csi.k8s.io", "volumeAttributes": {"a": "b"}}}
+    volume: dict[str, Any] = {
+        "name": "tls",
+        "csi": {"driver": "secrets-store.csi.k8s.io", "volumeAttributes": {"a": "b"}},
+    }
     assert problems("gateway", {"volumes": [volume]}) == {}
     volume["csi"]["volumeAtributes"] = volume["csi"].pop("volumeAttributes")
     found = problems("gateway", {"volumes": [volume]})
@@ -111,30 +151,38 @@ class Release:
 
 def test_check_reports_findings_per_release(monkeypatch):
     monkeypatch.setenv("PLATFORM_REFERENCE", str(FIXTURE))
-    findings, notes = helm_values.check([
-        Release("istiod", "istiod", "9.9.9", {"global": {"logAsJsn": True}}),
-        Release("old", "istiod", "1.0.0", {}),
-        Release("unpinned", "istiod", None, {}),
-    ])
+    findings, notes = helm_values.check(
+        [
+            Release("istiod", "istiod", "9.9.9", {"global": {"logAsJsn": True}}),
+            Release("old", "istiod", "1.0.0", {}),
+            Release("unpinned", "istiod", None, {}),
+        ]
+    )
     assert notes == []
     assert [(f.resource_name, f.path, f.level) for f in findings] == [
-        ("istiod", "values.global.logAsJsn", MANDATORY), ("old", "version", MANDATORY),
-        ("unpinned", "version", MANDATORY)]
+        ("istiod", "values.global.logAsJsn", MANDATORY),
+        ("old", "version", MANDATORY),
+        ("unpinned", "version", MANDATORY),
+    ]
 
 
 def test_without_a_reference_folder_the_releases_are_reported_unchecked(monkeypatch, tmp_path):
     monkeypatch.setenv("PLATFORM_REFERENCE", str(tmp_path))
     findings, notes = helm_values.check([Release("istiod", "istiod", "9.9.9", {})])
     assert findings == [] and notes == [
-        ("helm-values: 1 Helm releases not checked: no chart reference folder "
-        "(shared/reference/charts beside the repository, or PLATFORM_REFERENCE)")]
+        (
+            "helm-values: 1 Helm releases not checked: no chart reference folder "
+            "(shared/reference/charts beside the repository, or PLATFORM_REFERENCE)"
+        )
+    ]
 
 
 # --------------------------------------------------------------------------- the real charts
 
 REAL = helm_values.reference_root()
 needs_reference = pytest.mark.skipif(
-    REAL is None, reason="chart reference data absent (shared/reference/charts beside the repo, or PLATFORM_REFERENCE)")
+    REAL is None, reason="chart reference data absent (shared/reference/charts beside the repo, or PLATFORM_REFERENCE)"
+)
 
 
 @needs_reference
@@ -163,4 +211,6 @@ def test_a_typo_in_the_real_istiod_values_is_reported(stack_run):
     release.inputs["values"]["global"]["proxy"]["privilegd"] = False
     findings, _ = helm_values.check([release], "1.33")
     assert sorted(f.path for f in findings) == [
-        "values.global.proxy.privilegd", "values.meshConfig.defaultConfig.holdApplicationUntilProxyStart"]
+        "values.global.proxy.privilegd",
+        "values.meshConfig.defaultConfig.holdApplicationUntilProxyStart",
+    ]

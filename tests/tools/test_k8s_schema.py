@@ -20,9 +20,12 @@ class Obj:
 
 
 def network_policy(**spec_fields) -> dict:
-    return {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
-            "metadata": {"name": "deny-all", "namespace": "shop"},
-            "spec": {"podSelector": {}, "policyTypes": ["Ingress", "Egress"], **spec_fields}}
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": {"name": "deny-all", "namespace": "shop"},
+        "spec": {"podSelector": {}, "policyTypes": ["Ingress", "Egress"], **spec_fields},
+    }
 
 
 def test_each_minor_maps_to_the_newest_schema_shipped_for_it():
@@ -36,13 +39,19 @@ def test_the_real_stacks_emit_only_schema_valid_objects(stack_run, stack):
     findings, notes = k8s_schema.check(stack_run(stack).resources, "1.33")
     assert findings == [], "\n".join(map(str, findings))
     # The Secrets Store CSI driver's SecretProviderClass is a custom resource: named, not silently skipped.
-    assert notes == [("k8s-schema: 1 secrets-store.csi.x-k8s.io/v1 SecretProviderClass not checked: "
-                     "no schema for this custom resource in kubernetes-validate")]
+    assert notes == [
+        (
+            "k8s-schema: 1 secrets-store.csi.x-k8s.io/v1 SecretProviderClass not checked: "
+            "no schema for this custom resource in kubernetes-validate"
+        )
+    ]
 
 
 def test_a_misspelled_field_is_reported_with_its_path():
     obj = network_policy(policyTyps=["Ingress"])
-    assert k8s_schema.validate(obj, "1.33") == [("spec", "Additional properties are not allowed ('policyTyps' was unexpected)")]
+    assert k8s_schema.validate(obj, "1.33") == [
+        ("spec", "Additional properties are not allowed ('policyTyps' was unexpected)")
+    ]
 
 
 def test_a_misspelled_nested_field_in_a_real_object_is_reported(stack_run):
@@ -50,7 +59,8 @@ def test_a_misspelled_nested_field_in_a_real_object_is_reported(stack_run):
     policy.inputs["spec"]["ingress"] = [{"form": [{"podSelector": {}}]}]
     findings, _ = k8s_schema.check([policy], "1.33")
     assert [(f.path, f.message, f.level) for f in findings] == [
-        ("spec.ingress[0]", "Additional properties are not allowed ('form' was unexpected)", MANDATORY)]
+        ("spec.ingress[0]", "Additional properties are not allowed ('form' was unexpected)", MANDATORY)
+    ]
 
 
 def test_a_wrong_type_is_reported():
@@ -76,7 +86,12 @@ def test_an_unpinned_version_is_an_advisory_finding():
 
 
 def test_a_secret_value_is_never_shown():
-    secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "tls"}, "type": "kubernetes.io/tls",
-              "stringData": {"tls.key": ["not", "a", "string"]}}
+    secret = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "tls"},
+        "type": "kubernetes.io/tls",
+        "stringData": {"tls.key": ["not", "a", "string"]},
+    }
     (finding,), _ = k8s_schema.check([Obj(secret, secret_paths=("stringData",))], "1.33")
     assert finding.path == "stringData.tls.key" and "not" not in finding.message

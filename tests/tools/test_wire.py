@@ -39,3 +39,8 @@ def test_decode_shows_references_by_urn_unknowns_as_none_and_whole_numbers_as_in
 def test_a_struct_carries_secrets_through_a_grpc_message_unchanged():
     values = wire.encode({"values": {"meshConfig": {"mode": "REGISTRY_ONLY"}}, "n": 4}, ["values"])
     assert wire.whole_numbers(wire.from_struct(wire.to_struct(values))) == values
+
+
+def test_a_path_inside_a_secret_path_is_secret():
+    assert wire.in_secret("values.meshConfig", ["values"]) and wire.in_secret("values", ["values"])
+    assert not wire.in_secret("valuesYaml", ["values"]) and not wire.in_secret("values", ["values.meshConfig"])

@@ -27,8 +27,10 @@ EXACT_VERSION = re.compile(r"^\d+\.\d+\.\d+$")
 
 def stack_files() -> dict[str, dict]:
     """Every Pulumi.<stack>.yaml, by stack name: the list CI must cover comes from the files themselves."""
-    return {p.name[len("Pulumi."):-len(".yaml")]: yaml.safe_load(p.read_text())["config"]
-            for p in sorted(ROOT.glob("Pulumi.*.yaml"))}
+    return {
+        p.name[len("Pulumi.") : -len(".yaml")]: yaml.safe_load(p.read_text())["config"]
+        for p in sorted(ROOT.glob("Pulumi.*.yaml"))
+    }
 
 
 def load_workflow() -> Workflow:
@@ -70,10 +72,15 @@ def pulumi_commands(job: dict) -> list[str]:
     for step in uses(job, "pulumi/actions"):
         given = step.get("with") or {}
         if given.get("command"):
-            commands.append(" ".join([
-                f"pulumi {given['command']} --stack {given.get('stack-name', '')}",
-                "--refresh" if str(given.get("refresh")).lower() == "true" else "",
-                f"--policy-pack {given['policyPacks']}" if given.get("policyPacks") else ""]))
+            commands.append(
+                " ".join(
+                    [
+                        f"pulumi {given['command']} --stack {given.get('stack-name', '')}",
+                        "--refresh" if str(given.get("refresh")).lower() == "true" else "",
+                        f"--policy-pack {given['policyPacks']}" if given.get("policyPacks") else "",
+                    ]
+                )
+            )
     return commands
 
 
@@ -104,6 +111,7 @@ def ancestors(workflow: Workflow, name: str) -> set[str]:
 
 # --- the rules ---------------------------------------------------------------------------------------------
 
+
 def problems_pull_requests_hold_no_credentials(workflow: Workflow) -> list[str]:
     problems = []
     if "pull_request_target" in triggers(workflow):
@@ -124,8 +132,11 @@ def problems_pull_requests_hold_no_credentials(workflow: Workflow) -> list[str]:
 
 def problems_pull_requests_preview_every_stack(workflow: Workflow) -> list[str]:
     jobs = pull_request_jobs(workflow)
-    problems = [] if any("make test" in r for job in jobs.values() for r in runs(job)) else [
-        "no pull-request job runs `make test`"]
+    problems = (
+        []
+        if any("make test" in r for job in jobs.values() for r in runs(job))
+        else ["no pull-request job runs `make test`"]
+    )
     covered: set[str] = set()
     for job in jobs.values():
         if any(r.strip() == "make plan STACK=${{ matrix.stack }}" for r in runs(job)):
@@ -145,8 +156,10 @@ def problems_deploys_run_on_main_per_stack(workflow: Workflow) -> list[str]:
         if not main_only(job):
             problems.append(f"{name}: may run outside main (its `if` must require refs/heads/main, no pull request)")
         if job.get("environment") != config.get("platform:environmentClass"):
-            problems.append(f"{name}: environment {job.get('environment')!r} is not the stack's environmentClass "
-                            f"{config.get('platform:environmentClass')!r} (one Azure identity per class)")
+            problems.append(
+                f"{name}: environment {job.get('environment')!r} is not the stack's environmentClass "
+                f"{config.get('platform:environmentClass')!r} (one Azure identity per class)"
+            )
         if (job.get("permissions") or {}).get("id-token") != "write":
             problems.append(f"{name}: no id-token: write for the Azure OIDC login")
         [login] = uses(job, "azure/login") or [{}]
@@ -158,8 +171,10 @@ def problems_deploys_run_on_main_per_stack(workflow: Workflow) -> list[str]:
             problems.append(f"{name}: preview and up must run the policy pack")
         runner = job.get("runs-on")
         if not (isinstance(runner, dict) and "vars." in str(runner.get("group", ""))):
-            problems.append(f"{name}: runs-on {runner!r} is not a self-hosted runner group from a repository "
-                            f"variable (the API server and vault admit only the CI runners' addresses)")
+            problems.append(
+                f"{name}: runs-on {runner!r} is not a self-hosted runner group from a repository "
+                f"variable (the API server and vault admit only the CI runners' addresses)"
+            )
     return problems
 
 
@@ -192,12 +207,20 @@ def problems_deploy_order(workflow: Workflow) -> list[str]:
             continue
         before = ancestors(workflow, deploys[stack][0])
         if (config.get("platform:sealedSecrets") or {}).get("keyMode") == "sharedReference":
-            problems += [f"{deploys[stack][0]}: runs before the key owner {o}" for o in owners
-                         if o in deploys and deploys[o][0] not in before]
+            problems += [
+                f"{deploys[stack][0]}: runs before the key owner {o}"
+                for o in owners
+                if o in deploys and deploys[o][0] not in before
+            ]
         if config.get("platform:environmentClass") == "prod":
-            problems += [f"{deploys[stack][0]}: prod runs without waiting for {other}"
-                         for other, c in files.items() if other in deploys and other not in owners
-                         and c.get("platform:environmentClass") != "prod" and deploys[other][0] not in before]
+            problems += [
+                f"{deploys[stack][0]}: prod runs without waiting for {other}"
+                for other, c in files.items()
+                if other in deploys
+                and other not in owners
+                and c.get("platform:environmentClass") != "prod"
+                and deploys[other][0] not in before
+            ]
     return problems
 
 
@@ -205,18 +228,26 @@ def problems_actions_pinned_by_sha(workflow: Workflow, text: str) -> list[str]:
     problems = []
     for name, job in workflow["jobs"].items():
         targets = [str(s["uses"]) for s in steps(job) if "uses" in s] + ([str(job["uses"])] if "uses" in job else [])
-        problems += [f"{name}: {u} is not pinned to a 40-character commit SHA" for u in targets
-                     if not u.startswith("./") and not SHA_PINNED.match(u)]
-    problems += [f"line {n}: `{line.strip()}` has no `# vX.Y.Z` comment naming the pinned release"
-                 for n, line in enumerate(text.splitlines(), 1)
-                 if re.match(r"^\s*(- )?uses:\s*[^.]", line) and not re.search(r"@[0-9a-f]{40} # v\d", line)]
+        problems += [
+            f"{name}: {u} is not pinned to a 40-character commit SHA"
+            for u in targets
+            if not u.startswith("./") and not SHA_PINNED.match(u)
+        ]
+    problems += [
+        f"line {n}: `{line.strip()}` has no `# vX.Y.Z` comment naming the pinned release"
+        for n, line in enumerate(text.splitlines(), 1)
+        if re.match(r"^\s*(- )?uses:\s*[^.]", line) and not re.search(r"@[0-9a-f]{40} # v\d", line)
+    ]
     return problems
 
 
 def problems_up_refreshes(workflow: Workflow) -> list[str]:
-    return [f"{name}: `pulumi up` without --refresh (ignore_changes compares against stale state)"
-            for name, job in workflow["jobs"].items() for c in pulumi_commands(job)
-            if re.search(r"\bpulumi (up|update)\b", c) and "--refresh" not in c]
+    return [
+        f"{name}: `pulumi up` without --refresh (ignore_changes compares against stale state)"
+        for name, job in workflow["jobs"].items()
+        for c in pulumi_commands(job)
+        if re.search(r"\bpulumi (up|update)\b", c) and "--refresh" not in c
+    ]
 
 
 def problems_pulumi_cli_pinned(workflow: Workflow) -> list[str]:
@@ -224,13 +255,16 @@ def problems_pulumi_cli_pinned(workflow: Workflow) -> list[str]:
     version = str((workflow.get("env") or {}).get("PULUMI_VERSION", ""))
     sdk = re.search(r"^pulumi>=([\d.]+)", (ROOT / "requirements.txt").read_text(), re.MULTILINE)
     if not EXACT_VERSION.match(version) or not sdk or version != sdk.group(1):
-        problems.append(f"PULUMI_VERSION {version!r} must be the exact release of the pulumi SDK in requirements.txt "
-                        f"({sdk.group(1) if sdk else 'missing'})")
+        problems.append(
+            f"PULUMI_VERSION {version!r} must be the exact release of the pulumi SDK in requirements.txt "
+            f"({sdk.group(1) if sdk else 'missing'})"
+        )
     for name, job in workflow["jobs"].items():
         if pulumi_commands(job) or uses(job, "pulumi/actions"):
             installs = uses(job, "pulumi/actions")
-            if not installs or any((s.get("with") or {}).get("pulumi-version") != "${{ env.PULUMI_VERSION }}"
-                                   for s in installs):
+            if not installs or any(
+                (s.get("with") or {}).get("pulumi-version") != "${{ env.PULUMI_VERSION }}" for s in installs
+            ):
                 problems.append(f"{name}: the Pulumi CLI is not installed at PULUMI_VERSION")
     return problems
 
@@ -247,6 +281,7 @@ RULES: dict[str, Callable[[Workflow], list[str]]] = {
 
 
 # --- the shipped workflow ------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("rule", list(RULES), ids=list(RULES))
 def test_the_workflow_keeps_the_rule(rule):
@@ -272,6 +307,7 @@ def test_the_deployment_doc_names_every_variable_and_secret_the_workflow_reads()
 
 # --- each rule catches its violation -------------------------------------------------------------------------
 
+
 def _job(workflow: Workflow, stack: str) -> dict:
     return deploy_jobs(workflow)[stack][1]
 
@@ -283,45 +319,85 @@ def _edit_run(job: dict, pattern: str, replacement: str) -> None:
 
 
 VIOLATIONS: list[tuple[str, str, Callable[[Workflow], Any]]] = [
-    ("pull requests hold no credentials", "a secret in a pull-request job",
-     lambda w: w["jobs"]["test"].setdefault("env", {}).update(TOKEN="${{ secrets.PULUMI_ACCESS_TOKEN }}")),
-    ("pull requests hold no credentials", "an OIDC token for a pull-request job",
-     lambda w: w["jobs"]["offline-preview"].update(permissions={"contents": "read", "id-token": "write"})),
-    ("pull requests hold no credentials", "a deploy job that also runs on pull requests",
-     lambda w: _job(w, "dev").update({"if": "github.ref == 'refs/heads/main' || github.event_name == 'pull_request'"})),
-    ("pull requests hold no credentials", "pull_request_target",
-     lambda w: w[True].update(pull_request_target=None)),
-    ("pull requests preview every stack", "a stack missing from the offline preview",
-     lambda w: w["jobs"]["offline-preview"]["strategy"]["matrix"]["stack"].remove("nonprod-keys")),
-    ("pull requests preview every stack", "no unit tests",
-     lambda w: w["jobs"].pop("test")),
-    ("deploys run on main, per stack", "a deploy without the main-only condition",
-     lambda w: _job(w, "prod").pop("if")),
-    ("deploys run on main, per stack", "prod deployed with the nonprod identity",
-     lambda w: _job(w, "prod").update(environment="nonprod")),
-    ("deploys run on main, per stack", "a deploy on a GitHub-hosted runner",
-     lambda w: _job(w, "dev").update({"runs-on": "ubuntu-latest"})),
-    ("deploys run on main, per stack", "a stored client secret",
-     lambda w: uses(_job(w, "dev"), "azure/login")[0]["with"].update({"creds": "${{ secrets.AZURE_CREDENTIALS }}"})),
-    ("deploys run on main, per stack", "up without the credentialed preview",
-     lambda w: _job(w, "dev").update(steps=[s for s in steps(_job(w, "dev"))
-                                            if "pulumi preview" not in str(s.get("run", ""))])),
-    ("one operation per stack", "a shared concurrency group",
-     lambda w: _job(w, "prod").update(concurrency={"group": "platform-stack-dev", "cancel-in-progress": False})),
-    ("one operation per stack", "cancel-in-progress on a deploy",
-     lambda w: _job(w, "dev").update(concurrency={"group": "platform-stack-dev", "cancel-in-progress": True})),
-    ("one operation per stack", "workflow-level cancellation of main runs",
-     lambda w: w.update(concurrency={"group": "platform-${{ github.ref }}", "cancel-in-progress": True})),
-    ("owner first, prod last", "dev before the key owner",
-     lambda w: _job(w, "dev").update(needs=["test", "offline-preview"])),
-    ("owner first, prod last", "prod in parallel with dev",
-     lambda w: _job(w, "prod").update(needs=["deploy-nonprod-keys"])),
-    ("up refreshes", "up without --refresh",
-     lambda w: _edit_run(_job(w, "prod"), r" --refresh", "")),
-    ("Pulumi CLI pinned", "a version range",
-     lambda w: w["env"].update(PULUMI_VERSION="^3")),
-    ("Pulumi CLI pinned", "the CLI installed at the action's default",
-     lambda w: uses(_job(w, "dev"), "pulumi/actions")[0].pop("with")),
+    (
+        "pull requests hold no credentials",
+        "a secret in a pull-request job",
+        lambda w: w["jobs"]["test"].setdefault("env", {}).update(TOKEN="${{ secrets.PULUMI_ACCESS_TOKEN }}"),
+    ),
+    (
+        "pull requests hold no credentials",
+        "an OIDC token for a pull-request job",
+        lambda w: w["jobs"]["offline-preview"].update(permissions={"contents": "read", "id-token": "write"}),
+    ),
+    (
+        "pull requests hold no credentials",
+        "a deploy job that also runs on pull requests",
+        lambda w: _job(w, "dev").update(
+            {"if": "github.ref == 'refs/heads/main' || github.event_name == 'pull_request'"}
+        ),
+    ),
+    ("pull requests hold no credentials", "pull_request_target", lambda w: w[True].update(pull_request_target=None)),
+    (
+        "pull requests preview every stack",
+        "a stack missing from the offline preview",
+        lambda w: w["jobs"]["offline-preview"]["strategy"]["matrix"]["stack"].remove("nonprod-keys"),
+    ),
+    ("pull requests preview every stack", "no unit tests", lambda w: w["jobs"].pop("test")),
+    ("deploys run on main, per stack", "a deploy without the main-only condition", lambda w: _job(w, "prod").pop("if")),
+    (
+        "deploys run on main, per stack",
+        "prod deployed with the nonprod identity",
+        lambda w: _job(w, "prod").update(environment="nonprod"),
+    ),
+    (
+        "deploys run on main, per stack",
+        "a deploy on a GitHub-hosted runner",
+        lambda w: _job(w, "dev").update({"runs-on": "ubuntu-latest"}),
+    ),
+    (
+        "deploys run on main, per stack",
+        "a stored client secret",
+        lambda w: uses(_job(w, "dev"), "azure/login")[0]["with"].update({"creds": "${{ secrets.AZURE_CREDENTIALS }}"}),
+    ),
+    (
+        "deploys run on main, per stack",
+        "up without the credentialed preview",
+        lambda w: _job(w, "dev").update(
+            steps=[s for s in steps(_job(w, "dev")) if "pulumi preview" not in str(s.get("run", ""))]
+        ),
+    ),
+    (
+        "one operation per stack",
+        "a shared concurrency group",
+        lambda w: _job(w, "prod").update(concurrency={"group": "platform-stack-dev", "cancel-in-progress": False}),
+    ),
+    (
+        "one operation per stack",
+        "cancel-in-progress on a deploy",
+        lambda w: _job(w, "dev").update(concurrency={"group": "platform-stack-dev", "cancel-in-progress": True}),
+    ),
+    (
+        "one operation per stack",
+        "workflow-level cancellation of main runs",
+        lambda w: w.update(concurrency={"group": "platform-${{ github.ref }}", "cancel-in-progress": True}),
+    ),
+    (
+        "owner first, prod last",
+        "dev before the key owner",
+        lambda w: _job(w, "dev").update(needs=["test", "offline-preview"]),
+    ),
+    (
+        "owner first, prod last",
+        "prod in parallel with dev",
+        lambda w: _job(w, "prod").update(needs=["deploy-nonprod-keys"]),
+    ),
+    ("up refreshes", "up without --refresh", lambda w: _edit_run(_job(w, "prod"), r" --refresh", "")),
+    ("Pulumi CLI pinned", "a version range", lambda w: w["env"].update(PULUMI_VERSION="^3")),
+    (
+        "Pulumi CLI pinned",
+        "the CLI installed at the action's default",
+        lambda w: uses(_job(w, "dev"), "pulumi/actions")[0].pop("with"),
+    ),
 ]
 
 
@@ -336,12 +412,16 @@ def test_each_rule_catches_its_violation(rule, _what, violate):
     assert RULES[rule](workflow), f"{rule} missed: {_what}"
 
 
-@pytest.mark.parametrize("line", [
-    "      - uses: actions/checkout@v7",
-    "      - uses: actions/checkout@3d3c42e5aac5ba805825da76410c181273ba90b1",
-    "      - uses: actions/checkout@3d3c42e # v7.0.1",
-])
+@pytest.mark.parametrize(
+    "line",
+    [
+        "      - uses: actions/checkout@v7",
+        "      - uses: actions/checkout@3d3c42e5aac5ba805825da76410c181273ba90b1",
+        "      - uses: actions/checkout@3d3c42e # v7.0.1",
+    ],
+)
 def test_pinning_catches_a_tag_a_missing_release_comment_and_a_short_sha(line):
     text = WORKFLOW_FILE.read_text().replace(
-        "      - uses: actions/checkout@3d3c42e5aac5ba805825da76410c181273ba90b1 # v7.0.1", line, 1)
+        "      - uses: actions/checkout@3d3c42e5aac5ba805825da76410c181273ba90b1 # v7.0.1", line, 1
+    )
     assert problems_actions_pinned_by_sha(yaml.safe_load(text), text)
