@@ -7,8 +7,8 @@ A new test is a few lines:
         cluster = run.one("azure-native:containerservice:ManagedCluster")
         assert cluster.get("disableLocalAccounts") is True
 
-The mock layer (``tools/mocks.py``, run by ``tools/program_runner.py``) answers with realistic values: cluster credentials
-and OIDC issuer, Key Vault URI, ``getClientConfig``, ``pulumi-tls`` keys and certificates, and
+The mock layer (``tools/mocks.py``, run by ``tools/program_runner.py``) answers with realistic values:
+cluster credentials and OIDC issuer, Key Vault URI, ``getClientConfig``, ``pulumi-tls`` keys and certificates, and
 StackReference outputs (the non-prod key-owner stack by default; pass ``stack_references``).
 """
 
