@@ -5,7 +5,6 @@ cluster and the Key Vault (created in parallel), then everything that runs in th
 the cluster's Kubernetes provider, and finally the outputs contract app teams read.
 """
 
-
 import pulumi
 
 from components.aks_cluster import AksCluster, AksClusterArgs
@@ -23,41 +22,50 @@ from stack_config import NetworkConfig, PlatformConfig, load_config
 
 def platform_base(cfg: PlatformConfig, network: NetworkConfig | None) -> PlatformBase:
     """Resource group, workspace and (for an environment) the node network; the stack's tags, computed once."""
-    return PlatformBase("core", PlatformBaseArgs(
-        environment=cfg.environment,
-        resource_prefix=cfg.resource_prefix,
-        location=cfg.location,
-        log_retention_days=cfg.cluster.log_retention_days,
-        tags=cfg.tags,
-        network=network,
-    ))
+    return PlatformBase(
+        "core",
+        PlatformBaseArgs(
+            environment=cfg.environment,
+            resource_prefix=cfg.resource_prefix,
+            location=cfg.location,
+            log_retention_days=cfg.cluster.log_retention_days,
+            tags=cfg.tags,
+            network=network,
+        ),
+    )
 
 
 def key_vault_and_sealing_key(cfg: PlatformConfig, base: PlatformBase) -> tuple[KeyVault, SealingKey]:
     """The environment's vault and the sealing key(s) stored in it (generated, or read from the owner stack)."""
     # The shared non-prod key lives only in the owner's vault: protect it like prod.
     protect = cfg.is_prod or cfg.stack_role == "sealingKeyOwner"
-    vault = KeyVault("vault", KeyVaultArgs(
-        config=cfg.key_vault,
-        resource_prefix=cfg.resource_prefix,
-        location=cfg.location,
-        is_prod=cfg.is_prod,
-        resource_group_name=base.resource_group_name,
-        log_analytics_workspace_id=base.log_analytics_workspace_id,
-        # The nodes read the ingress certificate from the vault (Key Vault CSI driver).
-        network_subnet_ids=[base.node_subnet_id] if base.node_subnet_id is not None else [],
-        protect=protect,
-        tags=base.tags,
-    ))
-    sealing_key = SealingKey("sealing-key", SealingKeyArgs(
-        config=cfg.sealed_secrets,
-        resource_prefix=cfg.resource_prefix,
-        resource_group_name=base.resource_group_name,
-        vault_name=vault.vault_name,
-        protect=protect,
-        tags=base.tags,
-        depends_on=[vault.writer_role_assignment],
-    ))
+    vault = KeyVault(
+        "vault",
+        KeyVaultArgs(
+            config=cfg.key_vault,
+            resource_prefix=cfg.resource_prefix,
+            location=cfg.location,
+            is_prod=cfg.is_prod,
+            resource_group_name=base.resource_group_name,
+            log_analytics_workspace_id=base.log_analytics_workspace_id,
+            # The nodes read the ingress certificate from the vault (Key Vault CSI driver).
+            network_subnet_ids=[base.node_subnet_id] if base.node_subnet_id is not None else [],
+            protect=protect,
+            tags=base.tags,
+        ),
+    )
+    sealing_key = SealingKey(
+        "sealing-key",
+        SealingKeyArgs(
+            config=cfg.sealed_secrets,
+            resource_prefix=cfg.resource_prefix,
+            resource_group_name=base.resource_group_name,
+            vault_name=vault.vault_name,
+            protect=protect,
+            tags=base.tags,
+            depends_on=[vault.writer_role_assignment],
+        ),
+    )
     return vault, sealing_key
 
 
@@ -65,54 +73,69 @@ def sealing_key_owner(cfg: PlatformConfig) -> None:
     """The stack that owns the one sealing key every non-production environment shares."""
     base = platform_base(cfg, network=None)
     vault, sealing_key = key_vault_and_sealing_key(cfg, base)
-    export_outputs("sealingKeyOwner", {
-        "environment": cfg.environment,
-        "environmentClass": cfg.environment_class,
-        "location": cfg.location,
-        "resourceGroupName": base.resource_group_name,
-        "keyVaultName": vault.vault_name,
-        "keyVaultUri": vault.vault_uri,
-        "sealingCertificatePem": sealing_key.certificate_pem,
-        "sealingKeys": sealing_key.keys,
-    })
+    export_outputs(
+        "sealingKeyOwner",
+        {
+            "environment": cfg.environment,
+            "environmentClass": cfg.environment_class,
+            "location": cfg.location,
+            "resourceGroupName": base.resource_group_name,
+            "keyVaultName": vault.vault_name,
+            "keyVaultUri": vault.vault_uri,
+            "sealingCertificatePem": sealing_key.certificate_pem,
+            "sealingKeys": sealing_key.keys,
+        },
+    )
 
 
 def edges(
-    cfg: PlatformConfig, base: PlatformBase, cluster: AksCluster, vault: KeyVault, mesh: IstioMesh,
+    cfg: PlatformConfig,
+    base: PlatformBase,
+    cluster: AksCluster,
+    vault: KeyVault,
+    mesh: IstioMesh,
     in_cluster: pulumi.ResourceOptions,
 ) -> tuple[IngressGateway, EgressGateway]:
     """The mesh's two edges: the public ingress (static IP, certificate from the vault) and the one exit."""
-    ingress = IngressGateway("ingress", IngressGatewayArgs(
-        config=cfg.ingress,
-        istio_version=cfg.istio.version,
-        revision=mesh.revision,
-        resource_prefix=cfg.resource_prefix,
-        location=cfg.location,
-        is_prod=cfg.is_prod,
-        resource_group_name=base.resource_group_name,
-        cluster_identity_principal_id=cluster.identity_principal_id,
-        tags=base.tags,
-        availability_zones=cfg.cluster.user_pool.availability_zones,
-        app_namespaces=cfg.app_namespaces,
-        prometheus_namespace=cfg.prometheus_namespace,
-        depends_on=mesh.ready,
-        istiod_namespace=mesh.root_namespace,
-        key_vault_name=vault.vault_name,
-        key_vault_id=vault.vault_id,
-        tenant_id=cluster.tenant_id,
-        secrets_provider_client_id=cluster.secrets_provider_client_id,
-        secrets_provider_object_id=cluster.secrets_provider_object_id,
-    ), opts=in_cluster)
-    egress = EgressGateway("egress", EgressGatewayArgs(
-        config=cfg.egress,
-        istio_version=cfg.istio.version,
-        revision=mesh.revision,
-        is_prod=cfg.is_prod,
-        app_namespaces=cfg.app_namespaces,
-        prometheus_namespace=cfg.prometheus_namespace,
-        depends_on=mesh.ready,
-        istiod_namespace=mesh.root_namespace,
-    ), opts=in_cluster)
+    ingress = IngressGateway(
+        "ingress",
+        IngressGatewayArgs(
+            config=cfg.ingress,
+            istio_version=cfg.istio.version,
+            revision=mesh.revision,
+            resource_prefix=cfg.resource_prefix,
+            location=cfg.location,
+            is_prod=cfg.is_prod,
+            resource_group_name=base.resource_group_name,
+            cluster_identity_principal_id=cluster.identity_principal_id,
+            tags=base.tags,
+            availability_zones=cfg.cluster.user_pool.availability_zones,
+            app_namespaces=cfg.app_namespaces,
+            prometheus_namespace=cfg.prometheus_namespace,
+            depends_on=mesh.ready,
+            istiod_namespace=mesh.root_namespace,
+            key_vault_name=vault.vault_name,
+            key_vault_id=vault.vault_id,
+            tenant_id=cluster.tenant_id,
+            secrets_provider_client_id=cluster.secrets_provider_client_id,
+            secrets_provider_object_id=cluster.secrets_provider_object_id,
+        ),
+        opts=in_cluster,
+    )
+    egress = EgressGateway(
+        "egress",
+        EgressGatewayArgs(
+            config=cfg.egress,
+            istio_version=cfg.istio.version,
+            revision=mesh.revision,
+            is_prod=cfg.is_prod,
+            app_namespaces=cfg.app_namespaces,
+            prometheus_namespace=cfg.prometheus_namespace,
+            depends_on=mesh.ready,
+            istiod_namespace=mesh.root_namespace,
+        ),
+        opts=in_cluster,
+    )
     return ingress, egress
 
 
@@ -120,66 +143,85 @@ def environment(cfg: PlatformConfig) -> None:
     """One environment: cluster, vault, sealed-secrets, mesh, edges and app namespaces."""
     base = platform_base(cfg, network=cfg.cluster.network)
     # The cluster and the vault do not depend on each other: Pulumi creates them in parallel.
-    cluster = AksCluster("aks", AksClusterArgs(
-        config=cfg.cluster,
-        resource_prefix=cfg.resource_prefix,
-        location=cfg.location,
-        is_prod=cfg.is_prod,
-        resource_group_name=base.resource_group_name,
-        log_analytics_workspace_id=base.log_analytics_workspace_id,
-        tags=base.tags,
-        node_subnet_id=base.node_subnet_id,
-    ))
+    cluster = AksCluster(
+        "aks",
+        AksClusterArgs(
+            config=cfg.cluster,
+            resource_prefix=cfg.resource_prefix,
+            location=cfg.location,
+            is_prod=cfg.is_prod,
+            resource_group_name=base.resource_group_name,
+            log_analytics_workspace_id=base.log_analytics_workspace_id,
+            tags=base.tags,
+            node_subnet_id=base.node_subnet_id,
+        ),
+    )
     vault, sealing_key = key_vault_and_sealing_key(cfg, base)
 
     # Everything below runs in the cluster, through the provider built from its Entra ID credentials.
     in_cluster = pulumi.ResourceOptions(providers=[cluster.k8s_provider])
-    sealed_secrets = SealedSecrets("sealed-secrets", SealedSecretsArgs(
-        config=cfg.sealed_secrets, keys=sealing_key.key_pairs,
-    ), opts=in_cluster)
-    mesh = IstioMesh("mesh", IstioMeshArgs(
-        config=cfg.istio,
-        is_prod=cfg.is_prod,
-        prometheus_namespace=cfg.prometheus_namespace,
-        gateway_namespaces=(cfg.ingress.namespace, cfg.egress.namespace),
-    ), opts=in_cluster)
+    sealed_secrets = SealedSecrets(
+        "sealed-secrets",
+        SealedSecretsArgs(
+            config=cfg.sealed_secrets,
+            keys=sealing_key.key_pairs,
+        ),
+        opts=in_cluster,
+    )
+    mesh = IstioMesh(
+        "mesh",
+        IstioMeshArgs(
+            config=cfg.istio,
+            is_prod=cfg.is_prod,
+            prometheus_namespace=cfg.prometheus_namespace,
+            gateway_namespaces=(cfg.ingress.namespace, cfg.egress.namespace),
+        ),
+        opts=in_cluster,
+    )
     ingress, egress = edges(cfg, base, cluster, vault, mesh, in_cluster)
-    app_namespaces = AppNamespaces("apps", AppNamespacesArgs(
-        config=cfg.app_namespaces,
-        revision=mesh.revision,
-        trust_domain=mesh.trust_domain,
-        ingress_namespace=cfg.ingress.namespace,
-        egress_namespace=cfg.egress.namespace,
-        prometheus_namespace=cfg.prometheus_namespace,
-        depends_on=mesh.ready,
-        istiod_namespace=mesh.root_namespace,
-    ), opts=in_cluster)
+    app_namespaces = AppNamespaces(
+        "apps",
+        AppNamespacesArgs(
+            config=cfg.app_namespaces,
+            revision=mesh.revision,
+            trust_domain=mesh.trust_domain,
+            ingress_namespace=cfg.ingress.namespace,
+            egress_namespace=cfg.egress.namespace,
+            prometheus_namespace=cfg.prometheus_namespace,
+            depends_on=mesh.ready,
+            istiod_namespace=mesh.root_namespace,
+        ),
+        opts=in_cluster,
+    )
 
-    export_outputs("environment", {
-        "environment": cfg.environment,
-        "environmentClass": cfg.environment_class,
-        "location": cfg.location,
-        "resourceGroupName": base.resource_group_name,
-        "clusterName": cluster.cluster_name,
-        "clusterId": cluster.cluster_id,
-        "kubeconfig": cluster.kubeconfig,
-        "oidcIssuerUrl": cluster.oidc_issuer_url,
-        "kubeletIdentityObjectId": cluster.kubelet_identity_object_id,
-        "kubeletIdentityClientId": cluster.kubelet_identity_client_id,
-        "nodeResourceGroup": cluster.node_resource_group,
-        "keyVaultName": vault.vault_name,
-        "keyVaultUri": vault.vault_uri,
-        "sealingCertificatePem": sealing_key.certificate_pem,
-        "sealedSecretsNamespace": sealed_secrets.namespace,
-        "sealedSecretsControllerName": sealed_secrets.controller_name,
-        "ingressPublicIp": ingress.public_ip_address,
-        "ingressHostnames": ingress.hostnames,
-        "meshTrustDomain": mesh.trust_domain,
-        "istioRevision": mesh.revision,
-        "injectionLabel": mesh.injection_label,
-        "egressAllowList": egress.allow_list,
-        "appNamespaces": app_namespaces.namespace_names,
-    })
+    export_outputs(
+        "environment",
+        {
+            "environment": cfg.environment,
+            "environmentClass": cfg.environment_class,
+            "location": cfg.location,
+            "resourceGroupName": base.resource_group_name,
+            "clusterName": cluster.cluster_name,
+            "clusterId": cluster.cluster_id,
+            "kubeconfig": cluster.kubeconfig,
+            "oidcIssuerUrl": cluster.oidc_issuer_url,
+            "kubeletIdentityObjectId": cluster.kubelet_identity_object_id,
+            "kubeletIdentityClientId": cluster.kubelet_identity_client_id,
+            "nodeResourceGroup": cluster.node_resource_group,
+            "keyVaultName": vault.vault_name,
+            "keyVaultUri": vault.vault_uri,
+            "sealingCertificatePem": sealing_key.certificate_pem,
+            "sealedSecretsNamespace": sealed_secrets.namespace,
+            "sealedSecretsControllerName": sealed_secrets.controller_name,
+            "ingressPublicIp": ingress.public_ip_address,
+            "ingressHostnames": ingress.hostnames,
+            "meshTrustDomain": mesh.trust_domain,
+            "istioRevision": mesh.revision,
+            "injectionLabel": mesh.injection_label,
+            "egressAllowList": egress.allow_list,
+            "appNamespaces": app_namespaces.namespace_names,
+        },
+    )
 
 
 # Validation runs first: a bad config stops here, before any resource is registered.

@@ -33,6 +33,7 @@ KEY_VAULT_CSI_ADDON = "azureKeyvaultSecretsProvider"
 SYSTEM_POOL = "system"
 USER_POOL = "user"
 
+
 @dataclass(frozen=True)
 class AksClusterArgs:
     """Inputs of :class:`AksCluster`: the ``cluster`` config section and where the cluster lives.
@@ -55,7 +56,9 @@ def maintenance_window_args(window: MaintenanceWindow) -> cs.MaintenanceWindowAr
     """A weekly planned-maintenance window as the AKS API wants it."""
     return cs.MaintenanceWindowArgs(
         schedule=cs.ScheduleArgs(
-            weekly=cs.WeeklyScheduleArgs(day_of_week=cs.WeekDay(window.day_of_week), interval_weeks=window.interval_weeks)
+            weekly=cs.WeeklyScheduleArgs(
+                day_of_week=cs.WeekDay(window.day_of_week), interval_weeks=window.interval_weeks
+            )
         ),
         start_time=window.start_time,
         utc_offset=window.utc_offset,
@@ -141,7 +144,9 @@ def api_server_access(cc: ClusterConfig, is_prod: bool) -> cs.ManagedClusterAPIS
     if cc.private_cluster:
         # No public API endpoint at all; Pulumi must then run from inside the network.
         return cs.ManagedClusterAPIServerAccessProfileArgs(
-            enable_private_cluster=True, private_dns_zone="system", disable_run_command=disable_run_command,
+            enable_private_cluster=True,
+            private_dns_zone="system",
+            disable_run_command=disable_run_command,
         )
     return cs.ManagedClusterAPIServerAccessProfileArgs(
         # Only known egress ranges (office, CI) can reach the API server.
@@ -289,7 +294,9 @@ class AksCluster(pulumi.ComponentResource):
             dns_prefix=cluster_name,
             node_resource_group=f"{cluster_name}-nodes-rg",
             kubernetes_version=cc.kubernetes_version,
-            sku=cs.ManagedClusterSKUArgs(name=cs.ManagedClusterSKUName.BASE, tier=cs.ManagedClusterSKUTier(cc.sku_tier)),
+            sku=cs.ManagedClusterSKUArgs(
+                name=cs.ManagedClusterSKUName.BASE, tier=cs.ManagedClusterSKUTier(cc.sku_tier)
+            ),
             identity=cs.ManagedClusterIdentityArgs(type=cs.ResourceIdentityType.SYSTEM_ASSIGNED),
             # Entra ID sign-in and Azure RBAC for Kubernetes authorization: access is granted, audited
             # and revoked in one place.
@@ -375,9 +382,13 @@ class AksCluster(pulumi.ComponentResource):
         self.kubelet_identity_object_id = kubelet.apply(lambda i: (i.object_id if i else None) or "")
         self.kubelet_identity_client_id = kubelet.apply(lambda i: (i.client_id if i else None) or "")
         self.identity_principal_id = cluster.identity.apply(lambda i: (i.principal_id if i else None) or "")
-        csi = cluster.addon_profiles.apply(lambda a: ((a or {}).get(KEY_VAULT_CSI_ADDON) or None))
-        self.secrets_provider_client_id = csi.apply(lambda a: (a.identity.client_id if a and a.identity else None) or "")
-        self.secrets_provider_object_id = csi.apply(lambda a: (a.identity.object_id if a and a.identity else None) or "")
+        csi = cluster.addon_profiles.apply(lambda a: (a or {}).get(KEY_VAULT_CSI_ADDON) or None)
+        self.secrets_provider_client_id = csi.apply(
+            lambda a: (a.identity.client_id if a and a.identity else None) or ""
+        )
+        self.secrets_provider_object_id = csi.apply(
+            lambda a: (a.identity.object_id if a and a.identity else None) or ""
+        )
         self.register_outputs(
             {
                 "cluster_name": self.cluster_name,

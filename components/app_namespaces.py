@@ -90,36 +90,53 @@ def authorization_policies(ns: AppNamespaceConfig, args: AppNamespacesArgs) -> l
     policies = [policy("allow-nothing", {})]
     if ns.allow_from_ingress:
         principal = spiffe_principal(args.trust_domain, args.ingress_namespace, INGRESS_GATEWAY_SERVICE_ACCOUNT)
-        policies.append(policy("allow-ingress-gateway", {
-            "action": "ALLOW",
-            "rules": [{"from": [{"source": {"principals": [principal]}}]}],
-        }))
+        policies.append(
+            policy(
+                "allow-ingress-gateway",
+                {
+                    "action": "ALLOW",
+                    "rules": [{"from": [{"source": {"principals": [principal]}}]}],
+                },
+            )
+        )
     caller_namespaces, caller_accounts = _callers(ns)
     sources = []
     if caller_namespaces:
         sources.append({"source": {"namespaces": caller_namespaces}})
     if caller_accounts:
-        sources.append({"source": {"principals": [
-            spiffe_principal(args.trust_domain, caller_ns, sa) for caller_ns, sa in caller_accounts
-        ]}})
+        sources.append(
+            {
+                "source": {
+                    "principals": [
+                        spiffe_principal(args.trust_domain, caller_ns, sa) for caller_ns, sa in caller_accounts
+                    ]
+                }
+            }
+        )
     if sources:
         policies.append(policy("allow-callers", {"action": "ALLOW", "rules": [{"from": sources}]}))
     if ns.prometheus_scrape and args.prometheus_namespace:
-        policies.append(policy("allow-prometheus-scrape", {
-            "action": "ALLOW",
-            "rules": [{
-                "from": [{"source": {"namespaces": [args.prometheus_namespace]}}],
-                "to": [{"operation": {"methods": ["GET"], "paths": ["/metrics"]}}],
-            }],
-        }))
+        policies.append(
+            policy(
+                "allow-prometheus-scrape",
+                {
+                    "action": "ALLOW",
+                    "rules": [
+                        {
+                            "from": [{"source": {"namespaces": [args.prometheus_namespace]}}],
+                            "to": [{"operation": {"methods": ["GET"], "paths": ["/metrics"]}}],
+                        }
+                    ],
+                },
+            )
+        )
     return policies
 
 
 def callee_namespaces(ns: AppNamespaceConfig, all_namespaces: Sequence[AppNamespaceConfig]) -> list[str]:
     """Namespaces that list ``ns`` (or one of its service accounts) among their allowed callers."""
     return sorted(
-        other.name for other in all_namespaces
-        if any(c.split("/", 1)[0] == ns.name for c in other.allowed_callers)
+        other.name for other in all_namespaces if any(c.split("/", 1)[0] == ns.name for c in other.allowed_callers)
     )
 
 
@@ -170,45 +187,70 @@ class AppNamespaces(pulumi.ComponentResource):
         ns_name = namespace.metadata.name
         resource_prefix = f"{prefix}-netpol"
         netpol.baseline_network_policies(
-            resource_prefix, ns_name, istiod_namespace=args.istiod_namespace, revision=args.revision, opts=opts,
+            resource_prefix,
+            ns_name,
+            istiod_namespace=args.istiod_namespace,
+            revision=args.revision,
+            opts=opts,
         )
         if ns.allow_from_ingress:
             netpol.network_policy(
-                f"{resource_prefix}-allow-from-ingress-gateway", ns_name, "allow-from-ingress-gateway", None,
-                ingress=[k8s.networking.v1.NetworkPolicyIngressRuleArgs(
-                    from_=[netpol.namespaces_peer([args.ingress_namespace], INGRESS_GATEWAY_SELECTOR)],
-                )],
+                f"{resource_prefix}-allow-from-ingress-gateway",
+                ns_name,
+                "allow-from-ingress-gateway",
+                None,
+                ingress=[
+                    k8s.networking.v1.NetworkPolicyIngressRuleArgs(
+                        from_=[netpol.namespaces_peer([args.ingress_namespace], INGRESS_GATEWAY_SELECTOR)],
+                    )
+                ],
                 opts=opts,
             )
         caller_namespaces = sorted({c.split("/", 1)[0] for c in ns.allowed_callers})
         if caller_namespaces:
             # L4 cannot tell service accounts apart: the caller namespace is let in, Istio narrows to the account.
             netpol.network_policy(
-                f"{resource_prefix}-allow-from-callers", ns_name, "allow-from-callers", None,
-                ingress=[k8s.networking.v1.NetworkPolicyIngressRuleArgs(
-                    from_=[netpol.namespaces_peer(caller_namespaces)],
-                )],
+                f"{resource_prefix}-allow-from-callers",
+                ns_name,
+                "allow-from-callers",
+                None,
+                ingress=[
+                    k8s.networking.v1.NetworkPolicyIngressRuleArgs(
+                        from_=[netpol.namespaces_peer(caller_namespaces)],
+                    )
+                ],
                 opts=opts,
             )
         callees = callee_namespaces(ns, args.config)
         if callees:
             netpol.network_policy(
-                f"{resource_prefix}-allow-to-callees", ns_name, "allow-to-callees", None,
+                f"{resource_prefix}-allow-to-callees",
+                ns_name,
+                "allow-to-callees",
+                None,
                 egress=[k8s.networking.v1.NetworkPolicyEgressRuleArgs(to=[netpol.namespaces_peer(callees)])],
                 opts=opts,
             )
         if ns.prometheus_scrape and args.prometheus_namespace:
             netpol.allow_prometheus_scrape(
-                f"{resource_prefix}-allow-prometheus-scrape", ns_name, args.prometheus_namespace,
-                (MERGED_METRICS_PORT,), opts,
+                f"{resource_prefix}-allow-prometheus-scrape",
+                ns_name,
+                args.prometheus_namespace,
+                (MERGED_METRICS_PORT,),
+                opts,
             )
         if ns.egress:
             # External hosts are reached only through the egress gateway (REGISTRY_ONLY alone is not a boundary).
             netpol.network_policy(
-                f"{resource_prefix}-allow-egress-gateway", ns_name, "allow-egress-gateway", None,
-                egress=[k8s.networking.v1.NetworkPolicyEgressRuleArgs(
-                    to=[netpol.namespaces_peer([args.egress_namespace], EGRESS_GATEWAY_SELECTOR)],
-                    ports=[netpol.tcp(EGRESS_GATEWAY_PORT)],
-                )],
+                f"{resource_prefix}-allow-egress-gateway",
+                ns_name,
+                "allow-egress-gateway",
+                None,
+                egress=[
+                    k8s.networking.v1.NetworkPolicyEgressRuleArgs(
+                        to=[netpol.namespaces_peer([args.egress_namespace], EGRESS_GATEWAY_SELECTOR)],
+                        ports=[netpol.tcp(EGRESS_GATEWAY_PORT)],
+                    )
+                ],
                 opts=opts,
             )

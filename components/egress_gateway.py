@@ -84,12 +84,21 @@ class EgressGateway(pulumi.ComponentResource):
             version=args.istio_version,
             namespace=ns_name,
             values=gateway_values(
-                revision=args.revision, replicas=eg.replicas, selector=EGRESS_GATEWAY_SELECTOR, is_prod=args.is_prod,
+                revision=args.revision,
+                replicas=eg.replicas,
+                selector=EGRESS_GATEWAY_SELECTOR,
+                is_prod=args.is_prod,
                 service={
                     # Reachable from inside the cluster only: nothing outside may use the mesh's exit.
                     "type": "ClusterIP",
-                    "ports": [{"name": "tls", "port": EGRESS_GATEWAY_PORT, "protocol": "TCP",
-                               "targetPort": EGRESS_GATEWAY_PORT}],
+                    "ports": [
+                        {
+                            "name": "tls",
+                            "port": EGRESS_GATEWAY_PORT,
+                            "protocol": "TCP",
+                            "targetPort": EGRESS_GATEWAY_PORT,
+                        }
+                    ],
                 },
             ),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[namespace, *args.depends_on]),
@@ -111,11 +120,13 @@ class EgressGateway(pulumi.ComponentResource):
         self.allow_list = [h.host for h in eg.hosts]
         self.namespace = ns_name
         self.service_host = service_host
-        self.register_outputs({
-            "allow_list": self.allow_list,
-            "namespace": self.namespace,
-            "service_host": self.service_host,
-        })
+        self.register_outputs(
+            {
+                "allow_list": self.allow_list,
+                "namespace": self.namespace,
+                "service_host": self.service_host,
+            }
+        )
 
     # ---------------------------------------------------------------- NetworkPolicies
 
@@ -126,21 +137,34 @@ class EgressGateway(pulumi.ComponentResource):
         gateway_network_policies(name, ns_name, args.istiod_namespace, args.revision, args.prometheus_namespace, opts)
         if egress_apps:
             netpol.network_policy(
-                f"{name}-np-from-apps", ns_name, "allow-from-egress-apps", EGRESS_GATEWAY_SELECTOR,
-                ingress=[k8s.networking.v1.NetworkPolicyIngressRuleArgs(
-                    from_=[netpol.namespaces_peer(egress_apps)], ports=[netpol.tcp(EGRESS_GATEWAY_PORT)],
-                )],
+                f"{name}-np-from-apps",
+                ns_name,
+                "allow-from-egress-apps",
+                EGRESS_GATEWAY_SELECTOR,
+                ingress=[
+                    k8s.networking.v1.NetworkPolicyIngressRuleArgs(
+                        from_=[netpol.namespaces_peer(egress_apps)],
+                        ports=[netpol.tcp(EGRESS_GATEWAY_PORT)],
+                    )
+                ],
                 opts=opts,
             )
         netpol.network_policy(
-            f"{name}-np-to-internet", ns_name, "allow-internet-https", EGRESS_GATEWAY_SELECTOR,
-            egress=[k8s.networking.v1.NetworkPolicyEgressRuleArgs(
-                # Public addresses only: the exit must not become a path into private networks or IMDS.
-                to=[k8s.networking.v1.NetworkPolicyPeerArgs(
-                    ip_block=k8s.networking.v1.IPBlockArgs(cidr="0.0.0.0/0", except_=list(PRIVATE_RANGES)),
-                )],
-                ports=[netpol.tcp(EGRESS_GATEWAY_PORT)],
-            )],
+            f"{name}-np-to-internet",
+            ns_name,
+            "allow-internet-https",
+            EGRESS_GATEWAY_SELECTOR,
+            egress=[
+                k8s.networking.v1.NetworkPolicyEgressRuleArgs(
+                    # Public addresses only: the exit must not become a path into private networks or IMDS.
+                    to=[
+                        k8s.networking.v1.NetworkPolicyPeerArgs(
+                            ip_block=k8s.networking.v1.IPBlockArgs(cidr="0.0.0.0/0", except_=list(PRIVATE_RANGES)),
+                        )
+                    ],
+                    ports=[netpol.tcp(EGRESS_GATEWAY_PORT)],
+                )
+            ],
             opts=opts,
         )
 
@@ -172,12 +196,14 @@ def egress_objects(host: EgressHost, service_host: str, export_to: Sequence[str]
     }
     gateway = {
         "selector": dict(EGRESS_GATEWAY_SELECTOR),
-        "servers": [{
-            "port": {"number": EGRESS_GATEWAY_PORT, "name": "tls", "protocol": "TLS"},
-            "hosts": [host.host],
-            # Passthrough: the gateway routes on SNI; the application's TLS session reaches the real host intact.
-            "tls": {"mode": "PASSTHROUGH"},
-        }],
+        "servers": [
+            {
+                "port": {"number": EGRESS_GATEWAY_PORT, "name": "tls", "protocol": "TLS"},
+                "hosts": [host.host],
+                # Passthrough: the gateway routes on SNI; the application's TLS session reaches the real host intact.
+                "tls": {"mode": "PASSTHROUGH"},
+            }
+        ],
     }
     destination_rule = {
         "host": service_host,
@@ -192,7 +218,9 @@ def egress_objects(host: EgressHost, service_host: str, export_to: Sequence[str]
             {
                 # Sidecars: this SNI on 443 goes to the egress gateway, never straight out.
                 "match": [{"gateways": ["mesh"], "port": 443, "sniHosts": [host.host]}],
-                "route": [{"destination": {"host": service_host, "subset": subset, "port": {"number": EGRESS_GATEWAY_PORT}}}],
+                "route": [
+                    {"destination": {"host": service_host, "subset": subset, "port": {"number": EGRESS_GATEWAY_PORT}}}
+                ],
             },
             {
                 # The egress gateway: on to the external host itself.

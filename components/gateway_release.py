@@ -108,8 +108,14 @@ def gateway_network_policies(
     Each edge then opens only its own traffic: the public ports (ingress) or the allowed apps and the
     internet on 443 (egress).
     """
-    netpol.baseline_network_policies(f"{name}-np", namespace, istiod_namespace=istiod_namespace, revision=revision,
-                                     opts=opts)
+    netpol.baseline_network_policies(
+        f"{name}-np", namespace, istiod_namespace=istiod_namespace, revision=revision, opts=opts
+    )
     if prometheus_namespace:
-        netpol.allow_prometheus_scrape(f"{name}-np-allow-prometheus", namespace, prometheus_namespace,
-                                       (MERGED_METRICS_PORT, ENVOY_METRICS_PORT), opts)
+        netpol.allow_prometheus_scrape(
+            f"{name}-np-allow-prometheus",
+            namespace,
+            prometheus_namespace,
+            (MERGED_METRICS_PORT, ENVOY_METRICS_PORT),
+            opts,
+        )

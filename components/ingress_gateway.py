@@ -114,11 +114,15 @@ class IngressGateway(pulumi.ComponentResource):
         if ing.tls_source == "keyVault" and not (
             args.key_vault_name and args.tenant_id and args.secrets_provider_client_id
         ):
-            raise ConfigError([
-                ("ingress.tlsSource: keyVault needs the environment Key Vault name, the tenant id and the "
-                "secrets-provider add-on identity client id (IngressGatewayArgs.key_vault_name, tenant_id, "
-                "secrets_provider_client_id)")
-            ])
+            raise ConfigError(
+                [
+                    (
+                        "ingress.tlsSource: keyVault needs the environment Key Vault name, the tenant id and the "
+                        "secrets-provider add-on identity client id (IngressGatewayArgs.key_vault_name, tenant_id, "
+                        "secrets_provider_client_id)"
+                    )
+                ]
+            )
 
         pip_name = f"{args.resource_prefix}-{name}-pip"
         pip, network_role = self._public_ip(name, pip_name, args)
@@ -126,7 +130,10 @@ class IngressGateway(pulumi.ComponentResource):
         after_ns = pulumi.ResourceOptions(parent=self, depends_on=[namespace])
         certificate_values, certificate = self._certificate(name, args, after_ns)
         values = gateway_values(
-            revision=args.revision, replicas=ing.replicas, selector=INGRESS_GATEWAY_SELECTOR, is_prod=args.is_prod,
+            revision=args.revision,
+            replicas=ing.replicas,
+            selector=INGRESS_GATEWAY_SELECTOR,
+            is_prod=args.is_prod,
             service=ingress_service(pip_name, args.resource_group_name),
         )
         self.release = gateway_release(
@@ -147,12 +154,14 @@ class IngressGateway(pulumi.ComponentResource):
         self.hostnames = list(ing.hosts)
         self.namespace = ing.namespace
         self.gateway_ref = f"{ing.namespace}/{GATEWAY_NAME}"
-        self.register_outputs({
-            "public_ip_address": self.public_ip_address,
-            "hostnames": self.hostnames,
-            "namespace": self.namespace,
-            "gateway_ref": self.gateway_ref,
-        })
+        self.register_outputs(
+            {
+                "public_ip_address": self.public_ip_address,
+                "hostnames": self.hostnames,
+                "namespace": self.namespace,
+                "gateway_ref": self.gateway_ref,
+            }
+        )
 
     # ---------------------------------------------------------------- Azure: static public IP
 
@@ -200,10 +209,14 @@ class IngressGateway(pulumi.ComponentResource):
         ing = args.config
         if ing.tls_source == "config":
             if ing.tls_certificate_pem is None or ing.tls_private_key_pem is None:
-                raise ConfigError([
-                    (f"{INGRESS_TLS_CERT_KEY}, {INGRESS_TLS_KEY_KEY}: ingress.tlsSource is config but the secret "
-                    "values were not read (stack_config.load_config reads them)")
-                ])
+                raise ConfigError(
+                    [
+                        (
+                            f"{INGRESS_TLS_CERT_KEY}, {INGRESS_TLS_KEY_KEY}: ingress.tlsSource is config but "
+                            "the secret values were not read (stack_config.load_config reads them)"
+                        )
+                    ]
+                )
             tls_secret = k8s.core.v1.Secret(
                 f"{name}-tls",
                 metadata=k8s.meta.v1.ObjectMetaArgs(name=TLS_SECRET_NAME, namespace=ing.namespace),
@@ -215,32 +228,38 @@ class IngressGateway(pulumi.ComponentResource):
             )
             return {}, [tls_secret]
         assert args.key_vault_name and args.tenant_id and args.secrets_provider_client_id  # checked in __init__
-        dependencies: list[pulumi.Resource] = [k8s.apiextensions.CustomResource(
-            f"{name}-tls-provider",
-            api_version="secrets-store.csi.x-k8s.io/v1",
-            kind="SecretProviderClass",
-            metadata=k8s.meta.v1.ObjectMetaArgs(name=SECRET_PROVIDER_CLASS_NAME, namespace=ing.namespace),
-            spec=secret_provider_class_spec(
-                ing.tls_key_vault_certificate_name, args.key_vault_name, args.tenant_id,
-                args.secrets_provider_client_id,
-            ),
-            opts=after_ns,
-        )]
+        dependencies: list[pulumi.Resource] = [
+            k8s.apiextensions.CustomResource(
+                f"{name}-tls-provider",
+                api_version="secrets-store.csi.x-k8s.io/v1",
+                kind="SecretProviderClass",
+                metadata=k8s.meta.v1.ObjectMetaArgs(name=SECRET_PROVIDER_CLASS_NAME, namespace=ing.namespace),
+                spec=secret_provider_class_spec(
+                    ing.tls_key_vault_certificate_name,
+                    args.key_vault_name,
+                    args.tenant_id,
+                    args.secrets_provider_client_id,
+                ),
+                opts=after_ns,
+            )
+        ]
         if args.key_vault_id is not None and args.secrets_provider_object_id is not None:
             # Scope: this certificate's secret only, so the add-on identity cannot read the rest of the vault.
             # The chart waits for it: a gateway pod mounting the CSI volume before the grant exists cannot
             # start, and Helm's wait then fails the release.
-            dependencies.append(authorization.RoleAssignment(
-                f"{name}-tls-secret-reader",
-                principal_id=args.secrets_provider_object_id,
-                principal_type=authorization.PrincipalType.SERVICE_PRINCIPAL,
-                role_definition_id=pulumi.Output.from_input(args.key_vault_id).apply(
-                    lambda i: role_definition_id(i, KEY_VAULT_SECRETS_USER)
-                ),
-                scope=pulumi.Output.concat(args.key_vault_id, "/secrets/", ing.tls_key_vault_certificate_name),
-                description="AKS secrets provider reads the ingress wildcard certificate",
-                opts=pulumi.ResourceOptions(parent=self),
-            ))
+            dependencies.append(
+                authorization.RoleAssignment(
+                    f"{name}-tls-secret-reader",
+                    principal_id=args.secrets_provider_object_id,
+                    principal_type=authorization.PrincipalType.SERVICE_PRINCIPAL,
+                    role_definition_id=pulumi.Output.from_input(args.key_vault_id).apply(
+                        lambda i: role_definition_id(i, KEY_VAULT_SECRETS_USER)
+                    ),
+                    scope=pulumi.Output.concat(args.key_vault_id, "/secrets/", ing.tls_key_vault_certificate_name),
+                    description="AKS secrets provider reads the ingress wildcard certificate",
+                    opts=pulumi.ResourceOptions(parent=self),
+                )
+            )
         return csi_certificate_volume(), dependencies
 
     # ---------------------------------------------------------------- Istio objects
@@ -280,17 +299,25 @@ class IngressGateway(pulumi.ComponentResource):
         ns_name = args.config.namespace
         gateway_network_policies(name, ns_name, args.istiod_namespace, args.revision, args.prometheus_namespace, opts)
         netpol.network_policy(
-            f"{name}-np-allow-public", ns_name, "allow-public-http-https", INGRESS_GATEWAY_SELECTOR,
-            ingress=[k8s.networking.v1.NetworkPolicyIngressRuleArgs(
-                # No `from`: the internet (the load balancer keeps client IPs, so any source address).
-                ports=[netpol.tcp(HTTP_PORT), netpol.tcp(HTTPS_PORT)],
-            )],
+            f"{name}-np-allow-public",
+            ns_name,
+            "allow-public-http-https",
+            INGRESS_GATEWAY_SELECTOR,
+            ingress=[
+                k8s.networking.v1.NetworkPolicyIngressRuleArgs(
+                    # No `from`: the internet (the load balancer keeps client IPs, so any source address).
+                    ports=[netpol.tcp(HTTP_PORT), netpol.tcp(HTTPS_PORT)],
+                )
+            ],
             opts=opts,
         )
         ingress_apps = [a.name for a in args.app_namespaces if a.allow_from_ingress]
         if ingress_apps:
             netpol.network_policy(
-                f"{name}-np-to-apps", ns_name, "allow-to-app-namespaces", INGRESS_GATEWAY_SELECTOR,
+                f"{name}-np-to-apps",
+                ns_name,
+                "allow-to-app-namespaces",
+                INGRESS_GATEWAY_SELECTOR,
                 egress=[k8s.networking.v1.NetworkPolicyEgressRuleArgs(to=[netpol.namespaces_peer(ingress_apps)])],
                 opts=opts,
             )

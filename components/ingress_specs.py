@@ -59,14 +59,16 @@ def gateway_spec(hosts: Sequence[str], min_tls: str, max_tls: str) -> dict:
 def request_authentication_spec(issuer: JwtIssuerConfig) -> dict:
     return {
         "selector": {"matchLabels": dict(INGRESS_GATEWAY_SELECTOR)},
-        "jwtRules": [{
-            "issuer": issuer.issuer,
-            "jwksUri": issuer.jwks_uri,
-            "audiences": list(issuer.audiences),
-            "forwardOriginalToken": issuer.forward_original_token,
-            # Header only: tokens in query strings end up in access logs and browser history.
-            "fromHeaders": [{"name": "Authorization", "prefix": "Bearer "}],
-        }],
+        "jwtRules": [
+            {
+                "issuer": issuer.issuer,
+                "jwksUri": issuer.jwks_uri,
+                "audiences": list(issuer.audiences),
+                "forwardOriginalToken": issuer.forward_original_token,
+                # Header only: tokens in query strings end up in access logs and browser history.
+                "fromHeaders": [{"name": "Authorization", "prefix": "Bearer "}],
+            }
+        ],
     }
 
 
@@ -108,10 +110,12 @@ def require_jwt_policy_spec(issuer: JwtIssuerConfig, ingress_hosts: Sequence[str
     exempt = {"notPorts": [str(HTTP_PORT)]}
     to = [{"operation": {**t["operation"], **exempt}} for t in protected_operations(issuer, ingress_hosts)]
     scope = {"to": to or [{"operation": exempt}]}
-    rules: list[dict] = [{
-        "from": [{"source": {"notRequestPrincipals": [f"{issuer.issuer}/*"]}}],
-        **scope,
-    }]
+    rules: list[dict] = [
+        {
+            "from": [{"source": {"notRequestPrincipals": [f"{issuer.issuer}/*"]}}],
+            **scope,
+        }
+    ]
     for claim, allowed in issuer.required_claims:
         # One rule a claim (rules are OR-ed): any claim without an allowed value denies the request.
         rules.append({**scope, "when": [{"key": f"request.auth.claims[{claim}]", "notValues": list(allowed)}]})
@@ -128,14 +132,16 @@ def secret_provider_class_spec(
     objects = f"array:\n  - |\n    objectName: {certificate_name}\n    objectType: secret\n"
     return {
         "provider": "azure",
-        "secretObjects": [{
-            "secretName": TLS_SECRET_NAME,
-            "type": "kubernetes.io/tls",
-            "data": [
-                {"objectName": certificate_name, "key": "tls.key"},
-                {"objectName": certificate_name, "key": "tls.crt"},
-            ],
-        }],
+        "secretObjects": [
+            {
+                "secretName": TLS_SECRET_NAME,
+                "type": "kubernetes.io/tls",
+                "data": [
+                    {"objectName": certificate_name, "key": "tls.key"},
+                    {"objectName": certificate_name, "key": "tls.crt"},
+                ],
+            }
+        ],
         "parameters": {
             "usePodIdentity": "false",
             "useVMManagedIdentity": "true",
@@ -172,9 +178,15 @@ def csi_certificate_volume() -> dict[str, Any]:
     The CSI driver creates (and keeps in sync) the TLS Secret only while a pod mounts the volume.
     """
     return {
-        "volumes": [{"name": CSI_VOLUME_NAME, "csi": {
-            "driver": "secrets-store.csi.k8s.io", "readOnly": True,
-            "volumeAttributes": {"secretProviderClass": SECRET_PROVIDER_CLASS_NAME},
-        }}],
+        "volumes": [
+            {
+                "name": CSI_VOLUME_NAME,
+                "csi": {
+                    "driver": "secrets-store.csi.k8s.io",
+                    "readOnly": True,
+                    "volumeAttributes": {"secretProviderClass": SECRET_PROVIDER_CLASS_NAME},
+                },
+            }
+        ],
         "volumeMounts": [{"name": CSI_VOLUME_NAME, "mountPath": CSI_MOUNT_PATH, "readOnly": True}],
     }

@@ -278,12 +278,14 @@ class IstioMesh(pulumi.ComponentResource):
         self.peer_authentications = self._peer_authentications(name, istio)
         self.network_policies = self._system_network_policies(name, args, namespace)
 
-        self.register_outputs({
-            "revision": self.revision,
-            "root_namespace": self.root_namespace,
-            "trust_domain": self.trust_domain,
-            "injection_label": self.injection_label,
-        })
+        self.register_outputs(
+            {
+                "revision": self.revision,
+                "root_namespace": self.root_namespace,
+                "trust_domain": self.trust_domain,
+                "injection_label": self.injection_label,
+            }
+        )
 
     # ---------------------------------------------------------------- the charts
 
@@ -313,7 +315,10 @@ class IstioMesh(pulumi.ComponentResource):
             "cni", CNI_RELEASE_NAME, "cni", cni_values(args.config), [namespace, self.base_release]
         )
         self.istiod_release = release(
-            "istiod", ISTIOD_RELEASE_NAME, "istiod", istiod_values(args),
+            "istiod",
+            ISTIOD_RELEASE_NAME,
+            "istiod",
+            istiod_values(args),
             [namespace, self.base_release, self.cni_release],
         )
         self.ready = [self.base_release, self.cni_release, self.istiod_release]
@@ -325,7 +330,8 @@ class IstioMesh(pulumi.ComponentResource):
         for obj in peer_authentications(istio):
             meta = obj["metadata"]
             resource_name = (
-                f"{name}-peer-authentication-default" if meta["namespace"] == ROOT_NAMESPACE
+                f"{name}-peer-authentication-default"
+                if meta["namespace"] == ROOT_NAMESPACE
                 else f"{name}-{meta['namespace']}-{meta['name']}"
             )
             resources.append(
@@ -373,8 +379,14 @@ class IstioMesh(pulumi.ComponentResource):
             # Nothing reaches istio-system unless a rule below says so (egress stays open: istiod
             # talks to the API server and fetches JWKS from issuers outside the cluster).
             netpol.network_policy(
-                f"{name}-system-default-deny", ns, "default-deny-ingress", None, ingress=[], opts=opts,
+                f"{name}-system-default-deny",
+                ns,
+                "default-deny-ingress",
+                None,
+                ingress=[],
+                opts=opts,
             ),
-            netpol.network_policy(f"{name}-system-allow-istiod", ns, "allow-istiod", istiod_pod_labels(revision),
-                           ingress=rules, opts=opts),
+            netpol.network_policy(
+                f"{name}-system-allow-istiod", ns, "allow-istiod", istiod_pod_labels(revision), ingress=rules, opts=opts
+            ),
         ]

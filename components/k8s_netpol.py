@@ -44,9 +44,13 @@ def namespaces_peer(
 ) -> k8s.networking.v1.NetworkPolicyPeerArgs:
     """Pods (all, or those with ``pod_labels``) in the namespaces named, by the API server's name label."""
     return k8s.networking.v1.NetworkPolicyPeerArgs(
-        namespace_selector=k8s.meta.v1.LabelSelectorArgs(match_expressions=[
-            k8s.meta.v1.LabelSelectorRequirementArgs(key=NAMESPACE_NAME_LABEL, operator="In", values=sorted(set(names)))
-        ]),
+        namespace_selector=k8s.meta.v1.LabelSelectorArgs(
+            match_expressions=[
+                k8s.meta.v1.LabelSelectorRequirementArgs(
+                    key=NAMESPACE_NAME_LABEL, operator="In", values=sorted(set(names))
+                )
+            ]
+        ),
         pod_selector=pod_selector(pod_labels) if pod_labels else None,
     )
 
@@ -100,23 +104,36 @@ def baseline_network_policies(
     """Default deny both ways, then DNS and istiod for every pod (``<resource_prefix>-<policy>``)."""
     return [
         # Nothing in, nothing out, unless another policy allows it.
-        network_policy(f"{resource_prefix}-default-deny", namespace, "default-deny", None,
-                       ingress=[], egress=[], opts=opts),
         network_policy(
-            f"{resource_prefix}-allow-dns", namespace, "allow-dns", None,
-            egress=[k8s.networking.v1.NetworkPolicyEgressRuleArgs(
-                to=[namespaces_peer([KUBE_SYSTEM_NAMESPACE], DNS_POD_LABELS)], ports=[udp(DNS_PORT), tcp(DNS_PORT)],
-            )],
+            f"{resource_prefix}-default-deny", namespace, "default-deny", None, ingress=[], egress=[], opts=opts
+        ),
+        network_policy(
+            f"{resource_prefix}-allow-dns",
+            namespace,
+            "allow-dns",
+            None,
+            egress=[
+                k8s.networking.v1.NetworkPolicyEgressRuleArgs(
+                    to=[namespaces_peer([KUBE_SYSTEM_NAMESPACE], DNS_POD_LABELS)],
+                    ports=[udp(DNS_PORT), tcp(DNS_PORT)],
+                )
+            ],
             opts=opts,
         ),
         # xDS configuration, certificates and SDS secrets all come from istiod on 15012, and only from the
         # revision that injected these pods. The webhook port 15017 is called by the API server, never by
         # workloads, so it is not opened here.
         network_policy(
-            f"{resource_prefix}-allow-istiod", namespace, "allow-istiod", None,
-            egress=[k8s.networking.v1.NetworkPolicyEgressRuleArgs(
-                to=[namespaces_peer([istiod_namespace], istiod_pod_labels(revision))], ports=[tcp(XDS_PORT)],
-            )],
+            f"{resource_prefix}-allow-istiod",
+            namespace,
+            "allow-istiod",
+            None,
+            egress=[
+                k8s.networking.v1.NetworkPolicyEgressRuleArgs(
+                    to=[namespaces_peer([istiod_namespace], istiod_pod_labels(revision))],
+                    ports=[tcp(XDS_PORT)],
+                )
+            ],
             opts=opts,
         ),
     ]
@@ -131,9 +148,15 @@ def allow_prometheus_scrape(
 ) -> k8s.networking.v1.NetworkPolicy:
     """Prometheus (its namespace only) may reach the metrics ports of every pod, and nothing else."""
     return network_policy(
-        resource_name, namespace, "allow-prometheus-scrape", None,
-        ingress=[k8s.networking.v1.NetworkPolicyIngressRuleArgs(
-            from_=[namespaces_peer([prometheus_namespace])], ports=[tcp(p) for p in ports],
-        )],
+        resource_name,
+        namespace,
+        "allow-prometheus-scrape",
+        None,
+        ingress=[
+            k8s.networking.v1.NetworkPolicyIngressRuleArgs(
+                from_=[namespaces_peer([prometheus_namespace])],
+                ports=[tcp(p) for p in ports],
+            )
+        ],
         opts=opts,
     )

@@ -95,8 +95,11 @@ class KeyVault(pulumi.ComponentResource):
         super().__init__("platform:keyvault:Vault", name, None, opts)
         client = authorization.get_client_config_output(opts=pulumi.InvokeOutputOptions(parent=self))
         vault_name = args.vault_name or vault_name_for(
-            args.resource_prefix, name,
-            organization=pulumi.get_organization(), project=pulumi.get_project(), stack=pulumi.get_stack(),
+            args.resource_prefix,
+            name,
+            organization=pulumi.get_organization(),
+            project=pulumi.get_project(),
+            stack=pulumi.get_stack(),
         )
         self.vault = self._vault(name, vault_name, args, client.tenant_id)
 
@@ -116,12 +119,14 @@ class KeyVault(pulumi.ComponentResource):
         self.vault_id = self.vault.id
         self.vault_uri = self.vault.properties.apply(lambda p: p.vault_uri)
         self.resource_group_name = pulumi.Output.from_input(args.resource_group_name)
-        self.register_outputs({
-            "vault_name": self.vault_name,
-            "vault_id": self.vault_id,
-            "vault_uri": self.vault_uri,
-            "resource_group_name": self.resource_group_name,
-        })
+        self.register_outputs(
+            {
+                "vault_name": self.vault_name,
+                "vault_id": self.vault_id,
+                "vault_uri": self.vault_uri,
+                "resource_group_name": self.resource_group_name,
+            }
+        )
 
     def _vault(self, name: str, vault_name: str, args: KeyVaultArgs, tenant_id: pulumi.Input[str]) -> keyvault.Vault:
         return keyvault.Vault(

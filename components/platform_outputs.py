@@ -59,73 +59,201 @@ class OutputSpec:
 _CERT_EXAMPLE = "-----BEGIN CERTIFICATE-----\nMIIFazCCA1OgAwIBAgIU...\n-----END CERTIFICATE-----\n"
 
 OUTPUTS: tuple[OutputSpec, ...] = (
-    OutputSpec("contractVersion", "str", False, CONTRACT_VERSION,
-               "Version of this contract (MAJOR.MINOR). Check it before reading anything else; the typed "
-               "helper does.", _BOTH),
-    OutputSpec("environment", "str", False, "dev",
-               "Environment name (the stack's platform:environment).", _BOTH),
-    OutputSpec("environmentClass", "str", False, "nonprod",
-               "`prod` or `nonprod`: pick replica counts, alerting and data policies by class, not by name.", _BOTH),
-    OutputSpec("location", "str", False, "westeurope",
-               "Azure region: create your own Azure resources (databases, storage) next to the cluster.", _BOTH),
-    OutputSpec("resourceGroupName", "str", False, "plat-dev-core-rg",
-               "The platform's resource group. Read-only for app teams: put your own resources in your own group.",
-               _BOTH),
-    OutputSpec("clusterName", "str", False, "plat-dev-aks",
-               "AKS cluster name, for `az aks get-credentials` and dashboards.", _ENV),
-    OutputSpec("clusterId", "str", False,
-               "/subscriptions/8c3f5d2a-1b4e-4f6a-9d7c-2e5b8a1c4f90/resourceGroups/plat-dev-core-rg/providers/"
-               "Microsoft.ContainerService/managedClusters/plat-dev-aks",
-               "AKS cluster ARM ID: the scope of Azure RBAC role assignments on the cluster.", _ENV),
-    OutputSpec("kubeconfig", "str", True,
-               "apiVersion: v1\nkind: Config\nclusters: [...]\nusers: [{name: clusterUser, user: {exec: "
-               "{command: kubelogin, ...}}}]\n",
-               "Kubeconfig (Entra ID via kubelogin, no static credential) for a `pulumi_kubernetes.Provider`.",
-               _ENV),
-    OutputSpec("oidcIssuerUrl", "str", False,
-               f"https://westeurope.oic.prod-aks.azure.com/72f988bf-86f1-41af-91ab-2d7cd011db47/{_GUID_EXAMPLE}/",
-               "Cluster OIDC issuer: the `issuer` of a federated identity credential for workload identity.", _ENV),
-    OutputSpec("kubeletIdentityObjectId", "str", False, "d1e2f3a4-1111-4111-8111-5b2c9e1a7f3d",
-               "Kubelet identity principal: grant it `AcrPull` on your container registry.", _ENV),
-    OutputSpec("kubeletIdentityClientId", "str", False, "5b2c9e1a-0000-4000-8000-1d2f3a4b5c6d",
-               "Kubelet identity client ID (for tools that address the identity by client ID).", _ENV),
-    OutputSpec("nodeResourceGroup", "str", False, "plat-dev-aks-nodes-rg",
-               "AKS-managed node resource group (load balancers, disks). Never modify it.", _ENV),
-    OutputSpec("keyVaultName", "str", False, "plat-dev-kv-30165a",
-               "The environment's Key Vault name (RBAC authorization; ask the platform team for a role).", _BOTH),
-    OutputSpec("keyVaultUri", "str", False, "https://plat-dev-kv-30165a.vault.azure.net/",
-               "The environment's Key Vault URI, for SDKs and the Secrets Store CSI driver.", _BOTH),
-    OutputSpec("sealingCertificatePem", "str", False, _CERT_EXAMPLE,
-               "Public certificate of the sealed-secrets key: `kubeseal --cert` to seal secrets offline. "
-               "Public by design.", _BOTH),
-    OutputSpec("sealedSecretsNamespace", "str", False, "sealed-secrets",
-               "Namespace of the sealed-secrets controller (`kubeseal --controller-namespace`).", _ENV),
-    OutputSpec("sealedSecretsControllerName", "str", False, "sealed-secrets-controller",
-               "Name of the sealed-secrets controller (`kubeseal --controller-name`).", _ENV),
-    OutputSpec("ingressPublicIp", "str", False, "20.73.12.34",
-               "Static public IP of the ingress gateway: point your DNS records at it.", _ENV),
-    OutputSpec("ingressHostnames", "list[str]", False, ["*.dev.apps.example.com"],
-               "Host names the ingress gateway serves (TLS terminated there); your VirtualService hosts must "
-               "fall under one of them.", _ENV),
-    OutputSpec("meshTrustDomain", "str", False, "cluster.local",
-               "Istio trust domain: SPIFFE principals are `<trustDomain>/ns/<namespace>/sa/<serviceaccount>` in "
-               "AuthorizationPolicies.", _ENV),
-    OutputSpec("istioRevision", "str", False, "1-30-3",
-               "Istio control-plane revision your sidecars are injected from.", _ENV),
-    OutputSpec("injectionLabel", "dict[str, str]", False, {"istio.io/rev": "1-30-3"},
-               "Label that enables sidecar injection (already set on app namespaces; use it on namespaces you "
-               "are allowed to create yourself).", _ENV),
-    OutputSpec("egressAllowList", "list[str]", False,
-               ["login.microsoftonline.com", "graph.microsoft.com", "api.github.com"],
-               "External hosts reachable on 443 through the egress gateway; everything else is blocked "
-               "(REGISTRY_ONLY). Ask the platform team to add a host.", _ENV),
-    OutputSpec("appNamespaces", "list[str]", False, ["shop", "payments"],
-               "App namespaces the platform created (injection label, default-deny policies). Deploy only into "
-               "yours.", _ENV),
-    OutputSpec("sealingKeys", "list[SealingKey]", True,
-               [{"generation": 1, "privateKeyPem": "<PKCS#1 RSA private key, PEM>", "certificatePem": _CERT_EXAMPLE}],
-               "Every generation of the shared non-prod sealing key (newest last). Read only by the non-prod "
-               "platform stacks; never by app teams.", _OWNER),
+    OutputSpec(
+        "contractVersion",
+        "str",
+        False,
+        CONTRACT_VERSION,
+        "Version of this contract (MAJOR.MINOR). Check it before reading anything else; the typed helper does.",
+        _BOTH,
+    ),
+    OutputSpec("environment", "str", False, "dev", "Environment name (the stack's platform:environment).", _BOTH),
+    OutputSpec(
+        "environmentClass",
+        "str",
+        False,
+        "nonprod",
+        "`prod` or `nonprod`: pick replica counts, alerting and data policies by class, not by name.",
+        _BOTH,
+    ),
+    OutputSpec(
+        "location",
+        "str",
+        False,
+        "westeurope",
+        "Azure region: create your own Azure resources (databases, storage) next to the cluster.",
+        _BOTH,
+    ),
+    OutputSpec(
+        "resourceGroupName",
+        "str",
+        False,
+        "plat-dev-core-rg",
+        "The platform's resource group. Read-only for app teams: put your own resources in your own group.",
+        _BOTH,
+    ),
+    OutputSpec(
+        "clusterName",
+        "str",
+        False,
+        "plat-dev-aks",
+        "AKS cluster name, for `az aks get-credentials` and dashboards.",
+        _ENV,
+    ),
+    OutputSpec(
+        "clusterId",
+        "str",
+        False,
+        "/subscriptions/8c3f5d2a-1b4e-4f6a-9d7c-2e5b8a1c4f90/resourceGroups/plat-dev-core-rg/providers/"
+        "Microsoft.ContainerService/managedClusters/plat-dev-aks",
+        "AKS cluster ARM ID: the scope of Azure RBAC role assignments on the cluster.",
+        _ENV,
+    ),
+    OutputSpec(
+        "kubeconfig",
+        "str",
+        True,
+        "apiVersion: v1\nkind: Config\nclusters: [...]\nusers: [{name: clusterUser, user: {exec: "
+        "{command: kubelogin, ...}}}]\n",
+        "Kubeconfig (Entra ID via kubelogin, no static credential) for a `pulumi_kubernetes.Provider`.",
+        _ENV,
+    ),
+    OutputSpec(
+        "oidcIssuerUrl",
+        "str",
+        False,
+        f"https://westeurope.oic.prod-aks.azure.com/72f988bf-86f1-41af-91ab-2d7cd011db47/{_GUID_EXAMPLE}/",
+        "Cluster OIDC issuer: the `issuer` of a federated identity credential for workload identity.",
+        _ENV,
+    ),
+    OutputSpec(
+        "kubeletIdentityObjectId",
+        "str",
+        False,
+        "d1e2f3a4-1111-4111-8111-5b2c9e1a7f3d",
+        "Kubelet identity principal: grant it `AcrPull` on your container registry.",
+        _ENV,
+    ),
+    OutputSpec(
+        "kubeletIdentityClientId",
+        "str",
+        False,
+        "5b2c9e1a-0000-4000-8000-1d2f3a4b5c6d",
+        "Kubelet identity client ID (for tools that address the identity by client ID).",
+        _ENV,
+    ),
+    OutputSpec(
+        "nodeResourceGroup",
+        "str",
+        False,
+        "plat-dev-aks-nodes-rg",
+        "AKS-managed node resource group (load balancers, disks). Never modify it.",
+        _ENV,
+    ),
+    OutputSpec(
+        "keyVaultName",
+        "str",
+        False,
+        "plat-dev-kv-30165a",
+        "The environment's Key Vault name (RBAC authorization; ask the platform team for a role).",
+        _BOTH,
+    ),
+    OutputSpec(
+        "keyVaultUri",
+        "str",
+        False,
+        "https://plat-dev-kv-30165a.vault.azure.net/",
+        "The environment's Key Vault URI, for SDKs and the Secrets Store CSI driver.",
+        _BOTH,
+    ),
+    OutputSpec(
+        "sealingCertificatePem",
+        "str",
+        False,
+        _CERT_EXAMPLE,
+        "Public certificate of the sealed-secrets key: `kubeseal --cert` to seal secrets offline. Public by design.",
+        _BOTH,
+    ),
+    OutputSpec(
+        "sealedSecretsNamespace",
+        "str",
+        False,
+        "sealed-secrets",
+        "Namespace of the sealed-secrets controller (`kubeseal --controller-namespace`).",
+        _ENV,
+    ),
+    OutputSpec(
+        "sealedSecretsControllerName",
+        "str",
+        False,
+        "sealed-secrets-controller",
+        "Name of the sealed-secrets controller (`kubeseal --controller-name`).",
+        _ENV,
+    ),
+    OutputSpec(
+        "ingressPublicIp",
+        "str",
+        False,
+        "20.73.12.34",
+        "Static public IP of the ingress gateway: point your DNS records at it.",
+        _ENV,
+    ),
+    OutputSpec(
+        "ingressHostnames",
+        "list[str]",
+        False,
+        ["*.dev.apps.example.com"],
+        "Host names the ingress gateway serves (TLS terminated there); your VirtualService hosts must "
+        "fall under one of them.",
+        _ENV,
+    ),
+    OutputSpec(
+        "meshTrustDomain",
+        "str",
+        False,
+        "cluster.local",
+        "Istio trust domain: SPIFFE principals are `<trustDomain>/ns/<namespace>/sa/<serviceaccount>` in "
+        "AuthorizationPolicies.",
+        _ENV,
+    ),
+    OutputSpec(
+        "istioRevision", "str", False, "1-30-3", "Istio control-plane revision your sidecars are injected from.", _ENV
+    ),
+    OutputSpec(
+        "injectionLabel",
+        "dict[str, str]",
+        False,
+        {"istio.io/rev": "1-30-3"},
+        "Label that enables sidecar injection (already set on app namespaces; use it on namespaces you "
+        "are allowed to create yourself).",
+        _ENV,
+    ),
+    OutputSpec(
+        "egressAllowList",
+        "list[str]",
+        False,
+        ["login.microsoftonline.com", "graph.microsoft.com", "api.github.com"],
+        "External hosts reachable on 443 through the egress gateway; everything else is blocked "
+        "(REGISTRY_ONLY). Ask the platform team to add a host.",
+        _ENV,
+    ),
+    OutputSpec(
+        "appNamespaces",
+        "list[str]",
+        False,
+        ["shop", "payments"],
+        "App namespaces the platform created (injection label, default-deny policies). Deploy only into yours.",
+        _ENV,
+    ),
+    OutputSpec(
+        "sealingKeys",
+        "list[SealingKey]",
+        True,
+        [{"generation": 1, "privateKeyPem": "<PKCS#1 RSA private key, PEM>", "certificatePem": _CERT_EXAMPLE}],
+        "Every generation of the shared non-prod sealing key (newest last). Read only by the non-prod "
+        "platform stacks; never by app teams.",
+        _OWNER,
+    ),
 )
 
 _BY_NAME = {spec.name: spec for spec in OUTPUTS}
@@ -167,7 +295,7 @@ def example_outputs(role: str = ROLE_ENVIRONMENT) -> dict[str, Any]:
 def parse_version(version: Any) -> tuple[int, int]:
     """``"1.2"`` -> ``(1, 2)``; anything else is a ``ValueError`` naming the value."""
     if not isinstance(version, str) or not _VERSION.match(version):
-        raise ValueError(f"contract version {version!r} is not MAJOR.MINOR (e.g. \"1.0\")")
+        raise ValueError(f'contract version {version!r} is not MAJOR.MINOR (e.g. "1.0")')
     major, minor = version.split(".")
     return int(major), int(minor)
 
@@ -298,12 +426,18 @@ def render_tables() -> str:
     """The generated part of ``docs/outputs.md``: one table per role, from ``OUTPUTS``."""
     lines = [DOCS_BEGIN, "", f"Contract version: **{CONTRACT_VERSION}**", ""]
     for role in ROLES:
-        lines += [f"### {_ROLE_TITLES[role]}", "",
-                  "| output | type | secret | example | use it for |", "|---|---|---|---|---|"]
+        lines += [
+            f"### {_ROLE_TITLES[role]}",
+            "",
+            "| output | type | secret | example | use it for |",
+            "|---|---|---|---|---|",
+        ]
         for spec in outputs_for(role):
             desc = spec.description.replace("|", "\\|")
-            lines.append(f"| `{spec.name}` | `{spec.type}` | {'**yes**' if spec.secret else 'no'} | "
-                         f"{_example_md(spec.example)} | {desc} |")
+            lines.append(
+                f"| `{spec.name}` | `{spec.type}` | {'**yes**' if spec.secret else 'no'} | "
+                f"{_example_md(spec.example)} | {desc} |"
+            )
         lines.append("")
     lines.append(DOCS_END)
     return "\n".join(lines)
@@ -314,7 +448,7 @@ def generated_section(text: str) -> str | None:
     start, end = text.find(DOCS_BEGIN), text.find(DOCS_END)
     if start < 0 or end < start:
         return None
-    return text[start:end + len(DOCS_END)]
+    return text[start : end + len(DOCS_END)]
 
 
 def write_docs(path: Path = DOCS_PATH) -> bool:

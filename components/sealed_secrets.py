@@ -154,23 +154,25 @@ class SealedSecrets(pulumi.ComponentResource):
         secrets: list[k8s.core.v1.Secret] = []
         for pair in keys:
             private_key: pulumi.Output[str] = pulumi.Output.secret(pair.private_key_pem)
-            secrets.append(k8s.core.v1.Secret(
-                f"{name}-key-{pair.generation}",
-                metadata=k8s.meta.v1.ObjectMetaArgs(
-                    name=key_secret_name(pair.generation),
-                    namespace=self.namespace_resource.metadata.name,
-                    labels={
-                        KEY_LABEL: KEY_LABEL_VALUE,
-                        GENERATION_LABEL: str(pair.generation),
-                        "app.kubernetes.io/managed-by": "pulumi",
+            secrets.append(
+                k8s.core.v1.Secret(
+                    f"{name}-key-{pair.generation}",
+                    metadata=k8s.meta.v1.ObjectMetaArgs(
+                        name=key_secret_name(pair.generation),
+                        namespace=self.namespace_resource.metadata.name,
+                        labels={
+                            KEY_LABEL: KEY_LABEL_VALUE,
+                            GENERATION_LABEL: str(pair.generation),
+                            "app.kubernetes.io/managed-by": "pulumi",
+                        },
+                    ),
+                    type="kubernetes.io/tls",
+                    string_data={
+                        "tls.crt": pair.certificate_pem,
+                        "tls.key": private_key,
                     },
-                ),
-                type="kubernetes.io/tls",
-                string_data={
-                    "tls.crt": pair.certificate_pem,
-                    "tls.key": private_key,
-                },
-                # The key is in Key Vault before any cluster uses it, so nothing sealed can become undecryptable.
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[pair.vault_secret, *secrets[-1:]]),
-            ))
+                    # The key is in Key Vault before any cluster uses it, so nothing sealed can become undecryptable.
+                    opts=pulumi.ResourceOptions(parent=self, depends_on=[pair.vault_secret, *secrets[-1:]]),
+                )
+            )
         return secrets

@@ -135,16 +135,18 @@ class SealingKey(pulumi.ComponentResource):
             pulumi.Output.all(*[pulumi.Output.all(p.private_key_pem, p.certificate_pem) for p in self.key_pairs]).apply(
                 lambda pairs: [
                     {"generation": p.generation, "privateKeyPem": k, "certificatePem": c}
-                    for p, (k, c) in zip(self.key_pairs, pairs)
+                    for p, (k, c) in zip(self.key_pairs, pairs, strict=False)
                 ]
             )
         )
         self.certificate_pem = self.key_pairs[-1].certificate_pem
-        self.register_outputs({
-            "keys": self.keys,
-            "certificate_pem": self.certificate_pem,
-            "vault_secret_names": self.vault_secret_names,
-        })
+        self.register_outputs(
+            {
+                "keys": self.keys,
+                "certificate_pem": self.certificate_pem,
+                "vault_secret_names": self.vault_secret_names,
+            }
+        )
 
     def _shared_keys(self, name: str, cfg: SealedSecretsConfig) -> list[_KeyMaterial]:
         """The owner stack's keys 1..keyGeneration, read through a StackReference."""
@@ -169,7 +171,10 @@ class SealingKey(pulumi.ComponentResource):
         material: list[_KeyMaterial] = []
         for g in range(1, args.config.key_generation + 1):
             private_key = tls.PrivateKey(
-                f"{name}-key-{g}", algorithm="RSA", rsa_bits=RSA_BITS, opts=key_opts,
+                f"{name}-key-{g}",
+                algorithm="RSA",
+                rsa_bits=RSA_BITS,
+                opts=key_opts,
             )
             cert = tls.SelfSignedCert(
                 f"{name}-cert-{g}",

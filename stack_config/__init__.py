@@ -57,11 +57,34 @@ from stack_config.spec import (
 from stack_config.vault import DEFAULT_SEALED_SECRETS_CHART_VERSION, KeyVaultConfig, SealedSecretsConfig
 
 __all__ = [
-    "DEFAULT_SEALED_SECRETS_CHART_VERSION", "ENVIRONMENT_CLASSES", "INGRESS_TLS_CERT_KEY", "INGRESS_TLS_KEY_KEY",
-    "PROJECT", "RESERVED_NAMESPACES", "SECRET_KEYS", "STACK_ROLES", "AppNamespaceConfig", "ClusterConfig",
-    "ConfigError", "EgressConfig", "EgressHost", "IngressConfig", "IstioConfig", "JwtIssuerConfig", "KeyVaultConfig",
-    "MaintenanceWindow", "MtlsException", "NetworkConfig", "PlatformConfig", "SealedSecretsConfig",
-    "SystemPoolConfig", "UserPoolConfig", "istio_revision", "load_config", "parse_config", "read_raw_config",
+    "DEFAULT_SEALED_SECRETS_CHART_VERSION",
+    "ENVIRONMENT_CLASSES",
+    "INGRESS_TLS_CERT_KEY",
+    "INGRESS_TLS_KEY_KEY",
+    "PROJECT",
+    "RESERVED_NAMESPACES",
+    "SECRET_KEYS",
+    "STACK_ROLES",
+    "AppNamespaceConfig",
+    "ClusterConfig",
+    "ConfigError",
+    "EgressConfig",
+    "EgressHost",
+    "IngressConfig",
+    "IstioConfig",
+    "JwtIssuerConfig",
+    "KeyVaultConfig",
+    "MaintenanceWindow",
+    "MtlsException",
+    "NetworkConfig",
+    "PlatformConfig",
+    "SealedSecretsConfig",
+    "SystemPoolConfig",
+    "UserPoolConfig",
+    "istio_revision",
+    "load_config",
+    "parse_config",
+    "read_raw_config",
 ]
 
 ENVIRONMENT_CLASSES = ("nonprod", "prod")
@@ -98,42 +121,63 @@ class Tags(Kind):
 class PlatformConfig:
     environment: str = key(
         "environment",
-        Text(pattern=re.compile(r"^[a-z][a-z0-9-]{0,14}[a-z0-9]$"),
-             describe="allowed: 2-16 lowercase letters, digits or '-', e.g. dev, prod-weu"),
-        "environment name, part of every Azure name", required=Required(),
+        Text(
+            pattern=re.compile(r"^[a-z][a-z0-9-]{0,14}[a-z0-9]$"),
+            describe="allowed: 2-16 lowercase letters, digits or '-', e.g. dev, prod-weu",
+        ),
+        "environment name, part of every Azure name",
+        required=Required(),
     )
-    environment_class: str = key("environmentClass", Text(choices=ENVIRONMENT_CLASSES),
-                                 "decides the defaults and how strict validation is", required=Required())
+    environment_class: str = key(
+        "environmentClass",
+        Text(choices=ENVIRONMENT_CLASSES),
+        "decides the defaults and how strict validation is",
+        required=Required(),
+    )
     stack_role: str = key(
-        "stackRole", Text(choices=STACK_ROLES),
+        "stackRole",
+        Text(choices=STACK_ROLES),
         "sealingKeyOwner: the stack that only owns the sealing key shared by every non-production environment",
         default="environment",
     )
-    location: str = key("location", Text(pattern=re.compile(r"^[a-z][a-z0-9]{2,30}$"),
-                                         describe="allowed: an Azure region name such as westeurope"),
-                        "Azure region", required=Required())
+    location: str = key(
+        "location",
+        Text(pattern=re.compile(r"^[a-z][a-z0-9]{2,30}$"), describe="allowed: an Azure region name such as westeurope"),
+        "Azure region",
+        required=Required(),
+    )
     name_prefix: str = key(
         "namePrefix",
-        Text(pattern=re.compile(r"^[a-z][a-z0-9]{1,7}$"),
-             describe="allowed: 2-8 lowercase letters or digits, starting with a letter"),
-        "first part of every Azure name: <namePrefix>-<environment>-...", default="plat",
+        Text(
+            pattern=re.compile(r"^[a-z][a-z0-9]{1,7}$"),
+            describe="allowed: 2-8 lowercase letters or digits, starting with a letter",
+        ),
+        "first part of every Azure name: <namePrefix>-<environment>-...",
+        default="plat",
     )
-    tags: Mapping[str, str] = key("tags", Tags(), "applied to every Azure resource",
-                                  default=Derived(lambda ctx, values: {}, "`{}`"))
+    tags: Mapping[str, str] = key(
+        "tags", Tags(), "applied to every Azure resource", default=Derived(lambda ctx, values: {}, "`{}`")
+    )
     cluster: ClusterConfig = key("cluster", Section(ClusterConfig), "the AKS cluster")
     key_vault: KeyVaultConfig = key("keyVault", Section(KeyVaultConfig), "the environment's Key Vault")
-    sealed_secrets: SealedSecretsConfig = key("sealedSecrets", Section(SealedSecretsConfig),
-                                              "the sealed-secrets controller and its key")
+    sealed_secrets: SealedSecretsConfig = key(
+        "sealedSecrets", Section(SealedSecretsConfig), "the sealed-secrets controller and its key"
+    )
     istio: IstioConfig = key("istio", Section(IstioConfig), "the mesh")
     ingress: IngressConfig = key("ingress", Section(IngressConfig), "the ingress gateway")
     egress: EgressConfig = key("egress", Section(EgressConfig), "the egress gateway")
     app_namespaces: tuple[AppNamespaceConfig, ...] = key(
-        "appNamespaces", Objects(AppNamespaceConfig), "namespaces app teams deploy into (injected, default-deny)",
+        "appNamespaces",
+        Objects(AppNamespaceConfig),
+        "namespaces app teams deploy into (injected, default-deny)",
         default=(),
     )
-    prometheus_namespace: str | None = key("prometheusNamespace", NAMESPACE,
-                                              "where Prometheus runs; required when an app namespace sets "
-                                              "prometheusScrape", code_default=True)
+    prometheus_namespace: str | None = key(
+        "prometheusNamespace",
+        NAMESPACE,
+        "where Prometheus runs; required when an app namespace sets prometheusScrape",
+        code_default=True,
+    )
     secret_keys_present: frozenset[str] = field(default_factory=frozenset)
 
     @property
@@ -166,10 +210,14 @@ def parse_config(raw: Mapping[str, Any], secret_keys: Sequence[str] = ()) -> Pla
     read_fields(s, PlatformConfig, only=_CONTEXT_KEYS)
     s.ctx = Context(s.values["environment_class"], s.values["stack_role"], present_secrets)
     if s.ctx.stack_role == "sealingKeyOwner" and s.ctx.prod:
-        s.problem("stackRole", s.ctx.stack_role,
-                  "sealingKeyOwner is for the shared non-production key; prod stacks own their key")
-    read_fields(s, PlatformConfig, only=[f.name for f in dataclasses.fields(PlatformConfig)
-                                         if f.name not in _CONTEXT_KEYS])
+        s.problem(
+            "stackRole",
+            s.ctx.stack_role,
+            "sealingKeyOwner is for the shared non-production key; prod stacks own their key",
+        )
+    read_fields(
+        s, PlatformConfig, only=[f.name for f in dataclasses.fields(PlatformConfig) if f.name not in _CONTEXT_KEYS]
+    )
     check_mesh(s)
     if r.problems:
         raise ConfigError(r.problems)
@@ -199,7 +247,7 @@ def read_raw_config() -> tuple[dict[str, Any], list[str]]:
     for full_key, value in merged.items():
         if not full_key.startswith(prefix):
             continue
-        name = full_key[len(prefix):]
+        name = full_key[len(prefix) :]
         if runtime_config.is_config_secret(full_key) or full_key in runtime_config.get_config_secret_keys_env():
             secret.append(name)
             raw[name] = "[secret]"  # presence only: the values are read as secret Outputs below
@@ -216,9 +264,12 @@ def load_config() -> PlatformConfig:
         import pulumi
 
         conf = pulumi.Config(PROJECT)
-        cfg = dataclasses.replace(cfg, ingress=dataclasses.replace(
-            cfg.ingress,
-            tls_certificate_pem=conf.require_secret(INGRESS_TLS_CERT_KEY),
-            tls_private_key_pem=conf.require_secret(INGRESS_TLS_KEY_KEY),
-        ))
+        cfg = dataclasses.replace(
+            cfg,
+            ingress=dataclasses.replace(
+                cfg.ingress,
+                tls_certificate_pem=conf.require_secret(INGRESS_TLS_CERT_KEY),
+                tls_private_key_pem=conf.require_secret(INGRESS_TLS_KEY_KEY),
+            ),
+        )
     return cfg

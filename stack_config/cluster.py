@@ -47,11 +47,13 @@ class MaintenanceWindow:
 
     day_of_week: str = key("dayOfWeek", Text(choices=DAYS_OF_WEEK), "day the window opens")
     start_time: str = key(
-        "startTime", Text(pattern=_TIME_HHMM, describe="allowed: a 24-hour time HH:MM such as 02:00"),
+        "startTime",
+        Text(pattern=_TIME_HHMM, describe="allowed: a 24-hour time HH:MM such as 02:00"),
         "start, in the window's UTC offset",
     )
     utc_offset: str = key(
-        "utcOffset", Text(pattern=_UTC_OFFSET, describe="allowed: an offset such as +00:00 or -05:00"),
+        "utcOffset",
+        Text(pattern=_UTC_OFFSET, describe="allowed: an offset such as +00:00 or -05:00"),
         "offset of startTime from UTC",
     )
     # AKS rejects planned-maintenance windows shorter than four hours.
@@ -72,11 +74,13 @@ DEFAULT_WINDOWS = {
 
 @dataclass(frozen=True)
 class SystemPoolConfig:
-    vm_size: str = key("vmSize", VM_SIZE, "VM size of the system pool (critical add-ons only)",
-                       default="Standard_D4ds_v5")
+    vm_size: str = key(
+        "vmSize", VM_SIZE, "VM size of the system pool (critical add-ons only)", default="Standard_D4ds_v5"
+    )
     count: int = key("count", Integer(1, 100), "nodes; prod: 2 or more", default=ByClass(prod=3, nonprod=1))
-    availability_zones: tuple[str, ...] = key("availabilityZones", ZONE_LIST, "zones the nodes spread over",
-                                              default=ByClass(prod=ZONES, nonprod=()))
+    availability_zones: tuple[str, ...] = key(
+        "availabilityZones", ZONE_LIST, "zones the nodes spread over", default=ByClass(prod=ZONES, nonprod=())
+    )
     os_disk_size_gb: int = key("osDiskSizeGb", OS_DISK, "OS disk size in GB", default=128, code_default=True)
 
 
@@ -89,11 +93,13 @@ def _system_pool(s: Read) -> None:
 @dataclass(frozen=True)
 class UserPoolConfig:
     vm_size: str = key("vmSize", VM_SIZE, "VM size of the autoscaled workload pool", default="Standard_D4ds_v5")
-    min_count: int = key("minCount", Integer(0, 1000), "autoscaler minimum, at most maxCount",
-                         default=ByClass(prod=2, nonprod=1))
+    min_count: int = key(
+        "minCount", Integer(0, 1000), "autoscaler minimum, at most maxCount", default=ByClass(prod=2, nonprod=1)
+    )
     max_count: int = key("maxCount", Integer(1, 1000), "autoscaler maximum", default=ByClass(prod=10, nonprod=3))
-    availability_zones: tuple[str, ...] = key("availabilityZones", ZONE_LIST, "zones the nodes spread over",
-                                              default=ByClass(prod=ZONES, nonprod=()))
+    availability_zones: tuple[str, ...] = key(
+        "availabilityZones", ZONE_LIST, "zones the nodes spread over", default=ByClass(prod=ZONES, nonprod=())
+    )
     os_disk_size_gb: int = key("osDiskSizeGb", OS_DISK, "OS disk size in GB", default=128, code_default=True)
 
 
@@ -107,18 +113,25 @@ def _user_pool(s: Read) -> None:
 class NetworkConfig:
     vnet_cidr: str = key("vnetCidr", CIDR, "address space of the VNet the program creates", default="10.20.0.0/16")
     node_subnet_cidr: str = key("nodeSubnetCidr", CIDR, "node subnet, inside vnetCidr", default="10.20.0.0/22")
-    pod_cidr: str = key("podCidr", CIDR, "pod addresses (overlay, not routable outside the cluster)",
-                        default="192.168.0.0/16")
+    pod_cidr: str = key(
+        "podCidr", CIDR, "pod addresses (overlay, not routable outside the cluster)", default="192.168.0.0/16"
+    )
     service_cidr: str = key("serviceCidr", CIDR, "Kubernetes Service addresses", default="172.16.0.0/16")
     dns_service_ip: str = key(
-        "dnsServiceIp", Text(check=is_ipv4, describe="allowed: an IPv4 address inside serviceCidr"),
-        "cluster DNS address, inside serviceCidr", default="172.16.0.10",
+        "dnsServiceIp",
+        Text(check=is_ipv4, describe="allowed: an IPv4 address inside serviceCidr"),
+        "cluster DNS address, inside serviceCidr",
+        default="172.16.0.10",
     )
     existing_subnet_id: str | None = key(
         "existingSubnetId",
-        Text(pattern=ARM_SUBNET_ID, describe="allowed: a subnet resource ID /subscriptions/<id>/resourceGroups/<rg>/"
-             "providers/Microsoft.Network/virtualNetworks/<vnet>/subnets/<subnet>"),
-        "bring your own node subnet instead of creating a VNet", code_default=True,
+        Text(
+            pattern=ARM_SUBNET_ID,
+            describe="allowed: a subnet resource ID /subscriptions/<id>/resourceGroups/<rg>/"
+            "providers/Microsoft.Network/virtualNetworks/<vnet>/subnets/<subnet>",
+        ),
+        "bring your own node subnet instead of creating a VNet",
+        code_default=True,
     )
 
 
@@ -126,11 +139,13 @@ class NetworkConfig:
 def _network(s: Read) -> None:
     # Checked only between values that are themselves valid: a default standing in for a bad one proves nothing.
     v = s.values
-    if not (s.failed("dnsServiceIp") or s.failed("serviceCidr")) and \
-            ipaddress.IPv4Address(v["dns_service_ip"]) not in ipaddress.IPv4Network(v["service_cidr"]):
+    if not (s.failed("dnsServiceIp") or s.failed("serviceCidr")) and ipaddress.IPv4Address(
+        v["dns_service_ip"]
+    ) not in ipaddress.IPv4Network(v["service_cidr"]):
         s.problem("dnsServiceIp", v["dns_service_ip"], f"must be inside serviceCidr {v['service_cidr']}")
-    if not (s.failed("vnetCidr") or s.failed("nodeSubnetCidr")) and \
-            not ipaddress.IPv4Network(v["node_subnet_cidr"]).subnet_of(ipaddress.IPv4Network(v["vnet_cidr"])):
+    if not (s.failed("vnetCidr") or s.failed("nodeSubnetCidr")) and not ipaddress.IPv4Network(
+        v["node_subnet_cidr"]
+    ).subnet_of(ipaddress.IPv4Network(v["vnet_cidr"])):
         s.problem("nodeSubnetCidr", v["node_subnet_cidr"], f"must be inside vnetCidr {v['vnet_cidr']}")
 
 
@@ -141,48 +156,71 @@ class ClusterConfig:
         Text(pattern=_K8S_VERSION, describe="allowed: a Kubernetes minor or patch version such as 1.33 or 1.33.2"),
         "AKS version at creation (unset: the AKS default); AKS moves patch versions itself afterwards",
     )
-    sku_tier: str = key("skuTier", Text(choices=SKU_TIERS), "AKS pricing tier; prod: Standard or Premium (uptime SLA)",
-                        default=ByClass(prod="Standard", nonprod="Free"))
-    node_os_upgrade_channel: str = key(
-        "nodeOsUpgradeChannel", Text(choices=NODE_OS_UPGRADE_CHANNELS),
-        "node image refresh (None and Unmanaged are not allowed)", default="NodeImage",
+    sku_tier: str = key(
+        "skuTier",
+        Text(choices=SKU_TIERS),
+        "AKS pricing tier; prod: Standard or Premium (uptime SLA)",
+        default=ByClass(prod="Standard", nonprod="Free"),
     )
-    upgrade_channel: str = key("upgradeChannel", Text(choices=UPGRADE_CHANNELS), "Kubernetes auto-upgrade channel",
-                               default="patch")
+    node_os_upgrade_channel: str = key(
+        "nodeOsUpgradeChannel",
+        Text(choices=NODE_OS_UPGRADE_CHANNELS),
+        "node image refresh (None and Unmanaged are not allowed)",
+        default="NodeImage",
+    )
+    upgrade_channel: str = key(
+        "upgradeChannel", Text(choices=UPGRADE_CHANNELS), "Kubernetes auto-upgrade channel", default="patch"
+    )
     node_os_maintenance: MaintenanceWindow = key(
-        "maintenance.nodeOs", Section(MaintenanceWindow), "window for node image updates",
+        "maintenance.nodeOs",
+        Section(MaintenanceWindow),
+        "window for node image updates",
         default=ByClass(prod=DEFAULT_WINDOWS["prod"]["nodeOs"], nonprod=DEFAULT_WINDOWS["nonprod"]["nodeOs"]),
     )
     auto_upgrade_maintenance: MaintenanceWindow = key(
-        "maintenance.autoUpgrade", Section(MaintenanceWindow), "window for Kubernetes upgrades",
+        "maintenance.autoUpgrade",
+        Section(MaintenanceWindow),
+        "window for Kubernetes upgrades",
         default=ByClass(prod=DEFAULT_WINDOWS["prod"]["autoUpgrade"], nonprod=DEFAULT_WINDOWS["nonprod"]["autoUpgrade"]),
     )
     api_server_authorized_ip_ranges: tuple[str, ...] = key(
-        "apiServerAuthorizedIpRanges", CIDRS,
-        "who may reach the API server; prod: required unless privateCluster, never 0.0.0.0/0", default=(),
+        "apiServerAuthorizedIpRanges",
+        CIDRS,
+        "who may reach the API server; prod: required unless privateCluster, never 0.0.0.0/0",
+        default=(),
     )
     private_cluster: bool = key("privateCluster", Boolean(), "API server on a private endpoint", default=False)
     # Local accounts are disabled, so without an admin group nobody could administer the cluster.
     admin_group_object_ids: tuple[str, ...] = key(
         "adminGroupObjectIds",
         Texts(check=lambda v: bool(_GUID.match(v)), describe="allowed: an Entra ID group object ID (a GUID)"),
-        "Entra ID groups that administer the cluster (local accounts are disabled)", default=(),
-        required=Required("at least one Entra ID group object ID (local accounts are disabled)",
-                          when=lambda ctx: ctx.full_environment, doc="required (environment stacks)"),
+        "Entra ID groups that administer the cluster (local accounts are disabled)",
+        default=(),
+        required=Required(
+            "at least one Entra ID group object ID (local accounts are disabled)",
+            when=lambda ctx: ctx.full_environment,
+            doc="required (environment stacks)",
+        ),
     )
-    network_policy: str = key("networkPolicy", Text(choices=NETWORK_POLICIES), "NetworkPolicy engine",
-                              default="cilium")
-    encryption_at_host: bool = key("encryptionAtHost", Boolean(),
-                                   "encrypt temp disks and caches (needs the subscription feature EncryptionAtHost)",
-                                   default=False)
-    run_command_enabled: bool = key("runCommandEnabled", Boolean(),
-                                    "AKS run command (bypasses the API server's network restrictions); prod: false",
-                                    default=False)
+    network_policy: str = key("networkPolicy", Text(choices=NETWORK_POLICIES), "NetworkPolicy engine", default="cilium")
+    encryption_at_host: bool = key(
+        "encryptionAtHost",
+        Boolean(),
+        "encrypt temp disks and caches (needs the subscription feature EncryptionAtHost)",
+        default=False,
+    )
+    run_command_enabled: bool = key(
+        "runCommandEnabled",
+        Boolean(),
+        "AKS run command (bypasses the API server's network restrictions); prod: false",
+        default=False,
+    )
     system_pool: SystemPoolConfig = key("systemPool", Section(SystemPoolConfig), "system node pool")
     user_pool: UserPoolConfig = key("userPool", Section(UserPoolConfig), "workload node pool")
     network: NetworkConfig = key("network", Section(NetworkConfig), "cluster network")
-    log_retention_days: int = key("logRetentionDays", Integer(30, 730), "Log Analytics retention",
-                                  default=ByClass(prod=90, nonprod=30))
+    log_retention_days: int = key(
+        "logRetentionDays", Integer(30, 730), "Log Analytics retention", default=ByClass(prod=90, nonprod=30)
+    )
 
 
 @rules(ClusterConfig)
@@ -191,13 +229,16 @@ def _cluster(s: Read) -> None:
         return
     v = s.values
     if not v["api_server_authorized_ip_ranges"] and not v["private_cluster"]:
-        s.report("apiServerAuthorizedIpRanges", f"prod requires authorized IP ranges for the API server or "
-                 f"{s.at('privateCluster')}: true")
+        s.report(
+            "apiServerAuthorizedIpRanges",
+            f"prod requires authorized IP ranges for the API server or {s.at('privateCluster')}: true",
+        )
     for i, cidr in enumerate(v["api_server_authorized_ip_ranges"]):
         if is_whole_internet(cidr):
             s.r.problem(f"{s.at('apiServerAuthorizedIpRanges')}[{i}]", cidr, "prod does not allow the whole internet")
     if v["sku_tier"] not in PROD_SKU_TIERS and s.given("skuTier") and not s.failed("skuTier"):
         s.problem("skuTier", v["sku_tier"], f"prod allows: {', '.join(PROD_SKU_TIERS)} (uptime SLA)")
     if v["run_command_enabled"]:
-        s.problem("runCommandEnabled", True,
-                  "prod allows: false (run command bypasses the API server's network restrictions)")
+        s.problem(
+            "runCommandEnabled", True, "prod allows: false (run command bypasses the API server's network restrictions)"
+        )

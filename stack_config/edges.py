@@ -42,8 +42,11 @@ class SecretKey:
 
 
 SECRETS = (
-    SecretKey(INGRESS_TLS_CERT_KEY, "PEM certificate chain of the ingress hosts; required when ingress.tlsSource is "
-              "config (`pulumi config set --secret ingressTlsCertificate < cert.pem`)"),
+    SecretKey(
+        INGRESS_TLS_CERT_KEY,
+        "PEM certificate chain of the ingress hosts; required when ingress.tlsSource is "
+        "config (`pulumi config set --secret ingressTlsCertificate < cert.pem`)",
+    ),
     SecretKey(INGRESS_TLS_KEY_KEY, "PEM private key of that certificate; required when ingress.tlsSource is config"),
 )
 
@@ -75,26 +78,42 @@ class Claims(Kind):
 
 @dataclass(frozen=True)
 class JwtIssuerConfig:
-    issuer: str = key("issuer", Text(describe="the token issuer (iss claim), an https URL"),
-                      "the token issuer (iss claim)", required=Required())
+    issuer: str = key(
+        "issuer",
+        Text(describe="the token issuer (iss claim), an https URL"),
+        "the token issuer (iss claim)",
+        required=Required(),
+    )
     jwks_uri: str = key(
-        "jwksUri", Text(pattern=_HTTPS_URL, describe="allowed: an https:// URL of the issuer's JSON Web Key Set"),
-        "where the issuer publishes its signing keys", required=Required(),
+        "jwksUri",
+        Text(pattern=_HTTPS_URL, describe="allowed: an https:// URL of the issuer's JSON Web Key Set"),
+        "where the issuer publishes its signing keys",
+        required=Required(),
     )
     # Without an audience check a token minted for any other application would be accepted.
-    audiences: tuple[str, ...] = key("audiences", Texts(), "accepted aud claims", default=(),
-                                     required=Required("at least one accepted audience (aud claim)"))
-    hosts: tuple[str, ...] = key("hosts", Texts(describe="allowed: one of ingress.hosts"),
-                                 "protected hosts (unset: every host)", default=())
+    audiences: tuple[str, ...] = key(
+        "audiences",
+        Texts(),
+        "accepted aud claims",
+        default=(),
+        required=Required("at least one accepted audience (aud claim)"),
+    )
+    hosts: tuple[str, ...] = key(
+        "hosts", Texts(describe="allowed: one of ingress.hosts"), "protected hosts (unset: every host)", default=()
+    )
     paths: tuple[str, ...] = key(
-        "paths", Texts(check=lambda v: v.startswith("/"), describe="allowed: a path starting with /"),
-        "protected paths (unset: every path)", default=(),
+        "paths",
+        Texts(check=lambda v: v.startswith("/"), describe="allowed: a path starting with /"),
+        "protected paths (unset: every path)",
+        default=(),
     )
     required_claims: tuple[tuple[str, tuple[str, ...]], ...] = key(
-        "requiredClaims", Claims(), "claims a token must carry, with their allowed values", default=(),
+        "requiredClaims",
+        Claims(),
+        "claims a token must carry, with their allowed values",
+        default=(),
     )
-    forward_original_token: bool = key("forwardOriginalToken", Boolean(), "pass the token on to the app",
-                                       default=False)
+    forward_original_token: bool = key("forwardOriginalToken", Boolean(), "pass the token on to the app", default=False)
 
 
 @rules(JwtIssuerConfig)
@@ -103,8 +122,11 @@ def _jwt_issuer(s: Read) -> None:
     hosts = s.raw.get("hosts")
     for i, host in enumerate(hosts if isinstance(hosts, list) else []):
         if isinstance(host, str) and host not in ingress_hosts:
-            s.r.problem(f"{s.at('hosts')}[{i}]", host,
-                        f"allowed: one of ingress.hosts ({', '.join(ingress_hosts) or 'none set'})")
+            s.r.problem(
+                f"{s.at('hosts')}[{i}]",
+                host,
+                f"allowed: one of ingress.hosts ({', '.join(ingress_hosts) or 'none set'})",
+            )
     s.values["hosts"] = tuple(h for h in s.values["hosts"] if h in ingress_hosts)
 
 
@@ -112,27 +134,39 @@ def _jwt_issuer(s: Read) -> None:
 class IngressConfig:
     hosts: tuple[str, ...] = key(
         "hosts",
-        Texts(check=lambda h: is_hostname(h, allow_wildcard=True),
-              describe="allowed: a DNS name such as app.example.com or a wildcard such as *.apps.example.com"),
-        "host names the ingress gateway serves; `*` only outside prod", default=(),
-        required=Required("at least one host name the ingress gateway serves, e.g. *.apps.example.com",
-                          when=lambda ctx: ctx.full_environment, doc="required (environment stacks)"),
+        Texts(
+            check=lambda h: is_hostname(h, allow_wildcard=True),
+            describe="allowed: a DNS name such as app.example.com or a wildcard such as *.apps.example.com",
+        ),
+        "host names the ingress gateway serves; `*` only outside prod",
+        default=(),
+        required=Required(
+            "at least one host name the ingress gateway serves, e.g. *.apps.example.com",
+            when=lambda ctx: ctx.full_environment,
+            doc="required (environment stacks)",
+        ),
     )
     tls_source: str = key(
-        "tlsSource", Text(choices=INGRESS_TLS_SOURCES),
+        "tlsSource",
+        Text(choices=INGRESS_TLS_SOURCES),
         "keyVault: the operator imports the certificate into the vault; config: the secret keys below",
         default="keyVault",
     )
     tls_key_vault_certificate_name: str = key(
         "tlsKeyVaultCertificateName",
         Text(pattern=re.compile(r"^[A-Za-z0-9-]{1,127}$"), describe="allowed: a Key Vault certificate name"),
-        "certificate name in the environment's Key Vault", default="ingress-wildcard",
+        "certificate name in the environment's Key Vault",
+        default="ingress-wildcard",
     )
-    min_tls_version: str = key("minTlsVersion", Text(choices=TLS_VERSIONS), "lowest TLS version, at most maxTlsVersion",
-                               default="TLSV1_2")
+    min_tls_version: str = key(
+        "minTlsVersion", Text(choices=TLS_VERSIONS), "lowest TLS version, at most maxTlsVersion", default="TLSV1_2"
+    )
     max_tls_version: str = key("maxTlsVersion", Text(choices=TLS_VERSIONS), "highest TLS version", default="TLSV1_3")
     jwt_issuers: tuple[JwtIssuerConfig, ...] = key(
-        "jwtIssuers", Objects(JwtIssuerConfig), "token issuers; each protects distinct hosts or paths", default=(),
+        "jwtIssuers",
+        Objects(JwtIssuerConfig),
+        "token issuers; each protects distinct hosts or paths",
+        default=(),
     )
     namespace: str = key("namespace", GATEWAY_NAMESPACE, "ingress gateway namespace", default="istio-ingress")
     replicas: int = key("replicas", Integer(1, 20), "ingress gateway pods", default=ByClass(prod=3, nonprod=1))
@@ -151,15 +185,19 @@ def _ingress(s: Read) -> None:
     if v["tls_source"] == "config" and ctx.full_environment:
         for name in SECRET_KEYS:
             if name not in ctx.present_secrets:
-                s.r.report(name, f"required when ingress.tlsSource is config; set it with "
-                           f"`pulumi config set --secret {name} < file.pem`")
+                s.r.report(
+                    name,
+                    f"required when ingress.tlsSource is config; set it with "
+                    f"`pulumi config set --secret {name} < file.pem`",
+                )
     if TLS_VERSIONS.index(v["min_tls_version"]) > TLS_VERSIONS.index(v["max_tls_version"]):
         s.problem("minTlsVersion", v["min_tls_version"], f"must not be above maxTlsVersion ({v['max_tls_version']})")
     _check_jwt_scopes(s, v["jwt_issuers"], s.item_paths.get(s.at("jwtIssuers"), []), v["hosts"])
 
 
-def _check_jwt_scopes(s: Read, issuers: Sequence[JwtIssuerConfig], paths: Sequence[str],
-                      ingress_hosts: Sequence[str]) -> None:
+def _check_jwt_scopes(
+    s: Read, issuers: Sequence[JwtIssuerConfig], paths: Sequence[str], ingress_hosts: Sequence[str]
+) -> None:
     """Each issuer's hosts/paths demand *its* token; two issuers on the same host and path would deny everyone."""
 
     def scope(issuer: JwtIssuerConfig) -> tuple[set[str], set[str] | None]:
@@ -170,22 +208,38 @@ def _check_jwt_scopes(s: Read, issuers: Sequence[JwtIssuerConfig], paths: Sequen
         for j in range(i + 1, len(issuers)):
             hosts_b, paths_b = scope(issuers[j])
             if hosts_a & hosts_b and (paths_a is None or paths_b is None or paths_a & paths_b):
-                s.r.report(paths[j], f"protects {sorted(hosts_a & hosts_b)} like {paths[i]}; a request carries "
-                           "one token, so give each issuer distinct hosts or paths")
+                s.r.report(
+                    paths[j],
+                    f"protects {sorted(hosts_a & hosts_b)} like {paths[i]}; a request carries "
+                    "one token, so give each issuer distinct hosts or paths",
+                )
 
 
 @dataclass(frozen=True)
 class EgressHost:
     host: str = key(
         "host",
-        Text(check=lambda h: is_hostname(h, allow_wildcard=False),
-             describe="allowed: an explicit DNS name such as api.github.com (no wildcards, no IPs, no scheme)"),
-        "external host workloads may reach; a bare string item is the host", required=Required(),
+        Text(
+            check=lambda h: is_hostname(h, allow_wildcard=False),
+            describe="allowed: an explicit DNS name such as api.github.com (no wildcards, no IPs, no scheme)",
+        ),
+        "external host workloads may reach; a bare string item is the host",
+        required=Required(),
     )
-    port: int = key("port", Integer(1, 65535, check=lambda p: p == 443, describe="allowed: 443 (egress is HTTPS only)"),
-                    "destination port", default=443, code_default=True)
-    protocol: str = key("protocol", Text(choices=EGRESS_PROTOCOLS, why="egress is HTTPS only"),
-                        "TLS or HTTPS, the same on the wire", default="TLS", code_default=True)
+    port: int = key(
+        "port",
+        Integer(1, 65535, check=lambda p: p == 443, describe="allowed: 443 (egress is HTTPS only)"),
+        "destination port",
+        default=443,
+        code_default=True,
+    )
+    protocol: str = key(
+        "protocol",
+        Text(choices=EGRESS_PROTOCOLS, why="egress is HTTPS only"),
+        "TLS or HTTPS, the same on the wire",
+        default="TLS",
+        code_default=True,
+    )
 
 
 @rules(EgressHost)
@@ -198,8 +252,12 @@ def _egress_host(s: Read) -> None:
 
 @dataclass(frozen=True)
 class EgressConfig:
-    hosts: tuple[EgressHost, ...] = key("hosts", Objects(EgressHost, shorthand="host"),
-                                        "the HTTPS hosts workloads may call; nothing else leaves the mesh", default=())
+    hosts: tuple[EgressHost, ...] = key(
+        "hosts",
+        Objects(EgressHost, shorthand="host"),
+        "the HTTPS hosts workloads may call; nothing else leaves the mesh",
+        default=(),
+    )
     namespace: str = key("namespace", GATEWAY_NAMESPACE, "egress gateway namespace", default="istio-egress")
     replicas: int = key("replicas", Integer(1, 20), "egress gateway pods", default=ByClass(prod=2, nonprod=1))
 

@@ -1,7 +1,7 @@
 """Generate the README config reference from the key declarations.
 
-    python -m stack_config.gen_docs            # rewrite the table in README.md
-    python -m stack_config.gen_docs --check    # exit 1 if README.md is out of date (tests)
+python -m stack_config.gen_docs            # rewrite the table in README.md
+python -m stack_config.gen_docs --check    # exit 1 if README.md is out of date (tests)
 """
 
 from __future__ import annotations
@@ -96,8 +96,9 @@ def main(argv: list[str]) -> int:
     wanted = render_readme(current)
     if "--check" in argv:
         if current != wanted:
-            print(f"{README}: the config reference is out of date: run `python -m stack_config.gen_docs`",
-                  file=sys.stderr)
+            print(
+                f"{README}: the config reference is out of date: run `python -m stack_config.gen_docs`", file=sys.stderr
+            )
             return 1
         return 0
     if current != wanted:

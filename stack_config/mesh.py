@@ -15,9 +15,18 @@ DEFAULT_ISTIO_VERSION = "1.30.3"
 
 # Namespaces the platform owns; app namespaces may not take these names.
 RESERVED_NAMESPACES = (
-    "default", "kube-system", "kube-public", "kube-node-lease", "gatekeeper-system",
-    "istio-system", "istio-ingress", "istio-egress", "sealed-secrets", "calico-system",
-    "tigera-operator", "app-routing-system",
+    "default",
+    "kube-system",
+    "kube-public",
+    "kube-node-lease",
+    "gatekeeper-system",
+    "istio-system",
+    "istio-ingress",
+    "istio-egress",
+    "sealed-secrets",
+    "calico-system",
+    "tigera-operator",
+    "app-routing-system",
 )
 
 NAMESPACE = Text(pattern=DNS_LABEL, describe="allowed: a namespace name")
@@ -32,10 +41,10 @@ def istio_revision(version: str) -> str:
 @dataclass(frozen=True)
 class MtlsException:
     namespace: str = key("namespace", NAMESPACE, "an app namespace (one of appNamespaces)", required=Required())
-    mode: str = key("mode", Text(choices=MTLS_EXCEPTION_MODES), "what the namespace accepts besides mTLS",
-                    default="PERMISSIVE")
-    port: int | None = key("port", Integer(1, 65535), "only this port (unset: the whole namespace)",
-                              code_default=True)
+    mode: str = key(
+        "mode", Text(choices=MTLS_EXCEPTION_MODES), "what the namespace accepts besides mTLS", default="PERMISSIVE"
+    )
+    port: int | None = key("port", Integer(1, 65535), "only this port (unset: the whole namespace)", code_default=True)
 
 
 @rules(MtlsException)
@@ -50,27 +59,40 @@ class IstioConfig:
     version: str = key(
         "version",
         Text(pattern=SEMVER, describe="allowed: an exact Istio release such as 1.30.3 (pinned chart version)"),
-        "Istio release (the charts' version)", default=DEFAULT_ISTIO_VERSION,
+        "Istio release (the charts' version)",
+        default=DEFAULT_ISTIO_VERSION,
     )
-    revision: str = key("revision", Text(pattern=DNS_LABEL, describe="allowed: a DNS-1123 label"),
-                        "the istio.io/rev injection label value",
-                        default=Derived(lambda ctx, v: istio_revision(v["version"]), "version with dashes (`1-30-3`)"))
+    revision: str = key(
+        "revision",
+        Text(pattern=DNS_LABEL, describe="allowed: a DNS-1123 label"),
+        "the istio.io/rev injection label value",
+        default=Derived(lambda ctx, v: istio_revision(v["version"]), "version with dashes (`1-30-3`)"),
+    )
     trust_domain: str = key(
-        "trustDomain", Text(pattern=_TRUST_DOMAIN, describe="allowed: a DNS name such as cluster.local"),
-        "SPIFFE trust domain of workload identities", default="cluster.local",
+        "trustDomain",
+        Text(pattern=_TRUST_DOMAIN, describe="allowed: a DNS name such as cluster.local"),
+        "SPIFFE trust domain of workload identities",
+        default="cluster.local",
     )
     outbound_traffic_policy: str = key(
-        "outboundTrafficPolicy", Text(choices=OUTBOUND_TRAFFIC_POLICIES),
-        "REGISTRY_ONLY: sidecars reach only declared hosts; prod: REGISTRY_ONLY", default="REGISTRY_ONLY",
+        "outboundTrafficPolicy",
+        Text(choices=OUTBOUND_TRAFFIC_POLICIES),
+        "REGISTRY_ONLY: sidecars reach only declared hosts; prod: REGISTRY_ONLY",
+        default="REGISTRY_ONLY",
     )
     workload_cert_ttl_hours: int = key(
-        "workloadCertTtlHours", Integer(1, 24), "lifetime of workload certificates, at most maxWorkloadCertTtlHours",
+        "workloadCertTtlHours",
+        Integer(1, 24),
+        "lifetime of workload certificates, at most maxWorkloadCertTtlHours",
         default=Derived(lambda ctx, v: min(24, v["max_workload_cert_ttl_hours"]), "maxWorkloadCertTtlHours"),
     )
-    max_workload_cert_ttl_hours: int = key("maxWorkloadCertTtlHours", Integer(1, 24),
-                                           "longest certificate istiod signs", default=24)
+    max_workload_cert_ttl_hours: int = key(
+        "maxWorkloadCertTtlHours", Integer(1, 24), "longest certificate istiod signs", default=24
+    )
     mtls_exceptions: tuple[MtlsException, ...] = key(
-        "mtlsExceptions", Objects(MtlsException), "namespaces that also accept plaintext; nonprod only, never in prod",
+        "mtlsExceptions",
+        Objects(MtlsException),
+        "namespaces that also accept plaintext; nonprod only, never in prod",
         default=(),
     )
 
@@ -79,8 +101,11 @@ class IstioConfig:
 def _istio(s: Read) -> None:
     v = s.values
     if v["workload_cert_ttl_hours"] > v["max_workload_cert_ttl_hours"]:
-        s.problem("workloadCertTtlHours", v["workload_cert_ttl_hours"],
-                  f"must not exceed maxWorkloadCertTtlHours ({v['max_workload_cert_ttl_hours']})")
+        s.problem(
+            "workloadCertTtlHours",
+            v["workload_cert_ttl_hours"],
+            f"must not exceed maxWorkloadCertTtlHours ({v['max_workload_cert_ttl_hours']})",
+        )
     if s.ctx.prod and v["outbound_traffic_policy"] != "REGISTRY_ONLY":
         s.problem("outboundTrafficPolicy", v["outbound_traffic_policy"], "prod allows: REGISTRY_ONLY")
 
@@ -93,13 +118,17 @@ def _is_caller(value: str) -> bool:
 @dataclass(frozen=True)
 class AppNamespaceConfig:
     name: str = key(
-        "name", Text(pattern=DNS_LABEL, describe="allowed: a DNS-1123 label (lowercase letters, digits, '-')"),
-        "namespace name; the platform's own names are reserved", required=Required(),
+        "name",
+        Text(pattern=DNS_LABEL, describe="allowed: a DNS-1123 label (lowercase letters, digits, '-')"),
+        "namespace name; the platform's own names are reserved",
+        required=Required(),
     )
     allow_from_ingress: bool = key("allowFromIngress", Boolean(), "the ingress gateway may call it", default=False)
     allowed_callers: tuple[str, ...] = key(
-        "allowedCallers", Texts(check=_is_caller, describe="allowed: 'namespace' or 'namespace/serviceaccount'"),
-        "app namespaces (or one service account in them) that may call it", default=(),
+        "allowedCallers",
+        Texts(check=_is_caller, describe="allowed: 'namespace' or 'namespace/serviceaccount'"),
+        "app namespaces (or one service account in them) that may call it",
+        default=(),
     )
     prometheus_scrape: bool = key("prometheusScrape", Boolean(), "prometheusNamespace may scrape it", default=False)
     egress: bool = key("egress", Boolean(), "it may reach the egress gateway", default=False)
@@ -131,7 +160,10 @@ def check_mesh(s: Read) -> None:
     for i, exception in enumerate(v["istio"].mtls_exceptions):
         # An exception for a namespace nobody creates would only fail at apply time, after a timeout.
         if exception.namespace not in names:
-            s.r.problem(f"istio.mtlsExceptions[{i}].namespace", exception.namespace,
-                        "must name a namespace listed in appNamespaces")
+            s.r.problem(
+                f"istio.mtlsExceptions[{i}].namespace",
+                exception.namespace,
+                "must name a namespace listed in appNamespaces",
+            )
     if any(ns.prometheus_scrape for ns in v["app_namespaces"]) and not v["prometheus_namespace"]:
         s.report("prometheusNamespace", "required when an app namespace sets prometheusScrape: true")

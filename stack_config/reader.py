@@ -108,7 +108,13 @@ class Reader:
         return value, True
 
     def integer(
-        self, path: str, value: Any, lo: int, hi: int, *, check: Callable[[int], bool] | None = None,
+        self,
+        path: str,
+        value: Any,
+        lo: int,
+        hi: int,
+        *,
+        check: Callable[[int], bool] | None = None,
         describe: str = "",
     ) -> tuple[Any, bool]:
         if isinstance(value, bool) or not isinstance(value, int):

@@ -122,8 +122,9 @@ class Text(Kind):
         return ", ".join(f"`{c}`" for c in self.choices) if self.choices else _describe_doc(self.describe)
 
     def read(self, s: Read, path: str, value: Any, default: Any) -> tuple[Any, bool]:
-        return s.r.text(path, value, choices=self.choices, why=self.why, pattern=self.pattern, check=self.check,
-                        describe=self.hint)
+        return s.r.text(
+            path, value, choices=self.choices, why=self.why, pattern=self.pattern, check=self.check, describe=self.hint
+        )
 
 
 @dataclass(frozen=True)
@@ -203,8 +204,9 @@ class Objects(Kind):
         for i, raw in enumerate(value):
             item_path = f"{path}[{i}]"
             if self.shorthand is not None and isinstance(raw, str):
-                item = read_section(s.r, {self.shorthand: raw}, item_path, self.cls, s.ctx, parent=s,
-                                    shorthand=self.shorthand)
+                item = read_section(
+                    s.r, {self.shorthand: raw}, item_path, self.cls, s.ctx, parent=s, shorthand=self.shorthand
+                )
             elif raw is not None and not isinstance(raw, Mapping):
                 s.r.problem(item_path, raw, "expected an object (a YAML map)")
                 continue
@@ -229,8 +231,15 @@ class Key:
     required: Required | None = None
 
 
-def key(name: str, kind: Kind, doc: str, *, default: Any = None, required: Required | None = None,
-        code_default: bool = False) -> Any:
+def key(
+    name: str,
+    kind: Kind,
+    doc: str,
+    *,
+    default: Any = None,
+    required: Required | None = None,
+    code_default: bool = False,
+) -> Any:
     """A dataclass field declaring its config key. ``code_default``: code may omit it (then it is ``default``)."""
     spec = Key(name, kind, doc, default, required)
     if code_default:
@@ -272,8 +281,9 @@ def rules(cls: type) -> Callable[[Callable[[Read], None]], Callable[[Read], None
 class Read:
     """A section being read: its raw keys, the values read so far (by attribute) and where to report."""
 
-    def __init__(self, r: Reader, path: str, raw: Mapping, ctx: Context, parent: Read | None = None,
-                 shorthand: str | None = None):
+    def __init__(
+        self, r: Reader, path: str, raw: Mapping, ctx: Context, parent: Read | None = None, shorthand: str | None = None
+    ):
         self.r = r
         self.path = path
         self.raw = raw

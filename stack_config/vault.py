@@ -20,28 +20,37 @@ _STACK_NAME = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
 
 @dataclass(frozen=True)
 class KeyVaultConfig:
-    sku: str = key("sku", Text(choices=KEY_VAULT_SKUS), "vault SKU (premium: HSM-backed keys)",
-                   default=ByClass(prod="premium", nonprod="standard"))
+    sku: str = key(
+        "sku",
+        Text(choices=KEY_VAULT_SKUS),
+        "vault SKU (premium: HSM-backed keys)",
+        default=ByClass(prod="premium", nonprod="standard"),
+    )
     allowed_cidrs: tuple[str, ...] = key(
-        "allowedCidrs", Texts(check=is_cidr, describe="allowed: an IPv4 CIDR such as 203.0.113.0/24"),
-        "public networks allowed through the vault firewall (default action Deny); never 0.0.0.0/0", default=(),
+        "allowedCidrs",
+        Texts(check=is_cidr, describe="allowed: an IPv4 CIDR such as 203.0.113.0/24"),
+        "public networks allowed through the vault firewall (default action Deny); never 0.0.0.0/0",
+        default=(),
     )
     allowed_subnet_ids: tuple[str, ...] = key(
         "allowedSubnetIds",
         Texts(check=lambda v: bool(ARM_SUBNET_ID.match(v)), describe="allowed: a subnet resource ID"),
-        "subnets allowed through the vault firewall", default=(),
+        "subnets allowed through the vault firewall",
+        default=(),
     )
     # 90 days is Azure's maximum and the longest window to recover a deleted secret.
-    soft_delete_retention_days: int = key("softDeleteRetentionDays", Integer(7, 90),
-                                          "days a deleted vault or secret stays recoverable", default=90)
+    soft_delete_retention_days: int = key(
+        "softDeleteRetentionDays", Integer(7, 90), "days a deleted vault or secret stays recoverable", default=90
+    )
 
 
 @rules(KeyVaultConfig)
 def _key_vault(s: Read) -> None:
     for i, cidr in enumerate(s.values["allowed_cidrs"]):
         if is_whole_internet(cidr):
-            s.r.problem(f"{s.at('allowedCidrs')}[{i}]", cidr,
-                        "the whole internet is not allowed; list the deployers' ranges")
+            s.r.problem(
+                f"{s.at('allowedCidrs')}[{i}]", cidr, "the whole internet is not allowed; list the deployers' ranges"
+            )
 
 
 def _default_key_mode(ctx: Context, values: Mapping[str, Any]) -> str:
@@ -53,27 +62,36 @@ def _default_key_mode(ctx: Context, values: Mapping[str, Any]) -> str:
 @dataclass(frozen=True)
 class SealedSecretsConfig:
     key_mode: str = key(
-        "keyMode", Text(choices=SEALING_KEY_MODES),
+        "keyMode",
+        Text(choices=SEALING_KEY_MODES),
         "prod: dedicated (own key); nonprod: sharedOwner (the key-owner stack) or sharedReference (every other stack)",
-        default=Derived(_default_key_mode, "`dedicated` prod, `sharedOwner` on the key-owner stack, "
-                                           "`sharedReference` otherwise"),
+        default=Derived(
+            _default_key_mode, "`dedicated` prod, `sharedOwner` on the key-owner stack, `sharedReference` otherwise"
+        ),
     )
     shared_key_stack: str | None = key(
         "sharedKeyStack",
         Text(pattern=_STACK_NAME, describe="allowed: a fully qualified stack name <organization>/<project>/<stack>"),
         "the key owner, e.g. contoso/platform/nonprod-keys; required when keyMode is sharedReference",
     )
-    key_generation: int = key("keyGeneration", Integer(1, 100),
-                              "bump to rotate: adds a new key, keeps the old ones for decryption", default=1)
-    cert_validity_days: int = key("certValidityDays", Integer(30, 3650), "validity of the sealing certificate",
-                                  default=3650)
+    key_generation: int = key(
+        "keyGeneration", Integer(1, 100), "bump to rotate: adds a new key, keeps the old ones for decryption", default=1
+    )
+    cert_validity_days: int = key(
+        "certValidityDays", Integer(30, 3650), "validity of the sealing certificate", default=3650
+    )
     chart_version: str = key(
         "chartVersion",
         Text(pattern=SEMVER, describe="allowed: an exact chart version such as 2.19.1 (pinned, never a range)"),
-        "sealed-secrets Helm chart version", default=DEFAULT_SEALED_SECRETS_CHART_VERSION,
+        "sealed-secrets Helm chart version",
+        default=DEFAULT_SEALED_SECRETS_CHART_VERSION,
     )
-    namespace: str = key("namespace", Text(pattern=DNS_LABEL, describe="allowed: a DNS-1123 label"),
-                         "controller namespace", default="sealed-secrets")
+    namespace: str = key(
+        "namespace",
+        Text(pattern=DNS_LABEL, describe="allowed: a DNS-1123 label"),
+        "controller namespace",
+        default="sealed-secrets",
+    )
 
 
 @rules(SealedSecretsConfig)
@@ -82,10 +100,15 @@ def _sealed_secrets(s: Read) -> None:
     if ctx.prod and mode != "dedicated":
         s.problem("keyMode", mode, "prod allows: dedicated (each production instance has its own key)")
     if ctx.nonprod and mode == "dedicated":
-        s.problem("keyMode", mode, "nonprod allows: sharedOwner, sharedReference "
-                  "(one key is shared by every non-production environment)")
+        s.problem(
+            "keyMode",
+            mode,
+            "nonprod allows: sharedOwner, sharedReference (one key is shared by every non-production environment)",
+        )
     if ctx.stack_role == "sealingKeyOwner" and ctx.nonprod and mode != "sharedOwner":
         s.problem("keyMode", mode, "a sealingKeyOwner stack allows: sharedOwner")
     if mode == "sharedReference" and not ctx.prod and not s.given("sharedKeyStack"):
-        s.report("sharedKeyStack",
-                 "required when keyMode is sharedReference; the owner stack as <organization>/platform/<stack>")
+        s.report(
+            "sharedKeyStack",
+            "required when keyMode is sharedReference; the owner stack as <organization>/platform/<stack>",
+        )

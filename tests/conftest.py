@@ -15,7 +15,8 @@ StackReference outputs (the non-prod key-owner stack by default; pass ``stack_re
 from __future__ import annotations
 
 import copy
-from typing import Any, Callable, Mapping, Optional
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import pytest
 import yaml
@@ -40,7 +41,7 @@ def raw_config() -> Callable[[str], dict[str, Any]]:
 def run_stack() -> Callable[..., ProgramRun]:
     """Run ``__main__.py`` for a stack with optional config overrides (``None`` deletes a key)."""
 
-    def run(stack: str = "dev", overrides: Optional[Mapping[str, Any]] = None, **kwargs: Any) -> ProgramRun:
+    def run(stack: str = "dev", overrides: Mapping[str, Any] | None = None, **kwargs: Any) -> ProgramRun:
         return run_program(stack, overrides=overrides, **kwargs)
 
     return run
@@ -70,13 +71,15 @@ def run_component() -> Callable[..., ProgramRun]:
 
 def k8s_manifest(resource: RecordedResource) -> dict[str, Any]:
     """A recorded Kubernetes resource as the object that would reach the API server."""
-    return {k: v for k, v in resource.inputs.items() if k in ("apiVersion", "kind", "metadata", "spec", "data",
-                                                              "stringData", "type", "immutable")}
+    return {
+        k: v
+        for k, v in resource.inputs.items()
+        if k in ("apiVersion", "kind", "metadata", "spec", "data", "stringData", "type", "immutable")
+    }
 
 
 def istio_objects(run: ProgramRun) -> list[dict[str, Any]]:
-    return [k8s_manifest(r) for r in run.resources
-            if r.type.startswith("kubernetes:") and "istio.io/" in r.type]
+    return [k8s_manifest(r) for r in run.resources if r.type.startswith("kubernetes:") and "istio.io/" in r.type]
 
 
 @pytest.fixture

@@ -43,10 +43,16 @@ def test_stack_files_are_valid(stack):
 
 
 def test_defaults_are_the_secure_choice():
-    cfg = parse_config({"environment": "qa", "environmentClass": "nonprod", "location": "westeurope",
-                        "cluster": {"adminGroupObjectIds": ["6f1c2a7e-3b4d-4e5f-9a8b-1c2d3e4f5a6b"]},
-                        "ingress": {"hosts": ["*.qa.example.com"]},
-                        "sealedSecrets": {"sharedKeyStack": "contoso/platform/nonprod-keys"}})
+    cfg = parse_config(
+        {
+            "environment": "qa",
+            "environmentClass": "nonprod",
+            "location": "westeurope",
+            "cluster": {"adminGroupObjectIds": ["6f1c2a7e-3b4d-4e5f-9a8b-1c2d3e4f5a6b"]},
+            "ingress": {"hosts": ["*.qa.example.com"]},
+            "sealedSecrets": {"sharedKeyStack": "contoso/platform/nonprod-keys"},
+        }
+    )
     assert cfg.cluster.node_os_upgrade_channel == "NodeImage"
     assert cfg.cluster.upgrade_channel == "patch"
     assert cfg.cluster.run_command_enabled is False
@@ -61,11 +67,16 @@ def test_defaults_are_the_secure_choice():
 
 
 def test_prod_defaults_are_stricter_than_nonprod():
-    base = {"environment": "prod2", "location": "westeurope", "ingress": {"hosts": ["a.example.com"]},
-            "cluster": {"adminGroupObjectIds": ["6f1c2a7e-3b4d-4e5f-9a8b-1c2d3e4f5a6b"], "privateCluster": True}}
+    base = {
+        "environment": "prod2",
+        "location": "westeurope",
+        "ingress": {"hosts": ["a.example.com"]},
+        "cluster": {"adminGroupObjectIds": ["6f1c2a7e-3b4d-4e5f-9a8b-1c2d3e4f5a6b"], "privateCluster": True},
+    }
     prod = parse_config({**base, "environmentClass": "prod"})
-    nonprod = parse_config({**base, "environmentClass": "nonprod",
-                            "sealedSecrets": {"sharedKeyStack": "contoso/platform/nonprod-keys"}})
+    nonprod = parse_config(
+        {**base, "environmentClass": "nonprod", "sealedSecrets": {"sharedKeyStack": "contoso/platform/nonprod-keys"}}
+    )
     assert prod.cluster.sku_tier == "Standard" and nonprod.cluster.sku_tier == "Free"
     assert prod.cluster.system_pool.count >= 2 and prod.cluster.system_pool.availability_zones
     assert prod.sealed_secrets.key_mode == "dedicated"
@@ -119,7 +130,11 @@ REJECTED = [
     ("dev", {"ingress.hosts": []}, "ingress.hosts"),
     ("dev", {"cluster.adminGroupObjectIds": []}, "cluster.adminGroupObjectIds"),
     ("dev", {"sealedSecrets.sharedKeyStack": None}, "sealedSecrets.sharedKeyStack"),
-    ("dev", {"ingress.jwtIssuers": [{"issuer": "https://idp.example.com", "audiences": ["api"]}]}, "ingress.jwtIssuers[0].jwksUri"),
+    (
+        "dev",
+        {"ingress.jwtIssuers": [{"issuer": "https://idp.example.com", "audiences": ["api"]}]},
+        "ingress.jwtIssuers[0].jwksUri",
+    ),
     # unknown keys that look like typos
     ("dev", {"cluster.nodeOSUpgradeChannel": "NodeImage"}, "cluster.nodeOSUpgradeChannel"),
     ("dev", {"istoi": {"version": "1.30.3"}}, "istoi"),
@@ -141,22 +156,53 @@ REJECTED = [
     ("dev", {"cluster.userPool.minCount": 5, "cluster.userPool.maxCount": 2}, "cluster.userPool.minCount"),
     ("dev", {"ingress.minTlsVersion": "TLSV1_3", "ingress.maxTlsVersion": "TLSV1_2"}, "ingress.minTlsVersion"),
     ("dev", {"istio.maxWorkloadCertTtlHours": 6, "istio.workloadCertTtlHours": 12}, "istio.workloadCertTtlHours"),
-    ("dev", {"ingress.jwtIssuers": [{"issuer": "https://idp.example.com", "jwksUri": "https://idp.example.com/k",
-                                     "audiences": ["api"], "hosts": ["other.example.com"]}]},
-     "ingress.jwtIssuers[0].hosts[0]"),
-    ("dev", {"ingress.jwtIssuers": [{"issuer": "https://idp.example.com", "jwksUri": "https://idp.example.com/k",
-                                     "audiences": ["api"], "requiredClaims": {"roles": []}}]},
-     "ingress.jwtIssuers[0].requiredClaims.roles"),
+    (
+        "dev",
+        {
+            "ingress.jwtIssuers": [
+                {
+                    "issuer": "https://idp.example.com",
+                    "jwksUri": "https://idp.example.com/k",
+                    "audiences": ["api"],
+                    "hosts": ["other.example.com"],
+                }
+            ]
+        },
+        "ingress.jwtIssuers[0].hosts[0]",
+    ),
+    (
+        "dev",
+        {
+            "ingress.jwtIssuers": [
+                {
+                    "issuer": "https://idp.example.com",
+                    "jwksUri": "https://idp.example.com/k",
+                    "audiences": ["api"],
+                    "requiredClaims": {"roles": []},
+                }
+            ]
+        },
+        "ingress.jwtIssuers[0].requiredClaims.roles",
+    ),
     ("dev", {"egress.hosts": ["api.github.com", {"host": "api.github.com"}]}, "egress.hosts[1]"),
     ("dev", {"egress.hosts": [None]}, "egress.hosts[0].host"),
     ("dev", {"appNamespaces": [{"name": "shop"}, {"name": "shop"}]}, "appNamespaces[1].name"),
-    ("dev", {"appNamespaces": [{"name": "shop", "prometheusScrape": True}], "prometheusNamespace": None},
-     "prometheusNamespace"),
+    (
+        "dev",
+        {"appNamespaces": [{"name": "shop", "prometheusScrape": True}], "prometheusNamespace": None},
+        "prometheusNamespace",
+    ),
     # a bad value is reported once: its default standing in does not trip the rules that read it
-    ("dev", {"cluster.network.serviceCidr": "10.0.0.0/33", "cluster.network.dnsServiceIp": "10.0.0.10"},
-     "cluster.network.serviceCidr"),
-    ("dev", {"appNamespaces": [{"name": "shop", "allowedCallers": ["Bad Caller"]}]},
-     "appNamespaces[0].allowedCallers[0]"),
+    (
+        "dev",
+        {"cluster.network.serviceCidr": "10.0.0.0/33", "cluster.network.dnsServiceIp": "10.0.0.10"},
+        "cluster.network.serviceCidr",
+    ),
+    (
+        "dev",
+        {"appNamespaces": [{"name": "shop", "allowedCallers": ["Bad Caller"]}]},
+        "appNamespaces[0].allowedCallers[0]",
+    ),
 ]
 
 
@@ -185,8 +231,9 @@ def test_problem_names_value_and_what_is_allowed():
 
 def test_required_list_messages():
     [missing] = problems_for("dev", {"cluster.adminGroupObjectIds": None})
-    assert missing == ("cluster.adminGroupObjectIds: required; at least one Entra ID group object ID "
-                       "(local accounts are disabled)")
+    assert missing == (
+        "cluster.adminGroupObjectIds: required; at least one Entra ID group object ID (local accounts are disabled)"
+    )
     [empty] = problems_for("dev", {"ingress.hosts": []})
     assert empty == "ingress.hosts: got []; at least one host name the ingress gateway serves, e.g. *.apps.example.com"
 
@@ -202,8 +249,15 @@ def test_typo_gets_a_suggestion():
 
 
 def test_every_problem_is_reported_at_once():
-    problems = problems_for("prod", {"istio.outboundTrafficPolicy": "ALLOW_ANY", "cluster.skuTier": "Free",
-                                     "location": None, "ingress.hosts": ["*", "api.example.com"]})
+    problems = problems_for(
+        "prod",
+        {
+            "istio.outboundTrafficPolicy": "ALLOW_ANY",
+            "cluster.skuTier": "Free",
+            "location": None,
+            "ingress.hosts": ["*", "api.example.com"],
+        },
+    )
     assert [p.split(":")[0] for p in problems] == sorted(
         ["location", "cluster.skuTier", "istio.outboundTrafficPolicy", "ingress.hosts[0]"],
         key=[p.split(":")[0] for p in problems].index,
@@ -211,7 +265,7 @@ def test_every_problem_is_reported_at_once():
     assert len(problems) == 4
 
 
-ACCEPTED = [
+ACCEPTED: list[tuple[str, dict[str, Any]]] = [
     ("dev", {"istio.mtlsExceptions": [{"namespace": "shop", "mode": "PERMISSIVE", "port": 8080}]}),
     ("dev", {"istio.outboundTrafficPolicy": "ALLOW_ANY"}),
     ("dev", {"ingress.hosts": ["*"]}),
@@ -241,24 +295,29 @@ def test_ingress_tls_from_config_needs_secret_values():
     problems = problems_for("dev", {"ingress.tlsSource": "config"})
     assert [p.split(":")[0] for p in problems] == ["ingressTlsCertificate", "ingressTlsPrivateKey"]
     assert "pulumi config set --secret ingressTlsCertificate" in problems[0]
-    raw = with_changes("dev", {"ingress.tlsSource": "config", "ingressTlsCertificate": "[secret]",
-                               "ingressTlsPrivateKey": "[secret]"})
+    raw = with_changes(
+        "dev", {"ingress.tlsSource": "config", "ingressTlsCertificate": "[secret]", "ingressTlsPrivateKey": "[secret]"}
+    )
     assert parse_config(raw, ("ingressTlsCertificate", "ingressTlsPrivateKey")).ingress.tls_source == "config"
 
 
 def test_plaintext_secret_config_is_rejected():
-    raw = with_changes("dev", {"ingress.tlsSource": "config", "ingressTlsCertificate": "cert",
-                               "ingressTlsPrivateKey": "key"})
+    raw = with_changes(
+        "dev", {"ingress.tlsSource": "config", "ingressTlsCertificate": "cert", "ingressTlsPrivateKey": "key"}
+    )
     with pytest.raises(ConfigError) as err:
         parse_config(raw, ("ingressTlsCertificate",))
     assert err.value.problems == [
-        "ingressTlsPrivateKey: must be a secret; set it with `pulumi config set --secret ingressTlsPrivateKey < file.pem`"
+        "ingressTlsPrivateKey: must be a secret; "
+        "set it with `pulumi config set --secret ingressTlsPrivateKey < file.pem`"
     ]
 
 
 def test_allowed_callers_must_name_a_listed_namespace():
     problems = problems_for("dev", {"appNamespaces": [{"name": "shop", "allowedCallers": ["billing/api"]}]})
-    assert problems == ["appNamespaces[0].allowedCallers[0]: got 'billing/api'; must name a namespace listed in appNamespaces"]
+    assert problems == [
+        "appNamespaces[0].allowedCallers[0]: got 'billing/api'; must name a namespace listed in appNamespaces"
+    ]
 
 
 def test_key_owner_stack_needs_no_cluster_settings():
@@ -274,21 +333,27 @@ ISSUER = {"issuer": "https://idp.example.com", "jwksUri": "https://idp.example.c
 
 
 def _issuers(*scopes: dict[str, Any]) -> dict[str, Any]:
-    return {"ingress.hosts": ["*.apps.example.com", "api.example.com"],
-            "ingress.jwtIssuers": [{**ISSUER, "issuer": f"https://idp{i}.example.com", **scope}
-                                   for i, scope in enumerate(scopes)]}
+    return {
+        "ingress.hosts": ["*.apps.example.com", "api.example.com"],
+        "ingress.jwtIssuers": [
+            {**ISSUER, "issuer": f"https://idp{i}.example.com", **scope} for i, scope in enumerate(scopes)
+        ],
+    }
 
 
 def test_overlapping_issuers_are_refused_naming_the_later_one():
     # Both protect api.example.com on every path: a request carries one token, so one of them always denies it.
     [problem] = problems_for("dev", _issuers({"hosts": ["api.example.com"]}, {}))
-    assert problem == ("ingress.jwtIssuers[1]: protects ['api.example.com'] like ingress.jwtIssuers[0]; a request "
-                       "carries one token, so give each issuer distinct hosts or paths")
+    assert problem == (
+        "ingress.jwtIssuers[1]: protects ['api.example.com'] like ingress.jwtIssuers[0]; a request "
+        "carries one token, so give each issuer distinct hosts or paths"
+    )
 
 
 def test_overlap_is_reported_with_every_other_problem():
-    problems = problems_for("prod", {**_issuers({"paths": ["/admin/*"]}, {"paths": ["/admin/*", "/x"]}),
-                                     "cluster.skuTier": "Free"})
+    problems = problems_for(
+        "prod", {**_issuers({"paths": ["/admin/*"]}, {"paths": ["/admin/*", "/x"]}), "cluster.skuTier": "Free"}
+    )
     assert [p.split(":")[0] for p in problems] == ["cluster.skuTier", "ingress.jwtIssuers[1]"]
 
 
@@ -299,11 +364,14 @@ def test_overlap_index_is_the_configured_position():
     assert "like ingress.jwtIssuers[1];" in problems[1]
 
 
-@pytest.mark.parametrize("scopes", [
-    ({"hosts": ["api.example.com"]}, {"hosts": ["*.apps.example.com"]}),
-    ({"paths": ["/admin/*"]}, {"paths": ["/partner/*"]}),
-    ({"hosts": ["api.example.com"], "paths": ["/a"]}, {"hosts": ["api.example.com"], "paths": ["/b"]}),
-])
+@pytest.mark.parametrize(
+    "scopes",
+    [
+        ({"hosts": ["api.example.com"]}, {"hosts": ["*.apps.example.com"]}),
+        ({"paths": ["/admin/*"]}, {"paths": ["/partner/*"]}),
+        ({"hosts": ["api.example.com"], "paths": ["/a"]}, {"hosts": ["api.example.com"], "paths": ["/b"]}),
+    ],
+)
 def test_issuers_on_distinct_hosts_or_paths_are_accepted(scopes):
     assert len(parse_config(with_changes("dev", _issuers(*scopes))).ingress.jwt_issuers) == 2
 
@@ -312,15 +380,22 @@ def test_issuers_on_distinct_hosts_or_paths_are_accepted(scopes):
 # A corpus of bad configurations run through the real __main__.py: one clear error, no resource.
 PROGRAM_CORPUS = [
     ("dev", {"cluster": {"systemPool": {"count": "3"}, "adminGroupObjectIds": "abc"}}, "cluster.adminGroupObjectIds"),
-    ("dev", {"cluster": {"upgradeChannel": "node-image", "adminGroupObjectIds": ["6f1c2a7e-3b4d-4e5f-9a8b-1c2d3e4f5a6b"]}},
-     "cluster.upgradeChannel"),
+    (
+        "dev",
+        {"cluster": {"upgradeChannel": "node-image", "adminGroupObjectIds": ["6f1c2a7e-3b4d-4e5f-9a8b-1c2d3e4f5a6b"]}},
+        "cluster.upgradeChannel",
+    ),
     ("dev", {"egress": {"hosts": [{"host": "example.com", "port": 80}]}}, "egress.hosts[0].port"),
     ("dev", {"ingress": {"hosts": ["bad host"]}}, "ingress.hosts[0]"),
     ("dev", {"istio": {"outboundTrafficPolicy": "ALLOW_ALL"}}, "istio.outboundTrafficPolicy"),
     ("dev", {"location": None}, "location"),
     ("dev", {"keyVualt": {}}, "keyVualt"),
     ("prod", {"istio": {"mtlsExceptions": [{"namespace": "legacy"}]}}, "istio.mtlsExceptions[0]"),
-    ("prod", {"egress": {"hosts": [{"host": "example.com", "protocol": "HTTP", "port": 443}]}}, "egress.hosts[0].protocol"),
+    (
+        "prod",
+        {"egress": {"hosts": [{"host": "example.com", "protocol": "HTTP", "port": 443}]}},
+        "egress.hosts[0].protocol",
+    ),
     ("prod", {"ingress": {"hosts": ["*"], "tlsKeyVaultCertificateName": "wildcard"}}, "ingress.hosts[0]"),
     ("prod", {"sealedSecrets": {"keyMode": "sharedOwner"}}, "sealedSecrets.keyMode"),
     ("prod", {"keyVault": {"allowedCidrs": ["0.0.0.0/0"]}}, "keyVault.allowedCidrs[0]"),

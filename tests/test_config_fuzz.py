@@ -13,7 +13,11 @@ from tests.conftest import stack_raw_config
 BASES = {name: stack_raw_config(name) for name in ("dev", "prod", "nonprod-keys")}
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers(-10, 70000) | st.floats(allow_nan=False) | st.text(max_size=20)
+    st.none()
+    | st.booleans()
+    | st.integers(-10, 70000)
+    | st.floats(allow_nan=False)
+    | st.text(max_size=20)
     | st.sampled_from(["*", "0.0.0.0/0", "10.0.0.0/8", "STRICT", "prod", "nonprod", "NodeImage", "1.30.3"]),
     lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=4),
     max_leaves=12,

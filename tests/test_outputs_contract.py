@@ -48,8 +48,13 @@ def test_secrecy_matches_the_contract(stack, stack_run):
 @pytest.mark.parametrize("stack", STACKS)
 def test_values_have_the_declared_types(stack, stack_run):
     run = stack_run(stack)
-    problems = [f"{spec.name}: {problem}" for spec in outputs_for(STACKS[stack]) if spec.name in run.outputs
-                for problem in [type_problem(spec.type, run.outputs[spec.name])] if problem]
+    problems = [
+        f"{spec.name}: {problem}"
+        for spec in outputs_for(STACKS[stack])
+        if spec.name in run.outputs
+        for problem in [type_problem(spec.type, run.outputs[spec.name])]
+        if problem
+    ]
     assert not problems, f"stack {stack}:\n  " + "\n  ".join(problems)
     assert run.outputs.get("contractVersion") == CONTRACT_VERSION
 
@@ -60,8 +65,11 @@ def test_values_agree_with_the_stack_config(stack_run):
     out = run.outputs
     assert out.get("environment") == "dev" and out.get("environmentClass") == "nonprod"
     assert out.get("location") == "westeurope"
-    missing = [n for n in ("ingressHostnames", "egressAllowList", "appNamespaces", "istioRevision", "injectionLabel")
-               if n not in out]
+    missing = [
+        n
+        for n in ("ingressHostnames", "egressAllowList", "appNamespaces", "istioRevision", "injectionLabel")
+        if n not in out
+    ]
     assert not missing, f"not wired yet: {', '.join(missing)}"
     assert out["ingressHostnames"] == ["*.dev.apps.example.com"]
     assert out["egressAllowList"] == ["login.microsoftonline.com", "graph.microsoft.com", "api.github.com"]

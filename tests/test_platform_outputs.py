@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import pulumi
 import pytest
@@ -25,15 +26,41 @@ from tools.program_runner import ProgramRun, run_program
 
 # The names COMMON.md fixes; the table must match them exactly.
 ENVIRONMENT_NAMES = {
-    "contractVersion", "environment", "environmentClass", "location", "resourceGroupName", "clusterName",
-    "clusterId", "kubeconfig", "oidcIssuerUrl", "kubeletIdentityObjectId", "kubeletIdentityClientId",
-    "nodeResourceGroup", "keyVaultName", "keyVaultUri", "sealingCertificatePem", "sealedSecretsNamespace",
-    "sealedSecretsControllerName", "ingressPublicIp", "ingressHostnames", "meshTrustDomain", "istioRevision",
-    "injectionLabel", "egressAllowList", "appNamespaces",
+    "contractVersion",
+    "environment",
+    "environmentClass",
+    "location",
+    "resourceGroupName",
+    "clusterName",
+    "clusterId",
+    "kubeconfig",
+    "oidcIssuerUrl",
+    "kubeletIdentityObjectId",
+    "kubeletIdentityClientId",
+    "nodeResourceGroup",
+    "keyVaultName",
+    "keyVaultUri",
+    "sealingCertificatePem",
+    "sealedSecretsNamespace",
+    "sealedSecretsControllerName",
+    "ingressPublicIp",
+    "ingressHostnames",
+    "meshTrustDomain",
+    "istioRevision",
+    "injectionLabel",
+    "egressAllowList",
+    "appNamespaces",
 }
 KEY_OWNER_NAMES = {
-    "contractVersion", "environment", "environmentClass", "location", "resourceGroupName", "keyVaultName",
-    "keyVaultUri", "sealingCertificatePem", "sealingKeys",
+    "contractVersion",
+    "environment",
+    "environmentClass",
+    "location",
+    "resourceGroupName",
+    "keyVaultName",
+    "keyVaultUri",
+    "sealingCertificatePem",
+    "sealingKeys",
 }
 SECRET_LOOKING = re.compile(r"kubeconfig|sealingkeys|privatekey|password|token|credential|clientsecret", re.I)
 STACK = "contoso/platform/dev"
@@ -75,18 +102,21 @@ def test_examples_carry_no_key_material():
     assert "PRIVATE KEY-----" not in text
 
 
-@pytest.mark.parametrize("type_name,value,fragment", [
-    ("str", None, "expected str, got None"),
-    ("str", 3, "expected str, got int"),
-    ("list[str]", "a.example.com", "expected list[str], got str"),
-    ("list[str]", ["a", 1], "item 1 is int"),
-    ("dict[str, str]", ["istio.io/rev"], "expected dict[str, str], got list"),
-    ("dict[str, str]", {"istio.io/rev": 1}, "entry 'istio.io/rev'"),
-    ("list[SealingKey]", [{"generation": 1, "certificatePem": "c"}], "expected keys generation"),
-    ("list[SealingKey]", [{"generation": "1", "privateKeyPem": "k", "certificatePem": "c"}], "generation must be"),
-])
+@pytest.mark.parametrize(
+    "type_name,value,fragment",
+    [
+        ("str", None, "expected str, got None"),
+        ("str", 3, "expected str, got int"),
+        ("list[str]", "a.example.com", "expected list[str], got str"),
+        ("list[str]", ["a", 1], "item 1 is int"),
+        ("dict[str, str]", ["istio.io/rev"], "expected dict[str, str], got list"),
+        ("dict[str, str]", {"istio.io/rev": 1}, "entry 'istio.io/rev'"),
+        ("list[SealingKey]", [{"generation": 1, "certificatePem": "c"}], "expected keys generation"),
+        ("list[SealingKey]", [{"generation": "1", "privateKeyPem": "k", "certificatePem": "c"}], "generation must be"),
+    ],
+)
 def test_type_checks_reject_wrong_shapes(type_name, value, fragment):
-    assert fragment in type_problem(type_name, value)
+    assert fragment in (type_problem(type_name, value) or "")
 
 
 def test_sealing_key_generation_read_back_as_float_is_accepted():
@@ -97,10 +127,17 @@ def test_sealing_key_generation_read_back_as_float_is_accepted():
 # --------------------------------------------------------------------------- versions
 
 
-@pytest.mark.parametrize("actual,minimum,ok", [
-    ("1.0", "1.0", True), ("1.3", "1.1", True), ("1.0", "1.1", False), ("2.0", "1.0", False),
-    ("1.9", "2.0", False), ("1.10", "1.9", True),
-])
+@pytest.mark.parametrize(
+    "actual,minimum,ok",
+    [
+        ("1.0", "1.0", True),
+        ("1.3", "1.1", True),
+        ("1.0", "1.1", False),
+        ("2.0", "1.0", False),
+        ("1.9", "2.0", False),
+        ("1.10", "1.9", True),
+    ],
+)
 def test_compatibility_is_same_major_and_minor_at_least(actual, minimum, ok):
     assert is_compatible(actual, minimum) is ok
 
@@ -211,7 +248,7 @@ def test_export_outputs_checks_outputs_when_they_resolve():
 # --------------------------------------------------------------------------- consumer
 
 
-def _consume(outputs: dict[str, Any], use: Callable[[PlatformStack], None], min_contract: str = "1.0") -> ProgramRun:
+def _consume(outputs: dict[str, Any], use: Callable[[PlatformStack], object], min_contract: str = "1.0") -> ProgramRun:
     def build() -> None:
         use(PlatformStack(STACK, min_contract=min_contract))
 
@@ -219,15 +256,28 @@ def _consume(outputs: dict[str, Any], use: Callable[[PlatformStack], None], min_
 
 
 PROPERTIES = {
-    "environment": "environment", "environment_class": "environmentClass", "location": "location",
-    "resource_group_name": "resourceGroupName", "cluster_name": "clusterName", "cluster_id": "clusterId",
-    "kubeconfig": "kubeconfig", "oidc_issuer_url": "oidcIssuerUrl",
-    "kubelet_identity_object_id": "kubeletIdentityObjectId", "kubelet_identity_client_id": "kubeletIdentityClientId",
-    "node_resource_group": "nodeResourceGroup", "key_vault_name": "keyVaultName", "key_vault_uri": "keyVaultUri",
-    "sealing_certificate_pem": "sealingCertificatePem", "sealed_secrets_namespace": "sealedSecretsNamespace",
-    "sealed_secrets_controller_name": "sealedSecretsControllerName", "ingress_public_ip": "ingressPublicIp",
-    "ingress_hostnames": "ingressHostnames", "mesh_trust_domain": "meshTrustDomain",
-    "istio_revision": "istioRevision", "injection_label": "injectionLabel", "egress_allow_list": "egressAllowList",
+    "environment": "environment",
+    "environment_class": "environmentClass",
+    "location": "location",
+    "resource_group_name": "resourceGroupName",
+    "cluster_name": "clusterName",
+    "cluster_id": "clusterId",
+    "kubeconfig": "kubeconfig",
+    "oidc_issuer_url": "oidcIssuerUrl",
+    "kubelet_identity_object_id": "kubeletIdentityObjectId",
+    "kubelet_identity_client_id": "kubeletIdentityClientId",
+    "node_resource_group": "nodeResourceGroup",
+    "key_vault_name": "keyVaultName",
+    "key_vault_uri": "keyVaultUri",
+    "sealing_certificate_pem": "sealingCertificatePem",
+    "sealed_secrets_namespace": "sealedSecretsNamespace",
+    "sealed_secrets_controller_name": "sealedSecretsControllerName",
+    "ingress_public_ip": "ingressPublicIp",
+    "ingress_hostnames": "ingressHostnames",
+    "mesh_trust_domain": "meshTrustDomain",
+    "istio_revision": "istioRevision",
+    "injection_label": "injectionLabel",
+    "egress_allow_list": "egressAllowList",
     "app_namespaces": "appNamespaces",
 }
 
@@ -264,7 +314,7 @@ def test_kubeconfig_stays_secret_even_if_the_producer_forgot():
 
     def build() -> None:
         p = PlatformStack(STACK)
-        p._ref = PlainReference()
+        p._ref = PlainReference()  # type: ignore[assignment]
         p.contract_version = p._ref.get_output("contractVersion").apply(p._check_version)
         pulumi.export("kubeconfig", p.kubeconfig)
         pulumi.export("clusterName", p.cluster_name)
@@ -330,8 +380,10 @@ def test_require_app_namespace():
     assert run.outputs == {"ns": "shop"}
     with pytest.raises(PlatformOutputError) as err:
         _consume(example_outputs(), lambda p: pulumi.export("ns", p.require_app_namespace("billing")))
-    assert "namespace 'billing' is not an app namespace of stack contoso/platform/dev (appNamespaces: shop, payments)" \
+    assert (
+        "namespace 'billing' is not an app namespace of stack contoso/platform/dev (appNamespaces: shop, payments)"
         in str(err.value)
+    )
 
 
 def test_non_contract_names_fail_at_once():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 
 import pytest
@@ -40,10 +41,8 @@ def depends_on(run: ProgramRun, resource: RecordedResource, target: RecordedReso
             seen.add(urn)
             if urn == target.urn:
                 return True
-            try:
+            with contextlib.suppress(KeyError):
                 todo.append(run.by_urn(urn))
-            except KeyError:
-                pass
     return False
 
 
@@ -58,9 +57,14 @@ def test_environment_stack_has_every_part(stack_run):
     run = stack_run("prod")
     components = {r.type for r in run.resources if not r.custom}
     assert {
-        "platform:base:PlatformBase", "platform:aks:Cluster", "platform:keyvault:Vault",
-        "platform:sealedsecrets:Controller", "platform:istio:Mesh", "platform:istio:IngressGateway",
-        "platform:istio:EgressGateway", "platform:istio:AppNamespaces",
+        "platform:base:PlatformBase",
+        "platform:aks:Cluster",
+        "platform:keyvault:Vault",
+        "platform:sealedsecrets:Controller",
+        "platform:istio:Mesh",
+        "platform:istio:IngressGateway",
+        "platform:istio:EgressGateway",
+        "platform:istio:AppNamespaces",
     } <= components
 
 

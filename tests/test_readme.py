@@ -17,15 +17,16 @@ README = (ROOT / "README.md").read_text()
 def readme_section(title: str) -> str:
     start = README.index(f"## {title}")
     end = README.find("\n## ", start + 1)
-    return README[start: end if end > 0 else None]
+    return README[start : end if end > 0 else None]
 
 
 def known_keys(section: str) -> list[str]:
     """The keys config validation accepts at a section path, read from its own unknown-key message."""
     raw = stack_raw_config("dev")
     raw.setdefault("istio", {})["mtlsExceptions"] = [{"namespace": "legacy"}]
-    raw["ingress"]["jwtIssuers"] = [{"issuer": "https://idp.example.com", "jwksUri": "https://idp.example.com/k",
-                                     "audiences": ["a"]}]
+    raw["ingress"]["jwtIssuers"] = [
+        {"issuer": "https://idp.example.com", "jwksUri": "https://idp.example.com/k", "audiences": ["a"]}
+    ]
     raw["egress"]["hosts"] = [{"host": "api.github.com"}]
     target = raw
     if section:
@@ -41,9 +42,24 @@ def known_keys(section: str) -> list[str]:
     return problem.split("allowed keys: ", 1)[1].split(", ")
 
 
-SECTIONS = ["", "cluster", "cluster.maintenance", "cluster.maintenance.nodeOs", "cluster.systemPool",
-            "cluster.userPool", "cluster.network", "keyVault", "sealedSecrets", "istio", "istio.mtlsExceptions[0]",
-            "ingress", "ingress.jwtIssuers[0]", "egress", "egress.hosts[0]", "appNamespaces[0]"]
+SECTIONS = [
+    "",
+    "cluster",
+    "cluster.maintenance",
+    "cluster.maintenance.nodeOs",
+    "cluster.systemPool",
+    "cluster.userPool",
+    "cluster.network",
+    "keyVault",
+    "sealedSecrets",
+    "istio",
+    "istio.mtlsExceptions[0]",
+    "ingress",
+    "ingress.jwtIssuers[0]",
+    "egress",
+    "egress.hosts[0]",
+    "appNamespaces[0]",
+]
 
 
 @pytest.mark.parametrize("section", SECTIONS, ids=[s or "top" for s in SECTIONS])

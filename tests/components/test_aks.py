@@ -20,7 +20,6 @@ K8S_PROVIDER = "pulumi:providers:kubernetes"
 COMPONENT = "platform:aks:Cluster"
 
 
-
 def build_cluster(raw: dict[str, Any] | None = None, names: tuple[str, ...] = ("aks",)) -> Callable[[], None]:
     """The program: the base and the cluster(s), from ``raw`` config or else the stack's own."""
 
@@ -30,9 +29,20 @@ def build_cluster(raw: dict[str, Any] | None = None, names: tuple[str, ...] = ("
         for name in names:
             aks = wiring.aks_cluster(cfg, name, base)
             wiring.export_attributes(
-                aks, name, "cluster_name", "cluster_id", "resource_group_name", "oidc_issuer_url", "kubeconfig",
-                "kubelet_identity_object_id", "kubelet_identity_client_id", "node_resource_group", "tenant_id",
-                "identity_principal_id", "secrets_provider_client_id", "secrets_provider_object_id",
+                aks,
+                name,
+                "cluster_name",
+                "cluster_id",
+                "resource_group_name",
+                "oidc_issuer_url",
+                "kubeconfig",
+                "kubelet_identity_object_id",
+                "kubelet_identity_client_id",
+                "node_resource_group",
+                "tenant_id",
+                "identity_principal_id",
+                "secrets_provider_client_id",
+                "secrets_provider_object_id",
             )
 
     return build
@@ -63,18 +73,41 @@ def test_upgrade_channels_follow_config(run_component):
     assert mc.get("autoUpgradeProfile.upgradeChannel") == "stable"
 
 
-@pytest.mark.parametrize("stack, node_os, auto_upgrade", [
-    ("dev",
-     {"startTime": "02:00", "utcOffset": "+01:00", "durationHours": 4,
-      "schedule": {"weekly": {"dayOfWeek": "Tuesday", "intervalWeeks": 1}}},
-     {"startTime": "02:00", "utcOffset": "+01:00", "durationHours": 4,
-      "schedule": {"weekly": {"dayOfWeek": "Wednesday", "intervalWeeks": 1}}}),
-    ("prod",
-     {"startTime": "01:00", "utcOffset": "+01:00", "durationHours": 6,
-      "schedule": {"weekly": {"dayOfWeek": "Saturday", "intervalWeeks": 1}}},
-     {"startTime": "01:00", "utcOffset": "+01:00", "durationHours": 6,
-      "schedule": {"weekly": {"dayOfWeek": "Sunday", "intervalWeeks": 1}}}),
-])
+@pytest.mark.parametrize(
+    "stack, node_os, auto_upgrade",
+    [
+        (
+            "dev",
+            {
+                "startTime": "02:00",
+                "utcOffset": "+01:00",
+                "durationHours": 4,
+                "schedule": {"weekly": {"dayOfWeek": "Tuesday", "intervalWeeks": 1}},
+            },
+            {
+                "startTime": "02:00",
+                "utcOffset": "+01:00",
+                "durationHours": 4,
+                "schedule": {"weekly": {"dayOfWeek": "Wednesday", "intervalWeeks": 1}},
+            },
+        ),
+        (
+            "prod",
+            {
+                "startTime": "01:00",
+                "utcOffset": "+01:00",
+                "durationHours": 6,
+                "schedule": {"weekly": {"dayOfWeek": "Saturday", "intervalWeeks": 1}},
+            },
+            {
+                "startTime": "01:00",
+                "utcOffset": "+01:00",
+                "durationHours": 6,
+                "schedule": {"weekly": {"dayOfWeek": "Sunday", "intervalWeeks": 1}},
+            },
+        ),
+    ],
+)
 def test_maintenance_windows(build_run, stack, node_os, auto_upgrade):
     run = build_run(stack)
     windows = {m.get("configName"): m for m in run.of_type(MAINT)}
@@ -101,7 +134,9 @@ def test_default_windows_when_config_sets_none(run_component):
     run = run_component(build_cluster(raw), stack="prod")
     node_os = next(m for m in run.of_type(MAINT) if m.get("configName") == "aksManagedNodeOSUpgradeSchedule")
     assert node_os.get("maintenanceWindow") == {
-        "startTime": "01:00", "utcOffset": "+00:00", "durationHours": 6,
+        "startTime": "01:00",
+        "utcOffset": "+00:00",
+        "durationHours": 6,
         "schedule": {"weekly": {"dayOfWeek": "Saturday", "intervalWeeks": 1}},
     }
 
@@ -128,16 +163,22 @@ def test_prod_cluster_is_protected_dev_is_not(build_run):
 # --------------------------------------------------------------------------- identity and access
 
 
-@pytest.mark.parametrize("stack, admin_group", [
-    ("dev", "6f1c2a7e-3b4d-4e5f-9a8b-1c2d3e4f5a6b"),
-    ("prod", "0b9e5f2c-7d1a-4c3b-8e6f-2a4b6c8d0e1f"),
-])
+@pytest.mark.parametrize(
+    "stack, admin_group",
+    [
+        ("dev", "6f1c2a7e-3b4d-4e5f-9a8b-1c2d3e4f5a6b"),
+        ("prod", "0b9e5f2c-7d1a-4c3b-8e6f-2a4b6c8d0e1f"),
+    ],
+)
 def test_entra_id_with_azure_rbac_and_no_local_accounts(build_run, stack, admin_group):
     mc = build_run(stack).one(MC)
     assert mc.get("disableLocalAccounts") is True
     assert mc.get("enableRBAC") is True
     assert mc.get("aadProfile") == {
-        "managed": True, "enableAzureRBAC": True, "adminGroupObjectIDs": [admin_group], "tenantID": TENANT_ID,
+        "managed": True,
+        "enableAzureRBAC": True,
+        "adminGroupObjectIDs": [admin_group],
+        "tenantID": TENANT_ID,
     }
     assert mc.get("identity") == {"type": "SystemAssigned"}
 
@@ -149,14 +190,18 @@ def test_oidc_issuer_and_workload_identity(build_run, stack):
     assert mc.get("securityProfile.workloadIdentity") == {"enabled": True}
 
 
-@pytest.mark.parametrize("stack, ranges, disable_run_command", [
-    ("dev", ["203.0.113.0/24", "198.51.100.16/28"], False),  # dev's config allows run command
-    ("prod", ["198.51.100.16/28", "192.0.2.32/28"], True),
-])
+@pytest.mark.parametrize(
+    "stack, ranges, disable_run_command",
+    [
+        ("dev", ["203.0.113.0/24", "198.51.100.16/28"], False),  # dev's config allows run command
+        ("prod", ["198.51.100.16/28", "192.0.2.32/28"], True),
+    ],
+)
 def test_api_server_access(build_run, stack, ranges, disable_run_command):
     mc = build_run(stack).one(MC)
     assert mc.get("apiServerAccessProfile") == {
-        "authorizedIPRanges": ranges, "disableRunCommand": disable_run_command,
+        "authorizedIPRanges": ranges,
+        "disableRunCommand": disable_run_command,
     }
 
 
@@ -164,7 +209,9 @@ def test_private_cluster_has_no_public_endpoint(run_component):
     raw = with_cluster("prod", privateCluster=True, apiServerAuthorizedIpRanges=[])
     mc = run_component(build_cluster(raw), stack="prod").one(MC)
     assert mc.get("apiServerAccessProfile") == {
-        "enablePrivateCluster": True, "privateDNSZone": "system", "disableRunCommand": True,
+        "enablePrivateCluster": True,
+        "privateDNSZone": "system",
+        "disableRunCommand": True,
     }
 
 
@@ -207,7 +254,8 @@ def test_security_profile_defender_and_image_cleaner(build_run, stack):
     mc = run.one(MC)
     workspace = run.one("azure-native:operationalinsights:Workspace")
     assert mc.get("securityProfile.defender") == {
-        "logAnalyticsWorkspaceResourceId": workspace.id, "securityMonitoring": {"enabled": True},
+        "logAnalyticsWorkspaceResourceId": workspace.id,
+        "securityMonitoring": {"enabled": True},
     }
     assert mc.get("securityProfile.imageCleaner") == {"enabled": True, "intervalHours": 168}
 
@@ -218,7 +266,8 @@ def test_addons_policy_and_key_vault_csi_with_rotation(build_run, stack):
     assert mc.get("addonProfiles") == {
         "azurepolicy": {"enabled": True},
         "azureKeyvaultSecretsProvider": {
-            "enabled": True, "config": {"enableSecretRotation": "true", "rotationPollInterval": "2m"},
+            "enabled": True,
+            "config": {"enableSecretRotation": "true", "rotationPollInterval": "2m"},
         },
     }
 
@@ -231,8 +280,10 @@ def test_sku_tier(build_run, stack, tier):
 def test_storage_profile_and_autoscaler_defaults(build_run):
     mc = build_run("prod").one(MC)
     assert mc.get("storageProfile") == {
-        "diskCSIDriver": {"enabled": True}, "snapshotController": {"enabled": True},
-        "fileCSIDriver": {"enabled": False}, "blobCSIDriver": {"enabled": False},
+        "diskCSIDriver": {"enabled": True},
+        "snapshotController": {"enabled": True},
+        "fileCSIDriver": {"enabled": False},
+        "blobCSIDriver": {"enabled": False},
     }
     assert mc.get("autoScalerProfile.skipNodesWithSystemPods") == "true"
     assert mc.get("autoScalerProfile.expander") == "least-waste"
@@ -245,10 +296,13 @@ def pools(run: ProgramRun) -> dict[str, dict[str, Any]]:
     return {p["name"]: p for p in run.one(MC).get("agentPoolProfiles")}
 
 
-@pytest.mark.parametrize("stack, count, zones, encryption", [
-    ("dev", 1, None, False),
-    ("prod", 3, ["1", "2", "3"], True),
-])
+@pytest.mark.parametrize(
+    "stack, count, zones, encryption",
+    [
+        ("dev", 1, None, False),
+        ("prod", 3, ["1", "2", "3"], True),
+    ],
+)
 def test_system_pool(build_run, stack, count, zones, encryption):
     run = build_run(stack)
     system = pools(run)["system"]
@@ -261,16 +315,22 @@ def test_system_pool(build_run, stack, count, zones, encryption):
     assert system["vnetSubnetID"] == run.one("azure-native:network:Subnet").id
 
 
-@pytest.mark.parametrize("stack, vm_size, min_count, max_count, encryption", [
-    ("dev", "Standard_D4ds_v5", 1, 3, False),
-    ("prod", "Standard_D8ds_v5", 3, 12, True),
-])
+@pytest.mark.parametrize(
+    "stack, vm_size, min_count, max_count, encryption",
+    [
+        ("dev", "Standard_D4ds_v5", 1, 3, False),
+        ("prod", "Standard_D8ds_v5", 3, 12, True),
+    ],
+)
 def test_user_pool_autoscales(build_run, stack, vm_size, min_count, max_count, encryption):
     user = pools(build_run(stack))["user"]
     assert user["mode"] == "User"
     assert "nodeTaints" not in user
     assert (user["enableAutoScaling"], user["minCount"], user["maxCount"], user["count"]) == (
-        True, min_count, max_count, min_count,
+        True,
+        min_count,
+        max_count,
+        min_count,
     )
     assert user["vmSize"] == vm_size
     assert user["enableEncryptionAtHost"] is encryption
@@ -351,7 +411,10 @@ def test_two_clusters_in_one_program_do_not_collide(run_component):
     assert len({(r.type, r.name) for r in custom}) == len(custom), "Pulumi names collide"
     # Each cluster's windows target that cluster.
     assert sorted(m.get("resourceName") for m in run.of_type(MAINT)) == [
-        "plat-prod-aks-a", "plat-prod-aks-a", "plat-prod-aks-b", "plat-prod-aks-b",
+        "plat-prod-aks-a",
+        "plat-prod-aks-a",
+        "plat-prod-aks-b",
+        "plat-prod-aks-b",
     ]
     assert run.outputs["aks-a.kubeconfig"] != run.outputs["aks-b.kubeconfig"]
     assert {"aks-a.kubeconfig", "aks-b.kubeconfig"} <= run.secret_outputs

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import fnmatch
 import itertools
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -85,7 +85,7 @@ def _rule_matches(rule: Mapping[str, Any], req: Request) -> bool:
     return "to" not in rule or any(_operation_matches(t["operation"], req) for t in rule["to"])
 
 
-def istio_allows(policies: list[Mapping[str, Any]], req: Request) -> bool:
+def istio_allows(policies: Sequence[Mapping[str, Any]], req: Request) -> bool:
     """Istio's decision for a workload selected by ``policies`` (no selectors, no CUSTOM):
 
     a matching DENY denies; with no ALLOW policy everything is allowed; otherwise a request is
@@ -109,8 +109,8 @@ def authz_in(run: ProgramRun, namespace: str) -> list[dict[str, Any]]:
 
 
 def test_evaluator_knows_istio_semantics():
-    allow_nothing = {"spec": {}}
-    allow_all = {"spec": {"rules": [{}]}}
+    allow_nothing: dict[str, Any] = {"spec": {}}
+    allow_all: dict[str, Any] = {"spec": {"rules": [{}]}}
     assert istio_allows([], Request(None)) is True  # no policy at all: Istio allows
     assert istio_allows([allow_nothing], Request("x/ns/a/sa/b")) is False
     assert istio_allows([allow_nothing, allow_all], Request(None)) is True
@@ -152,8 +152,10 @@ def expected_allowed(ns_cfg: Mapping[str, Any], prometheus_ns: str, req: Request
         elif req.namespace == caller:
             return True
     return bool(
-        ns_cfg.get("prometheusScrape") and req.namespace == prometheus_ns
-        and req.method == "GET" and req.path == "/metrics"
+        ns_cfg.get("prometheusScrape")
+        and req.namespace == prometheus_ns
+        and req.method == "GET"
+        and req.path == "/metrics"
     )
 
 
@@ -181,15 +183,18 @@ def test_allow_nothing_alone_allows_nothing(dev):
 def test_allow_policies_name_the_exact_identities(dev):
     shop = {p["metadata"]["name"]: p["spec"] for p in authz_in(dev, "shop")}
     assert shop["allow-ingress-gateway"] == {
-        "action": "ALLOW", "rules": [{"from": [{"source": {"principals": [INGRESS_GW]}}]}],
+        "action": "ALLOW",
+        "rules": [{"from": [{"source": {"principals": [INGRESS_GW]}}]}],
     }
     assert shop["allow-callers"]["rules"][0]["from"] == [
         {"source": {"principals": ["cluster.local/ns/payments/sa/checkout"]}}
     ]
-    assert shop["allow-prometheus-scrape"]["rules"] == [{
-        "from": [{"source": {"namespaces": ["monitoring"]}}],
-        "to": [{"operation": {"methods": ["GET"], "paths": ["/metrics"]}}],
-    }]
+    assert shop["allow-prometheus-scrape"]["rules"] == [
+        {
+            "from": [{"source": {"namespaces": ["monitoring"]}}],
+            "to": [{"operation": {"methods": ["GET"], "paths": ["/metrics"]}}],
+        }
+    ]
     payments = {p["metadata"]["name"] for p in authz_in(dev, "payments")}
     assert "allow-ingress-gateway" not in payments  # allowFromIngress: false
 
@@ -198,8 +203,7 @@ def test_namespace_callers_and_custom_trust_domain(raw_config):
     raw = raw_config("dev")
     raw["istio"]["trustDomain"] = "plat-dev.example.com"
     raw["appNamespaces"][0]["allowedCallers"] = ["payments"]  # a whole namespace, no service account
-    run = run_program("dev", program=build,
-                      overrides={"istio": raw["istio"], "appNamespaces": raw["appNamespaces"]})
+    run = run_program("dev", program=build, overrides={"istio": raw["istio"], "appNamespaces": raw["appNamespaces"]})
     shop = {p["metadata"]["name"]: p["spec"] for p in authz_in(run, "shop")}
     assert shop["allow-callers"]["rules"] == [{"from": [{"source": {"namespaces": ["payments"]}}]}]
     assert shop["allow-ingress-gateway"]["rules"][0]["from"][0]["source"]["principals"] == [
@@ -302,26 +306,32 @@ def _port_matches(ports: list | None, port: int, protocol: str) -> bool:
     return not ports or any(p.get("port") == port and p.get("protocol", "TCP") == protocol for p in ports)
 
 
-def _direction_allows(policies: list[Mapping], pod: Pod, other: Pod, port: int, protocol: str, kind: str) -> bool:
+def _direction_allows(policies: Sequence[Mapping], pod: Pod, other: Pod, port: int, protocol: str, kind: str) -> bool:
     key, peers_key = ("ingress", "from") if kind == "Ingress" else ("egress", "to")
-    selecting = [p for p in policies if p["metadata"]["namespace"] == pod.namespace
-                 and kind in p["spec"].get("policyTypes", [])
-                 and _selects(p["spec"].get("podSelector") or {}, pod.label_map)]
+    selecting = [
+        p
+        for p in policies
+        if p["metadata"]["namespace"] == pod.namespace
+        and kind in p["spec"].get("policyTypes", [])
+        and _selects(p["spec"].get("podSelector") or {}, pod.label_map)
+    ]
     if not selecting:
         return True  # not isolated in this direction
     for p in selecting:
         for rule in p["spec"].get(key) or []:
             peers = rule.get(peers_key)
-            if (not peers or any(_peer_matches(peer, pod.namespace, other) for peer in peers)) \
-                    and _port_matches(rule.get("ports"), port, protocol):
+            if (not peers or any(_peer_matches(peer, pod.namespace, other) for peer in peers)) and _port_matches(
+                rule.get("ports"), port, protocol
+            ):
                 return True
     return False
 
 
-def np_allows(policies: list[Mapping], src: Pod, dst: Pod, port: int, protocol: str = "TCP") -> bool:
+def np_allows(policies: Sequence[Mapping], src: Pod, dst: Pod, port: int, protocol: str = "TCP") -> bool:
     """Kubernetes NetworkPolicy: the source's egress AND the destination's ingress must allow it."""
-    return (_direction_allows(policies, src, dst, port, protocol, "Egress")
-            and _direction_allows(policies, dst, src, port, protocol, "Ingress"))
+    return _direction_allows(policies, src, dst, port, protocol, "Egress") and _direction_allows(
+        policies, dst, src, port, protocol, "Ingress"
+    )
 
 
 def netpols(run: ProgramRun) -> list[dict[str, Any]]:
@@ -391,11 +401,16 @@ def test_network_policies_allow_exactly_what_the_mesh_needs(dev, src, dst, port,
 def test_egress_gateway_contract(dev):
     rule = dev.one(NETPOL, "apps-shop-netpol-allow-egress-gateway").get("spec.egress")[0]
     assert rule["ports"] == [{"protocol": "TCP", "port": 443}]
-    assert rule["to"] == [{
-        "namespaceSelector": {"matchExpressions": [
-            {"key": "kubernetes.io/metadata.name", "operator": "In", "values": ["istio-egress"]}]},
-        "podSelector": {"matchLabels": {"istio": "egressgateway"}},
-    }]
+    assert rule["to"] == [
+        {
+            "namespaceSelector": {
+                "matchExpressions": [
+                    {"key": "kubernetes.io/metadata.name", "operator": "In", "values": ["istio-egress"]}
+                ]
+            },
+            "podSelector": {"matchLabels": {"istio": "egressgateway"}},
+        }
+    ]
     assert not [r for r in dev.of_type(NETPOL) if r.name == "apps-payments-netpol-allow-egress-gateway"]
 
 
@@ -407,5 +422,6 @@ def test_no_prometheus_rules_without_scraping(raw_config):
     names = {r.name for r in run.resources}
     assert not any("prometheus" in n for n in names if n.startswith("apps-"))
     for ns in ("shop", "payments"):
-        assert not istio_allows(authz_in(run, ns), Request(f"{TRUST_DOMAIN}/ns/monitoring/sa/prometheus",
-                                                           "GET", "/metrics"))
+        assert not istio_allows(
+            authz_in(run, ns), Request(f"{TRUST_DOMAIN}/ns/monitoring/sa/prometheus", "GET", "/metrics")
+        )

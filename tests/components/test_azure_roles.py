@@ -30,26 +30,32 @@ def test_guids_are_microsofts_built_in_roles():
     }
 
 
-@pytest.mark.parametrize("scope", [
-    PIP,
-    f"/subscriptions/{SUBSCRIPTION}",
-    f"/subscriptions/{SUBSCRIPTION}/resourceGroups/plat-prod-rg",
-    f"/SUBSCRIPTIONS/{SUBSCRIPTION}/resourceGroups/plat-prod-rg/providers/Microsoft.KeyVault/vaults/kv/secrets/s",
-])
+@pytest.mark.parametrize(
+    "scope",
+    [
+        PIP,
+        f"/subscriptions/{SUBSCRIPTION}",
+        f"/subscriptions/{SUBSCRIPTION}/resourceGroups/plat-prod-rg",
+        f"/SUBSCRIPTIONS/{SUBSCRIPTION}/resourceGroups/plat-prod-rg/providers/Microsoft.KeyVault/vaults/kv/secrets/s",
+    ],
+)
 def test_role_definition_id_lives_in_the_scopes_subscription(scope):
     assert role_definition_id(scope, NETWORK_CONTRIBUTOR) == (
         f"/subscriptions/{SUBSCRIPTION}/providers/Microsoft.Authorization/roleDefinitions/{NETWORK_CONTRIBUTOR}"
     )
 
 
-@pytest.mark.parametrize("scope", [
-    "",
-    "plat-prod-rg",  # a resource group name is not a scope
-    "subscriptions/abc/resourceGroups/rg",  # no leading slash
-    "/subscriptions/",
-    "/subscriptions//resourceGroups/rg",
-    "/providers/Microsoft.Management/managementGroups/mg",
-])
+@pytest.mark.parametrize(
+    "scope",
+    [
+        "",
+        "plat-prod-rg",  # a resource group name is not a scope
+        "subscriptions/abc/resourceGroups/rg",  # no leading slash
+        "/subscriptions/",
+        "/subscriptions//resourceGroups/rg",
+        "/providers/Microsoft.Management/managementGroups/mg",
+    ],
+)
 def test_a_scope_that_is_not_an_arm_id_is_an_error_not_a_malformed_id(scope):
     # One of the three former copies turned these into "/subscriptions//providers/...", which Azure
     # rejects only when the role assignment is created.

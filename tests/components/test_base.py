@@ -23,7 +23,6 @@ EXISTING_SUBNET = (
 )
 
 
-
 def build_base(raw: dict[str, Any] | None = None, names: tuple[str, ...] = ("core",)) -> Callable[[], None]:
     """The program: the base component(s), from ``raw`` config or else the stack's own."""
 
@@ -31,8 +30,15 @@ def build_base(raw: dict[str, Any] | None = None, names: tuple[str, ...] = ("cor
         cfg = parse_config(raw) if raw is not None else load_config()
         for name in names:
             base = wiring.platform_base(cfg, name)
-            wiring.export_attributes(base, name, "resource_group_name", "resource_group_id", "vnet_id",
-                                     "node_subnet_id", "log_analytics_workspace_id")
+            wiring.export_attributes(
+                base,
+                name,
+                "resource_group_name",
+                "resource_group_id",
+                "vnet_id",
+                "node_subnet_id",
+                "log_analytics_workspace_id",
+            )
 
     return build
 
@@ -52,10 +58,13 @@ def test_resource_group_is_named_from_prefix_environment_and_component(build_run
     assert run.outputs["core.resource_group_id"].endswith(f"/resourceGroups/plat-{stack}-core-rg")
 
 
-@pytest.mark.parametrize("stack, vnet_cidr, subnet_cidr", [
-    ("dev", "10.20.0.0/16", "10.20.0.0/22"),
-    ("prod", "10.40.0.0/16", "10.40.0.0/22"),
-])
+@pytest.mark.parametrize(
+    "stack, vnet_cidr, subnet_cidr",
+    [
+        ("dev", "10.20.0.0/16", "10.20.0.0/22"),
+        ("prod", "10.40.0.0/16", "10.40.0.0/22"),
+    ],
+)
 def test_vnet_and_node_subnet_come_from_config_cidrs(build_run, stack, vnet_cidr, subnet_cidr):
     run = build_run(stack)
     vnet = run.one(VNET)
@@ -142,7 +151,10 @@ def _takes_tags(type_token: str) -> bool:
 def test_every_taggable_azure_resource_carries_the_platform_tags(stack_run, raw_config, stack):
     expected = {**raw_config(stack)["tags"], "environment": stack, "managedBy": "pulumi"}
     taggable = [r for r in stack_run(stack).resources if r.type.startswith("azure-native:") and _takes_tags(r.type)]
-    assert {r.type for r in taggable} >= {"azure-native:resources:ResourceGroup", "azure-native:keyvault:Vault",
-                                          "azure-native:keyvault:Secret"}
+    assert {r.type for r in taggable} >= {
+        "azure-native:resources:ResourceGroup",
+        "azure-native:keyvault:Vault",
+        "azure-native:keyvault:Secret",
+    }
     for r in taggable:
         assert expected.items() <= (r.get("tags") or {}).items(), r.name

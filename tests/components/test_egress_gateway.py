@@ -43,8 +43,13 @@ def expected_set(host: str, slug: str, export_to: list[str]) -> dict[str, dict]:
         },
         "Gateway": {
             "selector": {"istio": "egressgateway"},
-            "servers": [{"port": {"number": 443, "name": "tls", "protocol": "TLS"}, "hosts": [host],
-                         "tls": {"mode": "PASSTHROUGH"}}],
+            "servers": [
+                {
+                    "port": {"number": 443, "name": "tls", "protocol": "TLS"},
+                    "hosts": [host],
+                    "tls": {"mode": "PASSTHROUGH"},
+                }
+            ],
         },
         "DestinationRule": {"host": SVC, "exportTo": export_to, "subsets": [{"name": slug}]},
         "VirtualService": {
@@ -52,20 +57,27 @@ def expected_set(host: str, slug: str, export_to: list[str]) -> dict[str, dict]:
             "gateways": ["mesh", name],
             "exportTo": export_to,
             "tls": [
-                {"match": [{"gateways": ["mesh"], "port": 443, "sniHosts": [host]}],
-                 "route": [{"destination": {"host": SVC, "subset": slug, "port": {"number": 443}}}]},
-                {"match": [{"gateways": [name], "port": 443, "sniHosts": [host]}],
-                 "route": [{"destination": {"host": host, "port": {"number": 443}}, "weight": 100}]},
+                {
+                    "match": [{"gateways": ["mesh"], "port": 443, "sniHosts": [host]}],
+                    "route": [{"destination": {"host": SVC, "subset": slug, "port": {"number": 443}}}],
+                },
+                {
+                    "match": [{"gateways": [name], "port": 443, "sniHosts": [host]}],
+                    "route": [{"destination": {"host": host, "port": {"number": 443}}, "weight": 100}],
+                },
             ],
         },
     }
 
 
-@pytest.mark.parametrize("host,slug", [
-    ("login.microsoftonline.com", "login-microsoftonline-com"),
-    ("graph.microsoft.com", "graph-microsoft-com"),
-    ("api.github.com", "api-github-com"),
-])
+@pytest.mark.parametrize(
+    "host,slug",
+    [
+        ("login.microsoftonline.com", "login-microsoftonline-com"),
+        ("graph.microsoft.com", "graph-microsoft-com"),
+        ("api.github.com", "api-github-com"),
+    ],
+)
 def test_full_object_set_per_allowed_host(dev, host, slug):
     for kind, spec in expected_set(host, slug, [".", "shop"]).items():
         obj = _by_name(dev, kind)[f"egress-{slug}"]
@@ -103,8 +115,11 @@ def test_egress_gateway_service_is_cluster_internal(dev):
 
 
 def _policies(run) -> dict[str, dict]:
-    return {r.get("metadata.name"): r.get("spec") for r in run.k8s_objects("NetworkPolicy")
-            if r.get("metadata.namespace") == NS}
+    return {
+        r.get("metadata.name"): r.get("spec")
+        for r in run.k8s_objects("NetworkPolicy")
+        if r.get("metadata.namespace") == NS
+    }
 
 
 def test_egress_namespace_network_policies(dev):
@@ -113,23 +128,52 @@ def test_egress_namespace_network_policies(dev):
     assert pols["allow-from-egress-apps"] == {
         "podSelector": {"matchLabels": {"istio": "egressgateway"}},
         "policyTypes": ["Ingress"],
-        "ingress": [{
-            "from": [{"namespaceSelector": {"matchExpressions": [
-                {"key": "kubernetes.io/metadata.name", "operator": "In", "values": ["shop"]}]}}],
-            "ports": [{"protocol": "TCP", "port": 443}],
-        }],
+        "ingress": [
+            {
+                "from": [
+                    {
+                        "namespaceSelector": {
+                            "matchExpressions": [
+                                {"key": "kubernetes.io/metadata.name", "operator": "In", "values": ["shop"]}
+                            ]
+                        }
+                    }
+                ],
+                "ports": [{"protocol": "TCP", "port": 443}],
+            }
+        ],
     }
     assert pols["allow-internet-https"] == {
         "podSelector": {"matchLabels": {"istio": "egressgateway"}},
         "policyTypes": ["Egress"],
-        "egress": [{
-            "to": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": [
-                "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "169.254.0.0/16"]}}],
-            "ports": [{"protocol": "TCP", "port": 443}],
-        }],
+        "egress": [
+            {
+                "to": [
+                    {
+                        "ipBlock": {
+                            "cidr": "0.0.0.0/0",
+                            "except": [
+                                "10.0.0.0/8",
+                                "172.16.0.0/12",
+                                "192.168.0.0/16",
+                                "100.64.0.0/10",
+                                "169.254.0.0/16",
+                            ],
+                        }
+                    }
+                ],
+                "ports": [{"protocol": "TCP", "port": 443}],
+            }
+        ],
     }
-    assert set(pols) == {"default-deny", "allow-dns", "allow-istiod", "allow-prometheus-scrape",
-                         "allow-from-egress-apps", "allow-internet-https"}
+    assert set(pols) == {
+        "default-deny",
+        "allow-dns",
+        "allow-istiod",
+        "allow-prometheus-scrape",
+        "allow-from-egress-apps",
+        "allow-internet-https",
+    }
 
 
 def test_no_app_may_reach_the_gateway_when_none_sets_egress(no_egress_apps):

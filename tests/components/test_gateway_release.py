@@ -18,16 +18,58 @@ GATEWAYS = {  # release name: (namespace, pod selector)
 # Top-level keys the `gateway` chart's values.schema.json accepts (1.30; the schema has
 # additionalProperties: false, so Helm refuses the install on any other key) and the service keys it declares.
 GATEWAY_CHART_KEYS = {
-    "global", "affinity", "securityContext", "containerSecurityContext", "kind", "annotations", "autoscaling",
-    "env", "envVarFrom", "strategy", "minReadySeconds", "readinessProbe", "labels", "name", "nodeSelector",
-    "podAnnotations", "replicaCount", "resources", "revision", "defaultRevision", "compatibilityVersion",
-    "profile", "platform", "pilot", "runAsRoot", "unprivilegedPort", "service", "serviceAccount", "rbac",
-    "tolerations", "topologySpreadConstraints", "networkGateway", "imagePullPolicy", "imagePullSecrets",
-    "podDisruptionBudget", "terminationGracePeriodSeconds", "volumes", "volumeMounts", "initContainers",
-    "additionalContainers", "priorityClassName",
+    "global",
+    "affinity",
+    "securityContext",
+    "containerSecurityContext",
+    "kind",
+    "annotations",
+    "autoscaling",
+    "env",
+    "envVarFrom",
+    "strategy",
+    "minReadySeconds",
+    "readinessProbe",
+    "labels",
+    "name",
+    "nodeSelector",
+    "podAnnotations",
+    "replicaCount",
+    "resources",
+    "revision",
+    "defaultRevision",
+    "compatibilityVersion",
+    "profile",
+    "platform",
+    "pilot",
+    "runAsRoot",
+    "unprivilegedPort",
+    "service",
+    "serviceAccount",
+    "rbac",
+    "tolerations",
+    "topologySpreadConstraints",
+    "networkGateway",
+    "imagePullPolicy",
+    "imagePullSecrets",
+    "podDisruptionBudget",
+    "terminationGracePeriodSeconds",
+    "volumes",
+    "volumeMounts",
+    "initContainers",
+    "additionalContainers",
+    "priorityClassName",
 }
-GATEWAY_SERVICE_KEYS = {"annotations", "externalTrafficPolicy", "loadBalancerIP", "loadBalancerSourceRanges",
-                        "ipFamilies", "ipFamilyPolicy", "ports", "type"}
+GATEWAY_SERVICE_KEYS = {
+    "annotations",
+    "externalTrafficPolicy",
+    "loadBalancerIP",
+    "loadBalancerSourceRanges",
+    "ipFamilies",
+    "ipFamilyPolicy",
+    "ports",
+    "type",
+}
 
 
 def build() -> None:
@@ -65,10 +107,14 @@ def test_prod_spreads_over_zones_and_survives_drains(build_run, name):
     assert values["autoscaling"]["enabled"] is True
     assert values["autoscaling"]["maxReplicas"] >= values["autoscaling"]["minReplicas"] > 1
     assert values["podDisruptionBudget"] == {"minAvailable": 1}
-    assert values["topologySpreadConstraints"] == [{
-        "maxSkew": 1, "topologyKey": "topology.kubernetes.io/zone", "whenUnsatisfiable": "ScheduleAnyway",
-        "labelSelector": {"matchLabels": selector},
-    }]
+    assert values["topologySpreadConstraints"] == [
+        {
+            "maxSkew": 1,
+            "topologyKey": "topology.kubernetes.io/zone",
+            "whenUnsatisfiable": "ScheduleAnyway",
+            "labelSelector": {"matchLabels": selector},
+        }
+    ]
     assert "topologySpreadConstraints" not in release(build_run("dev"), name).get("values")
 
 
@@ -87,21 +133,51 @@ def _in_namespace(namespace: str) -> dict:
 @pytest.mark.parametrize("name", sorted(GATEWAYS))
 def test_baseline_network_policies(build_run, name):
     namespace, _ = GATEWAYS[name]
-    pols = {r.get("metadata.name"): r.get("spec") for r in build_run("prod").k8s_objects("NetworkPolicy")
-            if r.get("metadata.namespace") == namespace}
+    pols = {
+        r.get("metadata.name"): r.get("spec")
+        for r in build_run("prod").k8s_objects("NetworkPolicy")
+        if r.get("metadata.namespace") == namespace
+    }
     # Deny both ways; an empty rule list and an absent one mean the same, and the manifest omits it.
     assert pols["default-deny"] == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
-    assert pols["allow-dns"] == {"podSelector": {}, "policyTypes": ["Egress"], "egress": [{
-        "to": [{"namespaceSelector": _in_namespace("kube-system"), "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}}}],
-        "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
-    }]}
+    assert pols["allow-dns"] == {
+        "podSelector": {},
+        "policyTypes": ["Egress"],
+        "egress": [
+            {
+                "to": [
+                    {
+                        "namespaceSelector": _in_namespace("kube-system"),
+                        "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}},
+                    }
+                ],
+                "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
+            }
+        ],
+    }
     # Only the istiod of the revision that injected the gateway (a canary istiod is another revision).
-    assert pols["allow-istiod"] == {"podSelector": {}, "policyTypes": ["Egress"], "egress": [{
-        "to": [{"namespaceSelector": _in_namespace("istio-system"),
-                "podSelector": {"matchLabels": {"app": "istiod", "istio.io/rev": REVISION}}}],
-        "ports": [{"protocol": "TCP", "port": 15012}],
-    }]}
-    assert pols["allow-prometheus-scrape"] == {"podSelector": {}, "policyTypes": ["Ingress"], "ingress": [{
-        "from": [{"namespaceSelector": _in_namespace("monitoring")}],
-        "ports": [{"protocol": "TCP", "port": 15020}, {"protocol": "TCP", "port": 15090}],
-    }]}
+    assert pols["allow-istiod"] == {
+        "podSelector": {},
+        "policyTypes": ["Egress"],
+        "egress": [
+            {
+                "to": [
+                    {
+                        "namespaceSelector": _in_namespace("istio-system"),
+                        "podSelector": {"matchLabels": {"app": "istiod", "istio.io/rev": REVISION}},
+                    }
+                ],
+                "ports": [{"protocol": "TCP", "port": 15012}],
+            }
+        ],
+    }
+    assert pols["allow-prometheus-scrape"] == {
+        "podSelector": {},
+        "policyTypes": ["Ingress"],
+        "ingress": [
+            {
+                "from": [{"namespaceSelector": _in_namespace("monitoring")}],
+                "ports": [{"protocol": "TCP", "port": 15020}, {"protocol": "TCP", "port": 15090}],
+            }
+        ],
+    }

@@ -26,8 +26,10 @@ NS = "istio-ingress"
 MS_ISSUER = "https://login.microsoftonline.com/72f988bf-86f1-41af-91ab-2d7cd011db47/v2.0"
 MS_JWKS = "https://login.microsoftonline.com/72f988bf-86f1-41af-91ab-2d7cd011db47/discovery/v2.0/keys"
 ADDON_OBJECT_ID = "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d"
-VAULT_ID = ("/subscriptions/8c3f5d2a-1b4e-4f6a-9d7c-2e5b8a1c4f90/resourceGroups/plat-prod-rg/providers/"
-            "Microsoft.KeyVault/vaults/plat-prod-kv")
+VAULT_ID = (
+    "/subscriptions/8c3f5d2a-1b4e-4f6a-9d7c-2e5b8a1c4f90/resourceGroups/plat-prod-rg/providers/"
+    "Microsoft.KeyVault/vaults/plat-prod-kv"
+)
 
 
 def ingress_program(**changes: Any) -> Callable[[], None]:
@@ -73,8 +75,12 @@ def gateway_of(run) -> dict:
 
 
 STRONG_TLS12_SUITES = [
-    "ECDHE-ECDSA-AES256-GCM-SHA384", "ECDHE-RSA-AES256-GCM-SHA384", "ECDHE-ECDSA-AES128-GCM-SHA256",
-    "ECDHE-RSA-AES128-GCM-SHA256", "ECDHE-ECDSA-CHACHA20-POLY1305", "ECDHE-RSA-CHACHA20-POLY1305",
+    "ECDHE-ECDSA-AES256-GCM-SHA384",
+    "ECDHE-RSA-AES256-GCM-SHA384",
+    "ECDHE-ECDSA-AES128-GCM-SHA256",
+    "ECDHE-RSA-AES128-GCM-SHA256",
+    "ECDHE-ECDSA-CHACHA20-POLY1305",
+    "ECDHE-RSA-CHACHA20-POLY1305",
 ]
 
 
@@ -88,9 +94,13 @@ def test_gateway_serves_tls_only_with_a_301_redirect_on_port_80(prod):
             {
                 "port": {"number": 443, "name": "https", "protocol": "HTTPS"},
                 "hosts": hosts,
-                "tls": {"mode": "SIMPLE", "credentialName": "ingress-wildcard-tls",
-                        "minProtocolVersion": "TLSV1_2", "maxProtocolVersion": "TLSV1_3",
-                        "cipherSuites": STRONG_TLS12_SUITES},
+                "tls": {
+                    "mode": "SIMPLE",
+                    "credentialName": "ingress-wildcard-tls",
+                    "minProtocolVersion": "TLSV1_2",
+                    "maxProtocolVersion": "TLSV1_3",
+                    "cipherSuites": STRONG_TLS12_SUITES,
+                },
             },
             {
                 "port": {"number": 80, "name": "http", "protocol": "HTTP"},
@@ -138,9 +148,12 @@ def test_gateway_service_is_a_load_balancer_on_the_static_ip(prod):
     assert values["autoscaling"]["minReplicas"] == 3
     # The release waits for the namespace, the IP, the IP's role assignment and the certificate source.
     deps = set(rel.dependencies)
-    for t in ("kubernetes:core/v1:Namespace", "azure-native:network:PublicIPAddress",
-              "azure-native:authorization:RoleAssignment",
-              "kubernetes:secrets-store.csi.x-k8s.io/v1:SecretProviderClass"):
+    for t in (
+        "kubernetes:core/v1:Namespace",
+        "azure-native:network:PublicIPAddress",
+        "azure-native:authorization:RoleAssignment",
+        "kubernetes:secrets-store.csi.x-k8s.io/v1:SecretProviderClass",
+    ):
         assert any(prod.by_urn(u).type == t for u in deps), t
 
 
@@ -180,12 +193,16 @@ def test_key_vault_certificate_is_synced_by_the_csi_driver(prod):
     assert spc.get("metadata") == {"name": "ingress-wildcard-tls", "namespace": NS}
     assert spc.get("spec") == {
         "provider": "azure",
-        "secretObjects": [{
-            "secretName": "ingress-wildcard-tls",
-            "type": "kubernetes.io/tls",
-            "data": [{"objectName": "wildcard-apps", "key": "tls.key"},
-                     {"objectName": "wildcard-apps", "key": "tls.crt"}],
-        }],
+        "secretObjects": [
+            {
+                "secretName": "ingress-wildcard-tls",
+                "type": "kubernetes.io/tls",
+                "data": [
+                    {"objectName": "wildcard-apps", "key": "tls.key"},
+                    {"objectName": "wildcard-apps", "key": "tls.crt"},
+                ],
+            }
+        ],
         "parameters": {
             "usePodIdentity": "false",
             "useVMManagedIdentity": "true",
@@ -196,11 +213,19 @@ def test_key_vault_certificate_is_synced_by_the_csi_driver(prod):
         },
     }
     values = prod.one("kubernetes:helm.sh/v3:Release").get("values")
-    assert values["volumes"] == [{"name": "ingress-tls-csi", "csi": {
-        "driver": "secrets-store.csi.k8s.io", "readOnly": True,
-        "volumeAttributes": {"secretProviderClass": "ingress-wildcard-tls"}}}]
+    assert values["volumes"] == [
+        {
+            "name": "ingress-tls-csi",
+            "csi": {
+                "driver": "secrets-store.csi.k8s.io",
+                "readOnly": True,
+                "volumeAttributes": {"secretProviderClass": "ingress-wildcard-tls"},
+            },
+        }
+    ]
     assert values["volumeMounts"] == [
-        {"name": "ingress-tls-csi", "mountPath": "/mnt/secrets-store/ingress-tls", "readOnly": True}]
+        {"name": "ingress-tls-csi", "mountPath": "/mnt/secrets-store/ingress-tls", "readOnly": True}
+    ]
     # No plaintext Secret is created by the program in this mode.
     assert prod.of_type("kubernetes:core/v1:Secret") == []
 
@@ -240,13 +265,15 @@ def test_request_authentication_per_issuer(prod):
     assert ra.get("metadata.namespace") == NS
     assert ra.get("spec") == {
         "selector": {"matchLabels": {"istio": "ingressgateway"}},
-        "jwtRules": [{
-            "issuer": MS_ISSUER,
-            "jwksUri": MS_JWKS,
-            "audiences": ["api://platform-prod"],
-            "forwardOriginalToken": False,
-            "fromHeaders": [{"name": "Authorization", "prefix": "Bearer "}],
-        }],
+        "jwtRules": [
+            {
+                "issuer": MS_ISSUER,
+                "jwksUri": MS_JWKS,
+                "audiences": ["api://platform-prod"],
+                "forwardOriginalToken": False,
+                "fromHeaders": [{"name": "Authorization", "prefix": "Bearer "}],
+            }
+        ],
     }
 
 
@@ -272,6 +299,7 @@ def test_authorization_policy_denies_missing_token_and_claims(prod):
 
 # A tiny evaluator of Istio request authentication + authorization on the gateway.
 
+
 def _str_match(pattern: str, value: str) -> bool:
     if pattern == "*":
         return True
@@ -293,8 +321,14 @@ def _source_matches(src: dict, principal: str | None) -> bool:
 
 
 def _operation_matches(op: dict, host: str, path: str, port: int = 443) -> bool:
-    checks = [("hosts", host, True), ("notHosts", host, False), ("paths", path, True), ("notPaths", path, False),
-              ("ports", str(port), True), ("notPorts", str(port), False)]
+    checks = [
+        ("hosts", host, True),
+        ("notHosts", host, False),
+        ("paths", path, True),
+        ("notPaths", path, False),
+        ("ports", str(port), True),
+        ("notPorts", str(port), False),
+    ]
     for key, value, positive in checks:
         if key in op and _any([p.lower() for p in op[key]], value.lower()) != positive:
             return False
@@ -302,7 +336,7 @@ def _operation_matches(op: dict, host: str, path: str, port: int = 443) -> bool:
 
 
 def _condition_matches(cond: dict, claims: dict) -> bool:
-    claim = cond["key"][len("request.auth.claims["):-1]
+    claim = cond["key"][len("request.auth.claims[") : -1]
     present = claims.get(claim)
     values = present if isinstance(present, list) else ([] if present is None else [present])
     if "values" in cond and not any(_str_match(p, v) for p in cond["values"] for v in values):
@@ -332,8 +366,9 @@ def evaluate(objects: list[dict], host: str, path: str = "/", token: dict | None
         if p.get("action") == "DENY" and any(_rule_matches(r, host, path, principal, claims, port) for r in p["rules"]):
             return 403
     allows = [p for p in policies if p.get("action", "ALLOW") == "ALLOW"]
-    if allows and not any(_rule_matches(r, host, path, principal, claims, port)
-                          for p in allows for r in p.get("rules", [])):
+    if allows and not any(
+        _rule_matches(r, host, path, principal, claims, port) for p in allows for r in p.get("rules", [])
+    ):
         return 403
     return 200
 
@@ -370,15 +405,26 @@ def test_jwt_evaluator_dev_protects_every_host(dev):
     assert evaluate(objs, "shop.dev.apps.example.com", token=token) == 200
     assert evaluate(objs, "shop.dev.apps.example.com", port=80) == 200, "port 80 answers the 301"
     ap = dev.one("kubernetes:security.istio.io/v1:AuthorizationPolicy")
-    assert ap.get("spec.rules") == [{"from": [{"source": {"notRequestPrincipals": [f"{MS_ISSUER}/*"]}}],
-                                     "to": [{"operation": {"notPorts": ["80"]}}]}]
+    assert ap.get("spec.rules") == [
+        {
+            "from": [{"source": {"notRequestPrincipals": [f"{MS_ISSUER}/*"]}}],
+            "to": [{"operation": {"notPorts": ["80"]}}],
+        }
+    ]
 
 
 def _issuer(issuer: str, hosts=(), paths=(), claims=()):
     from stack_config import JwtIssuerConfig
 
-    return JwtIssuerConfig(issuer=issuer, jwks_uri=f"{issuer}/keys", audiences=("aud",), hosts=tuple(hosts),
-                           paths=tuple(paths), required_claims=tuple(claims), forward_original_token=False)
+    return JwtIssuerConfig(
+        issuer=issuer,
+        jwks_uri=f"{issuer}/keys",
+        audiences=("aud",),
+        hosts=tuple(hosts),
+        paths=tuple(paths),
+        required_claims=tuple(claims),
+        forward_original_token=False,
+    )
 
 
 def test_jwt_evaluator_paths_and_two_issuers():
@@ -387,8 +433,12 @@ def test_jwt_evaluator_paths_and_two_issuers():
     b = _issuer("https://b.example.com", hosts=["partner.example.com"])
     objs = []
     for i in (a, b):
-        objs.append({"kind": "RequestAuthentication", "spec": {"jwtRules": [
-            {"issuer": i.issuer, "audiences": list(i.audiences)}]}})
+        objs.append(
+            {
+                "kind": "RequestAuthentication",
+                "spec": {"jwtRules": [{"issuer": i.issuer, "audiences": list(i.audiences)}]},
+            }
+        )
         objs.append({"kind": "AuthorizationPolicy", "spec": require_jwt_policy_spec(i, hosts)})
     tok_a = {"iss": a.issuer, "sub": "s", "aud": ["aud"]}
     tok_b = {"iss": b.issuer, "sub": "s", "aud": ["aud"]}
@@ -417,8 +467,11 @@ def test_wildcard_ingress_host_is_rejected_in_prod():
 
 
 def _policies(run) -> dict[str, dict]:
-    return {r.get("metadata.name"): r.get("spec") for r in run.k8s_objects("NetworkPolicy")
-            if r.get("metadata.namespace") == NS}
+    return {
+        r.get("metadata.name"): r.get("spec")
+        for r in run.k8s_objects("NetworkPolicy")
+        if r.get("metadata.namespace") == NS
+    }
 
 
 def _ns_selector(*names: str) -> dict:
@@ -438,8 +491,14 @@ def test_ingress_namespace_network_policies(prod):
         "policyTypes": ["Egress"],
         "egress": [{"to": [{"namespaceSelector": _ns_selector("shop")}]}],
     }
-    assert set(pols) == {"default-deny", "allow-public-http-https", "allow-to-app-namespaces", "allow-dns",
-                         "allow-istiod", "allow-prometheus-scrape"}
+    assert set(pols) == {
+        "default-deny",
+        "allow-public-http-https",
+        "allow-to-app-namespaces",
+        "allow-dns",
+        "allow-istiod",
+        "allow-prometheus-scrape",
+    }
 
 
 def test_component_type_and_children_parented(prod):

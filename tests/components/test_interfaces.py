@@ -27,8 +27,11 @@ def _args_classes() -> list[type]:
     found = []
     for module_info in pkgutil.iter_modules(components.__path__):
         module = importlib.import_module(f"components.{module_info.name}")
-        found += [cls for name, cls in inspect.getmembers(module, inspect.isclass)
-                  if name.endswith("Args") and dataclasses.is_dataclass(cls) and cls.__module__ == module.__name__]
+        found += [
+            cls
+            for name, cls in inspect.getmembers(module, inspect.isclass)
+            if name.endswith("Args") and dataclasses.is_dataclass(cls) and cls.__module__ == module.__name__
+        ]
     return found
 
 
@@ -37,8 +40,15 @@ ARGS = _args_classes()
 
 def test_every_component_has_args():
     assert {cls.__name__ for cls in ARGS} >= {
-        "PlatformBaseArgs", "AksClusterArgs", "KeyVaultArgs", "SealingKeyArgs", "SealedSecretsArgs",
-        "IstioMeshArgs", "IngressGatewayArgs", "EgressGatewayArgs", "AppNamespacesArgs",
+        "PlatformBaseArgs",
+        "AksClusterArgs",
+        "KeyVaultArgs",
+        "SealingKeyArgs",
+        "SealedSecretsArgs",
+        "IstioMeshArgs",
+        "IngressGatewayArgs",
+        "EgressGatewayArgs",
+        "AppNamespacesArgs",
     }
 
 

@@ -55,7 +55,9 @@ def test_charts_are_official_and_pinned(dev):
     releases = {r.name: r for r in dev.of_type(RELEASE)}
     assert set(releases) == {"mesh-base", "mesh-cni", "mesh-istiod"}
     for resource, (release_name, chart) in {
-        "mesh-base": ("istio-base", "base"), "mesh-cni": ("istio-cni", "cni"), "mesh-istiod": ("istiod", "istiod"),
+        "mesh-base": ("istio-base", "base"),
+        "mesh-cni": ("istio-cni", "cni"),
+        "mesh-istiod": ("istiod", "istiod"),
     }.items():
         r = releases[resource]
         assert r.get("chart") == chart
@@ -182,8 +184,9 @@ def test_mesh_wide_strict_mtls_is_explicit(stack, dev, prod):
 
 
 def test_mtls_exceptions(with_exceptions):
-    pas = {(r.get("metadata.namespace"), r.get("metadata.name")): r.get("spec")
-           for r in with_exceptions.of_type(PEER_AUTH)}
+    pas = {
+        (r.get("metadata.namespace"), r.get("metadata.name")): r.get("spec") for r in with_exceptions.of_type(PEER_AUTH)
+    }
     assert pas[("istio-system", "default")] == {"mtls": {"mode": "STRICT"}}
     assert pas[("payments", "mtls-exception")] == {"mtls": {"mode": "PERMISSIVE"}}
     port = pas[("shop", "mtls-port-exception")]
@@ -203,10 +206,22 @@ def test_port_exceptions_satisfy_the_crd_selector_rule(with_exceptions):
 
 
 def test_port_exception_keeps_a_namespace_exception_mode():
-    cfg = parse_config({**stack_raw_config("dev"), "istio": {"mtlsExceptions": [
-        {"namespace": "payments", "mode": "PERMISSIVE"}, {"namespace": "payments", "port": 8080, "mode": "DISABLE"}]}})
-    objs = {o["metadata"]["name"]: o["spec"] for o in peer_authentications(cfg.istio)
-            if o["metadata"]["namespace"] == "payments"}
+    cfg = parse_config(
+        {
+            **stack_raw_config("dev"),
+            "istio": {
+                "mtlsExceptions": [
+                    {"namespace": "payments", "mode": "PERMISSIVE"},
+                    {"namespace": "payments", "port": 8080, "mode": "DISABLE"},
+                ]
+            },
+        }
+    )
+    objs = {
+        o["metadata"]["name"]: o["spec"]
+        for o in peer_authentications(cfg.istio)
+        if o["metadata"]["namespace"] == "payments"
+    }
     assert objs["mtls-exception"] == {"mtls": {"mode": "PERMISSIVE"}}
     assert objs["mtls-port-exception"]["mtls"] == {"mode": "PERMISSIVE"}
 

@@ -22,7 +22,10 @@ from tools.program_runner import load_stack_config, run_program
 VAULT = "azure-native:keyvault:Vault"
 ROLE = "azure-native:authorization:RoleAssignment"
 CSI_PRINCIPAL = "9e8d7c6b-5a49-4382-9171-605f4e3d2c1b"
-SUBNET_ID = f"/subscriptions/{SUBSCRIPTION_ID}/resourceGroups/rg-net/providers/Microsoft.Network/virtualNetworks/hub/subnets/agents"
+SUBNET_ID = (
+    f"/subscriptions/{SUBSCRIPTION_ID}/resourceGroups/rg-net/providers"
+    "/Microsoft.Network/virtualNetworks/hub/subnets/agents"
+)
 _VAULT_NAME = re.compile(r"^[a-z][a-z0-9-]{1,22}[a-z0-9]$")
 
 
@@ -44,9 +47,17 @@ def prod():
 
 @pytest.fixture(scope="module")
 def dev():
-    return run_program("dev", program=vault_program(), overrides={
-        "keyVault": {"allowedCidrs": ["203.0.113.0/24"], "allowedSubnetIds": [SUBNET_ID], "softDeleteRetentionDays": 30},
-    })
+    return run_program(
+        "dev",
+        program=vault_program(),
+        overrides={
+            "keyVault": {
+                "allowedCidrs": ["203.0.113.0/24"],
+                "allowedSubnetIds": [SUBNET_ID],
+                "softDeleteRetentionDays": 30,
+            },
+        },
+    )
 
 
 def test_vault_is_rbac_only_soft_deleted_purge_protected(prod):
@@ -61,6 +72,7 @@ def test_vault_is_rbac_only_soft_deleted_purge_protected(prod):
     assert props["enabledForTemplateDeployment"] is False
     assert props["tenantId"] == TENANT_ID
     assert props["sku"] == {"family": "A", "name": "premium"}
+
 
 def test_firewall_denies_by_default_and_lists_only_configured_sources(prod, dev):
     acls = prod.one(VAULT).get("properties.networkAcls")
@@ -126,7 +138,9 @@ def test_readers_are_scoped_to_their_objects(prod):
     readers = {r.inputs["scope"]: r for r in prod.of_type(ROLE) if r.inputs["principalId"] == CSI_PRINCIPAL}
     assert set(readers) == {f"{vault_id}/secrets/wildcard-apps", f"{vault_id}/certificates/wildcard-apps"}
     assert readers[f"{vault_id}/secrets/wildcard-apps"].inputs["roleDefinitionId"].endswith(KEY_VAULT_SECRETS_USER)
-    assert readers[f"{vault_id}/certificates/wildcard-apps"].inputs["roleDefinitionId"].endswith(
-        KEY_VAULT_CERTIFICATE_USER
+    assert (
+        readers[f"{vault_id}/certificates/wildcard-apps"]
+        .inputs["roleDefinitionId"]
+        .endswith(KEY_VAULT_CERTIFICATE_USER)
     )
     assert all(r.inputs["principalType"] == "ServicePrincipal" for r in readers.values())

@@ -27,7 +27,9 @@ def build() -> None:
     cfg = load_config()
     key = wiring.sealing_key(cfg)
     controller = SealedSecrets(
-        "sealed-secrets", SealedSecretsArgs(config=cfg.sealed_secrets, keys=key.key_pairs), opts=wiring.in_cluster(),
+        "sealed-secrets",
+        SealedSecretsArgs(config=cfg.sealed_secrets, keys=key.key_pairs),
+        opts=wiring.in_cluster(),
     )
     pulumi.export("sealingCertificatePem", key.certificate_pem)
     pulumi.export("sealedSecretsNamespace", controller.namespace)
@@ -48,7 +50,9 @@ def test_key_secret_is_what_the_controller_reads(prod):
     assert manifest["metadata"]["labels"]["sealedsecrets.bitnami.com/sealed-secrets-key"] == "active"
     assert set(manifest["stringData"]) == {"tls.crt", "tls.key"}
     assert manifest["stringData"]["tls.crt"] == prod.outputs["sealingCertificatePem"]
-    assert manifest["stringData"]["tls.key"].startswith("-----BEGIN RSA " + "PRIVATE KEY-----")  # split: no key marker in the repo
+    assert manifest["stringData"]["tls.key"].startswith(
+        "-----BEGIN RSA " + "PRIVATE KEY-----"
+    )  # split: no key marker in the repo
     assert manifest["stringData"]["tls.key"] == prod.one("tls:index/privateKey:PrivateKey").outputs["privateKeyPem"]
 
 
@@ -81,7 +85,10 @@ def test_two_nonprod_clusters_decrypt_the_same_secrets(dev):
 
 def test_two_prod_clusters_have_different_keys(prod):
     other = run_program("prod-neu", config=load_stack_config("prod"), program=build)
-    assert k8s_manifest(other.one(SECRET))["stringData"]["tls.key"] != k8s_manifest(prod.one(SECRET))["stringData"]["tls.key"]
+    assert (
+        k8s_manifest(other.one(SECRET))["stringData"]["tls.key"]
+        != k8s_manifest(prod.one(SECRET))["stringData"]["tls.key"]
+    )
 
 
 def test_namespace_enforces_restricted_pod_security(prod):
@@ -107,9 +114,13 @@ def test_release_is_the_pinned_official_chart(prod):
 
 
 def test_chart_version_and_namespace_follow_config():
-    run = run_program("prod", program=build, overrides={
-        "sealedSecrets": {"keyMode": "dedicated", "chartVersion": "2.19.3", "namespace": "kubeseal"},
-    })
+    run = run_program(
+        "prod",
+        program=build,
+        overrides={
+            "sealedSecrets": {"keyMode": "dedicated", "chartVersion": "2.19.3", "namespace": "kubeseal"},
+        },
+    )
     release = run.one(RELEASE)
     assert release.get("version") == "2.19.3"
     assert release.get("namespace") == "kubeseal" == release.get("values.namespace")
@@ -150,7 +161,9 @@ def test_rotation_keeps_the_old_key_and_creates_the_new_one_last(prod, rotated):
     assert old.name == prod.one(SECRET).name  # same resource: not replaced
     assert old.get("stringData") == prod.one(SECRET).get("stringData")
     assert old.urn in new.dependencies
-    assert all(s.get("metadata.labels")["sealedsecrets.bitnami.com/sealed-secrets-key"] == "active" for s in secrets.values())
+    assert all(
+        s.get("metadata.labels")["sealedsecrets.bitnami.com/sealed-secrets-key"] == "active" for s in secrets.values()
+    )
     assert new.get("stringData")["tls.crt"] == rotated.outputs["sealingCertificatePem"]
     release = rotated.one(RELEASE)
     assert {old.urn, new.urn} <= set(release.dependencies)

@@ -194,8 +194,10 @@ def test_newer_generation_is_created_after_the_older(rotated_prod):
         return rotated_prod.one(kind, name)
 
     assert by_name(CERT, "sealing-cert-1").urn in by_name(CERT, "sealing-cert-2").dependencies
-    assert by_name(VAULT_SECRET, "sealing-vault-secret-1").urn in by_name(
-        VAULT_SECRET, "sealing-vault-secret-2").dependencies
+    assert (
+        by_name(VAULT_SECRET, "sealing-vault-secret-1").urn
+        in by_name(VAULT_SECRET, "sealing-vault-secret-2").dependencies
+    )
 
 
 def test_reference_stack_copies_every_rotated_owner_key():
@@ -238,18 +240,30 @@ def test_select_shared_keys_rejects_bad_owner_outputs(value, message):
 
 
 def test_select_shared_keys_orders_by_generation():
-    keys = [{"generation": 2, "privateKeyPem": "k2", "certificatePem": "c2"},
-            {"generation": 1, "privateKeyPem": "k1", "certificatePem": "c1"}]
+    keys = [
+        {"generation": 2, "privateKeyPem": "k2", "certificatePem": "c2"},
+        {"generation": 1, "privateKeyPem": "k1", "certificatePem": "c1"},
+    ]
     assert [k["privateKeyPem"] for k in select_shared_keys(keys, KEY_OWNER_STACK, 2)] == ["k1", "k2"]
 
 
 def test_reference_mode_without_owner_stack_is_rejected():
-    cfg = SealedSecretsConfig(key_mode="sharedReference", shared_key_stack=None, key_generation=1,
-                              cert_validity_days=3650, chart_version="2.20.0", namespace="sealed-secrets")
+    cfg = SealedSecretsConfig(
+        key_mode="sharedReference",
+        shared_key_stack=None,
+        key_generation=1,
+        cert_validity_days=3650,
+        chart_version="2.20.0",
+        namespace="sealed-secrets",
+    )
 
     def program() -> None:
-        SealingKey("sealing", SealingKeyArgs(config=cfg, resource_prefix="plat-qa", resource_group_name="rg",
-                                             vault_name="kv", protect=False))
+        SealingKey(
+            "sealing",
+            SealingKeyArgs(
+                config=cfg, resource_prefix="plat-qa", resource_group_name="rg", vault_name="kv", protect=False
+            ),
+        )
 
     err = run_failing("qa", config=load_stack_config("dev"), program=program)
     assert "sealedSecrets.sharedKeyStack: required" in str(err)

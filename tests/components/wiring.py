@@ -121,9 +121,14 @@ def istio_mesh(cfg: PlatformConfig, opts: pulumi.ResourceOptions, **changes: Any
 
 def app_namespaces(cfg: PlatformConfig, mesh: IstioMesh, opts: pulumi.ResourceOptions) -> AppNamespaces:
     args = AppNamespacesArgs(
-        config=cfg.app_namespaces, revision=mesh.revision, trust_domain=mesh.trust_domain,
-        ingress_namespace=cfg.ingress.namespace, egress_namespace=cfg.egress.namespace,
-        prometheus_namespace=cfg.prometheus_namespace, depends_on=mesh.ready, istiod_namespace=mesh.root_namespace,
+        config=cfg.app_namespaces,
+        revision=mesh.revision,
+        trust_domain=mesh.trust_domain,
+        ingress_namespace=cfg.ingress.namespace,
+        egress_namespace=cfg.egress.namespace,
+        prometheus_namespace=cfg.prometheus_namespace,
+        depends_on=mesh.ready,
+        istiod_namespace=mesh.root_namespace,
     )
     return AppNamespaces("apps", args, opts=opts)
 
@@ -131,20 +136,33 @@ def app_namespaces(cfg: PlatformConfig, mesh: IstioMesh, opts: pulumi.ResourceOp
 def ingress_gateway(cfg: PlatformConfig, opts: pulumi.ResourceOptions, **changes: Any) -> IngressGateway:
     """The ingress edge with its certificate in ``plat-<env>-kv`` (Key Vault source) unless changed."""
     args = IngressGatewayArgs(
-        config=cfg.ingress, istio_version=cfg.istio.version, revision=REVISION,
-        resource_prefix=cfg.resource_prefix, location=cfg.location, is_prod=cfg.is_prod,
-        resource_group_name=f"plat-{cfg.environment}-rg", cluster_identity_principal_id=CLUSTER_PRINCIPAL,
-        tags=platform_tags(cfg.tags, cfg.environment), availability_zones=cfg.cluster.user_pool.availability_zones,
-        app_namespaces=cfg.app_namespaces, prometheus_namespace=cfg.prometheus_namespace,
-        key_vault_name=f"plat-{cfg.environment}-kv", tenant_id=TENANT_ID, secrets_provider_client_id=ADDON_CLIENT_ID,
+        config=cfg.ingress,
+        istio_version=cfg.istio.version,
+        revision=REVISION,
+        resource_prefix=cfg.resource_prefix,
+        location=cfg.location,
+        is_prod=cfg.is_prod,
+        resource_group_name=f"plat-{cfg.environment}-rg",
+        cluster_identity_principal_id=CLUSTER_PRINCIPAL,
+        tags=platform_tags(cfg.tags, cfg.environment),
+        availability_zones=cfg.cluster.user_pool.availability_zones,
+        app_namespaces=cfg.app_namespaces,
+        prometheus_namespace=cfg.prometheus_namespace,
+        key_vault_name=f"plat-{cfg.environment}-kv",
+        tenant_id=TENANT_ID,
+        secrets_provider_client_id=ADDON_CLIENT_ID,
     )
     return IngressGateway("ingress", replace(args, **changes), opts=opts)
 
 
 def egress_gateway(cfg: PlatformConfig, opts: pulumi.ResourceOptions, **changes: Any) -> EgressGateway:
     args = EgressGatewayArgs(
-        config=cfg.egress, istio_version=cfg.istio.version, revision=REVISION, is_prod=cfg.is_prod,
-        app_namespaces=cfg.app_namespaces, prometheus_namespace=cfg.prometheus_namespace,
+        config=cfg.egress,
+        istio_version=cfg.istio.version,
+        revision=REVISION,
+        is_prod=cfg.is_prod,
+        app_namespaces=cfg.app_namespaces,
+        prometheus_namespace=cfg.prometheus_namespace,
     )
     return EgressGateway("egress", replace(args, **changes), opts=opts)
 
