@@ -9,6 +9,7 @@ import pulumi
 
 from components.aks_cluster import AksCluster, AksClusterArgs
 from components.app_namespaces import AppNamespaces, AppNamespacesArgs
+from components.app_tenancy import AppTenancy, AppTenancyArgs
 from components.base import PlatformBase, PlatformBaseArgs
 from components.egress_gateway import EgressGateway, EgressGatewayArgs
 from components.ingress_gateway import IngressGateway, IngressGatewayArgs
@@ -190,6 +191,17 @@ def environment(cfg: PlatformConfig) -> None:
             prometheus_namespace=cfg.prometheus_namespace,
             depends_on=mesh.ready,
             istiod_namespace=mesh.root_namespace,
+            mtls_exception_namespaces=frozenset(e.namespace for e in cfg.istio.mtls_exceptions),
+        ),
+        opts=in_cluster,
+    )
+    # Each team's access, Istio Roles, quota and limits, in its own namespace only.
+    AppTenancy(
+        "tenancy",
+        AppTenancyArgs(
+            config=cfg.app_namespaces,
+            cluster_id=cluster.cluster_id,
+            namespaces=app_namespaces.namespaces,
         ),
         opts=in_cluster,
     )

@@ -17,7 +17,8 @@ import pulumi_kubernetes as k8s
 from pulumi_azure_native import authorization, monitor
 from pulumi_azure_native import containerservice as cs
 
-from components.azure_roles import NETWORK_CONTRIBUTOR, derived_name, role_definition_id
+from components.azure_roles import NETWORK_CONTRIBUTOR, derived_name, resource_group_id, role_definition_id
+from components.mesh_names import ROOT_NAMESPACE
 from stack_config import ClusterConfig, MaintenanceWindow
 
 # AKS-reserved names: a MaintenanceConfiguration with any other name does not drive these upgrades.
@@ -32,6 +33,20 @@ KEY_VAULT_CSI_ADDON = "azureKeyvaultSecretsProvider"
 
 SYSTEM_POOL = "system"
 USER_POOL = "user"
+
+# Built-in initiative "Kubernetes cluster pod security baseline standards for Linux-based workloads"
+# (Azure/azure-policy built-in-policies/policySetDefinitions/Kubernetes/Kubernetes_PSPBaselineStandard.json):
+# no privileged containers, host network/PID/IPC, added capabilities or hostPath volumes, enforced by the
+# add-on's Gatekeeper at admission in every namespace but the excluded ones. Baseline, not the "restricted"
+# initiative: that one also demands fsGroup/supplementalGroups/runAsGroup on every pod, which the injected
+# Istio containers do not set; app namespaces get restricted from Pod Security Admission and the
+# platform's ValidatingAdmissionPolicies instead (docs/aks.md).
+POD_SECURITY_BASELINE_INITIATIVE = (
+    "/providers/Microsoft.Authorization/policySetDefinitions/a8640138-9b0a-4a28-b8cb-1666c838647d"
+)
+# The initiative's own default exclusions, plus istio-system: the Istio CNI node agent runs privileged with
+# hostPath mounts there (it installs the redirect into each node's CNI chain), and nothing else runs there.
+POD_SECURITY_EXCLUDED_NAMESPACES = ("kube-system", "gatekeeper-system", "azure-arc", ROOT_NAMESPACE)
 
 
 @dataclass(frozen=True)
@@ -189,7 +204,7 @@ def network_profile(cc: ClusterConfig) -> cs.ContainerServiceNetworkProfileArgs:
 
 def addon_profiles() -> dict[str, cs.ManagedClusterAddonProfileArgs]:
     return {
-        # Azure Policy (Gatekeeper) enforces pod-security baselines at admission.
+        # Azure Policy (Gatekeeper) enforces the pod security baseline initiative assigned below at admission.
         "azurepolicy": cs.ManagedClusterAddonProfileArgs(enabled=True),
         # The CSI driver reads certificates (the ingress wildcard) from Key Vault; rotation keeps
         # a renewed certificate from waiting for a pod restart.
@@ -277,6 +292,7 @@ class AksCluster(pulumi.ComponentResource):
             logs=[monitor.DiagnosticsLogSettingsArgs(category=c, enabled=True) for c in DIAGNOSTIC_LOG_CATEGORIES],
             opts=child,
         )
+        self._pod_security_assignment(name, cluster_name, cluster)
         self._kubernetes_provider(name, cluster, args)
         self._expose(cluster, args)
 
@@ -347,6 +363,27 @@ class AksCluster(pulumi.ComponentResource):
             role_definition_id=subnet_id.apply(lambda i: role_definition_id(i, NETWORK_CONTRIBUTOR)),
             scope=subnet_id,
             description=f"AKS {cluster_name} control plane joins and reads its node subnet",
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+    def _pod_security_assignment(self, name: str, cluster_name: str, cluster: cs.ManagedCluster) -> None:
+        # The Azure Policy add-on alone enforces nothing: without an assignment Gatekeeper has no constraint.
+        # Assigned on the cluster's resource group, the scope AKS documents (learn.microsoft.com/azure/aks/
+        # use-azure-policy); the group holds this environment's cluster only.
+        authorization.PolicyAssignment(
+            f"{name}-pod-security-baseline",
+            policy_assignment_name="aks-pod-security-baseline",
+            display_name=f"{cluster_name}: Kubernetes pod security baseline (deny)",
+            scope=cluster.id.apply(resource_group_id),
+            policy_definition_id=POD_SECURITY_BASELINE_INITIATIVE,
+            enforcement_mode=authorization.EnforcementMode.DEFAULT,
+            parameters={
+                # Deny, not the initiative's default Audit: a privileged pod is refused, not only reported.
+                "effect": authorization.ParameterValuesValueArgs(value="Deny"),
+                "excludedNamespaces": authorization.ParameterValuesValueArgs(
+                    value=list(POD_SECURITY_EXCLUDED_NAMESPACES)
+                ),
+            },
             opts=pulumi.ResourceOptions(parent=self),
         )
 

@@ -28,11 +28,13 @@ import pulumi_kubernetes as k8s
 
 from components import k8s_netpol as netpol
 from components.mesh_names import (
+    APP_NAMESPACE_LABEL,
     EGRESS_GATEWAY_PORT,
     EGRESS_GATEWAY_SELECTOR,
     INGRESS_GATEWAY_SELECTOR,
     INGRESS_GATEWAY_SERVICE_ACCOUNT,
     MERGED_METRICS_PORT,
+    MTLS_EXCEPTION_LABEL,
     REVISION_LABEL,
     ROOT_NAMESPACE,
     spiffe_principal,
@@ -54,10 +56,13 @@ class AppNamespacesArgs:
     prometheus_namespace: str | None = None  # cfg.prometheus_namespace
     depends_on: Sequence[pulumi.Resource] = ()  # IstioMesh.ready: the CRDs and istiod exist before any policy
     istiod_namespace: str = ROOT_NAMESPACE
+    mtls_exception_namespaces: frozenset[str] = frozenset()  # cfg.istio.mtls_exceptions (nonprod only)
 
 
-def namespace_labels(revision: str) -> dict[str, str]:
-    return {
+def namespace_labels(revision: str, mtls_exception: bool = False) -> dict[str, str]:
+    labels = {
+        # The admission policies apply here (a team cannot relabel its namespace: namespaces are cluster-scoped).
+        APP_NAMESPACE_LABEL: "true",
         # Sidecar injection by this revision's istiod only (an upgrade moves namespaces explicitly).
         REVISION_LABEL: revision,
         # No privileged, root or capability-adding pods; possible because the mesh uses the Istio CNI.
@@ -66,6 +71,10 @@ def namespace_labels(revision: str) -> dict[str, str]:
         "pod-security.kubernetes.io/warn": POD_SECURITY_LEVEL,
         "pod-security.kubernetes.io/audit": POD_SECURITY_LEVEL,
     }
+    if mtls_exception:
+        # The configured exception's PeerAuthentication is not STRICT: the admission check for STRICT skips it.
+        labels[MTLS_EXCEPTION_LABEL] = "true"
+    return labels
 
 
 def _callers(ns: AppNamespaceConfig) -> tuple[list[str], list[tuple[str, str]]]:
@@ -157,7 +166,10 @@ class AppNamespaces(pulumi.ComponentResource):
             prefix = f"{name}-{ns.name}"
             namespace = k8s.core.v1.Namespace(
                 prefix,
-                metadata=k8s.meta.v1.ObjectMetaArgs(name=ns.name, labels=namespace_labels(args.revision)),
+                metadata=k8s.meta.v1.ObjectMetaArgs(
+                    name=ns.name,
+                    labels=namespace_labels(args.revision, ns.name in args.mtls_exception_namespaces),
+                ),
                 opts=pulumi.ResourceOptions(parent=self),
             )
             self.namespaces[ns.name] = namespace

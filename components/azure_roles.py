@@ -2,8 +2,8 @@
 
 The GUIDs are the same in every tenant. Each is checked against Microsoft's list of built-in roles
 (https://learn.microsoft.com/azure/role-based-access-control/built-in-roles, source
-MicrosoftDocs/azure-docs ``articles/role-based-access-control/built-in-roles/networking.md`` and
-``security.md``: the ``id``/``name`` of each role's JSON definition).
+MicrosoftDocs/azure-docs ``articles/role-based-access-control/built-in-roles/networking.md``,
+``security.md`` and ``containers.md``: the ``id``/``name`` of each role's JSON definition).
 """
 
 from __future__ import annotations
@@ -18,6 +18,10 @@ KEY_VAULT_SECRETS_OFFICER = "b86a8fe4-44ce-4948-aee5-eccb2c155cd7"
 KEY_VAULT_SECRETS_USER = "4633458b-17de-408a-b874-0445c86b69e6"
 # "Read certificate contents." (security.md)
 KEY_VAULT_CERTIFICATE_USER = "db79e9a7-68ee-4b58-9aeb-b90e7c24fcba"
+# "Allows read/write access to most objects in a namespace", no Roles or RoleBindings (containers.md).
+AKS_RBAC_WRITER = "a7ffa36f-339b-4b5c-8bdf-e2c188b2c0eb"
+# "Allows read-only access to see most objects in a namespace", no Secrets (containers.md).
+AKS_RBAC_READER = "7f6c6a51-bcf8-42ba-9220-52d62157d7db"
 
 
 def _parts(scope: str) -> list[str]:
@@ -34,6 +38,18 @@ def role_definition_id(scope: str, role_guid: str) -> str:
     reject only at deployment time.
     """
     return f"/subscriptions/{_parts(scope)[2]}/providers/Microsoft.Authorization/roleDefinitions/{role_guid}"
+
+
+def cluster_namespace_scope(cluster_id: str, namespace: str) -> str:
+    """The ARM scope of one Kubernetes namespace of an AKS cluster: ``<clusterId>/namespaces/<namespace>``.
+
+    Azure RBAC for Kubernetes authorization honours AKS RBAC roles assigned at this scope for that namespace
+    only (learn.microsoft.com/azure/aks/entra-id-authorization, "namespace-name").
+    """
+    parts = _parts(cluster_id)
+    if len(parts) != 9 or parts[5:8] != ["providers", "Microsoft.ContainerService", "managedClusters"]:
+        raise ValueError(f"not an AKS cluster ID: {cluster_id!r}")
+    return f"{cluster_id}/namespaces/{namespace}"
 
 
 def resource_group_id(resource_id: str) -> str:

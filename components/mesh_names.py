@@ -42,6 +42,33 @@ MONITORING_PORT = 15014  # istiod metrics (debug endpoints closed with ENABLE_DE
 MERGED_METRICS_PORT = 15020  # istio-agent serves app + Envoy metrics merged here (enablePrometheusMerge)
 ENVOY_METRICS_PORT = 15090  # Envoy's own Prometheus endpoint
 
+# --------------------------------------------------------------------------- tenancy
+
+# On every app namespace (set by the platform; a team cannot edit its namespace): the admission
+# policies' bindings select app namespaces by it.
+APP_NAMESPACE_LABEL = platform_label("app-namespace")
+# On an app namespace with a configured mTLS exception (nonprod only): the STRICT admission check skips it.
+MTLS_EXCEPTION_LABEL = platform_label("mtls-exception")
+
+NETWORKING_ISTIO = "networking.istio.io"
+SECURITY_ISTIO = "security.istio.io"
+# Istio kinds a team manages in its own namespace: its routing and who may call it (group, plural, kind).
+TEAM_ISTIO_KINDS = (
+    (NETWORKING_ISTIO, "virtualservices", "VirtualService"),
+    (NETWORKING_ISTIO, "destinationrules", "DestinationRule"),
+    (SECURITY_ISTIO, "authorizationpolicies", "AuthorizationPolicy"),
+    (SECURITY_ISTIO, "requestauthentications", "RequestAuthentication"),
+)
+# Istio kinds that move the mesh's perimeter (what enters, what leaves, mTLS, the proxy itself): platform-owned.
+PERIMETER_ISTIO_KINDS = (
+    (NETWORKING_ISTIO, "serviceentries", "ServiceEntry"),
+    (NETWORKING_ISTIO, "gateways", "Gateway"),
+    (SECURITY_ISTIO, "peerauthentications", "PeerAuthentication"),
+    (NETWORKING_ISTIO, "sidecars", "Sidecar"),
+    (NETWORKING_ISTIO, "envoyfilters", "EnvoyFilter"),
+    ("extensions.istio.io", "wasmplugins", "WasmPlugin"),
+)
+
 # --------------------------------------------------------------------------- gateways
 
 HTTP_PORT = 80

@@ -6,7 +6,7 @@ import ipaddress
 import re
 from dataclasses import dataclass
 
-from stack_config.reader import ARM_SUBNET_ID, is_cidr, is_ipv4, is_whole_internet
+from stack_config.reader import ARM_SUBNET_ID, GUID, is_cidr, is_ipv4, is_whole_internet
 from stack_config.spec import (
     Boolean,
     ByClass,
@@ -28,7 +28,6 @@ NETWORK_POLICIES = ("cilium", "azure", "calico")
 DAYS_OF_WEEK = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 ZONES = ("1", "2", "3")
 
-_GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _TIME_HHMM = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
 _UTC_OFFSET = re.compile(r"^[+-](0[0-9]|1[0-4]):[0-5][0-9]$")
 _K8S_VERSION = re.compile(r"^1\.\d{2}(\.\d{1,2})?$")
@@ -193,7 +192,7 @@ class ClusterConfig:
     # Local accounts are disabled, so without an admin group nobody could administer the cluster.
     admin_group_object_ids: tuple[str, ...] = key(
         "adminGroupObjectIds",
-        Texts(check=lambda v: bool(_GUID.match(v)), describe="allowed: an Entra ID group object ID (a GUID)"),
+        Texts(check=lambda v: bool(GUID.match(v)), describe="allowed: an Entra ID group object ID (a GUID)"),
         "Entra ID groups that administer the cluster (local accounts are disabled)",
         default=(),
         required=Required(

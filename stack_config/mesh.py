@@ -3,11 +3,23 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from stack_config.reader import DNS_LABEL, SEMVER
-from stack_config.spec import Boolean, Derived, Integer, Objects, Read, Required, Text, Texts, key, rules
+from stack_config.reader import DNS_LABEL, GUID, QUANTITY, SEMVER, is_hostname
+from stack_config.spec import (
+    Boolean,
+    Derived,
+    Integer,
+    Objects,
+    Read,
+    Required,
+    Section,
+    Text,
+    Texts,
+    key,
+    rules,
+)
 
 OUTBOUND_TRAFFIC_POLICIES = ("REGISTRY_ONLY", "ALLOW_ANY")
 MTLS_EXCEPTION_MODES = ("PERMISSIVE", "DISABLE")
@@ -115,6 +127,74 @@ def _is_caller(value: str) -> bool:
     return 1 <= len(parts) <= 2 and all(DNS_LABEL.match(part) for part in parts)
 
 
+_GROUP = Text(pattern=GUID, describe="allowed: an Entra ID group object ID (a GUID)")
+_QUANTITY_UNITS = {
+    "m": 1e-3,
+    "k": 1e3,
+    "M": 1e6,
+    "G": 1e9,
+    "T": 1e12,
+    "Ki": 2**10,
+    "Mi": 2**20,
+    "Gi": 2**30,
+    "Ti": 2**40,
+}
+CPU = Text(pattern=QUANTITY, describe="allowed: CPU cores as Kubernetes writes them, e.g. 500m, 2")
+MEMORY = Text(pattern=QUANTITY, describe="allowed: bytes as Kubernetes writes them, e.g. 512Mi, 4Gi")
+
+
+def quantity(value: str) -> float:
+    """A Kubernetes quantity (``500m``, ``4Gi``) as a number, to compare two of them."""
+    match = QUANTITY.match(value)
+    if match is None:
+        raise ValueError(f"not a Kubernetes quantity: {value!r}")
+    return float(match[1]) * _QUANTITY_UNITS.get(match[3] or "", 1)
+
+
+@dataclass(frozen=True)
+class NamespaceQuota:
+    """The namespace's ResourceQuota: one team cannot starve the cluster's other tenants."""
+
+    cpu: str = key(
+        "cpu",
+        CPU,
+        "CPU the namespace's containers may request and be limited to in total",
+        default="8",
+        code_default=True,
+    )
+    memory: str = key("memory", MEMORY, "memory requested and limited in total", default="16Gi", code_default=True)
+    pods: int = key("pods", Integer(1, 1000), "pods at a time", default=50, code_default=True)
+
+
+@dataclass(frozen=True)
+class ContainerLimits:
+    """The namespace's LimitRange: what a container gets when it says nothing, and the most it may ask for."""
+
+    default_cpu: str = key(
+        "defaultCpu", CPU, "CPU request and limit of a container that sets none", default="500m", code_default=True
+    )
+    default_memory: str = key(
+        "defaultMemory",
+        MEMORY,
+        "memory request and limit of a container that sets none",
+        default="512Mi",
+        code_default=True,
+    )
+    max_cpu: str = key("maxCpu", CPU, "largest CPU limit of one container", default="2", code_default=True)
+    max_memory: str = key(
+        "maxMemory", MEMORY, "largest memory limit of one container", default="4Gi", code_default=True
+    )
+
+
+@rules(ContainerLimits)
+def _container_limits(s: Read) -> None:
+    v = s.values
+    for default_key, max_key in (("default_cpu", "max_cpu"), ("default_memory", "max_memory")):
+        if None not in (v[default_key], v[max_key]) and quantity(v[default_key]) > quantity(v[max_key]):
+            name = "defaultCpu" if default_key == "default_cpu" else "defaultMemory"
+            s.problem(name, v[default_key], f"must not exceed {'maxCpu' if name == 'defaultCpu' else 'maxMemory'}")
+
+
 @dataclass(frozen=True)
 class AppNamespaceConfig:
     name: str = key(
@@ -123,23 +203,85 @@ class AppNamespaceConfig:
         "namespace name; the platform's own names are reserved",
         required=Required(),
     )
-    allow_from_ingress: bool = key("allowFromIngress", Boolean(), "the ingress gateway may call it", default=False)
+    writer_group_object_id: str | None = key(
+        "writerGroupObjectId",
+        _GROUP,
+        "the owning team's Entra ID group: AKS RBAC Writer and the team's Istio objects in this namespace only",
+        required=Required(
+            "the owning team's Entra ID group object ID", when=lambda ctx: ctx.prod, doc="required in prod"
+        ),
+        code_default=True,
+    )
+    reader_group_object_id: str | None = key(
+        "readerGroupObjectId",
+        _GROUP,
+        "an Entra ID group that may read (AKS RBAC Reader) this namespace only",
+        code_default=True,
+    )
+    quota: NamespaceQuota = key(
+        "quota", Section(NamespaceQuota), "the namespace's ResourceQuota", default=NamespaceQuota(), code_default=True
+    )
+    container_limits: ContainerLimits = key(
+        "containerLimits",
+        Section(ContainerLimits),
+        "the namespace's LimitRange",
+        default=ContainerLimits(),
+        code_default=True,
+    )
+    public_hosts: tuple[str, ...] = key(
+        "publicHosts",
+        Texts(
+            check=lambda h: is_hostname(h, allow_wildcard=True),
+            describe="allowed: a DNS name such as shop.apps.example.com served by ingress.hosts",
+        ),
+        "public hosts only this namespace may bind on the ingress gateway; needs allowFromIngress",
+        default=(),
+        code_default=True,
+    )
+    egress_hosts: tuple[str, ...] = key(
+        "egressHosts",
+        Texts(describe="allowed: one of egress.hosts"),
+        "external hosts (of egress.hosts) this namespace may reach",
+        default=(),
+        code_default=True,
+    )
+    allow_from_ingress: bool = key(
+        "allowFromIngress", Boolean(), "the ingress gateway may call it", default=False, code_default=True
+    )
     allowed_callers: tuple[str, ...] = key(
         "allowedCallers",
         Texts(check=_is_caller, describe="allowed: 'namespace' or 'namespace/serviceaccount'"),
         "app namespaces (or one service account in them) that may call it",
         default=(),
+        code_default=True,
     )
-    prometheus_scrape: bool = key("prometheusScrape", Boolean(), "prometheusNamespace may scrape it", default=False)
-    egress: bool = key("egress", Boolean(), "it may reach the egress gateway", default=False)
+    prometheus_scrape: bool = key(
+        "prometheusScrape", Boolean(), "prometheusNamespace may scrape it", default=False, code_default=True
+    )
+    egress: bool = key(
+        "egress",
+        Boolean(),
+        "it may reach the egress gateway; set by itself when egressHosts is set",
+        default=False,
+        code_default=True,
+    )
 
 
 @rules(AppNamespaceConfig)
 def _app_namespace(s: Read) -> None:
-    name = s.values["name"]
+    v = s.values
+    name = v["name"]
     if name is not None and (name in RESERVED_NAMESPACES or name.startswith("kube-") or len(name) > 63):
         s.problem("name", name, "a platform namespace name is reserved; choose another")
         s.drop = True
+    if v["egress_hosts"]:
+        if s.given("egress") and v["egress"] is False:
+            s.problem("egress", False, "must be true (or unset) when egressHosts is set")
+        s.values["egress"] = True
+    if v["public_hosts"] and not v["allow_from_ingress"]:
+        s.problem("allowFromIngress", v["allow_from_ingress"], "must be true when publicHosts is set")
+    if v["writer_group_object_id"] is not None and v["writer_group_object_id"] == v["reader_group_object_id"]:
+        s.problem("readerGroupObjectId", v["reader_group_object_id"], "must differ from writerGroupObjectId")
 
 
 def check_mesh(s: Read) -> None:
@@ -167,3 +309,40 @@ def check_mesh(s: Read) -> None:
             )
     if any(ns.prometheus_scrape for ns in v["app_namespaces"]) and not v["prometheus_namespace"]:
         s.report("prometheusNamespace", "required when an app namespace sets prometheusScrape: true")
+    _check_hosts(s)
+
+
+def served_by(host: str, served: Sequence[str]) -> bool:
+    """Whether the ingress gateway serves ``host``: listed as is, or under one of its ``*.`` wildcards."""
+    return any(
+        host == pattern or pattern == "*" or (pattern.startswith("*.") and host.endswith(pattern[1:]))
+        for pattern in served
+    )
+
+
+def _check_hosts(s: Read) -> None:
+    """A public host has one owner among the namespaces; each host is one the edges actually serve."""
+    v = s.values
+    owners: dict[str, str] = {}
+    ingress_hosts = v["ingress"].hosts
+    egress_hosts = {entry.host for entry in v["egress"].hosts}
+    for path, ns in zip(s.item_paths.get("appNamespaces", []), v["app_namespaces"], strict=True):
+        for j, host in enumerate(ns.public_hosts):
+            # Two owners of one host could each route it: whoever binds it last would capture the other's traffic.
+            if host in owners:
+                s.r.problem(f"{path}.publicHosts[{j}]", host, f"already claimed by namespace {owners[host]!r}")
+            owners.setdefault(host, ns.name)
+            # (A bad ingress.hosts is reported there, not again for every public host.)
+            if not s.r.failed("ingress.hosts") and not served_by(host, ingress_hosts):
+                s.r.problem(
+                    f"{path}.publicHosts[{j}]",
+                    host,
+                    f"allowed: a host served by ingress.hosts ({', '.join(ingress_hosts) or 'none set'})",
+                )
+        for j, host in enumerate(ns.egress_hosts):
+            if not s.r.failed("egress.hosts") and host not in egress_hosts:
+                s.r.problem(
+                    f"{path}.egressHosts[{j}]",
+                    host,
+                    f"allowed: one of egress.hosts ({', '.join(sorted(egress_hosts)) or 'none set'})",
+                )

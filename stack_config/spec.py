@@ -327,7 +327,10 @@ def read_section(
     read_fields(s, cls, base=base)
     for rule in _RULES.get(cls, ()):
         rule(s)
-    missing_required = any(spec.required is not None and s.values.get(attr) is None for attr, spec in keys_of(cls))
+    missing_required = any(
+        spec.required is not None and spec.required.when(ctx) and s.values.get(attr) is None
+        for attr, spec in keys_of(cls)
+    )
     if s.drop or missing_required:
         return None
     return cls(**s.values)

@@ -27,6 +27,25 @@ def with_changes(stack: str, changes: dict[str, Any]) -> dict[str, Any]:
     return raw
 
 
+def test_public_host_claimed_twice_names_the_first_owner():
+    apps = [
+        {"name": "shop", "allowFromIngress": True, "publicHosts": ["shop.dev.apps.example.com"]},
+        {"name": "payments", "allowFromIngress": True, "publicHosts": ["shop.dev.apps.example.com"]},
+    ]
+    [problem] = problems_for("dev", {"appNamespaces": apps})
+    assert problem == (
+        "appNamespaces[1].publicHosts[0]: got 'shop.dev.apps.example.com'; already claimed by namespace 'shop'"
+    )
+
+
+def test_egress_hosts_turn_egress_on_and_teams_default_to_secure_limits():
+    apps = [{"name": "shop", "egressHosts": ["api.github.com"]}]
+    [shop] = parse_config(with_changes("dev", {"appNamespaces": apps})).app_namespaces
+    assert shop.egress is True and shop.writer_group_object_id is None
+    assert (shop.quota.cpu, shop.quota.memory, shop.quota.pods) == ("8", "16Gi", 50)
+    assert shop.container_limits.max_memory == "4Gi"
+
+
 def problems_for(stack: str, changes: dict[str, Any], secret_keys: tuple[str, ...] = ()) -> list[str]:
     with pytest.raises(ConfigError) as err:
         parse_config(with_changes(stack, changes), secret_keys)
@@ -202,6 +221,50 @@ REJECTED = [
         "dev",
         {"appNamespaces": [{"name": "shop", "allowedCallers": ["Bad Caller"]}]},
         "appNamespaces[0].allowedCallers[0]",
+    ),
+    # tenancy: owning team, quotas, the hosts a namespace owns or may reach
+    (
+        "dev",
+        {"appNamespaces": [{"name": "shop", "writerGroupObjectId": "team-shop"}]},
+        "appNamespaces[0].writerGroupObjectId",
+    ),
+    ("prod", {"appNamespaces": [{"name": "shop"}]}, "appNamespaces[0].writerGroupObjectId"),
+    ("dev", {"appNamespaces": [{"name": "shop", "quota": {"memory": "lots"}}]}, "appNamespaces[0].quota.memory"),
+    ("dev", {"appNamespaces": [{"name": "shop", "quota": {"cpus": "4"}}]}, "appNamespaces[0].quota.cpus"),
+    (
+        "dev",
+        {"appNamespaces": [{"name": "shop", "containerLimits": {"defaultMemory": "8Gi", "maxMemory": "4Gi"}}]},
+        "appNamespaces[0].containerLimits.defaultMemory",
+    ),
+    (
+        "dev",
+        {
+            "appNamespaces": [
+                {"name": "shop", "allowFromIngress": True, "publicHosts": ["shop.dev.apps.example.com"]},
+                {"name": "payments", "allowFromIngress": True, "publicHosts": ["shop.dev.apps.example.com"]},
+            ]
+        },
+        "appNamespaces[1].publicHosts[0]",
+    ),
+    (
+        "dev",
+        {"appNamespaces": [{"name": "shop", "allowFromIngress": True, "publicHosts": ["shop.example.org"]}]},
+        "appNamespaces[0].publicHosts[0]",
+    ),
+    (
+        "dev",
+        {"appNamespaces": [{"name": "shop", "publicHosts": ["shop.dev.apps.example.com"]}]},
+        "appNamespaces[0].allowFromIngress",
+    ),
+    (
+        "dev",
+        {"appNamespaces": [{"name": "shop", "egressHosts": ["evil.example.com"]}]},
+        "appNamespaces[0].egressHosts[0]",
+    ),
+    (
+        "dev",
+        {"appNamespaces": [{"name": "shop", "egressHosts": ["api.github.com"], "egress": False}]},
+        "appNamespaces[0].egress",
     ),
 ]
 
@@ -401,7 +464,11 @@ PROGRAM_CORPUS = [
     ("prod", {"keyVault": {"allowedCidrs": ["0.0.0.0/0"]}}, "keyVault.allowedCidrs[0]"),
     ("prod", {"keyVault": {"softDeleteRetentionDays": 3}}, "keyVault.softDeleteRetentionDays"),
     ("prod", {"environmentClass": "production"}, "environmentClass"),
-    ("prod", {"appNamespaces": [{"name": "istio-system"}]}, "appNamespaces[0].name"),
+    (
+        "prod",
+        {"appNamespaces": [{"name": "istio-system", "writerGroupObjectId": "a1b2c3d4-e5f6-4a7b-8c9d-0e1f2a3b4c5d"}]},
+        "appNamespaces[0].name",
+    ),
     ("prod", {"tags": {"owner": 42}}, "tags.owner"),
 ]
 

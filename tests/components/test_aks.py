@@ -476,3 +476,22 @@ def test_no_subnet_grant_when_aks_brings_its_own_network(run_component):
         wiring.aks_cluster(parse_config(stack_raw_config("dev")))
 
     assert run_component(build).of_type(RA) == []
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_azure_policy_addon_has_a_denying_pod_security_assignment(build_run, stack):
+    """An enabled add-on with no assignment enforces nothing: the baseline initiative is assigned with Deny."""
+    run = build_run(stack)
+    mc = run.one(MC)
+    assert mc.get("addonProfiles.azurepolicy.enabled") is True
+    pa = run.one("azure-native:authorization:PolicyAssignment")
+    assert pa.get("policyDefinitionId") == (
+        "/providers/Microsoft.Authorization/policySetDefinitions/a8640138-9b0a-4a28-b8cb-1666c838647d"
+    )
+    assert pa.get("scope") == "/".join(mc.id.split("/")[:5])  # the cluster's resource group
+    assert pa.get("enforcementMode") == "Default"
+    assert pa.get("parameters.effect") == {"value": "Deny"}
+    excluded = pa.get("parameters.excludedNamespaces.value")
+    assert {"kube-system", "gatekeeper-system", "istio-system"} <= set(excluded)
+    # App and gateway namespaces are never exempt.
+    assert not {"shop", "payments", "istio-ingress", "istio-egress", "sealed-secrets"} & set(excluded)

@@ -69,3 +69,13 @@ def test_resource_group_id_of_an_arm_id():
         resource_group_id(f"/subscriptions/{SUBSCRIPTION}")
     with pytest.raises(ValueError, match="not an ARM scope"):
         resource_group_id("plat-prod-rg")
+
+
+def test_cluster_namespace_scope_is_below_the_cluster():
+    cluster = (
+        f"/subscriptions/{SUBSCRIPTION}/resourceGroups/plat-prod-rg/providers/"
+        "Microsoft.ContainerService/managedClusters/plat-prod-aks"
+    )
+    assert azure_roles.cluster_namespace_scope(cluster, "shop") == f"{cluster}/namespaces/shop"
+    with pytest.raises(ValueError, match="not an AKS cluster ID"):
+        azure_roles.cluster_namespace_scope(PIP, "shop")

@@ -21,6 +21,7 @@ import pulumi_kubernetes as k8s
 
 from components.aks_cluster import AksCluster, AksClusterArgs
 from components.app_namespaces import AppNamespaces, AppNamespacesArgs
+from components.app_tenancy import AppTenancy, AppTenancyArgs
 from components.base import PlatformBase, PlatformBaseArgs, platform_tags
 from components.egress_gateway import EgressGateway, EgressGatewayArgs
 from components.ingress_gateway import IngressGateway, IngressGatewayArgs
@@ -39,6 +40,10 @@ WORKSPACE_ID = (
 )
 CLUSTER_PRINCIPAL = "0f6a3c1e-2b4d-4e5f-8a9b-0c1d2e3f4a5b"
 ADDON_CLIENT_ID = "5e4d3c2b-1a09-4f8e-9d7c-6b5a4f3e2d1c"
+CLUSTER_ID = (
+    f"/subscriptions/{SUBSCRIPTION_ID}/resourceGroups/{RESOURCE_GROUP}/providers/"
+    "Microsoft.ContainerService/managedClusters/plat-dev-aks"
+)
 
 
 def in_cluster() -> pulumi.ResourceOptions:
@@ -129,8 +134,14 @@ def app_namespaces(cfg: PlatformConfig, mesh: IstioMesh, opts: pulumi.ResourceOp
         prometheus_namespace=cfg.prometheus_namespace,
         depends_on=mesh.ready,
         istiod_namespace=mesh.root_namespace,
+        mtls_exception_namespaces=frozenset(e.namespace for e in cfg.istio.mtls_exceptions),
     )
     return AppNamespaces("apps", args, opts=opts)
+
+
+def app_tenancy(cfg: PlatformConfig, namespaces: AppNamespaces, opts: pulumi.ResourceOptions) -> AppTenancy:
+    args = AppTenancyArgs(config=cfg.app_namespaces, cluster_id=CLUSTER_ID, namespaces=namespaces.namespaces)
+    return AppTenancy("tenancy", args, opts=opts)
 
 
 def ingress_gateway(cfg: PlatformConfig, opts: pulumi.ResourceOptions, **changes: Any) -> IngressGateway:
@@ -172,3 +183,10 @@ def mesh_and_app_namespaces() -> None:
     cfg = load_config()
     opts = in_cluster()
     app_namespaces(cfg, istio_mesh(cfg, opts), opts)
+
+
+def tenancy() -> None:
+    """A program: the mesh, the app namespaces and their teams' tenancy, wired as in ``__main__.py``."""
+    cfg = load_config()
+    opts = in_cluster()
+    app_tenancy(cfg, app_namespaces(cfg, istio_mesh(cfg, opts), opts), opts)
