@@ -24,6 +24,7 @@ def no_egress_apps():
     apps = stack_raw_config("prod")["appNamespaces"]
     for app in apps:
         app["egress"] = False
+        app.pop("egressHosts", None)  # egressHosts needs egress
     return run_program("prod", program=build, overrides={"appNamespaces": apps})
 
 
