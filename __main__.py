@@ -47,6 +47,7 @@ def key_vault_and_sealing_key(cfg: PlatformConfig, base: PlatformBase) -> tuple[
             resource_prefix=cfg.resource_prefix,
             location=cfg.location,
             is_prod=cfg.is_prod,
+            deployer_principal_type=cfg.deployer_principal_type,
             resource_group_name=base.resource_group_name,
             log_analytics_workspace_id=base.log_analytics_workspace_id,
             # The nodes read the ingress certificate from the vault (Key Vault CSI driver).

@@ -68,6 +68,9 @@ class KeyVaultArgs:
     config: KeyVaultConfig
     log_analytics_workspace_id: pulumi.Input[str]
     is_prod: bool
+    # PlatformConfig.deployer_principal_type: User (Azure CLI) or ServicePrincipal (CI's OIDC app, a managed
+    # identity). ARM refuses an assignment whose principalType does not match (UnmatchedPrincipalType).
+    deployer_principal_type: str
     # Prod and the non-prod key owner: pulumi refuses to delete the vault (it holds the only copy of keys).
     protect: bool | None = None  # None = is_prod
     tags: Mapping[str, str] = field(default_factory=dict)  # PlatformBase.tags
@@ -176,6 +179,7 @@ class KeyVault(pulumi.ComponentResource):
             f"{name}-deployer-secrets-officer",
             scope=self.vault.id,
             principal_id=client.object_id,
+            principal_type=authorization.PrincipalType(args.deployer_principal_type),
             role_definition_id=client.subscription_id.apply(_in_subscription(KEY_VAULT_SECRETS_OFFICER)),
             description="Deploying identity writes the sealed-secrets keys (platform bootstrap)",
             opts=child,

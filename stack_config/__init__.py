@@ -21,7 +21,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from stack_config.cluster import ClusterConfig, MaintenanceWindow, NetworkConfig, SystemPoolConfig, UserPoolConfig
+from stack_config.cluster import (
+    ClusterConfig,
+    MaintenanceWindow,
+    NetworkConfig,
+    SystemPoolConfig,
+    UserPoolConfig,
+)
+from stack_config.deployer import AZURE_CLI_USER, DEPLOYER_PRINCIPAL_TYPES, DeployerAuth, detect_running_deployer
 from stack_config.edges import (
     INGRESS_TLS_CERT_KEY,
     INGRESS_TLS_KEY_KEY,
@@ -40,7 +47,7 @@ from stack_config.mesh import (
     check_mesh,
     istio_revision,
 )
-from stack_config.reader import PROJECT, ConfigError, Reader
+from stack_config.reader import PROJECT, ConfigError, Reader, is_cidr
 from stack_config.spec import (
     Context,
     Derived,
@@ -50,11 +57,17 @@ from stack_config.spec import (
     Required,
     Section,
     Text,
+    Texts,
     key,
     key_names,
     read_fields,
 )
-from stack_config.vault import DEFAULT_SEALED_SECRETS_CHART_VERSION, KeyVaultConfig, SealedSecretsConfig
+from stack_config.vault import (
+    DEFAULT_SEALED_SECRETS_CHART_VERSION,
+    KeyVaultConfig,
+    SealedSecretsConfig,
+    check_public_cidrs,
+)
 
 __all__ = [
     "DEFAULT_SEALED_SECRETS_CHART_VERSION",
@@ -68,6 +81,7 @@ __all__ = [
     "AppNamespaceConfig",
     "ClusterConfig",
     "ConfigError",
+    "DeployerAuth",
     "EgressConfig",
     "EgressHost",
     "IngressConfig",
@@ -158,6 +172,22 @@ class PlatformConfig:
     tags: Mapping[str, str] = key(
         "tags", Tags(), "applied to every Azure resource", default=Derived(lambda ctx, values: {}, "`{}`")
     )
+    # Declared once, fed to both allow-lists (API server and vault firewall), so the two cannot drift apart.
+    ci_runner_cidrs: tuple[str, ...] = key(
+        "ciRunnerCidrs",
+        Texts(check=is_cidr, describe="allowed: a public IPv4 CIDR such as 198.51.100.16/28"),
+        "public egress ranges of the CI runners that deploy this stack; added to "
+        "cluster.apiServerAuthorizedIpRanges and keyVault.allowedCidrs",
+        default=(),
+    )
+    deployer_principal_type: str = key(  # never None after parse_config: configured or detected
+        "deployerPrincipalType",
+        Text(choices=DEPLOYER_PRINCIPAL_TYPES),
+        "principal type of the identity running `pulumi up` (its Key Vault role assignment must state it); "
+        "unset: detected from the azure-native provider credentials (ARM_CLIENT_ID with ARM_USE_OIDC, a "
+        "secret or certificate, or ARM_USE_MSI: ServicePrincipal; none: the Azure CLI user)",
+        default=Derived(lambda ctx, values: None, "detected"),
+    )
     cluster: ClusterConfig = key("cluster", Section(ClusterConfig), "the AKS cluster")
     key_vault: KeyVaultConfig = key("keyVault", Section(KeyVaultConfig), "the environment's Key Vault")
     sealed_secrets: SealedSecretsConfig = key(
@@ -193,10 +223,14 @@ class PlatformConfig:
 _CONTEXT_KEYS = ("environment", "environment_class", "stack_role")
 
 
-def parse_config(raw: Mapping[str, Any], secret_keys: Sequence[str] = ()) -> PlatformConfig:
+def parse_config(
+    raw: Mapping[str, Any], secret_keys: Sequence[str] = (), deployer: DeployerAuth = AZURE_CLI_USER
+) -> PlatformConfig:
     """Validate the decoded top-level config keys (without the ``platform:`` prefix).
 
-    Raises ``ConfigError`` listing every problem at once.
+    ``deployer``: how the azure-native provider authenticates (``stack_config.deployer``), which decides the
+    deploying identity's principal type unless ``deployerPrincipalType`` is set. Raises ``ConfigError``
+    listing every problem at once.
     """
     r = Reader()
     top = r.section(raw, "", [*key_names(PlatformConfig), *SECRET_KEYS])
@@ -219,9 +253,47 @@ def parse_config(raw: Mapping[str, Any], secret_keys: Sequence[str] = ()) -> Pla
         s, PlatformConfig, only=[f.name for f in dataclasses.fields(PlatformConfig) if f.name not in _CONTEXT_KEYS]
     )
     check_mesh(s)
+    check_public_cidrs(s, "ciRunnerCidrs")
+    _deployer_principal_type(s, deployer)
+    _merge_ci_runner_cidrs(s)
     if r.problems:
         raise ConfigError(r.problems)
     return PlatformConfig(**s.values, secret_keys_present=present_secrets)
+
+
+def _deployer_principal_type(s: Read, deployer: DeployerAuth) -> None:
+    """The configured type, else the detected one; a configured type the credentials contradict is an error."""
+    configured = s.values["deployer_principal_type"]
+    if configured is None and not s.failed("deployerPrincipalType"):
+        if deployer.principal_type is None:
+            s.report(
+                "deployerPrincipalType",
+                f"required: the principal type cannot be detected from {deployer.evidence}; "
+                f"allowed: {', '.join(DEPLOYER_PRINCIPAL_TYPES)}",
+            )
+        s.values["deployer_principal_type"] = deployer.principal_type or "User"
+    elif configured is not None and deployer.certain and configured != deployer.principal_type:
+        s.problem(
+            "deployerPrincipalType",
+            configured,
+            f"the provider authenticates as {deployer.principal_type} ({deployer.evidence}); Azure refuses a role "
+            "assignment whose principalType does not match the principal (UnmatchedPrincipalType)",
+        )
+
+
+def _merge_ci_runner_cidrs(s: Read) -> None:
+    """ciRunnerCidrs join both allow-lists (each range once, the section's own ranges first)."""
+    ci = s.values["ci_runner_cidrs"]
+    if not ci:
+        return
+    cluster, vault = s.values["cluster"], s.values["key_vault"]
+    if cluster is not None:
+        ranges = tuple(dict.fromkeys((*cluster.api_server_authorized_ip_ranges, *ci)))
+        s.values["cluster"] = dataclasses.replace(cluster, api_server_authorized_ip_ranges=ranges)
+    if vault is not None:
+        s.values["key_vault"] = dataclasses.replace(
+            vault, allowed_cidrs=tuple(dict.fromkeys((*vault.allowed_cidrs, *ci)))
+        )
 
 
 def _decode(value: Any) -> Any:
@@ -259,7 +331,7 @@ def read_raw_config() -> tuple[dict[str, Any], list[str]]:
 def load_config() -> PlatformConfig:
     """Read and validate the running stack's configuration, with its secret values as secret Outputs."""
     raw, secret_keys = read_raw_config()
-    cfg = parse_config(raw, secret_keys)
+    cfg = parse_config(raw, secret_keys, detect_running_deployer())
     if cfg.ingress.tls_source == "config" and set(SECRET_KEYS) <= cfg.secret_keys_present:
         import pulumi
 

@@ -185,7 +185,7 @@ class ClusterConfig:
     api_server_authorized_ip_ranges: tuple[str, ...] = key(
         "apiServerAuthorizedIpRanges",
         CIDRS,
-        "who may reach the API server; prod: required unless privateCluster, never 0.0.0.0/0",
+        "who may reach the API server besides ciRunnerCidrs; prod: required unless privateCluster, never 0.0.0.0/0",
         default=(),
     )
     private_cluster: bool = key("privateCluster", Boolean(), "API server on a private endpoint", default=False)
@@ -227,10 +227,12 @@ def _cluster(s: Read) -> None:
     if not (s.ctx.prod and s.ctx.full_environment):
         return
     v = s.values
-    if not v["api_server_authorized_ip_ranges"] and not v["private_cluster"]:
+    ci_runners = s.parent.values.get("ci_runner_cidrs") if s.parent is not None else ()
+    if not v["api_server_authorized_ip_ranges"] and not ci_runners and not v["private_cluster"]:
         s.report(
             "apiServerAuthorizedIpRanges",
-            f"prod requires authorized IP ranges for the API server or {s.at('privateCluster')}: true",
+            f"prod requires authorized IP ranges for the API server (or ciRunnerCidrs) or "
+            f"{s.at('privateCluster')}: true",
         )
     for i, cidr in enumerate(v["api_server_authorized_ip_ranges"]):
         if is_whole_internet(cidr):

@@ -189,3 +189,44 @@ def is_hostname(value: str, *, allow_wildcard: bool) -> bool:
 
 def is_whole_internet(cidr: str) -> bool:
     return ipaddress.ip_network(cidr).prefixlen == 0
+
+
+# Ranges that are not public internet addresses (IANA IPv4 Special-Purpose Address Registry, RFC 6890): a
+# firewall rule for them never matches a caller on the internet. The Key Vault firewall refuses private
+# ranges outright ("any IP range inside 10.0.0.0-10.255.255.255 (private IP addresses) cannot be used to add
+# network rules", learn.microsoft.com Add-AzKeyVaultNetworkRule). Documentation ranges (TEST-NET, RFC 5737)
+# stay allowed: the example stacks use them as placeholders.
+NON_PUBLIC_RANGES: tuple[tuple[str, str], ...] = (
+    ("0.0.0.0/8", "'this network' (RFC 791)"),
+    ("10.0.0.0/8", "private (RFC 1918)"),
+    ("100.64.0.0/10", "carrier-grade NAT shared space (RFC 6598)"),
+    ("127.0.0.0/8", "loopback (RFC 1122)"),
+    ("169.254.0.0/16", "link-local (RFC 3927)"),
+    ("172.16.0.0/12", "private (RFC 1918)"),
+    ("192.0.0.0/24", "IETF protocol assignments (RFC 6890)"),
+    ("192.168.0.0/16", "private (RFC 1918)"),
+    ("198.18.0.0/15", "benchmarking (RFC 2544)"),
+    ("224.0.0.0/4", "multicast (RFC 5771)"),
+    ("240.0.0.0/4", "reserved (RFC 1112)"),
+)
+
+
+def non_public_reason(cidr: str) -> str | None:
+    """Why a valid IPv4 CIDR is not a public address range, or None when it is one."""
+    net = ipaddress.ip_network(cidr)
+    if net.prefixlen == 0:
+        return "the whole internet"
+    for special, what in NON_PUBLIC_RANGES:
+        if net.overlaps(ipaddress.ip_network(special)):
+            return f"overlaps {special}, {what}"
+    return None
+
+
+def public_cidr_problems(cidrs: Sequence[str]) -> list[tuple[int, str, str]]:
+    """(index, cidr, reason) of each range that is not public."""
+    out = []
+    for i, cidr in enumerate(cidrs):
+        reason = non_public_reason(cidr)
+        if reason is not None:
+            out.append((i, cidr, reason))
+    return out

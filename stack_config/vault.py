@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from stack_config.reader import ARM_SUBNET_ID, DNS_LABEL, SEMVER, is_cidr, is_whole_internet
+from stack_config.reader import ARM_SUBNET_ID, DNS_LABEL, SEMVER, is_cidr, non_public_reason
 from stack_config.spec import ByClass, Context, Derived, Integer, Read, Text, Texts, key, rules
 
 KEY_VAULT_SKUS = ("standard", "premium")
@@ -28,8 +28,9 @@ class KeyVaultConfig:
     )
     allowed_cidrs: tuple[str, ...] = key(
         "allowedCidrs",
-        Texts(check=is_cidr, describe="allowed: an IPv4 CIDR such as 203.0.113.0/24"),
-        "public networks allowed through the vault firewall (default action Deny); never 0.0.0.0/0",
+        Texts(check=is_cidr, describe="allowed: a public IPv4 CIDR such as 203.0.113.0/24"),
+        "public networks allowed through the vault firewall (default action Deny); public ranges only, never "
+        "0.0.0.0/0; ciRunnerCidrs are added",
         default=(),
     )
     allowed_subnet_ids: tuple[str, ...] = key(
@@ -38,19 +39,34 @@ class KeyVaultConfig:
         "subnets allowed through the vault firewall",
         default=(),
     )
-    # 90 days is Azure's maximum and the longest window to recover a deleted secret.
+    # 90 days is Azure's maximum and the longest window to recover a deleted secret. Azure fixes it when the
+    # vault is created: "Once set, the retention policy interval cannot be changed" (learn.microsoft.com
+    # key-vault/general/soft-delete-overview); a change on an existing stack is refused (stack_config.previous).
     soft_delete_retention_days: int = key(
-        "softDeleteRetentionDays", Integer(7, 90), "days a deleted vault or secret stays recoverable", default=90
+        "softDeleteRetentionDays",
+        Integer(7, 90),
+        "days a deleted vault or secret stays recoverable; fixed once the vault exists",
+        default=90,
     )
+
+
+def check_public_cidrs(s: Read, name: str) -> None:
+    """Each valid CIDR under key ``name`` must be a public range: the vault firewall matches public addresses only."""
+    raw = s.raw.get(name)
+    for i, cidr in enumerate(raw if isinstance(raw, list) else []):
+        reason = non_public_reason(cidr) if isinstance(cidr, str) and is_cidr(cidr) else None
+        if reason is not None:
+            s.r.problem(
+                f"{s.at(name)}[{i}]",
+                cidr,
+                f"{reason}; allowed: public address ranges only (the Key Vault firewall admits public "
+                "addresses; private networks reach it through allowedSubnetIds)",
+            )
 
 
 @rules(KeyVaultConfig)
 def _key_vault(s: Read) -> None:
-    for i, cidr in enumerate(s.values["allowed_cidrs"]):
-        if is_whole_internet(cidr):
-            s.r.problem(
-                f"{s.at('allowedCidrs')}[{i}]", cidr, "the whole internet is not allowed; list the deployers' ranges"
-            )
+    check_public_cidrs(s, "allowedCidrs")
 
 
 def _default_key_mode(ctx: Context, values: Mapping[str, Any]) -> str:

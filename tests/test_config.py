@@ -161,7 +161,7 @@ REJECTED = [
     # prod-only rules
     ("prod", {"istio.mtlsExceptions": [{"namespace": "legacy", "mode": "PERMISSIVE"}]}, "istio.mtlsExceptions[0]"),
     ("prod", {"istio.outboundTrafficPolicy": "ALLOW_ANY"}, "istio.outboundTrafficPolicy"),
-    ("prod", {"cluster.apiServerAuthorizedIpRanges": []}, "cluster.apiServerAuthorizedIpRanges"),
+    ("prod", {"cluster.apiServerAuthorizedIpRanges": [], "ciRunnerCidrs": None}, "cluster.apiServerAuthorizedIpRanges"),
     ("prod", {"cluster.apiServerAuthorizedIpRanges": ["0.0.0.0/0"]}, "cluster.apiServerAuthorizedIpRanges[0]"),
     ("prod", {"cluster.skuTier": "Free"}, "cluster.skuTier"),
     ("prod", {"cluster.runCommandEnabled": True}, "cluster.runCommandEnabled"),

@@ -81,7 +81,8 @@ def test_firewall_denies_by_default_and_lists_only_configured_sources(prod, dev)
     assert acls["ipRules"] == [{"value": "198.51.100.16/28"}]
     assert acls["virtualNetworkRules"] == []
     dev_props = dev.one(VAULT).inputs["properties"]
-    assert dev_props["networkAcls"]["ipRules"] == [{"value": "203.0.113.0/24"}]
+    # keyVault.allowedCidrs, then ciRunnerCidrs
+    assert dev_props["networkAcls"]["ipRules"] == [{"value": "203.0.113.0/24"}, {"value": "198.51.100.16/28"}]
     assert dev_props["networkAcls"]["virtualNetworkRules"] == [{"id": SUBNET_ID}]
     assert dev_props["softDeleteRetentionInDays"] == 30
     assert dev_props["sku"]["name"] == "standard"

@@ -90,6 +90,7 @@ def key_vault(cfg: PlatformConfig, name: str = "kv", **changes: Any) -> KeyVault
         resource_prefix=cfg.resource_prefix,
         location=cfg.location,
         is_prod=cfg.is_prod,
+        deployer_principal_type=cfg.deployer_principal_type,
         resource_group_name=RESOURCE_GROUP,
         log_analytics_workspace_id=WORKSPACE_ID,
         protect=cfg.is_prod or cfg.stack_role == "sealingKeyOwner",
