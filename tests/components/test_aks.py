@@ -194,7 +194,7 @@ def test_oidc_issuer_and_workload_identity(build_run, stack):
     "stack, ranges, disable_run_command",
     [
         ("dev", ["203.0.113.0/24", "198.51.100.16/28"], False),  # dev's config allows run command
-        ("prod", ["198.51.100.16/28", "192.0.2.32/28"], True),
+        ("prod", ["192.0.2.32/28", "198.51.100.16/28"], True),
     ],
 )
 def test_api_server_access(build_run, stack, ranges, disable_run_command):
