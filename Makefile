@@ -2,10 +2,8 @@
 PYTHON ?= python3
 VENV   ?= venv
 PY     := $(VENV)/bin/python
-STACK  ?= dev
-OUT    ?= out/$(STACK)
 
-.PHONY: venv lint test plan bench clean docs
+.PHONY: venv lint test plan plan-all bench clean docs
 
 $(VENV)/.installed: requirements.txt policies/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -39,11 +37,32 @@ clean:
 	rm -rf $(VENV) out .pytest_cache .hypothesis .mypy_cache .ruff_cache
 
 # Offline preview, no cloud credentials: the program under mocks + the policy pack over the analyzer
-# protocol, plus the schema checks; prints the plan, writes $(OUT)/plan.json and $(OUT)/manifests/, exits 1 on
-# mandatory violations or schema findings.
-POLICY_PACK ?= policies
+# protocol, plus the schema checks; prints the plan, writes $(OUT)/plan.json and $(OUT)/manifests/ (OUT defaults
+# to out/$(STACK) and must lie inside out/). STACK, OUT, POLICY_PACK and POLICY_CONFIG reach the tool through the
+# environment, never pasted into the shell line, and $(value ...) keeps make from expanding them either: a value
+# is data (`make plan STACK='dev; rm -rf ~'` is only a bad stack name, exit 2). GNU make itself can only exit 0
+# or 2, so a failed preview's own code (1 violations, 2 config, 3 failure) is printed on the last line; scripts
+# that branch on it run `venv/bin/python -m tools.preview` directly.
+# (Made simple variables holding their literal text: make exports command-line variables to every recipe, and
+# exporting a recursive `$(shell ...)` value would run it.)
+override STACK := $(value STACK)
+override OUT := $(value OUT)
+override POLICY_PACK := $(value POLICY_PACK)
+override POLICY_CONFIG := $(value POLICY_CONFIG)
+plan plan-all: export PREVIEW_STACK := $(STACK)
+plan plan-all: export PREVIEW_OUT := $(OUT)
+plan plan-all: export PREVIEW_POLICY_PACK := $(POLICY_PACK)
+plan plan-all: export PREVIEW_POLICY_CONFIG := $(POLICY_CONFIG)
 plan: venv
-	$(PY) -m tools.preview --stack $(STACK) --out $(OUT) --policy-pack $(POLICY_PACK) $(if $(POLICY_CONFIG),--policy-config $(POLICY_CONFIG))
+	@$(PY) -m tools.preview --stack "$${PREVIEW_STACK:-dev}" --out "$$PREVIEW_OUT" --out-within out \
+		--policy-pack "$$PREVIEW_POLICY_PACK" --policy-config "$$PREVIEW_POLICY_CONFIG"; \
+	code=$$?; [ $$code -eq 0 ] || echo "make plan: the preview exited $$code" >&2; exit $$code
+
+# Every Pulumi.*.yaml stack in one process (owner stacks first), one summary table, the worst exit code.
+plan-all: venv
+	@$(PY) -m tools.preview --all --out "$${PREVIEW_OUT:-out}" --out-within out \
+		--policy-pack "$$PREVIEW_POLICY_PACK" --policy-config "$$PREVIEW_POLICY_CONFIG"; \
+	code=$$?; [ $$code -eq 0 ] || echo "make plan-all: the worst preview exited $$code" >&2; exit $$code
 
 # Offline preview vs bare SDK import time, and policy throughput at 1,000 / 10,000 resources.
 bench: venv

@@ -10,6 +10,8 @@ Python pack (``runtime: python`` in ``PulumiPolicy.yaml``), reproduced here:
    Analyzer server on ``127.0.0.1:0``, prints the port on the first stdout line and sleeps
    until it gets SIGINT. The stack's config reaches the pack as ``PULUMI_CONFIG`` (JSON) with
    ``PULUMI_PROJECT``, ``PULUMI_STACK``, ``PULUMI_ORGANIZATION`` and ``PULUMI_DRY_RUN``.
+   Here the config travels in a file (``PACK_BOOT`` puts it into the pack's own environment): one
+   environment string is limited to 128 KiB by ``execve`` ("Argument list too long").
 2. ``Handshake`` (Python packs answer Unimplemented: fine), ``ConfigureStack`` (stack, project,
    organization, config, tags), ``GetAnalyzerInfo``, ``GetPluginInfo``, then ``Configure`` with
    the pack's defaults reconciled with the config file (``tools/policy_config.py``: ``all`` first,
@@ -32,6 +34,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 from collections import deque
 from collections.abc import Mapping, Sequence
@@ -49,6 +52,28 @@ _CHANNEL_OPTIONS = [("grpc.max_receive_message_length", _MAX_MESSAGE), ("grpc.ma
 
 class PolicyPackError(RuntimeError):
     """The policy pack could not be started or failed while answering."""
+
+
+# Runs in the pack's interpreter before ``python -m pulumi.policy <engine> .`` (what the shim runs), so the pack
+# cannot outlive the preview: a cancelled CI job SIGKILLs the preview, which cannot clean up, and an orphaned pack
+# would hold its port and memory until the runner dies. Linux: the kernel SIGKILLs the pack when its parent dies
+# (PR_SET_PDEATHSIG); everywhere: the pack exits when its stdin, a pipe only the preview holds, reaches EOF.
+PACK_BOOT = """\
+import ctypes, os, runpy, signal, sys, threading
+parent = int(os.environ.pop("PLATFORM_PACK_PARENT", "0"))
+try:
+    ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL))  # 1 = PR_SET_PDEATHSIG
+except (OSError, AttributeError):
+    pass
+if parent and os.getppid() != parent:
+    os._exit(70)  # the preview died before prctl took effect
+threading.Thread(target=lambda: (sys.stdin.buffer.read(), os._exit(71)), daemon=True).start()
+config_file = os.environ.pop("PLATFORM_PACK_CONFIG_FILE", "")
+if config_file:
+    with open(config_file, encoding="utf-8") as f:
+        os.environ["PULUMI_CONFIG"] = f.read()  # putenv in this process: no execve, no size limit
+runpy.run_module("pulumi.policy", run_name="__main__", alter_sys=True)
+"""
 
 
 # --------------------------------------------------------------------------- records
@@ -280,6 +305,7 @@ class PolicyPackHost:
         self._channel: Any = None
         self._stub: Any = None
         self._info: AnalyzerInfo | None = None
+        self._config_dir: tempfile.TemporaryDirectory[str] | None = None
         self.plugin_version = ""
         self.version = ""
 
@@ -294,22 +320,27 @@ class PolicyPackHost:
             sock.bind(("127.0.0.1", 0))
             engine_port = sock.getsockname()[1]
         engine_address = f"127.0.0.1:{engine_port}"
-        env = dict(os.environ)
+        self._config_dir = tempfile.TemporaryDirectory(prefix="policy-pack-config-")
+        config_file = Path(self._config_dir.name) / "config.json"
+        config_file.write_text(json.dumps(self.config, sort_keys=True), encoding="utf-8")
+        env = {k: v for k, v in os.environ.items() if k != "PULUMI_CONFIG"}
         env.update(
             {
-                "PULUMI_CONFIG": json.dumps(self.config, sort_keys=True),
+                "PLATFORM_PACK_CONFIG_FILE": str(config_file),
+                "PLATFORM_PACK_PARENT": str(os.getpid()),
                 "PULUMI_PROJECT": self.project,
                 "PULUMI_STACK": self.stack,
                 "PULUMI_ORGANIZATION": self.organization,
                 "PULUMI_DRY_RUN": "true" if self.dry_run else "false",
             }
         )
-        # Exactly what the shim runs (it forwards only its first two arguments to python).
+        # What the shim runs (``python -u -m pulumi.policy <engine> .``, it forwards only those two arguments),
+        # behind PACK_BOOT. Its own session: a terminal's Ctrl-C reaches the preview, which stops the pack itself.
         self.proc = subprocess.Popen(
-            [python, "-u", "-m", "pulumi.policy", engine_address, "."],
+            [python, "-u", "-c", PACK_BOOT, engine_address, "."],
             cwd=self.pack_dir,
             env=env,
-            stdin=subprocess.DEVNULL,
+            stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             start_new_session=True,
@@ -380,6 +411,13 @@ class PolicyPackHost:
         except grpc.RpcError as e:
             if e.code() != grpc.StatusCode.UNIMPLEMENTED:
                 raise self._failure(f"failed the handshake: {e.details()}") from None
+        self._configure_stack()
+        return self._stub
+
+    def _configure_stack(self) -> None:
+        import grpc
+        from pulumi.runtime.proto import analyzer_pb2
+
         try:
             self._stub.ConfigureStack(
                 analyzer_pb2.AnalyzerStackConfigureRequest(
@@ -395,7 +433,18 @@ class PolicyPackHost:
         except grpc.RpcError as e:
             if e.code() != grpc.StatusCode.UNIMPLEMENTED:
                 raise self._failure(f"failed ConfigureStack: {e.details()}") from None
-        return self._stub
+
+    def retarget(self, stack: str, config: Mapping[str, str], secret_keys: Sequence[str]) -> None:
+        """Serve another stack of the same project with this pack process (``ConfigureStack`` again).
+
+        For previews of several stacks in one run. The Python policy SDK keeps per-stack state only in what
+        ``ConfigureStack`` (tags) and ``Configure`` (policy config, sent per stack by the caller) replace;
+        ``PULUMI_CONFIG``/``PULUMI_STACK`` stay the first stack's, which matters only to a pack that reads
+        ``pulumi.Config()`` or ``pulumi.get_stack()`` (this project's pack reads neither).
+        """
+        self.stack, self.config, self.secret_keys = stack, dict(config), list(secret_keys)
+        if self._stub is not None:
+            self._configure_stack()
 
     def stop(self) -> None:
         """Ask the pack to stop (SIGINT, as the engine does) without waiting; ``close()`` reaps it."""
@@ -418,12 +467,15 @@ class PolicyPackHost:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait(timeout=5)
-            for stream in (proc.stdout, proc.stderr):
+            for stream in (proc.stdin, proc.stdout, proc.stderr):
                 if stream:
                     stream.close()
         if self._engine_server is not None:
             self._engine_server.stop(0)
             self._engine_server = None
+        if self._config_dir is not None:
+            self._config_dir.cleanup()
+            self._config_dir = None
 
     def __enter__(self) -> PolicyPackHost:
         return self.start() if self.proc is None else self

@@ -6,9 +6,12 @@ output and every Kubernetes Secret's ``data``/``stringData`` value becomes ``[se
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 import re
 import shutil
+import tempfile
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -189,16 +192,78 @@ def kubernetes_manifests(resources: Sequence[Mapping[str, Any]]) -> list[tuple[s
 # --------------------------------------------------------------------------- writing
 
 
+def _umask() -> int:
+    mask = os.umask(0o022)  # read once, at import: os.umask can only be read by setting it
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _umask()
+OUTPUT_NAMES = frozenset({"plan.json", "manifests"})  # all a preview writes into its output folder
+_STAGING = re.compile(r"^\.(?P<name>.+)\.(?:new|old)-(?P<pid>\d+)-[A-Za-z0-9_]+$")
+
+
+def is_replaceable(out_dir: Path) -> bool:
+    """True when ``out_dir`` is an output folder of an earlier run (or empty): replacing it loses nothing else."""
+    return out_dir.is_dir() and not out_dir.is_symlink() and {p.name for p in out_dir.iterdir()} <= OUTPUT_NAMES
+
+
 def write_outputs(plan: Mapping[str, Any], manifests: Sequence[tuple[str, dict[str, Any]]], out_dir: Path) -> None:
-    out_dir.mkdir(parents=True, exist_ok=True)
-    mdir = out_dir / "manifests"
-    if mdir.exists():
-        shutil.rmtree(mdir)  # stale objects from an earlier run must not look like part of this plan
-    for rel, doc in manifests:
-        path = mdir / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(yaml.safe_dump(doc, sort_keys=True, default_flow_style=False))
-    (out_dir / "plan.json").write_text(json.dumps(plan, indent=2, sort_keys=True) + "\n")
+    """Write plan.json and manifests/ into a staging folder beside ``out_dir``, then swap it into place.
+
+    A reader, a concurrent run of the same stack or an interrupted run therefore sees either the old output or
+    the new one, never plan.json from one run beside manifests from another (stale objects of an earlier run
+    vanish with it). Runs swap under a lock; staging folders left by a killed run are removed by the next one.
+    """
+    out_dir = Path(out_dir)
+    parent = out_dir.resolve().parent
+    parent.mkdir(parents=True, exist_ok=True)
+    _remove_abandoned(parent)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.new-{os.getpid()}-", dir=parent))
+    try:
+        staging.chmod(0o777 & ~_UMASK)  # mkdtemp's 0700 would make the output private, unlike any other folder
+        for rel, doc in manifests:
+            path = staging / "manifests" / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(yaml.safe_dump(doc, sort_keys=True, default_flow_style=False))
+        (staging / "manifests").mkdir(exist_ok=True)
+        (staging / "plan.json").write_text(json.dumps(plan, indent=2, sort_keys=True) + "\n")
+        _swap_into_place(staging, parent / out_dir.name)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
+
+
+def _swap_into_place(staging: Path, target: Path) -> None:
+    with open(target.parent / f".{target.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not target.exists():
+            os.rename(staging, target)
+            return
+        if not is_replaceable(target):
+            raise FileExistsError(f"{target} holds files the preview did not write; not replacing it")
+        old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-{os.getpid()}-", dir=target.parent))
+        os.rename(target, old / "previous")  # then the new folder takes its name: a reader never sees a mix
+        os.rename(staging, target)
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _remove_abandoned(parent: Path) -> None:
+    """Staging folders of runs that were killed (their process is gone)."""
+    for entry in parent.iterdir():
+        m = _STAGING.match(entry.name)
+        if m and entry.is_dir() and not _alive(int(m["pid"])):
+            shutil.rmtree(entry, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 # --------------------------------------------------------------------------- text

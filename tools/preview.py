@@ -23,18 +23,23 @@ stack config or policy config; 3 the program or the policy pack failed.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import re
 import runpy
+import signal
 import sys
+import threading
 import time
 import traceback
-from collections.abc import Mapping, Sequence
-from dataclasses import replace
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from tools import analyzer_host as ah
 from tools import plan_render, schema_checks, wire
+from tools import stack_file as stack_files
 from tools.findings import Finding, as_violation
 from tools.policy_config import PolicyConfigError, load_policy_config, reconcile
 from tools.program_runner import (
@@ -43,11 +48,9 @@ from tools.program_runner import (
     ROOT,
     ProgramRun,
     RecordedResource,
+    config_of,
     dig,
-    load_stack_config,
     run_program,
-    stack_file,
-    stack_name_of,
 )
 
 EXIT_OK, EXIT_VIOLATIONS, EXIT_CONFIG, EXIT_ERROR = 0, 1, 2, 3
@@ -348,10 +351,15 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         prog="python -m tools.preview",
         description="Offline preview: run the program under mocks, check it with the policy pack, print the plan.",
         epilog="Exit codes: 0 ok, 1 mandatory policy violations or schema findings, 2 invalid stack or policy config, "
-        "3 program or policy pack failure.",
+        "3 program or policy pack failure. With --all: the worst of the stacks' codes.",
     )
-    p.add_argument("--stack", required=True, help="stack name (reads Pulumi.<stack>.yaml) or a stack config file path")
-    p.add_argument("--out", help="output folder (default: out/<stack>)")
+    which = p.add_mutually_exclusive_group(required=True)
+    which.add_argument("--stack", help="stack name (reads Pulumi.<stack>.yaml) or a stack config file path")
+    which.add_argument(
+        "--all", action="store_true", help="every Pulumi.*.yaml stack, owners first, in one process; a summary table"
+    )
+    p.add_argument("--out", help="output folder (default: out/<stack>; with --all, <out>/<stack>, default out/)")
+    p.add_argument("--out-within", help="refuse an output folder outside this folder (make passes out/)")
     p.add_argument("--policy-pack", default="policies", help="policy pack folder (default: policies)")
     p.add_argument(
         "--policy-config",
@@ -360,145 +368,171 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--skip-policy", action="store_true", help="do not run the policy pack")
     p.add_argument("--program", help="a program file to run instead of __main__.py (tests)")
     p.add_argument("--quiet", action="store_true", help="print only the verdict line")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    args.policy_pack = args.policy_pack or "policies"  # `make plan` passes empty values for unset variables
+    return args
+
+
+@dataclass(frozen=True)
+class StackInput:
+    """A stack file read and checked: its name, path and the config the program and the pack get."""
+
+    name: str
+    path: Path
+    config: dict[str, str]
+    secret_keys: list[str]
+
+    @property
+    def env_class(self) -> str:
+        return environment_class(self.config)
+
+
+@dataclass(frozen=True)
+class StackResult:
+    stack: str
+    code: int
+    resources: int | None = None
+    mandatory: int | None = None
+    advisory: int | None = None
+
+
+def read_stack(arg: str | Path) -> StackInput:
+    """The stack's file parsed and its config encoded; ``StackFileError`` (one line) for any bad file."""
+    path, name = stack_files.resolve(arg, ROOT)
+    document = stack_files.read(path)
+    config, secret_keys = config_of(document)
+    return StackInput(name, path, config, secret_keys)
+
+
+def _fail(stack: str, message: str, code: int) -> StackResult:
+    print(message, file=sys.stderr)
+    return StackResult(stack, code)
+
+
+def _out_dir(args: argparse.Namespace, stack: str, *, many: bool) -> Path:
+    if many:
+        return Path(args.out or "out") / stack
+    return Path(args.out or f"out/{stack}")
+
+
+def _check_out(out_dir: Path, within: str | None) -> str | None:
+    """Why ``out_dir`` may not be written (None when it may): outside ``within``, or a folder that is not ours."""
+    target = out_dir.resolve()
+    if within is not None:
+        base = Path(within).resolve()
+        if target == base or not target.is_relative_to(base):
+            return f"error: output folder {out_dir} is not inside {within}/"
+    if target.exists() and not plan_render.is_replaceable(target):
+        return (
+            f"error: output folder {out_dir} holds files the preview did not write; "
+            "pass an empty or new folder (the preview replaces its output folder as a whole)"
+        )
+    return None
+
+
+def _start_pack(args: argparse.Namespace, first: StackInput) -> ah.PolicyPackHost:
+    # Started before the program runs: the pack process boots on the other core meanwhile.
+    return ah.PolicyPackHost(
+        Path(args.policy_pack),
+        project=PROJECT,
+        stack=first.name,
+        organization=ORGANIZATION,
+        config=first.config,
+        secret_keys=first.secret_keys,
+    ).start()
+
+
+def _policy_config(args: argparse.Namespace, env_class: str) -> tuple[Path | None, str | None]:
+    """(policy config file, error line) for a stack of ``env_class``."""
+    if args.skip_policy:
+        return None, None
+    if args.policy_config:
+        path = Path(args.policy_config)
+        return (path, None) if path.is_file() else (None, f"error: policy config {path} does not exist")
+    return default_policy_config(Path(args.policy_pack), env_class), None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    started = time.perf_counter()
     args = parse_args(argv)
-    path = stack_file(args.stack)
-    if not path.exists():
-        print(
-            f"error: no stack config {path} (pass a stack name with a Pulumi.<stack>.yaml, or a file path)",
-            file=sys.stderr,
-        )
-        return EXIT_CONFIG
-    stack = stack_name_of(args.stack)
-    out_dir = Path(args.out or f"out/{stack}")
-    config, secret_keys = load_stack_config(args.stack)
-    env_class = environment_class(config)
+    with _stop_on_sigterm():
+        if args.all:
+            return plan_all(args)
+        return preview_one(args)
 
-    host: ah.PolicyPackHost | None = None
-    pack_dir = Path(args.policy_pack)
-    policy_config = Path(args.policy_config) if args.policy_config else None
-    if not args.skip_policy:
-        if policy_config is None:
-            policy_config = default_policy_config(pack_dir, env_class)
-        elif not policy_config.exists():
-            print(f"error: policy config {policy_config} does not exist", file=sys.stderr)
-            return EXIT_CONFIG
-        try:
-            # Started first: the pack process boots on the other core while the program runs here.
-            host = ah.PolicyPackHost(
-                pack_dir,
-                project=PROJECT,
-                stack=stack,
-                organization=ORGANIZATION,
-                config=config,
-                secret_keys=secret_keys,
-            ).start()
-        except ah.PolicyPackError as e:
-            print(
-                f"error: {e}\n(pass --policy-pack <dir>, or --skip-policy to preview without policies)", file=sys.stderr
-            )
-            return EXIT_ERROR
+
+def preview_one(args: argparse.Namespace) -> int:
+    started = time.perf_counter()
     try:
-        return _preview(
-            args, host, path, stack, out_dir, config, secret_keys, env_class, pack_dir, policy_config, started
-        )
+        stack = read_stack(args.stack)
+    except stack_files.StackFileError as e:
+        return _fail(str(args.stack), f"error: {e}", EXIT_CONFIG).code
+    host: ah.PolicyPackHost | None = None
+    if not args.skip_policy:
+        try:
+            host = _start_pack(args, stack)
+        except ah.PolicyPackError as e:
+            hint = "(pass --policy-pack <dir>, or --skip-policy to preview without policies)"
+            return _fail(stack.name, f"error: {e}\n{hint}", EXIT_ERROR).code
+    try:
+        return preview_stack(args, stack, host, _out_dir(args, stack.name, many=False), started).code
     finally:
         if host is not None:
             host.close()
 
 
-def _preview(args, host, path, stack, out_dir, config, secret_keys, env_class, pack_dir, policy_config, started) -> int:
+def preview_stack(
+    args: argparse.Namespace,
+    stack: StackInput,
+    host: ah.PolicyPackHost | None,
+    out_dir: Path,
+    started: float,
+    *,
+    last: bool = True,
+) -> StackResult:
+    """Preview one stack (the pack, when given, already started); prints the plan and writes ``out_dir``.
+
+    ``last``: no other stack follows, so the pack is told to stop as soon as it has answered.
+    """
     from stack_config import ConfigError
 
+    refused = _check_out(out_dir, args.out_within)
+    if refused:
+        return _fail(stack.name, refused, EXIT_CONFIG)
+    policy_config, error = _policy_config(args, stack.env_class)
+    if error:
+        return _fail(stack.name, error, EXIT_CONFIG)
     program = None
     if args.program:
         program_path = str(Path(args.program).resolve())
         program = lambda: runpy.run_path(program_path, run_name="__main__")  # noqa: E731
     try:
-        run = run_program(args.stack, config=(config, secret_keys), program=program)
+        run = run_program(stack.name, config=(stack.config, stack.secret_keys), program=program)
     except ConfigError as e:
-        print(f"Stack {stack}: invalid configuration ({path}):", file=sys.stderr)
-        for problem in e.problems:
-            print(f"  - {problem}", file=sys.stderr)
-        return EXIT_CONFIG
+        problems = "".join(f"\n  - {problem}" for problem in e.problems)
+        return _fail(stack.name, f"Stack {stack.name}: invalid configuration ({stack.path}):{problems}", EXIT_CONFIG)
     except Exception:  # noqa: BLE001 - any program failure is reported, as `pulumi preview` would
-        print(f"Stack {stack}: the program failed:\n{traceback.format_exc()}", file=sys.stderr)
-        return EXIT_ERROR
+        return _fail(stack.name, f"Stack {stack.name}: the program failed:\n{traceback.format_exc()}", EXIT_ERROR)
 
-    analyze, whole, defaults = analyzer_resources(run, stack)
+    analyze, whole, defaults = analyzer_resources(run, stack.name)
     findings, warnings = schema_checks.check_run(run)  # while the pack may still be booting
-    diagnostics: list[ah.Diagnostic] = []
-    remediations: list[dict[str, Any]] = []
-    pack_meta = None
-    if host is not None:
-        try:
-            if not host.ready():
-                import jsonschema  # noqa: F401 - imported while the pack is still booting, not after
-            info = host.info()
-            file_config = load_policy_config(policy_config) if policy_config else {}
-            known = {p.name for p in info.policies} | {"all"}
-            warnings += [f"policy config names an unknown policy: {n}" for n in sorted(set(file_config) - known)]
-            reconciled = reconcile(info.policies, file_config, initial=info.initial_config)
-            host.configure(reconciled)
-            if any(c.enforcement_level == "remediate" for c in reconciled.values()):
-                for r in analyze:
-                    for rem in host.remediate(r):
-                        remediations.append(
-                            {
-                                "policy": rem.policy_name,
-                                "urn": r.urn,
-                                "diagnostic": rem.diagnostic,
-                                "changed": rem.properties is not None,
-                            }
-                        )
-                        if rem.properties is not None:
-                            r.properties = rem.properties
-            for diags in host.analyze_many(analyze):
-                diagnostics.extend(diags)
-            diagnostics.extend(host.analyze_stack(whole, root_urn=root_urn(stack)))
-        except PolicyConfigError as e:
-            print(f"Stack {stack}: {e}", file=sys.stderr)
-            return EXIT_CONFIG
-        except ah.PolicyPackError as e:
-            print(f"Stack {stack}: {e}", file=sys.stderr)
-            return EXIT_ERROR
+    try:
+        checked = _policy_check(host, stack, analyze, whole, policy_config, Path(args.policy_pack))
+    except PolicyConfigError as e:
+        return _fail(stack.name, f"Stack {stack.name}: {e}", EXIT_CONFIG)
+    except ah.PolicyPackError as e:
+        return _fail(stack.name, f"Stack {stack.name}: {e}", EXIT_ERROR)
+    if host is not None and last:
         host.stop()  # the pack shuts down while the plan is written
-        warnings += [f"policy pack log ({sev}): {msg}" for sev, _urn, msg in host.engine_logs]
-        levels = {n: c.enforcement_level for n, c in reconciled.items()}
-        pack_meta = {
-            "name": info.name,
-            "version": info.version,
-            "pluginVersion": host.plugin_version,
-            "path": _rel(pack_dir),
-            "config": _rel(policy_config) if policy_config else None,
-            "policies": [
-                {
-                    "name": p.name,
-                    "enforcementLevel": levels.get(p.name, p.enforcement_level),
-                    "severity": p.severity,
-                    "type": p.policy_type,
-                    "description": p.description,
-                }
-                for p in info.policies
-            ],
-        }
-    else:
-        warnings.append("policy pack skipped (--skip-policy)")
-
     plan = build_plan(
         run,
-        stack=stack,
-        stack_path=path,
-        env_class=env_class,
+        stack=stack.name,
+        stack_path=stack.path,
+        env_class=stack.env_class,
         defaults=defaults,
-        diagnostics=diagnostics,
-        pack=pack_meta,
-        warnings=warnings,
-        remediations=remediations,
+        diagnostics=checked.diagnostics,
+        pack=checked.pack,
+        warnings=warnings + checked.warnings,
+        remediations=checked.remediations,
         findings=findings,
     )
     manifests = plan_render.kubernetes_manifests(plan["resources"])
@@ -510,7 +544,182 @@ def _preview(args, host, path, stack, out_dir, config, secret_keys, env_class, p
         text = text.rstrip("\n").rsplit("\n", 1)[-1] + "\n"
     sys.stdout.write(text)
     sys.stdout.write(f"({time.perf_counter() - started:.2f}s)\n")
-    return EXIT_VIOLATIONS if plan["summary"]["mandatory"] else EXIT_OK
+    summary = plan["summary"]
+    code = EXIT_VIOLATIONS if summary["mandatory"] else EXIT_OK
+    return StackResult(stack.name, code, summary["resources"], summary["mandatory"], summary["advisory"])
+
+
+@dataclass
+class PolicyCheck:
+    diagnostics: list[ah.Diagnostic] = field(default_factory=list)
+    remediations: list[dict[str, Any]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    pack: dict[str, Any] | None = None
+
+
+def _policy_check(
+    host: ah.PolicyPackHost | None,
+    stack: StackInput,
+    analyze: list[ah.AnalyzerResource],
+    whole: list[ah.AnalyzerResource],
+    policy_config: Path | None,
+    pack_dir: Path,
+) -> PolicyCheck:
+    """The pack's verdict on one stack's resources, as the engine asks for it."""
+    result = PolicyCheck()
+    if host is None:
+        result.warnings.append("policy pack skipped (--skip-policy)")
+        return result
+    if host.stack != stack.name:
+        host.retarget(stack.name, stack.config, stack.secret_keys)
+    if not host.ready():
+        import jsonschema  # noqa: F401 - imported while the pack is still booting, not after
+    info = host.info()
+    file_config = load_policy_config(policy_config) if policy_config else {}
+    known = {p.name for p in info.policies} | {"all"}
+    result.warnings += [f"policy config names an unknown policy: {n}" for n in sorted(set(file_config) - known)]
+    reconciled = reconcile(info.policies, file_config, initial=info.initial_config)
+    host.configure(reconciled)
+    if any(c.enforcement_level == "remediate" for c in reconciled.values()):
+        for r in analyze:
+            for rem in host.remediate(r):
+                changed = rem.properties is not None
+                result.remediations.append(
+                    {"policy": rem.policy_name, "urn": r.urn, "diagnostic": rem.diagnostic, "changed": changed}
+                )
+                if rem.properties is not None:
+                    r.properties = rem.properties
+    logged = len(host.engine_logs)
+    for diags in host.analyze_many(analyze):
+        result.diagnostics.extend(diags)
+    result.diagnostics.extend(host.analyze_stack(whole, root_urn=root_urn(stack.name)))
+    result.warnings += [f"policy pack log ({sev}): {msg}" for sev, _urn, msg in host.engine_logs[logged:]]
+    levels = {n: c.enforcement_level for n, c in reconciled.items()}
+    result.pack = {
+        "name": info.name,
+        "version": info.version,
+        "pluginVersion": host.plugin_version,
+        "path": _rel(pack_dir),
+        "config": _rel(policy_config) if policy_config else None,
+        "policies": [
+            {
+                "name": p.name,
+                "enforcementLevel": levels.get(p.name, p.enforcement_level),
+                "severity": p.severity,
+                "type": p.policy_type,
+                "description": p.description,
+            }
+            for p in info.policies
+        ],
+    }
+    return result
+
+
+@contextlib.contextmanager
+def _stop_on_sigterm() -> Iterator[None]:
+    """SIGTERM (a cancelled CI job) unwinds like Ctrl-C: the pack is stopped, no half-written output is left."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum: int, _frame: Any) -> None:
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+# --------------------------------------------------------------------------- every stack at once
+
+
+def stack_order(configs: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """Stack names, each after the stacks it references (``org/project/<stack>`` in its config), else by name."""
+    names = set(configs)
+    reference = re.compile(r"^(?:[\w.-]+/)?(?:[\w.-]+/)(?P<stack>[\w.-]+)$")
+
+    def strings(value: Any) -> Iterator[str]:
+        if isinstance(value, str):
+            yield value
+        elif isinstance(value, Mapping):
+            for v in value.values():
+                yield from strings(v)
+        elif isinstance(value, list):
+            for v in value:
+                yield from strings(v)
+
+    needs: dict[str, set[str]] = {}
+    for name, config in configs.items():
+        found = set()
+        for text in strings({k: _config_value(v) for k, v in config.items()}):
+            m = reference.match(text)
+            if m and m["stack"] in names and m["stack"] != name:
+                found.add(m["stack"])
+        needs[name] = found
+    order: list[str] = []
+    while len(order) < len(names):
+        ready = sorted(n for n in names - set(order) if needs[n] <= set(order))
+        order.append(ready[0] if ready else sorted(names - set(order))[0])  # a cycle: by name
+    return order
+
+
+def plan_all(args: argparse.Namespace) -> int:
+    """Preview every ``Pulumi.*.yaml`` stack in this process (SDK imported once, one pack process reused)."""
+    started = time.perf_counter()
+    results: dict[str, StackResult] = {}
+    inputs: dict[str, StackInput] = {}
+    for path in sorted(ROOT.glob("Pulumi.*.yaml")):
+        try:
+            stack = read_stack(path)
+        except stack_files.StackFileError as e:
+            name = path.name.removeprefix("Pulumi.").removesuffix(".yaml")
+            results[name] = _fail(name, f"error: {e}", EXIT_CONFIG)
+            continue
+        inputs[stack.name] = stack
+    order = stack_order({name: s.config for name, s in inputs.items()})
+    host: ah.PolicyPackHost | None = None
+    try:
+        if order and not args.skip_policy:
+            try:
+                host = _start_pack(args, inputs[order[0]])
+            except ah.PolicyPackError as e:
+                print(f"error: {e}", file=sys.stderr)
+                return EXIT_ERROR
+        for i, name in enumerate(order):
+            print(f"== stack {name}", flush=True)
+            out_dir = _out_dir(args, name, many=True)
+            one = preview_stack(args, inputs[name], host, out_dir, time.perf_counter(), last=i == len(order) - 1)
+            results[name] = one
+            if one.code == EXIT_ERROR and host is not None and host.proc is not None and host.proc.poll() is not None:
+                host.close()  # the pack died: the next stack gets a fresh one
+                host = None
+                if i + 1 < len(order):
+                    try:
+                        host = _start_pack(args, inputs[order[i + 1]])
+                    except ah.PolicyPackError as e:
+                        print(f"error: {e}", file=sys.stderr)
+                        return EXIT_ERROR
+    finally:
+        if host is not None:
+            host.close()
+    rows = [results[n] for n in order] + [r for n, r in sorted(results.items()) if n not in order]
+    sys.stdout.write(summary_table(rows))
+    worst = max((r.code for r in rows), default=EXIT_OK)
+    print(f"plan-all: {len(rows)} stacks, worst exit {worst} ({time.perf_counter() - started:.2f}s)")
+    return worst
+
+
+def summary_table(rows: Sequence[StackResult]) -> str:
+    header = ("stack", "resources", "mandatory", "advisory", "exit")
+    cells = [header] + [
+        (r.stack, *("-" if v is None else str(v) for v in (r.resources, r.mandatory, r.advisory)), str(r.code))
+        for r in rows
+    ]
+    width = [max(len(row[i]) for row in cells) for i in range(len(header))]
+    lines = ["  ".join(c.ljust(width[i]) if i == 0 else c.rjust(width[i]) for i, c in enumerate(row)) for row in cells]
+    return "\n".join(["", *lines, ""]) + "\n"
 
 
 if __name__ == "__main__":

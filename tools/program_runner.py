@@ -20,8 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from tools import stack_file as stack_files
 from tools import wire
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -119,17 +118,13 @@ def dig(obj: Any, dotted: str, default: Any = None) -> Any:
 
 
 def stack_file(stack: str | Path) -> Path:
-    p = Path(stack)
-    if p.suffix in (".yaml", ".yml") and p.exists():
-        return p
-    return ROOT / f"Pulumi.{stack}.yaml"
+    """``dev`` -> ``<repo>/Pulumi.dev.yaml``; a path stays a path (``StackFileError`` for a bad name)."""
+    return stack_files.resolve(stack, ROOT)[0]
 
 
 def stack_name_of(stack: str | Path) -> str:
-    p = Path(stack)
-    if p.suffix in (".yaml", ".yml"):
-        return p.stem.removeprefix("Pulumi.")
-    return str(stack)
+    """The stack name: ``dev``, or taken from a stack file path (``Pulumi.bad.yaml`` -> ``bad``)."""
+    return stack_files.resolve(stack, ROOT)[1]
 
 
 def encode_config_value(value: Any) -> str:
@@ -149,8 +144,14 @@ def load_stack_config(
     ``secure:`` values become clearly marked placeholders (this machine cannot decrypt them).
     ``overrides`` maps keys (``platform:`` prefix optional) to new values; ``None`` deletes a key.
     """
-    data = yaml.safe_load(stack_file(stack).read_text()) or {}
-    raw: dict[str, Any] = dict(data.get("config") or {})
+    return config_of(stack_files.read(stack_file(stack)), overrides)
+
+
+def config_of(
+    document: Mapping[str, Any], overrides: Mapping[str, Any] | None = None
+) -> tuple[dict[str, str], list[str]]:
+    """A parsed stack file's config as the engine passes it to the program (see ``load_stack_config``)."""
+    raw: dict[str, Any] = dict(document.get("config") or {})
     for key, value in (overrides or {}).items():
         full = key if ":" in key else f"{PROJECT}:{key}"
         if value is None:
