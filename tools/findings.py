@@ -24,12 +24,14 @@ DESCRIPTIONS = {
     "(Helm and istiod ignore a misspelled value silently)",
     "k8s-schema": "Kubernetes objects match the OpenAPI schema of the cluster's Kubernetes minor "
     "(the API server prunes unknown fields silently)",
+    "istio-schema": "Istio objects match the Istio CRDs with unknown fields rejected "
+    "(the API server prunes a misspelled field of a security policy silently)",
 }
 
 
 @dataclass(frozen=True)
 class Finding:
-    source: str  # azure-schema | helm-values | k8s-schema
+    source: str  # azure-schema | helm-values | k8s-schema | istio-schema
     urn: str
     resource_type: str
     resource_name: str

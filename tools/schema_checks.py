@@ -1,4 +1,4 @@
-"""The preview's schema checks over one program run: Azure inputs, Helm values, Kubernetes objects.
+"""The preview's schema checks over one program run: Azure inputs, Helm values, Kubernetes and Istio objects.
 
 ``check_run(run)`` returns the findings (``tools/findings.py``) and notes on what could not be checked.
 The Kubernetes minor is the one the program asks AKS for (the ManagedCluster's ``kubernetesVersion``),
@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from tools import azure_schema, helm_values, k8s_schema
+from tools import azure_schema, helm_values, istio_schema, k8s_schema
 from tools.findings import Finding
 
 CLUSTER_TYPE = "azure-native:containerservice:ManagedCluster"
@@ -33,4 +33,5 @@ def check_run(run: Any) -> tuple[list[Finding], list[str]]:
     findings = azure_schema.check(run.resources)
     helm_findings, helm_notes = helm_values.check(run.resources, version)
     k8s_findings, k8s_notes = k8s_schema.check(run.resources, version)
-    return findings + helm_findings + k8s_findings, helm_notes + k8s_notes
+    istio_findings, istio_notes = istio_schema.check(run.resources)
+    return findings + helm_findings + k8s_findings + istio_findings, helm_notes + k8s_notes + istio_notes

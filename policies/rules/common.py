@@ -236,13 +236,31 @@ class Res:
         return UNKNOWN if labels is UNKNOWN else as_map(labels)
 
 
+_AZURE_API_VERSION = re.compile(r"^azure-native:([^:/]+)/v\d[0-9a-z]*:([^:]+)$")
+
+
+def canonical_type(type_token: str) -> str:
+    """One spelling per resource: ``azure-native:keyvault/v20240401:Vault`` (any API version) -> ``...:keyvault:Vault``.
+
+    A program may pin an API version module; the resource is the same and must meet the same rules.
+    """
+    return _AZURE_API_VERSION.sub(r"azure-native:\1:\2", type_token)
+
+
 def k8s_group_kind(type_token: str, props: Any = None) -> tuple[str, str]:
-    """``kubernetes:apps/v1:Deployment`` -> (``apps``, ``Deployment``); bundle members use apiVersion/kind."""
+    """``kubernetes:apps/v1:Deployment`` -> (``apps``, ``Deployment``); bundle members use apiVersion/kind.
+
+    A server-side-apply ``*Patch`` resource (``apps/v1:DeploymentPatch``) changes the same object: it is the kind
+    it patches, so a patch that makes a container privileged is caught like a Deployment that does.
+    """
     if type_token.startswith("kubernetes:"):
         parts = type_token.split(":")
         if len(parts) == 3:
             group = parts[1].rsplit("/", 1)[0] if "/" in parts[1] else "core"
-            return group, parts[2]
+            kind = parts[2]
+            if group != "helm.sh" and kind.endswith("Patch") and len(kind) > len("Patch"):
+                kind = kind.removesuffix("Patch")
+            return group, kind
     api_version = dig(props, "apiVersion")
     kind = dig(props, "kind")
     if isinstance(api_version, str) and isinstance(kind, str):
@@ -461,7 +479,7 @@ def resource_rule(**fields: Unpack[RuleFields]) -> Callable[[Callable[[Res, Ctx]
 
     def decorate(check: Callable[[Res, Ctx], None]) -> Callable[[Res, Ctx], None]:
         def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
-            rtype = args.resource_type
+            rtype = canonical_type(args.resource_type)
             direct = rtype in meta.targets or (
                 k8s_targets and rtype.startswith("kubernetes:") and "/".join(k8s_group_kind(rtype)) in meta.targets
             )
@@ -470,7 +488,7 @@ def resource_rule(**fields: Unpack[RuleFields]) -> Callable[[Callable[[Res, Ctx]
                 return
             ctx = Ctx({**meta.defaults(), **dict(args.get_config() or {})})
             res = Res(
-                type=args.resource_type,
+                type=rtype,
                 name=args.name,
                 urn=args.urn,
                 props=as_map(plain(args.props)),
@@ -601,7 +619,7 @@ def stack_view(r: Any) -> Res:
     parent = getattr(r, "parent", None)
     opts = getattr(r, "opts", None)
     return Res(
-        type=r.resource_type,
+        type=canonical_type(r.resource_type),
         name=r.name,
         urn=r.urn,
         props=as_map(plain(r.props)),
@@ -631,7 +649,7 @@ class Stack:
         self._by_type: dict[str, list[int]] = defaultdict(list)
         self._by_kind: dict[tuple[str, str], list[int]] = defaultdict(list)
         for position, source in enumerate(self._sources):
-            rtype = source.resource_type
+            rtype = canonical_type(source.resource_type)
             self._by_type[rtype].append(position)
             if rtype.startswith("kubernetes:"):
                 group_kind = k8s_group_kind(rtype)  # from the type token alone, no props needed
