@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= venv
 PY     := $(VENV)/bin/python
 
-.PHONY: venv lint test plan plan-all bench clean docs
+.PHONY: venv policy-venv lint test plan plan-all bench clean docs
 
 $(VENV)/.installed: requirements.txt policies/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -34,7 +34,7 @@ docs: venv
 	$(PY) policies/gen_docs.py
 
 clean:
-	rm -rf $(VENV) out .pytest_cache .hypothesis .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(POLICY_VENV) out .pytest_cache .hypothesis .mypy_cache .ruff_cache
 
 # Offline preview, no cloud credentials: the program under mocks + the policy pack over the analyzer
 # protocol, plus the schema checks; prints the plan, writes $(OUT)/plan.json and $(OUT)/manifests/ (OUT defaults
@@ -63,6 +63,18 @@ plan-all: venv
 	@$(PY) -m tools.preview --all --out "$${PREVIEW_OUT:-out}" --out-within out \
 		--policy-pack "$$PREVIEW_POLICY_PACK" --policy-config "$$PREVIEW_POLICY_CONFIG"; \
 	code=$$?; [ $$code -eq 0 ] || echo "make plan-all: the worst preview exited $$code" >&2; exit $$code
+
+# The policy pack's own virtualenv. The engine runs a Python pack with the interpreter of the virtualenv that
+# PulumiPolicy.yaml names (runtime.options.virtualenv: venv, relative to policies/), so
+# `pulumi preview --policy-pack policies` needs policies/venv; the offline preview uses it too once it exists.
+POLICY_VENV := policies/venv
+$(POLICY_VENV)/.installed: policies/requirements.txt
+	$(PYTHON) -m venv $(POLICY_VENV)
+	$(POLICY_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(POLICY_VENV)/bin/python -m pip install --quiet -r policies/requirements.txt
+	touch $@
+
+policy-venv: $(POLICY_VENV)/.installed
 
 # Offline preview vs bare SDK import time, and policy throughput at 1,000 / 10,000 resources.
 bench: venv

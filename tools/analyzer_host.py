@@ -249,7 +249,13 @@ def pack_metadata(pack_dir: Path) -> dict[str, Any]:
 
 
 def pack_python(pack_dir: Path) -> tuple[str, list[str]]:
-    """The interpreter the shim would use (the pack's ``virtualenv`` option if it exists) and the shim's extra args."""
+    """The interpreter the shim would use (the pack's ``virtualenv`` option if it exists) and the shim's extra args.
+
+    The engine runs a Python pack with ``<pack>/<virtualenv>/bin/python`` (``make policy-venv`` builds
+    ``policies/venv``), so the preview does too whenever it exists: the rules run on the same packages as in
+    ``pulumi preview --policy-pack``. Where it does not exist (a fresh clone, CI), the project's interpreter runs
+    the pack (requirements.txt includes the pack's requirements) and the plan says so in its warnings.
+    """
     meta = pack_dir / "PulumiPolicy.yaml"
     runtime: Any = pack_metadata(pack_dir).get("runtime", "python")
     options = runtime.get("options") or {} if isinstance(runtime, Mapping) else {}
@@ -306,6 +312,7 @@ class PolicyPackHost:
         self._stub: Any = None
         self._info: AnalyzerInfo | None = None
         self._config_dir: tempfile.TemporaryDirectory[str] | None = None
+        self.python = ""  # the pack's interpreter, once started
         self.plugin_version = ""
         self.version = ""
 
@@ -314,6 +321,7 @@ class PolicyPackHost:
         if not (self.pack_dir / "__main__.py").exists():
             raise PolicyPackError(f"no policy pack at {self.pack_dir} (missing __main__.py)")
         python, _shim_args = pack_python(self.pack_dir)
+        self.python = python
         # The engine address is reserved now and served right after the pack is launched, so the
         # pack's interpreter start-up is not delayed by this process importing gRPC and the protos.
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
@@ -482,6 +490,11 @@ class PolicyPackHost:
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
+
+    @property
+    def uses_pack_virtualenv(self) -> bool:
+        """True when the pack runs in its own virtualenv, as the engine runs it (not the fallback interpreter)."""
+        return bool(self.python) and self.python != sys.executable
 
     def ready(self) -> bool:
         """True once the pack has printed its port (the first RPC will not wait)."""

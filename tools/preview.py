@@ -356,7 +356,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     which = p.add_mutually_exclusive_group(required=True)
     which.add_argument("--stack", help="stack name (reads Pulumi.<stack>.yaml) or a stack config file path")
     which.add_argument(
-        "--all", action="store_true", help="every Pulumi.*.yaml stack, owners first, in one process; a summary table"
+        "--all",
+        nargs="?",
+        const=str(ROOT),
+        metavar="DIR",
+        help="every Pulumi.*.yaml stack (of the project, or of DIR), owners first, in one process; a summary table",
     )
     p.add_argument("--out", help="output folder (default: out/<stack>; with --all, <out>/<stack>, default out/)")
     p.add_argument("--out-within", help="refuse an output folder outside this folder (make passes out/)")
@@ -570,6 +574,11 @@ def _policy_check(
     if host is None:
         result.warnings.append("policy pack skipped (--skip-policy)")
         return result
+    if not host.uses_pack_virtualenv:
+        result.warnings.append(
+            f"policy pack ran with {host.python} because its virtualenv ({_rel(pack_dir)}/venv) does not exist; "
+            "`make policy-venv` creates the interpreter `pulumi preview --policy-pack` uses"
+        )
     if host.stack != stack.name:
         host.retarget(stack.name, stack.config, stack.secret_keys)
     if not host.ready():
@@ -670,7 +679,7 @@ def plan_all(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     results: dict[str, StackResult] = {}
     inputs: dict[str, StackInput] = {}
-    for path in sorted(ROOT.glob("Pulumi.*.yaml")):
+    for path in sorted(Path(args.all).glob("Pulumi.*.yaml")):
         try:
             stack = read_stack(path)
         except stack_files.StackFileError as e:
@@ -719,7 +728,7 @@ def summary_table(rows: Sequence[StackResult]) -> str:
     ]
     width = [max(len(row[i]) for row in cells) for i in range(len(header))]
     lines = ["  ".join(c.ljust(width[i]) if i == 0 else c.rjust(width[i]) for i, c in enumerate(row)) for row in cells]
-    return "\n".join(["", *lines, ""]) + "\n"
+    return "\n".join(["", *lines]) + "\n"
 
 
 if __name__ == "__main__":

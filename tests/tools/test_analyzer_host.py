@@ -147,3 +147,14 @@ def test_a_pack_that_fails_to_start_reports_its_error(tmp_path):
     with ah.PolicyPackHost(tmp_path, project="platform", stack="t") as h, pytest.raises(ah.PolicyPackError) as e:
         h.info()
     assert "broken pack: missing rules module" in str(e.value)
+
+
+def test_the_pack_runs_with_its_own_virtualenv_when_it_exists(tmp_path):
+    """As the engine: ``<pack>/<runtime.options.virtualenv>/bin/python``; the project's interpreter only as fallback."""
+    import sys
+
+    (tmp_path / "PulumiPolicy.yaml").write_text("runtime:\n  name: python\n  options:\n    virtualenv: venv\n")
+    assert ah.pack_python(tmp_path)[0] == sys.executable
+    (tmp_path / "venv" / "bin").mkdir(parents=True)
+    (tmp_path / "venv" / "bin" / "python").symlink_to(sys.executable)
+    assert ah.pack_python(tmp_path)[0] == str(tmp_path.resolve() / "venv" / "bin" / "python")

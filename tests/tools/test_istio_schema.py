@@ -18,7 +18,8 @@ class Obj:
     def __init__(self, inputs: dict, name: str = "obj"):
         self.type = f"kubernetes:{inputs['apiVersion']}:{inputs['kind']}"
         self.name, self.urn, self.custom = name, f"urn:{name}", True
-        self.inputs, self.secret_paths = inputs, []
+        self.inputs = inputs
+        self.secret_paths: list[str] = []
 
 
 def peer_authentication(spec: dict) -> dict:
