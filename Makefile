@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= venv
 PY     := $(VENV)/bin/python
 
-.PHONY: venv policy-venv lint test plan plan-all bench clean docs
+.PHONY: venv policy-venv lint test plan plan-all bench clean docs reseal
 
 $(VENV)/.installed: requirements.txt policies/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -79,3 +79,9 @@ policy-venv: $(POLICY_VENV)/.installed
 # Offline preview vs bare SDK import time, and policy throughput at 1,000 / 10,000 resources.
 bench: venv
 	$(PY) benchmarks/bench.py
+
+# Re-encrypt an app team's SealedSecrets (one a file, under DIR) to the newest sealing key, in place. Needs
+# kubeseal and cluster access: the controller re-encrypts inside the cluster. See docs/sealed-secrets.md.
+reseal: venv
+	@test -n "$(DIR)" || { echo "usage: make reseal DIR=<directory of SealedSecret manifests>" >&2; exit 2; }
+	$(PY) -m tools.reseal $(DIR)

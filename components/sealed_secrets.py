@@ -87,7 +87,7 @@ class SealedSecretsArgs:
     """Inputs of :class:`SealedSecrets`: the ``sealedSecrets`` config section and the keys to load."""
 
     config: SealedSecretsConfig
-    keys: Sequence[SealingKeyPair]  # SealingKey.key_pairs, oldest first
+    keys: Sequence[SealingKeyPair]  # SealingKey.key_pairs, oldest first; retired ones are not loaded
 
 
 class SealedSecrets(pulumi.ComponentResource):
@@ -103,8 +103,9 @@ class SealedSecrets(pulumi.ComponentResource):
     release: k8s.helm.v3.Release
 
     def __init__(self, name: str, args: SealedSecretsArgs, opts: pulumi.ResourceOptions | None = None):
-        if not args.keys:
-            raise ValueError("SealedSecretsArgs.keys: at least one sealing key is required")
+        loaded = [pair for pair in args.keys if not pair.retired]
+        if not loaded:
+            raise ValueError("SealedSecretsArgs.keys: at least one sealing key that is not retired is required")
         super().__init__("platform:sealedsecrets:Controller", name, None, opts)
         cfg = args.config
         self.namespace_resource = k8s.core.v1.Namespace(
@@ -122,7 +123,9 @@ class SealedSecrets(pulumi.ComponentResource):
             ),
             opts=pulumi.ResourceOptions(parent=self),
         )
-        self.key_secrets = self._key_secrets(name, args.keys)
+        # A retired generation's Secret is deleted: the controller forgets the key when it restarts (the
+        # checksum below changes), so SealedSecrets still encrypted with it stop decrypting (hence the config check).
+        self.key_secrets = self._key_secrets(name, loaded)
         self.release = k8s.helm.v3.Release(
             f"{name}-controller",
             name=CONTROLLER_NAME,
@@ -133,7 +136,7 @@ class SealedSecrets(pulumi.ComponentResource):
             create_namespace=False,
             values=controller_values(
                 cfg.namespace,
-                pulumi.Output.all(*[p.certificate_pem for p in args.keys]).apply(keys_checksum),
+                pulumi.Output.all(*[p.certificate_pem for p in loaded]).apply(keys_checksum),
             ),
             atomic=True,
             cleanup_on_fail=True,

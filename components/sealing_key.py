@@ -13,19 +13,29 @@ Rotation: ``key_generation`` N gives keys 1..N. Bumping N adds a key and keeps t
 secrets sealed earlier still decrypt. The newest key seals: the controller picks the key whose
 certificate has the latest NotBefore (or the newest Secret, with ``--key-order-priority
 SecretCreationTimestamp``), so every generation's certificate and Secrets are created after the
-previous generation's (``depends_on`` chain).
+previous generation's (``depends_on`` chain). Generations ``1..retiredThrough`` are retired: the
+controller no longer gets them and their vault secrets are disabled (kept, not deleted: recoverable
+if a forgotten SealedSecret turns up). Config validation refuses to retire a generation at or above
+``oldestGenerationInUse``, the oldest one SealedSecrets may still use.
+
+Each vault secret carries its content type and an expiry (``attributes.expires``): the certificate's
+end plus ``retentionDays``, the time left to reseal and retire. Not the certificate's end itself: an
+expired Key Vault secret may refuse reads (Azure/AzureKeyVault#19), and the key must stay readable for
+a state-loss restore as long as SealedSecrets use it.
 
 The private keys only ever travel as Pulumi secrets (state is encrypted; outputs are masked).
 """
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
 import pulumi_tls as tls
+from cryptography import x509
 from pulumi_azure_native import keyvault
 
 from stack_config import SealedSecretsConfig
@@ -56,6 +66,7 @@ class SealingKeyPair:
     private_key_pem: pulumi.Output[str]  # always secret
     certificate_pem: pulumi.Output[str]  # public
     vault_secret: keyvault.Secret  # the copy in Key Vault; the cluster Secret waits for it
+    retired: bool = False  # generations 1..retiredThrough: kept in Key Vault (disabled), not in the cluster
 
 
 @dataclass(frozen=True)
@@ -72,6 +83,12 @@ class SealingKeyArgs:
     # What the vault secrets wait for (e.g. KeyVault.writer_role_assignment); the dependency also makes
     # destroy delete the secrets (a data-plane call) before that role assignment is removed.
     depends_on: Sequence[pulumi.Resource] = ()
+
+
+def vault_expiry(certificate_pem: str, retention_days: int) -> int:
+    """A generation's vault ``attributes.expires``: its certificate's end plus the retention, in epoch seconds."""
+    not_after = x509.load_pem_x509_certificate(certificate_pem.encode()).not_valid_after_utc
+    return int((not_after + datetime.timedelta(days=retention_days)).timestamp())
 
 
 def _pem(generation: int, field_name: str) -> Callable[[list[dict[str, Any]]], str]:
@@ -198,7 +215,9 @@ class SealingKey(pulumi.ComponentResource):
         """Each generation into Key Vault (the source of truth), oldest first."""
         pairs: list[SealingKeyPair] = []
         previous_secret: keyvault.Secret | None = None
+        cfg = args.config
         for g, key, cert, origin in material:
+            retired = g <= cfg.retired_through
             secret = keyvault.Secret(
                 f"{name}-vault-secret-{g}",
                 resource_group_name=args.resource_group_name,
@@ -207,9 +226,19 @@ class SealingKey(pulumi.ComponentResource):
                 properties=keyvault.SecretPropertiesArgs(
                     value=pulumi.Output.secret(pulumi.Output.concat(key, cert)),
                     content_type=PEM_CONTENT_TYPE,
-                    attributes=keyvault.SecretAttributesArgs(enabled=True),
+                    attributes=keyvault.SecretAttributesArgs(
+                        # A retired key cannot be read back into a cluster by mistake; re-enabling it is one flag.
+                        enabled=not retired,
+                        expires=pulumi.Output.from_input(cert).apply(lambda pem: vault_expiry(pem, cfg.retention_days)),
+                    ),
                 ),
-                tags={**args.tags, "purpose": "sealed-secrets-key", "generation": str(g), "origin": origin},
+                tags={
+                    **args.tags,
+                    "purpose": "sealed-secrets-key",
+                    "generation": str(g),
+                    "origin": origin,
+                    "state": "retired" if retired else "active",
+                },
                 opts=pulumi.ResourceOptions(
                     parent=self,
                     protect=args.protect,
@@ -218,5 +247,9 @@ class SealingKey(pulumi.ComponentResource):
                 ),
             )
             previous_secret = secret
-            pairs.append(SealingKeyPair(generation=g, private_key_pem=key, certificate_pem=cert, vault_secret=secret))
+            pairs.append(
+                SealingKeyPair(
+                    generation=g, private_key_pem=key, certificate_pem=cert, vault_secret=secret, retired=retired
+                )
+            )
         return pairs

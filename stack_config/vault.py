@@ -12,6 +12,8 @@ from stack_config.spec import ByClass, Context, Derived, Integer, Read, Text, Te
 
 KEY_VAULT_SKUS = ("standard", "premium")
 SEALING_KEY_MODES = ("dedicated", "sharedOwner", "sharedReference")
+# The longest a sealing certificate may be valid; the policy rule sealing-key-cert-validity uses the same bound.
+MAX_SEALING_CERT_VALIDITY_DAYS = 1095
 # Controller 0.38.4; the newest chart in https://bitnami.github.io/sealed-secrets/index.yaml (gh-pages, 2026-07-03).
 DEFAULT_SEALED_SECRETS_CHART_VERSION = "2.19.1"
 
@@ -91,10 +93,35 @@ class SealedSecretsConfig:
         "the key owner, e.g. contoso/platform/nonprod-keys; required when keyMode is sharedReference",
     )
     key_generation: int = key(
-        "keyGeneration", Integer(1, 100), "bump to rotate: adds a new key, keeps the old ones for decryption", default=1
+        "keyGeneration",
+        Integer(1, 100),
+        "newest key generation, the one that seals; bump to rotate (adds a key, keeps the old ones)",
+        default=1,
     )
+    # A sealing key that never expires is never rotated: a year bounds what one leaked key exposes.
     cert_validity_days: int = key(
-        "certValidityDays", Integer(30, 3650), "validity of the sealing certificate", default=3650
+        "certValidityDays",
+        Integer(30, MAX_SEALING_CERT_VALIDITY_DAYS),
+        "validity of each generation's certificate (kubeseal refuses an expired one): rotate before it ends",
+        default=365,
+    )
+    retention_days: int = key(
+        "retentionDays",
+        Integer(30, MAX_SEALING_CERT_VALIDITY_DAYS),
+        "days after its certificate ends that a generation's Key Vault secret expires (reseal and retire before)",
+        default=365,
+    )
+    oldest_generation_in_use: int = key(
+        "oldestGenerationInUse",
+        Integer(1, 100),
+        "oldest generation a SealedSecret may still be encrypted with; raise it only after `make reseal`",
+        default=1,
+    )
+    retired_through: int = key(
+        "retiredThrough",
+        Integer(0, 100),
+        "generations 1..retiredThrough are retired: out of the cluster, disabled in Key Vault; 0: none",
+        default=0,
     )
     chart_version: str = key(
         "chartVersion",
@@ -123,8 +150,24 @@ def _sealed_secrets(s: Read) -> None:
         )
     if ctx.stack_role == "sealingKeyOwner" and ctx.nonprod and mode != "sharedOwner":
         s.problem("keyMode", mode, "a sealingKeyOwner stack allows: sharedOwner")
+    _generations(s)
     if mode == "sharedReference" and not ctx.prod and not s.given("sharedKeyStack"):
         s.report(
             "sharedKeyStack",
             "required when keyMode is sharedReference; the owner stack as <organization>/platform/<stack>",
+        )
+
+
+def _generations(s: Read) -> None:
+    """Key generations: the newest seals, ``oldestGenerationInUse..`` may still decrypt, only older ones retire."""
+    newest, in_use, retired = (s.values[k] for k in ("key_generation", "oldest_generation_in_use", "retired_through"))
+    if in_use > newest:
+        s.problem("oldestGenerationInUse", in_use, f"at most keyGeneration ({newest})")
+    if retired >= in_use:
+        # Retiring a key that SealedSecrets may still use makes them undecryptable: refuse it.
+        s.problem(
+            "retiredThrough",
+            retired,
+            f"below oldestGenerationInUse ({in_use}): SealedSecrets may still use generation(s) "
+            f"{in_use}..{retired}; reseal them (make reseal), raise oldestGenerationInUse, then retire",
         )

@@ -482,3 +482,26 @@ def test_program_rejects_bad_config_before_registering_anything(stack, overrides
     assert err.value.problems[0].startswith(f"{key}:")
     assert f"{key}:" in str(err.value)
     assert recorded == [], [r.urn for r in recorded]
+
+
+# --------------------------------------------------------------------------- sealing-key generations
+
+
+def test_retiring_a_generation_sealed_secrets_may_still_use_is_refused():
+    changes = {"sealedSecrets.keyGeneration": 3, "sealedSecrets.oldestGenerationInUse": 2}
+    [problem] = problems_for("prod", {**changes, "sealedSecrets.retiredThrough": 2})
+    assert problem.startswith("sealedSecrets.retiredThrough: got 2;")
+    assert "SealedSecrets may still use generation(s) 2..2" in problem and "make reseal" in problem
+    cfg = parse_config(with_changes("prod", {**changes, "sealedSecrets.retiredThrough": 1}))
+    assert (cfg.sealed_secrets.retired_through, cfg.sealed_secrets.oldest_generation_in_use) == (1, 2)
+
+
+def test_oldest_generation_in_use_cannot_pass_the_newest():
+    [problem] = problems_for("prod", {"sealedSecrets.oldestGenerationInUse": 2})
+    assert problem.startswith("sealedSecrets.oldestGenerationInUse: got 2;") and "at most keyGeneration (1)" in problem
+
+
+def test_sealing_certificate_validity_is_capped_well_under_ten_years():
+    assert parse_config(stack_raw_config("prod")).sealed_secrets.cert_validity_days == 365
+    [problem] = problems_for("prod", {"sealedSecrets.certValidityDays": 3650})
+    assert problem.startswith("sealedSecrets.certValidityDays: got 3650") and "from 30 to 1095" in problem

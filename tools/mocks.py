@@ -3,19 +3,28 @@
 ``PlatformMocks`` implements ``pulumi.runtime.Mocks``: ``new_resource`` gives each resource type the
 outputs its real provider returns and the program reads back (ARM ids, cluster FQDN, OIDC issuer, kubelet
 and add-on identities, vault URI, secret URIs, workspace customer id, public IP, TLS keys and
-certificates), ``call`` answers the invokes (client config, cluster user credentials). The key material
-is fake: PEM-shaped, unique per seed, never a real key (tests must not carry real key material).
+certificates), ``call`` answers the invokes (client config, cluster user credentials).
+
+TLS resources (``tls`` provider) answer with real key material generated at run time, so tests can verify a
+certificate chain with ``cryptography``: keys are cached per stack and resource name (the same run gives the
+same key), RSA keys are generated at 2048 bits whatever ``rsaBits`` asks (tests assert the requested size on
+the inputs; a 4096-bit key costs a second each). Nothing real is ever committed: ``fake_pem`` blobs stand in
+where a test only needs something PEM-shaped.
 """
 
 from __future__ import annotations
 
 import base64
+import datetime
 import hashlib
-import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import yaml
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.x509.oid import NameOID
 from pulumi.runtime.mocks import MockCallArgs, MockResourceArgs, Mocks
 
 from tools import wire
@@ -82,21 +91,6 @@ def fake_kubeconfig(cluster: str, fqdn: str) -> str:
         },
         sort_keys=False,
     )
-
-
-def shared_key_owner_outputs(stack_name: str) -> dict[str, Any]:
-    """What the non-prod key-owner stack exports, as a StackReference reads it."""
-    key = fake_private_key(f"{stack_name}:sealing-key-1")
-    cert = fake_certificate(f"{stack_name}:sealing-key-1")
-    return {
-        "contractVersion": "1.0",
-        "environment": stack_name.rsplit("/", 1)[-1],
-        "environmentClass": "nonprod",
-        "sealingCertificatePem": cert,
-        "sealingKeys": [{"generation": 1, "privateKeyPem": key, "certificatePem": cert}],
-        "keyVaultName": "plat-nonprod-keys-kv",
-        "keyVaultUri": "https://plat-nonprod-keys-kv.vault.azure.net/",
-    }
 
 
 # --------------------------------------------------------------------------- mocks
@@ -269,28 +263,194 @@ def _user_assigned_identity(m: PlatformMocks, args: MockResourceArgs) -> tuple[s
     }
 
 
+# --------------------------------------------------------------------------- real TLS material
+
+MOCK_VALIDITY_START = datetime.datetime(2026, 11, 26, tzinfo=datetime.UTC)
+_MOCK_RSA_BITS = 2048
+_KEYS: dict[tuple[str, str], Any] = {}  # (algorithm, seed) -> private key, for the life of the process
+
+_SUBJECT_OIDS = {
+    "commonName": NameOID.COMMON_NAME,
+    "organization": NameOID.ORGANIZATION_NAME,
+    "organizationalUnit": NameOID.ORGANIZATIONAL_UNIT_NAME,
+    "locality": NameOID.LOCALITY_NAME,
+    "province": NameOID.STATE_OR_PROVINCE_NAME,
+    "country": NameOID.COUNTRY_NAME,
+}
+
+
+def real_private_key(algorithm: str, seed: str) -> Any:
+    """A real private key, the same one for the same seed within a process."""
+    key = _KEYS.get((algorithm, seed))
+    if key is None:
+        if algorithm == "ECDSA":
+            key = ec.generate_private_key(ec.SECP384R1())
+        else:
+            key = rsa.generate_private_key(public_exponent=65537, key_size=_MOCK_RSA_BITS)
+        _KEYS[algorithm, seed] = key
+    return key
+
+
+def key_pem(key: Any) -> str:
+    """A private key as the tls provider's ``privateKeyPem`` (PKCS#1 for RSA, SEC1 for ECDSA)."""
+    fmt = (
+        serialization.PrivateFormat.TraditionalOpenSSL
+        if isinstance(key, (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey))
+        else serialization.PrivateFormat.PKCS8
+    )
+    return key.private_bytes(serialization.Encoding.PEM, fmt, serialization.NoEncryption()).decode()
+
+
+def _text(value: Any) -> str:
+    """A string input, unwrapped if the engine sent it as a secret."""
+    return str(value.get("value", "") if wire.is_secret(value) else value or "")
+
+
+def _load_key(pem: Any) -> Any:
+    return serialization.load_pem_private_key(_text(pem).encode(), password=None)
+
+
+def _name(subject: Any) -> x509.Name:
+    subject = subject if isinstance(subject, Mapping) else {}
+    attrs = [x509.NameAttribute(oid, str(subject[k])) for k, oid in _SUBJECT_OIDS.items() if subject.get(k)]
+    return x509.Name(attrs)
+
+
+def _serial(seed: str) -> int:
+    return int.from_bytes(hashlib.sha256(seed.encode()).digest()[:16], "big") >> 1
+
+
+def _rfc3339(when: datetime.datetime) -> str:
+    return when.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _sign(
+    inputs: Mapping[str, Any], subject: x509.Name, public_key: Any, issuer: x509.Name, ca_key: Any, seed: str
+) -> tuple[str, dict]:
+    """A certificate as the tls provider builds it from ``allowedUses``, ``isCaCertificate`` and the validity."""
+    hours = int(inputs.get("validityPeriodHours") or 0)
+    end = MOCK_VALIDITY_START + datetime.timedelta(hours=hours)
+    uses = set(inputs.get("allowedUses") or [])
+    is_ca = bool(inputs.get("isCaCertificate"))
+    path_length = inputs.get("maxPathLength") if is_ca and inputs.get("maxPathLength") is not None else None
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(issuer)
+        .public_key(public_key)
+        .serial_number(_serial(seed))
+        .not_valid_before(MOCK_VALIDITY_START)
+        .not_valid_after(end)
+        .add_extension(x509.BasicConstraints(ca=is_ca, path_length=path_length), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature="digital_signature" in uses,
+                content_commitment="content_commitment" in uses,
+                key_encipherment="key_encipherment" in uses,
+                data_encipherment="data_encipherment" in uses,
+                key_agreement="key_agreement" in uses,
+                key_cert_sign="cert_signing" in uses,
+                crl_sign="crl_signing" in uses,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+    )
+    if inputs.get("setSubjectKeyId"):
+        builder = builder.add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
+    if ca_key.public_key() != public_key:
+        # Go's x509.CreateCertificate copies the issuer's subject key id into the authority key id.
+        builder = builder.add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False
+        )
+    dns_names = inputs.get("dnsNames") or []
+    if dns_names:
+        builder = builder.add_extension(x509.SubjectAlternativeName([x509.DNSName(d) for d in dns_names]), False)
+    cert = builder.sign(ca_key, hashes.SHA256())
+    pem = cert.public_bytes(serialization.Encoding.PEM).decode()
+    return hashlib.sha1(seed.encode()).hexdigest(), {
+        "certPem": pem,
+        "validityStartTime": _rfc3339(MOCK_VALIDITY_START),
+        "validityEndTime": _rfc3339(end),
+        "readyForRenewal": False,
+    }
+
+
 def _tls_private_key(m: PlatformMocks, args: MockResourceArgs) -> tuple[str, dict]:
     seed = f"{m.stack}:{args.name}"
-    pem = fake_private_key(seed)
+    key = real_private_key(str(args.inputs.get("algorithm", "RSA")), seed)
+    public = key.public_key()
     return hashlib.sha1(seed.encode()).hexdigest(), {
-        "privateKeyPem": pem,
-        "privateKeyPemPkcs8": pem,
-        "privateKeyOpenssh": pem,
-        "publicKeyPem": fake_pem("PUBLIC KEY", seed, 8),
-        "publicKeyOpenssh": "ssh-rsa " + base64.b64encode(hashlib.sha512(seed.encode()).digest()).decode(),
+        "privateKeyPem": key_pem(key),
+        "privateKeyPemPkcs8": key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        ).decode(),
+        "privateKeyOpenssh": key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH, serialization.NoEncryption()
+        ).decode(),
+        "publicKeyPem": public.public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        ).decode(),
+        "publicKeyOpenssh": public.public_bytes(
+            serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH
+        ).decode(),
         "publicKeyFingerprintSha256": "SHA256:" + base64.b64encode(hashlib.sha256(seed.encode()).digest()).decode(),
     }
 
 
 def _tls_self_signed_cert(m: PlatformMocks, args: MockResourceArgs) -> tuple[str, dict]:
-    # The certificate follows from the key and subject, so the same key gives the same certificate.
-    seed = f"{args.inputs.get('privateKeyPem', '')}:{json.dumps(args.inputs.get('subject'), sort_keys=True)}"
-    hours = int(args.inputs.get("validityPeriodHours") or 0)
-    return hashlib.sha1(seed.encode()).hexdigest(), {
-        "certPem": fake_certificate(seed),
-        "validityStartTime": "2026-11-26T00:00:00Z",
-        "validityEndTime": f"+{hours}h from 2026-11-26T00:00:00Z",
-        "readyForRenewal": False,
+    key = _load_key(args.inputs.get("privateKeyPem", ""))
+    subject = _name(args.inputs.get("subject"))
+    return _sign(args.inputs, subject, key.public_key(), subject, key, f"{m.stack}:{args.name}")
+
+
+def _tls_cert_request(m: PlatformMocks, args: MockResourceArgs) -> tuple[str, dict]:
+    key = _load_key(args.inputs.get("privateKeyPem", ""))
+    builder = x509.CertificateSigningRequestBuilder().subject_name(_name(args.inputs.get("subject")))
+    dns_names = args.inputs.get("dnsNames") or []
+    if dns_names:
+        builder = builder.add_extension(x509.SubjectAlternativeName([x509.DNSName(d) for d in dns_names]), False)
+    csr = builder.sign(key, hashes.SHA256())
+    return hashlib.sha1(f"{m.stack}:{args.name}".encode()).hexdigest(), {
+        "certRequestPem": csr.public_bytes(serialization.Encoding.PEM).decode()
+    }
+
+
+def _tls_locally_signed_cert(m: PlatformMocks, args: MockResourceArgs) -> tuple[str, dict]:
+    csr = x509.load_pem_x509_csr(_text(args.inputs.get("certRequestPem")).encode())
+    ca_cert = x509.load_pem_x509_certificate(_text(args.inputs.get("caCertPem")).encode())
+    ca_key = _load_key(args.inputs.get("caPrivateKeyPem", ""))
+    inputs = dict(args.inputs)
+    try:
+        san = csr.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        inputs["dnsNames"] = san.get_values_for_type(x509.DNSName)
+    except x509.ExtensionNotFound:
+        pass
+    return _sign(inputs, csr.subject, csr.public_key(), ca_cert.subject, ca_key, f"{m.stack}:{args.name}")
+
+
+def self_signed_pair(seed: str, common_name: str, hours: int, *, ca: bool = False) -> tuple[str, str]:
+    """(private key PEM, certificate PEM): a real self-signed pair, as the tls provider would make it."""
+    key = real_private_key("RSA", seed)
+    uses = ["cert_signing", "crl_signing", "digital_signature"] if ca else ["key_encipherment", "digital_signature"]
+    inputs = {"validityPeriodHours": hours, "allowedUses": uses, "isCaCertificate": ca, "setSubjectKeyId": ca}
+    subject = _name({"commonName": common_name, "organization": "plat-nonprod-keys"})
+    _, out = _sign(inputs, subject, key.public_key(), subject, key, seed)
+    return key_pem(key), out["certPem"]
+
+
+def shared_key_owner_outputs(stack_name: str) -> dict[str, Any]:
+    """What the non-prod key-owner stack exports, as a StackReference reads it."""
+    key, cert = self_signed_pair(f"{stack_name}:sealing-key-1", "sealed-secret", 365 * 24)
+    return {
+        "contractVersion": "1.0",
+        "environment": stack_name.rsplit("/", 1)[-1],
+        "environmentClass": "nonprod",
+        "sealingCertificatePem": cert,
+        "sealingKeys": [{"generation": 1, "privateKeyPem": key, "certificatePem": cert}],
+        "keyVaultName": "plat-nonprod-keys-kv",
+        "keyVaultUri": "https://plat-nonprod-keys-kv.vault.azure.net/",
     }
 
 
@@ -318,6 +478,8 @@ _RESOURCE_OUTPUTS: dict[str, Callable[[PlatformMocks, MockResourceArgs], tuple[s
     "azure-native:network:Subnet": _subnet,
     "tls:index/privateKey:PrivateKey": _tls_private_key,
     "tls:index/selfSignedCert:SelfSignedCert": _tls_self_signed_cert,
+    "tls:index/certRequest:CertRequest": _tls_cert_request,
+    "tls:index/locallySignedCert:LocallySignedCert": _tls_locally_signed_cert,
     "pulumi:pulumi:StackReference": _stack_reference,
 }
 

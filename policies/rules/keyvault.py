@@ -10,6 +10,7 @@ from .common import (
     Stack,
     as_map,
     expect,
+    is_number,
     is_true,
     resource_rule,
     stack_rule,
@@ -88,6 +89,26 @@ def network_default_deny(r: Res, ctx: Ctx) -> None:
         "properties.networkAcls.defaultAction",
         lambda v: isinstance(v, str) and v.lower() == "deny",
         "set it to Deny (unset means Allow)",
+    )
+
+
+@resource_rule(
+    name="keyvault-secret-expiry",
+    domain="keyvault",
+    targets=(VAULT_SECRET,),
+    severity="medium",
+    what="Every Key Vault secret carries an expiry (properties.attributes.expires, epoch seconds).",
+    why="A secret without an expiry is never flagged for rotation: no SecretNearExpiry event, no alert, and a leaked key stays valid forever.",
+    remediation="Set properties.attributes.expires (for a key pair: the certificate's end plus the time allowed to re-encrypt and retire it).",
+    frameworks=_KEYS + ("NIST 800-53 IA-5(1)",),
+)
+def secret_expiry(r: Res, ctx: Ctx) -> None:
+    expect(
+        r,
+        ctx,
+        "properties.attributes.expires",
+        lambda v: is_number(v) and v > 0,
+        "set an expiry (epoch seconds) so the secret's rotation is tracked",
     )
 
 

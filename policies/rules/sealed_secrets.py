@@ -14,6 +14,7 @@ from .common import (
     given,
     go_duration_seconds,
     helm_chart_name,
+    is_number,
     resource_rule,
     setting,
     stack_rule,
@@ -55,6 +56,39 @@ def key_secret(r: Res, ctx: Ctx) -> None:
     kind = r.get("type")
     if ctx.known(kind, "type") and kind != "kubernetes.io/tls":
         ctx.fail(f"sealing key Secret has type {kind or 'Opaque'!r}; it must be kubernetes.io/tls")
+
+
+SELF_SIGNED_CERT = "tls:index/selfSignedCert:SelfSignedCert"
+SEALING_CERT_CN = "sealed-secret"  # the controller's default certificate CN (--my-cn)
+
+
+@resource_rule(
+    name="sealing-key-cert-validity",
+    domain="sealed-secrets",
+    targets=(SELF_SIGNED_CERT,),
+    severity="high",
+    what="A sealing-key certificate (CN sealed-secret, or a resource named for sealing) is valid for at most maxCertValidityDays.",
+    why="A sealing key is rotated when its certificate ends; a 10-year certificate means one leaked key decrypts a decade of SealedSecrets.",
+    remediation="Lower sealedSecrets.certValidityDays (default 365) and rotate by adding a key generation before the certificate ends.",
+    frameworks=_KEYS + ("NIST 800-53 SC-12(1)",),
+    config={
+        "maxCertValidityDays": setting(
+            "integer", 1095, "Longest validity of a sealing certificate, in days.", minimum=1
+        )
+    },
+)
+def sealing_cert_validity(r: Res, ctx: Ctx) -> None:
+    cn = r.get("subject.commonName")
+    if not ctx.known(cn, "subject.commonName"):
+        return
+    if cn != SEALING_CERT_CN and "seal" not in r.name.lower():
+        return
+    hours = r.get("validityPeriodHours")
+    limit = ctx.config.get("maxCertValidityDays", 1095)
+    if not ctx.known(hours, "validityPeriodHours"):
+        return
+    if not is_number(hours) or not is_number(limit) or hours > limit * 24:
+        ctx.fail(f"validityPeriodHours is {hours!r}; a sealing certificate may be valid for at most {limit} days")
 
 
 def _is_chart(r: Res, name: str) -> bool:

@@ -170,9 +170,42 @@ def test_rotation_keeps_the_old_key_and_creates_the_new_one_last(prod, rotated):
 
 
 def test_controller_without_keys_is_refused():
-    cfg = SealedSecretsConfig("dedicated", None, 1, 3650, "2.20.0", "sealed-secrets")
+    cfg = SealedSecretsConfig(
+        key_mode="dedicated",
+        shared_key_stack=None,
+        key_generation=1,
+        cert_validity_days=365,
+        retention_days=365,
+        oldest_generation_in_use=1,
+        retired_through=0,
+        chart_version="2.20.0",
+        namespace="sealed-secrets",
+    )
     with pytest.raises(ValueError, match="at least one sealing key"):
         SealedSecrets("sealed-secrets", SealedSecretsArgs(config=cfg, keys=()))
+
+
+@pytest.fixture(scope="module")
+def retired() -> ProgramRun:
+    overrides = {"keyMode": "dedicated", "keyGeneration": 2, "oldestGenerationInUse": 2, "retiredThrough": 1}
+    return run_program("prod", program=build, overrides={"sealedSecrets": overrides})
+
+
+def test_retired_generation_leaves_the_cluster_and_is_disabled_in_the_vault(rotated, retired):
+    names = [s.get("metadata.name") for s in retired.of_type(SECRET)]
+    assert names == ["sealed-secrets-key-gen2"]
+    vault = {s.get("secretName"): s for s in retired.of_type("azure-native:keyvault:Secret")}
+    # Kept in Key Vault (recoverable), but disabled: nothing reads a retired key back into a cluster.
+    assert vault["sealed-secrets-key-1"].get("properties.attributes.enabled") is False
+    assert vault["sealed-secrets-key-1"].get("tags.state") == "retired"
+    assert vault["sealed-secrets-key-2"].get("properties.attributes.enabled") is True
+    # Generation 2 is untouched and the controller restarts without generation 1.
+    assert retired.outputs["sealingCertificatePem"] == rotated.outputs["sealingCertificatePem"]
+    annotation = "platform.contoso.com/sealing-keys-sha256"
+    assert (
+        retired.one(RELEASE).get("values.podAnnotations")[annotation]
+        != rotated.one(RELEASE).get("values.podAnnotations")[annotation]
+    )
 
 
 def test_new_key_generation_rolls_the_controller(prod, rotated):

@@ -3,11 +3,13 @@ rotation by generation, and private keys that only ever travel as secrets."""
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Iterator
 from typing import Any
 
 import pulumi
 import pytest
+from cryptography import x509
 
 from components.sealing_key import (
     SealingKey,
@@ -120,7 +122,7 @@ def test_dedicated_key_is_rsa_4096_with_a_sealing_certificate(prod):
     key = prod.one(KEY, "sealing-key-1")
     assert key.inputs == {"algorithm": "RSA", "rsaBits": 4096}
     cert = prod.one(CERT, "sealing-cert-1")
-    assert cert.get("validityPeriodHours") == 3650 * 24
+    assert cert.get("validityPeriodHours") == 365 * 24  # the default: a year, well under the 1095-day cap
     assert cert.get("subject") == {"commonName": "sealed-secret", "organization": "plat-prod"}
     assert "key_encipherment" in cert.get("allowedUses")
     assert cert.get("privateKeyPem") == prod.outputs["sealingKeys"][0]["privateKeyPem"]
@@ -139,6 +141,10 @@ def test_vault_secret_holds_key_and_certificate(prod):
     assert secret.get("secretName") == "sealed-secrets-key-1"
     assert secret.get("properties.contentType") == "application/x-pem-file"
     assert secret.get("properties.attributes.enabled") is True
+    # Expires a retention period (default 365 days) after the certificate: time to reseal and retire.
+    cert = x509.load_pem_x509_certificate(prod.outputs["sealingCertificatePem"].encode())
+    expected = cert.not_valid_after_utc + datetime.timedelta(days=365)
+    assert secret.get("properties.attributes.expires") == int(expected.timestamp())
     keys = prod.outputs["sealingKeys"][0]
     assert secret.get("properties.value") == keys["privateKeyPem"] + keys["certificatePem"]
     assert secret.get("tags.generation") == "1"
@@ -252,7 +258,10 @@ def test_reference_mode_without_owner_stack_is_rejected():
         key_mode="sharedReference",
         shared_key_stack=None,
         key_generation=1,
-        cert_validity_days=3650,
+        cert_validity_days=365,
+        retention_days=365,
+        oldest_generation_in_use=1,
+        retired_through=0,
         chart_version="2.20.0",
         namespace="sealed-secrets",
     )

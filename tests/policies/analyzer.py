@@ -443,6 +443,32 @@ def valid_sealed_secrets_release() -> dict:
     }
 
 
+VAULT_SECRET_TYPE = "azure-native:keyvault:Secret"
+SELF_SIGNED_CERT_TYPE = "tls:index/selfSignedCert:SelfSignedCert"
+
+
+def valid_vault_secret() -> dict:
+    return {
+        "vaultName": "plat-prod-kv",
+        "resourceGroupName": "plat-prod-rg",
+        "secretName": "sealed-secrets-key-1",
+        "properties": {
+            "value": UNKNOWN,
+            "contentType": "application/x-pem-file",
+            "attributes": {"enabled": True, "expires": 1827273600},
+        },
+    }
+
+
+def valid_sealing_cert() -> dict:
+    return {
+        "privateKeyPem": UNKNOWN,
+        "subject": {"commonName": "sealed-secret", "organization": "plat-prod"},
+        "validityPeriodHours": 365 * 24,
+        "allowedUses": ["key_encipherment", "digital_signature"],
+    }
+
+
 def valid_sealing_key_secret() -> dict:
     return {
         "apiVersion": "v1",

@@ -17,9 +17,11 @@ from tests.policies.analyzer import (
     PA_TYPE,
     RELEASE_TYPE,
     SECRET_TYPE,
+    SELF_SIGNED_CERT_TYPE,
     SERVICE_ENTRY_TYPE,
     SERVICE_TYPE,
     UNKNOWN,
+    VAULT_SECRET_TYPE,
     VAULT_TYPE,
     k8s,
     valid_authorization_policy,
@@ -29,9 +31,11 @@ from tests.policies.analyzer import (
     valid_istiod_release,
     valid_peer_authentication,
     valid_sealed_secrets_release,
+    valid_sealing_cert,
     valid_sealing_key_secret,
     valid_service_entry,
     valid_vault,
+    valid_vault_secret,
 )
 
 
@@ -91,18 +95,34 @@ AKS = one_field(
     ("aks-run-command-disabled", "apiServerAccessProfile.disableRunCommand", False),
 )
 
-KEYVAULT = one_field(
-    VAULT_TYPE,
-    valid_vault,
-    ("keyvault-rbac-authorization", "properties.enableRbacAuthorization", False),
-    ("keyvault-rbac-authorization", "properties.enableRbacAuthorization", DELETE),
-    ("keyvault-soft-delete", "properties.enableSoftDelete", False),
-    ("keyvault-purge-protection", "properties.enablePurgeProtection", DELETE),
-    ("keyvault-network-default-deny", "properties.networkAcls.defaultAction", "Allow"),
-    ("keyvault-network-default-deny", "properties.networkAcls", DELETE),
-)
+KEYVAULT = [
+    *one_field(
+        VAULT_TYPE,
+        valid_vault,
+        ("keyvault-rbac-authorization", "properties.enableRbacAuthorization", False),
+        ("keyvault-rbac-authorization", "properties.enableRbacAuthorization", DELETE),
+        ("keyvault-soft-delete", "properties.enableSoftDelete", False),
+        ("keyvault-purge-protection", "properties.enablePurgeProtection", DELETE),
+        ("keyvault-network-default-deny", "properties.networkAcls.defaultAction", "Allow"),
+        ("keyvault-network-default-deny", "properties.networkAcls", DELETE),
+    ),
+    *one_field(
+        VAULT_SECRET_TYPE,
+        valid_vault_secret,
+        ("keyvault-secret-expiry", "properties.attributes.expires", DELETE),
+        ("keyvault-secret-expiry", "properties.attributes", DELETE),
+        ("keyvault-secret-expiry", "properties.attributes.expires", "2029-01-01"),
+    ),
+]
 
 SEALED_SECRETS = [
+    *one_field(
+        SELF_SIGNED_CERT_TYPE,
+        valid_sealing_cert,
+        ("sealing-key-cert-validity", "validityPeriodHours", 3650 * 24),
+        ("sealing-key-cert-validity", "validityPeriodHours", 1096 * 24),
+        ("sealing-key-cert-validity", "validityPeriodHours", "forever"),
+    ),
     *one_field(
         SECRET_TYPE,
         valid_sealing_key_secret,

@@ -83,7 +83,10 @@ def valid_stack() -> dict[str, StackResource]:
         "kv-secret": StackResource(
             KV_SECRET,
             "sealing-key-1",
-            {"secretName": "sealed-secrets-key-1", "properties": {"value": UNKNOWN}},
+            {
+                "secretName": "sealed-secrets-key-1",
+                "properties": {"value": UNKNOWN, "attributes": {"enabled": True, "expires": 1827273600}},
+            },
             property_dependencies={"properties": [key.urn]},
         ),
         "key-secret": StackResource(
