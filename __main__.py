@@ -7,6 +7,7 @@ the cluster's Kubernetes provider, and finally the outputs contract app teams re
 
 import pulumi
 
+from components.admission_policies import AdmissionPolicies, AdmissionPoliciesArgs
 from components.aks_cluster import AksCluster, AksClusterArgs
 from components.app_namespaces import AppNamespaces, AppNamespacesArgs
 from components.app_tenancy import AppTenancy, AppTenancyArgs
@@ -196,6 +197,8 @@ def environment(cfg: PlatformConfig) -> None:
         ),
         opts=in_cluster,
     )
+    # The pack's workload and mesh rules, enforced by the API server for whatever deploys into app namespaces.
+    AdmissionPolicies("admission", AdmissionPoliciesArgs(depends_on=mesh.ready), opts=in_cluster)
     # Each team's access, Istio Roles, quota and limits, in its own namespace only.
     AppTenancy(
         "tenancy",

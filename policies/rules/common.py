@@ -676,6 +676,10 @@ class Stack:
         """The API groups of every Kubernetes resource in the stack."""
         return {group for group, _ in self._by_kind}
 
+    def k8s_kinds(self) -> set[tuple[str, str]]:
+        """The (group, kind) of every Kubernetes resource in the stack."""
+        return set(self._by_kind)
+
 
 # --------------------------------------------------------------------------- shared config schema
 

@@ -35,6 +35,7 @@ from .common import (
     spec_of,
     stack_rule,
 )
+from .kubernetes import WORKLOADS, containers, pod_spec
 
 SEC = "security.istio.io"
 NET = "networking.istio.io"
@@ -117,10 +118,24 @@ def dig_mode(mtls: Any) -> Any:
     return mode.upper() if isinstance(mode, str) else (None if mode is None else repr(mode))
 
 
-def _has_istio(stack: Stack) -> bool:
+def _has_istio(stack: Stack, root: str) -> Any:
+    """Whether the stack runs the mesh: installs Istio's charts, or configures the mesh root namespace.
+
+    A tenant's stack (an app team's Istio objects in its own namespace) does not run the mesh; the mesh-wide
+    default is the platform stack's business, not each team's.
+    """
     if any(helm_chart_name(r) in ("istiod", "base") for r in stack.of_types(*HELM_TYPES)):
         return True
-    return any(group.endswith("istio.io") for group in stack.k8s_groups())
+    in_root: Any = False
+    for group, kind in stack.k8s_kinds():
+        if group.endswith("istio.io"):
+            for r in stack.k8s_of(group, kind):
+                ns = r.k8s_namespace
+                if ns == root:
+                    return True
+                if ns is UNKNOWN:
+                    in_root = UNKNOWN
+    return in_root
 
 
 @stack_rule(
@@ -128,16 +143,20 @@ def _has_istio(stack: Stack) -> bool:
     domain="istio",
     targets=(f"{SEC}/PeerAuthentication",),
     severity="critical",
-    what="A stack that runs Istio sets the mesh-wide default explicitly: PeerAuthentication `default` in the root namespace, no selector, mode STRICT.",
+    what="A stack that runs Istio (installs its charts or configures its root namespace) sets the mesh-wide default explicitly: PeerAuthentication `default` in the root namespace, no selector, mode STRICT.",
     why="Istio's built-in default is PERMISSIVE; without an explicit mesh-wide STRICT policy any namespace accepts plaintext.",
     remediation="Create PeerAuthentication metadata {name: default, namespace: istio-system} with spec {mtls: {mode: STRICT}}.",
     frameworks=_TRANSIT,
     config={"rootNamespace": _ROOT_NS},
 )
 def mesh_default(stack: Stack, ctx: Ctx) -> None:
-    if not _has_istio(stack):
-        raise NotApplicable("the stack does not install Istio")
     root = ctx.config.get("rootNamespace", "istio-system")
+    runs_mesh = _has_istio(stack, root)
+    if runs_mesh is UNKNOWN:
+        ctx.unknown("metadata.namespace of the Istio objects")
+        return
+    if not runs_mesh:
+        raise NotApplicable("the stack does not install Istio or configure its root namespace")
     undecided = False
     for pa in stack.k8s_of(SEC, "PeerAuthentication"):
         name, ns, spec = pa.get("metadata.name"), pa.k8s_namespace, pa.get("spec")
@@ -587,3 +606,95 @@ class _DefaultDenyVerdicts:
 
     def undecided(self, key: str) -> bool:
         return key in self._undecided
+
+
+# --------------------------------------------------------------------------- tenancy: what app teams may not do
+
+_PLATFORM_NAMESPACES = setting(
+    "array",
+    ["istio-system", "istio-ingress", "istio-egress"],
+    "Namespaces the platform owns: the mesh root and the gateway namespaces.",
+    items={"type": "string"},
+)
+PERIMETER_KINDS = (
+    f"{NET}/ServiceEntry",
+    f"{NET}/Gateway",
+    f"{NET}/Sidecar",
+    f"{NET}/EnvoyFilter",
+    "extensions.istio.io/WasmPlugin",
+)
+
+
+@resource_rule(
+    name="istio-perimeter-platform-owned",
+    domain="istio",
+    targets=PERIMETER_KINDS,
+    severity="high",
+    what="ServiceEntry, Gateway, Sidecar, EnvoyFilter and WasmPlugin objects exist only in the platform's namespaces.",
+    why="Each moves the mesh's perimeter: a ServiceEntry opens an exit, a Gateway an entry, a Sidecar or EnvoyFilter rewrites what the proxy enforces, a WasmPlugin runs code in it.",
+    remediation="Ask the platform team: egress hosts and public hosts are config entries of the app namespace (docs/app-teams.md).",
+    frameworks=_EGRESS + ("NIST 800-53 CM-5",),
+    config={"platformNamespaces": _PLATFORM_NAMESPACES},
+)
+def perimeter_platform_owned(r: Res, ctx: Ctx) -> None:
+    ns = r.k8s_namespace
+    allowed = ctx.cfg_list("platformNamespaces")
+    if ctx.known(ns, "metadata.namespace") and ns not in allowed:
+        ctx.fail(f"{r.k8s_group_kind[1]} in namespace {ns!r}; only the platform's namespaces {allowed} may have one")
+
+
+_INJECT = "sidecar.istio.io/inject"
+_CAPTURE_PREFIX = "traffic.sidecar.istio.io/"
+ISTIO_PROXY_UID = 1337  # istio-proxy: its traffic is never redirected to the sidecar
+
+
+def _pod_metadata(r: Res, ctx: Ctx) -> Any:
+    kind = r.k8s_group_kind[1]
+    path = {"Pod": "metadata", "CronJob": "spec.jobTemplate.spec.template.metadata"}.get(kind, "spec.template.metadata")
+    meta = r.get(path)
+    return as_map(meta) if ctx.known(meta, path) else UNKNOWN
+
+
+def _bypass_by_metadata(meta: dict, ctx: Ctx) -> None:
+    for where in ("annotations", "labels"):
+        values = meta.get(where)
+        if not ctx.known(values, f"pod metadata.{where}"):
+            continue
+        values = as_map(values)
+        inject = values.get(_INJECT)
+        if ctx.known(inject, f"pod metadata.{where}.{_INJECT}") and inject is not None and inject != "true":
+            ctx.fail(f"pod {where[:-1]} {_INJECT}: {inject!r} opts out of the sidecar; remove it")
+        if where == "annotations":
+            for key in values:
+                if isinstance(key, str) and key.startswith(_CAPTURE_PREFIX):
+                    ctx.fail(f"pod annotation {key} changes what the sidecar captures; remove it")
+
+
+@resource_rule(
+    name="istio-no-sidecar-bypass",
+    domain="istio",
+    targets=WORKLOADS,
+    severity="critical",
+    what=f"Pods neither opt out of sidecar injection ({_INJECT} other than 'true'), nor change traffic capture ({_CAPTURE_PREFIX}* annotations), nor run as istio-proxy's UID/GID {ISTIO_PROXY_UID}.",
+    why="Traffic that skips the sidecar skips mTLS, authorization and the REGISTRY_ONLY egress boundary.",
+    remediation=f"Remove {_INJECT}: 'false' and {_CAPTURE_PREFIX}* annotations; run as any UID/GID but {ISTIO_PROXY_UID}.",
+    frameworks=_TRANSIT + _EGRESS,
+)
+def no_sidecar_bypass(r: Res, ctx: Ctx) -> None:
+    meta = _pod_metadata(r, ctx)
+    if meta is not UNKNOWN:
+        _bypass_by_metadata(meta, ctx)
+    spec = pod_spec(r, ctx)
+    if spec is None:
+        return
+    pod_sc = spec.get("securityContext")
+    for key in ("runAsUser", "runAsGroup"):
+        pod_value = as_map(pod_sc).get(key) if pod_sc is not UNKNOWN else UNKNOWN
+        for label, container in containers(spec, ctx):
+            sc = container.get("securityContext")
+            own = as_map(sc).get(key) if sc is not UNKNOWN else UNKNOWN
+            value = pod_value if own is None else own
+            if ctx.known(value, f"{label}.securityContext.{key}") and is_number(value) and value == ISTIO_PROXY_UID:
+                ctx.fail(
+                    f"{label} runs with {key} {ISTIO_PROXY_UID} (istio-proxy's), so its traffic bypasses the sidecar"
+                )

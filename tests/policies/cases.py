@@ -187,6 +187,24 @@ ISTIO = [
         ("istio-authz-no-allow-all", "spec.rules.0.from.0.source.principals", ["*"]),
         ("istio-authz-no-allow-all", "spec.rules.0.from.0.source", {"namespaces": ["*"]}),
     ),
+    # Perimeter objects belong to the platform's namespaces, never to an app namespace.
+    *one_field(
+        SERVICE_ENTRY_TYPE, valid_service_entry, ("istio-perimeter-platform-owned", "metadata.namespace", "shop")
+    ),
+    *one_field(GATEWAY_TYPE, valid_gateway, ("istio-perimeter-platform-owned", "metadata.namespace", "shop")),
+    *one_field(
+        DEPLOYMENT_TYPE,
+        valid_deployment,
+        ("istio-no-sidecar-bypass", "spec.template.metadata.annotations", {"sidecar.istio.io/inject": "false"}),
+        ("istio-no-sidecar-bypass", "spec.template.metadata.labels", {"sidecar.istio.io/inject": "no"}),
+        (
+            "istio-no-sidecar-bypass",
+            "spec.template.metadata.annotations",
+            {"traffic.sidecar.istio.io/excludeOutboundPorts": "5432"},
+        ),
+        ("istio-no-sidecar-bypass", "spec.template.spec.containers.0.securityContext.runAsUser", 1337),
+        ("istio-no-sidecar-bypass", "spec.template.spec.securityContext.runAsGroup", 1337),
+    ),
 ]
 
 _POD = "spec.template.spec"

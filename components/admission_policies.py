@@ -1,0 +1,389 @@
+"""AdmissionPolicies: the policy pack's workload and mesh rules, enforced by the API server in app namespaces.
+
+The pack (policies/) sees only what a Pulumi preview sends it. App teams also deploy with their own
+stacks, GitOps or ``kubectl``; these ``ValidatingAdmissionPolicy`` + ``ValidatingAdmissionPolicyBinding``
+pairs (``admissionregistration.k8s.io/v1``, GA in Kubernetes 1.30, evaluated in the API server: no
+controller to run or to fail open) refuse the same objects there. Every validation names the pack rule it
+mirrors (its message starts with the rule's name), and tests/admission/ runs one shared corpus through both
+and asserts the same verdict for every object.
+
+Scope: bindings select namespaces labelled ``platform.contoso.com/app-namespace=true`` (only the platform
+sets it; a team cannot edit its namespace) with ``validationActions: [Deny]``; ``failurePolicy: Fail``, so an
+expression error refuses rather than admits. Fields are read with ``has()`` guards so that a well-formed
+object never errors. The metadata read is the pod template's (``spec.template.metadata``, an ordinary
+nested field) and, for bare Pods, ``object.metadata.labels``/``annotations`` (docs/app-teams.md on the
+Kubernetes documentation's note about metadata in CEL).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.mesh_names import APP_NAMESPACE_LABEL, MTLS_EXCEPTION_LABEL, PERIMETER_ISTIO_KINDS
+
+ISTIO_PROXY_UID = 1337  # istio-proxy's UID and GID: traffic from it is never redirected to the sidecar
+POLICY_PREFIX = "platform-"
+
+
+@dataclass(frozen=True)
+class Validation:
+    """One CEL check and the pack rule it mirrors (the message starts with the rule's name)."""
+
+    rule: str
+    expression: str
+    message: str
+
+
+@dataclass(frozen=True)
+class AdmissionRule:
+    """One ValidatingAdmissionPolicy: what it matches, its variables and validations, and how it is bound."""
+
+    name: str
+    resource_rules: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...]  # (apiGroups, resources)
+    validations: tuple[Validation, ...]
+    variables: tuple[tuple[str, str], ...] = ()
+    skip_mtls_exceptions: bool = False  # the binding leaves out namespaces with a configured mTLS exception
+
+
+# --------------------------------------------------------------------------- workloads
+
+
+def _has(path: str, last: str) -> str:
+    return f"has({path}.{last})"
+
+
+_C = "c.securityContext"
+_POD_SC = "variables.podSecurityContext"
+
+
+def _container_setting_is(field: str, value: str) -> str:
+    """Every container sets ``securityContext.<field>`` to ``value`` (unset is wrong)."""
+    return f"variables.containers.all(c, has({_C}) && has({_C}.{field}) && {_C}.{field} == {value})"
+
+
+def _inherited(field: str, ok: str) -> str:
+    """Every container's ``field`` (its own, else the pod's) satisfies ``ok`` (a template on ``v``)."""
+    own, pod = ok.replace("v", f"{_C}.{field}"), ok.replace("v", f"{_POD_SC}.{field}")
+    return f"variables.containers.all(c, (has({_C}) && has({_C}.{field})) ? {own} : (has({_POD_SC}.{field}) && {pod}))"
+
+
+def _inherited_or_unset(field: str, ok: str) -> str:
+    """Like ``_inherited``, but a field set nowhere passes."""
+    own, pod = ok.replace("v", f"{_C}.{field}"), ok.replace("v", f"{_POD_SC}.{field}")
+    return f"variables.containers.all(c, (has({_C}) && has({_C}.{field})) ? {own} : (!has({_POD_SC}.{field}) || {pod}))"
+
+
+_LIMITS = (
+    "variables.limitedContainers.all(c, has(c.resources) && has(c.resources.limits) && "
+    "'cpu' in c.resources.limits && 'memory' in c.resources.limits && "
+    "!(string(c.resources.limits.cpu) in ['', '0']) && !(string(c.resources.limits.memory) in ['', '0']))"
+)
+_OPT_OUT = (
+    "!has(variables.podMeta.{where}) || !('sidecar.istio.io/inject' in variables.podMeta.{where}) || "
+    "variables.podMeta.{where}['sidecar.istio.io/inject'] == 'true'"
+)
+
+WORKLOAD_VALIDATIONS = (
+    Validation(
+        "k8s-no-privileged-containers",
+        f"variables.containers.all(c, !has({_C}) || !has({_C}.privileged) || {_C}.privileged != true)",
+        "a container runs privileged",
+    ),
+    Validation(
+        "k8s-no-privilege-escalation",
+        _container_setting_is("allowPrivilegeEscalation", "false"),
+        "every container must set securityContext.allowPrivilegeEscalation: false",
+    ),
+    Validation(
+        "k8s-run-as-non-root",
+        _inherited("runAsNonRoot", "v == true"),
+        "every container must run with runAsNonRoot: true (its own or the pod's)",
+    ),
+    Validation("k8s-run-as-non-root", _inherited_or_unset("runAsUser", "v != 0"), "a container runs as UID 0"),
+    Validation(
+        "k8s-read-only-root-filesystem",
+        _container_setting_is("readOnlyRootFilesystem", "true"),
+        "every container must set securityContext.readOnlyRootFilesystem: true",
+    ),
+    Validation("k8s-resource-limits", _LIMITS, "every container must set resources.limits.cpu and .memory"),
+    Validation(
+        "k8s-no-host-namespaces",
+        " && ".join(
+            f"!(has(variables.podSpec.{f}) && variables.podSpec.{f} == true)"
+            for f in ("hostNetwork", "hostPID", "hostIPC")
+        ),
+        "the pod shares the node's network, PID or IPC namespace",
+    ),
+    Validation(
+        "k8s-no-host-path-volumes",
+        "!has(variables.podSpec.volumes) || variables.podSpec.volumes.all(v, !has(v.hostPath))",
+        "the pod mounts a hostPath volume",
+    ),
+    Validation(
+        "istio-no-sidecar-bypass",
+        f"({_OPT_OUT.format(where='annotations')}) && ({_OPT_OUT.format(where='labels')})",
+        "the pod opts out of sidecar injection (sidecar.istio.io/inject other than 'true')",
+    ),
+    Validation(
+        "istio-no-sidecar-bypass",
+        "!has(variables.podMeta.annotations) || "
+        "!variables.podMeta.annotations.exists(k, k.startsWith('traffic.sidecar.istio.io/'))",
+        "the pod changes which traffic the sidecar captures (traffic.sidecar.istio.io/* annotations)",
+    ),
+    Validation(
+        "istio-no-sidecar-bypass",
+        " && ".join(_inherited_or_unset(f, f"v != {ISTIO_PROXY_UID}") for f in ("runAsUser", "runAsGroup")),
+        f"a container runs as UID or GID {ISTIO_PROXY_UID} (istio-proxy's), whose traffic bypasses the sidecar",
+    ),
+)
+
+# Where the pod spec and the pod's metadata are, by workload shape.
+_POD_SHAPES = (
+    ("pods", (("",), ("pods", "pods/ephemeralcontainers")), "object.spec", "object.metadata"),
+    (
+        "workloads",
+        (("apps",), ("deployments", "statefulsets", "daemonsets", "replicasets")),
+        "object.spec.template.spec",
+        "object.spec.template.metadata",
+    ),
+    ("jobs", (("batch",), ("jobs",)), "object.spec.template.spec", "object.spec.template.metadata"),
+    (
+        "cronjobs",
+        (("batch",), ("cronjobs",)),
+        "object.spec.jobTemplate.spec.template.spec",
+        "object.spec.jobTemplate.spec.template.metadata",
+    ),
+)
+
+
+def _pod_variables(spec: str, meta: str) -> tuple[tuple[str, str], ...]:
+    parent, _, last = meta.rpartition(".")
+    ps = "variables.podSpec"
+    return (
+        ("podSpec", spec),
+        ("podMeta", f"has({parent}.{last}) ? {meta} : {{}}"),
+        ("podSecurityContext", f"has({ps}.securityContext) ? {ps}.securityContext : {{}}"),
+        ("initContainers", f"has({ps}.initContainers) ? {ps}.initContainers : []"),
+        # Ephemeral (debug) containers obey the same hardening; they cannot declare resources.
+        ("limitedContainers", f"variables.initContainers + {ps}.containers"),
+        (
+            "containers",
+            f"variables.limitedContainers + (has({ps}.ephemeralContainers) ? {ps}.ephemeralContainers : [])",
+        ),
+    )
+
+
+# --------------------------------------------------------------------------- mesh objects
+
+_MTLS_OK = "['STRICT', 'UNSET']"
+PEER_AUTHENTICATION_VALIDATIONS = (
+    Validation(
+        "istio-peer-authentication-strict",
+        "!has(object.spec) || !has(object.spec.mtls) || !has(object.spec.mtls.mode) || "
+        f"object.spec.mtls.mode in {_MTLS_OK}",
+        "mTLS must stay STRICT: spec.mtls.mode may only be STRICT (or UNSET, inheriting STRICT)",
+    ),
+    Validation(
+        "istio-peer-authentication-strict",
+        "!has(object.spec) || !has(object.spec.portLevelMtls) || object.spec.portLevelMtls.all(p, "
+        f"!('mode' in object.spec.portLevelMtls[p]) || object.spec.portLevelMtls[p].mode in {_MTLS_OK})",
+        "no port may be exempted from STRICT mTLS (spec.portLevelMtls)",
+    ),
+)
+
+_ALLOW = "(!has(object.spec.action) || object.spec.action == 'ALLOW')"
+_NON_EMPTY = "(has(r.{0}) && size(r.{0}) > 0)"
+AUTHORIZATION_VALIDATIONS = (
+    Validation(
+        "istio-authz-no-allow-all",
+        f"!has(object.spec) || !{_ALLOW} || !has(object.spec.rules) || object.spec.rules.all(r, "
+        + " || ".join(_NON_EMPTY.format(part) for part in ("from", "to", "when"))
+        + ")",
+        "an ALLOW rule without from/to/when allows every request",
+    ),
+    Validation(
+        "istio-authz-no-allow-all",
+        f"!has(object.spec) || !{_ALLOW} || !has(object.spec.rules) || object.spec.rules.all(r, "
+        "!has(r.from) || r.from.all(f, !has(f.source) || "
+        "((!has(f.source.principals) || f.source.principals.all(p, !p.matches('^([^/]*/)?[*]$'))) && "
+        "(!has(f.source.namespaces) || f.source.namespaces.all(n, n != '*')))))",
+        "an ALLOW rule matches any peer (principals or namespaces '*')",
+    ),
+)
+
+PERIMETER_VALIDATIONS = (
+    Validation(
+        "istio-perimeter-platform-owned",
+        "false",
+        "ServiceEntry, Gateway, Sidecar, EnvoyFilter and WasmPlugin change the mesh's perimeter and are "
+        "platform-owned: ask the platform team (docs/app-teams.md)",
+    ),
+)
+
+
+def _by_group(kinds: Sequence[tuple[str, str, str]]) -> tuple[tuple[tuple[str, ...], tuple[str, ...]], ...]:
+    groups: dict[str, list[str]] = {}
+    for group, plural, _ in kinds:
+        groups.setdefault(group, []).append(plural)
+    return tuple(((group,), tuple(plurals)) for group, plurals in groups.items())
+
+
+def admission_rules() -> tuple[AdmissionRule, ...]:
+    """Every policy the platform enforces at admission in app namespaces."""
+    pods = tuple(
+        AdmissionRule(f"{POLICY_PREFIX}pod-security-{name}", (match,), WORKLOAD_VALIDATIONS, _pod_variables(spec, meta))
+        for name, match, spec, meta in _POD_SHAPES
+    )
+    perimeter = [k for k in PERIMETER_ISTIO_KINDS if k[2] != "PeerAuthentication"]  # its own rule: STRICT only
+    return (
+        *pods,
+        AdmissionRule(
+            f"{POLICY_PREFIX}mesh-mtls-strict",
+            ((("security.istio.io",), ("peerauthentications",)),),
+            PEER_AUTHENTICATION_VALIDATIONS,
+            skip_mtls_exceptions=True,
+        ),
+        AdmissionRule(
+            f"{POLICY_PREFIX}mesh-authz-no-allow-all",
+            ((("security.istio.io",), ("authorizationpolicies",)),),
+            AUTHORIZATION_VALIDATIONS,
+        ),
+        AdmissionRule(f"{POLICY_PREFIX}mesh-perimeter", _by_group(perimeter), PERIMETER_VALIDATIONS),
+    )
+
+
+# --------------------------------------------------------------------------- the Kubernetes objects
+
+
+def policy_object(rule: AdmissionRule) -> dict[str, Any]:
+    """The ValidatingAdmissionPolicy as the API server receives it (camelCase)."""
+    spec: dict[str, Any] = {
+        # An expression that errors refuses the request: a check that cannot run must not admit.
+        "failurePolicy": "Fail",
+        "matchConstraints": {
+            "resourceRules": [
+                {
+                    "apiGroups": list(groups),
+                    "apiVersions": ["*"],
+                    "operations": ["CREATE", "UPDATE"],
+                    "resources": list(resources),
+                }
+                for groups, resources in rule.resource_rules
+            ]
+        },
+        "validations": [
+            {"expression": v.expression, "message": f"{v.rule}: {v.message}", "reason": "Forbidden"}
+            for v in rule.validations
+        ],
+    }
+    if rule.variables:
+        spec["variables"] = [{"name": name, "expression": expression} for name, expression in rule.variables]
+    return {
+        "apiVersion": "admissionregistration.k8s.io/v1",
+        "kind": "ValidatingAdmissionPolicy",
+        "metadata": {"name": rule.name},
+        "spec": spec,
+    }
+
+
+def app_namespace_selector(skip_mtls_exceptions: bool = False) -> dict[str, Any]:
+    selector: dict[str, Any] = {"matchLabels": {APP_NAMESPACE_LABEL: "true"}}
+    if skip_mtls_exceptions:
+        selector["matchExpressions"] = [{"key": MTLS_EXCEPTION_LABEL, "operator": "DoesNotExist"}]
+    return selector
+
+
+def binding_object(rule: AdmissionRule) -> dict[str, Any]:
+    return {
+        "apiVersion": "admissionregistration.k8s.io/v1",
+        "kind": "ValidatingAdmissionPolicyBinding",
+        "metadata": {"name": rule.name},
+        "spec": {
+            "policyName": rule.name,
+            "validationActions": ["Deny"],
+            "matchResources": {"namespaceSelector": app_namespace_selector(rule.skip_mtls_exceptions)},
+        },
+    }
+
+
+# --------------------------------------------------------------------------- the component
+
+
+@dataclass(frozen=True)
+class AdmissionPoliciesArgs:
+    """Inputs of :class:`AdmissionPolicies`; the policies are the same in every environment."""
+
+    depends_on: Sequence[pulumi.Resource] = ()  # IstioMesh.ready: the Istio kinds the policies match exist
+
+
+class AdmissionPolicies(pulumi.ComponentResource):
+    """The pack's workload and mesh rules as ValidatingAdmissionPolicies bound to every app namespace."""
+
+    policy_names: list[str]
+
+    def __init__(self, name: str, args: AdmissionPoliciesArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("platform:k8s:AdmissionPolicies", name, None, opts)
+        self.policy_names = []
+        for rule in admission_rules():
+            policy = policy_object(rule)
+            created = k8s.admissionregistration.v1.ValidatingAdmissionPolicy(
+                f"{name}-{rule.name}",
+                metadata=k8s.meta.v1.ObjectMetaArgs(name=rule.name),
+                spec=_policy_spec_args(policy["spec"]),
+                opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.depends_on)),
+            )
+            binding = binding_object(rule)["spec"]
+            k8s.admissionregistration.v1.ValidatingAdmissionPolicyBinding(
+                f"{name}-{rule.name}-binding",
+                metadata=k8s.meta.v1.ObjectMetaArgs(name=rule.name),
+                spec=k8s.admissionregistration.v1.ValidatingAdmissionPolicyBindingSpecArgs(
+                    policy_name=binding["policyName"],
+                    validation_actions=binding["validationActions"],
+                    match_resources=k8s.admissionregistration.v1.MatchResourcesArgs(
+                        namespace_selector=_selector_args(binding["matchResources"]["namespaceSelector"])
+                    ),
+                ),
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[created]),
+            )
+            self.policy_names.append(rule.name)
+        self.register_outputs({"policy_names": self.policy_names})
+
+
+def _selector_args(selector: Mapping[str, Any]) -> k8s.meta.v1.LabelSelectorArgs:
+    return k8s.meta.v1.LabelSelectorArgs(
+        match_labels=selector.get("matchLabels"),
+        match_expressions=[
+            k8s.meta.v1.LabelSelectorRequirementArgs(key=e["key"], operator=e["operator"])
+            for e in selector.get("matchExpressions", [])
+        ]
+        or None,
+    )
+
+
+def _policy_spec_args(spec: Mapping[str, Any]) -> k8s.admissionregistration.v1.ValidatingAdmissionPolicySpecArgs:
+    v1 = k8s.admissionregistration.v1
+    return v1.ValidatingAdmissionPolicySpecArgs(
+        failure_policy=spec["failurePolicy"],
+        match_constraints=v1.MatchResourcesArgs(
+            resource_rules=[
+                v1.NamedRuleWithOperationsArgs(
+                    api_groups=r["apiGroups"],
+                    api_versions=r["apiVersions"],
+                    operations=r["operations"],
+                    resources=r["resources"],
+                )
+                for r in spec["matchConstraints"]["resourceRules"]
+            ]
+        ),
+        variables=[v1.VariableArgs(name=v["name"], expression=v["expression"]) for v in spec.get("variables", [])]
+        or None,
+        validations=[
+            v1.ValidationArgs(expression=v["expression"], message=v["message"], reason=v["reason"])
+            for v in spec["validations"]
+        ],
+    )
