@@ -5,11 +5,11 @@ For each configured namespace:
 - Azure RBAC for Kubernetes: the team's writer group gets ``Azure Kubernetes Service RBAC Writer``, its
   reader group ``... RBAC Reader``, both at the namespace's scope ``<clusterId>/namespaces/<ns>`` and
   nowhere else (no cluster-wide assignment: a team never sees another team's namespace or Secrets);
-- Kubernetes RBAC for the Istio kinds the built-in AKS roles do not cover (they cover built-in kinds only;
-  custom resources need a custom role, docs/app-teams.md): a ``Role`` granting the team's own routing and
-  authorization kinds (VirtualService, DestinationRule, AuthorizationPolicy, RequestAuthentication), bound to
-  the writer group by its Entra object ID; readers get a read-only ``Role``. The perimeter kinds
-  (ServiceEntry, Gateway, PeerAuthentication, Sidecar, EnvoyFilter, WasmPlugin) are in no team Role;
+- Kubernetes RBAC for the custom resources the built-in AKS roles do not cover (they cover built-in kinds
+  only): a ``Role`` granting the team's own routing and authorization kinds (VirtualService, DestinationRule,
+  AuthorizationPolicy, RequestAuthentication) and its ``SealedSecrets``, bound to the writer group by its
+  Entra object ID; readers get a read-only ``Role``. The perimeter kinds (ServiceEntry, Gateway,
+  PeerAuthentication, Sidecar, EnvoyFilter, WasmPlugin) are in no team Role;
 - a ``ResourceQuota`` (CPU, memory, pods; no LoadBalancer or NodePort Services: the ingress gateway is the
   only way in) and a ``LimitRange`` (defaults for containers that set nothing, a per-container maximum).
 """
@@ -30,8 +30,11 @@ from stack_config import AppNamespaceConfig
 
 WRITE_VERBS = ("get", "list", "watch", "create", "update", "patch", "delete")
 READ_VERBS = ("get", "list", "watch")
-MESH_EDITOR_ROLE = "team-mesh-editor"
-MESH_VIEWER_ROLE = "team-mesh-viewer"
+EDITOR_ROLE = "team-editor"
+VIEWER_ROLE = "team-viewer"
+# Custom resources besides Istio's that a team manages: its sealed secrets (ciphertext only; the controller
+# unseals them into Secrets of this namespace). The built-in AKS roles cover no custom resource.
+SEALED_SECRETS = ("bitnami.com", "sealedsecrets")
 RBAC_API_GROUP = "rbac.authorization.k8s.io"
 
 
@@ -44,10 +47,10 @@ class AppTenancyArgs:
     namespaces: Mapping[str, k8s.core.v1.Namespace]  # AppNamespaces.namespaces
 
 
-def istio_role_rules(verbs: tuple[str, ...]) -> list[k8s.rbac.v1.PolicyRuleArgs]:
-    """Role rules over the team's Istio kinds only, one rule per API group."""
+def team_role_rules(verbs: tuple[str, ...]) -> list[k8s.rbac.v1.PolicyRuleArgs]:
+    """Role rules over the team's custom resources only (its Istio kinds, SealedSecrets), one rule per API group."""
     groups: dict[str, list[str]] = {}
-    for group, plural, _kind in TEAM_ISTIO_KINDS:
+    for group, plural in [(group, plural) for group, plural, _kind in TEAM_ISTIO_KINDS] + [SEALED_SECRETS]:
         groups.setdefault(group, []).append(plural)
     return [
         k8s.rbac.v1.PolicyRuleArgs(api_groups=[group], resources=plurals, verbs=list(verbs))
@@ -111,7 +114,7 @@ class AppTenancy(pulumi.ComponentResource):
             prefix = f"{name}-{ns.name}"
             in_namespace = pulumi.ResourceOptions(parent=self, depends_on=[namespace])
             scopes += self._azure_access(prefix, ns, cluster_id)
-            self._istio_roles(prefix, ns, namespace, in_namespace)
+            self._team_roles(prefix, ns, namespace, in_namespace)
             k8s.core.v1.ResourceQuota(
                 f"{prefix}-quota",
                 metadata=k8s.meta.v1.ObjectMetaArgs(name="team-quota", namespace=namespace.metadata.name),
@@ -151,7 +154,7 @@ class AppTenancy(pulumi.ComponentResource):
             scopes.append(scope)
         return scopes
 
-    def _istio_roles(
+    def _team_roles(
         self,
         prefix: str,
         ns: AppNamespaceConfig,
@@ -159,15 +162,15 @@ class AppTenancy(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions,
     ) -> None:
         for role_name, verbs, group in (
-            (MESH_EDITOR_ROLE, WRITE_VERBS, ns.writer_group_object_id),
-            (MESH_VIEWER_ROLE, READ_VERBS, ns.reader_group_object_id),
+            (EDITOR_ROLE, WRITE_VERBS, ns.writer_group_object_id),
+            (VIEWER_ROLE, READ_VERBS, ns.reader_group_object_id),
         ):
             if group is None:
                 continue
             role = k8s.rbac.v1.Role(
                 f"{prefix}-{role_name}",
                 metadata=k8s.meta.v1.ObjectMetaArgs(name=role_name, namespace=namespace.metadata.name),
-                rules=istio_role_rules(verbs),
+                rules=team_role_rules(verbs),
                 opts=opts,
             )
             k8s.rbac.v1.RoleBinding(

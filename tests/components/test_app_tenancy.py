@@ -15,7 +15,7 @@ NAMESPACE = "kubernetes:core/v1:Namespace"
 WRITER_GUID = "a7ffa36f-339b-4b5c-8bdf-e2c188b2c0eb"  # Azure Kubernetes Service RBAC Writer
 READER_GUID = "7f6c6a51-bcf8-42ba-9220-52d62157d7db"  # Azure Kubernetes Service RBAC Reader
 PERIMETER = {"serviceentries", "gateways", "peerauthentications", "sidecars", "envoyfilters", "wasmplugins"}
-TEAM_KINDS = {"virtualservices", "destinationrules", "authorizationpolicies", "requestauthentications"}
+TEAM_KINDS = {"virtualservices", "destinationrules", "authorizationpolicies", "requestauthentications", "sealedsecrets"}
 
 build = wiring.tenancy
 
@@ -45,7 +45,7 @@ def test_role_assignments_are_namespace_scoped_groups_only(prod):
 
 def test_team_role_grants_its_istio_kinds_and_no_perimeter_kind(prod):
     for ns in ("shop", "payments"):
-        [editor] = [r for r in in_namespace(prod, ROLE, ns) if r.get("metadata.name") == "team-mesh-editor"]
+        [editor] = [r for r in in_namespace(prod, ROLE, ns) if r.get("metadata.name") == "team-editor"]
         resources = {res for rule in editor.get("rules") for res in rule["resources"]}
         assert resources == TEAM_KINDS
         assert not resources & PERIMETER
@@ -53,6 +53,7 @@ def test_team_role_grants_its_istio_kinds_and_no_perimeter_kind(prod):
         assert {g for rule in editor.get("rules") for g in rule["apiGroups"]} == {
             "networking.istio.io",
             "security.istio.io",
+            "bitnami.com",
         }
     # No Role of any team names a perimeter kind or a wildcard.
     for role in prod.of_type(ROLE):
@@ -63,21 +64,21 @@ def test_team_role_grants_its_istio_kinds_and_no_perimeter_kind(prod):
 def test_role_bindings_bind_the_entra_groups(prod):
     shop = team("prod", "shop")
     bindings = {b.get("metadata.name"): b for b in in_namespace(prod, ROLE_BINDING, "shop")}
-    assert set(bindings) == {"team-mesh-editor", "team-mesh-viewer"}
-    editor, viewer = bindings["team-mesh-editor"], bindings["team-mesh-viewer"]
+    assert set(bindings) == {"team-editor", "team-viewer"}
+    editor, viewer = bindings["team-editor"], bindings["team-viewer"]
     assert editor.get("subjects") == [
         {"kind": "Group", "apiGroup": "rbac.authorization.k8s.io", "name": shop["writerGroupObjectId"]}
     ]
     assert editor.get("roleRef") == {
         "apiGroup": "rbac.authorization.k8s.io",
         "kind": "Role",
-        "name": "team-mesh-editor",
+        "name": "team-editor",
     }
     assert viewer.get("subjects")[0]["name"] == shop["readerGroupObjectId"]
-    [viewer_role] = [r for r in in_namespace(prod, ROLE, "shop") if r.get("metadata.name") == "team-mesh-viewer"]
+    [viewer_role] = [r for r in in_namespace(prod, ROLE, "shop") if r.get("metadata.name") == "team-viewer"]
     assert {v for rule in viewer_role.get("rules") for v in rule["verbs"]} == {"get", "list", "watch"}
     # payments has no reader group: no viewer binding there.
-    assert [b.get("metadata.name") for b in in_namespace(prod, ROLE_BINDING, "payments")] == ["team-mesh-editor"]
+    assert [b.get("metadata.name") for b in in_namespace(prod, ROLE_BINDING, "payments")] == ["team-editor"]
 
 
 def test_quota_and_limit_range_have_secure_defaults_and_config_overrides(prod):
