@@ -12,11 +12,14 @@ from components.aks_cluster import AksCluster, AksClusterArgs
 from components.app_namespaces import AppNamespaces, AppNamespacesArgs
 from components.app_tenancy import AppTenancy, AppTenancyArgs
 from components.base import PlatformBase, PlatformBaseArgs
+from components.egress_firewall import EgressFirewall, EgressFirewallArgs
 from components.egress_gateway import EgressGateway, EgressGatewayArgs
 from components.ingress_gateway import IngressGateway, IngressGatewayArgs
 from components.istio_mesh import IstioMesh, IstioMeshArgs
 from components.key_vault import KeyVault, KeyVaultArgs
 from components.platform_outputs import export_outputs
+from components.private_endpoints import VaultPrivateEndpoint, VaultPrivateEndpointArgs
+from components.runner_peering import RunnerPeering, RunnerPeeringArgs
 from components.sealed_secrets import SealedSecrets, SealedSecretsArgs
 from components.sealing_key import SealingKey, SealingKeyArgs
 from stack_config import NetworkConfig, PlatformConfig, load_config
@@ -37,8 +40,10 @@ def platform_base(cfg: PlatformConfig, network: NetworkConfig | None) -> Platfor
     )
 
 
-def key_vault_and_sealing_key(cfg: PlatformConfig, base: PlatformBase) -> tuple[KeyVault, SealingKey]:
-    """The environment's vault and the sealing key(s) stored in it (generated, or read from the owner stack)."""
+def key_vault_and_sealing_key(
+    cfg: PlatformConfig, base: PlatformBase
+) -> tuple[KeyVault, SealingKey, VaultPrivateEndpoint | None]:
+    """The environment's vault (private endpoint when public access is off) and the sealing key(s) stored in it."""
     # The shared non-prod key lives only in the owner's vault: protect it like prod.
     protect = cfg.is_prod or cfg.stack_role == "sealingKeyOwner"
     vault = KeyVault(
@@ -57,6 +62,7 @@ def key_vault_and_sealing_key(cfg: PlatformConfig, base: PlatformBase) -> tuple[
             tags=base.tags,
         ),
     )
+    endpoint = vault_private_endpoint(cfg, base, vault) if cfg.key_vault.public_network_access == "Disabled" else None
     sealing_key = SealingKey(
         "sealing-key",
         SealingKeyArgs(
@@ -66,16 +72,87 @@ def key_vault_and_sealing_key(cfg: PlatformConfig, base: PlatformBase) -> tuple[
             vault_name=vault.vault_name,
             protect=protect,
             tags=base.tags,
-            depends_on=[vault.writer_role_assignment],
+            depends_on=[vault.writer_role_assignment, *(endpoint.ready if endpoint else [])],
         ),
     )
-    return vault, sealing_key
+    return vault, sealing_key, endpoint
+
+
+def vault_private_endpoint(cfg: PlatformConfig, base: PlatformBase, vault: KeyVault) -> VaultPrivateEndpoint:
+    """The vault's only way in when public access is off: a private endpoint in the cluster VNet."""
+    net = cfg.cluster.network
+    existing = net.existing_subnet_id
+    vnet_id = existing.rsplit("/subnets/", 1)[0] if existing else base.vnet_id
+    assert vnet_id is not None  # config validation: a private vault needs an environment stack's network
+    return VaultPrivateEndpoint(
+        "vault-pe",
+        VaultPrivateEndpointArgs(
+            resource_prefix=cfg.resource_prefix,
+            location=cfg.location,
+            resource_group_name=base.resource_group_name,
+            vault_id=vault.vault_id,
+            virtual_network_id=vnet_id,
+            virtual_network_name=base.vnet_name,
+            subnet_cidr=None if existing else net.private_endpoint_subnet_cidr,
+            existing_subnet_id=existing,
+            linked_vnet_ids=[net.runner_vnet_id] if net.runner_vnet_id else [],
+            tags=base.tags,
+            depends_on=[base.node_subnet] if base.node_subnet is not None else [],
+        ),
+    )
+
+
+def outbound_path(
+    cfg: PlatformConfig, base: PlatformBase, vault: KeyVault, endpoint: VaultPrivateEndpoint | None
+) -> tuple[EgressFirewall | None, list[pulumi.Resource]]:
+    """The firewall on the nodes' way out and the runners' way in; the cluster waits for both (its ``depends_on``)."""
+    net = cfg.cluster.network
+    firewall = None
+    ready: list[pulumi.Resource] = []
+    if net.egress_firewall and base.route_table_name is not None and base.vnet_name is not None:
+        earlier_subnets = [r for r in (base.node_subnet, endpoint.subnet if endpoint else None) if r is not None]
+        firewall = EgressFirewall(
+            "egress-fw",
+            EgressFirewallArgs(
+                config=net,
+                egress=cfg.egress,
+                resource_prefix=cfg.resource_prefix,
+                location=cfg.location,
+                resource_group_name=base.resource_group_name,
+                log_analytics_workspace_id=base.log_analytics_workspace_id,
+                virtual_network_name=base.vnet_name,
+                route_table_name=base.route_table_name,
+                private_cluster=cfg.cluster.private_cluster,
+                availability_zones=cfg.cluster.system_pool.availability_zones,
+                # A public vault is reached by the CSI driver over its public name, through the firewall.
+                node_fqdns=[] if endpoint else [vault.vault_uri.apply(vault_host)],
+                tags=base.tags,
+                depends_on=earlier_subnets,
+            ),
+        )
+        ready += firewall.ready
+    if net.runner_vnet_id and base.vnet_name is not None and base.vnet_id is not None:
+        peering = RunnerPeering(
+            "runners",
+            RunnerPeeringArgs(
+                resource_group_name=base.resource_group_name,
+                virtual_network_name=base.vnet_name,
+                virtual_network_id=base.vnet_id,
+                runner_vnet_id=net.runner_vnet_id,
+            ),
+        )
+        ready += peering.ready
+    return firewall, ready
+
+
+def vault_host(uri: str) -> str:
+    return uri.removeprefix("https://").split("/", 1)[0]
 
 
 def sealing_key_owner(cfg: PlatformConfig) -> None:
     """The stack that owns the one sealing key every non-production environment shares."""
     base = platform_base(cfg, network=None)
-    vault, sealing_key = key_vault_and_sealing_key(cfg, base)
+    vault, sealing_key, _ = key_vault_and_sealing_key(cfg, base)
     export_outputs(
         "sealingKeyOwner",
         {
@@ -98,8 +175,9 @@ def edges(
     vault: KeyVault,
     mesh: IstioMesh,
     in_cluster: pulumi.ResourceOptions,
+    firewall: EgressFirewall | None,
 ) -> tuple[IngressGateway, EgressGateway]:
-    """The mesh's two edges: the public ingress (static IP, certificate from the vault) and the one exit."""
+    """The mesh's two edges: the public ingress (static IP or the firewall's DNAT) and the one exit."""
     ingress = IngressGateway(
         "ingress",
         IngressGatewayArgs(
@@ -122,6 +200,8 @@ def edges(
             tenant_id=cluster.tenant_id,
             secrets_provider_client_id=cluster.secrets_provider_client_id,
             secrets_provider_object_id=cluster.secrets_provider_object_id,
+            internal_address=cfg.cluster.network.ingress_private_ip if firewall else None,
+            firewall_public_ip=firewall.public_ip_address if firewall else None,
         ),
         opts=in_cluster,
     )
@@ -146,6 +226,8 @@ def environment(cfg: PlatformConfig) -> None:
     """One environment: cluster, vault, sealed-secrets, mesh, edges and app namespaces."""
     base = platform_base(cfg, network=cfg.cluster.network)
     # The cluster and the vault do not depend on each other: Pulumi creates them in parallel.
+    vault, sealing_key, endpoint = key_vault_and_sealing_key(cfg, base)
+    firewall, network_ready = outbound_path(cfg, base, vault, endpoint)
     cluster = AksCluster(
         "aks",
         AksClusterArgs(
@@ -157,9 +239,9 @@ def environment(cfg: PlatformConfig) -> None:
             log_analytics_workspace_id=base.log_analytics_workspace_id,
             tags=base.tags,
             node_subnet_id=base.node_subnet_id,
+            depends_on=network_ready,
         ),
     )
-    vault, sealing_key = key_vault_and_sealing_key(cfg, base)
 
     # Everything below runs in the cluster, through the provider built from its Entra ID credentials.
     in_cluster = pulumi.ResourceOptions(providers=[cluster.k8s_provider])
@@ -181,7 +263,7 @@ def environment(cfg: PlatformConfig) -> None:
         ),
         opts=in_cluster,
     )
-    ingress, egress = edges(cfg, base, cluster, vault, mesh, in_cluster)
+    ingress, egress = edges(cfg, base, cluster, vault, mesh, in_cluster, firewall)
     app_namespaces = AppNamespaces(
         "apps",
         AppNamespacesArgs(

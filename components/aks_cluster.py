@@ -8,7 +8,7 @@ patches are refreshed by AKS itself inside weekly maintenance windows; ``ignore_
 from __future__ import annotations
 
 import base64
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -65,6 +65,9 @@ class AksClusterArgs:
     tags: Mapping[str, str] = field(default_factory=dict)  # PlatformBase.tags
     node_subnet_id: pulumi.Input[str] | None = None
     protect: bool | None = None  # default: protect in prod
+    # EgressFirewall.ready (userDefinedRouting: the route and the firewall exist before any node boots) and
+    # RunnerPeering.ready (a private API server is reached through it).
+    depends_on: Sequence[pulumi.Resource] = ()
 
 
 def maintenance_window_args(window: MaintenanceWindow) -> cs.MaintenanceWindowArgs:
@@ -157,10 +160,13 @@ def api_server_access(cc: ClusterConfig, is_prod: bool) -> cs.ManagedClusterAPIS
     # Run command executes as cluster-admin from Azure's side, bypassing the IP allow-list.
     disable_run_command = is_prod or not cc.run_command_enabled
     if cc.private_cluster:
-        # No public API endpoint at all; Pulumi must then run from inside the network.
+        # No public API endpoint at all; Pulumi runs from inside the network (peered CI runners, docs/network.md).
         return cs.ManagedClusterAPIServerAccessProfileArgs(
             enable_private_cluster=True,
-            private_dns_zone="system",
+            # "none": no private zone; the API server's name resolves in public DNS to its private address, so a
+            # peered runner VNet reaches it with no DNS link to a zone AKS creates only with the cluster.
+            private_dns_zone="none",
+            enable_private_cluster_public_fqdn=True,
             disable_run_command=disable_run_command,
         )
     return cs.ManagedClusterAPIServerAccessProfileArgs(
@@ -198,7 +204,11 @@ def network_profile(cc: ClusterConfig) -> cs.ContainerServiceNetworkProfileArgs:
         service_cidr=cc.network.service_cidr,
         dns_service_ip=cc.network.dns_service_ip,
         load_balancer_sku=cs.LoadBalancerSku.STANDARD,
-        outbound_type=cs.OutboundType.LOAD_BALANCER,
+        # Behind the firewall, the node subnet's route table is the only way out; otherwise the load balancer
+        # SNATs every node and pod to the internet, unfiltered.
+        outbound_type=(
+            cs.OutboundType.USER_DEFINED_ROUTING if cc.network.egress_firewall else cs.OutboundType.LOAD_BALANCER
+        ),
     )
 
 
@@ -345,6 +355,7 @@ class AksCluster(pulumi.ComponentResource):
                 ignore_changes=ignored_upgrade_paths(autoscaled),
                 # A replace-triggering change must fail loudly in prod, not delete every workload.
                 protect=args.is_prod if args.protect is None else args.protect,
+                depends_on=list(args.depends_on),
             ),
         )
 

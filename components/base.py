@@ -1,5 +1,9 @@
 """The per-environment foundation: resource group, node network and Log Analytics workspace.
 
+The node subnet gets a network security group (inbound from the internet: the ingress ports only) and,
+when ``cluster.network.egressFirewall`` is on, a route table that ``EgressFirewall`` fills with the default
+route to the firewall: both exist before the cluster, as AKS requires for ``userDefinedRouting``.
+
 Everything else in the stack lands in (or reports to) what this component creates. The
 non-production key-owner stack (``stackRole: sealingKeyOwner``) needs only the resource group
 and the workspace (its Key Vault sends diagnostics there): it gets no network.
@@ -14,6 +18,7 @@ import pulumi
 from pulumi_azure_native import network, operationalinsights, resources
 
 from components.azure_roles import derived_name
+from components.subnet_nsg import node_subnet_rules
 from stack_config import NetworkConfig
 
 
@@ -50,7 +55,10 @@ class PlatformBase(pulumi.ComponentResource):
     resource_group_name: pulumi.Output[str]
     resource_group_id: pulumi.Output[str]
     vnet_id: pulumi.Output[str] | None
+    vnet_name: pulumi.Output[str] | None
     node_subnet_id: pulumi.Output[str] | None
+    node_subnet: network.Subnet | None  # later subnets of the VNet wait for it (one subnet write at a time)
+    route_table_name: pulumi.Output[str] | None  # egressFirewall: EgressFirewall adds the default route
     log_analytics_workspace_id: pulumi.Output[str]
 
     def __init__(self, name: str, args: PlatformBaseArgs, opts: pulumi.ResourceOptions | None = None):
@@ -67,7 +75,10 @@ class PlatformBase(pulumi.ComponentResource):
         self.resource_group_name = rg.name
         self.resource_group_id = rg.id
         self.vnet_id = None
+        self.vnet_name = None
         self.node_subnet_id = None
+        self.node_subnet = None
+        self.route_table_name = None
         if args.network is not None and args.network.existing_subnet_id:
             # Bring-your-own network (hub-and-spoke, firewall egress): the subnet is managed elsewhere.
             self.node_subnet_id = pulumi.Output.from_input(args.network.existing_subnet_id)
@@ -81,7 +92,9 @@ class PlatformBase(pulumi.ComponentResource):
                 "resource_group_name": self.resource_group_name,
                 "resource_group_id": self.resource_group_id,
                 "vnet_id": self.vnet_id,
+                "vnet_name": self.vnet_name,
                 "node_subnet_id": self.node_subnet_id,
+                "route_table_name": self.route_table_name,
                 "log_analytics_workspace_id": self.log_analytics_workspace_id,
             }
         )
@@ -99,6 +112,28 @@ class PlatformBase(pulumi.ComponentResource):
             tags=self.tags,
             opts=child,
         )
+        nsg = network.NetworkSecurityGroup(
+            f"{name}-nodes-nsg",
+            network_security_group_name=f"{base_name}-nodes-nsg",
+            resource_group_name=rg.name,
+            location=location,
+            security_rules=node_subnet_rules(net),
+            tags=self.tags,
+            opts=child,
+        )
+        route_table = None
+        if net.egress_firewall:
+            route_table = network.RouteTable(
+                f"{name}-nodes-rt",
+                route_table_name=f"{base_name}-nodes-rt",
+                resource_group_name=rg.name,
+                location=location,
+                # Routes learned from a VPN/ExpressRoute gateway must not let node traffic bypass the firewall.
+                disable_bgp_route_propagation=True,
+                tags=self.tags,
+                opts=child,
+            )
+            self.route_table_name = route_table.name
         # A standalone Subnet resource: with network API >= 2023-09-01 a VNet update that omits
         # `subnets` keeps them, so the two resources never fight over the subnet list.
         subnet = network.Subnet(
@@ -107,15 +142,20 @@ class PlatformBase(pulumi.ComponentResource):
             virtual_network_name=vnet.name,
             resource_group_name=rg.name,
             address_prefix=net.node_subnet_cidr,
-            # No implicit internet egress for nodes: the cluster's load balancer is the way out.
+            # No implicit internet egress for nodes: the firewall (egressFirewall) or the cluster's
+            # load balancer is the way out.
             default_outbound_access=False,
+            network_security_group=network.NetworkSecurityGroupArgs(id=nsg.id),
+            route_table=network.RouteTableArgs(id=route_table.id) if route_table is not None else None,
             # The nodes reach Key Vault (the CSI driver reads the ingress certificate) through the
             # vault firewall, which admits this subnet by its service endpoint.
             service_endpoints=[network.ServiceEndpointPropertiesFormatArgs(service="Microsoft.KeyVault")],
             opts=child,
         )
         self.vnet_id = vnet.id
+        self.vnet_name = vnet.name
         self.node_subnet_id = subnet.id
+        self.node_subnet = subnet
 
     def _workspace(
         self, name: str, base_name: str, args: PlatformBaseArgs, rg: resources.ResourceGroup

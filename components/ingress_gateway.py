@@ -5,7 +5,9 @@ What it builds (all in ``config.namespace``, default ``istio-ingress``):
 - a Standard, Static Azure public IP in the *platform* resource group (not the AKS node resource
   group: that group is deleted with the cluster, and the address and its DNS records must survive a
   cluster rebuild), protected in prod, plus ``Network Contributor`` for the cluster identity on that
-  IP's resource group so the cloud provider may attach it to the load balancer;
+  IP's resource group so the cloud provider may attach it to the load balancer; behind the egress
+  firewall (prod) instead an internal load balancer on ``cluster.network.ingressPrivateIp``, which the
+  firewall's DNAT serves on its own public IP (``internal_address``; docs/network.md);
 - the official ``gateway`` Helm chart (release ``istio-ingressgateway``, pod label
   ``istio: ingressgateway``) with ``externalTrafficPolicy: Local`` so applications see client IPs;
 - the operator's wildcard certificate as the ``kubernetes.io/tls`` Secret ``ingress-wildcard-tls``,
@@ -52,6 +54,7 @@ from components.ingress_specs import (
     csi_certificate_volume,
     gateway_spec,
     ingress_service,
+    internal_ingress_service,
     request_authentication_spec,
     require_jwt_policy_spec,
     secret_provider_class_spec,
@@ -97,6 +100,10 @@ class IngressGatewayArgs:
     # Optional: grant the add-on identity read access to this one certificate's secret only.
     key_vault_id: pulumi.Input[str] | None = None
     secrets_provider_object_id: pulumi.Input[str] | None = None
+    # Behind the egress firewall (cluster.network.ingressPrivateIp): an internal load balancer on this address
+    # instead of a public IP, reached through the firewall's DNAT on ``firewall_public_ip`` (docs/network.md).
+    internal_address: str | None = None
+    firewall_public_ip: pulumi.Input[str] | None = None
 
 
 class IngressGateway(pulumi.ComponentResource):
@@ -124,17 +131,27 @@ class IngressGateway(pulumi.ComponentResource):
                 ]
             )
 
-        pip_name = f"{args.resource_prefix}-{name}-pip"
-        pip, network_role = self._public_ip(name, pip_name, args)
         namespace = gateway_namespace(f"{name}-namespace", ing.namespace, args.revision, self)
         after_ns = pulumi.ResourceOptions(parent=self, depends_on=[namespace])
         certificate_values, certificate = self._certificate(name, args, after_ns)
+        if args.internal_address is not None:
+            # A public load balancer behind the firewall's default route drops its replies (asymmetric
+            # routing): clients come in through the firewall's DNAT, replies leave the same way.
+            service = internal_ingress_service(args.internal_address)
+            address: pulumi.Input[str] = args.firewall_public_ip or ""
+            azure_dependencies: list[pulumi.Resource] = []
+        else:
+            pip_name = f"{args.resource_prefix}-{name}-pip"
+            pip, network_role = self._public_ip(name, pip_name, args)
+            service = ingress_service(pip_name, args.resource_group_name)
+            address = pip.ip_address.apply(lambda ip: ip or "")
+            azure_dependencies = [pip, network_role]
         values = gateway_values(
             revision=args.revision,
             replicas=ing.replicas,
             selector=INGRESS_GATEWAY_SELECTOR,
             is_prod=args.is_prod,
-            service=ingress_service(pip_name, args.resource_group_name),
+            service=service,
         )
         self.release = gateway_release(
             f"{name}-release",
@@ -144,13 +161,13 @@ class IngressGateway(pulumi.ComponentResource):
             values={**values, **certificate_values},
             opts=pulumi.ResourceOptions(
                 parent=self,
-                depends_on=[namespace, pip, network_role, *certificate, *args.depends_on],
+                depends_on=[namespace, *azure_dependencies, *certificate, *args.depends_on],
             ),
         )
         self._istio_objects(name, args, pulumi.ResourceOptions(parent=self, depends_on=[namespace, *args.depends_on]))
         self._network_policies(name, args, after_ns)
 
-        self.public_ip_address = pip.ip_address.apply(lambda ip: ip or "")
+        self.public_ip_address = pulumi.Output.from_input(address)
         self.hostnames = list(ing.hosts)
         self.namespace = ing.namespace
         self.gateway_ref = f"{ing.namespace}/{GATEWAY_NAME}"

@@ -172,6 +172,27 @@ def ingress_service(public_ip_name: str, resource_group_name: pulumi.Input[str])
     }
 
 
+def internal_ingress_service(address: str) -> dict[str, Any]:
+    """The chart's Service behind the firewall: an internal load balancer on a fixed node-subnet address.
+
+    The firewall's DNAT rules translate to this address, so it must not move: the annotations ask the Azure
+    cloud provider for an internal frontend on exactly ``address`` (cloud-provider-azure annotations
+    ``azure-load-balancer-internal`` and ``azure-load-balancer-ipv4``).
+    """
+    return {
+        "type": "LoadBalancer",
+        "externalTrafficPolicy": "Local",
+        "annotations": {
+            "service.beta.kubernetes.io/azure-load-balancer-internal": "true",
+            "service.beta.kubernetes.io/azure-load-balancer-ipv4": address,
+        },
+        "ports": [
+            {"name": "http2", "port": HTTP_PORT, "protocol": "TCP", "targetPort": HTTP_PORT},
+            {"name": "https", "port": HTTPS_PORT, "protocol": "TCP", "targetPort": HTTPS_PORT},
+        ],
+    }
+
+
 def csi_certificate_volume() -> dict[str, Any]:
     """Chart values mounting the certificate's CSI volume into the gateway pods.
 

@@ -152,8 +152,9 @@ class KeyVault(pulumi.ComponentResource):
                 enabled_for_deployment=False,
                 enabled_for_disk_encryption=False,
                 enabled_for_template_deployment=False,
-                # The firewall below applies (deny by default); "Disabled" would also shut out the listed deployers.
-                public_network_access="Enabled",
+                # Disabled (prod): only the private endpoint answers (VaultPrivateEndpoint); a leaked token is
+                # useless outside the network. Enabled: the firewall below applies (deny by default).
+                public_network_access=args.config.public_network_access,
                 # Reachable only from the listed ranges/subnets (and trusted Azure services).
                 network_acls=keyvault.NetworkRuleSetArgs(
                     default_action=keyvault.NetworkRuleAction.DENY,

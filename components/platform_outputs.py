@@ -195,7 +195,7 @@ OUTPUTS: tuple[OutputSpec, ...] = (
         "str",
         False,
         "20.73.12.34",
-        "Static public IP of the ingress gateway: point your DNS records at it.",
+        "Static public IP of the ingress: point your DNS records at it (behind the egress firewall, the firewall's).",
         _ENV,
     ),
     OutputSpec(

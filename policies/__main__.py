@@ -21,6 +21,6 @@ PolicyPack(
     enforcement_level=EnforcementLevel(PACK_ENFORCEMENT_LEVEL),
     description=PACK_DESCRIPTION,
     provider="azure",
-    tags=["aks", "istio", "keyvault", "sealed-secrets", "kubernetes"],
+    tags=["aks", "istio", "keyvault", "network", "sealed-secrets", "kubernetes"],
     policies=all_policies(),
 )

@@ -9,7 +9,8 @@ any resource is registered. Defaults are the secure choice; production is strict
 non-production, never looser.
 
 Sections: ``cluster`` (cluster.py), ``keyVault`` and ``sealedSecrets`` (vault.py), ``istio``,
-``appNamespaces`` and ``prometheusNamespace`` (mesh.py), ``ingress`` and ``egress`` (edges.py).
+``appNamespaces`` and ``prometheusNamespace`` (mesh.py), ``ingress`` and ``egress`` (edges.py); the rules
+between the network, the vault and the egress allow-list in network.py.
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ from stack_config.mesh import (
     check_mesh,
     istio_revision,
 )
+from stack_config.network import check_network
 from stack_config.reader import PROJECT, ConfigError, Reader, is_cidr
 from stack_config.spec import (
     Context,
@@ -256,6 +258,7 @@ def parse_config(
     check_public_cidrs(s, "ciRunnerCidrs")
     _deployer_principal_type(s, deployer)
     _merge_ci_runner_cidrs(s)
+    check_network(s)
     if r.problems:
         raise ConfigError(r.problems)
     return PlatformConfig(**s.values, secret_keys_present=present_secrets)

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
-from stack_config.reader import ARM_SUBNET_ID, GUID, is_cidr, is_ipv4, is_whole_internet
+from stack_config.reader import ARM_SUBNET_ID, ARM_VNET_ID, GUID, is_cidr, is_hostname, is_ipv4, is_whole_internet
 from stack_config.spec import (
     Boolean,
     ByClass,
+    Context,
+    Derived,
     Integer,
     Read,
     Required,
@@ -108,6 +112,29 @@ def _user_pool(s: Read) -> None:
         s.problem("minCount", s.values["min_count"], f"must not exceed maxCount ({s.values['max_count']})")
 
 
+def _carved(offset: int, prefix: int) -> Callable[[Context, Mapping[str, Any]], str | None]:
+    """A default subnet at ``offset`` addresses into vnetCidr (None when the VNet is too small for it)."""
+
+    def compute(ctx: Context, values: Mapping[str, Any]) -> str | None:
+        vnet = ipaddress.IPv4Network(values["vnet_cidr"])
+        subnet = ipaddress.IPv4Network((int(vnet.network_address) + offset, prefix))
+        return str(subnet) if subnet.subnet_of(vnet) else None
+
+    return compute
+
+
+def _last_usable(ctx: Context, values: Mapping[str, Any]) -> str:
+    # Azure keeps the last address of a subnet; nodes take addresses from the bottom, so the top stays free.
+    return str(ipaddress.IPv4Network(values["node_subnet_cidr"]).broadcast_address - 1)
+
+
+# The firewall and private-endpoint subnets sit 2048 addresses into the VNet, past the default /22 node subnet.
+_SUBNETS_OFFSET = 2048
+# Azure Firewall's subnet must be named AzureFirewallSubnet and be at least a /26 (Azure Firewall FAQ).
+FIREWALL_SUBNET_MAX_PREFIX = 26
+PRIVATE_ENDPOINT_SUBNET_MAX_PREFIX = 28
+
+
 @dataclass(frozen=True)
 class NetworkConfig:
     vnet_cidr: str = key("vnetCidr", CIDR, "address space of the VNet the program creates", default="10.20.0.0/16")
@@ -122,6 +149,30 @@ class NetworkConfig:
         "cluster DNS address, inside serviceCidr",
         default="172.16.0.10",
     )
+    egress_firewall: bool = key(
+        "egressFirewall",
+        Boolean(),
+        "node egress through Azure Firewall (route table, outboundType userDefinedRouting); prod: true",
+        default=ByClass(prod=True, nonprod=False),
+    )
+    firewall_subnet_cidr: str | None = key(
+        "firewallSubnetCidr",
+        CIDR,
+        "AzureFirewallSubnet (/26 or larger), inside vnetCidr",
+        default=Derived(_carved(_SUBNETS_OFFSET, 26), "the /26 2048 addresses into vnetCidr, e.g. 10.20.8.0/26"),
+    )
+    private_endpoint_subnet_cidr: str | None = key(
+        "privateEndpointSubnetCidr",
+        CIDR,
+        "subnet of the Key Vault private endpoint (/28 or larger), inside vnetCidr",
+        default=Derived(_carved(_SUBNETS_OFFSET + 64, 27), "the /27 after the firewall subnet, e.g. 10.20.8.64/27"),
+    )
+    ingress_private_ip: str | None = key(
+        "ingressPrivateIp",
+        Text(check=is_ipv4, describe="allowed: an IPv4 address inside nodeSubnetCidr"),
+        "with egressFirewall: the ingress gateway's internal load balancer address (the firewall DNATs to it)",
+        default=Derived(_last_usable, "the last usable address of nodeSubnetCidr, e.g. 10.20.3.254"),
+    )
     existing_subnet_id: str | None = key(
         "existingSubnetId",
         Text(
@@ -130,6 +181,26 @@ class NetworkConfig:
             "providers/Microsoft.Network/virtualNetworks/<vnet>/subnets/<subnet>",
         ),
         "bring your own node subnet instead of creating a VNet",
+        code_default=True,
+    )
+    runner_vnet_id: str | None = key(
+        "runnerVnetId",
+        Text(
+            pattern=ARM_VNET_ID,
+            describe="allowed: a VNet resource ID /subscriptions/<id>/resourceGroups/<rg>/"
+            "providers/Microsoft.Network/virtualNetworks/<vnet>",
+        ),
+        "the CI runners' VNet: peered both ways and linked to the vault's private DNS zone (docs/network.md)",
+        code_default=True,
+    )
+    existing_firewall_fqdns: tuple[str, ...] = key(
+        "existingFirewallFqdns",
+        Texts(
+            check=lambda h: is_hostname(h, allow_wildcard=False),
+            describe="allowed: an explicit DNS name such as api.github.com",
+        ),
+        "with existingSubnetId and egressFirewall: the FQDNs the existing firewall admits; must equal egress.hosts",
+        default=(),
         code_default=True,
     )
 
@@ -146,6 +217,62 @@ def _network(s: Read) -> None:
         v["node_subnet_cidr"]
     ).subnet_of(ipaddress.IPv4Network(v["vnet_cidr"])):
         s.problem("nodeSubnetCidr", v["node_subnet_cidr"], f"must be inside vnetCidr {v['vnet_cidr']}")
+    if v["existing_subnet_id"]:
+        if v["existing_firewall_fqdns"] and not v["egress_firewall"]:
+            s.report("existingFirewallFqdns", f"only with {s.at('egressFirewall')}: true")
+        return
+    if v["existing_firewall_fqdns"]:
+        s.report(
+            "existingFirewallFqdns",
+            f"only with {s.at('existingSubnetId')}: the program's own firewall takes its rules from egress.hosts",
+        )
+    if v["egress_firewall"]:
+        _subnet_in_vnet(s, "firewallSubnetCidr", "firewall_subnet_cidr", FIREWALL_SUBNET_MAX_PREFIX)
+        _ingress_address(s)
+
+
+def network_subnets_checked(s: Read) -> None:
+    """The private-endpoint subnet: checked by the top-level rules only when the vault needs it."""
+    _subnet_in_vnet(s, "privateEndpointSubnetCidr", "private_endpoint_subnet_cidr", PRIVATE_ENDPOINT_SUBNET_MAX_PREFIX)
+
+
+def _subnet_in_vnet(s: Read, name: str, attr: str, max_prefix: int) -> None:
+    """A subnet the program carves: set (or derivable), large enough, inside the VNet, clear of the others."""
+    v = s.values
+    cidr = v[attr]
+    if s.failed(name) or s.failed("vnetCidr") or s.failed("nodeSubnetCidr"):
+        return
+    if cidr is None:
+        s.report(name, f"required: vnetCidr {v['vnet_cidr']} is too small to place it by default; set a CIDR")
+        return
+    subnet, vnet = ipaddress.IPv4Network(cidr), ipaddress.IPv4Network(v["vnet_cidr"])
+    if subnet.prefixlen > max_prefix:
+        s.problem(name, cidr, f"allowed: a /{max_prefix} or larger")
+    if not subnet.subnet_of(vnet):
+        s.problem(name, cidr, f"must be inside vnetCidr {v['vnet_cidr']}")
+    others = {"nodeSubnetCidr": v["node_subnet_cidr"]}
+    if attr != "firewall_subnet_cidr" and v["egress_firewall"] and v["firewall_subnet_cidr"]:
+        others["firewallSubnetCidr"] = v["firewall_subnet_cidr"]
+    for other_name, other in others.items():
+        if not s.failed(other_name) and subnet.overlaps(ipaddress.IPv4Network(other)):
+            s.problem(name, cidr, f"must not overlap {other_name} {other}")
+
+
+def _ingress_address(s: Read) -> None:
+    v = s.values
+    if s.failed("ingressPrivateIp") or s.failed("nodeSubnetCidr") or v["ingress_private_ip"] is None:
+        return
+    subnet = ipaddress.IPv4Network(v["node_subnet_cidr"])
+    address = ipaddress.IPv4Address(v["ingress_private_ip"])
+    # Azure reserves the first four addresses and the last one of every subnet.
+    usable = int(subnet.network_address) + 4 <= int(address) < int(subnet.broadcast_address)
+    if not usable:
+        s.problem(
+            "ingressPrivateIp",
+            v["ingress_private_ip"],
+            f"must be a usable address of nodeSubnetCidr {v['node_subnet_cidr']} "
+            "(Azure reserves the first 4 and the last)",
+        )
 
 
 @dataclass(frozen=True)
@@ -185,10 +312,15 @@ class ClusterConfig:
     api_server_authorized_ip_ranges: tuple[str, ...] = key(
         "apiServerAuthorizedIpRanges",
         CIDRS,
-        "who may reach the API server besides ciRunnerCidrs; prod: required unless privateCluster, never 0.0.0.0/0",
+        "who may reach the public API server (privateCluster false) besides ciRunnerCidrs; never 0.0.0.0/0",
         default=(),
     )
-    private_cluster: bool = key("privateCluster", Boolean(), "API server on a private endpoint", default=False)
+    private_cluster: bool = key(
+        "privateCluster",
+        Boolean(),
+        "API server on a private endpoint only (deploy from inside the network, docs/network.md); prod: true",
+        default=ByClass(prod=True, nonprod=False),
+    )
     # Local accounts are disabled, so without an admin group nobody could administer the cluster.
     admin_group_object_ids: tuple[str, ...] = key(
         "adminGroupObjectIds",
@@ -227,13 +359,9 @@ def _cluster(s: Read) -> None:
     if not (s.ctx.prod and s.ctx.full_environment):
         return
     v = s.values
-    ci_runners = s.parent.values.get("ci_runner_cidrs") if s.parent is not None else ()
-    if not v["api_server_authorized_ip_ranges"] and not ci_runners and not v["private_cluster"]:
-        s.report(
-            "apiServerAuthorizedIpRanges",
-            f"prod requires authorized IP ranges for the API server (or ciRunnerCidrs) or "
-            f"{s.at('privateCluster')}: true",
-        )
+    if not v["private_cluster"] and not s.failed("privateCluster"):
+        # With the vault private too, prod is deployed from inside the network (docs/network.md).
+        s.problem("privateCluster", False, "prod allows: true (no public API server endpoint)")
     for i, cidr in enumerate(v["api_server_authorized_ip_ranges"]):
         if is_whole_internet(cidr):
             s.r.problem(f"{s.at('apiServerAuthorizedIpRanges')}[{i}]", cidr, "prod does not allow the whole internet")

@@ -27,6 +27,10 @@ ARM_SUBNET_ID = re.compile(
     r"^/subscriptions/[^/]+/resourceGroups/[^/]+/providers/Microsoft\.Network/virtualNetworks/[^/]+/subnets/[^/]+$",
     re.IGNORECASE,
 )
+ARM_VNET_ID = re.compile(
+    r"^/subscriptions/[^/]+/resourceGroups/[^/]+/providers/Microsoft\.Network/virtualNetworks/[^/]+$",
+    re.IGNORECASE,
+)
 _INTEGER_TEXT = re.compile(r"-?\d+")
 
 

@@ -11,6 +11,7 @@ from stack_config.reader import ARM_SUBNET_ID, DNS_LABEL, SEMVER, is_cidr, non_p
 from stack_config.spec import ByClass, Context, Derived, Integer, Read, Text, Texts, key, rules
 
 KEY_VAULT_SKUS = ("standard", "premium")
+PUBLIC_NETWORK_ACCESS = ("Enabled", "Disabled")
 SEALING_KEY_MODES = ("dedicated", "sharedOwner", "sharedReference")
 # The longest a sealing certificate may be valid; the policy rule sealing-key-cert-validity uses the same bound.
 MAX_SEALING_CERT_VALIDITY_DAYS = 1095
@@ -40,6 +41,16 @@ class KeyVaultConfig:
         Texts(check=lambda v: bool(ARM_SUBNET_ID.match(v)), describe="allowed: a subnet resource ID"),
         "subnets allowed through the vault firewall",
         default=(),
+    )
+    public_network_access: str = key(
+        "publicNetworkAccess",
+        Text(choices=PUBLIC_NETWORK_ACCESS),
+        "Disabled: reachable only through its private endpoint in the cluster VNet (and peered runners); "
+        "prod: Disabled",
+        default=Derived(
+            lambda ctx, values: "Disabled" if ctx.prod and ctx.full_environment else "Enabled",
+            "`Disabled` prod, `Enabled` nonprod",
+        ),
     )
     # 90 days is Azure's maximum and the longest window to recover a deleted secret. Azure fixes it when the
     # vault is created: "Once set, the retention policy interval cannot be changed" (learn.microsoft.com

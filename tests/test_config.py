@@ -161,7 +161,30 @@ REJECTED = [
     # prod-only rules
     ("prod", {"istio.mtlsExceptions": [{"namespace": "legacy", "mode": "PERMISSIVE"}]}, "istio.mtlsExceptions[0]"),
     ("prod", {"istio.outboundTrafficPolicy": "ALLOW_ANY"}, "istio.outboundTrafficPolicy"),
-    ("prod", {"cluster.apiServerAuthorizedIpRanges": [], "ciRunnerCidrs": None}, "cluster.apiServerAuthorizedIpRanges"),
+    ("prod", {"cluster.privateCluster": False}, "cluster.privateCluster"),
+    ("prod", {"cluster.network.egressFirewall": False}, "cluster.network.egressFirewall"),
+    ("prod", {"keyVault.publicNetworkAccess": "Enabled"}, "keyVault.publicNetworkAccess"),
+    (
+        "dev",
+        {"cluster.network.egressFirewall": True, "cluster.network.firewallSubnetCidr": "10.20.8.0/27"},
+        "cluster.network.firewallSubnetCidr",
+    ),
+    (
+        "dev",
+        {"cluster.network.egressFirewall": True, "cluster.network.firewallSubnetCidr": "10.20.0.0/26"},
+        "cluster.network.firewallSubnetCidr",
+    ),
+    (
+        "dev",
+        {"cluster.network.egressFirewall": True, "cluster.network.ingressPrivateIp": "10.20.4.10"},
+        "cluster.network.ingressPrivateIp",
+    ),
+    (
+        "dev",
+        {"keyVault.publicNetworkAccess": "Disabled", "cluster.network.privateEndpointSubnetCidr": "10.30.0.0/27"},
+        "cluster.network.privateEndpointSubnetCidr",
+    ),
+    ("dev", {"cluster.network.existingFirewallFqdns": ["api.github.com"]}, "cluster.network.existingFirewallFqdns"),
     ("prod", {"cluster.apiServerAuthorizedIpRanges": ["0.0.0.0/0"]}, "cluster.apiServerAuthorizedIpRanges[0]"),
     ("prod", {"cluster.skuTier": "Free"}, "cluster.skuTier"),
     ("prod", {"cluster.runCommandEnabled": True}, "cluster.runCommandEnabled"),
@@ -505,3 +528,50 @@ def test_sealing_certificate_validity_is_capped_well_under_ten_years():
     assert parse_config(stack_raw_config("prod")).sealed_secrets.cert_validity_days == 365
     [problem] = problems_for("prod", {"sealedSecrets.certValidityDays": 3650})
     assert problem.startswith("sealedSecrets.certValidityDays: got 3650") and "from 30 to 1095" in problem
+
+
+# --------------------------------------------------------------------------- network: one allow-list, closed in prod
+HUB_SUBNET = "/subscriptions/x/resourceGroups/hub/providers/Microsoft.Network/virtualNetworks/hub/subnets/aks"
+
+
+def test_existing_firewall_must_admit_exactly_the_mesh_allow_list():
+    problems = problems_for(
+        "prod",
+        {
+            "cluster.network.existingSubnetId": HUB_SUBNET,
+            "cluster.network.existingFirewallFqdns": ["graph.microsoft.com", "paste.example.com"],
+        },
+    )
+    assert [p.split(":")[0] for p in problems] == ["egress.hosts", "cluster.network.existingFirewallFqdns"]
+    assert "login.microsoftonline.com in the mesh allow-list but not in" in problems[0]
+    assert "paste.example.com admitted by the firewall but not in egress.hosts" in problems[1]
+
+
+def test_existing_firewall_with_the_same_hosts_is_accepted():
+    cfg = parse_config(
+        with_changes(
+            "prod",
+            {
+                "cluster.network.existingSubnetId": HUB_SUBNET,
+                "cluster.network.existingFirewallFqdns": ["graph.microsoft.com", "login.microsoftonline.com"],
+            },
+        )
+    )
+    assert cfg.cluster.network.egress_firewall is True
+
+
+def test_prod_network_defaults_close_the_path():
+    cfg = parse_config(stack_raw_config("prod"))
+    net = cfg.cluster.network
+    assert net.egress_firewall is True and cfg.cluster.private_cluster is True
+    assert cfg.key_vault.public_network_access == "Disabled"
+    # Carved from vnetCidr 10.40.0.0/16, clear of the /22 node subnet.
+    assert (net.firewall_subnet_cidr, net.private_endpoint_subnet_cidr) == ("10.40.8.0/26", "10.40.8.64/27")
+    assert net.ingress_private_ip == "10.40.3.254"
+    dev = parse_config(stack_raw_config("dev"))
+    assert dev.cluster.network.egress_firewall is False and dev.key_vault.public_network_access == "Enabled"
+
+
+def test_private_vault_needs_an_environment_stack():
+    problems = problems_for("nonprod-keys", {"keyVault.publicNetworkAccess": "Disabled"})
+    assert problems[0].startswith("keyVault.publicNetworkAccess: got 'Disabled'; allowed on environment stacks only")

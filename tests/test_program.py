@@ -99,7 +99,7 @@ def test_everything_in_cluster_goes_through_the_cluster_provider(stack_run, stac
 @pytest.mark.parametrize("stack", ["dev", "prod"])
 def test_nodes_reach_the_vault_through_its_firewall(stack_run, stack):
     run = stack_run(stack)
-    subnet = run.one("azure-native:network:Subnet")
+    subnet = run.one("azure-native:network:Subnet", "core-nodes-subnet")
     assert {"service": "Microsoft.KeyVault"} in subnet.get("serviceEndpoints")
     acls = run.one("azure-native:keyvault:Vault").get("properties.networkAcls")
     assert acls["defaultAction"] == "Deny"

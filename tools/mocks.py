@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import datetime
 import hashlib
+import ipaddress
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -121,6 +122,7 @@ class PlatformMocks(Mocks):
     def __init__(self, stack: str, stack_references: Mapping[str, Mapping[str, Any]] | None = None):
         self.stack = stack
         self.stack_references = dict(stack_references or {})
+        self.subnet_prefixes: dict[str, str] = {}  # subnet id -> address prefix, for the addresses Azure assigns
 
     def new_resource(self, args: MockResourceArgs) -> tuple[str | None, dict]:
         handler = _RESOURCE_OUTPUTS.get(args.typ)
@@ -249,7 +251,33 @@ def _virtual_network(m: PlatformMocks, args: MockResourceArgs) -> tuple[str, dic
 def _subnet(m: PlatformMocks, args: MockResourceArgs) -> tuple[str, dict]:
     rg, name = _placed(args, "subnetName")
     vnet = args.inputs.get("virtualNetworkName", "vnet")
-    return _arm_id(rg, "Microsoft.Network", f"virtualNetworks/{vnet}/subnets/{name}"), {"name": name}
+    subnet_id = _arm_id(rg, "Microsoft.Network", f"virtualNetworks/{vnet}/subnets/{name}")
+    if args.inputs.get("addressPrefix"):
+        m.subnet_prefixes[subnet_id] = args.inputs["addressPrefix"]
+    return subnet_id, {"name": name}
+
+
+def _azure_firewall(m: PlatformMocks, args: MockResourceArgs) -> tuple[str, dict]:
+    """Azure gives the firewall the fourth address of AzureFirewallSubnet (the first usable one)."""
+    rg, name = _placed(args, "azureFirewallName")
+    configs = []
+    for config in args.inputs.get("ipConfigurations") or []:
+        prefix = m.subnet_prefixes.get(((config or {}).get("subnet") or {}).get("id", ""))
+        address = str(ipaddress.IPv4Network(prefix).network_address + 4) if prefix else "10.0.0.4"
+        configs.append({**config, "privateIPAddress": address})
+    return _arm_id(rg, "Microsoft.Network", f"azureFirewalls/{name}"), {"name": name, "ipConfigurations": configs}
+
+
+def _named(
+    provider: str, collection: str, name_input: str
+) -> Callable[[PlatformMocks, MockResourceArgs], tuple[str, dict]]:
+    """A top-level ARM resource whose ID and ``name`` come from its name input (e.g. ``routeTableName``)."""
+
+    def handler(m: PlatformMocks, args: MockResourceArgs) -> tuple[str, dict]:
+        rg, name = _placed(args, name_input)
+        return _arm_id(rg, provider, f"{collection}/{name}"), {"name": name}
+
+    return handler
 
 
 def _user_assigned_identity(m: PlatformMocks, args: MockResourceArgs) -> tuple[str, dict]:
@@ -476,6 +504,14 @@ _RESOURCE_OUTPUTS: dict[str, Callable[[PlatformMocks, MockResourceArgs], tuple[s
     "azure-native:managedidentity:UserAssignedIdentity": _user_assigned_identity,
     "azure-native:network:VirtualNetwork": _virtual_network,
     "azure-native:network:Subnet": _subnet,
+    "azure-native:network:AzureFirewall": _azure_firewall,
+    "azure-native:network:FirewallPolicy": _named("Microsoft.Network", "firewallPolicies", "firewallPolicyName"),
+    "azure-native:network:RouteTable": _named("Microsoft.Network", "routeTables", "routeTableName"),
+    "azure-native:network:NetworkSecurityGroup": _named(
+        "Microsoft.Network", "networkSecurityGroups", "networkSecurityGroupName"
+    ),
+    "azure-native:network:PrivateEndpoint": _named("Microsoft.Network", "privateEndpoints", "privateEndpointName"),
+    "azure-native:privatedns:PrivateZone": _named("Microsoft.Network", "privateDnsZones", "privateZoneName"),
     "tls:index/privateKey:PrivateKey": _tls_private_key,
     "tls:index/selfSignedCert:SelfSignedCert": _tls_self_signed_cert,
     "tls:index/certRequest:CertRequest": _tls_cert_request,

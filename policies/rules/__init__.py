@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from . import aks, istio, keyvault, kubernetes, sealed_secrets  # noqa: F401 - registration side effects
+from . import aks, istio, keyvault, kubernetes, network, sealed_secrets  # noqa: F401 - registration side effects
 from .common import POLICIES, RULES, RuleMeta
 
 PACK_NAME = "platform-security"
@@ -10,7 +10,8 @@ PACK_NAME = "platform-security"
 PACK_ENFORCEMENT_LEVEL = "mandatory"
 PACK_DESCRIPTION = (
     "Secure-by-default guardrails for the AKS platform: cluster hardening, Key Vault, sealed-secrets keys, "
-    "Istio mTLS/authorization/egress and Kubernetes workload least privilege."
+    "Istio mTLS/authorization/egress, the network path (firewall, private endpoints, NSGs) and Kubernetes "
+    "workload least privilege."
 )
 
 __all__ = ["PACK_NAME", "PACK_ENFORCEMENT_LEVEL", "PACK_DESCRIPTION", "POLICIES", "RULES", "RuleMeta", "all_policies"]
@@ -29,6 +30,8 @@ DEV_RELAXED = {
     "aks-run-command-disabled": "dev keeps `az aks command invoke` for debugging from outside the authorized IP ranges.",
     "keyvault-protected": "dev vaults may be destroyed with the stack; purge protection still keeps them recoverable.",
     "istio-gateway-no-wildcard-hosts": "short-lived test gateways in dev may accept any host; the platform's own gateway names its hosts.",
+    "network-aks-outbound-firewall": "dev may leave through the load balancer: the firewall costs about $900 a month (docs/network.md); the mesh's REGISTRY_ONLY still applies.",
+    "network-keyvault-private": "dev's vault keeps a public endpoint behind its deny-by-default firewall, so it can be deployed without runners inside the network.",
     "istio-peer-authentication-strict": "dev may carry namespace mtlsExceptions (PERMISSIVE) while a workload migrates into the mesh; the mesh-wide default stays STRICT and mandatory.",
 }
 __all__.append("DEV_RELAXED")

@@ -74,15 +74,13 @@ def purge_protection(r: Res, ctx: Ctx) -> None:
     domain="keyvault",
     targets=(VAULT,),
     severity="high",
-    what="Key Vault denies network access by default (properties.networkAcls.defaultAction: Deny, or public access disabled).",
+    what="Key Vault denies network access by default (properties.networkAcls.defaultAction: Deny, also when public access is disabled).",
     why="A vault reachable from any network relies on credentials alone; a leaked token is then usable from anywhere.",
     remediation="Set properties.networkAcls: {defaultAction: Deny, bypass: AzureServices, ipRules: [...], virtualNetworkRules: [...]}.",
     frameworks=("SOC 2 CC6.6", "PCI-DSS 4.0 1.3.1", "HIPAA 164.312(e)(1)", "NIST 800-53 SC-7"),
 )
 def network_default_deny(r: Res, ctx: Ctx) -> None:
-    public = r.get("properties.publicNetworkAccess")
-    if isinstance(public, str) and public.lower() == "disabled":
-        return
+    # Kept with publicNetworkAccess Disabled too: turning public access back on must not open the vault.
     expect(
         r,
         ctx,

@@ -101,6 +101,8 @@ def test_workspace_retention_override_is_applied(run_component):
 def test_existing_subnet_id_creates_no_network(run_component):
     raw = stack_raw_config("prod")
     raw["cluster"]["network"]["existingSubnetId"] = EXISTING_SUBNET
+    # Behind a firewall managed elsewhere: config declares what it admits (the mesh allow-list).
+    raw["cluster"]["network"]["existingFirewallFqdns"] = list(raw["egress"]["hosts"])
     run = run_component(build_base(raw), stack="prod")
     assert run.of_type(VNET) == [] and run.of_type(SUBNET) == []
     assert run.outputs["core.node_subnet_id"] == EXISTING_SUBNET

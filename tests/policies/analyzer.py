@@ -254,6 +254,8 @@ def report(diags: Iterable[Diag]) -> str:
 
 CLUSTER_TYPE = "azure-native:containerservice:ManagedCluster"
 VAULT_TYPE = "azure-native:keyvault:Vault"
+SUBNET_TYPE = "azure-native:network:Subnet"
+RULE_COLLECTION_GROUP_TYPE = "azure-native:network:FirewallPolicyRuleCollectionGroup"
 PA_TYPE = "kubernetes:security.istio.io/v1:PeerAuthentication"
 AUTHZ_TYPE = "kubernetes:security.istio.io/v1:AuthorizationPolicy"
 GATEWAY_TYPE = "kubernetes:networking.istio.io/v1:Gateway"
@@ -287,6 +289,7 @@ def valid_cluster(name: str = "plat-prod-aks") -> dict:
             "networkPluginMode": "overlay",
             "networkPolicy": "cilium",
             "networkDataplane": "cilium",
+            "outboundType": "userDefinedRouting",
         },
         "oidcIssuerProfile": {"enabled": True},
         "securityProfile": {"workloadIdentity": {"enabled": True}},
@@ -323,6 +326,7 @@ def valid_vault() -> dict:
             "enableSoftDelete": True,
             "softDeleteRetentionInDays": 90,
             "enablePurgeProtection": True,
+            "publicNetworkAccess": "Disabled",
             "networkAcls": {
                 "defaultAction": "Deny",
                 "bypass": "AzureServices",
@@ -411,6 +415,45 @@ def valid_service_entry() -> dict:
             "ports": [{"number": 443, "name": "tls", "protocol": "TLS"}],
         },
     )
+
+
+def valid_node_subnet() -> dict:
+    return {
+        "subnetName": "nodes",
+        "virtualNetworkName": "plat-prod-core-vnet",
+        "resourceGroupName": "plat-prod-core-rg",
+        "addressPrefix": "10.40.0.0/22",
+        "networkSecurityGroup": {
+            "id": "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/networkSecurityGroups/nodes-nsg"
+        },
+    }
+
+
+def mesh_rule_collection_group(*hosts: str) -> dict:
+    """The firewall's mesh-egress group as EgressFirewall builds it, admitting ``hosts``."""
+    return {
+        "ruleCollectionGroupName": "mesh-egress",
+        "firewallPolicyName": "plat-prod-egress-fw-policy",
+        "resourceGroupName": "plat-prod-core-rg",
+        "priority": 300,
+        "ruleCollections": [
+            {
+                "ruleCollectionType": "FirewallPolicyFilterRuleCollection",
+                "name": "mesh-egress",
+                "priority": 300,
+                "action": {"type": "Allow"},
+                "rules": [
+                    {
+                        "ruleType": "ApplicationRule",
+                        "name": "mesh-egress-allow-list",
+                        "sourceAddresses": ["10.40.0.0/22"],
+                        "protocols": [{"protocolType": "Https", "port": 443}],
+                        "targetFqdns": list(hosts),
+                    }
+                ],
+            }
+        ],
+    }
 
 
 def valid_istiod_release() -> dict:

@@ -20,6 +20,7 @@ from tests.policies.analyzer import (
     SELF_SIGNED_CERT_TYPE,
     SERVICE_ENTRY_TYPE,
     SERVICE_TYPE,
+    SUBNET_TYPE,
     UNKNOWN,
     VAULT_SECRET_TYPE,
     VAULT_TYPE,
@@ -29,6 +30,7 @@ from tests.policies.analyzer import (
     valid_deployment,
     valid_gateway,
     valid_istiod_release,
+    valid_node_subnet,
     valid_peer_authentication,
     valid_sealed_secrets_release,
     valid_sealing_cert,
@@ -236,7 +238,29 @@ KUBERNETES = [
     *one_field(SERVICE_TYPE, valid_service, ("k8s-no-loadbalancer-outside-gateways", "metadata.namespace", "shop")),
 ]
 
-ALL = AKS + KEYVAULT + SEALED_SECRETS + ISTIO + KUBERNETES
+NETWORK = [
+    *one_field(
+        CLUSTER_TYPE,
+        valid_cluster,
+        ("network-aks-outbound-firewall", "networkProfile.outboundType", "loadBalancer"),
+        ("network-aks-outbound-firewall", "networkProfile.outboundType", DELETE),
+        ("network-aks-outbound-firewall", "networkProfile.outboundType", "managedNATGateway"),
+    ),
+    *one_field(
+        VAULT_TYPE,
+        valid_vault,
+        ("network-keyvault-private", "properties.publicNetworkAccess", "Enabled"),
+        ("network-keyvault-private", "properties.publicNetworkAccess", DELETE),
+    ),
+    *one_field(
+        SUBNET_TYPE,
+        valid_node_subnet,
+        ("network-subnet-nsg", "networkSecurityGroup", DELETE),
+        ("network-subnet-nsg", "networkSecurityGroup.id", ""),
+    ),
+]
+
+ALL = AKS + KEYVAULT + SEALED_SECRETS + ISTIO + KUBERNETES + NETWORK
 VALID = sorted({(t, b.__name__): b for _, t, b, _, _ in ALL}.items())
 
 

@@ -47,6 +47,7 @@ STACK_RULES = {
     "sealed-secrets-key-provisioned",
     "istio-mesh-mtls-default",
     "istio-namespace-default-deny",
+    "network-egress-allow-list-consistent",
 }
 
 

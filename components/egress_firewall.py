@@ -1,0 +1,352 @@
+"""Azure Firewall on the nodes' outbound path: one allow-list for the mesh and the network, deny and log the rest.
+
+What it builds (docs/network.md):
+
+- the ``AzureFirewallSubnet`` (the name Azure requires) and a Standard, static, zone-redundant public IP;
+- a Standard firewall policy, threat intelligence in ``Deny`` mode, with rule collection groups:
+  ``ingress-dnat`` (100): the public IP's 80/443 to the ingress gateway's internal load balancer, so ingress
+  comes through the firewall and its replies go back the same way (a public load balancer behind a default
+  route to the firewall breaks on asymmetric routing: AKS "Limit network traffic with Azure Firewall");
+  ``aks-egress`` (200): what AKS itself needs, the ``AzureKubernetesService`` FQDN tag (kept current by
+  Microsoft), the hosts of the add-ons this platform enables and, for a public API server, the tunnel ports;
+  ``mesh-egress`` (300): the application rule ``mesh-egress-allow-list``, generated from ``egress.hosts``,
+  the same list that makes the mesh's ServiceEntries. Anything else is denied by the firewall's default;
+- the firewall itself, its application/network/NAT/threat-intel logs in the workspace (``AZFWApplicationRule``
+  rows with ``Action == "Deny"`` are the blocked attempts), and the default route of the node subnet's route
+  table to its private address.
+
+With CNI Overlay pod egress is SNATed to the node address, so the firewall cannot tell the egress gateway from
+another pod: the two layers intersect (a host must be in both), they do not identify workloads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import pulumi
+from pulumi_azure_native import monitor, network
+
+from components.mesh_names import HTTP_PORT, HTTPS_PORT
+from stack_config import EgressConfig, NetworkConfig
+
+FIREWALL_SUBNET = "AzureFirewallSubnet"  # Azure requires exactly this name
+AKS_FQDN_TAG = "AzureKubernetesService"
+MESH_RULE_COLLECTION_GROUP = "mesh-egress"
+MESH_RULE = "mesh-egress-allow-list"  # policies/rules/network.py compares this rule with the ServiceEntries
+# Add-ons this platform enables (Azure Policy, Defender) beyond the FQDN tag; AKS "Outbound network and FQDN
+# rules", sections "Azure Policy" and "Microsoft Defender for Containers".
+AKS_ADDON_FQDNS = (
+    "data.policy.core.windows.net",
+    "store.policy.core.windows.net",
+    "dc.services.visualstudio.com",
+    "*.ods.opinsights.azure.com",
+    "*.oms.opinsights.azure.com",
+)
+# Resource-specific tables (AZFWApplicationRule, ...): who was denied what, and what threat intel blocked.
+DIAGNOSTIC_LOG_CATEGORIES = ("AZFWApplicationRule", "AZFWNetworkRule", "AZFWNatRule", "AZFWThreatIntel")
+
+
+@dataclass(frozen=True)
+class EgressFirewallArgs:
+    """Inputs of :class:`EgressFirewall`: the ``cluster.network`` and ``egress`` sections and the VNet it joins."""
+
+    config: NetworkConfig
+    egress: EgressConfig  # the mesh allow-list: the mesh-egress rule's target FQDNs
+    resource_prefix: str  # PlatformConfig.resource_prefix: names are "<prefix>-<component name>-..."
+    location: str
+    resource_group_name: pulumi.Input[str]
+    log_analytics_workspace_id: pulumi.Input[str]
+    virtual_network_name: pulumi.Input[str]  # PlatformBase.vnet_name
+    route_table_name: pulumi.Input[str]  # PlatformBase.route_table_name: gets the default route
+    private_cluster: bool  # a public API server also needs the node-to-control-plane tunnel ports
+    availability_zones: tuple[str, ...] = ()
+    # Hosts the nodes themselves reach beyond AKS, e.g. the vault while it is public (CSI driver).
+    node_fqdns: Sequence[pulumi.Input[str]] = ()
+    tags: Mapping[str, str] = field(default_factory=dict)  # PlatformBase.tags
+    depends_on: Sequence[pulumi.Resource] = ()  # PlatformBase.node_subnet: one subnet write per VNet at a time
+
+
+class EgressFirewall(pulumi.ComponentResource):
+    """``platform:network:EgressFirewall``: the firewall, its policy and rules, logs and the nodes' default route."""
+
+    public_ip_address: pulumi.Output[str]
+    private_ip_address: pulumi.Output[str]
+    allow_list: list[str]
+    ready: list[pulumi.Resource]  # the cluster waits for these: no node boots before its way out exists
+
+    def __init__(self, name: str, args: EgressFirewallArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("platform:network:EgressFirewall", name, None, opts)
+        base_name = f"{args.resource_prefix}-{name}"
+        child = pulumi.ResourceOptions(parent=self)
+        net = args.config
+        subnet = network.Subnet(
+            f"{name}-subnet",
+            subnet_name=FIREWALL_SUBNET,
+            virtual_network_name=args.virtual_network_name,
+            resource_group_name=args.resource_group_name,
+            address_prefix=net.firewall_subnet_cidr,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.depends_on)),
+        )
+        pip = network.PublicIPAddress(
+            f"{name}-pip",
+            public_ip_address_name=f"{base_name}-pip",
+            resource_group_name=args.resource_group_name,
+            location=args.location,
+            sku=network.PublicIPAddressSkuArgs(
+                name=network.PublicIPAddressSkuName.STANDARD, tier=network.PublicIPAddressSkuTier.REGIONAL
+            ),
+            public_ip_allocation_method=network.IPAllocationMethod.STATIC,
+            public_ip_address_version=network.IPVersion.I_PV4,
+            zones=list(args.availability_zones) or None,
+            tags={**args.tags, "platform-role": "egress-firewall"},
+            opts=child,
+        )
+        self.public_ip_address = pip.ip_address.apply(lambda ip: ip or "")
+        policy = network.FirewallPolicy(
+            f"{name}-policy",
+            firewall_policy_name=f"{base_name}-policy",
+            resource_group_name=args.resource_group_name,
+            location=args.location,
+            sku=network.FirewallPolicySkuArgs(tier=network.FirewallPolicySkuTier.STANDARD),
+            # Known-malicious addresses and domains are dropped, not merely alerted on.
+            threat_intel_mode=network.AzureFirewallThreatIntelMode.DENY,
+            tags=args.tags,
+            opts=child,
+        )
+        groups = self._rule_collection_groups(name, args, policy, self.public_ip_address)
+        firewall = network.AzureFirewall(
+            f"{name}-firewall",
+            azure_firewall_name=f"{base_name}-fw",
+            resource_group_name=args.resource_group_name,
+            location=args.location,
+            sku=network.AzureFirewallSkuArgs(
+                name=network.AzureFirewallSkuName.AZF_W_V_NET, tier=network.AzureFirewallSkuTier.STANDARD
+            ),
+            firewall_policy=network.SubResourceArgs(id=policy.id),
+            ip_configurations=[
+                network.AzureFirewallIPConfigurationArgs(
+                    name="ipconfig",
+                    subnet=network.SubResourceArgs(id=subnet.id),
+                    public_ip_address=network.SubResourceArgs(id=pip.id),
+                )
+            ],
+            zones=list(args.availability_zones) or None,
+            tags=args.tags,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=groups),
+        )
+        self.private_ip_address = firewall.ip_configurations.apply(_first_private_ip)
+        monitor.DiagnosticSetting(
+            f"{name}-diagnostics",
+            name=f"{base_name}-to-law",
+            resource_uri=firewall.id,
+            workspace_id=args.log_analytics_workspace_id,
+            log_analytics_destination_type="Dedicated",
+            logs=[monitor.DiagnosticsLogSettingsArgs(category=c, enabled=True) for c in DIAGNOSTIC_LOG_CATEGORIES],
+            opts=child,
+        )
+        routes = self._routes(name, args, self.private_ip_address, self.public_ip_address)
+        self.allow_list = [h.host for h in args.egress.hosts]
+        self.ready = [firewall, *groups, *routes]
+        self.register_outputs(
+            {
+                "public_ip_address": self.public_ip_address,
+                "private_ip_address": self.private_ip_address,
+                "allow_list": self.allow_list,
+            }
+        )
+
+    # ---------------------------------------------------------------- rules
+
+    def _rule_collection_groups(
+        self, name: str, args: EgressFirewallArgs, policy: network.FirewallPolicy, public_ip: pulumi.Output[str]
+    ) -> list[network.FirewallPolicyRuleCollectionGroup]:
+        # Azure updates one rule collection group of a policy at a time: each waits for the one before.
+        groups: list[network.FirewallPolicyRuleCollectionGroup] = []
+        for group_name, priority, collections in (
+            ("ingress-dnat", 100, ingress_dnat_collections(args.config, public_ip)),
+            ("aks-egress", 200, aks_egress_collections(args)),
+            (MESH_RULE_COLLECTION_GROUP, 300, mesh_egress_collections(args.config, args.egress)),
+        ):
+            if not collections:
+                continue
+            groups.append(
+                network.FirewallPolicyRuleCollectionGroup(
+                    f"{name}-{group_name}",
+                    rule_collection_group_name=group_name,
+                    firewall_policy_name=policy.name,
+                    resource_group_name=args.resource_group_name,
+                    priority=priority,
+                    rule_collections=collections,
+                    opts=pulumi.ResourceOptions(parent=self, depends_on=groups[-1:]),
+                )
+            )
+        return groups
+
+    def _routes(
+        self, name: str, args: EgressFirewallArgs, private_ip: pulumi.Output[str], public_ip: pulumi.Output[str]
+    ) -> list[network.Route]:
+        child = pulumi.ResourceOptions(parent=self)
+        return [
+            # userDefinedRouting needs exactly this: 0.0.0.0/0 to a virtual appliance (AKS "Customize cluster
+            # egress with outbound types"); AKS refuses a default route to the Internet.
+            network.Route(
+                f"{name}-default-route",
+                route_name="default-via-firewall",
+                route_table_name=args.route_table_name,
+                resource_group_name=args.resource_group_name,
+                address_prefix="0.0.0.0/0",
+                next_hop_type=network.RouteNextHopType.VIRTUAL_APPLIANCE,
+                next_hop_ip_address=private_ip,
+                opts=child,
+            ),
+            # Traffic to the firewall's own public address (the ingress DNAT) goes straight out, as in the AKS
+            # firewall walkthrough's "fwinternet" route.
+            network.Route(
+                f"{name}-public-ip-route",
+                route_name="firewall-public-ip-internet",
+                route_table_name=args.route_table_name,
+                resource_group_name=args.resource_group_name,
+                address_prefix=public_ip.apply(lambda ip: f"{ip}/32"),
+                next_hop_type=network.RouteNextHopType.INTERNET,
+                opts=child,
+            ),
+        ]
+
+
+def _first_private_ip(configs: Sequence[network.outputs.AzureFirewallIPConfigurationResponse] | None) -> str:
+    return (configs[0].private_ip_address or "") if configs else ""
+
+
+def _https(port: int = HTTPS_PORT) -> network.FirewallPolicyRuleApplicationProtocolArgs:
+    return network.FirewallPolicyRuleApplicationProtocolArgs(
+        protocol_type=network.FirewallPolicyRuleApplicationProtocolType.HTTPS, port=port
+    )
+
+
+def _http() -> network.FirewallPolicyRuleApplicationProtocolArgs:
+    return network.FirewallPolicyRuleApplicationProtocolArgs(
+        protocol_type=network.FirewallPolicyRuleApplicationProtocolType.HTTP, port=HTTP_PORT
+    )
+
+
+def _allow(name: str, priority: int, rules: list) -> network.FirewallPolicyFilterRuleCollectionArgs:
+    return network.FirewallPolicyFilterRuleCollectionArgs(
+        rule_collection_type="FirewallPolicyFilterRuleCollection",
+        name=name,
+        priority=priority,
+        action=network.FirewallPolicyFilterRuleCollectionActionArgs(
+            type=network.FirewallPolicyFilterRuleCollectionActionType.ALLOW
+        ),
+        rules=rules,
+    )
+
+
+def ingress_dnat_collections(
+    net: NetworkConfig, public_ip: pulumi.Input[str]
+) -> list[network.FirewallPolicyNatRuleCollectionArgs]:
+    """The public IP's 80 and 443 translated to the ingress gateway's internal load balancer."""
+    if not net.ingress_private_ip:
+        return []
+    rules = [
+        network.NatRuleArgs(
+            rule_type="NatRule",
+            name=f"ingress-{port}",
+            ip_protocols=[network.FirewallPolicyRuleNetworkProtocol.TCP],
+            source_addresses=["*"],
+            destination_addresses=[public_ip],
+            destination_ports=[str(port)],
+            translated_address=net.ingress_private_ip,
+            translated_port=str(port),
+        )
+        for port in (HTTPS_PORT, HTTP_PORT)
+    ]
+    return [
+        network.FirewallPolicyNatRuleCollectionArgs(
+            rule_collection_type="FirewallPolicyNatRuleCollection",
+            name="ingress",
+            priority=100,
+            action=network.FirewallPolicyNatRuleCollectionActionArgs(
+                type=network.FirewallPolicyNatRuleCollectionActionType.DNAT
+            ),
+            rules=rules,
+        )
+    ]
+
+
+def aks_egress_collections(args: EgressFirewallArgs) -> list[network.FirewallPolicyFilterRuleCollectionArgs]:
+    """What AKS and its add-ons need, from the node subnet: the FQDN tag, add-on hosts, the tunnel ports."""
+    nodes = [args.config.node_subnet_cidr]
+    application = [
+        network.ApplicationRuleArgs(
+            rule_type="ApplicationRule",
+            name="aks-fqdn-tag",
+            description="Every FQDN AKS requires, kept current by Microsoft",
+            source_addresses=nodes,
+            protocols=[_http(), _https()],
+            fqdn_tags=[AKS_FQDN_TAG],
+        ),
+        network.ApplicationRuleArgs(
+            rule_type="ApplicationRule",
+            name="aks-addons",
+            description="Azure Policy and Defender add-ons",
+            source_addresses=nodes,
+            protocols=[_https()],
+            target_fqdns=list(AKS_ADDON_FQDNS),
+        ),
+    ]
+    if args.node_fqdns:
+        application.append(
+            network.ApplicationRuleArgs(
+                rule_type="ApplicationRule",
+                name="node-services",
+                description="Services the nodes reach over their public endpoint (the vault while it is public)",
+                source_addresses=nodes,
+                protocols=[_https()],
+                target_fqdns=list(args.node_fqdns),
+            )
+        )
+    collections = [_allow("aks-application", 200, application)]
+    if not args.private_cluster:
+        # A public API server: nodes open the tunnel to the control plane (not needed for private clusters).
+        tunnel = [
+            network.NetworkRuleArgs(
+                rule_type="NetworkRule",
+                name=f"aks-tunnel-{protocol.lower()}-{port}",
+                source_addresses=nodes,
+                destination_addresses=[f"AzureCloud.{args.location}"],
+                destination_ports=[port],
+                ip_protocols=[protocol],
+            )
+            for protocol, port in (
+                (network.FirewallPolicyRuleNetworkProtocol.UDP, "1194"),
+                (network.FirewallPolicyRuleNetworkProtocol.TCP, "9000"),
+            )
+        ]
+        collections.insert(0, _allow("aks-network", 100, tunnel))
+    return collections
+
+
+def mesh_egress_collections(
+    net: NetworkConfig, egress: EgressConfig
+) -> list[network.FirewallPolicyFilterRuleCollectionArgs]:
+    """The mesh allow-list again, at the network: HTTPS to exactly the hosts the ServiceEntries name."""
+    hosts = [h.host for h in egress.hosts]
+    if not hosts:
+        return []
+    return [
+        _allow(
+            MESH_RULE_COLLECTION_GROUP,
+            300,
+            [
+                network.ApplicationRuleArgs(
+                    rule_type="ApplicationRule",
+                    name=MESH_RULE,
+                    description="egress.hosts: the same list as the mesh's ServiceEntries",
+                    source_addresses=[net.node_subnet_cidr],
+                    protocols=[_https()],
+                    target_fqdns=hosts,
+                )
+            ],
+        )
+    ]

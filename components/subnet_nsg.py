@@ -1,0 +1,126 @@
+"""Network security group rules of the subnets the program creates (pure builders, no resources).
+
+NSGs filter inbound traffic only where it matters here: outbound AKS dependencies are FQDNs, which an NSG
+cannot express, so outbound is the firewall's job (AKS "Outbound network and FQDN rules": "you can't use
+NSGs"). Azure's default rules stay underneath (AllowVnetInBound 65000, AllowAzureLoadBalancerInBound 65001,
+DenyAllInBound 65500); the explicit rules below make the intent visible and close the internet at 4096.
+
+``AzureFirewallSubnet`` gets no NSG: Azure Firewall runs its own NIC-level NSGs and disables subnet NSGs on
+that subnet (Azure Firewall FAQ, "Are Network Security Groups (NSGs) supported on the AzureFirewallSubnet?").
+"""
+
+from __future__ import annotations
+
+from pulumi_azure_native import network
+
+from components.mesh_names import HTTP_PORT, HTTPS_PORT
+from stack_config import NetworkConfig
+
+ALLOW = network.SecurityRuleAccess.ALLOW
+DENY = network.SecurityRuleAccess.DENY
+INBOUND = network.SecurityRuleDirection.INBOUND
+ANY = network.SecurityRuleProtocol.ASTERISK
+TCP = network.SecurityRuleProtocol.TCP
+DENY_INTERNET_PRIORITY = 4096
+
+
+def _rule(
+    name: str,
+    priority: int,
+    description: str,
+    *,
+    source: str,
+    destination: str = "*",
+    protocol: network.SecurityRuleProtocol = ANY,
+    ports: tuple[str, ...] = ("*",),
+    access: network.SecurityRuleAccess = ALLOW,
+) -> network.SecurityRuleArgs:
+    return network.SecurityRuleArgs(
+        name=name,
+        priority=priority,
+        direction=INBOUND,
+        access=access,
+        protocol=protocol,
+        source_address_prefix=source,
+        source_port_range="*",
+        destination_address_prefix=destination,
+        destination_port_ranges=list(ports) if ports != ("*",) else None,
+        destination_port_range="*" if ports == ("*",) else None,
+        description=description,
+    )
+
+
+def node_subnet_rules(net: NetworkConfig) -> list[network.SecurityRuleArgs]:
+    """Inbound to the nodes: what Azure CNI Overlay needs, health probes, the ingress ports, nothing from the internet.
+
+    CNI Overlay does not encapsulate pod traffic, so subnet NSG rules apply to it; these three allows are the
+    ones its docs require before any deny (node to node, node to pod, pod to pod).
+    """
+    nodes, pods = net.node_subnet_cidr, net.pod_cidr
+    if net.egress_firewall and net.firewall_subnet_cidr and net.ingress_private_ip:
+        # Behind the firewall, clients arrive through its DNAT (source: the firewall subnet) at the internal LB.
+        ingress = _rule(
+            "allow-ingress-from-firewall",
+            140,
+            "HTTP/HTTPS from the firewall's DNAT to the ingress gateway's internal load balancer",
+            source=net.firewall_subnet_cidr,
+            destination=f"{net.ingress_private_ip}/32",
+            protocol=TCP,
+            ports=(str(HTTP_PORT), str(HTTPS_PORT)),
+        )
+    else:
+        ingress = _rule(
+            "allow-ingress-from-internet",
+            140,
+            "HTTP/HTTPS from the internet to the ingress gateway's public load balancer",
+            source="Internet",
+            protocol=TCP,
+            ports=(str(HTTP_PORT), str(HTTPS_PORT)),
+        )
+    return [
+        _rule("allow-node-to-node", 100, "CNI Overlay: node CIDR to node CIDR", source=nodes, destination=nodes),
+        _rule(
+            "allow-node-to-pod",
+            110,
+            "CNI Overlay: node CIDR to pod CIDR (service routing)",
+            source=nodes,
+            destination=pods,
+        ),
+        _rule(
+            "allow-pod-to-pod",
+            120,
+            "CNI Overlay: pod CIDR to pod CIDR (pods, services, DNS)",
+            source=pods,
+            destination=pods,
+        ),
+        _rule("allow-azure-load-balancer", 130, "load balancer health probes", source="AzureLoadBalancer"),
+        ingress,
+        _rule(
+            "deny-internet-inbound",
+            DENY_INTERNET_PRIORITY,
+            "nothing else from the internet reaches a node",
+            source="Internet",
+            access=DENY,
+        ),
+    ]
+
+
+def private_endpoint_subnet_rules() -> list[network.SecurityRuleArgs]:
+    """Inbound to private endpoints: HTTPS from the VNet (and peered runner VNets), nothing else."""
+    return [
+        _rule(
+            "allow-https-from-vnet",
+            100,
+            "HTTPS to the private endpoints from the VNet and peered networks (nodes, CI runners)",
+            source="VirtualNetwork",
+            protocol=TCP,
+            ports=(str(HTTPS_PORT),),
+        ),
+        _rule(
+            "deny-all-inbound",
+            DENY_INTERNET_PRIORITY,
+            "nothing else reaches a private endpoint",
+            source="*",
+            access=DENY,
+        ),
+    ]

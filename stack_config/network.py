@@ -1,0 +1,72 @@
+"""Rules between ``cluster.network``, ``keyVault`` and ``egress``: one allow-list, a closed network path in prod.
+
+The program's own firewall takes its application rules from ``egress.hosts`` (the list that also makes the
+mesh's ServiceEntries), so the two cannot differ. A firewall the program does not manage (``existingSubnetId``
+behind a hub firewall) is declared in ``cluster.network.existingFirewallFqdns`` and must list the same hosts:
+a host only the mesh admits is dropped at the firewall, a host only the firewall admits is a hole beside the mesh.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from stack_config.cluster import NetworkConfig, network_subnets_checked
+from stack_config.spec import Read
+
+NETWORK = "cluster.network"
+
+
+def check_network(s: Read) -> None:
+    """Top-level rules across sections (run after every section is read)."""
+    v, ctx = s.values, s.ctx
+    if not ctx.full_environment:
+        if v["key_vault"].public_network_access == "Disabled":
+            s.r.problem(
+                "keyVault.publicNetworkAccess",
+                "Disabled",
+                "allowed on environment stacks only: its private endpoint lives in the cluster VNet",
+            )
+        return
+    net = v["cluster"].network
+    if ctx.prod and not net.egress_firewall:
+        s.r.problem(
+            f"{NETWORK}.egressFirewall",
+            False,
+            "prod allows: true (with load-balancer outbound, nodes and every pod outside the mesh reach any host)",
+        )
+    if net.existing_subnet_id and net.egress_firewall:
+        _same_allow_list(s, tuple(h.host for h in v["egress"].hosts), net.existing_firewall_fqdns)
+    vault = v["key_vault"]
+    if ctx.prod and vault.public_network_access != "Disabled":
+        s.r.problem(
+            "keyVault.publicNetworkAccess",
+            vault.public_network_access,
+            "prod allows: Disabled (the vault holds the sealing keys: private endpoint only)",
+        )
+    # With existingSubnetId the private endpoint goes into that subnet; otherwise into its own subnet.
+    if vault.public_network_access == "Disabled" and not net.existing_subnet_id:
+        network_subnets_checked(_section(s, net))
+
+
+def _same_allow_list(s: Read, mesh: tuple[str, ...], firewall: tuple[str, ...]) -> None:
+    only_mesh = [h for h in mesh if h not in firewall]
+    only_firewall = [h for h in firewall if h not in mesh]
+    if only_mesh:
+        s.r.report(
+            "egress.hosts",
+            f"{', '.join(only_mesh)} in the mesh allow-list but not in {NETWORK}.existingFirewallFqdns: "
+            "the firewall would drop the connection; add the host there (and to the firewall) or remove it here",
+        )
+    if only_firewall:
+        s.r.report(
+            f"{NETWORK}.existingFirewallFqdns",
+            f"{', '.join(only_firewall)} admitted by the firewall but not in egress.hosts: "
+            "a way out beside the mesh; remove the host (and its firewall rule) or add it to egress.hosts",
+        )
+
+
+def _section(s: Read, net: NetworkConfig) -> Read:
+    """A reader positioned on ``cluster.network`` with its values, for the subnet checks."""
+    inner = Read(s.r, NETWORK, {}, s.ctx)
+    inner.values = dataclasses.asdict(net)
+    return inner

@@ -1,0 +1,94 @@
+"""VaultPrivateEndpoint and RunnerPeering as the program wires them: a private vault the nodes and runners resolve."""
+
+from __future__ import annotations
+
+import pytest
+
+from components.private_endpoints import VAULT_PRIVATE_DNS_ZONE
+from components.runner_peering import vnet_parts
+from tools.program_runner import ProgramRun, run_program
+
+VAULT = "azure-native:keyvault:Vault"
+PE = "azure-native:network:PrivateEndpoint"
+ZONE = "azure-native:privatedns:PrivateZone"
+LINK = "azure-native:privatedns:VirtualNetworkLink"
+ZONE_GROUP = "azure-native:network:PrivateDnsZoneGroup"
+SUBNET = "azure-native:network:Subnet"
+PEERING = "azure-native:network:VirtualNetworkPeering"
+KV_SECRET = "azure-native:keyvault:Secret"
+MC = "azure-native:containerservice:ManagedCluster"
+RUNNERS = (
+    "/subscriptions/0b1c2d3e-4f50-4a6b-8c7d-9e0f1a2b3c4d/resourceGroups/ci-rg"
+    "/providers/Microsoft.Network/virtualNetworks/ci-runners"
+)
+
+
+@pytest.fixture(scope="module")
+def prod() -> ProgramRun:
+    raw_network = {
+        "vnetCidr": "10.40.0.0/16",
+        "nodeSubnetCidr": "10.40.0.0/22",
+        "egressFirewall": True,
+        "firewallSubnetCidr": "10.40.8.0/26",
+        "privateEndpointSubnetCidr": "10.40.8.64/27",
+        "ingressPrivateIp": "10.40.3.254",
+        "runnerVnetId": RUNNERS,
+    }
+    from tests.conftest import stack_raw_config
+
+    cluster = stack_raw_config("prod")["cluster"]
+    cluster["network"] = raw_network
+    return run_program("prod", overrides={"cluster": cluster})
+
+
+def test_prod_vault_answers_only_on_its_private_endpoint(prod):
+    assert prod.one(VAULT).get("properties.publicNetworkAccess") == "Disabled"
+    endpoint = prod.one(PE)
+    [connection] = endpoint.get("privateLinkServiceConnections")
+    assert connection["groupIds"] == ["vault"]
+    assert connection["privateLinkServiceId"] == prod.one(VAULT).id
+    subnet = prod.one(SUBNET, "vault-pe-subnet")
+    assert endpoint.get("subnet.id") == subnet.id
+    assert subnet.get("addressPrefix") == "10.40.8.64/27"
+    # NSG rules apply to the endpoints only with this policy on the subnet.
+    assert subnet.get("privateEndpointNetworkPolicies") == "NetworkSecurityGroupEnabled"
+
+
+def test_vault_name_resolves_privately_in_the_cluster_and_runner_vnets(prod):
+    zone = prod.one(ZONE)
+    assert zone.get("privateZoneName") == VAULT_PRIVATE_DNS_ZONE and zone.get("location") == "global"
+    links = {link.get("virtualNetwork.id"): link for link in prod.of_type(LINK)}
+    vnet = prod.one("azure-native:network:VirtualNetwork")
+    assert set(links) == {vnet.id, RUNNERS}
+    assert all(link.get("registrationEnabled") is False for link in links.values())
+    group = prod.one(ZONE_GROUP)
+    assert group.get("privateDnsZoneConfigs") == [{"name": "vault", "privateDnsZoneId": zone.id}]
+
+
+def test_the_sealing_key_is_written_once_the_private_path_exists(prod):
+    secret = prod.one(KV_SECRET)
+    needed = {prod.one(PE).urn, prod.one(ZONE_GROUP).urn}
+    assert needed <= set(secret.dependencies)
+
+
+def test_runner_vnet_is_peered_both_ways_before_the_cluster(prod):
+    peerings = {p.name: p for p in prod.of_type(PEERING)}
+    to_runners, from_runners = peerings["runners-to-runners"], peerings["runners-from-runners"]
+    assert to_runners.get("remoteVirtualNetwork.id") == RUNNERS
+    assert (from_runners.get("resourceGroupName"), from_runners.get("virtualNetworkName")) == vnet_parts(RUNNERS)
+    assert from_runners.get("remoteVirtualNetwork.id") == prod.one("azure-native:network:VirtualNetwork").id
+    assert all(p.get("allowForwardedTraffic") is False for p in peerings.values())
+    assert {p.urn for p in peerings.values()} <= set(prod.one(MC).dependencies)
+
+
+def test_private_api_server_resolves_through_public_dns_for_peered_runners(prod):
+    profile = prod.one(MC).get("apiServerAccessProfile")
+    assert profile["enablePrivateCluster"] is True
+    assert profile["privateDNSZone"] == "none" and profile["enablePrivateClusterPublicFQDN"] is True
+
+
+def test_dev_vault_stays_public_behind_its_firewall(stack_run):
+    dev = stack_run("dev")
+    assert dev.one(VAULT).get("properties.publicNetworkAccess") == "Enabled"
+    assert dev.one(VAULT).get("properties.networkAcls.defaultAction") == "Deny"
+    assert dev.of_type(PE) == [] and dev.of_type(ZONE) == []
