@@ -78,8 +78,9 @@ def test_firewall_denies_by_default_and_lists_only_configured_sources(prod, dev)
     acls = prod.one(VAULT).get("properties.networkAcls")
     assert acls["defaultAction"] == "Deny"
     assert acls["bypass"] == "AzureServices"
-    # Prod lists no public range: its public access is Disabled (the private endpoint is the way in).
-    assert acls["ipRules"] == []
+    # Only ciRunnerCidrs; they take effect only if public access is turned back on (prod's is Disabled: the
+    # private endpoint is the way in).
+    assert acls["ipRules"] == [{"value": "198.51.100.16/28"}]
     assert prod.one(VAULT).get("properties.publicNetworkAccess") == "Disabled"
     assert acls["virtualNetworkRules"] == []
     dev_props = dev.one(VAULT).inputs["properties"]
