@@ -11,7 +11,10 @@ import pulumi
 import pytest
 
 import components
+from tests.conftest import stack_raw_config
 from tools.program_runner import run_program
+
+RUNNER_VNET = "/subscriptions/x/resourceGroups/ci/providers/Microsoft.Network/virtualNetworks/runners"
 
 # One name a concept: the left-hand spellings are the ones these interfaces do not use.
 RETIRED_FIELD_NAMES = {
@@ -88,7 +91,10 @@ def test_registered_outputs_are_the_components_attributes(monkeypatch):
         register(self, outputs)
 
     monkeypatch.setattr(pulumi.ComponentResource, "register_outputs", record)
-    run_program("dev")  # the whole program, every component
+    # The whole program, every component: dev with the prod network path switched on.
+    cluster = stack_raw_config("dev")["cluster"]
+    cluster["network"].update(egressFirewall=True, runnerVnetId=RUNNER_VNET)
+    run_program("dev", overrides={"cluster": cluster, "keyVault": {"publicNetworkAccess": "Disabled"}})
     # Every component the package defines is in an environment and registers its outputs.
     assert {type(component) for component, _ in registered} == _component_classes()
     for component, outputs in registered:
