@@ -24,7 +24,12 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.mesh_names import APP_NAMESPACE_LABEL, MTLS_EXCEPTION_LABEL, PERIMETER_ISTIO_KINDS
+from components.mesh_names import (
+    APP_NAMESPACE_LABEL,
+    DEFAULT_DENY_POLICY,
+    MTLS_EXCEPTION_LABEL,
+    PERIMETER_ISTIO_KINDS,
+)
 
 ISTIO_PROXY_UID = 1337  # istio-proxy's UID and GID: traffic from it is never redirected to the sidecar
 POLICY_PREFIX = "platform-"
@@ -48,6 +53,7 @@ class AdmissionRule:
     validations: tuple[Validation, ...]
     variables: tuple[tuple[str, str], ...] = ()
     skip_mtls_exceptions: bool = False  # the binding leaves out namespaces with a configured mTLS exception
+    operations: tuple[str, ...] = ("CREATE", "UPDATE")
 
 
 # --------------------------------------------------------------------------- workloads
@@ -216,6 +222,27 @@ AUTHORIZATION_VALIDATIONS = (
     ),
 )
 
+# A team may manage AuthorizationPolicies, so it could delete or loosen the platform's default deny; Istio then
+# allows every request to a workload that no ALLOW policy selects. The policy goes only with its namespace
+# (status.phase Terminating: the namespace controller empties it; a status field, not root metadata).
+_DEFAULT_DENY = f"'{DEFAULT_DENY_POLICY}'"
+DEFAULT_DENY_VALIDATIONS = (
+    Validation(
+        "istio-namespace-default-deny",
+        f"request.operation != 'DELETE' || oldObject.metadata.name != {_DEFAULT_DENY} || "
+        "(has(namespaceObject.status) && has(namespaceObject.status.phase) && "
+        "namespaceObject.status.phase == 'Terminating')",
+        f"the namespace's default-deny AuthorizationPolicy {DEFAULT_DENY_POLICY} is platform-owned and goes only "
+        "with its namespace",
+    ),
+    Validation(
+        "istio-namespace-default-deny",
+        f"request.operation != 'UPDATE' || object.metadata.name != {_DEFAULT_DENY} || "
+        "!has(object.spec) || size(object.spec) == 0",
+        f"the default-deny AuthorizationPolicy {DEFAULT_DENY_POLICY} keeps its empty spec",
+    ),
+)
+
 PERIMETER_VALIDATIONS = (
     Validation(
         "istio-perimeter-platform-owned",
@@ -254,6 +281,12 @@ def admission_rules() -> tuple[AdmissionRule, ...]:
             AUTHORIZATION_VALIDATIONS,
         ),
         AdmissionRule(f"{POLICY_PREFIX}mesh-perimeter", _by_group(perimeter), PERIMETER_VALIDATIONS),
+        AdmissionRule(
+            f"{POLICY_PREFIX}mesh-default-deny-kept",
+            ((("security.istio.io",), ("authorizationpolicies",)),),
+            DEFAULT_DENY_VALIDATIONS,
+            operations=("UPDATE", "DELETE"),
+        ),
     )
 
 
@@ -270,7 +303,7 @@ def policy_object(rule: AdmissionRule) -> dict[str, Any]:
                 {
                     "apiGroups": list(groups),
                     "apiVersions": ["*"],
-                    "operations": ["CREATE", "UPDATE"],
+                    "operations": list(rule.operations),
                     "resources": list(resources),
                 }
                 for groups, resources in rule.resource_rules

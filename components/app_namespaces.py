@@ -29,6 +29,7 @@ import pulumi_kubernetes as k8s
 from components import k8s_netpol as netpol
 from components.mesh_names import (
     APP_NAMESPACE_LABEL,
+    DEFAULT_DENY_POLICY,
     EGRESS_GATEWAY_PORT,
     EGRESS_GATEWAY_SELECTOR,
     INGRESS_GATEWAY_SELECTOR,
@@ -96,7 +97,7 @@ def authorization_policies(ns: AppNamespaceConfig, args: AppNamespacesArgs) -> l
         }
 
     # Empty spec: applies to every workload here and, with no rules, allows nothing (deny by default).
-    policies = [policy("allow-nothing", {})]
+    policies = [policy(DEFAULT_DENY_POLICY, {})]
     if ns.allow_from_ingress:
         principal = spiffe_principal(args.trust_domain, args.ingress_namespace, INGRESS_GATEWAY_SERVICE_ACCOUNT)
         policies.append(
@@ -188,7 +189,11 @@ class AppNamespaces(pulumi.ComponentResource):
                 kind=obj["kind"],
                 metadata=k8s.meta.v1.ObjectMetaArgs(name=obj["metadata"]["name"], namespace=namespace.metadata.name),
                 spec=obj["spec"],
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[namespace, *args.depends_on]),
+                # Deleted with its namespace, never before it: admission refuses deleting allow-nothing from a
+                # namespace that is not terminating (platform-mesh-default-deny-kept).
+                opts=pulumi.ResourceOptions(
+                    parent=self, depends_on=[namespace, *args.depends_on], deleted_with=namespace
+                ),
             )
 
     def _network_policies(

@@ -50,6 +50,9 @@ APP_NAMESPACE_LABEL = platform_label("app-namespace")
 # On an app namespace with a configured mTLS exception (nonprod only): the STRICT admission check skips it.
 MTLS_EXCEPTION_LABEL = platform_label("mtls-exception")
 
+# Every app namespace's default-deny AuthorizationPolicy (empty spec): platform-owned, kept by admission.
+DEFAULT_DENY_POLICY = "allow-nothing"
+
 NETWORKING_ISTIO = "networking.istio.io"
 SECURITY_ISTIO = "security.istio.io"
 # Istio kinds a team manages in its own namespace: its routing and who may call it (group, plural, kind).

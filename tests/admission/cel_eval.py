@@ -50,10 +50,10 @@ def _evaluate(expression: str, activation: Mapping[str, Any]) -> Any:
     return _program(expression).evaluate(dict(activation))
 
 
-def matches(policy: Mapping[str, Any], obj: Mapping[str, Any]) -> bool:
+def matches(policy: Mapping[str, Any], obj: Mapping[str, Any], operation: str = "CREATE") -> bool:
     group, resource = RESOURCES[obj["kind"]]
     return any(
-        group in rule["apiGroups"] and resource in rule["resources"] and "CREATE" in rule["operations"]
+        group in rule["apiGroups"] and resource in rule["resources"] and operation in rule["operations"]
         for rule in policy["spec"]["matchConstraints"]["resourceRules"]
     )
 
@@ -69,14 +69,20 @@ def binding_selects(binding: Mapping[str, Any], namespace_labels: Mapping[str, s
     return True
 
 
-def evaluate_policy(policy: Mapping[str, Any], obj: Mapping[str, Any], namespace: Mapping[str, Any]) -> list[Denial]:
-    """The denials of one policy for a CREATE of ``obj`` in ``namespace`` (a Namespace object)."""
+def evaluate_policy(
+    policy: Mapping[str, Any],
+    obj: Mapping[str, Any] | None,
+    namespace: Mapping[str, Any],
+    operation: str = "CREATE",
+    old: Mapping[str, Any] | None = None,
+) -> list[Denial]:
+    """The denials of one policy for ``operation`` on ``obj`` (None for DELETE) in ``namespace``."""
     name = policy["metadata"]["name"]
     activation: dict[str, Any] = {
-        "object": celpy.json_to_cel(dict(obj)),
-        "oldObject": None,
+        "object": celpy.json_to_cel(dict(obj)) if obj is not None else None,
+        "oldObject": celpy.json_to_cel(dict(old)) if old is not None else None,
         "namespaceObject": celpy.json_to_cel(dict(namespace)),
-        "request": celpy.json_to_cel({"operation": "CREATE", "namespace": namespace["metadata"]["name"]}),
+        "request": celpy.json_to_cel({"operation": operation, "namespace": namespace["metadata"]["name"]}),
     }
     variables: dict[Any, Any] = {}
     for var in policy["spec"].get("variables", []):
@@ -103,10 +109,14 @@ def evaluate_policy(policy: Mapping[str, Any], obj: Mapping[str, Any], namespace
 def admission_denials(
     policies: Iterable[Mapping[str, Any]],
     bindings: Iterable[Mapping[str, Any]],
-    obj: Mapping[str, Any],
+    obj: Mapping[str, Any] | None,
     namespace: Mapping[str, Any],
+    operation: str = "CREATE",
+    old: Mapping[str, Any] | None = None,
 ) -> list[Denial]:
     """What the API server would refuse: bound policies that match the object, evaluated."""
+    target = obj if obj is not None else old
+    assert target is not None
     labels = namespace["metadata"].get("labels", {})
     bound = {
         b["spec"]["policyName"]
@@ -116,6 +126,6 @@ def admission_denials(
     return [
         denial
         for policy in policies
-        if policy["metadata"]["name"] in bound and matches(policy, obj)
-        for denial in evaluate_policy(policy, obj, namespace)
+        if policy["metadata"]["name"] in bound and matches(policy, target, operation)
+        for denial in evaluate_policy(policy, obj, namespace, operation, old)
     ]

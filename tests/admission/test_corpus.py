@@ -17,7 +17,8 @@ from tests.policies.analyzer import analyze, report, violations
 
 POLICIES = [policy_object(rule) for rule in admission_rules()]
 BINDINGS = [binding_object(rule) for rule in admission_rules()]
-MIRRORED = {v.rule for rule in admission_rules() for v in rule.validations}
+# Rules judged on the object being created (the corpus); the default-deny guard judges changes to existing ones.
+MIRRORED = {v.rule for rule in admission_rules() if "CREATE" in rule.operations for v in rule.validations}
 APP_NAMESPACE = {
     "apiVersion": "v1",
     "kind": "Namespace",
@@ -67,7 +68,8 @@ def test_every_validation_denies_some_corpus_object():
             obj = build()
             if matches(policy, obj):
                 fired |= {d.message for d in evaluate_policy(policy, obj, APP_NAMESPACE)}
-    every = {v["message"] for p in POLICIES for v in p["spec"]["validations"]}
+    on_create = [p for p in POLICIES if "CREATE" in p["spec"]["matchConstraints"]["resourceRules"][0]["operations"]]
+    every = {v["message"] for p in on_create for v in p["spec"]["validations"]}
     assert every == fired, every - fired
 
 
@@ -84,3 +86,30 @@ def test_mtls_exception_namespace_skips_only_the_strict_check():
     privileged = next(build for name, build, _ in CORPUS if name == "privileged")()
     assert admission_verdict(permissive, excepted) == set()
     assert admission_verdict(privileged, excepted) == {"k8s-no-privileged-containers"}
+
+
+ALLOW_NOTHING = {
+    "apiVersion": "security.istio.io/v1",
+    "kind": "AuthorizationPolicy",
+    "metadata": {"name": "allow-nothing", "namespace": NS},
+    "spec": {},
+}
+TERMINATING = {**APP_NAMESPACE, "status": {"phase": "Terminating"}}
+
+
+@pytest.mark.parametrize(
+    "operation,obj,old,namespace,denied",
+    [
+        ("DELETE", None, ALLOW_NOTHING, APP_NAMESPACE, True),
+        ("DELETE", None, ALLOW_NOTHING, TERMINATING, False),  # the namespace controller empties the namespace
+        ("DELETE", None, {**ALLOW_NOTHING, "metadata": {"name": "allow-storefront"}}, APP_NAMESPACE, False),
+        ("UPDATE", {**ALLOW_NOTHING, "spec": {"action": "ALLOW", "rules": [{}]}}, ALLOW_NOTHING, APP_NAMESPACE, True),
+        ("UPDATE", {**ALLOW_NOTHING, "spec": {"action": "DENY", "rules": [{}]}}, ALLOW_NOTHING, APP_NAMESPACE, True),
+        ("UPDATE", ALLOW_NOTHING, ALLOW_NOTHING, APP_NAMESPACE, False),  # the platform re-applies it unchanged
+    ],
+    ids=["delete", "delete-in-terminating-namespace", "delete-other", "loosen", "replace", "reapply"],
+)
+def test_the_default_deny_policy_stays(operation, obj, old, namespace, denied):
+    denials = admission_denials(POLICIES, BINDINGS, obj, namespace, operation, old)
+    assert not [d for d in denials if d.error], [d.error for d in denials if d.error]
+    assert ("istio-namespace-default-deny" in {d.rule for d in denials}) is denied, denials
