@@ -6,11 +6,13 @@ For each configured namespace:
   for Pod Security Admission ``restricted``: the mesh runs the Istio CNI node agent, so injected
   pods carry no ``NET_ADMIN``/``NET_RAW`` ``istio-init`` container (which even ``baseline`` rejects)
   and the injected ``istio-validation`` and ``istio-proxy`` containers drop all capabilities and
-  run as non-root (the injector sets no seccomp profile on them, so workloads must set
-  ``seccompProfile: RuntimeDefault`` at pod level, not only per container, or admission refuses them);
+  run as non-root with the ``RuntimeDefault`` seccomp profile (``global.proxy.seccompProfile``); the
+  app's own containers must still set ``seccompProfile: RuntimeDefault`` (pod or container level);
 - an ``allow-nothing`` AuthorizationPolicy (empty spec: selects every workload, allows no request),
   then explicit ALLOW policies for exactly the configured callers: the ingress gateway's identity,
-  peer namespaces or service accounts (SPIFFE principals), and Prometheus ``GET /metrics``;
+  peer namespaces or service accounts (SPIFFE principals). Prometheus needs no AuthorizationPolicy:
+  it scrapes the merged metrics on 15020, which the sidecar does not capture (the agent serves it and
+  fetches the app's metrics over loopback), so only the NetworkPolicy on 15020 controls it;
 - default-deny NetworkPolicies (ingress and egress) plus what the mesh needs at L4: DNS, istiod
   xDS (15012), the allowed callers, the ingress gateway, Prometheus on the merged-metrics port
   (15020) and, where ``egress: true``, the egress gateway on 443. Istio authorization alone runs
@@ -125,21 +127,6 @@ def authorization_policies(ns: AppNamespaceConfig, args: AppNamespacesArgs) -> l
         )
     if sources:
         policies.append(policy("allow-callers", {"action": "ALLOW", "rules": [{"from": sources}]}))
-    if ns.prometheus_scrape and args.prometheus_namespace:
-        policies.append(
-            policy(
-                "allow-prometheus-scrape",
-                {
-                    "action": "ALLOW",
-                    "rules": [
-                        {
-                            "from": [{"source": {"namespaces": [args.prometheus_namespace]}}],
-                            "to": [{"operation": {"methods": ["GET"], "paths": ["/metrics"]}}],
-                        }
-                    ],
-                },
-            )
-        )
     return policies
 
 

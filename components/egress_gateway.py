@@ -1,26 +1,36 @@
-"""Egress edge: every call out of the mesh goes through one Istio egress gateway, HTTPS only.
+"""Egress edge: every call out of the mesh goes through one Istio egress gateway that knows who is calling.
 
 The mesh runs with ``outboundTrafficPolicy: REGISTRY_ONLY``, so a host nobody registered is
-unreachable. For every allowed host in ``cfg.egress.hosts`` this component registers the documented
-istio.io "egress gateway for HTTPS traffic" set (TLS passthrough: the gateway routes on SNI and never
-sees the plaintext):
+unreachable. For every allowed host in ``cfg.egress.hosts`` this component registers:
 
 - ``ServiceEntry``: the host on 443/TLS, ``MESH_EXTERNAL``, resolved by DNS;
-- ``Gateway`` (``istio: egressgateway``): port 443 ``TLS``, ``tls.mode: PASSTHROUGH`` for that SNI;
-- ``DestinationRule``: a subset of the egress gateway service for that host;
-- ``VirtualService``: sidecars (``mesh``) send the host's SNI to the egress gateway, and the egress
-  gateway sends it on to the real host.
+- ``Gateway`` (``istio: egressgateway``): port 443 ``TLS`` with ``tls.mode: ISTIO_MUTUAL`` for that
+  host's name: the hop from sidecar to gateway is Istio mutual TLS, so the gateway sees the caller's
+  SPIFFE identity; the application's own TLS session travels inside it, untouched, to the real host;
+- ``VirtualService``: sidecars (``mesh``) send the host's SNI to the egress gateway (``tls`` route),
+  and the gateway, having terminated the Istio mTLS, forwards the inner bytes to the host (``tcp``
+  route: Istio routes a terminated ``TLS`` server with ``tcp`` blocks);
 
-The host set is exported only to the egress namespace and the app namespaces with ``egress: true``.
-NetworkPolicies make the gateway the only way out: app namespaces reach only it (mesh helper), and
-it reaches only DNS, istiod and public addresses on 443.
+plus one ``DestinationRule`` for the gateway Service with a subset per host (``ISTIO_MUTUAL``,
+``sni: <host>``: the SNI selects the gateway server and is what authorization checks) and one
+``AuthorizationPolicy`` on the gateway: per host, only the namespaces listed in
+``appNamespaces[].egressHosts`` (peer identity from the mTLS certificate) and only that server name
+(``connection.sni``; ``to.operation.hosts`` works only for HTTP); every other call is denied.
+
+Istio's current egress tasks show ISTIO_MUTUAL from sidecar to gateway with TLS origination; the
+app-originated TLS wrapped in Istio mTLS is the "mutual TLS enabled" variant of the Istio 1.4 egress
+gateway task, still supported by the gateway code (``pilot/pkg/networking/core/gateway.go``, "TCP with
+TLS termination and forwarding"). Each host's ServiceEntry and VirtualService are exported only to
+the namespaces allowed to reach it. NetworkPolicies stay the L4 backstop: app namespaces with
+``egress: true`` reach only the gateway, and the gateway reaches only DNS, istiod and public addresses on 443.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -73,8 +83,7 @@ class EgressGateway(pulumi.ComponentResource):
         ns_name = eg.namespace
         service_host = f"{EGRESS_RELEASE_NAME}.{ns_name}.svc.cluster.local"
         egress_apps = sorted(a.name for a in args.app_namespaces if a.egress)
-        # Only the gateway's own namespace and apps allowed out see the external hosts at all.
-        export_to = [".", *egress_apps]
+        allowed = allowed_namespaces(eg.hosts, args.app_namespaces)
 
         namespace = gateway_namespace(f"{name}-namespace", ns_name, args.revision, self)
         after_ns = pulumi.ResourceOptions(parent=self, depends_on=[namespace])
@@ -106,15 +115,35 @@ class EgressGateway(pulumi.ComponentResource):
 
         istio_opts = pulumi.ResourceOptions(parent=self, depends_on=[namespace, *args.depends_on])
         for host in eg.hosts:
-            for kind, api_version, spec in egress_objects(host, service_host, export_to):
-                k8s.apiextensions.CustomResource(
+            # Only the gateway's own namespace and the apps allowed to reach the host see it at all.
+            export_to = [".", *allowed[host.host]]
+            for kind, spec in egress_objects(host, service_host, ns_name, export_to):
+                self._istio_object(
                     f"{name}-{kind.lower()}-{host_slug(host.host)}",
-                    api_version=api_version,
-                    kind=kind,
-                    metadata=k8s.meta.v1.ObjectMetaArgs(name=object_name(host.host), namespace=ns_name),
-                    spec=spec,
-                    opts=istio_opts,
+                    kind,
+                    object_name(host.host),
+                    spec,
+                    ns_name,
+                    istio_opts,
                 )
+        if eg.hosts:
+            everyone = sorted({n for names in allowed.values() for n in names})
+            self._istio_object(
+                f"{name}-gateway-tls",
+                "DestinationRule",
+                GATEWAY_DESTINATION_RULE_NAME,
+                gateway_destination_rule(eg.hosts, service_host, [".", *everyone]),
+                ns_name,
+                istio_opts,
+            )
+        self._istio_object(
+            f"{name}-authorization",
+            "AuthorizationPolicy",
+            AUTHORIZATION_POLICY_NAME,
+            egress_authorization_spec(eg.hosts, allowed),
+            ns_name,
+            istio_opts,
+        )
         self._network_policies(name, args, egress_apps, after_ns)
 
         self.allow_list = [h.host for h in eg.hosts]
@@ -126,6 +155,24 @@ class EgressGateway(pulumi.ComponentResource):
                 "namespace": self.namespace,
                 "service_host": self.service_host,
             }
+        )
+
+    def _istio_object(
+        self,
+        resource_name: str,
+        kind: str,
+        object_name: str,
+        spec: dict[str, Any],
+        namespace: str,
+        opts: pulumi.ResourceOptions,
+    ) -> k8s.apiextensions.CustomResource:
+        return k8s.apiextensions.CustomResource(
+            resource_name,
+            api_version=ISTIO_API_VERSIONS[kind],
+            kind=kind,
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=object_name, namespace=namespace),
+            spec=spec,
+            opts=opts,
         )
 
     # ---------------------------------------------------------------- NetworkPolicies
@@ -183,13 +230,42 @@ def subset_name(host: str) -> str:
     return host_slug(host)[:63].rstrip("-")
 
 
-def egress_objects(host: EgressHost, service_host: str, export_to: Sequence[str]) -> list[tuple[str, str, dict]]:
-    """The four Istio objects that let the mesh reach one HTTPS host through the egress gateway."""
+GATEWAY_DESTINATION_RULE_NAME = "egress-gateway-istio-mtls"
+AUTHORIZATION_POLICY_NAME = "allow-egress-callers"
+ISTIO_API_VERSIONS = {
+    "ServiceEntry": "networking.istio.io/v1",
+    "Gateway": "networking.istio.io/v1",
+    "DestinationRule": "networking.istio.io/v1",
+    "VirtualService": "networking.istio.io/v1",
+    "AuthorizationPolicy": "security.istio.io/v1",
+}
+
+
+def allowed_namespaces(
+    hosts: Sequence[EgressHost], app_namespaces: Sequence[AppNamespaceConfig]
+) -> dict[str, list[str]]:
+    """Per host, the app namespaces that may reach it: those listing it in ``egressHosts``.
+
+    A namespace with ``egress: true`` and no ``egressHosts`` may reach every host (config refuses that in prod).
+    """
+    return {
+        h.host: sorted(
+            ns.name for ns in app_namespaces if ns.egress and (h.host in ns.egress_hosts or not ns.egress_hosts)
+        )
+        for h in hosts
+    }
+
+
+def egress_objects(
+    host: EgressHost, service_host: str, namespace: str, export_to: Sequence[str]
+) -> list[tuple[str, dict[str, Any]]]:
+    """The per-host Istio objects (ServiceEntry, Gateway, VirtualService) that route one host through the gateway."""
     name = object_name(host.host)
-    subset = subset_name(host.host)
+    gateway_ref = f"{namespace}/{name}"
     service_entry = {
         "hosts": [host.host],
         "ports": [{"number": 443, "name": "tls", "protocol": "TLS"}],
+        # DNS, not NONE: with NONE the gateway would send the traffic back to itself (istio.io egress task).
         "resolution": "DNS",
         "location": "MESH_EXTERNAL",
         "exportTo": list(export_to),
@@ -198,40 +274,93 @@ def egress_objects(host: EgressHost, service_host: str, export_to: Sequence[str]
         "selector": dict(EGRESS_GATEWAY_SELECTOR),
         "servers": [
             {
-                "port": {"number": EGRESS_GATEWAY_PORT, "name": "tls", "protocol": "TLS"},
+                # One server (one SNI filter chain) per host; port names are unique across the gateway's servers.
+                "port": {
+                    "number": EGRESS_GATEWAY_PORT,
+                    "name": f"tls-{subset_name(host.host)}"[:63],
+                    "protocol": "TLS",
+                },
                 "hosts": [host.host],
-                # Passthrough: the gateway routes on SNI; the application's TLS session reaches the real host intact.
-                "tls": {"mode": "PASSTHROUGH"},
+                # Istio mTLS from the sidecar: the gateway authenticates the caller's workload certificate.
+                "tls": {"mode": "ISTIO_MUTUAL"},
             }
         ],
     }
-    destination_rule = {
-        "host": service_host,
-        "exportTo": list(export_to),
-        "subsets": [{"name": subset}],
-    }
     virtual_service = {
         "hosts": [host.host],
-        "gateways": ["mesh", name],
+        "gateways": ["mesh", gateway_ref],
         "exportTo": list(export_to),
         "tls": [
             {
-                # Sidecars: this SNI on 443 goes to the egress gateway, never straight out.
+                # Sidecars: this SNI on 443 goes to the egress gateway (its subset adds Istio mTLS), never straight out.
                 "match": [{"gateways": ["mesh"], "port": 443, "sniHosts": [host.host]}],
                 "route": [
-                    {"destination": {"host": service_host, "subset": subset, "port": {"number": EGRESS_GATEWAY_PORT}}}
+                    {
+                        "destination": {
+                            "host": service_host,
+                            "subset": subset_name(host.host),
+                            "port": {"number": EGRESS_GATEWAY_PORT},
+                        }
+                    }
                 ],
-            },
+            }
+        ],
+        "tcp": [
             {
-                # The egress gateway: on to the external host itself.
-                "match": [{"gateways": [name], "port": EGRESS_GATEWAY_PORT, "sniHosts": [host.host]}],
+                # The egress gateway, after terminating the Istio mTLS: the app's TLS bytes on to the host itself.
+                "match": [{"gateways": [gateway_ref], "port": EGRESS_GATEWAY_PORT}],
                 "route": [{"destination": {"host": host.host, "port": {"number": 443}}, "weight": 100}],
-            },
+            }
         ],
     }
-    return [
-        ("ServiceEntry", "networking.istio.io/v1", service_entry),
-        ("Gateway", "networking.istio.io/v1", gateway),
-        ("DestinationRule", "networking.istio.io/v1", destination_rule),
-        ("VirtualService", "networking.istio.io/v1", virtual_service),
+    return [("ServiceEntry", service_entry), ("Gateway", gateway), ("VirtualService", virtual_service)]
+
+
+def gateway_destination_rule(
+    hosts: Sequence[EgressHost], service_host: str, export_to: Sequence[str]
+) -> dict[str, Any]:
+    """One DestinationRule for the gateway Service, a subset per host: Istio mTLS carrying the host as SNI.
+
+    One rule, not one per host: rules for the same host with different ``exportTo`` are not merged.
+    """
+    return {
+        "host": service_host,
+        "exportTo": list(export_to),
+        "subsets": [
+            {
+                "name": subset_name(h.host),
+                "trafficPolicy": {
+                    "portLevelSettings": [
+                        {
+                            "port": {"number": EGRESS_GATEWAY_PORT},
+                            "tls": {"mode": "ISTIO_MUTUAL", "sni": h.host},
+                        }
+                    ]
+                },
+            }
+            for h in hosts
+        ],
+    }
+
+
+def egress_authorization_spec(hosts: Sequence[EgressHost], allowed: Mapping[str, Sequence[str]]) -> dict[str, Any]:
+    """ALLOW on the egress gateway: per host, its allowed namespaces (mTLS peer identity) and its server name.
+
+    An ALLOW policy denies whatever it does not match, so a namespace not listed for a host, a plaintext
+    caller (no identity) and an unknown SNI are refused; with no rule at all nothing is allowed.
+    ``connection.sni`` is the SNI of the sidecar-to-gateway mTLS (the DestinationRule's ``sni``), valid
+    for TCP; ``to.operation.hosts`` is HTTP-only and would silently match nothing here.
+    """
+    rules = [
+        {
+            "from": [{"source": {"namespaces": list(allowed[h.host])}}],
+            "to": [{"operation": {"ports": [str(EGRESS_GATEWAY_PORT)]}}],
+            "when": [{"key": "connection.sni", "values": [h.host]}],
+        }
+        for h in hosts
+        if allowed[h.host]
     ]
+    spec: dict[str, Any] = {"selector": {"matchLabels": dict(EGRESS_GATEWAY_SELECTOR)}, "action": "ALLOW"}
+    if rules:
+        spec["rules"] = rules
+    return spec

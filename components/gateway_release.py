@@ -63,6 +63,12 @@ def gateway_values(
         "revision": revision,
         "autoscaling": {"enabled": True, "minReplicas": replicas, "maxReplicas": max(replicas * 3, 5)},
         "service": service,
+        # The chart's pod securityContext value replaces its default (only the sysctl below), so both are set:
+        # a syscall filter on the gateway's Envoy, and binding 80/443 without root or NET_BIND_SERVICE.
+        "securityContext": {
+            "seccompProfile": {"type": "RuntimeDefault"},
+            "sysctls": [{"name": "net.ipv4.ip_unprivileged_port_start", "value": "0"}],
+        },
     }
     if replicas > 1:
         # Node drains during upgrades must never take every gateway pod at once.

@@ -126,7 +126,12 @@ def istiod_values(args: IstioMeshArgs) -> dict[str, Any]:
             "configValidation": True,
             # A PDB on a single replica would block every node drain; prod runs at least two.
             "defaultPodDisruptionBudget": {"enabled": prod},
-            "proxy": {"privileged": False},
+            "proxy": {
+                "privileged": False,
+                # Syscall filter on every injected istio-proxy and istio-validation container (the injector
+                # sets none by default), so app pods pass Pod Security `restricted` without extra settings.
+                "seccompProfile": {"type": "RuntimeDefault"},
+            },
         },
         "pilot": {
             "autoscaleEnabled": prod,
@@ -179,7 +184,8 @@ def mesh_config(istio: IstioConfig) -> dict[str, Any]:
         "defaultConfig": {
             # The app starts only once its proxy is ready, so its first calls are never sent unproxied.
             "holdApplicationUntilProxyStarts": True,
-            # The TTL the proxy agent requests for its certificate (istiod caps it at MAX_WORKLOAD_CERT_TTL).
+            # The TTL the proxy agent requests for its certificate; istiod rejects (does not shorten) a request
+            # above MAX_WORKLOAD_CERT_TTL, so this must stay at or below it (config validation checks).
             "proxyMetadata": {"SECRET_TTL": go_duration(istio.workload_cert_ttl_hours)},
         },
     }

@@ -74,7 +74,8 @@ def controller_values(namespace: str, keys_sha256: pulumi.Input[str] = "") -> di
             "capabilities": {"drop": ["ALL"]},
             "seccompProfile": {"type": "RuntimeDefault"},
         },
-        # Only the controller's HTTP port is reachable (the chart's NetworkPolicy).
+        # The chart's NetworkPolicy admits only the controller's HTTP port (8080) and its metrics port (8081),
+        # from any pod (its template opens service.port and metrics.service.port with no `from`).
         "networkPolicy": {"enabled": True},
         # The chart binds its service proxier role to system:authenticated by default, exposing
         # /v1/verify and /v1/rotate to every cluster user; app teams seal offline with the published cert.

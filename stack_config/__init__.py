@@ -38,6 +38,7 @@ from stack_config.edges import (
     EgressHost,
     IngressConfig,
     JwtIssuerConfig,
+    check_egress,
 )
 from stack_config.mesh import (
     NAMESPACE,
@@ -259,6 +260,7 @@ def parse_config(
     _deployer_principal_type(s, deployer)
     _merge_ci_runner_cidrs(s)
     check_network(s)
+    check_egress(s)
     if r.problems:
         raise ConfigError(r.problems)
     return PlatformConfig(**s.values, secret_keys_present=present_secrets)

@@ -262,6 +262,22 @@ class EgressConfig:
     replicas: int = key("replicas", Integer(1, 20), "egress gateway pods", default=ByClass(prod=2, nonprod=1))
 
 
+def check_egress(s: Read) -> None:
+    """Prod names, for every app namespace let out, the external hosts it may reach (``egressHosts``).
+
+    Outside prod a namespace with ``egress: true`` and no ``egressHosts`` may reach every host of
+    ``egress.hosts``; in prod the egress gateway's authorization must come from an explicit list.
+    """
+    if not s.ctx.prod or s.r.failed("appNamespaces"):
+        return
+    for path, ns in zip(s.item_paths.get("appNamespaces", []), s.values["app_namespaces"], strict=True):
+        if ns.egress and not ns.egress_hosts:
+            s.r.report(
+                f"{path}.egressHosts",
+                "required in prod with egress: true: list the hosts of egress.hosts this namespace may reach",
+            )
+
+
 @rules(EgressConfig)
 def _egress(s: Read) -> None:
     seen: set[str] = set()

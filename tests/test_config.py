@@ -141,6 +141,16 @@ REJECTED = [
     # HTTP-only egress is never accepted (egress is HTTPS only, in every environment)
     ("dev", {"egress.hosts": [{"host": "example.com", "port": 80}]}, "egress.hosts[0].port"),
     ("dev", {"egress.hosts": [{"host": "example.com", "protocol": "TCP"}]}, "egress.hosts[0].protocol"),
+    # prod names the external hosts of every namespace let out (the egress gateway authorizes by that list)
+    (
+        "prod",
+        {
+            "appNamespaces": [
+                {"name": "web", "egress": True, "writerGroupObjectId": "6f1c2a7e-3b4d-4e5f-9a8b-1c2d3e4f5a6b"}
+            ]
+        },
+        "appNamespaces[0].egressHosts",
+    ),
     # missing required keys
     ("dev", {"location": None}, "location"),
     ("dev", {"environment": None}, "environment"),

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from .common import (
@@ -214,8 +214,8 @@ _DEFAULT_TTL_HOURS = 24  # istiod's DEFAULT_WORKLOAD_CERT_TTL default
     domain="istio",
     targets=HELM_TYPES,
     severity="medium",
-    what="istiod caps workload certificates at maxWorkloadCertTtlHours (pilot.env.MAX_WORKLOAD_CERT_TTL and DEFAULT_WORKLOAD_CERT_TTL).",
-    why="A stolen workload certificate is usable until it expires; istiod's default cap is 90 days.",
+    what="istiod signs workload certificates for at most maxWorkloadCertTtlHours (pilot.env.MAX_WORKLOAD_CERT_TTL and DEFAULT_WORKLOAD_CERT_TTL).",
+    why="A stolen workload certificate is usable until it expires; istiod's default maximum is 90 days, and it rejects (does not shorten) a longer request.",
     remediation='Set values.pilot.env.MAX_WORKLOAD_CERT_TTL (e.g. "24h") and DEFAULT_WORKLOAD_CERT_TTL (e.g. "12h") at or below the limit.',
     frameworks=("SOC 2 CC6.1", "PCI-DSS 4.0 4.2.1", "NIST 800-53 SC-12", "NIST 800-53 SC-17"),
     config={
@@ -698,3 +698,109 @@ def no_sidecar_bypass(r: Res, ctx: Ctx) -> None:
                 ctx.fail(
                     f"{label} runs with {key} {ISTIO_PROXY_UID} (istio-proxy's), so its traffic bypasses the sidecar"
                 )
+
+
+# --------------------------------------------------------------------------- egress gateway identity
+
+_EGRESS_SELECTOR = setting(
+    "object",
+    {"istio": "egressgateway"},
+    "Pod labels of the egress gateway (a Gateway selecting them is an egress gateway).",
+    additionalProperties={"type": "string"},
+)
+
+
+def _selects(selector: Any, wanted: Mapping[str, str]) -> Any:
+    """Whether a label map includes every wanted label (UNKNOWN if the map is unknown)."""
+    if selector is UNKNOWN:
+        return UNKNOWN
+    labels = as_map(selector)
+    if any(v is UNKNOWN for v in labels.values()):
+        return UNKNOWN
+    return bool(wanted) and all(labels.get(k) == v for k, v in wanted.items())
+
+
+def _identity_and_sni(rule: dict) -> Any:
+    """An egress ALLOW rule names its callers (namespaces or principals, no `*`) and the server names (SNI).
+
+    ``to.operation.hosts``/``notHosts`` are HTTP-only: on the gateway's TLS server Istio drops such a rule.
+    """
+    sources = [as_map(f.get("source")) for f in maps(rule.get("from"))]
+    conditions = maps(rule.get("when"))
+    if any(v is UNKNOWN for v in (rule.get("from"), rule.get("when"), rule.get("to"))):
+        return UNKNOWN
+    if any(k in as_map(t.get("operation")) for t in maps(rule.get("to")) for k in ("hosts", "notHosts")):
+        return False
+    named = bool(sources) and all(
+        any(as_list(src.get(k)) for k in ("namespaces", "principals"))
+        and not any(v == "*" for k in ("namespaces", "principals") for v in as_list(src.get(k)))
+        for src in sources
+    )
+    sni = any(c.get("key") == "connection.sni" and as_list(c.get("values")) for c in conditions)
+    return named and sni
+
+
+@stack_rule(
+    name="istio-egress-gateway-authorization",
+    domain="istio",
+    targets=(f"{NET}/Gateway", f"{SEC}/AuthorizationPolicy"),
+    severity="high",
+    what="An egress gateway terminates Istio mTLS (servers tls.mode ISTIO_MUTUAL) and has an ALLOW AuthorizationPolicy whose every rule names its callers (namespaces or principals) and the server names (when connection.sni).",
+    why="Without caller identity at the exit, any workload that reaches the gateway can call every allowed external host; `to.operation.hosts` is HTTP-only and never matches a TLS server.",
+    remediation="Give egress Gateway servers tls: {mode: ISTIO_MUTUAL}, route the sidecar to it with a DestinationRule tls {mode: ISTIO_MUTUAL, sni: <host>}, and add an ALLOW AuthorizationPolicy selecting the gateway with rules [{from: [{source: {namespaces: [...]}}], when: [{key: connection.sni, values: [<host>]}]}].",
+    frameworks=_EGRESS + _AUTHZ[:2],
+    config={"egressGatewaySelector": _EGRESS_SELECTOR},
+)
+def egress_gateway_authorization(stack: Stack, ctx: Ctx) -> None:
+    wanted = {k: v for k, v in as_map(ctx.config.get("egressGatewaySelector")).items() if isinstance(v, str)}
+    wanted = wanted or {"istio": "egressgateway"}
+    namespaces: dict[str, Res] = {}
+    for gw in stack.k8s_of(NET, "Gateway"):
+        selects = _selects(gw.get("spec.selector"), wanted)
+        if selects is UNKNOWN:
+            ctx.unknown(f"{gw.name}: spec.selector")
+            continue
+        if not selects:
+            continue
+        ns = gw.k8s_namespace
+        if ns is UNKNOWN:
+            ctx.unknown(f"{gw.name}: metadata.namespace")
+            continue
+        namespaces.setdefault(ns, gw)
+        for i, server in enumerate(maps(gw.get("spec.servers"))):
+            mode = as_map(server.get("tls")).get("mode") if server.get("tls") is not UNKNOWN else UNKNOWN
+            if mode is UNKNOWN:
+                ctx.unknown(f"{gw.name}: spec.servers[{i}].tls.mode")
+            elif mode != "ISTIO_MUTUAL":
+                ctx.fail(
+                    f"egress Gateway {ns}/{gw.k8s_name} server {i} has tls.mode {mode or 'unset'!r}; "
+                    "ISTIO_MUTUAL lets the gateway see the caller's identity",
+                    gw.urn,
+                )
+    if not namespaces:
+        raise NotApplicable("the stack declares no egress Gateway")
+    for ns, gw in namespaces.items():
+        verdicts = []
+        for ap in stack.k8s_of(SEC, "AuthorizationPolicy"):
+            if ap.k8s_namespace is UNKNOWN:
+                verdicts.append(UNKNOWN)
+                continue
+            if ap.k8s_namespace != ns or ap.get("spec.action") not in (None, "ALLOW"):
+                continue
+            selects = _selects(ap.get("spec.selector.matchLabels"), wanted)
+            rules = ap.get("spec.rules")
+            if selects is UNKNOWN or rules is UNKNOWN:
+                verdicts.append(UNKNOWN)
+            elif selects:
+                checked = [_identity_and_sni(r) for r in maps(rules)]
+                verdicts.append(UNKNOWN if UNKNOWN in checked else all(checked))
+        if True in verdicts:
+            continue
+        if UNKNOWN in verdicts:
+            ctx.unknown(f"{ns}: AuthorizationPolicy")
+        else:
+            ctx.fail(
+                f"egress gateway in namespace {ns!r} has no ALLOW AuthorizationPolicy naming callers and "
+                "connection.sni for every rule",
+                gw.urn,
+            )

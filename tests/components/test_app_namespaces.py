@@ -133,12 +133,13 @@ CALLERS = [
 REQUESTS = [Request(c, m, p) for c, m, p in itertools.product(CALLERS, ["GET", "POST"], ["/", "/metrics", "/admin"])]
 
 
-def expected_allowed(ns_cfg: Mapping[str, Any], prometheus_ns: str, req: Request) -> bool:
+def expected_allowed(ns_cfg: Mapping[str, Any], req: Request) -> bool:
     """What the config says, written independently of the component.
 
     Principals are matched whole (trust domain included); a namespace source matches the namespace
     part of the peer identity (Istio does not compare trust domains there: only certificates chained
-    to the mesh's root are accepted under STRICT mTLS at all).
+    to the mesh's root are accepted under STRICT mTLS at all). Prometheus gets nothing here: it scrapes
+    the merged-metrics port 15020, which the sidecar does not capture (NetworkPolicy is the control).
     """
     if req.principal is None:
         return False
@@ -151,12 +152,7 @@ def expected_allowed(ns_cfg: Mapping[str, Any], prometheus_ns: str, req: Request
                 return True
         elif req.namespace == caller:
             return True
-    return bool(
-        ns_cfg.get("prometheusScrape")
-        and req.namespace == prometheus_ns
-        and req.method == "GET"
-        and req.path == "/metrics"
-    )
+    return False
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
@@ -166,7 +162,7 @@ def test_exactly_the_configured_callers_are_allowed(stack, dev, prod, raw_config
     for ns_cfg in raw["appNamespaces"]:
         policies = authz_in(run, ns_cfg["name"])
         for req in REQUESTS:
-            want = expected_allowed(ns_cfg, raw["prometheusNamespace"], req)
+            want = expected_allowed(ns_cfg, req)
             assert istio_allows(policies, req) is want, (ns_cfg["name"], req)
         # Some request is allowed (the test is not vacuous) and most are not.
         assert any(istio_allows(policies, r) for r in REQUESTS)
@@ -189,12 +185,8 @@ def test_allow_policies_name_the_exact_identities(dev):
     assert shop["allow-callers"]["rules"][0]["from"] == [
         {"source": {"principals": ["cluster.local/ns/payments/sa/checkout"]}}
     ]
-    assert shop["allow-prometheus-scrape"]["rules"] == [
-        {
-            "from": [{"source": {"namespaces": ["monitoring"]}}],
-            "to": [{"operation": {"methods": ["GET"], "paths": ["/metrics"]}}],
-        }
-    ]
+    # No AuthorizationPolicy for Prometheus: 15020 bypasses Envoy, so one would never match (dead config).
+    assert "allow-prometheus-scrape" not in shop
     payments = {p["metadata"]["name"] for p in authz_in(dev, "payments")}
     assert "allow-ingress-gateway" not in payments  # allowFromIngress: false
 

@@ -48,6 +48,7 @@ STACK_RULES = {
     "istio-mesh-mtls-default",
     "istio-namespace-default-deny",
     "network-egress-allow-list-consistent",
+    "istio-egress-gateway-authorization",
 }
 
 

@@ -8,6 +8,7 @@ from tests.policies.analyzer import (
     AUTHZ_TYPE,
     CLUSTER_TYPE,
     DELETE,
+    GATEWAY_TYPE,
     NAMESPACE_TYPE,
     PA_TYPE,
     RELEASE_TYPE,
@@ -17,6 +18,7 @@ from tests.policies.analyzer import (
     StackResource,
     analyze_stack,
     default_deny,
+    k8s,
     names,
     report,
     set_path,
@@ -105,8 +107,49 @@ def valid_stack() -> dict[str, StackResource]:
             },
         ),
         "deny": StackResource(AUTHZ_TYPE, "shop-allow-nothing", default_deny("shop")),
+        "egress-gw": StackResource(GATEWAY_TYPE, "egress-api", egress_gateway()),
+        "egress-authz": StackResource(AUTHZ_TYPE, "egress-callers", egress_authorization()),
     }
     return res
+
+
+def egress_gateway() -> dict:
+    return k8s(
+        "networking.istio.io/v1",
+        "Gateway",
+        "egress-api-github-com",
+        "istio-egress",
+        {
+            "selector": {"istio": "egressgateway"},
+            "servers": [
+                {
+                    "port": {"number": 443, "name": "tls-api-github-com", "protocol": "TLS"},
+                    "hosts": ["api.github.com"],
+                    "tls": {"mode": "ISTIO_MUTUAL"},
+                }
+            ],
+        },
+    )
+
+
+def egress_authorization() -> dict:
+    return k8s(
+        "security.istio.io/v1",
+        "AuthorizationPolicy",
+        "allow-egress-callers",
+        "istio-egress",
+        {
+            "selector": {"matchLabels": {"istio": "egressgateway"}},
+            "action": "ALLOW",
+            "rules": [
+                {
+                    "from": [{"source": {"namespaces": ["shop"]}}],
+                    "to": [{"operation": {"ports": ["443"]}}],
+                    "when": [{"key": "connection.sni", "values": ["api.github.com"]}],
+                }
+            ],
+        },
+    )
 
 
 def run(resources: dict[str, StackResource], config="prod"):
@@ -157,6 +200,15 @@ CHANGES = [
     ("istio-namespace-default-deny", _without("deny")),
     ("istio-namespace-default-deny", _props("deny", "spec", {"action": "DENY", "rules": [{}]})),
     ("istio-namespace-default-deny", _props("deny", "metadata.namespace", "payments")),
+    ("istio-egress-gateway-authorization", _without("egress-authz")),
+    ("istio-egress-gateway-authorization", _props("egress-gw", "spec.servers.0.tls.mode", "PASSTHROUGH")),
+    ("istio-egress-gateway-authorization", _props("egress-authz", "spec.rules.0.when", DELETE)),
+    ("istio-egress-gateway-authorization", _props("egress-authz", "spec.rules.0.from.0.source.namespaces", ["*"])),
+    (
+        "istio-egress-gateway-authorization",
+        _props("egress-authz", "spec.rules.0.to", [{"operation": {"hosts": ["api.github.com"]}}]),
+    ),
+    ("istio-egress-gateway-authorization", _props("egress-authz", "metadata.namespace", "shop")),
 ]
 
 
