@@ -123,6 +123,7 @@ def outbound_path(
                 virtual_network_name=base.vnet_name,
                 route_table_name=base.route_table_name,
                 private_cluster=cfg.cluster.private_cluster,
+                is_prod=cfg.is_prod,
                 availability_zones=cfg.cluster.system_pool.availability_zones,
                 # A public vault is reached by the CSI driver over its public name, through the firewall.
                 node_fqdns=[] if endpoint else [vault.vault_uri.apply(vault_host)],

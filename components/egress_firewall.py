@@ -60,6 +60,7 @@ class EgressFirewallArgs:
     virtual_network_name: pulumi.Input[str]  # PlatformBase.vnet_name
     route_table_name: pulumi.Input[str]  # PlatformBase.route_table_name: gets the default route
     private_cluster: bool  # a public API server also needs the node-to-control-plane tunnel ports
+    is_prod: bool
     availability_zones: tuple[str, ...] = ()
     # Hosts the nodes themselves reach beyond AKS, e.g. the vault while it is public (CSI driver).
     node_fqdns: Sequence[pulumi.Input[str]] = ()
@@ -100,7 +101,8 @@ class EgressFirewall(pulumi.ComponentResource):
             public_ip_address_version=network.IPVersion.I_PV4,
             zones=list(args.availability_zones) or None,
             tags={**args.tags, "platform-role": "egress-firewall"},
-            opts=child,
+            # The ingress DNS records and partners' allow-lists point at this address: prod must not lose it.
+            opts=pulumi.ResourceOptions(parent=self, protect=args.is_prod),
         )
         self.public_ip_address = pip.ip_address.apply(lambda ip: ip or "")
         policy = network.FirewallPolicy(

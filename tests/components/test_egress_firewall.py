@@ -45,7 +45,8 @@ def test_firewall_standard_in_its_own_subnet_with_a_policy_that_denies_threats(p
     assert firewall.get("zones") == ["1", "2", "3"]
     policy = prod.one(POLICY)
     assert policy.get("sku") == {"tier": "Standard"} and policy.get("threatIntelMode") == "Deny"
-    assert prod.one(PIP, "egress-fw-pip").get("publicIPAllocationMethod") == "Static"
+    pip = prod.one(PIP, "egress-fw-pip")
+    assert pip.get("publicIPAllocationMethod") == "Static" and pip.protect is True
 
 
 def test_mesh_rule_is_generated_from_the_egress_allow_list(prod):
