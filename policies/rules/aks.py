@@ -180,6 +180,27 @@ def network_policy(r: Res, ctx: Ctx) -> None:
 
 
 @resource_rule(
+    name="aks-istio-cni-dataplane",
+    domain="aks",
+    targets=(MANAGED_CLUSTER,),
+    severity="high",
+    what="The cluster network is one the chained Istio CNI works on: networkPlugin azure (not kubenet or none), no Cilium L7 network policies (advancedNetworking.security.advancedNetworkPolicies L7).",
+    why="With kubenet istio-cni fails its validation (istio/istio#27591), with networkPlugin none the platform does not know the CNI, and Cilium's L7 (HTTP) policies are incompatible with Istio mTLS (Cilium's Istio integration guide); meshed pods would then stay in Init or lose traffic.",
+    remediation="Use networkPlugin azure (overlay) with networkPolicy cilium/networkDataplane cilium (docs/istio.md, 'Istio CNI on AKS'); keep advancedNetworkPolicies at FQDN or None.",
+    frameworks=_NETWORK,
+)
+def istio_cni_dataplane(r: Res, ctx: Ctx) -> None:
+    expect(
+        r, ctx, "networkProfile.networkPlugin", one_of("azure"), "allowed: azure (kubenet and none are not supported)"
+    )
+    l7 = r.get("networkProfile.advancedNetworking.security.advancedNetworkPolicies")
+    if ctx.known(l7, "networkProfile.advancedNetworking.security.advancedNetworkPolicies") and l7 == "L7":
+        ctx.fail(
+            "networkProfile.advancedNetworking.security.advancedNetworkPolicies is 'L7'; Cilium L7 policies break Istio mTLS"
+        )
+
+
+@resource_rule(
     name="aks-workload-identity",
     domain="aks",
     targets=(MANAGED_CLUSTER,),
