@@ -9,6 +9,7 @@ import pulumi
 
 from components.admission_policies import AdmissionPolicies, AdmissionPoliciesArgs
 from components.aks_cluster import AksCluster, AksClusterArgs
+from components.alerts import PlatformAlerts, PlatformAlertsArgs
 from components.app_namespaces import AppNamespaces, AppNamespacesArgs
 from components.app_tenancy import AppTenancy, AppTenancyArgs
 from components.base import PlatformBase, PlatformBaseArgs
@@ -17,6 +18,8 @@ from components.egress_gateway import EgressGateway, EgressGatewayArgs
 from components.ingress_gateway import IngressGateway, IngressGatewayArgs
 from components.istio_mesh import IstioMesh, IstioMeshArgs
 from components.key_vault import KeyVault, KeyVaultArgs
+from components.log_retention import LogRetention, LogRetentionArgs
+from components.observability import Observability, ObservabilityArgs
 from components.platform_outputs import export_outputs
 from components.private_endpoints import VaultPrivateEndpoint, VaultPrivateEndpointArgs
 from components.runner_peering import RunnerPeering, RunnerPeeringArgs
@@ -193,7 +196,6 @@ def edges(
             tags=base.tags,
             availability_zones=cfg.cluster.user_pool.availability_zones,
             app_namespaces=cfg.app_namespaces,
-            prometheus_namespace=cfg.prometheus_namespace,
             depends_on=mesh.ready,
             istiod_namespace=mesh.root_namespace,
             key_vault_name=vault.vault_name,
@@ -214,13 +216,79 @@ def edges(
             revision=mesh.revision,
             is_prod=cfg.is_prod,
             app_namespaces=cfg.app_namespaces,
-            prometheus_namespace=cfg.prometheus_namespace,
             depends_on=mesh.ready,
             istiod_namespace=mesh.root_namespace,
         ),
         opts=in_cluster,
     )
     return ingress, egress
+
+
+def observability(
+    cfg: PlatformConfig,
+    base: PlatformBase,
+    cluster: AksCluster,
+    vault: KeyVault,
+    sealing_key: SealingKey,
+    sealed_secrets: SealedSecrets,
+    mesh: IstioMesh,
+    in_cluster: pulumi.ResourceOptions,
+) -> None:
+    """Logs and metrics collected, security tables kept, and alerts on what matters (docs/observability.md)."""
+    obs = cfg.observability
+    mesh_namespaces = [mesh.root_namespace, cfg.ingress.namespace, cfg.egress.namespace]
+    collection = Observability(
+        "observability",
+        ObservabilityArgs(
+            config=obs,
+            resource_prefix=cfg.resource_prefix,
+            location=cfg.location,
+            resource_group_name=base.resource_group_name,
+            log_analytics_workspace_id=base.log_analytics_workspace_id,
+            cluster_id=cluster.cluster_id,
+            collected_namespaces=[*mesh_namespaces, cfg.sealed_secrets.namespace, *(ns.name for ns in cfg.app_namespaces)],
+            scraped_namespaces=[*mesh_namespaces, *(ns.name for ns in cfg.app_namespaces if ns.prometheus_scrape)],
+            tags=base.tags,
+        ),
+        opts=in_cluster,
+    )
+    LogRetention(
+        "log-retention",
+        LogRetentionArgs(
+            config=obs,
+            interactive_retention_days=cfg.cluster.log_retention_days,
+            resource_prefix=cfg.resource_prefix,
+            location=cfg.location,
+            is_prod=cfg.is_prod,
+            resource_group_name=base.resource_group_name,
+            workspace_name=base.log_analytics_workspace_name,
+            tags=base.tags,
+        ),
+    )
+    certificates = {f"sealing-key-gen{p.generation}": p.certificate_pem for p in sealing_key.key_pairs}
+    if cfg.ingress.tls_certificate_pem is not None:
+        certificates["ingress"] = cfg.ingress.tls_certificate_pem
+    PlatformAlerts(
+        "alerts",
+        PlatformAlertsArgs(
+            config=obs,
+            resource_prefix=cfg.resource_prefix,
+            location=cfg.location,
+            resource_group_name=base.resource_group_name,
+            log_analytics_workspace_id=base.log_analytics_workspace_id,
+            monitor_workspace_id=collection.monitor_workspace_id,
+            cluster_name=cluster.cluster_name,
+            sealed_secrets_namespace=cfg.sealed_secrets.namespace,
+            sealed_secrets_controller=sealed_secrets.controller_name,
+            sealing_key_secret_prefix=sealed_secrets.key_secret_prefix,
+            certificates=certificates,
+            # The deployer writes the keys; the CSI add-on reads the ingress certificate.
+            key_vault_readers=[vault.writer_role_assignment.principal_id, cluster.secrets_provider_object_id],
+            egress_namespace=cfg.egress.namespace,
+            istiod_namespace=mesh.root_namespace,
+            tags=base.tags,
+        ),
+    )
 
 
 def environment(cfg: PlatformConfig) -> None:
@@ -241,6 +309,7 @@ def environment(cfg: PlatformConfig) -> None:
             tags=base.tags,
             node_subnet_id=base.node_subnet_id,
             depends_on=network_ready,
+            audit_reads=cfg.observability.audit_reads,
         ),
     )
 
@@ -259,12 +328,12 @@ def environment(cfg: PlatformConfig) -> None:
         IstioMeshArgs(
             config=cfg.istio,
             is_prod=cfg.is_prod,
-            prometheus_namespace=cfg.prometheus_namespace,
             gateway_namespaces=(cfg.ingress.namespace, cfg.egress.namespace),
         ),
         opts=in_cluster,
     )
     ingress, egress = edges(cfg, base, cluster, vault, mesh, in_cluster, firewall)
+    observability(cfg, base, cluster, vault, sealing_key, sealed_secrets, mesh, in_cluster)
     app_namespaces = AppNamespaces(
         "apps",
         AppNamespacesArgs(
@@ -273,7 +342,6 @@ def environment(cfg: PlatformConfig) -> None:
             trust_domain=mesh.trust_domain,
             ingress_namespace=cfg.ingress.namespace,
             egress_namespace=cfg.egress.namespace,
-            prometheus_namespace=cfg.prometheus_namespace,
             depends_on=mesh.ready,
             istiod_namespace=mesh.root_namespace,
             mtls_exception_namespaces=frozenset(e.namespace for e in cfg.istio.mtls_exceptions),

@@ -28,6 +28,12 @@ AUTO_UPGRADE_SCHEDULE = "aksManagedAutoUpgradeSchedule"
 # Control-plane logs sent to Log Analytics: who changed what (audit, minus reads), Entra ID
 # authentication decisions (guard) and API server errors.
 DIAGNOSTIC_LOG_CATEGORIES = ("kube-audit-admin", "guard", "kube-apiserver")
+# Every audit event including get/list/watch (table AKSAudit): the only record of who read the sealing-key
+# Secret. "AKSAuditAdmin ... excluding events with the get and list verbs" (Azure Monitor table reference).
+AUDIT_READS_CATEGORY = "kube-audit"
+# Container Insights through the managed-identity Azure Monitor agent (ama-logs pods in kube-system); the
+# config keys follow Microsoft's onboarding Bicep (microsoft/Docker-Provider, onboarding-msi-bicep).
+CONTAINER_INSIGHTS_ADDON = "omsagent"
 
 KEY_VAULT_CSI_ADDON = "azureKeyvaultSecretsProvider"
 
@@ -68,6 +74,12 @@ class AksClusterArgs:
     # EgressFirewall.ready (userDefinedRouting: the route and the firewall exist before any node boots) and
     # RunnerPeering.ready (a private API server is reached through it).
     depends_on: Sequence[pulumi.Resource] = ()
+    audit_reads: bool = True  # observability.auditReads: also collect kube-audit (reads included)
+
+
+def diagnostic_log_categories(audit_reads: bool) -> tuple[str, ...]:
+    """The control-plane log categories sent to the workspace; reads of Secrets only with ``audit_reads``."""
+    return (*DIAGNOSTIC_LOG_CATEGORIES, AUDIT_READS_CATEGORY) if audit_reads else DIAGNOSTIC_LOG_CATEGORIES
 
 
 def maintenance_window_args(window: MaintenanceWindow) -> cs.MaintenanceWindowArgs:
@@ -212,8 +224,14 @@ def network_profile(cc: ClusterConfig) -> cs.ContainerServiceNetworkProfileArgs:
     )
 
 
-def addon_profiles() -> dict[str, cs.ManagedClusterAddonProfileArgs]:
+def addon_profiles(log_analytics_workspace_id: pulumi.Input[str]) -> dict[str, cs.ManagedClusterAddonProfileArgs]:
     return {
+        # Container logs (mesh access logs, istiod, the sealed-secrets controller) to the workspace; the
+        # agent authenticates with its managed identity (useAADAuth), no workspace key on the nodes.
+        CONTAINER_INSIGHTS_ADDON: cs.ManagedClusterAddonProfileArgs(
+            enabled=True,
+            config={"logAnalyticsWorkspaceResourceID": log_analytics_workspace_id, "useAADAuth": "true"},
+        ),
         # Azure Policy (Gatekeeper) enforces the pod security baseline initiative assigned below at admission.
         "azurepolicy": cs.ManagedClusterAddonProfileArgs(enabled=True),
         # The CSI driver reads certificates (the ingress wildcard) from Key Vault; rotation keeps
@@ -234,6 +252,12 @@ AUTO_SCALER_PROFILE = cs.ManagedClusterPropertiesAutoScalerProfileArgs(
     scale_down_unneeded_time="10m",
     scale_down_delay_after_add="10m",
     max_graceful_termination_sec="600",
+)
+
+# Managed Prometheus: AKS runs the ama-metrics scraper; where it sends the metrics is the data collection
+# rule associated with the cluster (components/observability.py).
+AZURE_MONITOR_PROFILE = cs.ManagedClusterAzureMonitorProfileArgs(
+    metrics=cs.ManagedClusterAzureMonitorProfileMetricsArgs(enabled=True)
 )
 
 STORAGE_PROFILE = cs.ManagedClusterStorageProfileArgs(
@@ -297,9 +321,13 @@ class AksCluster(pulumi.ComponentResource):
             name=f"{cluster_name}-to-law",
             resource_uri=cluster.id,
             workspace_id=args.log_analytics_workspace_id,
-            # Resource-specific tables (AKSAuditAdmin, AKSControlPlane) instead of AzureDiagnostics.
+            # Resource-specific tables (AKSAudit, AKSAuditAdmin, AKSControlPlane) instead of AzureDiagnostics:
+            # AKSAudit exists only as a resource-specific table, and the alerts query these tables.
             log_analytics_destination_type="Dedicated",
-            logs=[monitor.DiagnosticsLogSettingsArgs(category=c, enabled=True) for c in DIAGNOSTIC_LOG_CATEGORIES],
+            logs=[
+                monitor.DiagnosticsLogSettingsArgs(category=c, enabled=True)
+                for c in diagnostic_log_categories(args.audit_reads)
+            ],
             opts=child,
         )
         self._pod_security_assignment(name, cluster_name, cluster)
@@ -345,7 +373,8 @@ class AksCluster(pulumi.ComponentResource):
             oidc_issuer_profile=cs.ManagedClusterOIDCIssuerProfileArgs(enabled=True),
             security_profile=security_profile(args.log_analytics_workspace_id),
             network_profile=network_profile(cc),
-            addon_profiles=addon_profiles(),
+            addon_profiles=addon_profiles(args.log_analytics_workspace_id),
+            azure_monitor_profile=AZURE_MONITOR_PROFILE,
             agent_pool_profiles=pools,
             auto_scaler_profile=AUTO_SCALER_PROFILE,
             storage_profile=STORAGE_PROFILE,

@@ -10,12 +10,11 @@ For each configured namespace:
   app's own containers must still set ``seccompProfile: RuntimeDefault`` (pod or container level);
 - an ``allow-nothing`` AuthorizationPolicy (empty spec: selects every workload, allows no request),
   then explicit ALLOW policies for exactly the configured callers: the ingress gateway's identity,
-  peer namespaces or service accounts (SPIFFE principals). Prometheus needs no AuthorizationPolicy:
-  it scrapes the merged metrics on 15020, which the sidecar does not capture (the agent serves it and
-  fetches the app's metrics over loopback), so only the NetworkPolicy on 15020 controls it;
+  peer namespaces or service accounts (SPIFFE principals);
 - default-deny NetworkPolicies (ingress and egress) plus what the mesh needs at L4: DNS, istiod
-  xDS (15012), the allowed callers, the ingress gateway, Prometheus on the merged-metrics port
-  (15020) and, where ``egress: true``, the egress gateway on 443. Istio authorization alone runs
+  xDS (15012), the allowed callers, the ingress gateway, the managed Prometheus scraper on the
+  merged-metrics port (15020; the sidecar does not capture it, so no AuthorizationPolicy can gate the
+  scrape) and, where ``egress: true``, the egress gateway on 443. Istio authorization alone runs
   inside the pod's own sidecar; the NetworkPolicies hold even for a pod without one.
 """
 
@@ -56,7 +55,6 @@ class AppNamespacesArgs:
     trust_domain: str  # IstioMesh.trust_domain
     ingress_namespace: str  # cfg.ingress.namespace
     egress_namespace: str  # cfg.egress.namespace
-    prometheus_namespace: str | None = None  # cfg.prometheus_namespace
     depends_on: Sequence[pulumi.Resource] = ()  # IstioMesh.ready: the CRDs and istiod exist before any policy
     istiod_namespace: str = ROOT_NAMESPACE
     mtls_exception_namespaces: frozenset[str] = frozenset()  # cfg.istio.mtls_exceptions (nonprod only)
@@ -235,13 +233,9 @@ class AppNamespaces(pulumi.ComponentResource):
                 egress=[k8s.networking.v1.NetworkPolicyEgressRuleArgs(to=[netpol.namespaces_peer(callees)])],
                 opts=opts,
             )
-        if ns.prometheus_scrape and args.prometheus_namespace:
+        if ns.prometheus_scrape:
             netpol.allow_prometheus_scrape(
-                f"{resource_prefix}-allow-prometheus-scrape",
-                ns_name,
-                args.prometheus_namespace,
-                (MERGED_METRICS_PORT,),
-                opts,
+                f"{resource_prefix}-allow-prometheus-scrape", ns_name, (MERGED_METRICS_PORT,), opts
             )
         if ns.egress:
             # External hosts are reached only through the egress gateway (REGISTRY_ONLY alone is not a boundary).

@@ -60,6 +60,7 @@ class PlatformBase(pulumi.ComponentResource):
     node_subnet: network.Subnet | None  # later subnets of the VNet wait for it (one subnet write at a time)
     route_table_name: pulumi.Output[str] | None  # egressFirewall: EgressFirewall adds the default route
     log_analytics_workspace_id: pulumi.Output[str]
+    log_analytics_workspace_name: pulumi.Output[str]
 
     def __init__(self, name: str, args: PlatformBaseArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("platform:base:PlatformBase", name, None, opts)
@@ -84,7 +85,9 @@ class PlatformBase(pulumi.ComponentResource):
             self.node_subnet_id = pulumi.Output.from_input(args.network.existing_subnet_id)
         elif args.network is not None:
             self._network(name, base_name, args.network, args.location, rg)
-        self.log_analytics_workspace_id = self._workspace(name, base_name, args, rg).id
+        workspace = self._workspace(name, base_name, args, rg)
+        self.log_analytics_workspace_id = workspace.id
+        self.log_analytics_workspace_name = workspace.name
 
         self.register_outputs(
             {
@@ -96,6 +99,7 @@ class PlatformBase(pulumi.ComponentResource):
                 "node_subnet_id": self.node_subnet_id,
                 "route_table_name": self.route_table_name,
                 "log_analytics_workspace_id": self.log_analytics_workspace_id,
+                "log_analytics_workspace_name": self.log_analytics_workspace_name,
             }
         )
 

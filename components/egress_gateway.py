@@ -64,7 +64,6 @@ class EgressGatewayArgs:
     revision: str  # IstioMesh.revision
     is_prod: bool
     app_namespaces: tuple[AppNamespaceConfig, ...] = ()  # those with egress: true see and reach the exit
-    prometheus_namespace: str | None = None
     depends_on: Sequence[pulumi.Resource] = ()  # IstioMesh.ready: CRDs and istiod before any Istio object
     istiod_namespace: str = ROOT_NAMESPACE
 
@@ -181,7 +180,7 @@ class EgressGateway(pulumi.ComponentResource):
         self, name: str, args: EgressGatewayArgs, egress_apps: list[str], opts: pulumi.ResourceOptions
     ) -> None:
         ns_name = args.config.namespace
-        gateway_network_policies(name, ns_name, args.istiod_namespace, args.revision, args.prometheus_namespace, opts)
+        gateway_network_policies(name, ns_name, args.istiod_namespace, args.revision, opts)
         if egress_apps:
             netpol.network_policy(
                 f"{name}-np-from-apps",

@@ -106,7 +106,6 @@ def gateway_network_policies(
     namespace: str,
     istiod_namespace: str,
     revision: str,
-    prometheus_namespace: str | None,
     opts: pulumi.ResourceOptions,
 ) -> None:
     """The gateway namespace's baseline (``<name>-np-*``), and Prometheus on the Envoy and agent metrics ports.
@@ -117,11 +116,6 @@ def gateway_network_policies(
     netpol.baseline_network_policies(
         f"{name}-np", namespace, istiod_namespace=istiod_namespace, revision=revision, opts=opts
     )
-    if prometheus_namespace:
-        netpol.allow_prometheus_scrape(
-            f"{name}-np-allow-prometheus",
-            namespace,
-            prometheus_namespace,
-            (MERGED_METRICS_PORT, ENVOY_METRICS_PORT),
-            opts,
-        )
+    netpol.allow_prometheus_scrape(
+        f"{name}-np-allow-prometheus", namespace, (MERGED_METRICS_PORT, ENVOY_METRICS_PORT), opts
+    )

@@ -90,7 +90,6 @@ class IngressGatewayArgs:
     tags: Mapping[str, str] = field(default_factory=dict)  # PlatformBase.tags
     availability_zones: tuple[str, ...] = ()  # the user pool's zones: the public IP's zones in prod
     app_namespaces: tuple[AppNamespaceConfig, ...] = ()  # those with allowFromIngress are reachable
-    prometheus_namespace: str | None = None
     depends_on: Sequence[pulumi.Resource] = ()  # IstioMesh.ready: CRDs and istiod before any Istio object
     istiod_namespace: str = ROOT_NAMESPACE
     # tlsSource keyVault: where the wildcard certificate lives and who may read it.
@@ -314,7 +313,7 @@ class IngressGateway(pulumi.ComponentResource):
 
     def _network_policies(self, name: str, args: IngressGatewayArgs, opts: pulumi.ResourceOptions) -> None:
         ns_name = args.config.namespace
-        gateway_network_policies(name, ns_name, args.istiod_namespace, args.revision, args.prometheus_namespace, opts)
+        gateway_network_policies(name, ns_name, args.istiod_namespace, args.revision, opts)
         netpol.network_policy(
             f"{name}-np-allow-public",
             ns_name,

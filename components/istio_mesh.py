@@ -68,6 +68,8 @@ ACCESS_LOG_FIELDS: dict[str, str] = {
     "response_code_details": "%RESPONSE_CODE_DETAILS%",
     "connection_termination_details": "%CONNECTION_TERMINATION_DETAILS%",
     "upstream_transport_failure_reason": "%UPSTREAM_TRANSPORT_FAILURE_REASON%",
+    # Server-side TLS handshake failures (a peer without a valid mesh certificate): the mTLS-failure alert reads it.
+    "downstream_transport_failure_reason": "%DOWNSTREAM_TRANSPORT_FAILURE_REASON%",
     "bytes_received": "%BYTES_RECEIVED%",
     "bytes_sent": "%BYTES_SENT%",
     "duration": "%DURATION%",
@@ -85,8 +87,6 @@ class IstioMeshArgs:
 
     config: IstioConfig
     is_prod: bool
-    # Namespace allowed to scrape istiod's monitoring port (None: nobody).
-    prometheus_namespace: str | None = None
     # Gateway namespaces (ingress, egress): their proxies need xDS even if not labelled for injection.
     gateway_namespaces: tuple[str, ...] = ()
 
@@ -373,14 +373,12 @@ class IstioMesh(pulumi.ComponentResource):
                 + ([netpol.namespaces_peer(args.gateway_namespaces)] if args.gateway_namespaces else []),
                 ports=[netpol.tcp(XDS_PORT)],
             ),
+            # istiod's metrics (CA issuance and expiry, push errors), plaintext, for the managed scraper only.
+            k8s.networking.v1.NetworkPolicyIngressRuleArgs(
+                from_=[netpol.metrics_scraper_peer()],
+                ports=[netpol.tcp(MONITORING_PORT)],
+            ),
         ]
-        if args.prometheus_namespace:
-            rules.append(
-                k8s.networking.v1.NetworkPolicyIngressRuleArgs(
-                    from_=[netpol.labelled_namespaces_peer({NAMESPACE_NAME_LABEL: args.prometheus_namespace})],
-                    ports=[netpol.tcp(MONITORING_PORT)],
-                )
-            )
         return [
             # Nothing reaches istio-system unless a rule below says so (egress stays open: istiod
             # talks to the API server and fetches JWKS from issuers outside the cluster).

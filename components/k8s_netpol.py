@@ -17,6 +17,8 @@ from components.mesh_names import (
     DNS_POD_LABELS,
     DNS_PORT,
     KUBE_SYSTEM_NAMESPACE,
+    METRICS_SCRAPER_NAMESPACE,
+    METRICS_SCRAPER_POD_LABELS,
     NAMESPACE_NAME_LABEL,
     XDS_PORT,
     istiod_pod_labels,
@@ -139,14 +141,22 @@ def baseline_network_policies(
     ]
 
 
+def metrics_scraper_peer() -> k8s.networking.v1.NetworkPolicyPeerArgs:
+    """The managed Prometheus scraper's pods (``ama-metrics`` in kube-system), nothing else in kube-system."""
+    return namespaces_peer([METRICS_SCRAPER_NAMESPACE], METRICS_SCRAPER_POD_LABELS)
+
+
 def allow_prometheus_scrape(
     resource_name: str,
     namespace: pulumi.Input[str],
-    prometheus_namespace: str,
     ports: Sequence[int],
     opts: pulumi.ResourceOptions,
 ) -> k8s.networking.v1.NetworkPolicy:
-    """Prometheus (its namespace only) may reach the metrics ports of every pod, and nothing else."""
+    """The managed Prometheus scraper may reach the metrics ports of every pod here, and nothing else.
+
+    The scrape is plaintext and bypasses the sidecar (the injector excludes 15020 and 15090 from inbound
+    capture), so no AuthorizationPolicy sees it: this L4 rule is the only gate.
+    """
     return network_policy(
         resource_name,
         namespace,
@@ -154,7 +164,7 @@ def allow_prometheus_scrape(
         None,
         ingress=[
             k8s.networking.v1.NetworkPolicyIngressRuleArgs(
-                from_=[namespaces_peer([prometheus_namespace])],
+                from_=[metrics_scraper_peer()],
                 ports=[tcp(p) for p in ports],
             )
         ],

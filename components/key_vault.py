@@ -112,6 +112,8 @@ class KeyVault(pulumi.ComponentResource):
             name=f"{vault_name}-to-law",
             resource_uri=self.vault.id,
             workspace_id=args.log_analytics_workspace_id,
+            # Resource-specific table AZKVAuditLogs (the unexpected-reader alert queries it), not AzureDiagnostics.
+            log_analytics_destination_type="Dedicated",
             logs=[monitor.DiagnosticsLogSettingsArgs(category_group="allLogs", enabled=True)],
             metrics=[monitor.DiagnosticsMetricSettingsArgs(category="AllMetrics", enabled=True)],
             opts=pulumi.ResourceOptions(parent=self),

@@ -27,6 +27,13 @@ KUBE_SYSTEM_NAMESPACE = "kube-system"
 DNS_POD_LABELS = {"k8s-app": "kube-dns"}  # CoreDNS on AKS
 DNS_PORT = 53
 
+# The AKS managed Prometheus scraper (azureMonitorProfile.metrics). Its replica Deployment ``ama-metrics``
+# runs the cluster-wide jobs (custom scrape config, pod annotations); AKS-managed, in kube-system, without
+# a sidecar and without hostNetwork, so NetworkPolicies see its pod IP. Labels from the add-on chart
+# (Azure/prometheus-collector otelcollector/deploy/addon-chart/azure-monitor-metrics-addon/templates).
+METRICS_SCRAPER_NAMESPACE = KUBE_SYSTEM_NAMESPACE
+METRICS_SCRAPER_POD_LABELS = {"rsName": "ama-metrics"}
+
 # --------------------------------------------------------------------------- Istio control plane
 
 ISTIO_CHART_REPO = "https://istio-release.storage.googleapis.com/charts"

@@ -100,6 +100,7 @@ class SealedSecrets(pulumi.ComponentResource):
     namespace: pulumi.Output[str]
     namespace_resource: k8s.core.v1.Namespace
     controller_name: str
+    key_secret_prefix: str  # every key Secret's name starts with it (the audit alert watches reads of them)
     key_secrets: list[k8s.core.v1.Secret]
     release: k8s.helm.v3.Release
 
@@ -148,7 +149,14 @@ class SealedSecrets(pulumi.ComponentResource):
 
         self.namespace = self.namespace_resource.metadata.name
         self.controller_name = CONTROLLER_NAME
-        self.register_outputs({"namespace": self.namespace, "controller_name": self.controller_name})
+        self.key_secret_prefix = KEY_PREFIX
+        self.register_outputs(
+            {
+                "namespace": self.namespace,
+                "controller_name": self.controller_name,
+                "key_secret_prefix": self.key_secret_prefix,
+            }
+        )
 
     def _key_secrets(self, name: str, keys: Sequence[SealingKeyPair]) -> list[k8s.core.v1.Secret]:
         """One ``kubernetes.io/tls`` Secret a generation, oldest first.

@@ -9,8 +9,8 @@ any resource is registered. Defaults are the secure choice; production is strict
 non-production, never looser.
 
 Sections: ``cluster`` (cluster.py), ``keyVault`` and ``sealedSecrets`` (vault.py), ``istio``,
-``appNamespaces`` and ``prometheusNamespace`` (mesh.py), ``ingress`` and ``egress`` (edges.py); the rules
-between the network, the vault and the egress allow-list in network.py.
+``appNamespaces`` (mesh.py), ``ingress`` and ``egress`` (edges.py), ``observability`` (observability.py); the
+rules between the network, the vault and the egress allow-list in network.py.
 """
 
 from __future__ import annotations
@@ -41,7 +41,6 @@ from stack_config.edges import (
     check_egress,
 )
 from stack_config.mesh import (
-    NAMESPACE,
     RESERVED_NAMESPACES,
     AppNamespaceConfig,
     IstioConfig,
@@ -50,6 +49,7 @@ from stack_config.mesh import (
     istio_revision,
 )
 from stack_config.network import check_network
+from stack_config.observability import ObservabilityConfig
 from stack_config.reader import PROJECT, ConfigError, Reader, is_cidr
 from stack_config.spec import (
     Context,
@@ -94,6 +94,7 @@ __all__ = [
     "MaintenanceWindow",
     "MtlsException",
     "NetworkConfig",
+    "ObservabilityConfig",
     "PlatformConfig",
     "SealedSecretsConfig",
     "SystemPoolConfig",
@@ -205,11 +206,8 @@ class PlatformConfig:
         "namespaces app teams deploy into (injected, default-deny)",
         default=(),
     )
-    prometheus_namespace: str | None = key(
-        "prometheusNamespace",
-        NAMESPACE,
-        "where Prometheus runs; required when an app namespace sets prometheusScrape",
-        code_default=True,
+    observability: ObservabilityConfig = key(
+        "observability", Section(ObservabilityConfig), "logs, metrics, alerts and their retention"
     )
     secret_keys_present: frozenset[str] = field(default_factory=frozenset)
 
@@ -261,6 +259,7 @@ def parse_config(
     _merge_ci_runner_cidrs(s)
     check_network(s)
     check_egress(s)
+    _check_retention(s)
     if r.problems:
         raise ConfigError(r.problems)
     return PlatformConfig(**s.values, secret_keys_present=present_secrets)
@@ -298,6 +297,19 @@ def _merge_ci_runner_cidrs(s: Read) -> None:
     if vault is not None:
         s.values["key_vault"] = dataclasses.replace(
             vault, allowed_cidrs=tuple(dict.fromkeys((*vault.allowed_cidrs, *ci)))
+        )
+
+
+def _check_retention(s: Read) -> None:
+    """The security tables' total retention cannot be shorter than the workspace's interactive retention."""
+    cluster, observability = s.values.get("cluster"), s.values.get("observability")
+    if cluster is None or observability is None or s.r.failed("observability.securityLogRetentionDays"):
+        return
+    if observability.security_log_retention_days < cluster.log_retention_days:
+        s.r.problem(
+            "observability.securityLogRetentionDays",
+            observability.security_log_retention_days,
+            f"at least cluster.logRetentionDays ({cluster.log_retention_days}): the total includes the interactive days",
         )
 
 

@@ -1,4 +1,4 @@
-"""``istio``, ``appNamespaces`` and ``prometheusNamespace``: the mesh and the namespaces it serves."""
+"""``istio`` and ``appNamespaces``: the mesh and the namespaces it serves."""
 
 from __future__ import annotations
 
@@ -256,7 +256,11 @@ class AppNamespaceConfig:
         code_default=True,
     )
     prometheus_scrape: bool = key(
-        "prometheusScrape", Boolean(), "prometheusNamespace may scrape it", default=False, code_default=True
+        "prometheusScrape",
+        Boolean(),
+        "the managed Prometheus scraper (ama-metrics in kube-system) may read its merged metrics port 15020",
+        default=False,
+        code_default=True,
     )
     egress: bool = key(
         "egress",
@@ -307,8 +311,6 @@ def check_mesh(s: Read) -> None:
                 exception.namespace,
                 "must name a namespace listed in appNamespaces",
             )
-    if any(ns.prometheus_scrape for ns in v["app_namespaces"]) and not v["prometheus_namespace"]:
-        s.report("prometheusNamespace", "required when an app namespace sets prometheusScrape: true")
     _check_hosts(s)
 
 

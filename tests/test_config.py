@@ -91,6 +91,7 @@ def test_prod_defaults_are_stricter_than_nonprod():
         "location": "westeurope",
         "ingress": {"hosts": ["a.example.com"]},
         "cluster": {"adminGroupObjectIds": ["6f1c2a7e-3b4d-4e5f-9a8b-1c2d3e4f5a6b"], "privateCluster": True},
+        "observability": {"alertEmails": ["oncall@example.com"]},
     }
     prod = parse_config({**base, "environmentClass": "prod"})
     nonprod = parse_config(
@@ -99,6 +100,9 @@ def test_prod_defaults_are_stricter_than_nonprod():
     assert prod.cluster.sku_tier == "Standard" and nonprod.cluster.sku_tier == "Free"
     assert prod.cluster.system_pool.count >= 2 and prod.cluster.system_pool.availability_zones
     assert prod.sealed_secrets.key_mode == "dedicated"
+    # Prod records reads of Secrets and keeps security logs a year; dev collects less.
+    assert prod.observability.audit_reads and not nonprod.observability.audit_reads
+    assert prod.observability.security_log_retention_days >= 365 > nonprod.observability.security_log_retention_days
     # Default maintenance windows differ, so dev meets a new image before prod does.
     assert prod.cluster.node_os_maintenance != nonprod.cluster.node_os_maintenance
 
@@ -239,11 +243,12 @@ REJECTED = [
     ("dev", {"egress.hosts": ["api.github.com", {"host": "api.github.com"}]}, "egress.hosts[1]"),
     ("dev", {"egress.hosts": [None]}, "egress.hosts[0].host"),
     ("dev", {"appNamespaces": [{"name": "shop"}, {"name": "shop"}]}, "appNamespaces[1].name"),
-    (
-        "dev",
-        {"appNamespaces": [{"name": "shop", "prometheusScrape": True}], "prometheusNamespace": None},
-        "prometheusNamespace",
-    ),
+    ("prod", {"observability.alertEmails": []}, "observability.alertEmails"),
+    ("prod", {"observability.auditReads": False}, "observability.auditReads"),
+    ("prod", {"observability.securityLogRetentionDays": 200}, "observability.securityLogRetentionDays"),
+    ("dev", {"observability.securityLogRetentionDays": 30, "cluster.logRetentionDays": 60}, "observability.securityLogRetentionDays"),
+    ("dev", {"observability.collectionInterval": "90s"}, "observability.collectionInterval"),
+    ("dev", {"observability.siemEventHubNamespaceId": "/subscriptions/x/eh"}, "observability.siemEventHubNamespaceId"),
     # a bad value is reported once: its default standing in does not trip the rules that read it
     (
         "dev",

@@ -119,7 +119,6 @@ def istio_mesh(cfg: PlatformConfig, opts: pulumi.ResourceOptions, **changes: Any
     args = IstioMeshArgs(
         config=cfg.istio,
         is_prod=cfg.is_prod,
-        prometheus_namespace=cfg.prometheus_namespace,
         gateway_namespaces=(cfg.ingress.namespace, cfg.egress.namespace),
     )
     return IstioMesh("mesh", replace(args, **changes), opts=opts)
@@ -132,7 +131,6 @@ def app_namespaces(cfg: PlatformConfig, mesh: IstioMesh, opts: pulumi.ResourceOp
         trust_domain=mesh.trust_domain,
         ingress_namespace=cfg.ingress.namespace,
         egress_namespace=cfg.egress.namespace,
-        prometheus_namespace=cfg.prometheus_namespace,
         depends_on=mesh.ready,
         istiod_namespace=mesh.root_namespace,
         mtls_exception_namespaces=frozenset(e.namespace for e in cfg.istio.mtls_exceptions),
@@ -159,7 +157,6 @@ def ingress_gateway(cfg: PlatformConfig, opts: pulumi.ResourceOptions, **changes
         tags=platform_tags(cfg.tags, cfg.environment),
         availability_zones=cfg.cluster.user_pool.availability_zones,
         app_namespaces=cfg.app_namespaces,
-        prometheus_namespace=cfg.prometheus_namespace,
         key_vault_name=f"plat-{cfg.environment}-kv",
         tenant_id=TENANT_ID,
         secrets_provider_client_id=ADDON_CLIENT_ID,
@@ -174,7 +171,6 @@ def egress_gateway(cfg: PlatformConfig, opts: pulumi.ResourceOptions, **changes:
         revision=REVISION,
         is_prod=cfg.is_prod,
         app_namespaces=cfg.app_namespaces,
-        prometheus_namespace=cfg.prometheus_namespace,
     )
     return EgressGateway("egress", replace(args, **changes), opts=opts)
 

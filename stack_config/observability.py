@@ -1,0 +1,81 @@
+"""``observability``: where logs and metrics go, how long they stay, and who is told when something breaks."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from stack_config.spec import Boolean, ByClass, Integer, Read, Text, Texts, key, rules
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+_EVENT_HUB_NAMESPACE_ID = re.compile(
+    r"^/subscriptions/[^/]+/resourceGroups/[^/]+/providers/Microsoft\.EventHub/namespaces/[A-Za-z0-9-]{6,50}$",
+    re.IGNORECASE,
+)
+# Container Insights: "Valid values are 1m - 30m in 1m intervals" (learn: container-insights-data-collection-configure).
+_INTERVAL = re.compile(r"^([1-9]|[12][0-9]|30)m$")
+# Log Analytics total retention: "between 4 and 4383 (= 12 years)" (operationalinsights.Table SDK docstring).
+MAX_TOTAL_RETENTION_DAYS = 4383
+PROD_MIN_SECURITY_RETENTION_DAYS = 365
+
+
+@dataclass(frozen=True)
+class ObservabilityConfig:
+    alert_emails: tuple[str, ...] = key(
+        "alertEmails",
+        Texts(check=lambda v: bool(_EMAIL.match(v)), describe="allowed: an email address"),
+        "who the alerts' action group emails; prod: at least one",
+        default=(),
+    )
+    audit_reads: bool = key(
+        "auditReads",
+        Boolean(),
+        "collect kube-audit (reads of Secrets included, high volume) besides kube-audit-admin; prod: true",
+        default=ByClass(prod=True, nonprod=False),
+    )
+    security_log_retention_days: int = key(
+        "securityLogRetentionDays",
+        Integer(30, MAX_TOTAL_RETENTION_DAYS),
+        "total retention (interactive + archive) of the audit and mesh log tables; prod: at least 365",
+        default=ByClass(prod=PROD_MIN_SECURITY_RETENTION_DAYS, nonprod=90),
+    )
+    expiry_warning_days: int = key(
+        "expiryWarningDays", Integer(1, 365), "alert when a sealing or ingress certificate expires within this", default=30
+    )
+    collection_interval: str = key(
+        "collectionInterval",
+        Text(pattern=_INTERVAL, describe="allowed: 1m to 30m in whole minutes"),
+        "Container Insights inventory and performance interval",
+        default=ByClass(prod="1m", nonprod="5m"),
+    )
+    key_vault_readers: tuple[str, ...] = key(
+        "keyVaultReaders",
+        Texts(check=lambda v: bool(_GUID.match(v)), describe="allowed: an Entra ID object ID (GUID)"),
+        "identities allowed to read vault secrets besides the deployer and the CSI add-on (others alert)",
+        default=(),
+    )
+    siem_event_hub_namespace_id: str | None = key(
+        "siemEventHubNamespaceId",
+        Text(pattern=_EVENT_HUB_NAMESPACE_ID, describe="allowed: an Event Hubs namespace resource ID"),
+        "stream the security tables to this Event Hubs namespace (a SIEM reads them there)",
+    )
+    immutable_archive_days: int | None = key(
+        "immutableArchiveDays",
+        Integer(1, 146000),
+        "also export the security tables to a storage account whose blobs cannot be changed for this many days",
+    )
+
+
+@rules(ObservabilityConfig)
+def _observability(s: Read) -> None:
+    v = s.values
+    if not (s.ctx.prod and s.ctx.full_environment):
+        return
+    if not v["alert_emails"]:
+        s.report("alertEmails", "prod requires at least one address: an alert nobody receives protects nothing")
+    if v["audit_reads"] is False:
+        s.problem("auditReads", False, "prod allows: true (a read of the sealing key must be on record)")
+    retention = v["security_log_retention_days"]
+    if retention is not None and retention < PROD_MIN_SECURITY_RETENTION_DAYS:
+        s.problem("securityLogRetentionDays", retention, f"prod allows: {PROD_MIN_SECURITY_RETENTION_DAYS} or more")
