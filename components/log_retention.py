@@ -74,7 +74,7 @@ class LogRetention(pulumi.ComponentResource):
                 plan=operationalinsights.TablePlanEnum.ANALYTICS,
                 retention_in_days=args.interactive_retention_days,
                 # Beyond the interactive days the rows are archived (searchable by search job or restore).
-                total_retention_in_days=cfg.security_log_retention_days,
+                total_retention_in_days=max(cfg.security_log_retention_days, args.interactive_retention_days),
                 opts=child,
             )
         if cfg.siem_event_hub_namespace_id:

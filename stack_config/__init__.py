@@ -301,9 +301,14 @@ def _merge_ci_runner_cidrs(s: Read) -> None:
 
 
 def _check_retention(s: Read) -> None:
-    """The security tables' total retention cannot be shorter than the workspace's interactive retention."""
+    """A total retention set shorter than the workspace's interactive retention is a contradiction.
+
+    Left at its default, the total follows the interactive retention upwards (LogRetention takes the larger).
+    """
     cluster, observability = s.values.get("cluster"), s.values.get("observability")
-    if cluster is None or observability is None or s.r.failed("observability.securityLogRetentionDays"):
+    raw = s.raw.get("observability")
+    given = isinstance(raw, Mapping) and raw.get("securityLogRetentionDays") is not None
+    if not given or cluster is None or observability is None or s.r.failed("observability.securityLogRetentionDays"):
         return
     if observability.security_log_retention_days < cluster.log_retention_days:
         s.r.problem(

@@ -263,15 +263,26 @@ def test_security_profile_defender_and_image_cleaner(build_run, stack):
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
-def test_addons_policy_and_key_vault_csi_with_rotation(build_run, stack):
-    mc = build_run(stack).one(MC)
+def test_addons_policy_key_vault_csi_and_container_insights(build_run, stack):
+    run = build_run(stack)
+    mc = run.one(MC)
     assert mc.get("addonProfiles") == {
         "azurepolicy": {"enabled": True},
         "azureKeyvaultSecretsProvider": {
             "enabled": True,
             "config": {"enableSecretRotation": "true", "rotationPollInterval": "2m"},
         },
+        # The Azure Monitor agent with its managed identity, to the environment's workspace.
+        "omsagent": {
+            "enabled": True,
+            "config": {
+                "logAnalyticsWorkspaceResourceID": run.one("azure-native:operationalinsights:Workspace").id,
+                "useAADAuth": "true",
+            },
+        },
     }
+    # Managed Prometheus: AKS runs the ama-metrics scraper (the DCR association says where metrics go).
+    assert mc.get("azureMonitorProfile") == {"metrics": {"enabled": True}}
 
 
 @pytest.mark.parametrize("stack, tier", [("dev", "Free"), ("prod", "Standard")])
@@ -341,8 +352,8 @@ def test_user_pool_autoscales(build_run, stack, vm_size, min_count, max_count, e
 # --------------------------------------------------------------------------- logs
 
 
-@pytest.mark.parametrize("stack", ["dev", "prod"])
-def test_control_plane_logs_go_to_log_analytics(build_run, stack):
+@pytest.mark.parametrize("stack, reads", [("dev", []), ("prod", [{"category": "kube-audit", "enabled": True}])])
+def test_control_plane_logs_go_to_log_analytics(build_run, stack, reads):
     run = build_run(stack)
     diag = run.one(DIAG)
     assert diag.get("resourceUri") == run.one(MC).id
@@ -352,6 +363,8 @@ def test_control_plane_logs_go_to_log_analytics(build_run, stack):
         {"category": "kube-audit-admin", "enabled": True},
         {"category": "guard", "enabled": True},
         {"category": "kube-apiserver", "enabled": True},
+        # Prod also records reads (get/list of the sealing-key Secret): observability.auditReads.
+        *reads,
     ]
 
 

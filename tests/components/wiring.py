@@ -80,6 +80,7 @@ def aks_cluster(cfg: PlatformConfig, name: str = "aks", base: PlatformBase | Non
         log_analytics_workspace_id=base.log_analytics_workspace_id if base else WORKSPACE_ID,
         tags=base.tags if base else platform_tags(cfg.tags, cfg.environment),
         node_subnet_id=base.node_subnet_id if base else None,
+        audit_reads=cfg.observability.audit_reads,
     )
     return AksCluster(name, replace(args, **changes))
 
