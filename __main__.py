@@ -246,7 +246,11 @@ def observability(
             resource_group_name=base.resource_group_name,
             log_analytics_workspace_id=base.log_analytics_workspace_id,
             cluster_id=cluster.cluster_id,
-            collected_namespaces=[*mesh_namespaces, cfg.sealed_secrets.namespace, *(ns.name for ns in cfg.app_namespaces)],
+            collected_namespaces=[
+                *mesh_namespaces,
+                cfg.sealed_secrets.namespace,
+                *(ns.name for ns in cfg.app_namespaces),
+            ],
             scraped_namespaces=[*mesh_namespaces, *(ns.name for ns in cfg.app_namespaces if ns.prometheus_scrape)],
             tags=base.tags,
         ),

@@ -107,7 +107,7 @@ def istiod_unavailable(istiod_namespace: str) -> str:
     return "\n".join(
         [
             "KubePodInventory",
-            f"| where Namespace == {json.dumps(istiod_namespace)} and ControllerName startswith \"istiod\"",
+            f'| where Namespace == {json.dumps(istiod_namespace)} and ControllerName startswith "istiod"',
             '| summarize Running = dcountif(Name, PodStatus == "Running") by bin(TimeGenerated, 5m)',
             "| where Running < 1",
         ]

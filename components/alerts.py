@@ -96,7 +96,7 @@ def log_alerts(args: PlatformAlertsArgs, expiry_query: pulumi.Input[str]) -> lis
         LogAlert(
             "egress-denied",
             "Egress denied (blocked exfiltration attempt?)",
-            "The mesh refused traffic leaving for an undeclared host or from a caller the egress gateway does not admit.",
+            "The mesh refused traffic to an undeclared host, or a caller the egress gateway does not admit.",
             2,
             kql.egress_denied(args.egress_namespace),
         ),
@@ -129,7 +129,7 @@ def log_alerts(args: PlatformAlertsArgs, expiry_query: pulumi.Input[str]) -> lis
             LogAlert(
                 "sealing-key-read",
                 "Sealing key read by someone other than the controller",
-                "A get, list or watch of the sealing-key Secret by an identity other than the sealed-secrets controller.",
+                "A get, list or watch of the sealing-key Secret by anyone but the sealed-secrets controller.",
                 0,
                 kql.sealing_key_read(args.sealed_secrets_namespace, args.sealing_key_secret_prefix, controller),
             ),

@@ -123,4 +123,3 @@ class LogRetention(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, protect=args.is_prod),
         )
         return account.id
-

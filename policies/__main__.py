@@ -21,6 +21,6 @@ PolicyPack(
     enforcement_level=EnforcementLevel(PACK_ENFORCEMENT_LEVEL),
     description=PACK_DESCRIPTION,
     provider="azure",
-    tags=["aks", "istio", "keyvault", "network", "sealed-secrets", "kubernetes"],
+    tags=["aks", "istio", "keyvault", "network", "sealed-secrets", "kubernetes", "monitoring"],
     policies=all_policies(),
 )

@@ -314,7 +314,7 @@ def _check_retention(s: Read) -> None:
         s.r.problem(
             "observability.securityLogRetentionDays",
             observability.security_log_retention_days,
-            f"at least cluster.logRetentionDays ({cluster.log_retention_days}): the total includes the interactive days",
+            f"at least cluster.logRetentionDays ({cluster.log_retention_days}): the total includes those",
         )
 
 

@@ -41,7 +41,10 @@ class ObservabilityConfig:
         default=ByClass(prod=PROD_MIN_SECURITY_RETENTION_DAYS, nonprod=90),
     )
     expiry_warning_days: int = key(
-        "expiryWarningDays", Integer(1, 365), "alert when a sealing or ingress certificate expires within this", default=30
+        "expiryWarningDays",
+        Integer(1, 365),
+        "alert when a sealing or ingress certificate expires within this",
+        default=30,
     )
     collection_interval: str = key(
         "collectionInterval",

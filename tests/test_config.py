@@ -246,7 +246,11 @@ REJECTED = [
     ("prod", {"observability.alertEmails": []}, "observability.alertEmails"),
     ("prod", {"observability.auditReads": False}, "observability.auditReads"),
     ("prod", {"observability.securityLogRetentionDays": 200}, "observability.securityLogRetentionDays"),
-    ("dev", {"observability.securityLogRetentionDays": 30, "cluster.logRetentionDays": 60}, "observability.securityLogRetentionDays"),
+    (
+        "dev",
+        {"observability.securityLogRetentionDays": 30, "cluster.logRetentionDays": 60},
+        "observability.securityLogRetentionDays",
+    ),
     ("dev", {"observability.collectionInterval": "90s"}, "observability.collectionInterval"),
     ("dev", {"observability.siemEventHubNamespaceId": "/subscriptions/x/eh"}, "observability.siemEventHubNamespaceId"),
     # a bad value is reported once: its default standing in does not trip the rules that read it

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from . import aks, istio, keyvault, kubernetes, network, sealed_secrets  # noqa: F401 - registration side effects
+from . import aks, istio, keyvault, kubernetes, monitoring, network, sealed_secrets  # noqa: F401 - registration side effects
 from .common import POLICIES, RULES, RuleMeta
 
 PACK_NAME = "platform-security"
@@ -32,6 +32,8 @@ DEV_RELAXED = {
     "istio-gateway-no-wildcard-hosts": "short-lived test gateways in dev may accept any host; the platform's own gateway names its hosts.",
     "network-aks-outbound-firewall": "dev may leave through the load balancer: the firewall costs about $900 a month (docs/network.md); the mesh's REGISTRY_ONLY still applies.",
     "network-keyvault-private": "dev's vault keeps a public endpoint behind its deny-by-default firewall, so it can be deployed without runners inside the network.",
+    "aks-audit-reads-collected": "dev collects kube-audit-admin only (observability.auditReads: false): get/list audit volume costs more than a rebuildable cluster's reads are worth.",
+    "monitor-sealing-key-read-alert": "without kube-audit in dev the alert could never fire, so dev does not create it; dev's sealing key is the shared non-production key, watched where it is read.",
     "istio-peer-authentication-strict": "dev may carry namespace mtlsExceptions (PERMISSIVE) while a workload migrates into the mesh; the mesh-wide default stays STRICT and mandatory.",
 }
 __all__.append("DEV_RELAXED")

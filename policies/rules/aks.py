@@ -499,7 +499,7 @@ def _enabled_log_categories(logs: Any) -> tuple[set[str], bool]:
         if enabled is not True:
             continue
         if entry.get("categoryGroup") in _AUDIT_GROUPS:
-            categories.update({"kube-audit-admin", "guard"})
+            categories.update({"kube-audit-admin", "kube-audit", "guard"})
         if isinstance(entry.get("category"), str):
             categories.add(entry["category"])
     return categories, undecided

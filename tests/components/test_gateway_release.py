@@ -176,7 +176,13 @@ def test_baseline_network_policies(build_run, name):
         "policyTypes": ["Ingress"],
         "ingress": [
             {
-                "from": [{"namespaceSelector": _in_namespace("monitoring")}],
+                # The managed scraper only: ama-metrics in kube-system, not the rest of kube-system.
+                "from": [
+                    {
+                        "namespaceSelector": _in_namespace("kube-system"),
+                        "podSelector": {"matchLabels": {"rsName": "ama-metrics"}},
+                    }
+                ],
                 "ports": [{"protocol": "TCP", "port": 15020}, {"protocol": "TCP", "port": 15090}],
             }
         ],

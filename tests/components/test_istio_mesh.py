@@ -238,7 +238,8 @@ MESHED = Pod("shop", (("app", "web"),))
 UNMESHED = Pod("default", (("app", "x"),))
 API_SERVER_PROXY = Pod("kube-system", (("app", "konnectivity-agent"),))
 INGRESS_GATEWAY = Pod("istio-ingress", (("istio", "ingressgateway"),))
-PROMETHEUS = Pod("monitoring", (("app", "prometheus"),))
+SCRAPER = Pod("kube-system", (("rsName", "ama-metrics"),))  # the managed Prometheus replica
+PROMETHEUS = Pod("monitoring", (("app", "prometheus"),))  # a self-run Prometheus is not admitted
 
 
 def test_istio_system_denies_ingress_by_default(dev):
@@ -261,7 +262,9 @@ def test_istio_system_denies_ingress_by_default(dev):
         (MESHED, 15017, False),  # the webhook is the API server's
         (API_SERVER_PROXY, 15017, True),
         (MESHED, 15014, False),
-        (PROMETHEUS, 15014, True),
+        (SCRAPER, 15014, True),
+        (PROMETHEUS, 15014, False),
+        (API_SERVER_PROXY, 15014, False),  # kube-system reaches the webhook, not the metrics
         (Pod("istio-system", (("app", "other"),)), 15012, False),
     ],
 )

@@ -42,6 +42,8 @@ from tests.policies.analyzer import (
 STACK_RULES = {
     "aks-maintenance-windows",
     "aks-audit-diagnostics",
+    "aks-audit-reads-collected",
+    "monitor-sealing-key-read-alert",
     "keyvault-protected",
     "sealing-key-in-keyvault",
     "sealed-secrets-key-provisioned",

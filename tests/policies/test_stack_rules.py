@@ -35,6 +35,11 @@ MC = "azure-native:containerservice:MaintenanceConfiguration"
 DS = "azure-native:monitor:DiagnosticSetting"
 KEY = "tls:index/privateKey:PrivateKey"
 KV_SECRET = "azure-native:keyvault:Secret"
+SQR = "azure-native:monitor:ScheduledQueryRule"
+SEALING_KEY_QUERY = (
+    'AKSAudit\n| where ObjectRef.resource == "secrets" and ObjectRef.namespace == "sealed-secrets"\n'
+    '| where Verb in ("get", "list", "watch")'
+)
 
 
 def valid_stack() -> dict[str, StackResource]:
@@ -76,9 +81,25 @@ def valid_stack() -> dict[str, StackResource]:
                 "name": "aks-audit",
                 "resourceUri": UNKNOWN,
                 "workspaceId": UNKNOWN,
-                "logs": [{"category": "kube-audit-admin", "enabled": True}, {"category": "guard", "enabled": True}],
+                "logAnalyticsDestinationType": "Dedicated",
+                "logs": [
+                    {"category": "kube-audit-admin", "enabled": True},
+                    {"category": "guard", "enabled": True},
+                    {"category": "kube-audit", "enabled": True},
+                ],
             },
             property_dependencies={"resourceUri": [cluster.urn]},
+        ),
+        "sealing-key-alert": StackResource(
+            SQR,
+            "alerts-sealing-key-read",
+            {
+                "enabled": True,
+                "kind": "LogAlert",
+                "scopes": [UNKNOWN],
+                "criteria": {"allOf": [{"query": SEALING_KEY_QUERY, "operator": "GreaterThan", "threshold": 0}]},
+                "actions": {"actionGroups": [UNKNOWN]},
+            },
         ),
         "vault": StackResource(VAULT_TYPE, "kv", valid_vault(), protect=True),
         "key": key,
@@ -190,6 +211,14 @@ CHANGES = [
     ("aks-audit-diagnostics", _without("diag")),
     ("aks-audit-diagnostics", _props("diag", "logs", [{"category": "kube-audit-admin", "enabled": True}])),
     ("aks-audit-diagnostics", _props("diag", "logs.1.enabled", False)),
+    ("aks-audit-reads-collected", _without("diag")),
+    ("aks-audit-reads-collected", _props("diag", "logs.2.enabled", False)),
+    ("aks-audit-reads-collected", _props("diag", "logAnalyticsDestinationType", "AzureDiagnostics")),
+    ("aks-audit-reads-collected", _props("diag", "workspaceId", DELETE)),
+    ("monitor-sealing-key-read-alert", _without("sealing-key-alert")),
+    ("monitor-sealing-key-read-alert", _props("sealing-key-alert", "enabled", False)),
+    ("monitor-sealing-key-read-alert", _props("sealing-key-alert", "actions", {"actionGroups": []})),
+    ("monitor-sealing-key-read-alert", _props("sealing-key-alert", "criteria.allOf.0.query", "AKSAuditAdmin | take 1")),
     ("aks-audit-diagnostics", _props("diag", "workspaceId", DELETE)),
     ("keyvault-protected", _attr("vault", "protect", False)),
     ("sealing-key-in-keyvault", _without("kv-secret")),
@@ -286,4 +315,29 @@ def test_shared_key_stack_does_not_need_a_vault_copy():
     for key in ("key", "kv-secret"):
         del stack[key]
     stack["key-secret"].property_dependencies = {}
+    assert run(stack) == []
+
+
+def test_dev_relaxes_the_audit_reads_and_sealing_key_alert_rules_to_advisory():
+    stack = valid_stack()
+    del stack["sealing-key-alert"]
+    stack["diag"].props = set_path(stack["diag"].props, "logs.2.enabled", False)
+    diags = run(stack, "dev")
+    levels = {d.policy: d.level for d in diags}
+    assert levels == {"aks-audit-reads-collected": "advisory", "monitor-sealing-key-read-alert": "advisory"}, report(
+        diags
+    )
+
+
+def test_unknown_alert_query_cannot_be_checked_yet():
+    stack = valid_stack()
+    stack["sealing-key-alert"].props = set_path(stack["sealing-key-alert"].props, "criteria.allOf.0.query", UNKNOWN)
+    diags = run(stack)
+    assert [d.policy for d in diags if d.cannot_check] == ["monitor-sealing-key-read-alert"], report(diags)
+    assert violations(diags) == [], report(diags)
+
+
+def test_audit_category_group_includes_audit_reads():
+    stack = valid_stack()
+    stack["diag"].props = set_path(stack["diag"].props, "logs", [{"categoryGroup": "audit", "enabled": True}])
     assert run(stack) == []
