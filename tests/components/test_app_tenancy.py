@@ -123,7 +123,7 @@ def test_namespaces_carry_the_app_namespace_label(prod):
 
 def test_a_nonprod_namespace_without_a_team_gets_no_access_but_keeps_its_quota():
     apps = [{"name": "sandbox"}]
-    run = run_program("dev", program=build, overrides={"appNamespaces": apps, "prometheusNamespace": None})
+    run = run_program("dev", program=build, overrides={"appNamespaces": apps})
     assert run.of_type(ROLE_ASSIGNMENT) == []
     assert run.of_type(ROLE) == [] and run.of_type(ROLE_BINDING) == []
     assert len(in_namespace(run, QUOTA, "sandbox")) == 1 and len(in_namespace(run, LIMIT_RANGE, "sandbox")) == 1
