@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from components import alert_queries
 from components.alerts import not_after, workbook_content
-from tools.mocks import MOCK_NOT_BEFORE, SUBSCRIPTION_ID, fake_certificate
+from tools.mocks import MOCK_VALIDITY_START, SUBSCRIPTION_ID, self_signed_pair
 from tools.program_runner import ProgramRun, run_program
 
 DCR = "azure-native:monitor:DataCollectionRule"
@@ -164,8 +164,9 @@ def test_sealing_key_alert_ignores_only_the_controller(prod):
 
 def test_expiry_alert_carries_each_sealing_certificate_date(prod):
     [condition] = prod.one(SQR, "alerts-certificate-expiry").get("criteria.allOf")
-    # Pulumi.prod.yaml: one key generation, certValidityDays default 3650 (the mock signs from MOCK_NOT_BEFORE).
-    assert '"sealing-key-gen1", datetime(2036-11-23T00:00:00Z)' in condition["query"]
+    # Pulumi.prod.yaml: one key generation, certValidityDays default 365 (the mock signs from MOCK_VALIDITY_START).
+    expires = (MOCK_VALIDITY_START + timedelta(days=365)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert f'"sealing-key-gen1", datetime({expires})' in condition["query"]
     assert "| where NotAfter < now() + 30d" in condition["query"]
 
 
@@ -194,8 +195,9 @@ def test_mesh_ca_root_expiry_is_a_prometheus_rule_on_the_monitor_workspace(prod)
 
 
 def test_expiry_query_lists_a_certificate_inside_the_warning_window():
-    expires = not_after(fake_certificate("soon", validity_hours=48))
-    assert expires == datetime(2026, 11, 28, tzinfo=UTC) and MOCK_NOT_BEFORE.year == 2026
+    _, certificate = self_signed_pair("soon", "ingress", 48)
+    expires = not_after(certificate)
+    assert expires == MOCK_VALIDITY_START + timedelta(hours=48) == datetime(2026, 11, 28, tzinfo=UTC)
     query = alert_queries.certificate_expiry({"ingress": expires}, 14)
     assert query.startswith(
         'datatable(Certificate: string, NotAfter: datetime) ["ingress", datetime(2026-11-28T00:00:00Z)]'
