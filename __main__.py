@@ -25,7 +25,9 @@ from components.private_endpoints import VaultPrivateEndpoint, VaultPrivateEndpo
 from components.runner_peering import RunnerPeering, RunnerPeeringArgs
 from components.sealed_secrets import SealedSecrets, SealedSecretsArgs
 from components.sealing_key import SealingKey, SealingKeyArgs
+from components.stack_settings import checked_stack_settings
 from stack_config import NetworkConfig, PlatformConfig, load_config
+from stack_config.previous import stack_settings
 
 
 def platform_base(cfg: PlatformConfig, network: NetworkConfig | None) -> PlatformBase:
@@ -39,6 +41,10 @@ def platform_base(cfg: PlatformConfig, network: NetworkConfig | None) -> Platfor
             log_retention_days=cfg.cluster.log_retention_days,
             tags=cfg.tags,
             network=network,
+            # Nothing is placed before the stack's fixed settings are checked against its last update.
+            settings_checked=checked_stack_settings(cfg),
+            # The same stacks whose vault and keys are protected (key_vault_and_sealing_key).
+            protect=cfg.is_prod or cfg.stack_role == "sealingKeyOwner",
         ),
     )
 
@@ -163,6 +169,7 @@ def sealing_key_owner(cfg: PlatformConfig) -> None:
             "environment": cfg.environment,
             "environmentClass": cfg.environment_class,
             "location": cfg.location,
+            "stackSettings": stack_settings(cfg),
             "resourceGroupName": base.resource_group_name,
             "keyVaultName": vault.vault_name,
             "keyVaultUri": vault.vault_uri,
@@ -371,6 +378,7 @@ def environment(cfg: PlatformConfig) -> None:
             "environment": cfg.environment,
             "environmentClass": cfg.environment_class,
             "location": cfg.location,
+            "stackSettings": stack_settings(cfg),
             "resourceGroupName": base.resource_group_name,
             "clusterName": cluster.cluster_name,
             "clusterId": cluster.cluster_id,

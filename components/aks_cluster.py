@@ -110,6 +110,21 @@ def ignored_upgrade_paths(autoscaled_pool_indexes: list[int]) -> list[str]:
     return paths
 
 
+class MissingIdentityError(ValueError):
+    """The cluster came back without an identity the program grants roles to."""
+
+
+def require_identity(value: str | None, cluster_name: str, what: str) -> str:
+    """An identity's ID, or a clear error: a role assignment with ``principalId: ""`` fails far from the cause."""
+    if not value:
+        raise MissingIdentityError(
+            f"AKS cluster {cluster_name}: {what} is missing from the cluster's state, so the role assignments "
+            "for it cannot be made; check that the cluster uses a system-assigned identity and that the add-on "
+            "is enabled (az aks show --query identity / addonProfiles), then run `pulumi refresh` and `up` again"
+        )
+    return value
+
+
 def _decode_kubeconfig(encoded: str) -> str:
     return base64.b64decode(encoded).decode("utf-8")
 
@@ -302,8 +317,9 @@ class AksCluster(pulumi.ComponentResource):
         self.tenant_id = authorization.get_client_config_output(opts=pulumi.InvokeOptions(parent=self)).tenant_id
 
         cluster = self._managed_cluster(name, cluster_name, args)
+        self._expose(cluster, cluster_name, args)
         if args.node_subnet_id is not None:
-            self._subnet_grant(name, cluster_name, cluster, args.node_subnet_id)
+            self._subnet_grant(name, cluster_name, args.node_subnet_id)
         for pulumi_suffix, config_name, window in (
             ("node-os-window", NODE_OS_SCHEDULE, args.config.node_os_maintenance),
             ("auto-upgrade-window", AUTO_UPGRADE_SCHEDULE, args.config.auto_upgrade_maintenance),
@@ -332,7 +348,7 @@ class AksCluster(pulumi.ComponentResource):
         )
         self._pod_security_assignment(name, cluster_name, cluster)
         self._kubernetes_provider(name, cluster, args)
-        self._expose(cluster, args)
+        self._register()
 
     # ---------------------------------------------------------------- the cluster
 
@@ -351,6 +367,8 @@ class AksCluster(pulumi.ComponentResource):
             sku=cs.ManagedClusterSKUArgs(
                 name=cs.ManagedClusterSKUName.BASE, tier=cs.ManagedClusterSKUTier(cc.sku_tier)
             ),
+            # Past a minor's end of standard support AKS refuses it without the LTS plan.
+            support_plan=cs.KubernetesSupportPlan(cc.support_plan),
             identity=cs.ManagedClusterIdentityArgs(type=cs.ResourceIdentityType.SYSTEM_ASSIGNED),
             # Entra ID sign-in and Azure RBAC for Kubernetes authorization: access is granted, audited
             # and revoked in one place.
@@ -388,9 +406,7 @@ class AksCluster(pulumi.ComponentResource):
             ),
         )
 
-    def _subnet_grant(
-        self, name: str, cluster_name: str, cluster: cs.ManagedCluster, node_subnet_id: pulumi.Input[str]
-    ) -> None:
+    def _subnet_grant(self, name: str, cluster_name: str, node_subnet_id: pulumi.Input[str]) -> None:
         # Nodes live in a subnet outside the node resource group: the control-plane identity needs
         # subnets/join+read there, or autoscaler/upgrade VMSS writes fail with LinkedAuthorizationFailed.
         # A system-assigned identity exists only once the cluster does, so the grant follows it (the
@@ -398,7 +414,7 @@ class AksCluster(pulumi.ComponentResource):
         subnet_id = pulumi.Output.from_input(node_subnet_id)
         authorization.RoleAssignment(
             f"{name}-subnet-network-contributor",
-            principal_id=cluster.identity.apply(lambda i: i.principal_id if i else None),
+            principal_id=self.identity_principal_id,
             principal_type=authorization.PrincipalType.SERVICE_PRINCIPAL,
             role_definition_id=subnet_id.apply(lambda i: role_definition_id(i, NETWORK_CONTRIBUTOR)),
             scope=subnet_id,
@@ -449,7 +465,7 @@ class AksCluster(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
 
-    def _expose(self, cluster: cs.ManagedCluster, args: AksClusterArgs) -> None:
+    def _expose(self, cluster: cs.ManagedCluster, cluster_name: str, args: AksClusterArgs) -> None:
         self.cluster_name = cluster.name
         self.cluster_id = cluster.id
         self.resource_group_name = pulumi.Output.from_input(args.resource_group_name)
@@ -458,14 +474,20 @@ class AksCluster(pulumi.ComponentResource):
         kubelet = cluster.identity_profile.apply(lambda ids: (ids or {}).get("kubeletidentity"))
         self.kubelet_identity_object_id = kubelet.apply(lambda i: (i.object_id if i else None) or "")
         self.kubelet_identity_client_id = kubelet.apply(lambda i: (i.client_id if i else None) or "")
-        self.identity_principal_id = cluster.identity.apply(lambda i: (i.principal_id if i else None) or "")
+        # Role assignments and the certificate's SecretProviderClass use these: missing is an error, never "".
+        self.identity_principal_id = cluster.identity.apply(
+            lambda i: require_identity(i.principal_id if i else None, cluster_name, "the control-plane identity")
+        )
         csi = cluster.addon_profiles.apply(lambda a: (a or {}).get(KEY_VAULT_CSI_ADDON) or None)
+        addon = f"the {KEY_VAULT_CSI_ADDON} add-on identity"
         self.secrets_provider_client_id = csi.apply(
-            lambda a: (a.identity.client_id if a and a.identity else None) or ""
+            lambda a: require_identity(a.identity.client_id if a and a.identity else None, cluster_name, addon)
         )
         self.secrets_provider_object_id = csi.apply(
-            lambda a: (a.identity.object_id if a and a.identity else None) or ""
+            lambda a: require_identity(a.identity.object_id if a and a.identity else None, cluster_name, addon)
         )
+
+    def _register(self) -> None:
         self.register_outputs(
             {
                 "cluster_name": self.cluster_name,

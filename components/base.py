@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import pulumi
-from pulumi_azure_native import network, operationalinsights, resources
+from pulumi_azure_native import authorization, network, operationalinsights, resources
 
 from components.azure_roles import derived_name
 from components.subnet_nsg import node_subnet_rules
@@ -41,6 +41,13 @@ class PlatformBaseArgs:
     log_retention_days: int  # cluster.logRetentionDays
     tags: Mapping[str, str] = field(default_factory=dict)
     network: NetworkConfig | None = None
+    # components.stack_settings.checked_stack_settings: the resource group (and so everything in it) waits
+    # for the check that namePrefix/environment/location did not change on an existing stack.
+    settings_checked: pulumi.Input[str] | None = None
+    # Prod and the non-prod key owner: the group holds the vault (and the cluster) and the network and
+    # workspace hold its audit trail and connectivity: Pulumi refuses to delete or replace them, and an Azure
+    # CanNotDelete lock stops a delete from outside Pulumi (portal, CLI, another tool) too.
+    protect: bool = False
 
 
 class PlatformBase(pulumi.ComponentResource):
@@ -66,13 +73,21 @@ class PlatformBase(pulumi.ComponentResource):
         super().__init__("platform:base:PlatformBase", name, None, opts)
         base_name = derived_name("PlatformBase", name, args.resource_prefix, 52)
         self.tags = platform_tags(args.tags, args.environment)
+        self._protect = args.protect
+        rg_name = f"{base_name}-rg"
         rg = resources.ResourceGroup(
             f"{name}-rg",
-            resource_group_name=f"{base_name}-rg",
+            resource_group_name=(
+                pulumi.Output.from_input(args.settings_checked).apply(lambda _: rg_name)
+                if args.settings_checked is not None
+                else rg_name
+            ),
             location=args.location,
             tags=self.tags,
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=self._child(),
         )
+        if args.protect:
+            self._lock(name, rg)
         self.resource_group_name = rg.name
         self.resource_group_id = rg.id
         self.vnet_id = None
@@ -103,10 +118,28 @@ class PlatformBase(pulumi.ComponentResource):
             }
         )
 
+    def _child(self) -> pulumi.ResourceOptions:
+        return pulumi.ResourceOptions(parent=self, protect=self._protect)
+
+    def _lock(self, name: str, rg: resources.ResourceGroup) -> None:
+        # A CanNotDelete lock on the group covers everything in it (locks apply to child resources) against
+        # any management-plane delete, Pulumi's included, until someone with Microsoft.Authorization/locks/*
+        # (Owner, User Access Administrator) removes it (learn.microsoft.com, "Lock your resources to protect
+        # your infrastructure"). Data-plane deletes (vault secrets) are not management-plane and still work.
+        authorization.ManagementLockAtResourceGroupLevel(
+            f"{name}-rg-delete-lock",
+            lock_name="platform-cannot-delete",
+            resource_group_name=rg.name,
+            level=authorization.LockLevel.CAN_NOT_DELETE,
+            notes="Holds the environment's Key Vault and sealing keys (and its cluster): deleting them loses data. "
+            "Managed by Pulumi (platform); see docs/deployment.md before removing.",
+            opts=self._child(),
+        )
+
     def _network(
         self, name: str, base_name: str, net: NetworkConfig, location: str, rg: resources.ResourceGroup
     ) -> None:
-        child = pulumi.ResourceOptions(parent=self)
+        child = self._child()
         vnet = network.VirtualNetwork(
             f"{name}-vnet",
             virtual_network_name=f"{base_name}-vnet",
@@ -177,5 +210,5 @@ class PlatformBase(pulumi.ComponentResource):
                 enable_log_access_using_only_resource_permissions=True,
             ),
             tags=self.tags,
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=self._child(),
         )

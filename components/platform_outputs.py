@@ -23,7 +23,7 @@ from typing import Any
 
 import pulumi
 
-CONTRACT_VERSION = "1.0"
+CONTRACT_VERSION = "1.1"
 
 ROLE_ENVIRONMENT = "environment"
 ROLE_KEY_OWNER = "sealingKeyOwner"
@@ -82,6 +82,20 @@ OUTPUTS: tuple[OutputSpec, ...] = (
         False,
         "westeurope",
         "Azure region: create your own Azure resources (databases, storage) next to the cluster.",
+        _BOTH,
+    ),
+    OutputSpec(
+        "stackSettings",
+        "dict[str, str]",
+        False,
+        {
+            "namePrefix": "plat",
+            "environment": "dev",
+            "location": "westeurope",
+            "keyVault.softDeleteRetentionDays": "90",
+        },
+        "Settings fixed at creation (contract 1.1). The next update reads them back and refuses a change that "
+        "would replace the stack's resources unless allowRename is set.",
         _BOTH,
     ),
     OutputSpec(

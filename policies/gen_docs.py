@@ -20,7 +20,7 @@ for path in (HERE, ROOT):  # the pack's rules as the top-level package `rules`; 
     if str(path) not in sys.path:
         sys.path.append(str(path))
 
-from rules import DEV_RELAXED, PACK_DESCRIPTION, PACK_ENFORCEMENT_LEVEL, RULES  # noqa: E402
+from rules import ALWAYS_ADVISORY, DEV_RELAXED, PACK_DESCRIPTION, PACK_ENFORCEMENT_LEVEL, RULES  # noqa: E402
 from tools.analyzer_host import PolicyInfo  # noqa: E402
 from tools.policy_config import load_policy_config, reconcile  # noqa: E402
 
@@ -97,9 +97,12 @@ def render() -> str:
     lines += ["", "## Where dev is advisory, and why", ""]
     for name in sorted(DEV_RELAXED):
         lines.append(f"- `{name}`: {DEV_RELAXED[name]}")
+    lines += ["", "## Advisory in prod too, and why", ""]
+    for name in sorted(ALWAYS_ADVISORY):
+        lines.append(f"- `{name}`: {ALWAYS_ADVISORY[name]}")
     lines += [
         "",
-        "Every other rule is mandatory in dev as well; prod relaxes nothing.",
+        "Every other rule is mandatory in dev as well; prod relaxes nothing else.",
         "",
         "## Configuration",
         "",

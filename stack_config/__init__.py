@@ -52,6 +52,7 @@ from stack_config.network import check_network
 from stack_config.observability import ObservabilityConfig
 from stack_config.reader import PROJECT, ConfigError, Reader, is_cidr
 from stack_config.spec import (
+    Boolean,
     Context,
     Derived,
     Kind,
@@ -191,6 +192,13 @@ class PlatformConfig:
         "unset: detected from the azure-native provider credentials (ARM_CLIENT_ID with ARM_USE_OIDC, a "
         "secret or certificate, or ARM_USE_MSI: ServicePrincipal; none: the Azure CLI user)",
         default=Derived(lambda ctx, values: None, "detected"),
+    )
+    allow_rename: bool = key(
+        "allowRename",
+        Boolean(),
+        "allow a change of namePrefix, environment, location or keyVault.softDeleteRetentionDays on a deployed "
+        "stack: it replaces every resource (see docs/deployment.md)",
+        default=False,
     )
     cluster: ClusterConfig = key("cluster", Section(ClusterConfig), "the AKS cluster")
     key_vault: KeyVaultConfig = key("keyVault", Section(KeyVaultConfig), "the environment's Key Vault")

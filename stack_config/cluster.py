@@ -6,8 +6,10 @@ import ipaddress
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
+from policies.k8s_versions import default_minor
 from stack_config.reader import ARM_SUBNET_ID, ARM_VNET_ID, GUID, is_cidr, is_hostname, is_ipv4, is_whole_internet
 from stack_config.spec import (
     Boolean,
@@ -28,6 +30,9 @@ NODE_OS_UPGRADE_CHANNELS = ("NodeImage", "SecurityPatch")
 UPGRADE_CHANNELS = ("patch", "stable")
 SKU_TIERS = ("Free", "Standard", "Premium")
 PROD_SKU_TIERS = ("Standard", "Premium")
+# containerservice.KubernetesSupportPlan; AKS offers LTS on the Premium tier only
+# (learn.microsoft.com/azure/aks/long-term-support).
+SUPPORT_PLANS = ("KubernetesOfficial", "AKSLongTermSupport")
 NETWORK_POLICIES = ("cilium", "azure", "calico")
 DAYS_OF_WEEK = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 ZONES = ("1", "2", "3")
@@ -280,7 +285,19 @@ class ClusterConfig:
     kubernetes_version: str | None = key(
         "kubernetesVersion",
         Text(pattern=_K8S_VERSION, describe="allowed: a Kubernetes minor or patch version such as 1.33 or 1.33.2"),
-        "AKS version at creation (unset: the AKS default); AKS moves patch versions itself afterwards",
+        "AKS version at creation; AKS moves patch versions itself afterwards",
+        # The AKS default moves under the stack; the newest supported minor from the versions data file is
+        # known, reviewed and checked by the policy pack (aks-kubernetes-version-supported).
+        default=Derived(
+            lambda ctx, values: default_minor(date.today()),
+            "the newest AKS minor with 90+ days of standard support left (`policies.k8s_versions.default_minor`)",
+        ),
+    )
+    support_plan: str = key(
+        "supportPlan",
+        Text(choices=SUPPORT_PLANS),
+        "AKSLongTermSupport (Premium tier only) keeps a minor supported after its standard support ends",
+        default="KubernetesOfficial",
     )
     sku_tier: str = key(
         "skuTier",
@@ -356,9 +373,11 @@ class ClusterConfig:
 
 @rules(ClusterConfig)
 def _cluster(s: Read) -> None:
+    v = s.values
+    if v["support_plan"] == "AKSLongTermSupport" and v["sku_tier"] != "Premium":
+        s.problem("supportPlan", v["support_plan"], f"requires skuTier Premium (got {v['sku_tier']})")
     if not (s.ctx.prod and s.ctx.full_environment):
         return
-    v = s.values
     if not v["private_cluster"] and not s.failed("privateCluster"):
         # With the vault private too, prod is deployed from inside the network (docs/network.md).
         s.problem("privateCluster", False, "prod allows: true (no public API server endpoint)")

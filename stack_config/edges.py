@@ -61,7 +61,7 @@ class Claims(Kind):
     type_doc = "map"
 
     def allowed_doc(self) -> str:
-        return "claim name to a non-empty list of strings"
+        return "claim name to a non-empty list of non-empty strings"
 
     def read(self, s: Read, path: str, value: Any, default: Any) -> tuple[Any, bool]:
         if not isinstance(value, Mapping):
@@ -69,8 +69,11 @@ class Claims(Kind):
             return None, False
         claims: list[tuple[str, tuple[str, ...]]] = []
         for claim, values in value.items():
-            if not isinstance(values, list) or not values or not all(isinstance(v, str) for v in values):
-                s.r.problem(f"{path}.{claim}", values, "expected a non-empty list of strings")
+            # An empty allowed value admits a token whose claim is "": it says nothing about the caller.
+            if not isinstance(values, list) or not values or not all(isinstance(v, str) and v for v in values):
+                s.r.problem(f"{path}.{claim}", values, "expected a non-empty list of non-empty strings")
+            elif not str(claim):
+                s.r.problem(path, claim, "a claim name must not be empty")
             else:
                 claims.append((str(claim), tuple(values)))
         return tuple(claims), True
@@ -80,7 +83,7 @@ class Claims(Kind):
 class JwtIssuerConfig:
     issuer: str = key(
         "issuer",
-        Text(describe="the token issuer (iss claim), an https URL"),
+        Text(check=lambda v: bool(v.strip()), describe="allowed: the token issuer (iss claim), not empty"),
         "the token issuer (iss claim)",
         required=Required(),
     )
@@ -93,7 +96,7 @@ class JwtIssuerConfig:
     # Without an audience check a token minted for any other application would be accepted.
     audiences: tuple[str, ...] = key(
         "audiences",
-        Texts(),
+        Texts(check=lambda v: bool(v.strip()), describe="allowed: an audience (aud claim), not empty"),
         "accepted aud claims",
         default=(),
         required=Required("at least one accepted audience (aud claim)"),

@@ -6,6 +6,8 @@ both allow-lists, public-only vault rules.
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from stack_config import ConfigError, parse_config
@@ -132,3 +134,109 @@ def test_vault_ip_rules_and_ci_runners_accept_public_ranges_only(cidr):
     problems = problems_for("dev", {"keyVault.allowedCidrs": ["203.0.113.0/24", cidr], "ciRunnerCidrs": [cidr]})
     assert any(p.startswith(f"keyVault.allowedCidrs[1]: got '{cidr}'") and "public" in p for p in problems)
     assert any(p.startswith(f"ciRunnerCidrs[0]: got '{cidr}'") for p in problems)
+
+
+# --------------------------------------------------------------------------- item 5: values Azure refuses
+
+
+@pytest.mark.parametrize(
+    ("changes", "path"),
+    [
+        ({"environment": ""}, "environment"),
+        ({"ingress.jwtIssuers": [{**stack_raw_config("prod")["ingress"]["jwtIssuers"][0], "issuer": ""}]}, "issuer"),
+        (
+            {"ingress.jwtIssuers": [{**stack_raw_config("prod")["ingress"]["jwtIssuers"][0], "audiences": [""]}]},
+            "audiences[0]",
+        ),
+        (
+            {
+                "ingress.jwtIssuers": [
+                    {**stack_raw_config("prod")["ingress"]["jwtIssuers"][0], "requiredClaims": {"roles": [""]}}
+                ]
+            },
+            "requiredClaims.roles",
+        ),
+    ],
+)
+def test_an_empty_string_is_not_a_value(changes, path):
+    problems = problems_for("prod", changes)
+    assert any(p.split(":")[0].endswith(path) for p in problems), problems
+
+
+def test_a_cluster_without_its_identities_is_a_clear_error_not_an_empty_principal(monkeypatch):
+    from tools import mocks
+
+    real = mocks._RESOURCE_OUTPUTS["azure-native:containerservice:ManagedCluster"]
+
+    def without_identities(m, args):
+        rid, state = real(m, args)
+        state["identity"] = {"type": "SystemAssigned"}
+        state["addonProfiles"] = {k: {**v, "identity": None} for k, v in state["addonProfiles"].items()}
+        return rid, state
+
+    monkeypatch.setitem(mocks._RESOURCE_OUTPUTS, "azure-native:containerservice:ManagedCluster", without_identities)
+    recorded: list = []
+    with pytest.raises(Exception, match="control-plane identity is missing|add-on identity is missing"):
+        run_program("dev", recorded=recorded)
+    assert not [r for r in recorded if r.type == ROLE and r.inputs.get("principalId") in ("", None)]
+
+
+# --------------------------------------------------------------------------- item 8: state safety
+
+SETTINGS = {
+    "namePrefix": "plat",
+    "environment": "dev",
+    "location": "westeurope",
+    "keyVault.softDeleteRetentionDays": "90",
+}
+
+
+@pytest.mark.parametrize(
+    ("recorded", "key"),
+    [
+        ({**SETTINGS, "namePrefix": "old"}, "namePrefix"),
+        ({**SETTINGS, "location": "northeurope"}, "location"),
+        ({**SETTINGS, "environment": "dev2"}, "environment"),
+        ({**SETTINGS, "keyVault.softDeleteRetentionDays": "30"}, "keyVault.softDeleteRetentionDays"),
+    ],
+)
+def test_a_change_that_replaces_the_stack_is_refused_before_anything_is_placed(recorded, key):
+    placed: list = []
+    # The engine reports the ConfigError's text, wrapped in the resource that was waiting for it.
+    with pytest.raises(ValueError, match=rf"- {re.escape(key)}: got .* this stack was deployed with .*allowRename"):
+        run_program("dev", stack_references={"contoso/platform/dev": {"stackSettings": recorded}}, recorded=placed)
+    assert not [r for r in placed if r.type == "azure-native:resources:ResourceGroup"]
+
+
+def test_allow_rename_lets_the_change_through_and_a_new_stack_has_nothing_to_compare():
+    recorded = {"stackSettings": {**SETTINGS, "namePrefix": "old"}}
+    run = run_program("dev", overrides={"allowRename": True}, stack_references={"contoso/platform/dev": recorded})
+    assert run.outputs["stackSettings"] == SETTINGS
+    assert run_program("dev").outputs["stackSettings"] == SETTINGS  # first deployment: no previous outputs
+
+
+LONG_LIVED = (
+    "azure-native:resources:ResourceGroup",
+    "azure-native:network:VirtualNetwork",
+    "azure-native:network:Subnet",
+    "azure-native:operationalinsights:Workspace",
+    "azure-native:keyvault:Vault",
+)
+LOCK = "azure-native:authorization:ManagementLockAtResourceGroupLevel"
+
+
+@pytest.mark.parametrize(("stack", "protected"), [("prod", True), ("nonprod-keys", True), ("dev", False)])
+def test_long_lived_resources_are_protected_and_locked_in_prod_and_on_the_key_owner(stack, protected):
+    run = run_program(stack)
+    for typ in LONG_LIVED:
+        for r in run.of_type(typ):
+            assert r.protect is protected, (typ, r.name)
+    locks = run.of_type(LOCK)
+    if protected:
+        (lock,) = locks
+        assert lock.inputs["level"] == "CanNotDelete"
+        rg = run.one("azure-native:resources:ResourceGroup")
+        assert lock.inputs["resourceGroupName"] == rg.outputs["name"]
+        assert lock.protect
+    else:
+        assert locks == []

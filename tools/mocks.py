@@ -19,6 +19,7 @@ import datetime
 import hashlib
 import ipaddress
 from collections.abc import Callable, Mapping
+from datetime import date
 from typing import Any
 
 import yaml
@@ -28,6 +29,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 from pulumi.runtime.mocks import MockCallArgs, MockResourceArgs, Mocks
 
+from policies.k8s_versions import default_minor
 from tools import wire
 
 SUBSCRIPTION_ID = "8c3f5d2a-1b4e-4f6a-9d7c-2e5b8a1c4f90"
@@ -196,8 +198,14 @@ def _managed_cluster(m: PlatformMocks, args: MockResourceArgs) -> tuple[str, dic
         },
         "provisioningState": "Succeeded",
         "powerState": {"code": "Running"},
-        "currentKubernetesVersion": args.inputs.get("kubernetesVersion") or "1.33.2",
+        # AKS reports the patch it runs: the pinned minor's first patch, or the program's default minor.
+        "currentKubernetesVersion": _current_version(args.inputs.get("kubernetesVersion")),
     }
+
+
+def _current_version(requested: Any) -> str:
+    version = requested if isinstance(requested, str) and requested else default_minor(date.today())
+    return version if version.count(".") == 2 else f"{version}.0"
 
 
 def _vault(m: PlatformMocks, args: MockResourceArgs) -> tuple[str, dict]:

@@ -37,3 +37,12 @@ DEV_RELAXED = {
     "istio-peer-authentication-strict": "dev may carry namespace mtlsExceptions (PERMISSIVE) while a workload migrates into the mesh; the mesh-wide default stays STRICT and mandatory.",
 }
 __all__.append("DEV_RELAXED")
+
+# Advisory everywhere, prod included (config/dev.json and config/prod.json), and why: a finding that means
+# "this cannot be checked", not "this is insecure".
+ALWAYS_ADVISORY = {
+    "aks-kubernetes-version-known": "a minor the versions data file does not list (newer than the file, or unset) "
+    "has unknown support dates: a prompt to refresh the file, not proof of an unsupported cluster; "
+    "aks-kubernetes-version-supported stays mandatory in prod for every minor the file knows.",
+}
+__all__.append("ALWAYS_ADVISORY")

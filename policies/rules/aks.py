@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterable
+from datetime import date
 from typing import Any
+
+# The pack is deployed as the `policies` folder alone: the versions module and its data file are pack-local.
+import k8s_versions
 
 from .common import (
     UNKNOWN,
@@ -227,6 +231,49 @@ def workload_identity(r: Res, ctx: Ctx) -> None:
 )
 def sku_tier(r: Res, ctx: Ctx) -> None:
     expect(r, ctx, "sku.tier", one_of("Standard", "Premium"), "allowed: Standard, Premium (unset means Free)")
+
+
+def _lts(r: Res) -> bool:
+    """The LTS support plan is configured: supportPlan AKSLongTermSupport on the Premium tier (AKS requires both)."""
+    return r.get("supportPlan") == "AKSLongTermSupport" and r.get("sku.tier") == "Premium"
+
+
+@resource_rule(
+    name="aks-kubernetes-version-supported",
+    domain="aks",
+    targets=(MANAGED_CLUSTER,),
+    severity="high",
+    what="The cluster's Kubernetes minor is within AKS support (policies/data/aks-kubernetes-versions.json), or the LTS plan covers it.",
+    why="AKS refuses to create a cluster on a minor past its end of standard support without the LTS plan, and an unsupported minor gets no security patches.",
+    remediation="Set kubernetesVersion to a supported minor (the program's default is k8s_versions.default_minor()), or configure supportPlan: AKSLongTermSupport with sku.tier: Premium.",
+    frameworks=_PATCHING,
+)
+def kubernetes_version_supported(r: Res, ctx: Ctx) -> None:
+    version = r.get("kubernetesVersion")
+    if not ctx.known(version, "kubernetesVersion") or not ctx.known(r.get("supportPlan"), "supportPlan"):
+        return
+    lts = _lts(r)
+    if k8s_versions.support_status(version, date.today(), lts=lts) == k8s_versions.SupportStatus.ENDED:
+        plan = "even with the LTS plan" if lts else "without the LTS plan (supportPlan AKSLongTermSupport, Premium)"
+        ctx.fail(f"kubernetesVersion is {version!r}: AKS support for this minor has ended {plan}")
+
+
+@resource_rule(
+    name="aks-kubernetes-version-known",
+    domain="aks",
+    targets=(MANAGED_CLUSTER,),
+    severity="low",
+    what="The cluster's Kubernetes minor is pinned and in the AKS versions data file (its support dates are known).",
+    why="A minor the data does not list (too new, a plan, or unset: the AKS default) cannot be checked for end of support.",
+    remediation="Pin kubernetesVersion to a minor listed in policies/data/aks-kubernetes-versions.json, or refresh that file from the AKS release calendar.",
+    frameworks=_PATCHING,
+)
+def kubernetes_version_known(r: Res, ctx: Ctx) -> None:
+    version = r.get("kubernetesVersion")
+    if not ctx.known(version, "kubernetesVersion"):
+        return
+    if k8s_versions.support_status(version, date.today(), lts=_lts(r)) == k8s_versions.SupportStatus.UNKNOWN:
+        ctx.fail(f"kubernetesVersion is {version!r}: its AKS support dates are not in the versions data file")
 
 
 def _pool_problems(pool: dict, where: str, ctx: Ctx) -> None:

@@ -410,7 +410,7 @@ def test_cluster_names(build_run):
     assert mc.get("resourceName") == "plat-dev-aks"
     assert mc.get("dnsPrefix") == "plat-dev-aks"
     assert mc.get("nodeResourceGroup") == "plat-dev-aks-nodes-rg"
-    assert mc.get("kubernetesVersion") == "1.33"
+    assert mc.get("kubernetesVersion") == "1.36"  # Pulumi.dev.yaml's pin, inside AKS standard support
     assert mc.get("location") == "westeurope"
     assert mc.get("tags.owner") == "platform-team@example.com"
 

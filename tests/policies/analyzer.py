@@ -19,6 +19,7 @@ import runpy
 import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ from typing import Any
 from google.protobuf import struct_pb2
 from pulumi.runtime.proto import analyzer_pb2
 
+from policies.k8s_versions import default_minor
 from tools import wire
 from tools.analyzer_host import analyzer_info, configure_request
 from tools.policy_config import PolicyConfig, parse_policy_config, reconcile
@@ -274,7 +276,8 @@ def valid_cluster(name: str = "plat-prod-aks") -> dict:
         "location": "westeurope",
         "dnsPrefix": name,
         "sku": {"name": "Base", "tier": "Standard"},
-        "kubernetesVersion": "1.33",
+        # Always a supported minor: the one the program defaults to today.
+        "kubernetesVersion": default_minor(date.today()),
         "enableRBAC": True,
         "disableLocalAccounts": True,
         "aadProfile": {
@@ -582,3 +585,4 @@ def set_path(obj: Any, dotted: str, value: Any) -> Any:
 DELETE = object()
 ALL_RULES = RULES
 DEV_RELAXED = rules.DEV_RELAXED
+ALWAYS_ADVISORY = rules.ALWAYS_ADVISORY

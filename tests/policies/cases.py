@@ -77,6 +77,7 @@ def one_field(rtype: str, build: Callable[[], dict], *changes: tuple[str, str, A
 AKS = one_field(
     CLUSTER_TYPE,
     valid_cluster,
+    ("aks-kubernetes-version-supported", "kubernetesVersion", "1.29"),  # standard support ended 2025
     ("aks-node-os-upgrade-channel", "autoUpgradeProfile.nodeOSUpgradeChannel", "None"),
     ("aks-node-os-upgrade-channel", "autoUpgradeProfile.nodeOSUpgradeChannel", DELETE),
     ("aks-upgrade-channel", "autoUpgradeProfile.upgradeChannel", "none"),
@@ -263,7 +264,10 @@ NETWORK = [
     ),
 ]
 
-ALL = AKS + KEYVAULT + SEALED_SECRETS + ISTIO + KUBERNETES + NETWORK
+# Advisory even in prod (policies/config/prod.json): tests/policies/test_aks.py checks the level.
+AKS_ADVISORY = one_field(CLUSTER_TYPE, valid_cluster, ("aks-kubernetes-version-known", "kubernetesVersion", "1.99"))
+
+ALL = AKS + AKS_ADVISORY + KEYVAULT + SEALED_SECRETS + ISTIO + KUBERNETES + NETWORK
 VALID = sorted({(t, b.__name__): b for _, t, b, _, _ in ALL}.items())
 
 

@@ -5,9 +5,47 @@ from __future__ import annotations
 import pytest
 
 from tests.policies._one_field import assert_one_field_fails
+from tests.policies.analyzer import (
+    CLUSTER_TYPE,
+    DELETE,
+    UNKNOWN,
+    analyze,
+    names,
+    report,
+    set_path,
+    valid_cluster,
+    violations,
+)
 from tests.policies.cases import AKS, case_id
 
 
 @pytest.mark.parametrize("case", AKS, ids=case_id)
 def test_one_field_change_fails(case):
     assert_one_field_fails(*case)
+
+
+RULE_SUPPORTED = "aks-kubernetes-version-supported"
+RULE_KNOWN = "aks-kubernetes-version-known"
+
+
+def test_an_ended_minor_is_mandatory_in_prod_advisory_in_dev_and_the_lts_plan_covers_it():
+    ended = set_path(valid_cluster(), "kubernetesVersion", "1.33")  # standard support ended 2026-07-31
+    assert names(violations(analyze(CLUSTER_TYPE, ended, "prod")), "mandatory") == [RULE_SUPPORTED]
+    assert names(violations(analyze(CLUSTER_TYPE, ended, "dev")), "advisory") == [RULE_SUPPORTED]
+    lts = set_path(set_path(ended, "supportPlan", "AKSLongTermSupport"), "sku.tier", "Premium")
+    assert violations(analyze(CLUSTER_TYPE, lts, "prod")) == [], report(analyze(CLUSTER_TYPE, lts, "prod"))
+    # The plan without the Premium tier is no LTS: AKS offers it on Premium only.
+    no_premium = set_path(ended, "supportPlan", "AKSLongTermSupport")
+    assert RULE_SUPPORTED in names(violations(analyze(CLUSTER_TYPE, no_premium, "prod")))
+
+
+@pytest.mark.parametrize("version", ["1.99", DELETE, "latest", 1.33])
+def test_a_minor_without_known_dates_is_advisory_even_in_prod(version):
+    diags = violations(analyze(CLUSTER_TYPE, set_path(valid_cluster(), "kubernetesVersion", version), "prod"))
+    assert names(diags) == [RULE_KNOWN], report(diags)
+    assert names(diags, "advisory") == [RULE_KNOWN]
+
+
+def test_an_unknown_version_at_preview_is_not_a_crash():
+    diags = analyze(CLUSTER_TYPE, set_path(valid_cluster(), "kubernetesVersion", UNKNOWN), "prod")
+    assert names(violations(diags)) == []

@@ -13,6 +13,7 @@ from pulumi.runtime.proto import analyzer_pb2
 from tests.policies import cases
 from tests.policies.analyzer import (
     ALL_RULES,
+    ALWAYS_ADVISORY,
     CLUSTER_TYPE,
     CONFIG_DIR,
     DEPLOYMENT_TYPE,
@@ -86,8 +87,8 @@ def test_config_files_reconcile_like_the_cli(env):
 def test_prod_is_mandatory_everywhere_and_dev_relaxes_only_the_documented_rules():
     prod = configured("prod").effective
     dev = configured("dev").effective
-    assert {n for n in ALL_RULES if prod[n].enforcement_level != "mandatory"} == set()
-    assert {n for n in ALL_RULES if dev[n].enforcement_level != "mandatory"} == set(DEV_RELAXED)
+    assert {n for n in ALL_RULES if prod[n].enforcement_level != "mandatory"} == set(ALWAYS_ADVISORY)
+    assert {n for n in ALL_RULES if dev[n].enforcement_level != "mandatory"} == set(DEV_RELAXED) | set(ALWAYS_ADVISORY)
     assert all(dev[n].enforcement_level == "advisory" for n in DEV_RELAXED)
     for security_rule in (
         "aks-local-accounts-disabled",
