@@ -30,6 +30,7 @@ ENVIRONMENT_NAMES = {
     "environment",
     "environmentClass",
     "location",
+    "stackSettings",
     "resourceGroupName",
     "clusterName",
     "clusterId",
@@ -56,6 +57,7 @@ KEY_OWNER_NAMES = {
     "environment",
     "environmentClass",
     "location",
+    "stackSettings",
     "resourceGroupName",
     "keyVaultName",
     "keyVaultUri",
@@ -149,7 +151,7 @@ def test_versions_must_be_major_minor(bad):
 
 
 def test_contract_version_is_valid():
-    assert parse_version(CONTRACT_VERSION) == (1, 0)
+    assert parse_version(CONTRACT_VERSION) == (1, 1)  # 1.1 added stackSettings
 
 
 # --------------------------------------------------------------------------- docs
@@ -236,13 +238,13 @@ def test_export_outputs_rejects_an_unknown_role():
 def test_export_outputs_checks_plain_values_at_once():
     values = {**_values(), "ingressHostnames": "*.dev.apps.example.com"}
     msg = _export_error("environment", values)
-    assert "stack output 'ingressHostnames' breaks contract 1.0: expected list[str], got str" in msg
+    assert "stack output 'ingressHostnames' breaks contract 1.1: expected list[str], got str" in msg
 
 
 def test_export_outputs_checks_outputs_when_they_resolve():
     values = {**_values(), "ingressPublicIp": pulumi.Output.from_input(None)}
     msg = _export_error("environment", values)
-    assert "stack output 'ingressPublicIp' breaks contract 1.0: expected str, got None" in msg
+    assert "stack output 'ingressPublicIp' breaks contract 1.1: expected str, got None" in msg
 
 
 # --------------------------------------------------------------------------- consumer
@@ -283,7 +285,8 @@ PROPERTIES = {
 
 
 def test_every_environment_output_has_a_typed_property():
-    assert set(PROPERTIES.values()) == ENVIRONMENT_NAMES - {"contractVersion"}
+    # stackSettings is the platform's own bookkeeping (its next update reads it back), not for app teams.
+    assert set(PROPERTIES.values()) == ENVIRONMENT_NAMES - {"contractVersion", "stackSettings"}
     assert not hasattr(PlatformStack, "sealing_keys"), "app teams must never get the private sealing keys"
 
 
@@ -298,7 +301,9 @@ def consumed() -> ProgramRun:
 
 
 def test_properties_return_the_stack_outputs(consumed):
-    assert consumed.outputs == example_outputs()
+    expected = example_outputs()
+    del expected["stackSettings"]  # no app-team property (see above)
+    assert consumed.outputs == expected
 
 
 def test_kubeconfig_is_secret_and_nothing_else(consumed):
@@ -328,7 +333,7 @@ def test_a_missing_output_fails_the_run_naming_it_and_the_stack():
     del outputs["oidcIssuerUrl"]
     with pytest.raises(PlatformOutputError) as err:
         _consume(outputs, lambda p: pulumi.export("issuer", p.oidc_issuer_url))
-    assert str(err.value) == "stack contoso/platform/dev has no output 'oidcIssuerUrl' (contract 1.0)"
+    assert str(err.value) == "stack contoso/platform/dev has no output 'oidcIssuerUrl' (contract 1.1)"
 
 
 def test_a_missing_output_fails_when_used_as_a_resource_input():
@@ -372,7 +377,7 @@ def test_a_wrongly_typed_output_is_rejected():
     outputs = {**example_outputs(), "ingressHostnames": "*.dev.apps.example.com"}
     with pytest.raises(PlatformOutputError) as err:
         _consume(outputs, lambda p: pulumi.export("hosts", p.ingress_hostnames))
-    assert "output 'ingressHostnames' does not match contract 1.0: expected list[str], got str" in str(err.value)
+    assert "output 'ingressHostnames' does not match contract 1.1: expected list[str], got str" in str(err.value)
 
 
 def test_require_app_namespace():

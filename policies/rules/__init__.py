@@ -34,6 +34,7 @@ DEV_RELAXED = {
     "network-keyvault-private": "dev's vault keeps a public endpoint behind its deny-by-default firewall, so it can be deployed without runners inside the network.",
     "aks-audit-reads-collected": "dev collects kube-audit-admin only (observability.auditReads: false): get/list audit volume costs more than a rebuildable cluster's reads are worth.",
     "monitor-sealing-key-read-alert": "without kube-audit in dev the alert could never fire, so dev does not create it; dev's sealing key is the shared non-production key, watched where it is read.",
+    "aks-kubernetes-version-supported": "a dev cluster may stay on a minor past its support while an upgrade is tried out there first; AKS itself still refuses to create one.",
     "istio-peer-authentication-strict": "dev may carry namespace mtlsExceptions (PERMISSIVE) while a workload migrates into the mesh; the mesh-wide default stays STRICT and mandatory.",
 }
 __all__.append("DEV_RELAXED")
