@@ -86,6 +86,7 @@ def gateway_release(
     namespace: str,
     values: dict[str, Any],
     opts: pulumi.ResourceOptions,
+    skip_await: bool = False,
 ) -> k8s.helm.v3.Release:
     """The pinned ``gateway`` chart from the Istio repository, into a namespace created beforehand."""
     return k8s.helm.v3.Release(
@@ -97,6 +98,7 @@ def gateway_release(
         repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=ISTIO_CHART_REPO),
         create_namespace=False,
         values=values,
+        skip_await=skip_await,
         opts=opts,
     )
 

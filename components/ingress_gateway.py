@@ -158,6 +158,12 @@ class IngressGateway(pulumi.ComponentResource):
             version=args.istio_version,
             namespace=ing.namespace,
             values={**values, **certificate_values},
+            # Key Vault source: on the first `up` the vault is new and the operator's certificate is not in it
+            # yet, so the pods' CSI mount fails and they wait in ContainerCreating; the kubelet retries the
+            # mount until the certificate exists, then the driver syncs the TLS Secret and the pods start.
+            # Helm's wait would instead fail the release (and the update) after its timeout, so the release
+            # does not wait for readiness here (pulumi_kubernetes Release.skip_await).
+            skip_await=ing.tls_source == "keyVault",
             opts=pulumi.ResourceOptions(
                 parent=self,
                 depends_on=[namespace, *azure_dependencies, *certificate, *args.depends_on],

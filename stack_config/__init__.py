@@ -38,6 +38,7 @@ from stack_config.edges import (
     EgressHost,
     IngressConfig,
     JwtIssuerConfig,
+    check_certificate_covers,
     check_egress,
 )
 from stack_config.mesh import (
@@ -370,7 +371,11 @@ def load_config() -> PlatformConfig:
             cfg,
             ingress=dataclasses.replace(
                 cfg.ingress,
-                tls_certificate_pem=conf.require_secret(INGRESS_TLS_CERT_KEY),
+                # Every host must be covered by the certificate's names: checked once the secret is known
+                # (preview and up), failing the resources that use it.
+                tls_certificate_pem=conf.require_secret(INGRESS_TLS_CERT_KEY).apply(
+                    lambda pem: check_certificate_covers(pem, cfg.ingress.hosts)
+                ),
                 tls_private_key_pem=conf.require_secret(INGRESS_TLS_KEY_KEY),
             ),
         )

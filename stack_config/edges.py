@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from stack_config.reader import DNS_LABEL, is_hostname
+from stack_config.reader import DNS_LABEL, ConfigError, is_hostname
 from stack_config.spec import (
     Boolean,
     ByClass,
@@ -155,6 +155,17 @@ class IngressConfig:
         "keyVault: the operator imports the certificate into the vault; config: the secret keys below",
         default="keyVault",
     )
+    # Key Vault source: the program cannot read the certificate before the operator imports it, so its names
+    # are declared and every host is checked against them (a host the certificate does not cover fails TLS).
+    tls_certificate_dns_names: tuple[str, ...] = key(
+        "tlsCertificateDnsNames",
+        Texts(
+            check=lambda h: is_hostname(h, allow_wildcard=True) and h != "*",
+            describe="allowed: a DNS name or a *.domain wildcard, as in the certificate's subjectAltName",
+        ),
+        "the DNS names (SANs) of the Key Vault certificate; every host must be covered by one",
+        default=(),
+    )
     tls_key_vault_certificate_name: str = key(
         "tlsKeyVaultCertificateName",
         Text(pattern=re.compile(r"^[A-Za-z0-9-]{1,127}$"), describe="allowed: a Key Vault certificate name"),
@@ -193,9 +204,70 @@ def _ingress(s: Read) -> None:
                     f"required when ingress.tlsSource is config; set it with "
                     f"`pulumi config set --secret {name} < file.pem`",
                 )
+    if v["tls_source"] == "keyVault" and ctx.full_environment and not v["tls_certificate_dns_names"]:
+        s.report(
+            "tlsCertificateDnsNames",
+            "required when tlsSource is keyVault: the DNS names of the certificate in the vault, e.g. "
+            "['*.apps.example.com'], so every host is checked against them",
+        )
+    elif v["tls_source"] == "keyVault" and ctx.full_environment and not s.failed("tlsCertificateDnsNames"):
+        for i, host in enumerate(v["hosts"]):
+            # '*' (dev only) takes any name: no certificate covers it, and none is expected to.
+            if host != "*" and not host_covered(host, v["tls_certificate_dns_names"]):
+                s.r.problem(
+                    f"{s.at('hosts')}[{i}]",
+                    host,
+                    f"not covered by ingress.tlsCertificateDnsNames ({', '.join(v['tls_certificate_dns_names'])}): "
+                    "clients would get a certificate name mismatch; add the name to the certificate (and the list) "
+                    "or serve the host from another certificate",
+                )
     if TLS_VERSIONS.index(v["min_tls_version"]) > TLS_VERSIONS.index(v["max_tls_version"]):
         s.problem("minTlsVersion", v["min_tls_version"], f"must not be above maxTlsVersion ({v['max_tls_version']})")
     _check_jwt_scopes(s, v["jwt_issuers"], s.item_paths.get(s.at("jwtIssuers"), []), v["hosts"])
+
+
+def certificate_dns_names(pem: str) -> list[str]:
+    """The DNS names in the subjectAltName of the first certificate of a PEM chain (the leaf)."""
+    from cryptography import x509
+
+    try:
+        leaf = x509.load_pem_x509_certificates(pem.encode())[0]
+    except (ValueError, IndexError):
+        raise ConfigError([f"{INGRESS_TLS_CERT_KEY}: not a PEM certificate chain"]) from None
+    try:
+        san = leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        return []
+    return san.get_values_for_type(x509.DNSName)
+
+
+def check_certificate_covers(pem: str, hosts: Sequence[str]) -> str:
+    """``pem`` unchanged when its leaf's DNS names cover every host; else a ConfigError naming each host."""
+    names = certificate_dns_names(pem)
+    problems = [
+        f"ingress.hosts: {host!r} is not covered by the certificate in {INGRESS_TLS_CERT_KEY} (its DNS names: "
+        f"{', '.join(names) or 'none'}); clients would get a name mismatch"
+        for host in hosts
+        if host != "*" and not host_covered(host, names)
+    ]
+    if problems:
+        raise ConfigError(problems)
+    return pem
+
+
+def host_covered(host: str, names: Sequence[str]) -> bool:
+    """Whether a certificate with these DNS names serves ``host`` (RFC 6125 6.4.3: a wildcard covers one label).
+
+    A wildcard host (``*.apps.example.com``) is covered only by the same wildcard: a name for one of its
+    subdomains leaves the others uncovered.
+    """
+    host = host.lower()
+    for name in (n.lower() for n in names):
+        if host == name:
+            return True
+        if name.startswith("*.") and not host.startswith("*.") and "." in host and host.split(".", 1)[1] == name[2:]:
+            return True
+    return False
 
 
 def _check_jwt_scopes(

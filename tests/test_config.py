@@ -68,7 +68,7 @@ def test_defaults_are_the_secure_choice():
             "environmentClass": "nonprod",
             "location": "westeurope",
             "cluster": {"adminGroupObjectIds": ["6f1c2a7e-3b4d-4e5f-9a8b-1c2d3e4f5a6b"]},
-            "ingress": {"hosts": ["*.qa.example.com"]},
+            "ingress": {"hosts": ["*.qa.example.com"], "tlsCertificateDnsNames": ["*.qa.example.com"]},
             "sealedSecrets": {"sharedKeyStack": "contoso/platform/nonprod-keys"},
         }
     )
@@ -89,7 +89,7 @@ def test_prod_defaults_are_stricter_than_nonprod():
     base = {
         "environment": "prod2",
         "location": "westeurope",
-        "ingress": {"hosts": ["a.example.com"]},
+        "ingress": {"hosts": ["a.example.com"], "tlsCertificateDnsNames": ["a.example.com"]},
         "cluster": {"adminGroupObjectIds": ["6f1c2a7e-3b4d-4e5f-9a8b-1c2d3e4f5a6b"], "privateCluster": True},
         "observability": {"alertEmails": ["oncall@example.com"]},
     }
@@ -440,6 +440,7 @@ ISSUER = {"issuer": "https://idp.example.com", "jwksUri": "https://idp.example.c
 def _issuers(*scopes: dict[str, Any]) -> dict[str, Any]:
     return {
         "ingress.hosts": ["*.apps.example.com", "api.example.com"],
+        "ingress.tlsCertificateDnsNames": ["*.apps.example.com", "api.example.com"],
         "ingress.jwtIssuers": [
             {**ISSUER, "issuer": f"https://idp{i}.example.com", **scope} for i, scope in enumerate(scopes)
         ],
@@ -491,7 +492,7 @@ PROGRAM_CORPUS = [
         "cluster.upgradeChannel",
     ),
     ("dev", {"egress": {"hosts": [{"host": "example.com", "port": 80}]}}, "egress.hosts[0].port"),
-    ("dev", {"ingress": {"hosts": ["bad host"]}}, "ingress.hosts[0]"),
+    ("dev", {"ingress": {"hosts": ["bad host"], "tlsCertificateDnsNames": ["*.example.com"]}}, "ingress.hosts[0]"),
     ("dev", {"istio": {"outboundTrafficPolicy": "ALLOW_ALL"}}, "istio.outboundTrafficPolicy"),
     ("dev", {"location": None}, "location"),
     ("dev", {"keyVualt": {}}, "keyVualt"),
@@ -501,7 +502,11 @@ PROGRAM_CORPUS = [
         {"egress": {"hosts": [{"host": "example.com", "protocol": "HTTP", "port": 443}]}},
         "egress.hosts[0].protocol",
     ),
-    ("prod", {"ingress": {"hosts": ["*"], "tlsKeyVaultCertificateName": "wildcard"}}, "ingress.hosts[0]"),
+    (
+        "prod",
+        {"ingress": {"hosts": ["*"], "tlsKeyVaultCertificateName": "wildcard", "tlsCertificateDnsNames": ["*.a.com"]}},
+        "ingress.hosts[0]",
+    ),
     ("prod", {"sealedSecrets": {"keyMode": "sharedOwner"}}, "sealedSecrets.keyMode"),
     ("prod", {"keyVault": {"allowedCidrs": ["0.0.0.0/0"]}}, "keyVault.allowedCidrs[0]"),
     ("prod", {"keyVault": {"softDeleteRetentionDays": 3}}, "keyVault.softDeleteRetentionDays"),

@@ -240,3 +240,83 @@ def test_long_lived_resources_are_protected_and_locked_in_prod_and_on_the_key_ow
         assert lock.protect
     else:
         assert locks == []
+
+
+# --------------------------------------------------------------------------- item 4: the first `up`
+
+
+def test_the_key_vault_gateway_release_does_not_wait_for_a_certificate_that_does_not_exist_yet():
+    run = run_program("prod")
+    release = run.one("kubernetes:helm.sh/v3:Release", "ingress-release")
+    assert release.inputs.get("skipAwait") is True
+    # The CSI volume stays mounted: the pods start once the certificate is in the vault.
+    assert any(v.get("csi") for v in release.inputs["values"]["volumes"])
+    egress = run.one("kubernetes:helm.sh/v3:Release", "egress-release")
+    assert not egress.inputs.get("skipAwait")  # the egress gateway needs no certificate: Helm still waits
+
+
+def test_every_host_must_be_covered_by_the_declared_key_vault_certificate_names():
+    problems = problems_for("prod", {"ingress.tlsCertificateDnsNames": ["*.apps.example.com"]})
+    assert any(p.startswith("ingress.hosts[1]: got 'api.example.com'") and "not covered" in p for p in problems)
+    assert any(
+        p.startswith("ingress.tlsCertificateDnsNames: required")
+        for p in problems_for("prod", {"ingress.tlsCertificateDnsNames": None})
+    )
+    # A wildcard covers exactly one label; a wildcard host needs the same wildcard.
+    from stack_config.edges import host_covered
+
+    assert host_covered("shop.apps.example.com", ["*.apps.example.com"])
+    assert not host_covered("a.shop.apps.example.com", ["*.apps.example.com"])
+    assert not host_covered("*.apps.example.com", ["shop.apps.example.com"])
+    assert host_covered("*.apps.example.com", ["*.apps.example.com"])
+
+
+def _certificate(names: list[str]) -> str:
+    """A throwaway self-signed certificate with these DNS names (generated here, never stored)."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0])])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now)
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(n) for n in names]), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    return cert.public_bytes(serialization.Encoding.PEM).decode()
+
+
+def test_a_config_certificate_must_cover_every_host():
+    from stack_config.edges import check_certificate_covers
+
+    pem = _certificate(["*.apps.example.com"])
+    assert check_certificate_covers(pem, ["*.apps.example.com", "shop.apps.example.com"]) == pem
+    with pytest.raises(ConfigError, match="'api.example.com' is not covered"):
+        check_certificate_covers(pem, ["*.apps.example.com", "api.example.com"])
+    with pytest.raises(ConfigError, match="not a PEM certificate"):
+        check_certificate_covers("not a certificate", ["api.example.com"])
+
+
+def test_a_config_certificate_that_misses_a_host_fails_the_program():
+    from stack_config import INGRESS_TLS_CERT_KEY, INGRESS_TLS_KEY_KEY
+    from tools.mocks import fake_private_key
+    from tools.program_runner import load_stack_config
+
+    ingress = {**stack_raw_config("prod")["ingress"], "tlsSource": "config"}
+    config, secret_keys = load_stack_config("prod", overrides={"ingress": ingress})
+    config[f"platform:{INGRESS_TLS_CERT_KEY}"] = _certificate(["*.apps.example.com"])
+    config[f"platform:{INGRESS_TLS_KEY_KEY}"] = fake_private_key("san-test")
+    secret_keys += [f"platform:{INGRESS_TLS_CERT_KEY}", f"platform:{INGRESS_TLS_KEY_KEY}"]
+    with pytest.raises(ValueError, match="'api.example.com' is not covered by the certificate"):
+        run_program("prod", config=(config, secret_keys))
