@@ -304,8 +304,8 @@ def test_a_config_certificate_must_cover_every_host():
     assert check_certificate_covers(pem, ["*.apps.example.com", "shop.apps.example.com"]) == pem
     with pytest.raises(ConfigError, match="'api.example.com' is not covered"):
         check_certificate_covers(pem, ["*.apps.example.com", "api.example.com"])
-    with pytest.raises(ConfigError, match="not a PEM certificate"):
-        check_certificate_covers("not a certificate", ["api.example.com"])
+    # Unreadable (the offline preview's placeholder for a secret): nothing to check, the value passes on.
+    assert check_certificate_covers("[placeholder]", ["api.example.com"]) == "[placeholder]"
 
 
 def test_a_config_certificate_that_misses_a_host_fails_the_program():
