@@ -235,8 +235,11 @@ def test_long_lived_resources_are_protected_and_locked_in_prod_and_on_the_key_ow
     if protected:
         (lock,) = locks
         assert lock.inputs["level"] == "CanNotDelete"
-        rg = run.one("azure-native:resources:ResourceGroup")
-        assert lock.inputs["resourceGroupName"] == rg.outputs["name"]
+        # The locked group is the one holding the vault (and, in an environment, the cluster).
+        locked = lock.inputs["resourceGroupName"]
+        assert run.one("azure-native:keyvault:Vault").inputs["resourceGroupName"] == locked
+        for cluster in run.of_type("azure-native:containerservice:ManagedCluster"):
+            assert cluster.inputs["resourceGroupName"] == locked
         assert lock.protect
     else:
         assert locks == []
