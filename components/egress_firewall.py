@@ -43,6 +43,17 @@ AKS_ADDON_FQDNS = (
     "*.ods.opinsights.azure.com",
     "*.oms.opinsights.azure.com",
 )
+# Container Insights and managed Prometheus (components/observability.py) behind a firewall: AKS "Outbound network
+# and FQDN rules", section "Azure Monitor - Managed Prometheus, Container Insights ...": these application rules plus
+# the AzureMonitor:443 service tag, and "<cluster-region>.handler.control.monitor.azure.com" (added per location).
+AZURE_MONITOR_FQDNS = (
+    "*.monitoring.azure.com",
+    "login.microsoftonline.com",
+    "global.handler.control.monitor.azure.com",
+    "*.ingest.monitor.azure.com",
+    "*.metrics.ingest.monitor.azure.com",
+)
+AZURE_MONITOR_SERVICE_TAG = "AzureMonitor"
 # Resource-specific tables (AZFWApplicationRule, ...): who was denied what, and what threat intel blocked.
 DIAGNOSTIC_LOG_CATEGORIES = ("AZFWApplicationRule", "AZFWNetworkRule", "AZFWNatRule", "AZFWThreatIntel")
 
@@ -296,6 +307,14 @@ def aks_egress_collections(args: EgressFirewallArgs) -> list[network.FirewallPol
             protocols=[_https()],
             target_fqdns=list(AKS_ADDON_FQDNS),
         ),
+        network.ApplicationRuleArgs(
+            rule_type="ApplicationRule",
+            name="azure-monitor",
+            description="Container Insights and managed Prometheus: agent onboarding, data collection rules, ingestion",
+            source_addresses=nodes,
+            protocols=[_https()],
+            target_fqdns=[*AZURE_MONITOR_FQDNS, f"{args.location}.handler.control.monitor.azure.com"],
+        ),
     ]
     if args.node_fqdns:
         application.append(
@@ -309,9 +328,19 @@ def aks_egress_collections(args: EgressFirewallArgs) -> list[network.FirewallPol
             )
         )
     collections = [_allow("aks-application", 200, application)]
+    # Metrics and logs to Azure Monitor and Log Analytics (the same AKS section's "Required network rules").
+    monitor_rule = network.NetworkRuleArgs(
+        rule_type="NetworkRule",
+        name="azure-monitor-service-tag",
+        source_addresses=nodes,
+        destination_addresses=[AZURE_MONITOR_SERVICE_TAG],
+        destination_ports=["443"],
+        ip_protocols=[network.FirewallPolicyRuleNetworkProtocol.TCP],
+    )
+    rules = [monitor_rule]
     if not args.private_cluster:
         # A public API server: nodes open the tunnel to the control plane (not needed for private clusters).
-        tunnel = [
+        rules += [
             network.NetworkRuleArgs(
                 rule_type="NetworkRule",
                 name=f"aks-tunnel-{protocol.lower()}-{port}",
@@ -325,7 +354,7 @@ def aks_egress_collections(args: EgressFirewallArgs) -> list[network.FirewallPol
                 (network.FirewallPolicyRuleNetworkProtocol.TCP, "9000"),
             )
         ]
-        collections.insert(0, _allow("aks-network", 100, tunnel))
+    collections.insert(0, _allow("aks-network", 100, rules))
     return collections
 
 

@@ -64,7 +64,25 @@ def test_aks_rules_use_the_fqdn_tag_and_the_addon_hosts_and_no_tunnel_for_a_priv
     assert rules["aks-fqdn-tag"]["fqdnTags"] == [AKS_FQDN_TAG]
     assert rules["aks-addons"]["targetFqdns"] == list(AKS_ADDON_FQDNS)
     # Private API server: no 1194/9000 tunnel; the private vault needs no public FQDN either.
-    assert set(rules) == {"aks-fqdn-tag", "aks-addons"}
+    assert set(rules) == {"aks-fqdn-tag", "aks-addons", "azure-monitor", "azure-monitor-service-tag"}
+
+
+def test_container_insights_and_managed_prometheus_get_through_the_firewall(prod):
+    """Without these the monitoring agents behind the firewall cannot onboard, fetch their DCRs or ingest."""
+    rules = rules_of(prod, "aks-egress")
+    fqdns = set(rules["azure-monitor"]["targetFqdns"])
+    assert {"*.ingest.monitor.azure.com", "global.handler.control.monitor.azure.com"} <= fqdns
+    assert "westeurope.handler.control.monitor.azure.com" in fqdns
+    # And the AzureMonitor service tag on 443, in the network collection.
+    network_rules = [
+        r
+        for g in prod.of_type(GROUP)
+        if g.name == "egress-fw-aks-egress"
+        for c in g.get("ruleCollections")
+        for r in c["rules"]
+        if r.get("ruleType") == "NetworkRule"
+    ]
+    assert [r["destinationAddresses"] for r in network_rules] == [["AzureMonitor"]]
 
 
 def test_public_cluster_behind_the_firewall_gets_the_tunnel_ports_and_the_public_vault(run_stack):
