@@ -301,3 +301,15 @@ def test_the_real_pack_serves_the_analyzer_over_grpc():
             assert info.name == "platform-security" and len(info.policies) == len(ALL_RULES)
         finally:
             proc.kill()  # the pack serves until stopped; leaving the block waits for it and closes its pipes
+
+
+def test_the_packs_system_namespaces_are_the_configs_reserved_namespaces():
+    """The pack runs from policies/ alone and cannot import stack_config, so the list is written twice: keep them equal.
+
+    An app namespace may not take a reserved name (config), and the pack exempts exactly those namespaces from the
+    workload rules; "default" is reserved but stays subject to the rules.
+    """
+    from rules.common import SYSTEM_NAMESPACES_DEFAULT
+    from stack_config import RESERVED_NAMESPACES
+
+    assert set(SYSTEM_NAMESPACES_DEFAULT) == set(RESERVED_NAMESPACES) - {"default"}
