@@ -19,6 +19,7 @@ from components.ingress_gateway import IngressGateway, IngressGatewayArgs
 from components.istio_mesh import IstioMesh, IstioMeshArgs
 from components.key_vault import KeyVault, KeyVaultArgs
 from components.log_retention import LogRetention, LogRetentionArgs
+from components.mesh_ca import MeshCa, MeshCaArgs
 from components.observability import Observability, ObservabilityArgs
 from components.platform_outputs import export_outputs
 from components.private_endpoints import VaultPrivateEndpoint, VaultPrivateEndpointArgs
@@ -51,8 +52,9 @@ def platform_base(cfg: PlatformConfig, network: NetworkConfig | None) -> Platfor
 
 def key_vault_and_sealing_key(
     cfg: PlatformConfig, base: PlatformBase
-) -> tuple[KeyVault, SealingKey, VaultPrivateEndpoint | None]:
-    """The environment's vault (private endpoint when public access is off) and the sealing key(s) stored in it."""
+) -> tuple[KeyVault, SealingKey, VaultPrivateEndpoint | None, MeshCa]:
+    """The environment's vault (private endpoint when public access is off) and the keys kept in it: sealing
+    key(s) and mesh CA (generated, or from the owner)."""
     # The shared non-prod key lives only in the owner's vault: protect it like prod.
     protect = cfg.is_prod or cfg.stack_role == "sealingKeyOwner"
     vault = KeyVault(
@@ -84,7 +86,20 @@ def key_vault_and_sealing_key(
             depends_on=[vault.writer_role_assignment, *(endpoint.ready if endpoint else [])],
         ),
     )
-    return vault, sealing_key, endpoint
+    mesh_ca = MeshCa(
+        "mesh-ca",
+        MeshCaArgs(
+            config=cfg.mesh_ca,
+            environment=cfg.environment,
+            resource_prefix=cfg.resource_prefix,
+            resource_group_name=base.resource_group_name,
+            vault_name=vault.vault_name,
+            protect=protect,
+            tags=base.tags,
+            depends_on=[vault.writer_role_assignment, *(endpoint.ready if endpoint else [])],
+        ),
+    )
+    return vault, sealing_key, endpoint, mesh_ca
 
 
 def vault_private_endpoint(cfg: PlatformConfig, base: PlatformBase, vault: KeyVault) -> VaultPrivateEndpoint:
@@ -162,7 +177,7 @@ def vault_host(uri: str) -> str:
 def sealing_key_owner(cfg: PlatformConfig) -> None:
     """The stack that owns the one sealing key every non-production environment shares."""
     base = platform_base(cfg, network=None)
-    vault, sealing_key, _ = key_vault_and_sealing_key(cfg, base)
+    vault, sealing_key, _, mesh_ca = key_vault_and_sealing_key(cfg, base)
     export_outputs(
         "sealingKeyOwner",
         {
@@ -175,6 +190,8 @@ def sealing_key_owner(cfg: PlatformConfig) -> None:
             "keyVaultUri": vault.vault_uri,
             "sealingCertificatePem": sealing_key.certificate_pem,
             "sealingKeys": sealing_key.keys,
+            "meshRootCertificatePem": mesh_ca.root_certificate_pem,
+            "meshIntermediates": mesh_ca.intermediates,
         },
     )
 
@@ -306,7 +323,7 @@ def environment(cfg: PlatformConfig) -> None:
     """One environment: cluster, vault, sealed-secrets, mesh, edges and app namespaces."""
     base = platform_base(cfg, network=cfg.cluster.network)
     # The cluster and the vault do not depend on each other: Pulumi creates them in parallel.
-    vault, sealing_key, endpoint = key_vault_and_sealing_key(cfg, base)
+    vault, sealing_key, endpoint, mesh_ca = key_vault_and_sealing_key(cfg, base)
     firewall, network_ready = outbound_path(cfg, base, vault, endpoint)
     cluster = AksCluster(
         "aks",
@@ -340,6 +357,7 @@ def environment(cfg: PlatformConfig) -> None:
             config=cfg.istio,
             is_prod=cfg.is_prod,
             gateway_namespaces=(cfg.ingress.namespace, cfg.egress.namespace),
+            plugin_ca=mesh_ca.plugin_ca,
         ),
         opts=in_cluster,
     )

@@ -7,13 +7,16 @@ What it installs, in dependency order:
 3. the ``cni`` chart (the Istio CNI node agent sets up traffic redirection, so application pods
    need no ``NET_ADMIN``/``NET_RAW`` init container and their namespaces can enforce a Pod
    Security level);
-4. the ``istiod`` chart, revisioned (injection label ``istio.io/rev: <revision>``), with
+4. with a plug-in CA (``IstioMeshArgs.plugin_ca``, from ``MeshCa``), the ``cacerts`` Secret istiod signs
+   workload certificates with, created before istiod starts (an istiod that starts without it makes its
+   own self-signed root in the cluster);
+5. the ``istiod`` chart, revisioned (injection label ``istio.io/rev: <revision>``), with
    REGISTRY_ONLY egress, JSON access logs, short-lived workload certificates capped by a
    maximum TTL, path normalization and closed debug endpoints;
-5. the mesh-wide ``PeerAuthentication`` ``default`` with ``mtls.mode: STRICT`` in the root
+6. the mesh-wide ``PeerAuthentication`` ``default`` with ``mtls.mode: STRICT`` in the root
    namespace, set explicitly (the built-in default is PERMISSIVE), plus the configured
    non-production exceptions;
-6. NetworkPolicies in ``istio-system``: ingress denied except what the mesh needs.
+7. NetworkPolicies in ``istio-system``: ingress denied except what the mesh needs.
 
 The values are built by plain functions (``istiod_values`` ...) so tests and policies can read
 exactly what the chart receives.
@@ -29,6 +32,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components import k8s_netpol as netpol
+from components.key_material import CACERTS_SECRET, PluginCa
 from components.mesh_names import (
     INJECTED_POD_LABEL,
     ISTIO_CHART_REPO,
@@ -89,6 +93,8 @@ class IstioMeshArgs:
     is_prod: bool
     # Gateway namespaces (ingress, egress): their proxies need xDS even if not labelled for injection.
     gateway_namespaces: tuple[str, ...] = ()
+    # MeshCa.plugin_ca: this cluster's intermediate CA; None leaves istiod to make a self-signed root.
+    plugin_ca: PluginCa | None = None
 
 
 def go_duration(hours: int) -> str:
@@ -253,6 +259,7 @@ class IstioMesh(pulumi.ComponentResource):
     base_release: k8s.helm.v3.Release
     cni_release: k8s.helm.v3.Release
     istiod_release: k8s.helm.v3.Release
+    cacerts: k8s.core.v1.Secret | None
     ready: list[pulumi.Resource]
     peer_authentications: list[k8s.apiextensions.CustomResource]
     network_policies: list[k8s.networking.v1.NetworkPolicy]
@@ -280,6 +287,7 @@ class IstioMesh(pulumi.ComponentResource):
             ),
             opts=pulumi.ResourceOptions(parent=self),
         )
+        self.cacerts = self._cacerts(name, args.plugin_ca, namespace) if args.plugin_ca else None
         self._control_plane(name, args, namespace)
         self.peer_authentications = self._peer_authentications(name, istio)
         self.network_policies = self._system_network_policies(name, args, namespace)
@@ -294,6 +302,20 @@ class IstioMesh(pulumi.ComponentResource):
         )
 
     # ---------------------------------------------------------------- the charts
+
+    def _cacerts(self, name: str, ca: PluginCa, namespace: k8s.core.v1.Namespace) -> k8s.core.v1.Secret:
+        """istiod's plug-in CA: the intermediate (key secret), the root and the chain, read at start-up."""
+        return k8s.core.v1.Secret(
+            f"{name}-cacerts",
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=CACERTS_SECRET,
+                namespace=namespace.metadata.name,
+                labels={"app.kubernetes.io/managed-by": "pulumi"},
+            ),
+            type="Opaque",
+            string_data=ca.secret_data(),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[namespace]),
+        )
 
     def _control_plane(self, name: str, args: IstioMeshArgs, namespace: k8s.core.v1.Namespace) -> None:
         """base (CRDs), then the CNI node agent, then istiod; ``ready`` is all three."""
@@ -325,7 +347,8 @@ class IstioMesh(pulumi.ComponentResource):
             ISTIOD_RELEASE_NAME,
             "istiod",
             istiod_values(args),
-            [namespace, self.base_release, self.cni_release],
+            # Every istiod (one per revision) waits for cacerts: it picks its CA once, at start-up.
+            [namespace, self.base_release, self.cni_release, *([self.cacerts] if self.cacerts else [])],
         )
         self.ready = [self.base_release, self.cni_release, self.istiod_release]
 

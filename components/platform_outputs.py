@@ -23,7 +23,7 @@ from typing import Any
 
 import pulumi
 
-CONTRACT_VERSION = "1.1"
+CONTRACT_VERSION = "1.2"
 
 ROLE_ENVIRONMENT = "environment"
 ROLE_KEY_OWNER = "sealingKeyOwner"
@@ -33,8 +33,9 @@ _ENV = (ROLE_ENVIRONMENT,)
 _OWNER = (ROLE_KEY_OWNER,)
 
 # Declared types, as a Python consumer sees the value. SealingKey is
-# {generation: int, privateKeyPem: str, certificatePem: str}.
-TYPES = ("str", "list[str]", "dict[str, str]", "list[SealingKey]")
+# {generation: int, privateKeyPem: str, certificatePem: str}; MeshIntermediate is
+# {environment: str, generation: int, certificatePem: str, privateKeyPem: str}.
+TYPES = ("str", "list[str]", "dict[str, str]", "list[SealingKey]", "list[MeshIntermediate]")
 
 _VERSION = re.compile(r"^(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)$")
 _GUID_EXAMPLE = "5b2c9e1a-7f3d-4c8b-9a6e-1d2f3a4b5c6d"
@@ -268,6 +269,30 @@ OUTPUTS: tuple[OutputSpec, ...] = (
         "platform stacks; never by app teams.",
         _OWNER,
     ),
+    OutputSpec(
+        "meshRootCertificatePem",
+        "str",
+        False,
+        _CERT_EXAMPLE,
+        "The non-prod mesh root CA certificate (public): every non-prod workload certificate chains to it. Since 1.2.",
+        _OWNER,
+    ),
+    OutputSpec(
+        "meshIntermediates",
+        "list[MeshIntermediate]",
+        True,
+        [
+            {
+                "environment": "dev",
+                "generation": 1,
+                "certificatePem": _CERT_EXAMPLE,
+                "privateKeyPem": "<PKCS#1 RSA private key, PEM>",
+            }
+        ],
+        "Each listed environment's intermediate CA, signed by the root (istiod's cacerts). Read only by the "
+        "non-prod platform stacks; never by app teams. Since 1.2.",
+        _OWNER,
+    ),
 )
 
 _BY_NAME = {spec.name: spec for spec in OUTPUTS}
@@ -352,7 +377,27 @@ def type_problem(type_name: str, value: Any) -> str | None:
             if not isinstance(item["privateKeyPem"], str) or not isinstance(item["certificatePem"], str):
                 return f"item {i}: privateKeyPem and certificatePem must be str"
         return None
+    if type_name == "list[MeshIntermediate]":
+        return _intermediates_problem(value)
     raise OutputContractError(f"unknown contract type {type_name!r}; allowed: {', '.join(TYPES)}")
+
+
+_INTERMEDIATE_KEYS = {"environment", "generation", "certificatePem", "privateKeyPem"}
+
+
+def _intermediates_problem(value: Any) -> str | None:
+    if not isinstance(value, (list, tuple)):
+        return f"expected list[MeshIntermediate], got {_kind(value)}"
+    for i, item in enumerate(value):
+        if not isinstance(item, Mapping) or set(item) != _INTERMEDIATE_KEYS:
+            keys = sorted(item) if isinstance(item, Mapping) else _kind(item)
+            return f"item {i}: expected keys {', '.join(sorted(_INTERMEDIATE_KEYS))}; got {keys}"
+        gen = item["generation"]
+        if isinstance(gen, bool) or not (isinstance(gen, int) or (isinstance(gen, float) and gen.is_integer())):
+            return f"item {i}: generation must be an integer, got {_kind(gen)}"
+        if not all(isinstance(item[k], str) for k in ("environment", "certificatePem", "privateKeyPem")):
+            return f"item {i}: environment, certificatePem and privateKeyPem must be str"
+    return None
 
 
 def _kind(value: Any) -> str:

@@ -28,19 +28,17 @@ The private keys only ever travel as Pulumi secrets (state is encrypted; outputs
 
 from __future__ import annotations
 
-import datetime
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
 import pulumi_tls as tls
-from cryptography import x509
 from pulumi_azure_native import keyvault
 
+from components.key_material import PEM_CONTENT_TYPE, vault_expiry
 from stack_config import SealedSecretsConfig
 
-PEM_CONTENT_TYPE = "application/x-pem-file"
 SEALING_KEY_OUTPUT = "sealingKeys"
 CERT_SUBJECT_CN = "sealed-secret"  # the controller's own default CN (--my-cn)
 RSA_BITS = 4096
@@ -83,12 +81,6 @@ class SealingKeyArgs:
     # What the vault secrets wait for (e.g. KeyVault.writer_role_assignment); the dependency also makes
     # destroy delete the secrets (a data-plane call) before that role assignment is removed.
     depends_on: Sequence[pulumi.Resource] = ()
-
-
-def vault_expiry(certificate_pem: str, retention_days: int) -> int:
-    """A generation's vault ``attributes.expires``: its certificate's end plus the retention, in epoch seconds."""
-    not_after = x509.load_pem_x509_certificate(certificate_pem.encode()).not_valid_after_utc
-    return int((not_after + datetime.timedelta(days=retention_days)).timestamp())
 
 
 def _pem(generation: int, field_name: str) -> Callable[[list[dict[str, Any]]], str]:

@@ -9,8 +9,8 @@ any resource is registered. Defaults are the secure choice; production is strict
 non-production, never looser.
 
 Sections: ``cluster`` (cluster.py), ``keyVault`` and ``sealedSecrets`` (vault.py), ``istio``,
-``appNamespaces`` (mesh.py), ``ingress`` and ``egress`` (edges.py), ``observability`` (observability.py); the
-rules between the network, the vault and the egress allow-list in network.py.
+``appNamespaces`` (mesh.py), ``meshCa`` (mesh_ca.py), ``ingress`` and ``egress`` (edges.py), ``observability``
+(observability.py); the rules between the network, the vault and the egress allow-list in network.py.
 """
 
 from __future__ import annotations
@@ -49,6 +49,7 @@ from stack_config.mesh import (
     check_mesh,
     istio_revision,
 )
+from stack_config.mesh_ca import MeshCaCluster, MeshCaConfig
 from stack_config.network import check_network
 from stack_config.observability import ObservabilityConfig
 from stack_config.reader import PROJECT, ConfigError, Reader, is_cidr
@@ -94,6 +95,8 @@ __all__ = [
     "JwtIssuerConfig",
     "KeyVaultConfig",
     "MaintenanceWindow",
+    "MeshCaCluster",
+    "MeshCaConfig",
     "MtlsException",
     "NetworkConfig",
     "ObservabilityConfig",
@@ -207,6 +210,9 @@ class PlatformConfig:
         "sealedSecrets", Section(SealedSecretsConfig), "the sealed-secrets controller and its key"
     )
     istio: IstioConfig = key("istio", Section(IstioConfig), "the mesh")
+    mesh_ca: MeshCaConfig = key(
+        "meshCa", Section(MeshCaConfig), "the mesh CA: a root outside the clusters, an intermediate per cluster"
+    )
     ingress: IngressConfig = key("ingress", Section(IngressConfig), "the ingress gateway")
     egress: EgressConfig = key("egress", Section(EgressConfig), "the egress gateway")
     app_namespaces: tuple[AppNamespaceConfig, ...] = key(

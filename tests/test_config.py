@@ -70,6 +70,7 @@ def test_defaults_are_the_secure_choice():
             "cluster": {"adminGroupObjectIds": ["6f1c2a7e-3b4d-4e5f-9a8b-1c2d3e4f5a6b"]},
             "ingress": {"hosts": ["*.qa.example.com"], "tlsCertificateDnsNames": ["*.qa.example.com"]},
             "sealedSecrets": {"sharedKeyStack": "contoso/platform/nonprod-keys"},
+            "meshCa": {"ownerStack": "contoso/platform/nonprod-keys"},
         }
     )
     assert cfg.cluster.node_os_upgrade_channel == "NodeImage"
@@ -95,7 +96,12 @@ def test_prod_defaults_are_stricter_than_nonprod():
     }
     prod = parse_config({**base, "environmentClass": "prod"})
     nonprod = parse_config(
-        {**base, "environmentClass": "nonprod", "sealedSecrets": {"sharedKeyStack": "contoso/platform/nonprod-keys"}}
+        {
+            **base,
+            "environmentClass": "nonprod",
+            "sealedSecrets": {"sharedKeyStack": "contoso/platform/nonprod-keys"},
+            "meshCa": {"ownerStack": "contoso/platform/nonprod-keys"},
+        }
     )
     assert prod.cluster.sku_tier == "Standard" and nonprod.cluster.sku_tier == "Free"
     assert prod.cluster.system_pool.count >= 2 and prod.cluster.system_pool.availability_zones
@@ -599,3 +605,29 @@ def test_prod_network_defaults_close_the_path():
 def test_private_vault_needs_an_environment_stack():
     problems = problems_for("nonprod-keys", {"keyVault.publicNetworkAccess": "Disabled"})
     assert problems[0].startswith("keyVault.publicNetworkAccess: got 'Disabled'; allowed on environment stacks only")
+
+
+# --------------------------------------------------------------------------- mesh CA
+
+
+def test_mesh_ca_modes_follow_the_stack():
+    assert parse_config(stack_raw_config("prod")).mesh_ca.mode == "dedicated"
+    assert parse_config(stack_raw_config("dev")).mesh_ca.mode == "sharedReference"
+    owner = parse_config(stack_raw_config("nonprod-keys")).mesh_ca
+    assert owner.mode == "sharedOwner" and [c.environment for c in owner.clusters] == ["dev"]
+
+
+def test_prod_refuses_a_shared_mesh_root():
+    changes = {"meshCa.mode": "sharedReference", "meshCa.ownerStack": "contoso/platform/nonprod-keys"}
+    [problem] = problems_for("prod", changes)
+    assert problem.startswith("meshCa.mode: got 'sharedReference'") and "prod allows: dedicated" in problem
+
+
+def test_mesh_ca_owner_and_reference_need_their_partner():
+    assert problems_for("dev", {"meshCa.ownerStack": None}) == [
+        "meshCa.ownerStack: required when mode is sharedReference; the owner as <organization>/platform/<stack>"
+    ]
+    [problem] = problems_for("nonprod-keys", {"meshCa.clusters": []})
+    assert problem.startswith("meshCa.clusters:") and "list at least one" in problem
+    [problem] = problems_for("nonprod-keys", {"meshCa.clusters": ["dev", {"environment": "dev", "generation": 2}]})
+    assert problem.startswith("meshCa.clusters[1].environment: got 'dev'")

@@ -63,8 +63,12 @@ KEY_OWNER_NAMES = {
     "keyVaultUri",
     "sealingCertificatePem",
     "sealingKeys",
+    "meshRootCertificatePem",
+    "meshIntermediates",
 }
-SECRET_LOOKING = re.compile(r"kubeconfig|sealingkeys|privatekey|password|token|credential|clientsecret", re.I)
+SECRET_LOOKING = re.compile(
+    r"kubeconfig|sealingkeys|intermediates|privatekey|password|token|credential|clientsecret", re.I
+)
 STACK = "contoso/platform/dev"
 
 
@@ -87,7 +91,7 @@ def test_secret_looking_names_are_secret_and_only_those():
     for spec in OUTPUTS:
         if SECRET_LOOKING.search(spec.name):
             assert spec.secret, f"{spec.name} looks secret but is declared public"
-    assert {s.name for s in OUTPUTS if s.secret} == {"kubeconfig", "sealingKeys"}
+    assert {s.name for s in OUTPUTS if s.secret} == {"kubeconfig", "sealingKeys", "meshIntermediates"}
     # Public on purpose: `kubeseal --cert` needs it without --show-secrets.
     assert po.spec_for("sealingCertificatePem").secret is False
 
@@ -151,7 +155,7 @@ def test_versions_must_be_major_minor(bad):
 
 
 def test_contract_version_is_valid():
-    assert parse_version(CONTRACT_VERSION) == (1, 1)  # 1.1 added stackSettings
+    assert parse_version(CONTRACT_VERSION) == (1, 2)  # 1.1 added stackSettings; 1.2 the owner stack's mesh CA
 
 
 # --------------------------------------------------------------------------- docs
@@ -200,7 +204,7 @@ def test_export_outputs_makes_secret_outputs_secret(exported):
 def test_export_outputs_for_the_key_owner_role():
     run = run_program("nonprod-keys", program=lambda: export_outputs("sealingKeyOwner", _values("sealingKeyOwner")))
     assert set(run.outputs) == KEY_OWNER_NAMES
-    assert run.secret_outputs == {"sealingKeys"}
+    assert run.secret_outputs == {"sealingKeys", "meshIntermediates"}
 
 
 def _export_error(role: str, values: dict[str, Any]) -> str:

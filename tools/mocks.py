@@ -368,7 +368,7 @@ def _sign(
     end = MOCK_VALIDITY_START + datetime.timedelta(hours=hours)
     uses = set(inputs.get("allowedUses") or [])
     is_ca = bool(inputs.get("isCaCertificate"))
-    path_length = inputs.get("maxPathLength") if is_ca and inputs.get("maxPathLength") is not None else None
+    path_length = int(inputs["maxPathLength"]) if is_ca and inputs.get("maxPathLength") is not None else None
     builder = (
         x509.CertificateBuilder()
         .subject_name(subject)
@@ -476,11 +476,39 @@ def self_signed_pair(seed: str, common_name: str, hours: int, *, ca: bool = Fals
     return key_pem(key), out["certPem"]
 
 
-def shared_key_owner_outputs(stack_name: str) -> dict[str, Any]:
-    """What the non-prod key-owner stack exports, as a StackReference reads it."""
-    key, cert = self_signed_pair(f"{stack_name}:sealing-key-1", "sealed-secret", 365 * 24)
+def mesh_intermediate(root_key_pem: str, root_cert_pem: str, environment: str, seed: str) -> dict[str, Any]:
+    """An intermediate CA for ``environment`` signed by the given root, as the owner stack exports it."""
+    root_key, root = _load_key(root_key_pem), x509.load_pem_x509_certificate(root_cert_pem.encode())
+    key = real_private_key("RSA", seed)
+    inputs = {
+        "validityPeriodHours": 365 * 24,
+        "allowedUses": ["cert_signing", "crl_signing", "digital_signature", "key_encipherment"],
+        "isCaCertificate": True,
+        "maxPathLength": 0,
+        "setSubjectKeyId": True,
+        "dnsNames": ["istiod.istio-system.svc"],
+    }
+    subject = _name({"commonName": "Intermediate CA", "organization": "plat-nonprod-keys", "locality": environment})
+    _, out = _sign(inputs, subject, key.public_key(), root.subject, root_key, seed)
     return {
-        "contractVersion": "1.0",
+        "environment": environment,
+        "generation": 1,
+        "certificatePem": out["certPem"],
+        "privateKeyPem": key_pem(key),
+    }
+
+
+def shared_key_owner_outputs(stack_name: str, environments: tuple[str, ...] = ("dev",)) -> dict[str, Any]:
+    """What the non-prod key-owner stack exports, as a StackReference reads it (mesh intermediates for
+    ``environments``)."""
+    key, cert = self_signed_pair(f"{stack_name}:sealing-key-1", "sealed-secret", 365 * 24)
+    root_key, root = self_signed_pair(f"{stack_name}:mesh-ca-root", "Mesh Root CA", 3650 * 24, ca=True)
+    return {
+        "contractVersion": "1.2",
+        "meshRootCertificatePem": root,
+        "meshIntermediates": [
+            mesh_intermediate(root_key, root, env, f"{stack_name}:mesh-ca-{env}") for env in dict.fromkeys(environments)
+        ],
         "environment": stack_name.rsplit("/", 1)[-1],
         "environmentClass": "nonprod",
         "sealingCertificatePem": cert,
@@ -495,10 +523,10 @@ def _stack_reference(m: PlatformMocks, args: MockResourceArgs) -> tuple[str, dic
     if name in m.stack_references:
         outputs = dict(m.stack_references[name])
     elif name.endswith("/nonprod-keys"):
-        outputs = shared_key_owner_outputs(name)
+        outputs = shared_key_owner_outputs(name, ("dev", m.stack))
     else:
         outputs = {}
-    secret_names = [k for k in ("sealingKeys", "kubeconfig") if k in outputs]
+    secret_names = [k for k in ("sealingKeys", "meshIntermediates", "kubeconfig") if k in outputs]
     return name, {"name": name, "outputs": outputs, "secretOutputNames": secret_names}
 
 

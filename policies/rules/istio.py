@@ -804,3 +804,61 @@ def egress_gateway_authorization(stack: Stack, ctx: Ctx) -> None:
                 "connection.sni for every rule",
                 gw.urn,
             )
+
+
+CACERTS = "cacerts"
+CACERTS_KEYS = ("ca-cert.pem", "ca-key.pem", "root-cert.pem", "cert-chain.pem")
+
+
+def _cacerts_by_namespace(stack: Stack, ctx: Ctx) -> dict[str, Res]:
+    """The ``cacerts`` Secrets of the stack, by namespace (a Secret whose name or namespace is unknown is noted)."""
+    found: dict[str, Res] = {}
+    for secret in stack.k8s_of("core", "Secret"):
+        name, ns = secret.k8s_name, secret.k8s_namespace
+        if name is UNKNOWN or ns is UNKNOWN:
+            ctx.unknown(f"{secret.name}: metadata")
+        elif name == CACERTS:
+            found[ns] = secret
+    return found
+
+
+@stack_rule(
+    name="istio-plugin-ca",
+    domain="istio",
+    targets=HELM_TYPES + ("core/Secret",),
+    severity="high",
+    what="Every istiod release has a plug-in CA: a cacerts Secret (ca-cert.pem, ca-key.pem, root-cert.pem, cert-chain.pem) in its namespace, which the release depends on.",
+    why="Without cacerts istiod generates a self-signed root inside the cluster: whoever reads istio-system Secrets holds the mesh's trust anchor, and nothing outside the cluster can rotate or revoke it.",
+    remediation="Create cacerts from an intermediate CA signed by the root kept outside the cluster (components/mesh_ca.py), and make every istiod release depend on it so istiod never starts without it.",
+    frameworks=("SOC 2 CC6.1", "PCI-DSS 4.0 3.6.1", "NIST 800-53 SC-12", "NIST 800-53 SC-17"),
+)
+def plugin_ca(stack: Stack, ctx: Ctx) -> None:
+    releases = [r for r in stack.of_types(*HELM_TYPES) if helm_chart_name(r) == "istiod"]
+    if not releases:
+        raise NotApplicable("the stack installs no istiod")
+    secrets = _cacerts_by_namespace(stack, ctx)
+    for release in releases:
+        ns = release.get("namespace")
+        if not ctx.known(ns, f"{release.name}: namespace"):
+            continue
+        ns = ns if isinstance(ns, str) and ns else "default"
+        secret = secrets.get(ns)
+        if secret is None:
+            if not ctx.unknown_paths:
+                ctx.fail(
+                    f"istiod release {release.name!r} has no cacerts Secret in {ns!r}: istiod would make its own root",
+                    release.urn,
+                )
+            continue
+        if secret.urn not in release.dependencies:
+            ctx.fail(
+                f"istiod release {release.name!r} does not depend on cacerts: it may start before its CA exists",
+                release.urn,
+            )
+        data = {**as_map(secret.get("data")), **as_map(secret.get("stringData"))}
+        if secret.get("data") is UNKNOWN or secret.get("stringData") is UNKNOWN:
+            ctx.unknown(f"{secret.name}: data")
+            continue
+        missing = [k for k in CACERTS_KEYS if k not in data]
+        if missing:
+            ctx.fail(f"cacerts in {ns!r} lacks {', '.join(missing)}", secret.urn)

@@ -27,6 +27,7 @@ from components.egress_gateway import EgressGateway, EgressGatewayArgs
 from components.ingress_gateway import IngressGateway, IngressGatewayArgs
 from components.istio_mesh import IstioMesh, IstioMeshArgs
 from components.key_vault import KeyVault, KeyVaultArgs
+from components.mesh_ca import MeshCa, MeshCaArgs
 from components.sealing_key import SealingKey, SealingKeyArgs
 from stack_config import PlatformConfig, load_config
 from tools.mocks import SUBSCRIPTION_ID, TENANT_ID
@@ -114,6 +115,21 @@ def sealing_key(
         depends_on=[vault.writer_role_assignment] if vault else [],
     )
     return SealingKey(name, replace(args, **changes))
+
+
+def mesh_ca(cfg: PlatformConfig, vault: KeyVault | None = None, name: str = "mesh-ca", **changes: Any) -> MeshCa:
+    """The mesh CA with its root in ``vault`` (owner, dedicated), or reading the owner stack (sharedReference)."""
+    args = MeshCaArgs(
+        config=cfg.mesh_ca,
+        environment=cfg.environment,
+        resource_prefix=cfg.resource_prefix,
+        resource_group_name=RESOURCE_GROUP,
+        vault_name=vault.vault_name if vault else "plat-kv",
+        protect=cfg.is_prod or cfg.stack_role == "sealingKeyOwner",
+        tags=platform_tags(cfg.tags, cfg.environment),
+        depends_on=[vault.writer_role_assignment] if vault else [],
+    )
+    return MeshCa(name, replace(args, **changes))
 
 
 def istio_mesh(cfg: PlatformConfig, opts: pulumi.ResourceOptions, **changes: Any) -> IstioMesh:

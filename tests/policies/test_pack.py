@@ -52,6 +52,7 @@ STACK_RULES = {
     "istio-namespace-default-deny",
     "network-egress-allow-list-consistent",
     "istio-egress-gateway-authorization",
+    "istio-plugin-ca",
 }
 
 

@@ -45,6 +45,17 @@ SEALING_KEY_QUERY = (
 def valid_stack() -> dict[str, StackResource]:
     cluster = StackResource(CLUSTER_TYPE, "aks", valid_cluster())
     key = StackResource(KEY, "sealing-key-1", {"algorithm": "RSA", "rsaBits": 4096})
+    cacerts = StackResource(
+        SECRET_TYPE,
+        "mesh-cacerts",
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "type": "Opaque",
+            "metadata": {"name": "cacerts", "namespace": "istio-system"},
+            "stringData": {k: UNKNOWN for k in ("ca-cert.pem", "ca-key.pem", "root-cert.pem", "cert-chain.pem")},
+        },
+    )
     window = {
         "schedule": {"weekly": {"dayOfWeek": "Saturday", "intervalWeeks": 1}},
         "durationHours": 6,
@@ -116,7 +127,8 @@ def valid_stack() -> dict[str, StackResource]:
             SECRET_TYPE, "sealed-secrets-key-1", valid_sealing_key_secret(), property_dependencies={"data": [key.urn]}
         ),
         "sealed-secrets": StackResource(RELEASE_TYPE, "sealed-secrets", valid_sealed_secrets_release()),
-        "istiod": StackResource(RELEASE_TYPE, "istiod", valid_istiod_release()),
+        "cacerts": cacerts,
+        "istiod": StackResource(RELEASE_TYPE, "istiod", valid_istiod_release(), dependencies=[cacerts.urn]),
         "mesh-pa": StackResource(PA_TYPE, "mesh-mtls", valid_peer_authentication()),
         "ns": StackResource(
             NAMESPACE_TYPE,
@@ -223,6 +235,10 @@ CHANGES = [
     ("keyvault-protected", _attr("vault", "protect", False)),
     ("sealing-key-in-keyvault", _without("kv-secret")),
     ("sealed-secrets-key-provisioned", _without("key-secret")),
+    ("istio-plugin-ca", _without("cacerts")),
+    ("istio-plugin-ca", _attr("istiod", "dependencies", [])),
+    ("istio-plugin-ca", _props("cacerts", "stringData", {"ca-cert.pem": "x", "root-cert.pem": "y"})),
+    ("istio-plugin-ca", _props("cacerts", "metadata.namespace", "istio-ingress")),
     ("istio-mesh-mtls-default", _without("mesh-pa")),
     ("istio-mesh-mtls-default", _props("mesh-pa", "metadata.namespace", "shop")),
     ("istio-mesh-mtls-default", _props("mesh-pa", "spec.selector", {"matchLabels": {"app": "x"}})),
