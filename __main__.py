@@ -15,6 +15,7 @@ from components.app_tenancy import AppTenancy, AppTenancyArgs
 from components.base import PlatformBase, PlatformBaseArgs
 from components.egress_firewall import EgressFirewall, EgressFirewallArgs
 from components.egress_gateway import EgressGateway, EgressGatewayArgs
+from components.etcd_encryption import EtcdEncryption, EtcdEncryptionArgs
 from components.ingress_gateway import IngressGateway, IngressGatewayArgs
 from components.istio_mesh import IstioMesh, IstioMeshArgs
 from components.key_vault import KeyVault, KeyVaultArgs
@@ -196,6 +197,22 @@ def sealing_key_owner(cfg: PlatformConfig) -> None:
     )
 
 
+def etcd_encryption(cfg: PlatformConfig, base: PlatformBase, vault: KeyVault) -> EtcdEncryption:
+    """The cluster's KMS key in the environment's vault and the control-plane identity allowed to use it."""
+    return EtcdEncryption(
+        "etcd-kms",
+        EtcdEncryptionArgs(
+            resource_prefix=cfg.resource_prefix,
+            location=cfg.location,
+            resource_group_name=base.resource_group_name,
+            vault_name=vault.vault_name,
+            vault_id=vault.vault_id,
+            premium_vault=cfg.key_vault.sku == "premium",
+            tags=base.tags,
+        ),
+    )
+
+
 def edges(
     cfg: PlatformConfig,
     base: PlatformBase,
@@ -322,9 +339,11 @@ def observability(
 def environment(cfg: PlatformConfig) -> None:
     """One environment: cluster, vault, sealed-secrets, mesh, edges and app namespaces."""
     base = platform_base(cfg, network=cfg.cluster.network)
-    # The cluster and the vault do not depend on each other: Pulumi creates them in parallel.
     vault, sealing_key, endpoint, mesh_ca = key_vault_and_sealing_key(cfg, base)
     firewall, network_ready = outbound_path(cfg, base, vault, endpoint)
+    # Without KMS the cluster and the vault do not depend on each other: Pulumi creates them in parallel.
+    # With it (prod), the cluster waits for its key and its identity's access to it.
+    kms = etcd_encryption(cfg, base, vault) if cfg.cluster.etcd_encryption else None
     cluster = AksCluster(
         "aks",
         AksClusterArgs(
@@ -338,6 +357,7 @@ def environment(cfg: PlatformConfig) -> None:
             node_subnet_id=base.node_subnet_id,
             depends_on=network_ready,
             audit_reads=cfg.observability.audit_reads,
+            kms=kms.settings if kms else None,
         ),
     )
 

@@ -18,6 +18,7 @@ from pulumi_azure_native import authorization, monitor
 from pulumi_azure_native import containerservice as cs
 
 from components.azure_roles import NETWORK_CONTRIBUTOR, derived_name, resource_group_id, role_definition_id
+from components.key_material import ClusterKms
 from components.mesh_names import ROOT_NAMESPACE
 from stack_config import ClusterConfig, MaintenanceWindow
 
@@ -74,6 +75,8 @@ class AksClusterArgs:
     # EgressFirewall.ready (userDefinedRouting: the route and the firewall exist before any node boots) and
     # RunnerPeering.ready (a private API server is reached through it).
     depends_on: Sequence[pulumi.Resource] = ()
+    # EtcdEncryption.settings: KMS etcd encryption and the user-assigned control-plane identity it needs.
+    kms: ClusterKms | None = None
     audit_reads: bool = True  # observability.auditReads: also collect kube-audit (reads included)
 
 
@@ -203,8 +206,33 @@ def api_server_access(cc: ClusterConfig, is_prod: bool) -> cs.ManagedClusterAPIS
     )
 
 
-def security_profile(log_analytics_workspace_id: pulumi.Input[str]) -> cs.ManagedClusterSecurityProfileArgs:
+def kms_profile(kms: ClusterKms | None) -> cs.AzureKeyVaultKmsArgs | None:
+    if kms is None:
+        return None
+    return cs.AzureKeyVaultKmsArgs(
+        enabled=True,
+        key_id=kms.key_id,
+        # The vault is never open to the internet, which Public mode requires (docs/aks.md, "etcd encryption").
+        key_vault_network_access=cs.KeyVaultNetworkAccessTypes.PRIVATE,
+        key_vault_resource_id=kms.vault_id,
+    )
+
+
+def cluster_identity(kms: ClusterKms | None) -> cs.ManagedClusterIdentityArgs:
+    if kms is None:
+        return cs.ManagedClusterIdentityArgs(type=cs.ResourceIdentityType.SYSTEM_ASSIGNED)
+    # "KMS etcd encryption doesn't work with system-assigned managed identity."
+    return cs.ManagedClusterIdentityArgs(
+        type=cs.ResourceIdentityType.USER_ASSIGNED, user_assigned_identities=[kms.identity_id]
+    )
+
+
+def security_profile(
+    log_analytics_workspace_id: pulumi.Input[str], kms: ClusterKms | None = None
+) -> cs.ManagedClusterSecurityProfileArgs:
     return cs.ManagedClusterSecurityProfileArgs(
+        # Secrets in etcd envelope-encrypted with the stack's Key Vault key (prod).
+        azure_key_vault_kms=kms_profile(kms),
         workload_identity=cs.ManagedClusterSecurityProfileWorkloadIdentityArgs(enabled=True),
         # Runtime threat detection for nodes and the control plane.
         defender=cs.ManagedClusterSecurityProfileDefenderArgs(
@@ -316,10 +344,14 @@ class AksCluster(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         self.tenant_id = authorization.get_client_config_output(opts=pulumi.InvokeOptions(parent=self)).tenant_id
 
-        cluster = self._managed_cluster(name, cluster_name, args)
+        # A user-assigned identity (KMS) exists before the cluster: its grants come first and the cluster waits.
+        early = []
+        if args.kms is not None and args.node_subnet_id is not None:
+            early.append(self._subnet_grant(name, cluster_name, args.kms.identity_principal_id, args.node_subnet_id))
+        cluster = self._managed_cluster(name, cluster_name, args, [*early, *(args.kms.ready if args.kms else [])])
         self._expose(cluster, cluster_name, args)
-        if args.node_subnet_id is not None:
-            self._subnet_grant(name, cluster_name, args.node_subnet_id)
+        if args.kms is None and args.node_subnet_id is not None:
+            self._subnet_grant(name, cluster_name, self.identity_principal_id, args.node_subnet_id)
         for pulumi_suffix, config_name, window in (
             ("node-os-window", NODE_OS_SCHEDULE, args.config.node_os_maintenance),
             ("auto-upgrade-window", AUTO_UPGRADE_SCHEDULE, args.config.auto_upgrade_maintenance),
@@ -352,7 +384,9 @@ class AksCluster(pulumi.ComponentResource):
 
     # ---------------------------------------------------------------- the cluster
 
-    def _managed_cluster(self, name: str, cluster_name: str, args: AksClusterArgs) -> cs.ManagedCluster:
+    def _managed_cluster(
+        self, name: str, cluster_name: str, args: AksClusterArgs, after: list[pulumi.Resource]
+    ) -> cs.ManagedCluster:
         cc = args.config
         pools = agent_pools(cc, args.node_subnet_id)
         autoscaled = [i for i, p in enumerate(pools) if p.enable_auto_scaling]
@@ -369,7 +403,7 @@ class AksCluster(pulumi.ComponentResource):
             ),
             # Past a minor's end of standard support AKS refuses it without the LTS plan.
             support_plan=cs.KubernetesSupportPlan(cc.support_plan),
-            identity=cs.ManagedClusterIdentityArgs(type=cs.ResourceIdentityType.SYSTEM_ASSIGNED),
+            identity=cluster_identity(args.kms),
             # Entra ID sign-in and Azure RBAC for Kubernetes authorization: access is granted, audited
             # and revoked in one place.
             aad_profile=cs.ManagedClusterAADProfileArgs(
@@ -389,7 +423,7 @@ class AksCluster(pulumi.ComponentResource):
             ),
             # Workloads use federated tokens, never stored cloud credentials.
             oidc_issuer_profile=cs.ManagedClusterOIDCIssuerProfileArgs(enabled=True),
-            security_profile=security_profile(args.log_analytics_workspace_id),
+            security_profile=security_profile(args.log_analytics_workspace_id, args.kms),
             network_profile=network_profile(cc),
             addon_profiles=addon_profiles(args.log_analytics_workspace_id),
             azure_monitor_profile=AZURE_MONITOR_PROFILE,
@@ -402,19 +436,21 @@ class AksCluster(pulumi.ComponentResource):
                 ignore_changes=ignored_upgrade_paths(autoscaled),
                 # A replace-triggering change must fail loudly in prod, not delete every workload.
                 protect=args.is_prod if args.protect is None else args.protect,
-                depends_on=list(args.depends_on),
+                depends_on=[*args.depends_on, *after],
             ),
         )
 
-    def _subnet_grant(self, name: str, cluster_name: str, node_subnet_id: pulumi.Input[str]) -> None:
+    def _subnet_grant(
+        self, name: str, cluster_name: str, principal_id: pulumi.Input[str], node_subnet_id: pulumi.Input[str]
+    ) -> authorization.RoleAssignment:
         # Nodes live in a subnet outside the node resource group: the control-plane identity needs
         # subnets/join+read there, or autoscaler/upgrade VMSS writes fail with LinkedAuthorizationFailed.
         # A system-assigned identity exists only once the cluster does, so the grant follows it (the
         # Azure CLI does the same on `az aks create --vnet-subnet-id`; ARM callers must do it themselves).
         subnet_id = pulumi.Output.from_input(node_subnet_id)
-        authorization.RoleAssignment(
+        return authorization.RoleAssignment(
             f"{name}-subnet-network-contributor",
-            principal_id=self.identity_principal_id,
+            principal_id=principal_id,
             principal_type=authorization.PrincipalType.SERVICE_PRINCIPAL,
             role_definition_id=subnet_id.apply(lambda i: role_definition_id(i, NETWORK_CONTRIBUTOR)),
             scope=subnet_id,
@@ -475,8 +511,12 @@ class AksCluster(pulumi.ComponentResource):
         self.kubelet_identity_object_id = kubelet.apply(lambda i: (i.object_id if i else None) or "")
         self.kubelet_identity_client_id = kubelet.apply(lambda i: (i.client_id if i else None) or "")
         # Role assignments and the certificate's SecretProviderClass use these: missing is an error, never "".
-        self.identity_principal_id = cluster.identity.apply(
-            lambda i: require_identity(i.principal_id if i else None, cluster_name, "the control-plane identity")
+        self.identity_principal_id = (
+            args.kms.identity_principal_id
+            if args.kms
+            else cluster.identity.apply(
+                lambda i: require_identity(i.principal_id if i else None, cluster_name, "the control-plane identity")
+            )
         )
         csi = cluster.addon_profiles.apply(lambda a: (a or {}).get(KEY_VAULT_CSI_ADDON) or None)
         addon = f"the {KEY_VAULT_CSI_ADDON} add-on identity"

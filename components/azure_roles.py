@@ -18,6 +18,11 @@ KEY_VAULT_SECRETS_OFFICER = "b86a8fe4-44ce-4948-aee5-eccb2c155cd7"
 KEY_VAULT_SECRETS_USER = "4633458b-17de-408a-b874-0445c86b69e6"
 # "Read certificate contents." (security.md)
 KEY_VAULT_CERTIFICATE_USER = "db79e9a7-68ee-4b58-9aeb-b90e7c24fcba"
+# "Perform cryptographic operations using keys." (security.md; the AKS KMS page grants it for encrypt/decrypt)
+KEY_VAULT_CRYPTO_USER = "12338af0-0e69-4776-bea7-57ae8d297424"
+# "Manage key vaults, but does not allow you to assign roles in Azure RBAC" (security.md); AKS KMS needs it to
+# create the private link to a private vault.
+KEY_VAULT_CONTRIBUTOR = "f25e0fa2-a7c8-4377-a976-54943a77a395"
 # "Allows read/write access to most objects in a namespace", no Roles or RoleBindings (containers.md).
 AKS_RBAC_WRITER = "a7ffa36f-339b-4b5c-8bdf-e2c188b2c0eb"
 # "Allows read-only access to see most objects in a namespace", no Secrets (containers.md).

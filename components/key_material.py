@@ -44,3 +44,14 @@ class PluginCa:
             ROOT_CERT_KEY: self.root_cert_pem,
             CERT_CHAIN_KEY: self.cert_chain_pem,
         }
+
+
+@dataclass(frozen=True)
+class ClusterKms:
+    """What a cluster needs for KMS etcd encryption (``EtcdEncryption.settings``)."""
+
+    identity_id: pulumi.Output[str]  # the control plane's user-assigned identity (KMS refuses system-assigned)
+    identity_principal_id: pulumi.Output[str]
+    key_id: pulumi.Output[str]  # versioned key identifier (keyUriWithVersion)
+    vault_id: pulumi.Output[str]  # keyVaultResourceId: KMS in Private mode
+    ready: list[pulumi.Resource]  # the identity's role assignments: AKS cannot check them for a private vault

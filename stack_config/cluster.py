@@ -357,6 +357,13 @@ class ClusterConfig:
         "encrypt temp disks and caches (needs the subscription feature EncryptionAtHost)",
         default=False,
     )
+    # Kubernetes Secrets (sealing keys, the mesh intermediate) envelope-encrypted in etcd with a Key Vault key.
+    etcd_encryption: bool = key(
+        "etcdEncryption",
+        Boolean(),
+        "AKS KMS: Secrets in etcd encrypted with a Key Vault key this stack owns; prod: true",
+        default=ByClass(prod=True, nonprod=False),
+    )
     run_command_enabled: bool = key(
         "runCommandEnabled",
         Boolean(),
@@ -386,6 +393,8 @@ def _cluster(s: Read) -> None:
             s.r.problem(f"{s.at('apiServerAuthorizedIpRanges')}[{i}]", cidr, "prod does not allow the whole internet")
     if v["sku_tier"] not in PROD_SKU_TIERS and s.given("skuTier") and not s.failed("skuTier"):
         s.problem("skuTier", v["sku_tier"], f"prod allows: {', '.join(PROD_SKU_TIERS)} (uptime SLA)")
+    if not v["etcd_encryption"]:
+        s.problem("etcdEncryption", False, "prod allows: true (Secrets in etcd encrypted with the stack's own key)")
     if v["run_command_enabled"]:
         s.problem(
             "runCommandEnabled", True, "prod allows: false (run command bypasses the API server's network restrictions)"

@@ -164,6 +164,18 @@ def _addon_identity(m: PlatformMocks, rg: str, cluster: str, addon: str) -> dict
     }
 
 
+def _cluster_identity(identity: Mapping[str, Any], seed: str) -> dict[str, Any]:
+    """A system-assigned identity gets a principal; user-assigned ones come back as a map keyed by their IDs."""
+    assigned = identity.get("userAssignedIdentities")
+    if isinstance(assigned, list):
+        return {
+            **identity,
+            "userAssignedIdentities": {i: {"principalId": _guid(seed[16:24], "5", seed[4:16])} for i in assigned},
+            "tenantId": TENANT_ID,
+        }
+    return {**identity, "principalId": _guid(seed[16:24], "2", seed[4:16]), "tenantId": TENANT_ID}
+
+
 def _managed_cluster(m: PlatformMocks, args: MockResourceArgs) -> tuple[str, dict]:
     rg, name = _placed(args, "resourceName")
     fqdn = f"{args.inputs.get('dnsPrefix', name)}-a1b2c3d4.hcp.{args.inputs.get('location', 'westeurope')}.azmk8s.io"
@@ -186,11 +198,7 @@ def _managed_cluster(m: PlatformMocks, args: MockResourceArgs) -> tuple[str, dic
                 "resourceId": kubelet_id,
             }
         },
-        "identity": {
-            **(args.inputs.get("identity") or {}),
-            "principalId": _guid(seed[16:24], "2", seed[4:16]),
-            "tenantId": TENANT_ID,
-        },
+        "identity": _cluster_identity(args.inputs.get("identity") or {}, seed),
         # AKS gives each enabled add-on its own managed identity in the node resource group.
         "addonProfiles": {
             addon: {**profile, "identity": _addon_identity(m, rg, name, addon)} if profile.get("enabled") else profile
@@ -226,6 +234,17 @@ def _vault_secret(m: PlatformMocks, args: MockResourceArgs) -> tuple[str, dict]:
     props["secretUri"] = f"https://{vault}.vault.azure.net/secrets/{name}"
     props["secretUriWithVersion"] = f"https://{vault}.vault.azure.net/secrets/{name}/0123456789abcdef0123456789abcdef"
     return _arm_id(rg, "Microsoft.KeyVault", f"vaults/{vault}/secrets/{name}"), {"name": name, "properties": props}
+
+
+def _vault_key(m: PlatformMocks, args: MockResourceArgs) -> tuple[str, dict]:
+    rg, name = _placed(args, "keyName")
+    vault = args.inputs.get("vaultName", "vault")
+    version = hashlib.sha1(f"{m.stack}:{vault}:{name}".encode()).hexdigest()[:32]
+    return _arm_id(rg, "Microsoft.KeyVault", f"vaults/{vault}/keys/{name}"), {
+        "name": name,
+        "keyUri": f"https://{vault}.vault.azure.net/keys/{name}",
+        "keyUriWithVersion": f"https://{vault}.vault.azure.net/keys/{name}/{version}",
+    }
 
 
 def _workspace(m: PlatformMocks, args: MockResourceArgs) -> tuple[str, dict]:
@@ -535,6 +554,7 @@ _RESOURCE_OUTPUTS: dict[str, Callable[[PlatformMocks, MockResourceArgs], tuple[s
     "azure-native:containerservice:ManagedCluster": _managed_cluster,
     "azure-native:keyvault:Vault": _vault,
     "azure-native:keyvault:Secret": _vault_secret,
+    "azure-native:keyvault:Key": _vault_key,
     "azure-native:operationalinsights:Workspace": _workspace,
     "azure-native:network:PublicIPAddress": _public_ip,
     "azure-native:managedidentity:UserAssignedIdentity": _user_assigned_identity,

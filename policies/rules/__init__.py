@@ -28,6 +28,7 @@ DEV_RELAXED = {
     "aks-sku-tier": "dev runs the Free tier: no uptime SLA is needed for a cluster that can be rebuilt.",
     "aks-system-pool-redundancy": "dev runs one system node without zones to halve its cost.",
     "aks-run-command-disabled": "dev keeps `az aks command invoke` for debugging from outside the authorized IP ranges.",
+    "aks-kms-etcd-encryption": "dev keeps Secrets under platform-managed etcd encryption: KMS needs a private vault reached through API Server VNet Integration, which dev does not run; prod requires it.",
     "keyvault-protected": "dev vaults may be destroyed with the stack; purge protection still keeps them recoverable.",
     "istio-gateway-no-wildcard-hosts": "short-lived test gateways in dev may accept any host; the platform's own gateway names its hosts.",
     "network-aks-outbound-firewall": "dev may leave through the load balancer: the firewall costs about $900 a month (docs/network.md); the mesh's REGISTRY_ONLY still applies.",

@@ -94,6 +94,7 @@ def test_registered_outputs_are_the_components_attributes(monkeypatch):
     # The whole program, every component: dev with the prod network path switched on.
     cluster = stack_raw_config("dev")["cluster"]
     cluster["network"].update(egressFirewall=True, runnerVnetId=RUNNER_VNET)
+    cluster["etcdEncryption"] = True  # prod's KMS key and identity
     run_program("dev", overrides={"cluster": cluster, "keyVault": {"publicNetworkAccess": "Disabled"}})
     # Every component the package defines is in an environment and registers its outputs.
     assert {type(component) for component, _ in registered} == _component_classes()

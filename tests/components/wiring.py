@@ -24,6 +24,7 @@ from components.app_namespaces import AppNamespaces, AppNamespacesArgs
 from components.app_tenancy import AppTenancy, AppTenancyArgs
 from components.base import PlatformBase, PlatformBaseArgs, platform_tags
 from components.egress_gateway import EgressGateway, EgressGatewayArgs
+from components.etcd_encryption import EtcdEncryption, EtcdEncryptionArgs
 from components.ingress_gateway import IngressGateway, IngressGatewayArgs
 from components.istio_mesh import IstioMesh, IstioMeshArgs
 from components.key_vault import KeyVault, KeyVaultArgs
@@ -115,6 +116,20 @@ def sealing_key(
         depends_on=[vault.writer_role_assignment] if vault else [],
     )
     return SealingKey(name, replace(args, **changes))
+
+
+def etcd_encryption(cfg: PlatformConfig, vault: KeyVault, **changes: Any) -> EtcdEncryption:
+    """The KMS key in ``vault`` and the control-plane identity allowed to use it."""
+    args = EtcdEncryptionArgs(
+        resource_prefix=cfg.resource_prefix,
+        location=cfg.location,
+        resource_group_name=RESOURCE_GROUP,
+        vault_name=vault.vault_name,
+        vault_id=vault.vault_id,
+        premium_vault=cfg.key_vault.sku == "premium",
+        tags=platform_tags(cfg.tags, cfg.environment),
+    )
+    return EtcdEncryption("etcd-kms", replace(args, **changes))
 
 
 def mesh_ca(cfg: PlatformConfig, vault: KeyVault | None = None, name: str = "mesh-ca", **changes: Any) -> MeshCa:

@@ -295,7 +295,23 @@ def valid_cluster(name: str = "plat-prod-aks") -> dict:
             "outboundType": "userDefinedRouting",
         },
         "oidcIssuerProfile": {"enabled": True},
-        "securityProfile": {"workloadIdentity": {"enabled": True}},
+        "identity": {
+            "type": "UserAssigned",
+            "userAssignedIdentities": [
+                "/subscriptions/8c3f5d2a-1b4e-4f6a-9d7c-2e5b8a1c4f90/resourceGroups/plat-prod-rg/providers/"
+                "Microsoft.ManagedIdentity/userAssignedIdentities/plat-prod-etcd-kms"
+            ],
+        },
+        "securityProfile": {
+            "workloadIdentity": {"enabled": True},
+            "azureKeyVaultKms": {
+                "enabled": True,
+                "keyId": "https://plat-prod-kv.vault.azure.net/keys/aks-etcd-kms/0123456789abcdef0123456789abcdef",
+                "keyVaultNetworkAccess": "Private",
+                "keyVaultResourceId": "/subscriptions/8c3f5d2a-1b4e-4f6a-9d7c-2e5b8a1c4f90/resourceGroups/"
+                "plat-prod-rg/providers/Microsoft.KeyVault/vaults/plat-prod-kv",
+            },
+        },
         "agentPoolProfiles": [
             {
                 "name": "system",

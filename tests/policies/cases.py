@@ -99,6 +99,10 @@ AKS = one_field(
     ("aks-system-pool-redundancy", "agentPoolProfiles.0.availabilityZones", DELETE),
     ("aks-system-pool-redundancy", "agentPoolProfiles.0.mode", "User"),
     ("aks-run-command-disabled", "apiServerAccessProfile.disableRunCommand", False),
+    ("aks-kms-etcd-encryption", "securityProfile.azureKeyVaultKms", DELETE),
+    ("aks-kms-etcd-encryption", "securityProfile.azureKeyVaultKms.enabled", False),
+    ("aks-kms-etcd-encryption", "securityProfile.azureKeyVaultKms.keyId", ""),
+    ("aks-kms-etcd-encryption", "identity.type", "SystemAssigned"),
 )
 
 KEYVAULT = [

@@ -87,7 +87,7 @@ def test_unknown_values_are_not_checked(vault):
 
 
 def test_a_secret_value_is_never_shown(stack_run):
-    secret = copy.deepcopy(stack_run("prod").one("azure-native:keyvault:Secret"))
+    secret = copy.deepcopy(stack_run("prod").one("azure-native:keyvault:Secret", "sealing-key-vault-secret-1"))
     assert secret.secret_paths
     secret.inputs["properties"]["value"] = 12345
     found = problems(secret.type, secret.inputs, secret.secret_paths)

@@ -149,7 +149,7 @@ def test_outputs(run):
     assert run.outputs == {
         "namespace": "shop",
         "serviceName": "storefront",
-        "platformContract": "1.1",
+        "platformContract": "1.2",
         "publicHostnames": ["*.dev.apps.example.com"],
     }
     assert run.secret_outputs == set()
@@ -161,7 +161,7 @@ def test_outputs(run):
 def test_a_missing_platform_output_fails_naming_it():
     with pytest.raises(PlatformOutputError) as err:
         run_example(platform_outputs(kubeconfig=None))
-    assert str(err.value) == "stack contoso/platform/dev has no output 'kubeconfig' (contract 1.1)"
+    assert str(err.value) == "stack contoso/platform/dev has no output 'kubeconfig' (contract 1.2)"
 
 
 def test_an_incompatible_platform_contract_fails_naming_both_versions():
