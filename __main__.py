@@ -197,7 +197,9 @@ def sealing_key_owner(cfg: PlatformConfig) -> None:
     )
 
 
-def etcd_encryption(cfg: PlatformConfig, base: PlatformBase, vault: KeyVault) -> EtcdEncryption:
+def etcd_encryption(
+    cfg: PlatformConfig, base: PlatformBase, vault: KeyVault, endpoint: VaultPrivateEndpoint | None
+) -> EtcdEncryption:
     """The cluster's KMS key in the environment's vault and the control-plane identity allowed to use it."""
     return EtcdEncryption(
         "etcd-kms",
@@ -209,6 +211,7 @@ def etcd_encryption(cfg: PlatformConfig, base: PlatformBase, vault: KeyVault) ->
             vault_id=vault.vault_id,
             premium_vault=cfg.key_vault.sku == "premium",
             tags=base.tags,
+            depends_on=endpoint.ready if endpoint else [],
         ),
     )
 
@@ -343,7 +346,7 @@ def environment(cfg: PlatformConfig) -> None:
     firewall, network_ready = outbound_path(cfg, base, vault, endpoint)
     # Without KMS the cluster and the vault do not depend on each other: Pulumi creates them in parallel.
     # With it (prod), the cluster waits for its key and its identity's access to it.
-    kms = etcd_encryption(cfg, base, vault) if cfg.cluster.etcd_encryption else None
+    kms = etcd_encryption(cfg, base, vault, endpoint) if cfg.cluster.etcd_encryption else None
     cluster = AksCluster(
         "aks",
         AksClusterArgs(

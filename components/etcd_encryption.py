@@ -24,7 +24,7 @@ AKS constraints (learn.microsoft.com, "Add Key Management Service etcd encryptio
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import pulumi
@@ -60,6 +60,9 @@ class EtcdEncryptionArgs:
     vault_id: pulumi.Input[str]
     premium_vault: bool  # keyVault.sku premium: an HSM-backed key (RSA-HSM)
     tags: Mapping[str, str] = field(default_factory=dict)  # PlatformBase.tags
+    # What the key's creation waits for: VaultPrivateEndpoint.ready for a private vault ("Creating or updating
+    # keys in a private key vault that doesn't have a private endpoint isn't supported", use-kms-etcd-encryption).
+    depends_on: Sequence[pulumi.Resource] = ()
 
 
 class EtcdEncryption(pulumi.ComponentResource):
@@ -109,7 +112,7 @@ class EtcdEncryption(pulumi.ComponentResource):
                 ),
             ),
             tags={**args.tags, "purpose": "aks-etcd-kms"},
-            opts=kept,
+            opts=pulumi.ResourceOptions.merge(kept, pulumi.ResourceOptions(depends_on=list(args.depends_on))),
         )
         grants = self._grants(name, args)
         self.identity_principal_id = self.identity.principal_id

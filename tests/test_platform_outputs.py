@@ -242,13 +242,13 @@ def test_export_outputs_rejects_an_unknown_role():
 def test_export_outputs_checks_plain_values_at_once():
     values = {**_values(), "ingressHostnames": "*.dev.apps.example.com"}
     msg = _export_error("environment", values)
-    assert "stack output 'ingressHostnames' breaks contract 1.1: expected list[str], got str" in msg
+    assert "stack output 'ingressHostnames' breaks contract 1.2: expected list[str], got str" in msg
 
 
 def test_export_outputs_checks_outputs_when_they_resolve():
     values = {**_values(), "ingressPublicIp": pulumi.Output.from_input(None)}
     msg = _export_error("environment", values)
-    assert "stack output 'ingressPublicIp' breaks contract 1.1: expected str, got None" in msg
+    assert "stack output 'ingressPublicIp' breaks contract 1.2: expected str, got None" in msg
 
 
 # --------------------------------------------------------------------------- consumer
@@ -337,7 +337,7 @@ def test_a_missing_output_fails_the_run_naming_it_and_the_stack():
     del outputs["oidcIssuerUrl"]
     with pytest.raises(PlatformOutputError) as err:
         _consume(outputs, lambda p: pulumi.export("issuer", p.oidc_issuer_url))
-    assert str(err.value) == "stack contoso/platform/dev has no output 'oidcIssuerUrl' (contract 1.1)"
+    assert str(err.value) == "stack contoso/platform/dev has no output 'oidcIssuerUrl' (contract 1.2)"
 
 
 def test_a_missing_output_fails_when_used_as_a_resource_input():
@@ -381,7 +381,7 @@ def test_a_wrongly_typed_output_is_rejected():
     outputs = {**example_outputs(), "ingressHostnames": "*.dev.apps.example.com"}
     with pytest.raises(PlatformOutputError) as err:
         _consume(outputs, lambda p: pulumi.export("hosts", p.ingress_hostnames))
-    assert "output 'ingressHostnames' does not match contract 1.1: expected list[str], got str" in str(err.value)
+    assert "output 'ingressHostnames' does not match contract 1.2: expected list[str], got str" in str(err.value)
 
 
 def test_require_app_namespace():

@@ -16,6 +16,7 @@ ZONE_GROUP = "azure-native:network:PrivateDnsZoneGroup"
 SUBNET = "azure-native:network:Subnet"
 PEERING = "azure-native:network:VirtualNetworkPeering"
 KV_SECRET = "azure-native:keyvault:Secret"
+KV_KEY = "azure-native:keyvault:Key"
 MC = "azure-native:containerservice:ManagedCluster"
 RUNNERS = (
     "/subscriptions/0b1c2d3e-4f50-4a6b-8c7d-9e0f1a2b3c4d/resourceGroups/ci-rg"
@@ -65,10 +66,13 @@ def test_vault_name_resolves_privately_in_the_cluster_and_runner_vnets(prod):
     assert group.get("privateDnsZoneConfigs") == [{"name": "vault", "privateDnsZoneId": zone.id}]
 
 
-def test_the_sealing_key_is_written_once_the_private_path_exists(prod):
-    secret = prod.one(KV_SECRET)
+def test_the_vault_is_written_once_the_private_path_exists(prod):
     needed = {prod.one(PE).urn, prod.one(ZONE_GROUP).urn}
-    assert needed <= set(secret.dependencies)
+    written = {r.name: r for r in [*prod.of_type(KV_SECRET), *prod.of_type(KV_KEY)]}
+    # The sealing key, the mesh root CA and the etcd KMS key: nothing reaches a private vault before its endpoint.
+    assert set(written) == {"sealing-key-vault-secret-1", "mesh-ca-root-vault-secret", "etcd-kms-key"}
+    for resource in written.values():
+        assert needed <= set(resource.dependencies), resource.name
 
 
 def test_runner_vnet_is_peered_both_ways_before_the_cluster(prod):
