@@ -13,7 +13,6 @@ import k8s_versions
 from .common import (
     UNKNOWN,
     Ctx,
-    NotApplicable,
     Res,
     Stack,
     as_list,
@@ -22,12 +21,14 @@ from .common import (
     is_number,
     is_true,
     maps,
+    not_applicable,
     one_of,
     resource_rule,
     setting,
     stack_rule,
     text,
 )
+from .frameworks import AUDIT, AVAILABILITY, BOUNDARY, IDENTITY, PATCHING
 
 MANAGED_CLUSTER = "azure-native:containerservice:ManagedCluster"
 AGENT_POOL = "azure-native:containerservice:AgentPool"
@@ -36,19 +37,6 @@ DIAGNOSTIC_SETTING = "azure-native:monitor:DiagnosticSetting"
 
 NODE_OS_WINDOW = "aksManagedNodeOSUpgradeSchedule"
 AUTO_UPGRADE_WINDOW = "aksManagedAutoUpgradeSchedule"
-
-_PATCHING = ("SOC 2 CC7.1", "PCI-DSS 4.0 6.3.3", "HIPAA 164.308(a)(5)(ii)(B)", "NIST 800-53 SI-2")
-_IDENTITY = (
-    "SOC 2 CC6.1",
-    "PCI-DSS 4.0 7.2.1",
-    "PCI-DSS 4.0 8.2.1",
-    "HIPAA 164.312(a)(1)",
-    "NIST 800-53 AC-2",
-    "NIST 800-53 IA-2",
-)
-_NETWORK = ("SOC 2 CC6.6", "PCI-DSS 4.0 1.3.1", "HIPAA 164.312(e)(1)", "NIST 800-53 SC-7")
-_AUDIT = ("SOC 2 CC7.2", "PCI-DSS 4.0 10.2.1", "HIPAA 164.312(b)", "NIST 800-53 AU-2", "NIST 800-53 AU-12")
-_AVAILABILITY = ("SOC 2 A1.2", "NIST 800-53 CP-10")
 
 
 @resource_rule(
@@ -59,7 +47,7 @@ _AVAILABILITY = ("SOC 2 A1.2", "NIST 800-53 CP-10")
     what="AKS node OS images are refreshed automatically (autoUpgradeProfile.nodeOSUpgradeChannel NodeImage or SecurityPatch).",
     why="Without a node OS channel, kernel and OS CVEs stay on the nodes until someone upgrades by hand.",
     remediation="Set autoUpgradeProfile.nodeOSUpgradeChannel to NodeImage (or SecurityPatch) and give it an aksManagedNodeOSUpgradeSchedule window.",
-    frameworks=_PATCHING,
+    frameworks=PATCHING,
 )
 def node_os_channel(r: Res, ctx: Ctx) -> None:
     expect(
@@ -79,7 +67,7 @@ def node_os_channel(r: Res, ctx: Ctx) -> None:
     what="AKS Kubernetes patch versions are applied automatically (autoUpgradeProfile.upgradeChannel set, not none).",
     why="Kubernetes patch releases carry security fixes; an unset channel means clusters drift out of support.",
     remediation="Set autoUpgradeProfile.upgradeChannel to patch (or stable) with an aksManagedAutoUpgradeSchedule window.",
-    frameworks=_PATCHING,
+    frameworks=PATCHING,
 )
 def upgrade_channel(r: Res, ctx: Ctx) -> None:
     expect(
@@ -99,7 +87,7 @@ def upgrade_channel(r: Res, ctx: Ctx) -> None:
     what="AKS authenticates with Entra ID and authorizes with Azure RBAC (aadProfile.managed, aadProfile.enableAzureRBAC).",
     why="Entra ID gives MFA, conditional access and central joiner/leaver control; Azure RBAC keeps authorization auditable in one place.",
     remediation="Set aadProfile: {managed: true, enableAzureRBAC: true, adminGroupObjectIds: [...]} and leave enableRBAC true.",
-    frameworks=_IDENTITY,
+    frameworks=IDENTITY,
 )
 def entra_rbac(r: Res, ctx: Ctx) -> None:
     if not ctx.known(r.get("aadProfile"), "aadProfile"):
@@ -119,7 +107,7 @@ def entra_rbac(r: Res, ctx: Ctx) -> None:
     what="AKS local accounts are disabled (disableLocalAccounts: true).",
     why="The local clusterAdmin kubeconfig is a shared, non-expiring credential that bypasses Entra ID, MFA and audit by identity.",
     remediation="Set disableLocalAccounts: true (requires Entra ID integration).",
-    frameworks=_IDENTITY,
+    frameworks=IDENTITY,
 )
 def local_accounts(r: Res, ctx: Ctx) -> None:
     expect(r, ctx, "disableLocalAccounts", is_true, "set it to true")
@@ -137,7 +125,7 @@ def _open_range(cidr: str) -> bool:
     what="The AKS API server is private or limited to authorized IP ranges (apiServerAccessProfile).",
     why="A control plane reachable from the whole internet is exposed to credential stuffing and to every future API server CVE.",
     remediation="Set apiServerAccessProfile.enablePrivateCluster: true, or authorizedIPRanges to your office/CI CIDRs (never 0.0.0.0/0).",
-    frameworks=_NETWORK + ("NIST 800-53 AC-17",),
+    frameworks=BOUNDARY + ("NIST 800-53 AC-17",),
 )
 def api_server(r: Res, ctx: Ctx) -> None:
     profile = r.get("apiServerAccessProfile")
@@ -175,7 +163,7 @@ def api_server(r: Res, ctx: Ctx) -> None:
     what="AKS enforces Kubernetes NetworkPolicy (networkProfile.networkPolicy cilium, azure or calico).",
     why="Without a network policy engine every pod can reach every other pod; the default-deny NetworkPolicies would be ignored.",
     remediation="Set networkProfile.networkPolicy to cilium (with networkDataplane cilium), azure or calico.",
-    frameworks=_NETWORK + ("NIST 800-53 AC-4",),
+    frameworks=BOUNDARY + ("NIST 800-53 AC-4",),
 )
 def network_policy(r: Res, ctx: Ctx) -> None:
     expect(
@@ -191,7 +179,7 @@ def network_policy(r: Res, ctx: Ctx) -> None:
     what="The cluster network is one the chained Istio CNI works on: networkPlugin azure (not kubenet or none), no Cilium L7 network policies (advancedNetworking.security.advancedNetworkPolicies L7).",
     why="With kubenet istio-cni fails its validation (istio/istio#27591), with networkPlugin none the platform does not know the CNI, and Cilium's L7 (HTTP) policies are incompatible with Istio mTLS (Cilium's Istio integration guide); meshed pods would then stay in Init or lose traffic.",
     remediation="Use networkPlugin azure (overlay) with networkPolicy cilium/networkDataplane cilium (docs/istio.md, 'Istio CNI on AKS'); keep advancedNetworkPolicies at FQDN or None.",
-    frameworks=_NETWORK,
+    frameworks=BOUNDARY,
 )
 def istio_cni_dataplane(r: Res, ctx: Ctx) -> None:
     expect(
@@ -227,7 +215,7 @@ def workload_identity(r: Res, ctx: Ctx) -> None:
     what="AKS runs on the Standard or Premium tier (sku.tier), which carries the uptime SLA.",
     why="The Free tier has no control-plane SLA and a smaller API server; an outage blocks deployments and security fixes.",
     remediation="Set sku: {name: Base, tier: Standard}.",
-    frameworks=_AVAILABILITY,
+    frameworks=AVAILABILITY,
 )
 def sku_tier(r: Res, ctx: Ctx) -> None:
     expect(r, ctx, "sku.tier", one_of("Standard", "Premium"), "allowed: Standard, Premium (unset means Free)")
@@ -246,7 +234,7 @@ def _lts(r: Res) -> bool:
     what="The cluster's Kubernetes minor is within AKS support (policies/data/aks-kubernetes-versions.json), or the LTS plan covers it.",
     why="AKS refuses to create a cluster on a minor past its end of standard support without the LTS plan, and an unsupported minor gets no security patches.",
     remediation="Set kubernetesVersion to a supported minor (the program's default is k8s_versions.default_minor()), or configure supportPlan: AKSLongTermSupport with sku.tier: Premium.",
-    frameworks=_PATCHING,
+    frameworks=PATCHING,
 )
 def kubernetes_version_supported(r: Res, ctx: Ctx) -> None:
     version = r.get("kubernetesVersion")
@@ -266,7 +254,7 @@ def kubernetes_version_supported(r: Res, ctx: Ctx) -> None:
     what="The cluster's Kubernetes minor is pinned and in the AKS versions data file (its support dates are known).",
     why="A minor the data does not list (too new, a plan, or unset: the AKS default) cannot be checked for end of support.",
     remediation="Pin kubernetesVersion to a minor listed in policies/data/aks-kubernetes-versions.json, or refresh that file from the AKS release calendar.",
-    frameworks=_PATCHING,
+    frameworks=PATCHING,
 )
 def kubernetes_version_known(r: Res, ctx: Ctx) -> None:
     version = r.get("kubernetesVersion")
@@ -308,7 +296,7 @@ def _pool_problems(pool: dict, where: str, ctx: Ctx) -> None:
     what="The AKS system node pool has enough nodes spread over availability zones.",
     why="CoreDNS, konnectivity and the mesh control plane run on the system pool; one node or one zone is a single point of failure.",
     remediation="Give the System pool count (or minCount with autoscaling) >= minSystemNodeCount and availabilityZones ['1','2','3'].",
-    frameworks=_AVAILABILITY,
+    frameworks=AVAILABILITY,
     config={
         "minSystemNodeCount": setting("integer", 3, "Minimum nodes in a System pool.", minimum=1),
         "minAvailabilityZones": setting(
@@ -399,6 +387,11 @@ class _Clusters:
         return set()
 
 
+def stack_clusters(stack: Stack) -> _Clusters:
+    """The stack's AKS clusters, indexed; a rule about clusters does not apply to a stack without one."""
+    return _Clusters(stack.of_types(MANAGED_CLUSTER) or not_applicable("the stack has no AKS cluster"))
+
+
 def _names_in_name(value: str) -> Iterable[str]:
     """A ``resourceName`` input names one cluster (case-insensitive)."""
     return (value.lower(),)
@@ -426,12 +419,10 @@ def _names_in_uri(value: str) -> Iterable[str]:
     what="Every AKS cluster has both planned-maintenance windows (aksManagedNodeOSUpgradeSchedule and aksManagedAutoUpgradeSchedule).",
     why="Without windows AKS upgrades nodes and the control plane at any time, including business hours and before dev has seen the change.",
     remediation="Create MaintenanceConfiguration resources with configName aksManagedNodeOSUpgradeSchedule and aksManagedAutoUpgradeSchedule, resourceName = the cluster name, and a maintenanceWindow.",
-    frameworks=_PATCHING + ("NIST 800-53 CM-3",),
+    frameworks=PATCHING + ("NIST 800-53 CM-3",),
 )
 def maintenance_windows(stack: Stack, ctx: Ctx) -> None:
-    clusters = _Clusters(stack.of_types(MANAGED_CLUSTER))
-    if not clusters.all:
-        raise NotApplicable("the stack has no AKS cluster")
+    clusters = stack_clusters(stack)
     windows = (NODE_OS_WINDOW, AUTO_UPGRADE_WINDOW)
     found: list[set[str]] = [set() for _ in clusters.all]  # per cluster position
     undecided: list[set[str]] = [set() for _ in clusters.all]
@@ -482,12 +473,10 @@ _AUDIT_GROUPS = ("allLogs", "audit")  # the AKS "audit" group holds kube-audit, 
     what="Every AKS cluster sends kube-audit-admin (or kube-audit) and guard logs to a diagnostic destination.",
     why="Control-plane audit and Entra ID (guard) logs are the only record of who changed or read what in the cluster.",
     remediation="Add an azure-native monitor DiagnosticSetting with resourceUri = the cluster id, a workspaceId, and logs [{category: kube-audit-admin, enabled: true}, {category: guard, enabled: true}].",
-    frameworks=_AUDIT,
+    frameworks=AUDIT,
 )
 def audit_diagnostics(stack: Stack, ctx: Ctx) -> None:
-    clusters = _Clusters(stack.of_types(MANAGED_CLUSTER))
-    if not clusters.all:
-        raise NotApplicable("the stack has no AKS cluster")
+    clusters = stack_clusters(stack)
     categories: list[set[str]] = [set() for _ in clusters.all]  # per cluster position
     undecided = [False for _ in clusters.all]
     undecided_for_all = False  # a setting whose cluster cannot be decided yet

@@ -23,7 +23,7 @@ import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, NotRequired, TypedDict, TypeGuard, Unpack
+from typing import Any, NoReturn, NotRequired, TypedDict, TypeGuard, Unpack
 
 from pulumi_policy import (
     PolicyComplianceFramework,
@@ -564,6 +564,42 @@ def one_of(*allowed: Any) -> Callable[[Any], bool]:
     return lambda value: value in allowed
 
 
+def one_of_any_case(*allowed: str) -> Callable[[Any], bool]:
+    """A predicate: the value is a string equal to one of ``allowed`` when case is ignored (Azure enums)."""
+    folded = {a.lower() for a in allowed}
+    return lambda value: isinstance(value, str) and value.lower() in folded
+
+
+def known_items(value: Any, path: str, ctx: Ctx) -> list[tuple[str, dict]]:
+    """The items of the list ``value`` found at ``path``, each as ``(f"{path}[i]", item as a map)``.
+
+    An unknown list or item is recorded and left out; a non-map item reads as an empty map (its settings missing).
+    """
+    if not ctx.known(value, path):
+        return []
+    items = []
+    for i, item in enumerate(as_list(value)):
+        at = f"{path}[{i}]"
+        if item is UNKNOWN:
+            ctx.unknown(at)
+        else:
+            items.append((at, as_map(item)))
+    return items
+
+
+def known_values(value: Any, path: str, ctx: Ctx) -> list[Any]:
+    """The known items of the list ``value`` found at ``path`` (host names, principals); unknown ones are recorded."""
+    if not ctx.known(value, path):
+        return []
+    values = []
+    for item in as_list(value):
+        if item is UNKNOWN:
+            ctx.unknown(path)
+        else:
+            values.append(item)
+    return values
+
+
 def given(read: Callable[[Res, Ctx], Any]) -> Callable[[Callable[[Res, Any, Ctx], None]], Callable[[Res, Ctx], None]]:
     """Adapt ``check(r, part, ctx)`` into a rule body that runs on the part ``read(r, ctx)`` returns (a spec, a
     pod spec, chart values). ``read`` returns None when there is nothing to check: the part is absent, the
@@ -575,6 +611,23 @@ def given(read: Callable[[Res, Ctx], Any]) -> Callable[[Callable[[Res, Any, Ctx]
             part = read(r, ctx)
             if part is not None:
                 check(r, part, ctx)
+
+        return run
+
+    return adapt
+
+
+def for_each(
+    items: Callable[[Res, Ctx], Iterable[tuple[str, dict]]],
+) -> Callable[[Callable[[str, dict, Ctx], None]], Callable[[Res, Ctx], None]]:
+    """Adapt ``check(at, item, ctx)`` into a rule body that runs on each ``(path, item)`` of ``items(r, ctx)`` (the
+    servers of a Gateway); ``items`` records the ones it cannot read yet."""
+
+    def adapt(check: Callable[[str, dict, Ctx], None]) -> Callable[[Res, Ctx], None]:
+        @functools.wraps(check)
+        def run(r: Res, ctx: Ctx) -> None:
+            for at, item in items(r, ctx):
+                check(at, item, ctx)
 
         return run
 
@@ -612,6 +665,11 @@ class NotApplicable(Exception):
     def __init__(self, reason: str):
         super().__init__(reason)
         self.reason = reason
+
+
+def not_applicable(reason: str) -> NoReturn:
+    """End a stack rule that has nothing to check: ``vaults = stack.of_types(VAULT) or not_applicable("no vault")``."""
+    raise NotApplicable(reason)
 
 
 def stack_view(r: Any) -> Res:
@@ -667,6 +725,10 @@ class Stack:
         """The resources of the given type tokens, in stack order."""
         positions = sorted(p for t in dict.fromkeys(types) for p in self._by_type.get(t, ()))
         return [self._view(p) for p in positions]
+
+    def helm_releases(self, *charts: str) -> list[Res]:
+        """The Helm releases (and v4 charts) that install one of ``charts``, in stack order."""
+        return [r for r in self.of_types(*HELM_TYPES) if helm_chart_name(r) in charts]
 
     def k8s_of(self, group: str, kind: str) -> list[Res]:
         """The Kubernetes resources of one (group, kind), whatever the API version, in stack order."""

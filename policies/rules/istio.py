@@ -7,9 +7,8 @@ objects. A ``ConfigFile`` (a path) or ``ConfigGroup.files`` cannot be read by th
 
 from __future__ import annotations
 
-import functools
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from .common import (
@@ -17,50 +16,43 @@ from .common import (
     SYSTEM_NAMESPACES_SCHEMA,
     UNKNOWN,
     Ctx,
-    NotApplicable,
     Res,
     Stack,
     as_list,
     as_map,
     chart_values,
+    dig,
     expect,
+    for_each,
     given,
     go_duration_seconds,
-    helm_chart_name,
     is_number,
+    known_items,
+    known_values,
     maps,
+    not_applicable,
     one_of,
     resource_rule,
     setting,
     spec_of,
     stack_rule,
 )
-from .kubernetes import WORKLOADS, containers, pod_spec
+from .frameworks import AUTHORIZATION, EGRESS, TRANSIT
+from .kubernetes import WORKLOADS, containers, pod_spec, security_setting
 
 SEC = "security.istio.io"
 NET = "networking.istio.io"
+PEER_AUTHENTICATION = f"{SEC}/PeerAuthentication"
+AUTHORIZATION_POLICY = f"{SEC}/AuthorizationPolicy"
+GATEWAY = f"{NET}/Gateway"
+SERVICE_ENTRY = f"{NET}/ServiceEntry"
+NAMESPACE = "core/Namespace"
 _ROOT_NS = setting("string", "istio-system", "Istio root namespace (mesh-wide policies live here).")
-
-_TRANSIT = ("SOC 2 CC6.7", "PCI-DSS 4.0 4.2.1", "HIPAA 164.312(e)(1)", "NIST 800-53 SC-8")
-_AUTHZ = (
-    "SOC 2 CC6.1",
-    "SOC 2 CC6.3",
-    "PCI-DSS 4.0 7.2.1",
-    "HIPAA 164.312(a)(1)",
-    "NIST 800-53 AC-3",
-    "NIST 800-53 AC-6",
-)
-_EGRESS = ("SOC 2 CC6.6", "PCI-DSS 4.0 1.3.2", "HIPAA 164.312(e)(1)", "NIST 800-53 SC-7(5)")
 
 
 def _selector_empty(spec: dict) -> Any:
-    sel = spec.get("selector")
-    if sel is UNKNOWN:
-        return UNKNOWN
-    labels = as_map(sel).get("matchLabels")
-    if labels is UNKNOWN:
-        return UNKNOWN
-    return not as_map(labels)
+    labels = dig(spec, "selector.matchLabels")
+    return UNKNOWN if labels is UNKNOWN else not as_map(labels)
 
 
 # --------------------------------------------------------------------------- mTLS
@@ -69,12 +61,12 @@ def _selector_empty(spec: dict) -> Any:
 @resource_rule(
     name="istio-peer-authentication-strict",
     domain="istio",
-    targets=(f"{SEC}/PeerAuthentication",),
+    targets=(PEER_AUTHENTICATION,),
     severity="critical",
     what="No PeerAuthentication weakens mTLS: mode and every portLevelMtls entry are STRICT (UNSET only where it inherits STRICT).",
     why="PERMISSIVE or DISABLE lets plaintext, unauthenticated traffic reach workloads and breaks identity-based authorization.",
     remediation="Set spec.mtls.mode: STRICT and remove portLevelMtls exceptions; a mesh-wide policy (root namespace, no selector) must not be UNSET.",
-    frameworks=_TRANSIT + ("NIST 800-53 IA-3",),
+    frameworks=TRANSIT + ("NIST 800-53 IA-3",),
     config={"rootNamespace": _ROOT_NS},
 )
 @given(spec_of)
@@ -110,9 +102,7 @@ def peer_authentication(r: Res, spec: dict, ctx: Ctx) -> None:
 
 
 def dig_mode(mtls: Any) -> Any:
-    if mtls is UNKNOWN:
-        return UNKNOWN
-    mode = as_map(mtls).get("mode")
+    mode = dig(mtls, "mode")
     if mode is UNKNOWN:
         return UNKNOWN
     return mode.upper() if isinstance(mode, str) else (None if mode is None else repr(mode))
@@ -124,7 +114,7 @@ def _has_istio(stack: Stack, root: str) -> Any:
     A tenant's stack (an app team's Istio objects in its own namespace) does not run the mesh; the mesh-wide
     default is the platform stack's business, not each team's.
     """
-    if any(helm_chart_name(r) in ("istiod", "base") for r in stack.of_types(*HELM_TYPES)):
+    if stack.helm_releases("istiod", "base"):
         return True
     in_root: Any = False
     for group, kind in stack.k8s_kinds():
@@ -141,12 +131,12 @@ def _has_istio(stack: Stack, root: str) -> Any:
 @stack_rule(
     name="istio-mesh-mtls-default",
     domain="istio",
-    targets=(f"{SEC}/PeerAuthentication",),
+    targets=(PEER_AUTHENTICATION,),
     severity="critical",
     what="A stack that runs Istio (installs its charts or configures its root namespace) sets the mesh-wide default explicitly: PeerAuthentication `default` in the root namespace, no selector, mode STRICT.",
     why="Istio's built-in default is PERMISSIVE; without an explicit mesh-wide STRICT policy any namespace accepts plaintext.",
     remediation="Create PeerAuthentication metadata {name: default, namespace: istio-system} with spec {mtls: {mode: STRICT}}.",
-    frameworks=_TRANSIT,
+    frameworks=TRANSIT,
     config={"rootNamespace": _ROOT_NS},
 )
 def mesh_default(stack: Stack, ctx: Ctx) -> None:
@@ -156,7 +146,7 @@ def mesh_default(stack: Stack, ctx: Ctx) -> None:
         ctx.unknown("metadata.namespace of the Istio objects")
         return
     if not runs_mesh:
-        raise NotApplicable("the stack does not install Istio or configure its root namespace")
+        not_applicable("the stack does not install Istio or configure its root namespace")
     undecided = False
     for pa in stack.k8s_of(SEC, "PeerAuthentication"):
         name, ns, spec = pa.get("metadata.name"), pa.k8s_namespace, pa.get("spec")
@@ -191,7 +181,7 @@ _istiod_values = chart_values("istiod", "mesh settings")
     what="istiod's meshConfig.outboundTrafficPolicy.mode is REGISTRY_ONLY.",
     why="ALLOW_ANY (the default) lets any sidecar reach any external host; REGISTRY_ONLY limits egress to declared ServiceEntries.",
     remediation="Set values.meshConfig.outboundTrafficPolicy.mode: REGISTRY_ONLY on the istiod release.",
-    frameworks=_EGRESS,
+    frameworks=EGRESS,
 )
 @given(_istiod_values)
 def outbound_policy(r: Res, values: dict, ctx: Ctx) -> None:
@@ -228,8 +218,7 @@ _DEFAULT_TTL_HOURS = 24  # istiod's DEFAULT_WORKLOAD_CERT_TTL default
 def cert_ttl(r: Res, values: dict, ctx: Ctx) -> None:
     limit = ctx.config.get("maxWorkloadCertTtlHours", 24)
     limit = limit if is_number(limit) else 24
-    pilot = values.get("pilot")
-    env = as_map(pilot).get("env") if pilot is not UNKNOWN else UNKNOWN
+    env = dig(values, "pilot.env")
     if not ctx.known(env, "values.pilot.env"):
         return
     env = as_map(env)
@@ -260,78 +249,45 @@ def cert_ttl(r: Res, values: dict, ctx: Ctx) -> None:
 @resource_rule(
     name="istio-service-entry-tls-only",
     domain="istio",
-    targets=(f"{NET}/ServiceEntry",),
+    targets=(SERVICE_ENTRY,),
     severity="high",
     what="ServiceEntries open only port 443 with protocol TLS or HTTPS, to explicit hosts.",
     why="Egress is HTTPS only: a plaintext or non-443 entry lets workloads exfiltrate or be reached over unencrypted channels, a wildcard opens every host.",
     remediation="Declare each external host explicitly with ports [{number: 443, name: tls, protocol: TLS}].",
-    frameworks=_EGRESS + ("NIST 800-53 SC-8",),
+    frameworks=EGRESS + ("NIST 800-53 SC-8",),
 )
 @given(spec_of)
 def service_entry(r: Res, spec: dict, ctx: Ctx) -> None:
-    hosts = spec.get("hosts")
-    if ctx.known(hosts, "spec.hosts"):
-        for host in as_list(hosts):
-            if host is UNKNOWN:
-                ctx.unknown("spec.hosts")
-            elif not isinstance(host, str) or host.startswith("*") or not host:
-                ctx.fail(f"spec.hosts contains {host!r}; list explicit host names")
+    for host in known_values(spec.get("hosts"), "spec.hosts", ctx):
+        if not isinstance(host, str) or host.startswith("*") or not host:
+            ctx.fail(f"spec.hosts contains {host!r}; list explicit host names")
     ports = spec.get("ports")
-    if not ctx.known(ports, "spec.ports"):
-        return
-    items = as_list(ports)
-    if not items:
+    if ctx.known(ports, "spec.ports") and not as_list(ports):
         ctx.fail("spec.ports is empty; declare port 443 with protocol TLS")
-    for i, port in enumerate(items):
-        if port is UNKNOWN:
-            ctx.unknown(f"spec.ports[{i}]")
-            continue
-        port = as_map(port)
+    for at, port in known_items(ports, "spec.ports", ctx):
         number, protocol = port.get("number"), port.get("protocol")
         if number is UNKNOWN or protocol is UNKNOWN:
-            ctx.unknown(f"spec.ports[{i}]")
+            ctx.unknown(at)
             continue
         if not (is_number(number) and number == 443):
-            ctx.fail(f"spec.ports[{i}].number is {number!r}; only 443 is allowed")
+            ctx.fail(f"{at}.number is {number!r}; only 443 is allowed")
         if not (isinstance(protocol, str) and protocol.upper() in ("TLS", "HTTPS")):
-            ctx.fail(f"spec.ports[{i}].protocol is {protocol!r}; only TLS or HTTPS is allowed")
+            ctx.fail(f"{at}.protocol is {protocol!r}; only TLS or HTTPS is allowed")
 
 
 # --------------------------------------------------------------------------- gateways
 
 
-def _servers(r: Res, ctx: Ctx) -> list[tuple[int, dict]]:
+def _servers(r: Res, ctx: Ctx) -> list[tuple[str, dict]]:
+    """A Gateway's servers as ``("spec.servers[i]", server)`` (an unknown server is recorded)."""
     spec = spec_of(r, ctx)
-    if spec is None:
-        return []
-    servers = spec.get("servers")
-    if not ctx.known(servers, "spec.servers"):
-        return []
-    out = []
-    for i, server in enumerate(as_list(servers)):
-        if server is UNKNOWN:
-            ctx.unknown(f"spec.servers[{i}]")
-        else:
-            out.append((i, as_map(server)))
-    return out
+    return [] if spec is None else known_items(spec.get("servers"), "spec.servers", ctx)
 
 
-def _per_server(check: Callable[[int, dict, Ctx], None]) -> Callable[[Res, Ctx], None]:
-    """Run ``check(i, server, ctx)`` on every server of a Gateway (an unknown server is recorded)."""
-
-    @functools.wraps(check)
-    def run(r: Res, ctx: Ctx) -> None:
-        for i, server in _servers(r, ctx):
-            check(i, server, ctx)
-
-    return run
-
-
-def _protocol(i: int, server: dict, ctx: Ctx) -> Any:
+def _protocol(at: str, server: dict, ctx: Ctx) -> Any:
     """The server's port protocol in upper case (None if unset); UNKNOWN, recorded, if not known yet."""
-    port = server.get("port")
-    protocol = UNKNOWN if port is UNKNOWN else as_map(port).get("protocol")
-    if not ctx.known(protocol, f"spec.servers[{i}].port.protocol"):
+    protocol = dig(server, "port.protocol")
+    if not ctx.known(protocol, f"{at}.port.protocol"):
         return UNKNOWN
     return protocol.upper() if isinstance(protocol, str) else None
 
@@ -343,57 +299,53 @@ _TERMINATING = ("SIMPLE", "MUTUAL", "ISTIO_MUTUAL")
 @resource_rule(
     name="istio-gateway-https-redirect",
     domain="istio",
-    targets=(f"{NET}/Gateway",),
+    targets=(GATEWAY,),
     severity="high",
     what="Gateway plaintext HTTP servers only redirect to HTTPS (tls.httpsRedirect: true); no other plaintext listeners.",
     why="Serving content over port 80 exposes sessions and tokens to anyone on the path.",
     remediation="Give every HTTP server tls: {httpsRedirect: true}; expose TCP services through TLS servers.",
-    frameworks=_TRANSIT,
+    frameworks=TRANSIT,
 )
-@_per_server
-def https_redirect(i: int, server: dict, ctx: Ctx) -> None:
-    protocol = _protocol(i, server, ctx)
+@for_each(_servers)
+def https_redirect(at: str, server: dict, ctx: Ctx) -> None:
+    protocol = _protocol(at, server, ctx)
     if protocol is UNKNOWN or protocol in ("HTTPS", "TLS"):
         return
     if protocol in _HTTP_FAMILY:
-        tls = server.get("tls")
-        redirect = as_map(tls).get("httpsRedirect") if tls is not UNKNOWN else UNKNOWN
-        if ctx.known(redirect, f"spec.servers[{i}].tls.httpsRedirect") and redirect is not True:
-            ctx.fail(f"spec.servers[{i}] serves {protocol} without tls.httpsRedirect: true")
+        redirect = dig(server, "tls.httpsRedirect")
+        if ctx.known(redirect, f"{at}.tls.httpsRedirect") and redirect is not True:
+            ctx.fail(f"{at} serves {protocol} without tls.httpsRedirect: true")
     else:
-        ctx.fail(f"spec.servers[{i}] is a plaintext {protocol or 'unspecified-protocol'} listener; use HTTPS or TLS")
+        ctx.fail(f"{at} is a plaintext {protocol or 'unspecified-protocol'} listener; use HTTPS or TLS")
 
 
 @resource_rule(
     name="istio-gateway-tls",
     domain="istio",
-    targets=(f"{NET}/Gateway",),
+    targets=(GATEWAY,),
     severity="high",
     what="Gateway HTTPS servers terminate TLS (tls.mode SIMPLE, MUTUAL or ISTIO_MUTUAL); TLS servers have tls settings.",
     why="An HTTPS server without tls settings (or in PASSTHROUGH) does not terminate TLS where the routing and authentication policy expect it.",
     remediation="Set tls: {mode: SIMPLE, credentialName: <secret>, minProtocolVersion: TLSV1_2} on HTTPS servers.",
-    frameworks=_TRANSIT,
+    frameworks=TRANSIT,
 )
-@_per_server
-def gateway_tls(i: int, server: dict, ctx: Ctx) -> None:
-    protocol = _protocol(i, server, ctx)
+@for_each(_servers)
+def gateway_tls(at: str, server: dict, ctx: Ctx) -> None:
+    protocol = _protocol(at, server, ctx)
     if protocol not in ("HTTPS", "TLS"):
         return
     tls = server.get("tls")
-    if not ctx.known(tls, f"spec.servers[{i}].tls"):
+    if not ctx.known(tls, f"{at}.tls"):
         return
     if not isinstance(tls, dict) or not tls:
-        ctx.fail(f"spec.servers[{i}] ({protocol}) has no tls settings")
+        ctx.fail(f"{at} ({protocol}) has no tls settings")
         return
     mode = tls.get("mode")
-    if not ctx.known(mode, f"spec.servers[{i}].tls.mode"):
+    if not ctx.known(mode, f"{at}.tls.mode"):
         return
     allowed = _TERMINATING if protocol == "HTTPS" else _TERMINATING + ("PASSTHROUGH",)
     if mode not in allowed:
-        ctx.fail(
-            f"spec.servers[{i}].tls.mode is {mode or 'unset (PASSTHROUGH)'!r}; allowed for {protocol}: "
-            f"{', '.join(allowed)}"
-        )
+        ctx.fail(f"{at}.tls.mode is {mode or 'unset (PASSTHROUGH)'!r}; allowed for {protocol}: {', '.join(allowed)}")
 
 
 _TLS_ORDER = {"TLSV1_0": 0, "TLSV1_1": 1, "TLSV1_2": 2, "TLSV1_3": 3}
@@ -402,26 +354,26 @@ _TLS_ORDER = {"TLSV1_0": 0, "TLSV1_1": 1, "TLSV1_2": 2, "TLSV1_3": 3}
 @resource_rule(
     name="istio-gateway-min-tls-version",
     domain="istio",
-    targets=(f"{NET}/Gateway",),
+    targets=(GATEWAY,),
     severity="high",
     what="Gateway servers that terminate TLS pin tls.minProtocolVersion to TLSV1_2 or TLSV1_3.",
     why="TLS 1.0/1.1 are broken; Envoy's server-side default was TLS 1.0 until 1.22, so an unset or TLS_AUTO minimum depends on the proxy version.",
     remediation="Set tls.minProtocolVersion: TLSV1_2 (and maxProtocolVersion: TLSV1_3) on every SIMPLE/MUTUAL server.",
-    frameworks=_TRANSIT + ("NIST 800-53 SC-13",),
+    frameworks=TRANSIT + ("NIST 800-53 SC-13",),
 )
-@_per_server
-def min_tls(i: int, server: dict, ctx: Ctx) -> None:
+@for_each(_servers)
+def min_tls(at: str, server: dict, ctx: Ctx) -> None:
     tls = server.get("tls")
-    if not ctx.known(tls, f"spec.servers[{i}].tls") or not isinstance(tls, dict):
+    if not ctx.known(tls, f"{at}.tls") or not isinstance(tls, dict):
         return
     mode = tls.get("mode")
-    if not ctx.known(mode, f"spec.servers[{i}].tls.mode") or mode not in ("SIMPLE", "MUTUAL", "OPTIONAL_MUTUAL"):
+    if not ctx.known(mode, f"{at}.tls.mode") or mode not in ("SIMPLE", "MUTUAL", "OPTIONAL_MUTUAL"):
         return
     version = tls.get("minProtocolVersion")
-    if not ctx.known(version, f"spec.servers[{i}].tls.minProtocolVersion"):
+    if not ctx.known(version, f"{at}.tls.minProtocolVersion"):
         return
     if _TLS_ORDER.get(version if isinstance(version, str) else "", -1) < 2:
-        ctx.fail(f"spec.servers[{i}].tls.minProtocolVersion is {version or 'unset'!r}; set TLSV1_2 or TLSV1_3")
+        ctx.fail(f"{at}.tls.minProtocolVersion is {version or 'unset'!r}; set TLSV1_2 or TLSV1_3")
 
 
 def _wildcard_host(host: Any) -> bool:
@@ -433,26 +385,23 @@ def _wildcard_host(host: Any) -> bool:
 @resource_rule(
     name="istio-gateway-no-wildcard-hosts",
     domain="istio",
-    targets=(f"{NET}/Gateway",),
+    targets=(GATEWAY,),
     severity="medium",
     what="Gateway servers name their hosts (no `*` or `*/*`).",
     why="A wildcard host accepts traffic for any Host header, so any VirtualService in the mesh can bind to the public edge.",
     remediation="List the served host names (api.example.com, *.apps.example.com) on each server.",
     frameworks=("SOC 2 CC6.6", "PCI-DSS 4.0 1.3.1", "NIST 800-53 SC-7", "NIST 800-53 CM-7"),
 )
-@_per_server
-def wildcard_hosts(i: int, server: dict, ctx: Ctx) -> None:
+@for_each(_servers)
+def wildcard_hosts(at: str, server: dict, ctx: Ctx) -> None:
     hosts = server.get("hosts")
-    if not ctx.known(hosts, f"spec.servers[{i}].hosts"):
+    if not ctx.known(hosts, f"{at}.hosts"):
         return
-    items = as_list(hosts)
-    if not items:
-        ctx.fail(f"spec.servers[{i}].hosts is empty; list the served host names")
-    for host in items:
-        if host is UNKNOWN:
-            ctx.unknown(f"spec.servers[{i}].hosts")
-        elif _wildcard_host(host):
-            ctx.fail(f"spec.servers[{i}].hosts contains {host!r}; name the hosts")
+    if not as_list(hosts):
+        ctx.fail(f"{at}.hosts is empty; list the served host names")
+    for host in known_values(hosts, f"{at}.hosts", ctx):
+        if _wildcard_host(host):
+            ctx.fail(f"{at}.hosts contains {host!r}; name the hosts")
 
 
 # --------------------------------------------------------------------------- authorization
@@ -463,50 +412,39 @@ _ANY_PRINCIPAL = re.compile(r"^([^/]*/)?\*$")
 @resource_rule(
     name="istio-authz-no-allow-all",
     domain="istio",
-    targets=(f"{SEC}/AuthorizationPolicy",),
+    targets=(AUTHORIZATION_POLICY,),
     severity="critical",
     what="No ALLOW AuthorizationPolicy allows everything (a rule without from/to/when) or any peer (principals/namespaces `*`).",
     why="An allow-all rule silently cancels the namespace's default-deny policy.",
     remediation="Name the callers: rules: [{from: [{source: {principals: [<trustDomain>/ns/<ns>/sa/<sa>]}}], to: [...]}].",
-    frameworks=_AUTHZ,
+    frameworks=AUTHORIZATION,
 )
 @given(spec_of)
 def allow_all(r: Res, spec: dict, ctx: Ctx) -> None:
     action = spec.get("action")
-    if not ctx.known(action, "spec.action"):
+    if not ctx.known(action, "spec.action") or action not in (None, "ALLOW"):
         return
-    if action not in (None, "ALLOW"):
-        return
-    rules = spec.get("rules")
-    if not ctx.known(rules, "spec.rules"):
-        return
-    for i, rule in enumerate(as_list(rules)):
-        if rule is UNKNOWN:
-            ctx.unknown(f"spec.rules[{i}]")
-            continue
-        rule = as_map(rule)
+    for at, rule in known_items(spec.get("rules"), "spec.rules", ctx):
         parts = [rule.get(k) for k in ("from", "to", "when")]
         if any(p is UNKNOWN for p in parts):
-            ctx.unknown(f"spec.rules[{i}]")
+            ctx.unknown(at)
+        elif not any(as_list(p) for p in parts):
+            ctx.fail(f"{at} has no from/to/when, so it allows every request")
+        else:
+            _any_peer(at, rule, ctx)
+
+
+def _any_peer(at: str, rule: dict, ctx: Ctx) -> None:
+    """Fail each ``from.source`` principal or namespace of an ALLOW rule that matches any peer."""
+    for j, source in enumerate(maps(rule.get("from"))):
+        src = source.get("source")
+        if not ctx.known(src, f"{at}.from[{j}].source"):
             continue
-        if not any(as_list(p) for p in parts):
-            ctx.fail(f"spec.rules[{i}] has no from/to/when, so it allows every request")
-            continue
-        for j, source in enumerate(maps(rule.get("from"))):
-            src = source.get("source")
-            if not ctx.known(src, f"spec.rules[{i}].from[{j}].source"):
-                continue
-            for key in ("principals", "namespaces"):
-                values = as_map(src).get(key)
-                if not ctx.known(values, f"spec.rules[{i}].from[{j}].source.{key}"):
-                    continue
-                for value in as_list(values):
-                    if value is UNKNOWN:
-                        ctx.unknown(f"spec.rules[{i}].from[{j}].source.{key}")
-                    elif isinstance(value, str) and (
-                        value == "*" or (key == "principals" and _ANY_PRINCIPAL.match(value))
-                    ):
-                        ctx.fail(f"spec.rules[{i}].from[{j}].source.{key} contains {value!r}, which matches any peer")
+        for key in ("principals", "namespaces"):
+            path = f"{at}.from[{j}].source.{key}"
+            for value in known_values(as_map(src).get(key), path, ctx):
+                if isinstance(value, str) and (value == "*" or (key == "principals" and _ANY_PRINCIPAL.match(value))):
+                    ctx.fail(f"{path} contains {value!r}, which matches any peer")
 
 
 def _injected(labels: dict) -> bool:
@@ -528,12 +466,12 @@ def _is_default_deny(spec: Any) -> Any:
 @stack_rule(
     name="istio-namespace-default-deny",
     domain="istio",
-    targets=("core/Namespace", f"{SEC}/AuthorizationPolicy"),
+    targets=(NAMESPACE, AUTHORIZATION_POLICY),
     severity="high",
     what="Every sidecar-injected application namespace has a default-deny AuthorizationPolicy (empty spec).",
     why="Istio allows all traffic to a workload with no ALLOW policy; deny-by-default makes every allowed caller an explicit decision.",
     remediation="Create AuthorizationPolicy {name: allow-nothing, namespace: <ns>} with spec: {} in each namespace labelled istio.io/rev or istio-injection=enabled.",
-    frameworks=_AUTHZ + ("NIST 800-53 SC-7(5)",),
+    frameworks=AUTHORIZATION + ("NIST 800-53 SC-7(5)",),
     config={"systemNamespaces": SYSTEM_NAMESPACES_SCHEMA},
 )
 def namespace_default_deny(stack: Stack, ctx: Ctx) -> None:
@@ -548,7 +486,7 @@ def namespace_default_deny(stack: Stack, ctx: Ctx) -> None:
         if _injected(labels) and not (isinstance(name, str) and name in system):
             namespaces.append(ns)
     if not namespaces:
-        raise NotApplicable("the stack declares no sidecar-injected application namespace")
+        not_applicable("the stack declares no sidecar-injected application namespace")
     # One pass over the policies, then lookups per namespace. A policy is in a namespace when its metadata
     # depends on the Namespace resource or when its namespace equals the namespace's name.
     by_dependency = _DefaultDenyVerdicts()  # keyed by the URN of a Namespace the metadata depends on
@@ -617,8 +555,8 @@ _PLATFORM_NAMESPACES = setting(
     items={"type": "string"},
 )
 PERIMETER_KINDS = (
-    f"{NET}/ServiceEntry",
-    f"{NET}/Gateway",
+    SERVICE_ENTRY,
+    GATEWAY,
     f"{NET}/Sidecar",
     f"{NET}/EnvoyFilter",
     "extensions.istio.io/WasmPlugin",
@@ -633,7 +571,7 @@ PERIMETER_KINDS = (
     what="ServiceEntry, Gateway, Sidecar, EnvoyFilter and WasmPlugin objects exist only in the platform's namespaces.",
     why="Each moves the mesh's perimeter: a ServiceEntry opens an exit, a Gateway an entry, a Sidecar or EnvoyFilter rewrites what the proxy enforces, a WasmPlugin runs code in it.",
     remediation="Ask the platform team: egress hosts and public hosts are config entries of the app namespace (docs/app-teams.md).",
-    frameworks=_EGRESS + ("NIST 800-53 CM-5",),
+    frameworks=EGRESS + ("NIST 800-53 CM-5",),
     config={"platformNamespaces": _PLATFORM_NAMESPACES},
 )
 def perimeter_platform_owned(r: Res, ctx: Ctx) -> None:
@@ -678,7 +616,7 @@ def _bypass_by_metadata(meta: dict, ctx: Ctx) -> None:
     what=f"Pods neither opt out of sidecar injection ({_INJECT} other than 'true'), nor change traffic capture ({_CAPTURE_PREFIX}* annotations), nor run as istio-proxy's UID/GID {ISTIO_PROXY_UID}.",
     why="Traffic that skips the sidecar skips mTLS, authorization and the REGISTRY_ONLY egress boundary.",
     remediation=f"Remove {_INJECT}: 'false' and {_CAPTURE_PREFIX}* annotations; run as any UID/GID but {ISTIO_PROXY_UID}.",
-    frameworks=_TRANSIT + _EGRESS,
+    frameworks=TRANSIT + EGRESS,
 )
 def no_sidecar_bypass(r: Res, ctx: Ctx) -> None:
     meta = _pod_metadata(r, ctx)
@@ -687,13 +625,9 @@ def no_sidecar_bypass(r: Res, ctx: Ctx) -> None:
     spec = pod_spec(r, ctx)
     if spec is None:
         return
-    pod_sc = spec.get("securityContext")
     for key in ("runAsUser", "runAsGroup"):
-        pod_value = as_map(pod_sc).get(key) if pod_sc is not UNKNOWN else UNKNOWN
         for label, container in containers(spec, ctx):
-            sc = container.get("securityContext")
-            own = as_map(sc).get(key) if sc is not UNKNOWN else UNKNOWN
-            value = pod_value if own is None else own
+            value = security_setting(spec, container, key)
             if ctx.known(value, f"{label}.securityContext.{key}") and is_number(value) and value == ISTIO_PROXY_UID:
                 ctx.fail(
                     f"{label} runs with {key} {ISTIO_PROXY_UID} (istio-proxy's), so its traffic bypasses the sidecar"
@@ -743,12 +677,12 @@ def _identity_and_sni(rule: dict) -> Any:
 @stack_rule(
     name="istio-egress-gateway-authorization",
     domain="istio",
-    targets=(f"{NET}/Gateway", f"{SEC}/AuthorizationPolicy"),
+    targets=(GATEWAY, AUTHORIZATION_POLICY),
     severity="high",
     what="An egress gateway terminates Istio mTLS (servers tls.mode ISTIO_MUTUAL) and has an ALLOW AuthorizationPolicy whose every rule names its callers (namespaces or principals) and the server names (when connection.sni).",
     why="Without caller identity at the exit, any workload that reaches the gateway can call every allowed external host; `to.operation.hosts` is HTTP-only and never matches a TLS server.",
     remediation="Give egress Gateway servers tls: {mode: ISTIO_MUTUAL}, route the sidecar to it with a DestinationRule tls {mode: ISTIO_MUTUAL, sni: <host>}, and add an ALLOW AuthorizationPolicy selecting the gateway with rules [{from: [{source: {namespaces: [...]}}], when: [{key: connection.sni, values: [<host>]}]}].",
-    frameworks=_EGRESS + _AUTHZ[:2],
+    frameworks=EGRESS + AUTHORIZATION[:2],
     config={"egressGatewaySelector": _EGRESS_SELECTOR},
 )
 def egress_gateway_authorization(stack: Stack, ctx: Ctx) -> None:
@@ -768,7 +702,7 @@ def egress_gateway_authorization(stack: Stack, ctx: Ctx) -> None:
             continue
         namespaces.setdefault(ns, gw)
         for i, server in enumerate(maps(gw.get("spec.servers"))):
-            mode = as_map(server.get("tls")).get("mode") if server.get("tls") is not UNKNOWN else UNKNOWN
+            mode = dig(server, "tls.mode")
             if mode is UNKNOWN:
                 ctx.unknown(f"{gw.name}: spec.servers[{i}].tls.mode")
             elif mode != "ISTIO_MUTUAL":
@@ -778,7 +712,7 @@ def egress_gateway_authorization(stack: Stack, ctx: Ctx) -> None:
                     gw.urn,
                 )
     if not namespaces:
-        raise NotApplicable("the stack declares no egress Gateway")
+        not_applicable("the stack declares no egress Gateway")
     for ns, gw in namespaces.items():
         verdicts = []
         for ap in stack.k8s_of(SEC, "AuthorizationPolicy"):

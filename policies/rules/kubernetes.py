@@ -11,7 +11,8 @@ import functools
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from .common import UNKNOWN, Ctx, Res, as_list, as_map, given, is_number, resource_rule, setting
+from .common import UNKNOWN, Ctx, Res, as_list, as_map, dig, given, is_number, known_items, resource_rule, setting
+from .frameworks import BOUNDARY, ISOLATION, LEAST_PRIVILEGE
 
 WORKLOADS = (
     "core/Pod",
@@ -22,14 +23,6 @@ WORKLOADS = (
     "batch/Job",
     "batch/CronJob",
 )
-_LEAST_PRIVILEGE = (
-    "SOC 2 CC6.8",
-    "PCI-DSS 4.0 2.2.1",
-    "HIPAA 164.308(a)(3)(i)",
-    "NIST 800-53 AC-6",
-    "NIST 800-53 CM-7",
-)
-_ISOLATION = ("SOC 2 CC6.8", "PCI-DSS 4.0 2.2.1", "NIST 800-53 SC-39", "NIST 800-53 AC-6")
 
 
 def pod_spec(r: Res, ctx: Ctx) -> Any:
@@ -58,11 +51,10 @@ def containers(spec: dict, ctx: Ctx) -> Iterator[tuple[str, Any]]:
             yield label, as_map(c)
 
 
-def _sc(obj: dict, key: str) -> Any:
-    sc = obj.get("securityContext")
-    if sc is UNKNOWN:
-        return UNKNOWN
-    return as_map(sc).get(key)
+def security_setting(spec: dict, container: dict, key: str) -> Any:
+    """A container's ``securityContext.<key>``, or the pod's when the container leaves it unset (UNKNOWN if unknown)."""
+    own = dig(container, f"securityContext.{key}")
+    return dig(spec, f"securityContext.{key}") if own is None else own
 
 
 def _per_container(check: Callable[[dict, dict, str, Ctx], None]) -> Callable[[Res, Ctx], None]:
@@ -78,7 +70,7 @@ def _per_container(check: Callable[[dict, dict, str, Ctx], None]) -> Callable[[R
 
 
 def _bool_setting(container: dict, key: str, label: str, ctx: Ctx) -> Any:
-    value = _sc(container, key)
+    value = dig(container, f"securityContext.{key}")
     ctx.known(value, f"{label}.securityContext.{key}")
     return value
 
@@ -98,7 +90,7 @@ def _expect_setting(container: dict, key: str, want: bool, label: str, ctx: Ctx)
     what="No container runs privileged (securityContext.privileged).",
     why="A privileged container has every capability and the host's devices: it is root on the node.",
     remediation="Remove securityContext.privileged: true; grant the single capability needed instead.",
-    frameworks=_LEAST_PRIVILEGE,
+    frameworks=LEAST_PRIVILEGE,
 )
 @_per_container
 def privileged(spec: dict, c: dict, label: str, ctx: Ctx) -> None:
@@ -114,7 +106,7 @@ def privileged(spec: dict, c: dict, label: str, ctx: Ctx) -> None:
     what="Every container sets securityContext.allowPrivilegeEscalation: false.",
     why="Unless disabled, setuid binaries and file capabilities let a compromised process gain more privileges than it started with.",
     remediation="Set securityContext.allowPrivilegeEscalation: false on every container.",
-    frameworks=_LEAST_PRIVILEGE,
+    frameworks=LEAST_PRIVILEGE,
 )
 @_per_container
 def privilege_escalation(spec: dict, c: dict, label: str, ctx: Ctx) -> None:
@@ -129,14 +121,14 @@ def privilege_escalation(spec: dict, c: dict, label: str, ctx: Ctx) -> None:
     what="Every container runs as non-root (runAsNonRoot: true at pod or container level, never runAsUser: 0).",
     why="Root in a container is root on the node after any container escape, and can modify the image's files.",
     remediation="Set securityContext.runAsNonRoot: true (pod or container) and a non-zero runAsUser.",
-    frameworks=_LEAST_PRIVILEGE,
+    frameworks=LEAST_PRIVILEGE,
 )
 @_per_container
 def non_root(spec: dict, c: dict, label: str, ctx: Ctx) -> None:
     for key in ("runAsNonRoot", "runAsUser"):
-        value = _sc(c, key)
+        value = dig(c, f"securityContext.{key}")
         if value is None:
-            value = _sc(spec, key)  # the container inherits the pod-level setting
+            value = dig(spec, f"securityContext.{key}")  # the container inherits the pod-level setting
             where = f"securityContext.{key} (pod)"
         else:
             where = f"{label}.securityContext.{key}"
@@ -156,7 +148,7 @@ def non_root(spec: dict, c: dict, label: str, ctx: Ctx) -> None:
     what="Every container has a read-only root filesystem (securityContext.readOnlyRootFilesystem: true).",
     why="A writable root filesystem lets an attacker drop tools and persist changes inside the container.",
     remediation="Set securityContext.readOnlyRootFilesystem: true and mount emptyDir volumes where the app must write.",
-    frameworks=_LEAST_PRIVILEGE + ("NIST 800-53 SI-7",),
+    frameworks=LEAST_PRIVILEGE + ("NIST 800-53 SI-7",),
 )
 @_per_container
 def read_only_fs(spec: dict, c: dict, label: str, ctx: Ctx) -> None:
@@ -177,8 +169,7 @@ def read_only_fs(spec: dict, c: dict, label: str, ctx: Ctx) -> None:
 def limits(spec: dict, c: dict, label: str, ctx: Ctx) -> None:
     if label.startswith("ephemeralContainers"):
         return  # ephemeral (debug) containers cannot declare resources
-    resources = c.get("resources")
-    lim = as_map(resources).get("limits") if resources is not UNKNOWN else UNKNOWN
+    lim = dig(c, "resources.limits")
     if not ctx.known(lim, f"{label}.resources.limits"):
         return
     lim = as_map(lim)
@@ -198,7 +189,7 @@ def limits(spec: dict, c: dict, label: str, ctx: Ctx) -> None:
     what="Pods do not share the host's network, PID or IPC namespace (hostNetwork/hostPID/hostIPC).",
     why="Host namespaces let a pod sniff node traffic, bypass NetworkPolicy, and see or signal every process on the node.",
     remediation="Remove hostNetwork, hostPID and hostIPC from the pod spec.",
-    frameworks=_ISOLATION + ("NIST 800-53 SC-7",),
+    frameworks=ISOLATION + ("NIST 800-53 SC-7",),
 )
 @given(pod_spec)
 def host_namespaces(r: Res, spec: dict, ctx: Ctx) -> None:
@@ -216,23 +207,19 @@ def host_namespaces(r: Res, spec: dict, ctx: Ctx) -> None:
     what="Pods mount no hostPath volumes.",
     why="A hostPath mount exposes the node's filesystem (kubelet credentials, container runtime socket) to the pod.",
     remediation="Use emptyDir, a PersistentVolumeClaim, a ConfigMap or a CSI volume instead of hostPath.",
-    frameworks=_ISOLATION,
+    frameworks=ISOLATION,
 )
 @given(pod_spec)
 def host_path(r: Res, spec: dict, ctx: Ctx) -> None:
     volumes = spec.get("volumes")
     if not ctx.known(volumes, "pod spec.volumes"):
         return
-    for i, vol in enumerate(as_list(volumes)):
-        if vol is UNKNOWN:
-            ctx.unknown(f"volumes[{i}]")
-            continue
-        vol = as_map(vol)
+    for at, vol in known_items(volumes, "volumes", ctx):
         hp = vol.get("hostPath")
         if hp is UNKNOWN:
-            ctx.unknown(f"volumes[{i}].hostPath")
+            ctx.unknown(f"{at}.hostPath")
         elif hp is not None:
-            ctx.fail(f"volumes[{i}] ({vol.get('name', '?')}) is a hostPath volume")
+            ctx.fail(f"{at} ({vol.get('name', '?')}) is a hostPath volume")
 
 
 @resource_rule(
@@ -243,7 +230,7 @@ def host_path(r: Res, spec: dict, ctx: Ctx) -> None:
     what="Services of type LoadBalancer exist only in the gateway namespaces.",
     why="Every LoadBalancer Service is a new public entry point that bypasses the ingress gateway's TLS, JWT and authorization.",
     remediation="Use ClusterIP and route through the ingress gateway (Gateway + VirtualService).",
-    frameworks=("SOC 2 CC6.6", "PCI-DSS 4.0 1.3.1", "HIPAA 164.312(e)(1)", "NIST 800-53 SC-7"),
+    frameworks=BOUNDARY,
     config={
         "gatewayNamespaces": setting(
             "array", ["istio-ingress"], "Namespaces allowed to own LoadBalancer Services.", items={"type": "string"}

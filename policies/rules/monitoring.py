@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 # The cluster attribution and the log-category reading are the ones aks-audit-diagnostics uses.
-from .aks import DIAGNOSTIC_SETTING, MANAGED_CLUSTER, _Clusters, _enabled_log_categories, _names_in_uri
-from .common import UNKNOWN, Ctx, NotApplicable, Res, Stack, as_list, as_map, maps, setting, stack_rule, text
+from .aks import DIAGNOSTIC_SETTING, MANAGED_CLUSTER, _enabled_log_categories, _names_in_uri, stack_clusters
+from .common import UNKNOWN, Ctx, Res, Stack, as_list, as_map, maps, not_applicable, setting, stack_rule, text
+from .frameworks import AUDIT
 
 SCHEDULED_QUERY_RULE = "azure-native:monitor:ScheduledQueryRule"
 AUDIT_READS = "kube-audit"  # table AKSAudit: every audit event, get and list included
 
-_AUDIT = ("SOC 2 CC7.2", "PCI-DSS 4.0 10.2.1", "HIPAA 164.312(b)", "NIST 800-53 AU-2", "NIST 800-53 AU-12")
 _CONTROLLER_NS = setting(
     "string", "sealed-secrets", "Namespace of the sealed-secrets controller (where its key Secrets live)."
 )
@@ -25,12 +25,10 @@ _CONTROLLER_NS = setting(
     what="Every AKS cluster sends kube-audit (reads included) to a workspace in resource-specific mode (table AKSAudit).",
     why="kube-audit-admin leaves out get and list: without kube-audit a read of the sealing-key Secret leaves no trace and no alert can see it.",
     remediation="Add {category: kube-audit, enabled: true} to the cluster's DiagnosticSetting with a workspaceId and logAnalyticsDestinationType: Dedicated (observability.auditReads: true).",
-    frameworks=_AUDIT,
+    frameworks=AUDIT,
 )
 def audit_reads(stack: Stack, ctx: Ctx) -> None:
-    clusters = _Clusters(stack.of_types(MANAGED_CLUSTER))
-    if not clusters.all:
-        raise NotApplicable("the stack has no AKS cluster")
+    clusters = stack_clusters(stack)
     collected = [False for _ in clusters.all]
     undecided = [False for _ in clusters.all]
     for ds in stack.of_types(DIAGNOSTIC_SETTING):
@@ -78,13 +76,11 @@ def _sends_audit_reads(ds: Res) -> bool | None:
     what="A stack with an AKS cluster has an enabled log alert on AKSAudit reads of Secrets in the sealed-secrets namespace, with an action group.",
     why="The sealing key decrypts every SealedSecret; a read by anyone but the controller is a compromise that must page someone, not sit in a table.",
     remediation="Create a ScheduledQueryRule over the workspace whose query reads AKSAudit for secrets in the controller namespace (observability.auditReads: true and observability.alertEmails set).",
-    frameworks=_AUDIT + ("NIST 800-53 SI-4",),
+    frameworks=AUDIT + ("NIST 800-53 SI-4",),
     config={"controllerNamespace": _CONTROLLER_NS},
 )
 def sealing_key_read_alert(stack: Stack, ctx: Ctx) -> None:
-    clusters = stack.of_types(MANAGED_CLUSTER)
-    if not clusters:
-        raise NotApplicable("the stack has no AKS cluster")
+    clusters = stack.of_types(MANAGED_CLUSTER) or not_applicable("the stack has no AKS cluster")
     namespace = ctx.config.get("controllerNamespace", "sealed-secrets")
     undecided = False
     for rule in stack.of_types(SCHEDULED_QUERY_RULE):

@@ -7,17 +7,19 @@ from typing import Any
 from .common import (
     UNKNOWN,
     Ctx,
-    NotApplicable,
     Res,
     Stack,
     as_list,
     as_map,
     expect,
     maps,
+    not_applicable,
+    one_of_any_case,
     resource_rule,
     stack_rule,
     text,
 )
+from .frameworks import BOUNDARY, EGRESS
 
 MANAGED_CLUSTER = "azure-native:containerservice:ManagedCluster"
 VAULT = "azure-native:keyvault:Vault"
@@ -29,9 +31,6 @@ MESH_RULE = "mesh-egress-allow-list"
 # Subnets Azure reserves for a managed service that does not take a subnet NSG.
 NSG_EXEMPT_SUBNETS = ("azurefirewallsubnet", "azurefirewallmanagementsubnet", "gatewaysubnet")
 
-_EGRESS = ("SOC 2 CC6.6", "PCI-DSS 4.0 1.3.2", "HIPAA 164.312(e)(1)", "NIST 800-53 SC-7(5)")
-_BOUNDARY = ("SOC 2 CC6.6", "PCI-DSS 4.0 1.3.1", "HIPAA 164.312(e)(1)", "NIST 800-53 SC-7")
-
 
 @resource_rule(
     name="network-aks-outbound-firewall",
@@ -41,14 +40,14 @@ _BOUNDARY = ("SOC 2 CC6.6", "PCI-DSS 4.0 1.3.1", "HIPAA 164.312(e)(1)", "NIST 80
     what="AKS sends outbound traffic through a route table to a firewall (networkProfile.outboundType: userDefinedRouting).",
     why="With load-balancer (or NAT gateway) outbound, nodes, kube-system and every pod the mesh does not capture reach any internet host: nothing denies or logs exfiltration outside the sidecars.",
     remediation="Set cluster.network.egressFirewall: true: the node subnet gets a route table to Azure Firewall and networkProfile.outboundType becomes userDefinedRouting.",
-    frameworks=_EGRESS,
+    frameworks=EGRESS,
 )
 def outbound_through_firewall(r: Res, ctx: Ctx) -> None:
     expect(
         r,
         ctx,
         "networkProfile.outboundType",
-        lambda v: isinstance(v, str) and v.lower() == "userdefinedrouting",
+        one_of_any_case("userDefinedRouting"),
         "set userDefinedRouting with a default route to the firewall (unset means loadBalancer)",
     )
 
@@ -61,14 +60,14 @@ def outbound_through_firewall(r: Res, ctx: Ctx) -> None:
     what="Key Vault is reachable only through a private endpoint (properties.publicNetworkAccess: Disabled).",
     why="The vault holds the sealing keys; with a public endpoint a leaked token or a too-wide firewall rule is usable from the internet.",
     remediation="Set keyVault.publicNetworkAccess: Disabled: the program adds a private endpoint, the privatelink.vaultcore.azure.net zone and its VNet links.",
-    frameworks=_BOUNDARY + ("NIST 800-53 SC-12",),
+    frameworks=BOUNDARY + ("NIST 800-53 SC-12",),
 )
 def keyvault_private(r: Res, ctx: Ctx) -> None:
     expect(
         r,
         ctx,
         "properties.publicNetworkAccess",
-        lambda v: isinstance(v, str) and v.lower() == "disabled",
+        one_of_any_case("Disabled"),
         "set it to Disabled (unset means Enabled)",
     )
 
@@ -81,7 +80,7 @@ def keyvault_private(r: Res, ctx: Ctx) -> None:
     what="Every subnet has a network security group (except AzureFirewallSubnet, AzureFirewallManagementSubnet and GatewaySubnet, which Azure manages).",
     why="A subnet without an NSG accepts whatever routing lets in; the NSG is the layer that keeps the internet off nodes and private endpoints.",
     remediation="Create a NetworkSecurityGroup (deny inbound from Internet below the explicit allows) and set the subnet's networkSecurityGroup.id.",
-    frameworks=_BOUNDARY,
+    frameworks=BOUNDARY,
 )
 def subnet_nsg(r: Res, ctx: Ctx) -> None:
     name = r.get("subnetName")
@@ -107,12 +106,12 @@ def subnet_nsg(r: Res, ctx: Ctx) -> None:
     what=f"The firewall's application rule {MESH_RULE!r} admits exactly the hosts of the mesh's external ServiceEntries.",
     why="One allow-list, two layers: a host only the mesh admits is dropped at the firewall (an outage), a host only the firewall admits is a way out beside the mesh for any pod it does not capture.",
     remediation=f"Generate both from egress.hosts: the firewall rule {MESH_RULE!r} (EgressFirewall) and the ServiceEntries (EgressGateway); never add a host to one alone.",
-    frameworks=_EGRESS,
+    frameworks=EGRESS,
 )
 def allow_list_consistent(stack: Stack, ctx: Ctx) -> None:
-    groups = stack.of_types(RULE_COLLECTION_GROUP)
-    if not groups:
-        raise NotApplicable("the stack has no firewall policy rule collection group")
+    groups = stack.of_types(RULE_COLLECTION_GROUP) or not_applicable(
+        "the stack has no firewall policy rule collection group"
+    )
     firewall, firewall_undecided = _mesh_rule_fqdns(groups, ctx)
     if firewall is None:
         ctx.fail(

@@ -7,26 +7,25 @@ from .common import (
     SYSTEM_NAMESPACES_SCHEMA,
     UNKNOWN,
     Ctx,
-    NotApplicable,
     Res,
     Stack,
     chart_values,
     given,
     go_duration_seconds,
-    helm_chart_name,
     is_number,
+    not_applicable,
     resource_rule,
     setting,
     stack_rule,
     text,
 )
+from .frameworks import KEYS
 
 KEY_LABEL = "sealedsecrets.bitnami.com/sealed-secrets-key"
 CHART = "sealed-secrets"
 _CONTROLLER_NS = setting(
     "string", "sealed-secrets", "Namespace of the sealed-secrets controller (where its key Secrets live)."
 )
-_KEYS = ("SOC 2 CC6.1", "PCI-DSS 4.0 3.6.1", "HIPAA 164.312(a)(2)(iv)", "NIST 800-53 SC-12")
 
 
 @resource_rule(
@@ -37,7 +36,7 @@ _KEYS = ("SOC 2 CC6.1", "PCI-DSS 4.0 3.6.1", "HIPAA 164.312(a)(2)(iv)", "NIST 80
     what="A Secret labelled sealedsecrets.bitnami.com/sealed-secrets-key is a kubernetes.io/tls Secret in the controller namespace.",
     why="The controller only reads keys from its own namespace; a key elsewhere is an unmanaged copy of the private key readable by that namespace.",
     remediation="Create the key Secret in the controller namespace with type kubernetes.io/tls and label sealedsecrets.bitnami.com/sealed-secrets-key: active.",
-    frameworks=_KEYS,
+    frameworks=KEYS,
     config={"controllerNamespace": _CONTROLLER_NS},
 )
 def key_secret(r: Res, ctx: Ctx) -> None:
@@ -70,7 +69,7 @@ SEALING_CERT_CN = "sealed-secret"  # the controller's default certificate CN (--
     what="A sealing-key certificate (CN sealed-secret, or a resource named for sealing) is valid for at most maxCertValidityDays.",
     why="A sealing key is rotated when its certificate ends; a 10-year certificate means one leaked key decrypts a decade of SealedSecrets.",
     remediation="Lower sealedSecrets.certValidityDays (default 365) and rotate by adding a key generation before the certificate ends.",
-    frameworks=_KEYS + ("NIST 800-53 SC-12(1)",),
+    frameworks=KEYS + ("NIST 800-53 SC-12(1)",),
     config={
         "maxCertValidityDays": setting(
             "integer", 1095, "Longest validity of a sealing certificate, in days.", minimum=1
@@ -91,10 +90,6 @@ def sealing_cert_validity(r: Res, ctx: Ctx) -> None:
         ctx.fail(f"validityPeriodHours is {hours!r}; a sealing certificate may be valid for at most {limit} days")
 
 
-def _is_chart(r: Res, name: str) -> bool:
-    return r.type in HELM_TYPES and helm_chart_name(r) == name
-
-
 @resource_rule(
     name="sealed-secrets-key-renewal-disabled",
     domain="sealed-secrets",
@@ -103,7 +98,7 @@ def _is_chart(r: Res, name: str) -> bool:
     what='The sealed-secrets Helm release disables automatic key renewal (values.keyrenewperiod: "0").',
     why="An automatically generated key exists only in the cluster and is never backed up to Key Vault; Key Vault must stay the source of truth.",
     remediation='Set values.keyrenewperiod to "0" and rotate by adding a new key generation through the stack.',
-    frameworks=_KEYS + ("NIST 800-53 CP-9",),
+    frameworks=KEYS + ("NIST 800-53 CP-9",),
 )
 @given(chart_values(CHART, "keyrenewperiod"))
 def key_renewal(r: Res, values: dict, ctx: Ctx) -> None:
@@ -120,13 +115,11 @@ def key_renewal(r: Res, values: dict, ctx: Ctx) -> None:
     what="A stack that installs the sealed-secrets controller also provides its active key as a kubernetes.io/tls Secret.",
     why="Without a provided key the controller generates its own, which never reaches Key Vault and dies with the cluster.",
     remediation="Create the key Secret (label sealedsecrets.bitnami.com/sealed-secrets-key: active, type kubernetes.io/tls) in the controller namespace before the release.",
-    frameworks=_KEYS,
+    frameworks=KEYS,
     config={"controllerNamespace": _CONTROLLER_NS},
 )
 def key_provisioned(stack: Stack, ctx: Ctx) -> None:
-    releases = [r for r in stack.of_types(*HELM_TYPES) if _is_chart(r, CHART)]
-    if not releases:
-        raise NotApplicable("the stack installs no sealed-secrets controller")
+    releases = stack.helm_releases(CHART) or not_applicable("the stack installs no sealed-secrets controller")
     # One pass over the Secrets, then a lookup per release: the namespaces holding an active key.
     key_namespaces: set[str] = set()
     undecided = False  # a Secret whose labels or namespace are unknown might be the key of any release
