@@ -767,9 +767,7 @@ def _cacerts_by_namespace(stack: Stack, ctx: Ctx) -> dict[str, Res]:
     frameworks=("SOC 2 CC6.1", "PCI-DSS 4.0 3.6.1", "NIST 800-53 SC-12", "NIST 800-53 SC-17"),
 )
 def plugin_ca(stack: Stack, ctx: Ctx) -> None:
-    releases = [r for r in stack.of_types(*HELM_TYPES) if helm_chart_name(r) == "istiod"]
-    if not releases:
-        raise NotApplicable("the stack installs no istiod")
+    releases = stack.helm_releases("istiod") or not_applicable("the stack installs no istiod")
     secrets = _cacerts_by_namespace(stack, ctx)
     for release in releases:
         ns = release.get("namespace")
