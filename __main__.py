@@ -47,8 +47,15 @@ def platform_base(cfg: PlatformConfig, network: NetworkConfig | None) -> Platfor
             settings_checked=checked_stack_settings(cfg),
             # The same stacks whose vault and keys are protected (key_vault_and_sealing_key).
             protect=cfg.is_prod or cfg.stack_role == "sealingKeyOwner",
+            # Behind the program's own firewall the ingress is reached through its DNAT, with no IP of its own.
+            ingress_ip_group=network is not None and not own_firewall(network),
         ),
     )
+
+
+def own_firewall(network: NetworkConfig) -> bool:
+    """The program builds the egress firewall (in its own VNet; an existing subnet has someone else's)."""
+    return network.egress_firewall and not network.existing_subnet_id
 
 
 def key_vault_and_sealing_key(
@@ -134,7 +141,7 @@ def outbound_path(
     net = cfg.cluster.network
     firewall = None
     ready: list[pulumi.Resource] = []
-    if net.egress_firewall and base.route_table_name is not None and base.vnet_name is not None:
+    if own_firewall(net) and base.route_table_name is not None and base.vnet_name is not None:
         earlier_subnets = [r for r in (base.node_subnet, endpoint.subnet if endpoint else None) if r is not None]
         firewall = EgressFirewall(
             "egress-fw",
@@ -235,7 +242,6 @@ def edges(
             resource_prefix=cfg.resource_prefix,
             location=cfg.location,
             is_prod=cfg.is_prod,
-            resource_group_name=base.resource_group_name,
             cluster_identity_principal_id=cluster.identity_principal_id,
             tags=base.tags,
             availability_zones=cfg.cluster.user_pool.availability_zones,
@@ -249,6 +255,7 @@ def edges(
             secrets_provider_object_id=cluster.secrets_provider_object_id,
             internal_address=cfg.cluster.network.ingress_private_ip if firewall else None,
             firewall_public_ip=firewall.public_ip_address if firewall else None,
+            ip_resource_group_name=base.ingress_ip_resource_group_name,
         ),
         opts=in_cluster,
     )

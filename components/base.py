@@ -1,12 +1,14 @@
-"""The per-environment foundation: resource group, node network and Log Analytics workspace.
+"""The per-environment foundation: resource groups, node network and Log Analytics workspace.
 
 The node subnet gets a network security group (inbound from the internet: the ingress ports only) and,
 when ``cluster.network.egressFirewall`` is on, a route table that ``EgressFirewall`` fills with the default
 route to the firewall: both exist before the cluster, as AKS requires for ``userDefinedRouting``.
 
-Everything else in the stack lands in (or reports to) what this component creates. The
-non-production key-owner stack (``stackRole: sealingKeyOwner``) needs only the resource group
-and the workspace (its Key Vault sends diagnostics there): it gets no network.
+Everything else in the stack lands in (or reports to) what this component creates. An ingress with a public
+IP of its own gets a second, otherwise empty resource group for it (``ingress_ip_group``): the cluster identity
+needs Network Contributor on the IP's group, and that grant must not reach the platform group with the vault
+and the VNet (docs/edges.md). The non-production key-owner stack (``stackRole: sealingKeyOwner``) needs only the
+resource group and the workspace (its Key Vault sends diagnostics there): it gets no network.
 """
 
 from __future__ import annotations
@@ -48,6 +50,9 @@ class PlatformBaseArgs:
     # workspace hold its audit trail and connectivity: Pulumi refuses to delete or replace them, and an Azure
     # CanNotDelete lock stops a delete from outside Pulumi (portal, CLI, another tool) too.
     protect: bool = False
+    # The ingress gateway's load balancer takes a public IP of its own (no firewall DNAT in front): that IP
+    # gets its own resource group, the only scope of the cluster identity's Network Contributor grant.
+    ingress_ip_group: bool = False
 
 
 class PlatformBase(pulumi.ComponentResource):
@@ -66,6 +71,7 @@ class PlatformBase(pulumi.ComponentResource):
     node_subnet_id: pulumi.Output[str] | None
     node_subnet: network.Subnet | None  # later subnets of the VNet wait for it (one subnet write at a time)
     route_table_name: pulumi.Output[str] | None  # egressFirewall: EgressFirewall adds the default route
+    ingress_ip_resource_group_name: pulumi.Output[str] | None  # ingress_ip_group: holds the ingress IP only
     log_analytics_workspace_id: pulumi.Output[str]
     log_analytics_workspace_name: pulumi.Output[str]
 
@@ -74,18 +80,7 @@ class PlatformBase(pulumi.ComponentResource):
         base_name = derived_name("PlatformBase", name, args.resource_prefix, 52)
         self.tags = platform_tags(args.tags, args.environment)
         self._protect = args.protect
-        rg_name = f"{base_name}-rg"
-        rg = resources.ResourceGroup(
-            f"{name}-rg",
-            resource_group_name=(
-                pulumi.Output.from_input(args.settings_checked).apply(lambda _: rg_name)
-                if args.settings_checked is not None
-                else rg_name
-            ),
-            location=args.location,
-            tags=self.tags,
-            opts=self._child(),
-        )
+        rg = self._resource_group(f"{name}-rg", f"{base_name}-rg", args, self.tags)
         if args.protect:
             self._lock(name, rg)
         self.resource_group_name = rg.name
@@ -95,6 +90,13 @@ class PlatformBase(pulumi.ComponentResource):
         self.node_subnet_id = None
         self.node_subnet = None
         self.route_table_name = None
+        self.ingress_ip_resource_group_name = None
+        if args.ingress_ip_group:
+            # Tagged with its purpose: an empty-looking group that someone might otherwise tidy away.
+            ip_rg = self._resource_group(
+                f"{name}-ingress-rg", f"{base_name}-ingress-rg", args, {**self.tags, "platform-role": "ingress"}
+            )
+            self.ingress_ip_resource_group_name = ip_rg.name
         if args.network is not None and args.network.existing_subnet_id:
             # Bring-your-own network (hub-and-spoke, firewall egress): the subnet is managed elsewhere.
             self.node_subnet_id = pulumi.Output.from_input(args.network.existing_subnet_id)
@@ -113,6 +115,7 @@ class PlatformBase(pulumi.ComponentResource):
                 "vnet_name": self.vnet_name,
                 "node_subnet_id": self.node_subnet_id,
                 "route_table_name": self.route_table_name,
+                "ingress_ip_resource_group_name": self.ingress_ip_resource_group_name,
                 "log_analytics_workspace_id": self.log_analytics_workspace_id,
                 "log_analytics_workspace_name": self.log_analytics_workspace_name,
             }
@@ -120,6 +123,22 @@ class PlatformBase(pulumi.ComponentResource):
 
     def _child(self) -> pulumi.ResourceOptions:
         return pulumi.ResourceOptions(parent=self, protect=self._protect)
+
+    def _resource_group(
+        self, pulumi_name: str, rg_name: str, args: PlatformBaseArgs, tags: Mapping[str, str]
+    ) -> resources.ResourceGroup:
+        """A resource group that waits for the stack-settings check (nothing is placed before it passes)."""
+        return resources.ResourceGroup(
+            pulumi_name,
+            resource_group_name=(
+                pulumi.Output.from_input(args.settings_checked).apply(lambda _: rg_name)
+                if args.settings_checked is not None
+                else rg_name
+            ),
+            location=args.location,
+            tags=dict(tags),
+            opts=self._child(),
+        )
 
     def _lock(self, name: str, rg: resources.ResourceGroup) -> None:
         # A CanNotDelete lock on the group covers everything in it (locks apply to child resources) against

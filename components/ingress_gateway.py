@@ -2,12 +2,13 @@
 
 What it builds (all in ``config.namespace``, default ``istio-ingress``):
 
-- a Standard, Static Azure public IP in the *platform* resource group (not the AKS node resource
-  group: that group is deleted with the cluster, and the address and its DNS records must survive a
-  cluster rebuild), protected in prod, plus ``Network Contributor`` for the cluster identity on that
-  IP's resource group so the cloud provider may attach it to the load balancer; behind the egress
-  firewall (prod) instead an internal load balancer on ``cluster.network.ingressPrivateIp``, which the
-  firewall's DNAT serves on its own public IP (``internal_address``; docs/network.md);
+- a Standard, Static Azure public IP in a resource group of its own (``PlatformBase``'s ingress IP group:
+  not the AKS node resource group, which is deleted with the cluster while the address and its DNS records
+  must survive a rebuild; not the platform group either, which holds the vault and the VNet), protected in
+  prod, plus ``Network Contributor`` for the cluster identity on that group alone so the cloud provider may
+  attach the IP to the load balancer; behind the egress firewall (prod) instead an internal load balancer
+  on ``cluster.network.ingressPrivateIp``, which the firewall's DNAT serves on its own public IP
+  (``internal_address``; docs/network.md);
 - the official ``gateway`` Helm chart (release ``istio-ingressgateway``, pod label
   ``istio: ingressgateway``) with ``externalTrafficPolicy: Local`` so applications see client IPs;
 - the operator's wildcard certificate as the ``kubernetes.io/tls`` Secret ``ingress-wildcard-tls``,
@@ -85,7 +86,6 @@ class IngressGatewayArgs:
     resource_prefix: str  # PlatformConfig.resource_prefix: the public IP is "<prefix>-<name>-pip"
     location: str
     is_prod: bool
-    resource_group_name: pulumi.Input[str]  # platform RG (PlatformBase.resource_group_name): holds the public IP
     cluster_identity_principal_id: pulumi.Input[str]  # AKS control-plane identity: attaches the IP to the LB
     tags: Mapping[str, str] = field(default_factory=dict)  # PlatformBase.tags
     availability_zones: tuple[str, ...] = ()  # the user pool's zones: the public IP's zones in prod
@@ -103,6 +103,9 @@ class IngressGatewayArgs:
     # instead of a public IP, reached through the firewall's DNAT on ``firewall_public_ip`` (docs/network.md).
     internal_address: str | None = None
     firewall_public_ip: pulumi.Input[str] | None = None
+    # Otherwise the public IP's own group (PlatformBase.ingress_ip_resource_group_name), which holds nothing else:
+    # the cluster identity's Network Contributor grant on it reaches no vault, VNet or workspace.
+    ip_resource_group_name: pulumi.Input[str] | None = None
 
 
 class IngressGateway(pulumi.ComponentResource):
@@ -117,6 +120,11 @@ class IngressGateway(pulumi.ComponentResource):
     def __init__(self, name: str, args: IngressGatewayArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("platform:istio:IngressGateway", name, None, opts)
         ing = args.config
+        if args.internal_address is None and args.ip_resource_group_name is None:
+            raise ValueError(
+                "IngressGatewayArgs: a public-IP ingress needs ip_resource_group_name (PlatformBase with "
+                "ingress_ip_group), or internal_address behind the firewall"
+            )
         if ing.tls_source == "keyVault" and not (
             args.key_vault_name and args.tenant_id and args.secrets_provider_client_id
         ):
@@ -141,8 +149,9 @@ class IngressGateway(pulumi.ComponentResource):
             azure_dependencies: list[pulumi.Resource] = []
         else:
             pip_name = f"{args.resource_prefix}-{name}-pip"
-            pip, network_role = self._public_ip(name, pip_name, args)
-            service = ingress_service(pip_name, args.resource_group_name)
+            assert args.ip_resource_group_name is not None  # checked above
+            pip, network_role = self._public_ip(name, pip_name, args.ip_resource_group_name, args)
+            service = ingress_service(pip_name, args.ip_resource_group_name)
             address = pip.ip_address.apply(lambda ip: ip or "")
             azure_dependencies = [pip, network_role]
         values = gateway_values(
@@ -188,13 +197,14 @@ class IngressGateway(pulumi.ComponentResource):
     # ---------------------------------------------------------------- Azure: static public IP
 
     def _public_ip(
-        self, name: str, pip_name: str, args: IngressGatewayArgs
+        self, name: str, pip_name: str, resource_group_name: pulumi.Input[str], args: IngressGatewayArgs
     ) -> tuple[network.PublicIPAddress, authorization.RoleAssignment]:
         zones = list(args.availability_zones) if args.is_prod else []
         pip = network.PublicIPAddress(
             f"{name}-pip",
             public_ip_address_name=pip_name,
-            resource_group_name=args.resource_group_name,
+            # A change of group is a replacement (a new address): docs/deployment.md, "The ingress IP".
+            resource_group_name=resource_group_name,
             location=args.location,
             sku=network.PublicIPAddressSkuArgs(
                 name=network.PublicIPAddressSkuName.STANDARD, tier=network.PublicIPAddressSkuTier.REGIONAL
@@ -210,7 +220,9 @@ class IngressGateway(pulumi.ComponentResource):
         # Scope is the IP's resource group, not the IP: for `azure-pip-name` the AKS cloud provider LISTS the
         # public IPs of that group (cloud-provider-azure findMatchedPIP -> ListByResourceGroup), which a grant
         # on the IP alone refuses (403), so the Service would never get its address. This is the scope AKS
-        # documents for a static IP outside the node resource group.
+        # documents for a static IP outside the node resource group (learn.microsoft.com/azure/aks/static-ip:
+        # Network Contributor "for the public IP's resource group", the Service annotated
+        # azure-load-balancer-resource-group). The group holds this IP only, so the grant reaches nothing else.
         network_role = authorization.RoleAssignment(
             f"{name}-pip-network-contributor",
             principal_id=args.cluster_identity_principal_id,

@@ -154,7 +154,11 @@ def secret_provider_class_spec(
 
 
 def ingress_service(public_ip_name: str, resource_group_name: pulumi.Input[str]) -> dict[str, Any]:
-    """The chart's Service: a LoadBalancer on the static public IP, 80 and 443 only."""
+    """The chart's Service: a LoadBalancer on the static public IP, 80 and 443 only.
+
+    The IP lives outside the node resource group, so the Service names its group as well as the IP
+    (learn.microsoft.com/azure/aks/static-ip: ``azure-load-balancer-resource-group`` with ``azure-pip-name``).
+    """
     return {
         "type": "LoadBalancer",
         # Keep the client source IP (no SNAT through another node); Azure then probes the

@@ -181,6 +181,88 @@ def test_a_cluster_without_its_identities_is_a_clear_error_not_an_empty_principa
     assert not [r for r in recorded if r.type == ROLE and r.inputs.get("principalId") in ("", None)]
 
 
+# --------------------------------------------------------------------------- item 7: blast radius
+
+RG = "azure-native:resources:ResourceGroup"
+PIP = "azure-native:network:PublicIPAddress"
+NETWORK_CONTRIBUTOR_ID = "/roleDefinitions/4d97b98b-1d4f-4787-a291-c67834d212e7"
+
+
+def _cluster_identity_grants(run, principal: str) -> dict[str, str]:
+    """Scope -> role definition of every role assignment the cluster's control-plane identity holds."""
+    return {
+        r.inputs["scope"]: r.inputs["roleDefinitionId"]
+        for r in run.of_type(ROLE)
+        if r.inputs["principalId"] == principal
+    }
+
+
+def _ingress_annotations(run) -> dict[str, str]:
+    release = run.one("kubernetes:helm.sh/v3:Release", "ingress-release")
+    return release.inputs["values"]["service"]["annotations"]
+
+
+def test_the_cluster_identity_is_network_contributor_on_the_ingress_ip_group_not_the_platform_group():
+    # A public-IP ingress (dev): the grant AKS needs for an IP outside the node resource group
+    # (learn.microsoft.com/azure/aks/static-ip) covers a group that holds that IP and nothing else.
+    run = run_program("dev")
+    platform_group = run.one(RG, "core-rg")
+    ip_group = run.one(RG, "core-ingress-rg")
+    assert ip_group.inputs["resourceGroupName"] == "plat-dev-core-ingress-rg"
+    assert ip_group.inputs["location"] == platform_group.inputs["location"]
+    assert ip_group.inputs["tags"] == {**platform_group.inputs["tags"], "platform-role": "ingress"}
+    pip = run.one(PIP, "ingress-pip")
+    assert pip.inputs["resourceGroupName"] == "plat-dev-core-ingress-rg"
+    assert pip.inputs["tags"]["platform-role"] == "ingress" and pip.inputs["tags"]["costCenter"] == "cc-4711"
+    # Nothing else lives in the IP's group.
+    placed = [
+        r.name
+        for r in run.resources
+        if r.type != RG and r.inputs.get("resourceGroupName") == pip.inputs["resourceGroupName"]
+    ]
+    assert placed == ["ingress-pip"]
+    grant = run.one(ROLE, "ingress-pip-network-contributor")
+    assert grant.inputs["scope"] == ip_group.id
+    grants = _cluster_identity_grants(run, grant.inputs["principalId"])
+    assert platform_group.id not in grants
+    # Besides the IP's group, only the node subnet (join/read, which the internal-LB path needs too).
+    subnet = run.one("azure-native:network:Subnet", "core-nodes-subnet")
+    assert set(grants) == {ip_group.id, subnet.id}
+    assert all(role.endswith(NETWORK_CONTRIBUTOR_ID) for role in grants.values())
+    # The Service names the IP and its group, so the cloud provider looks there.
+    annotations = _ingress_annotations(run)
+    assert annotations["service.beta.kubernetes.io/azure-load-balancer-resource-group"] == "plat-dev-core-ingress-rg"
+    assert annotations["service.beta.kubernetes.io/azure-pip-name"] == pip.inputs["publicIpAddressName"]
+
+
+def test_behind_the_firewall_there_is_no_ingress_ip_group_and_no_group_wide_grant():
+    # Prod: the firewall's DNAT reaches an internal load balancer in the node subnet, whose join/read the
+    # subnet grant already covers (learn.microsoft.com/azure/aks/internal-lb); no group-wide grant at all.
+    run = run_program("prod")
+    assert [r.name for r in run.of_type(RG)] == ["core-rg"]
+    subnet_grant = run.one(ROLE, "aks-subnet-network-contributor")
+    grants = _cluster_identity_grants(run, subnet_grant.inputs["principalId"])
+    assert not [scope for scope in grants if scope.rstrip("/").split("/")[-2] == "resourceGroups"]
+    annotations = _ingress_annotations(run)
+    assert annotations["service.beta.kubernetes.io/azure-load-balancer-internal"] == "true"
+    assert "service.beta.kubernetes.io/azure-load-balancer-internal-subnet" not in annotations  # the node subnet
+
+
+def test_the_ingress_ip_group_and_its_ip_are_protected_in_prod():
+    # Prod behind a hub's firewall (existingSubnetId) keeps a public-IP ingress: its group and IP are protected.
+    existing = (
+        "/subscriptions/8c3f5d2a-1b4e-4f6a-9d7c-2e5b8a1c4f90/resourceGroups/hub-network/providers/"
+        "Microsoft.Network/virtualNetworks/spoke-weu/subnets/aks-nodes"
+    )
+    network = stack_raw_config("prod")["cluster"]["network"]
+    cluster = {**stack_raw_config("prod")["cluster"], "network": {**network, "existingSubnetId": existing}}
+    cluster["network"]["existingFirewallFqdns"] = list(stack_raw_config("prod")["egress"]["hosts"])
+    run = run_program("prod", overrides={"cluster": cluster})
+    ip_group = run.one(RG, "core-ingress-rg")
+    assert ip_group.protect is True and run.one(PIP, "ingress-pip").protect is True
+    assert run.one(ROLE, "ingress-pip-network-contributor").inputs["scope"] == ip_group.id
+
+
 # --------------------------------------------------------------------------- item 8: state safety
 
 SETTINGS = {

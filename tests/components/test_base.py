@@ -110,6 +110,24 @@ def test_existing_subnet_id_creates_no_network(run_component):
     assert len(run.of_type(RG)) == 1 and len(run.of_type(LAW)) == 1
 
 
+@pytest.mark.parametrize("protect", [True, False])
+def test_ingress_ip_group_is_a_second_group_tagged_for_the_ingress_and_protected_with_the_first(run_component, protect):
+    def build() -> None:
+        base = wiring.platform_base(load_config(), ingress_ip_group=True, protect=protect)
+        wiring.export_attributes(base, "core", "ingress_ip_resource_group_name")
+
+    run = run_component(build)
+    main, ip_group = run.one(RG, "core-rg"), run.one(RG, "core-ingress-rg")
+    assert ip_group.get("resourceGroupName") == "plat-dev-core-ingress-rg"
+    assert ip_group.get("tags") == {**main.get("tags"), "platform-role": "ingress"}
+    assert ip_group.protect is main.protect is protect
+    assert run.outputs["core.ingress_ip_resource_group_name"] == "plat-dev-core-ingress-rg"
+
+
+def test_no_ingress_ip_group_unless_asked(build_run):
+    assert [r.name for r in build_run("dev").of_type(RG)] == ["core-rg"]
+
+
 def test_key_owner_stack_gets_resource_group_and_workspace_only(build_run):
     run = build_run("nonprod-keys")
     assert sorted(r.type for r in run.resources if r.custom) == sorted([RG, LAW])

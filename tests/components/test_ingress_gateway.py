@@ -138,7 +138,8 @@ def test_gateway_service_is_a_load_balancer_on_the_static_ip(prod):
         "externalTrafficPolicy": "Local",
         "annotations": {
             "service.beta.kubernetes.io/azure-pip-name": "plat-prod-ingress-pip",
-            "service.beta.kubernetes.io/azure-load-balancer-resource-group": "plat-prod-rg",
+            # The IP's own group (learn.microsoft.com/azure/aks/static-ip), not the platform group.
+            "service.beta.kubernetes.io/azure-load-balancer-resource-group": "plat-prod-core-ingress-rg",
         },
         "ports": [
             {"name": "http2", "port": 80, "protocol": "TCP", "targetPort": 80},
@@ -160,7 +161,7 @@ def test_gateway_service_is_a_load_balancer_on_the_static_ip(prod):
 def test_public_ip_is_static_standard_zonal_and_protected_in_prod(prod, dev):
     pip = prod.one("azure-native:network:PublicIPAddress")
     assert pip.get("publicIpAddressName") == "plat-prod-ingress-pip"
-    assert pip.get("resourceGroupName") == "plat-prod-rg"
+    assert pip.get("resourceGroupName") == "plat-prod-core-ingress-rg"
     assert pip.get("sku") == {"name": "Standard", "tier": "Regional"}
     assert pip.get("publicIPAllocationMethod") == "Static"
     assert pip.get("publicIPAddressVersion") == "IPv4"
@@ -178,11 +179,16 @@ def test_cluster_identity_is_network_contributor_on_the_ip_resource_group(prod):
     pip = prod.one("azure-native:network:PublicIPAddress")
     ra = prod.one("azure-native:authorization:RoleAssignment", "ingress-pip-network-contributor")
     rg_id = pip.id.split("/providers/")[0]
-    assert rg_id.endswith("/resourceGroups/plat-prod-rg") and rg_id.startswith("/subscriptions/")
+    assert rg_id.endswith("/resourceGroups/plat-prod-core-ingress-rg") and rg_id.startswith("/subscriptions/")
     assert ra.get("scope") == rg_id
     assert ra.get("principalId") == CLUSTER_PRINCIPAL
     assert ra.get("principalType") == "ServicePrincipal"
     assert ra.get("roleDefinitionId").endswith("/roleDefinitions/4d97b98b-1d4f-4787-a291-c67834d212e7")
+
+
+def test_a_public_ip_ingress_without_its_own_group_is_refused():
+    with pytest.raises(ValueError, match="ip_resource_group_name"):
+        run_program("dev", program=ingress_program(ip_resource_group_name=None))
 
 
 # --------------------------------------------------------------------------- certificate delivery

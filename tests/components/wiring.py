@@ -184,7 +184,6 @@ def ingress_gateway(cfg: PlatformConfig, opts: pulumi.ResourceOptions, **changes
         resource_prefix=cfg.resource_prefix,
         location=cfg.location,
         is_prod=cfg.is_prod,
-        resource_group_name=f"plat-{cfg.environment}-rg",
         cluster_identity_principal_id=CLUSTER_PRINCIPAL,
         tags=platform_tags(cfg.tags, cfg.environment),
         availability_zones=cfg.cluster.user_pool.availability_zones,
@@ -192,6 +191,7 @@ def ingress_gateway(cfg: PlatformConfig, opts: pulumi.ResourceOptions, **changes
         key_vault_name=f"plat-{cfg.environment}-kv",
         tenant_id=TENANT_ID,
         secrets_provider_client_id=ADDON_CLIENT_ID,
+        ip_resource_group_name=f"plat-{cfg.environment}-core-ingress-rg",
     )
     return IngressGateway("ingress", replace(args, **changes), opts=opts)
 
