@@ -41,6 +41,7 @@ from stack_config.edges import (
     check_certificate_covers,
     check_egress,
 )
+from stack_config.kinds import PublicCidrs
 from stack_config.mesh import (
     RESERVED_NAMESPACES,
     AppNamespaceConfig,
@@ -52,18 +53,17 @@ from stack_config.mesh import (
 from stack_config.mesh_ca import MeshCaCluster, MeshCaConfig
 from stack_config.network import check_network
 from stack_config.observability import ObservabilityConfig
-from stack_config.reader import PROJECT, ConfigError, Reader, is_cidr
+from stack_config.reader import PROJECT, ConfigError, Reader
 from stack_config.spec import (
     Boolean,
     Context,
     Derived,
-    Kind,
+    MapOf,
     Objects,
     Read,
     Required,
     Section,
     Text,
-    Texts,
     key,
     key_names,
     read_fields,
@@ -72,7 +72,6 @@ from stack_config.vault import (
     DEFAULT_SEALED_SECRETS_CHART_VERSION,
     KeyVaultConfig,
     SealedSecretsConfig,
-    check_public_cidrs,
 )
 
 __all__ = [
@@ -113,41 +112,33 @@ __all__ = [
 ENVIRONMENT_CLASSES = ("nonprod", "prod")
 STACK_ROLES = ("environment", "sealingKeyOwner")
 
+_ENVIRONMENT = re.compile(r"^[a-z][a-z0-9-]{0,14}[a-z0-9]$")
+_AZURE_REGION = re.compile(r"^[a-z][a-z0-9]{2,30}$")
+_NAME_PREFIX = re.compile(r"^[a-z][a-z0-9]{1,7}$")
 _TAG_KEY = re.compile(r"^[^<>%&\\?/]{1,512}$")
 
 
-@dataclass(frozen=True)
-class Tags(Kind):
-    """Azure tags: a map of tag name to string value."""
+def _tag(s: Read, path: str, name: Any, value: Any) -> tuple[str, str] | None:
+    if not _TAG_KEY.match(str(name)):
+        s.r.problem(f"{path}.{name}", name, "tag names may not contain < > % & \\ ? /")
+    elif not isinstance(value, str) or len(value) > 256:
+        s.r.problem(f"{path}.{name}", value, "expected a string of at most 256 characters")
+    else:
+        return str(name), value
+    return None
 
-    type_doc = "map"
 
-    def allowed_doc(self) -> str:
-        return "tag name (no `< > % & \\ ? /`) to a string of at most 256 characters"
-
-    def read(self, s: Read, path: str, value: Any, default: Any) -> tuple[Any, bool]:
-        if not isinstance(value, Mapping):
-            s.r.problem(path, value, "expected a map of tag name to string value")
-            return None, False
-        tags: dict[str, str] = {}
-        for name, text in value.items():
-            if not _TAG_KEY.match(str(name)):
-                s.r.problem(f"{path}.{name}", name, "tag names may not contain < > % & \\ ? /")
-            elif not isinstance(text, str) or len(text) > 256:
-                s.r.problem(f"{path}.{name}", text, "expected a string of at most 256 characters")
-            else:
-                tags[str(name)] = text
-        return tags, True
+# Azure tags: tag name to string value.
+TAGS = MapOf(
+    "tag name to string value", "tag name (no `< > % & \\ ? /`) to a string of at most 256 characters", _tag, dict
+)
 
 
 @dataclass(frozen=True)
 class PlatformConfig:
     environment: str = key(
         "environment",
-        Text(
-            pattern=re.compile(r"^[a-z][a-z0-9-]{0,14}[a-z0-9]$"),
-            describe="allowed: 2-16 lowercase letters, digits or '-', e.g. dev, prod-weu",
-        ),
+        Text(pattern=_ENVIRONMENT, describe="allowed: 2-16 lowercase letters, digits or '-', e.g. dev, prod-weu"),
         "environment name, part of every Azure name",
         required=Required(),
     )
@@ -165,26 +156,23 @@ class PlatformConfig:
     )
     location: str = key(
         "location",
-        Text(pattern=re.compile(r"^[a-z][a-z0-9]{2,30}$"), describe="allowed: an Azure region name such as westeurope"),
+        Text(pattern=_AZURE_REGION, describe="allowed: an Azure region name such as westeurope"),
         "Azure region",
         required=Required(),
     )
     name_prefix: str = key(
         "namePrefix",
-        Text(
-            pattern=re.compile(r"^[a-z][a-z0-9]{1,7}$"),
-            describe="allowed: 2-8 lowercase letters or digits, starting with a letter",
-        ),
+        Text(pattern=_NAME_PREFIX, describe="allowed: 2-8 lowercase letters or digits, starting with a letter"),
         "first part of every Azure name: <namePrefix>-<environment>-...",
         default="plat",
     )
     tags: Mapping[str, str] = key(
-        "tags", Tags(), "applied to every Azure resource", default=Derived(lambda ctx, values: {}, "`{}`")
+        "tags", TAGS, "applied to every Azure resource", default=Derived(lambda ctx, values: {}, "`{}`")
     )
     # Declared once, fed to both allow-lists (API server and vault firewall), so the two cannot drift apart.
     ci_runner_cidrs: tuple[str, ...] = key(
         "ciRunnerCidrs",
-        Texts(check=is_cidr, describe="allowed: a public IPv4 CIDR such as 198.51.100.16/28"),
+        PublicCidrs(describe="allowed: a public IPv4 CIDR such as 198.51.100.16/28"),
         "public egress ranges of the CI runners that deploy this stack; added to "
         "cluster.apiServerAuthorizedIpRanges and keyVault.allowedCidrs",
         default=(),
@@ -269,7 +257,6 @@ def parse_config(
         s, PlatformConfig, only=[f.name for f in dataclasses.fields(PlatformConfig) if f.name not in _CONTEXT_KEYS]
     )
     check_mesh(s)
-    check_public_cidrs(s, "ciRunnerCidrs")
     _deployer_principal_type(s, deployer)
     _merge_ci_runner_cidrs(s)
     check_network(s)

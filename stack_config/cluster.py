@@ -10,7 +10,8 @@ from datetime import date
 from typing import Any
 
 from policies.k8s_versions import default_minor
-from stack_config.reader import ARM_SUBNET_ID, ARM_VNET_ID, GUID, is_cidr, is_hostname, is_ipv4, is_whole_internet
+from stack_config.kinds import CIDR, CIDRS, EXPLICIT_HOSTS, GROUP_IDS
+from stack_config.reader import ARM_SUBNET_ID, ARM_VNET_ID, is_ipv4, is_whole_internet
 from stack_config.spec import (
     Boolean,
     ByClass,
@@ -18,11 +19,11 @@ from stack_config.spec import (
     Derived,
     Integer,
     Read,
-    Required,
     Section,
     Text,
     Texts,
     key,
+    on_environment_stacks,
     rules,
 )
 
@@ -42,11 +43,28 @@ _UTC_OFFSET = re.compile(r"^[+-](0[0-9]|1[0-4]):[0-5][0-9]$")
 _K8S_VERSION = re.compile(r"^1\.\d{2}(\.\d{1,2})?$")
 _VM_SIZE = re.compile(r"^Standard_[A-Za-z0-9_]+$")
 
-CIDR = Text(check=is_cidr, describe="allowed: an IPv4 CIDR such as 10.20.0.0/16 (network address, no host bits)")
-CIDRS = Texts(check=is_cidr, describe=CIDR.describe)
-VM_SIZE = Text(pattern=_VM_SIZE, describe="allowed: an Azure VM size such as Standard_D4ds_v5")
-ZONE_LIST = Texts(check=lambda z: z in ZONES, describe="allowed: availability zones '1', '2', '3'")
-OS_DISK = Integer(30, 2048)
+
+# The keys every node pool has, declared once for both pools.
+def _pool_vm_size(doc: str) -> Any:
+    return key(
+        "vmSize",
+        Text(pattern=_VM_SIZE, describe="allowed: an Azure VM size such as Standard_D4ds_v5"),
+        doc,
+        default="Standard_D4ds_v5",
+    )
+
+
+def _pool_zones() -> Any:
+    return key(
+        "availabilityZones",
+        Texts(check=lambda z: z in ZONES, describe="allowed: availability zones '1', '2', '3'"),
+        "zones the nodes spread over",
+        default=ByClass(prod=ZONES, nonprod=()),
+    )
+
+
+def _pool_os_disk() -> Any:
+    return key("osDiskSizeGb", Integer(30, 2048), "OS disk size in GB", default=128)
 
 
 @dataclass(frozen=True)
@@ -66,7 +84,7 @@ class MaintenanceWindow:
     )
     # AKS rejects planned-maintenance windows shorter than four hours.
     duration_hours: int = key("durationHours", Integer(4, 24), "length of the window (AKS requires at least 4)")
-    interval_weeks: int = key("intervalWeeks", Integer(1, 4), "every how many weeks", default=1, code_default=True)
+    interval_weeks: int = key("intervalWeeks", Integer(1, 4), "every how many weeks", default=1)
 
 
 def _window(day: str, start: str, hours: int) -> MaintenanceWindow:
@@ -82,14 +100,10 @@ DEFAULT_WINDOWS = {
 
 @dataclass(frozen=True)
 class SystemPoolConfig:
-    vm_size: str = key(
-        "vmSize", VM_SIZE, "VM size of the system pool (critical add-ons only)", default="Standard_D4ds_v5"
-    )
+    vm_size: str = _pool_vm_size("VM size of the system pool (critical add-ons only)")
     count: int = key("count", Integer(1, 100), "nodes; prod: 2 or more", default=ByClass(prod=3, nonprod=1))
-    availability_zones: tuple[str, ...] = key(
-        "availabilityZones", ZONE_LIST, "zones the nodes spread over", default=ByClass(prod=ZONES, nonprod=())
-    )
-    os_disk_size_gb: int = key("osDiskSizeGb", OS_DISK, "OS disk size in GB", default=128, code_default=True)
+    availability_zones: tuple[str, ...] = _pool_zones()
+    os_disk_size_gb: int = _pool_os_disk()
 
 
 @rules(SystemPoolConfig)
@@ -100,15 +114,13 @@ def _system_pool(s: Read) -> None:
 
 @dataclass(frozen=True)
 class UserPoolConfig:
-    vm_size: str = key("vmSize", VM_SIZE, "VM size of the autoscaled workload pool", default="Standard_D4ds_v5")
+    vm_size: str = _pool_vm_size("VM size of the autoscaled workload pool")
     min_count: int = key(
         "minCount", Integer(0, 1000), "autoscaler minimum, at most maxCount", default=ByClass(prod=2, nonprod=1)
     )
     max_count: int = key("maxCount", Integer(1, 1000), "autoscaler maximum", default=ByClass(prod=10, nonprod=3))
-    availability_zones: tuple[str, ...] = key(
-        "availabilityZones", ZONE_LIST, "zones the nodes spread over", default=ByClass(prod=ZONES, nonprod=())
-    )
-    os_disk_size_gb: int = key("osDiskSizeGb", OS_DISK, "OS disk size in GB", default=128, code_default=True)
+    availability_zones: tuple[str, ...] = _pool_zones()
+    os_disk_size_gb: int = _pool_os_disk()
 
 
 @rules(UserPoolConfig)
@@ -122,7 +134,10 @@ def _carved(offset: int, prefix: int) -> Callable[[Context, Mapping[str, Any]], 
 
     def compute(ctx: Context, values: Mapping[str, Any]) -> str | None:
         vnet = ipaddress.IPv4Network(values["vnet_cidr"])
-        subnet = ipaddress.IPv4Network((int(vnet.network_address) + offset, prefix))
+        try:
+            subnet = ipaddress.IPv4Network((int(vnet.network_address) + offset, prefix))
+        except ValueError:  # a small VNet off the subnet's boundary: the place is outside it anyway
+            return None
         return str(subnet) if subnet.subnet_of(vnet) else None
 
     return compute
@@ -186,7 +201,6 @@ class NetworkConfig:
             "providers/Microsoft.Network/virtualNetworks/<vnet>/subnets/<subnet>",
         ),
         "bring your own node subnet instead of creating a VNet",
-        code_default=True,
     )
     runner_vnet_id: str | None = key(
         "runnerVnetId",
@@ -196,17 +210,12 @@ class NetworkConfig:
             "providers/Microsoft.Network/virtualNetworks/<vnet>",
         ),
         "the CI runners' VNet: peered both ways and linked to the vault's private DNS zone (docs/network.md)",
-        code_default=True,
     )
     existing_firewall_fqdns: tuple[str, ...] = key(
         "existingFirewallFqdns",
-        Texts(
-            check=lambda h: is_hostname(h, allow_wildcard=False),
-            describe="allowed: an explicit DNS name such as api.github.com",
-        ),
+        EXPLICIT_HOSTS,
         "with existingSubnetId and egressFirewall: the FQDNs the existing firewall admits; must equal egress.hosts",
         default=(),
-        code_default=True,
     )
 
 
@@ -341,14 +350,10 @@ class ClusterConfig:
     # Local accounts are disabled, so without an admin group nobody could administer the cluster.
     admin_group_object_ids: tuple[str, ...] = key(
         "adminGroupObjectIds",
-        Texts(check=lambda v: bool(GUID.match(v)), describe="allowed: an Entra ID group object ID (a GUID)"),
+        GROUP_IDS,
         "Entra ID groups that administer the cluster (local accounts are disabled)",
         default=(),
-        required=Required(
-            "at least one Entra ID group object ID (local accounts are disabled)",
-            when=lambda ctx: ctx.full_environment,
-            doc="required (environment stacks)",
-        ),
+        required=on_environment_stacks("at least one Entra ID group object ID (local accounts are disabled)"),
     )
     network_policy: str = key("networkPolicy", Text(choices=NETWORK_POLICIES), "NetworkPolicy engine", default="cilium")
     encryption_at_host: bool = key(

@@ -3,22 +3,24 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from stack_config.reader import DNS_LABEL, ConfigError, is_hostname
+from stack_config.kinds import EXPLICIT_HOST, HOST_PATTERNS, K8S_NAME
+from stack_config.reader import ConfigError, is_host_pattern
 from stack_config.spec import (
     Boolean,
     ByClass,
     Integer,
-    Kind,
+    MapOf,
     Objects,
     Read,
     Required,
     Text,
     Texts,
     key,
+    on_environment_stacks,
     rules,
 )
 
@@ -51,32 +53,21 @@ SECRETS = (
 )
 
 _HTTPS_URL = re.compile(r"^https://[A-Za-z0-9.-]+(:\d+)?(/[^\s]*)?$")
-GATEWAY_NAMESPACE = Text(pattern=DNS_LABEL, describe="allowed: a DNS-1123 label")
 
 
-@dataclass(frozen=True)
-class Claims(Kind):
-    """A map of claim name to the list of values a token's claim may take."""
+def _claim(s: Read, path: str, name: Any, values: Any) -> tuple[str, tuple[str, ...]] | None:
+    # An empty allowed value admits a token whose claim is "": it says nothing about the caller.
+    if not isinstance(values, list) or not values or not all(isinstance(v, str) and v for v in values):
+        s.r.problem(f"{path}.{name}", values, "expected a non-empty list of non-empty strings")
+    elif not str(name):
+        s.r.problem(path, name, "a claim name must not be empty")
+    else:
+        return str(name), tuple(values)
+    return None
 
-    type_doc = "map"
 
-    def allowed_doc(self) -> str:
-        return "claim name to a non-empty list of non-empty strings"
-
-    def read(self, s: Read, path: str, value: Any, default: Any) -> tuple[Any, bool]:
-        if not isinstance(value, Mapping):
-            s.r.problem(path, value, "expected a map of claim name to a list of allowed values")
-            return None, False
-        claims: list[tuple[str, tuple[str, ...]]] = []
-        for claim, values in value.items():
-            # An empty allowed value admits a token whose claim is "": it says nothing about the caller.
-            if not isinstance(values, list) or not values or not all(isinstance(v, str) and v for v in values):
-                s.r.problem(f"{path}.{claim}", values, "expected a non-empty list of non-empty strings")
-            elif not str(claim):
-                s.r.problem(path, claim, "a claim name must not be empty")
-            else:
-                claims.append((str(claim), tuple(values)))
-        return tuple(claims), True
+# Claim name to the values a token's claim may take.
+CLAIMS = MapOf("claim name to a list of allowed values", "claim name to a non-empty list of non-empty strings", _claim)
 
 
 @dataclass(frozen=True)
@@ -112,7 +103,7 @@ class JwtIssuerConfig:
     )
     required_claims: tuple[tuple[str, tuple[str, ...]], ...] = key(
         "requiredClaims",
-        Claims(),
+        CLAIMS,
         "claims a token must carry, with their allowed values",
         default=(),
     )
@@ -137,17 +128,10 @@ def _jwt_issuer(s: Read) -> None:
 class IngressConfig:
     hosts: tuple[str, ...] = key(
         "hosts",
-        Texts(
-            check=lambda h: is_hostname(h, allow_wildcard=True),
-            describe="allowed: a DNS name such as app.example.com or a wildcard such as *.apps.example.com",
-        ),
+        HOST_PATTERNS,
         "host names the ingress gateway serves; `*` only outside prod",
         default=(),
-        required=Required(
-            "at least one host name the ingress gateway serves, e.g. *.apps.example.com",
-            when=lambda ctx: ctx.full_environment,
-            doc="required (environment stacks)",
-        ),
+        required=on_environment_stacks("at least one host name the ingress gateway serves, e.g. *.apps.example.com"),
     )
     tls_source: str = key(
         "tlsSource",
@@ -160,7 +144,7 @@ class IngressConfig:
     tls_certificate_dns_names: tuple[str, ...] = key(
         "tlsCertificateDnsNames",
         Texts(
-            check=lambda h: is_hostname(h, allow_wildcard=True) and h != "*",
+            check=lambda h: is_host_pattern(h) and h != "*",
             describe="allowed: a DNS name or a *.domain wildcard, as in the certificate's subjectAltName",
         ),
         "the DNS names (SANs) of the Key Vault certificate; every host must be covered by one",
@@ -182,7 +166,7 @@ class IngressConfig:
         "token issuers; each protects distinct hosts or paths",
         default=(),
     )
-    namespace: str = key("namespace", GATEWAY_NAMESPACE, "ingress gateway namespace", default="istio-ingress")
+    namespace: str = key("namespace", K8S_NAME, "ingress gateway namespace", default="istio-ingress")
     replicas: int = key("replicas", Integer(1, 20), "ingress gateway pods", default=ByClass(prod=3, nonprod=1))
     # The secret values, read as Outputs by load_config when tlsSource is config (never plain config data).
     tls_certificate_pem: pulumi.Output[str] | None = field(default=None, repr=False, compare=False)
@@ -303,10 +287,7 @@ def _check_jwt_scopes(
 class EgressHost:
     host: str = key(
         "host",
-        Text(
-            check=lambda h: is_hostname(h, allow_wildcard=False),
-            describe="allowed: an explicit DNS name such as api.github.com (no wildcards, no IPs, no scheme)",
-        ),
+        EXPLICIT_HOST,
         "external host workloads may reach; a bare string item is the host",
         required=Required(),
     )
@@ -315,14 +296,12 @@ class EgressHost:
         Integer(1, 65535, check=lambda p: p == 443, describe="allowed: 443 (egress is HTTPS only)"),
         "destination port",
         default=443,
-        code_default=True,
     )
     protocol: str = key(
         "protocol",
         Text(choices=EGRESS_PROTOCOLS, why="egress is HTTPS only"),
         "TLS or HTTPS, the same on the wire",
         default="TLS",
-        code_default=True,
     )
 
 
@@ -342,7 +321,7 @@ class EgressConfig:
         "the HTTPS hosts workloads may call; nothing else leaves the mesh",
         default=(),
     )
-    namespace: str = key("namespace", GATEWAY_NAMESPACE, "egress gateway namespace", default="istio-egress")
+    namespace: str = key("namespace", K8S_NAME, "egress gateway namespace", default="istio-egress")
     replicas: int = key("replicas", Integer(1, 20), "egress gateway pods", default=ByClass(prod=2, nonprod=1))
 
 

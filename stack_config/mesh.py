@@ -6,7 +6,8 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from stack_config.reader import DNS_LABEL, GUID, QUANTITY, SEMVER, is_hostname
+from stack_config.kinds import GROUP_ID, HOST_PATTERNS, K8S_NAME, pinned_version
+from stack_config.reader import DNS_LABEL, QUANTITY
 from stack_config.spec import (
     Boolean,
     Derived,
@@ -41,7 +42,6 @@ RESERVED_NAMESPACES = (
     "app-routing-system",
 )
 
-NAMESPACE = Text(pattern=DNS_LABEL, describe="allowed: a namespace name")
 _TRUST_DOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
 
 
@@ -52,11 +52,11 @@ def istio_revision(version: str) -> str:
 
 @dataclass(frozen=True)
 class MtlsException:
-    namespace: str = key("namespace", NAMESPACE, "an app namespace (one of appNamespaces)", required=Required())
+    namespace: str = key("namespace", K8S_NAME, "an app namespace (one of appNamespaces)", required=Required())
     mode: str = key(
         "mode", Text(choices=MTLS_EXCEPTION_MODES), "what the namespace accepts besides mTLS", default="PERMISSIVE"
     )
-    port: int | None = key("port", Integer(1, 65535), "only this port (unset: the whole namespace)", code_default=True)
+    port: int | None = key("port", Integer(1, 65535), "only this port (unset: the whole namespace)")
 
 
 @rules(MtlsException)
@@ -70,13 +70,13 @@ def _mtls_exception(s: Read) -> None:
 class IstioConfig:
     version: str = key(
         "version",
-        Text(pattern=SEMVER, describe="allowed: an exact Istio release such as 1.30.3 (pinned chart version)"),
+        pinned_version(DEFAULT_ISTIO_VERSION),
         "Istio release (the charts' version)",
         default=DEFAULT_ISTIO_VERSION,
     )
     revision: str = key(
         "revision",
-        Text(pattern=DNS_LABEL, describe="allowed: a DNS-1123 label"),
+        K8S_NAME,
         "the istio.io/rev injection label value",
         default=Derived(lambda ctx, v: istio_revision(v["version"]), "version with dashes (`1-30-3`)"),
     )
@@ -127,7 +127,6 @@ def _is_caller(value: str) -> bool:
     return 1 <= len(parts) <= 2 and all(DNS_LABEL.match(part) for part in parts)
 
 
-_GROUP = Text(pattern=GUID, describe="allowed: an Entra ID group object ID (a GUID)")
 _QUANTITY_UNITS = {
     "m": 1e-3,
     "k": 1e3,
@@ -155,35 +154,21 @@ def quantity(value: str) -> float:
 class NamespaceQuota:
     """The namespace's ResourceQuota: one team cannot starve the cluster's other tenants."""
 
-    cpu: str = key(
-        "cpu",
-        CPU,
-        "CPU the namespace's containers may request and be limited to in total",
-        default="8",
-        code_default=True,
-    )
-    memory: str = key("memory", MEMORY, "memory requested and limited in total", default="16Gi", code_default=True)
-    pods: int = key("pods", Integer(1, 1000), "pods at a time", default=50, code_default=True)
+    cpu: str = key("cpu", CPU, "CPU the namespace's containers may request and be limited to in total", default="8")
+    memory: str = key("memory", MEMORY, "memory requested and limited in total", default="16Gi")
+    pods: int = key("pods", Integer(1, 1000), "pods at a time", default=50)
 
 
 @dataclass(frozen=True)
 class ContainerLimits:
     """The namespace's LimitRange: what a container gets when it says nothing, and the most it may ask for."""
 
-    default_cpu: str = key(
-        "defaultCpu", CPU, "CPU request and limit of a container that sets none", default="500m", code_default=True
-    )
+    default_cpu: str = key("defaultCpu", CPU, "CPU request and limit of a container that sets none", default="500m")
     default_memory: str = key(
-        "defaultMemory",
-        MEMORY,
-        "memory request and limit of a container that sets none",
-        default="512Mi",
-        code_default=True,
+        "defaultMemory", MEMORY, "memory request and limit of a container that sets none", default="512Mi"
     )
-    max_cpu: str = key("maxCpu", CPU, "largest CPU limit of one container", default="2", code_default=True)
-    max_memory: str = key(
-        "maxMemory", MEMORY, "largest memory limit of one container", default="4Gi", code_default=True
-    )
+    max_cpu: str = key("maxCpu", CPU, "largest CPU limit of one container", default="2")
+    max_memory: str = key("maxMemory", MEMORY, "largest memory limit of one container", default="4Gi")
 
 
 @rules(ContainerLimits)
@@ -199,75 +184,55 @@ def _container_limits(s: Read) -> None:
 class AppNamespaceConfig:
     name: str = key(
         "name",
-        Text(pattern=DNS_LABEL, describe="allowed: a DNS-1123 label (lowercase letters, digits, '-')"),
+        K8S_NAME,
         "namespace name; the platform's own names are reserved",
         required=Required(),
     )
     writer_group_object_id: str | None = key(
         "writerGroupObjectId",
-        _GROUP,
+        GROUP_ID,
         "the owning team's Entra ID group: AKS RBAC Writer and the team's Istio objects in this namespace only",
         required=Required(
             "the owning team's Entra ID group object ID", when=lambda ctx: ctx.prod, doc="required in prod"
         ),
-        code_default=True,
     )
     reader_group_object_id: str | None = key(
-        "readerGroupObjectId",
-        _GROUP,
-        "an Entra ID group that may read (AKS RBAC Reader) this namespace only",
-        code_default=True,
+        "readerGroupObjectId", GROUP_ID, "an Entra ID group that may read (AKS RBAC Reader) this namespace only"
     )
     quota: NamespaceQuota = key(
-        "quota", Section(NamespaceQuota), "the namespace's ResourceQuota", default=NamespaceQuota(), code_default=True
+        "quota", Section(NamespaceQuota), "the namespace's ResourceQuota", default=NamespaceQuota()
     )
     container_limits: ContainerLimits = key(
-        "containerLimits",
-        Section(ContainerLimits),
-        "the namespace's LimitRange",
-        default=ContainerLimits(),
-        code_default=True,
+        "containerLimits", Section(ContainerLimits), "the namespace's LimitRange", default=ContainerLimits()
     )
     public_hosts: tuple[str, ...] = key(
         "publicHosts",
-        Texts(
-            check=lambda h: is_hostname(h, allow_wildcard=True),
-            describe="allowed: a DNS name such as shop.apps.example.com served by ingress.hosts",
-        ),
-        "public hosts only this namespace may bind on the ingress gateway; needs allowFromIngress",
+        HOST_PATTERNS,
+        "public hosts (served by ingress.hosts) only this namespace may bind on the ingress gateway; "
+        "needs allowFromIngress",
         default=(),
-        code_default=True,
     )
     egress_hosts: tuple[str, ...] = key(
         "egressHosts",
         Texts(describe="allowed: one of egress.hosts"),
         "external hosts (of egress.hosts) this namespace may reach",
         default=(),
-        code_default=True,
     )
-    allow_from_ingress: bool = key(
-        "allowFromIngress", Boolean(), "the ingress gateway may call it", default=False, code_default=True
-    )
+    allow_from_ingress: bool = key("allowFromIngress", Boolean(), "the ingress gateway may call it", default=False)
     allowed_callers: tuple[str, ...] = key(
         "allowedCallers",
         Texts(check=_is_caller, describe="allowed: 'namespace' or 'namespace/serviceaccount'"),
         "app namespaces (or one service account in them) that may call it",
         default=(),
-        code_default=True,
     )
     prometheus_scrape: bool = key(
         "prometheusScrape",
         Boolean(),
         "the managed Prometheus scraper (ama-metrics in kube-system) may read its merged metrics port 15020",
         default=False,
-        code_default=True,
     )
     egress: bool = key(
-        "egress",
-        Boolean(),
-        "it may reach the egress gateway; set by itself when egressHosts is set",
-        default=False,
-        code_default=True,
+        "egress", Boolean(), "it may reach the egress gateway; set by itself when egressHosts is set", default=False
     )
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from stack_config.reader import GUID
 from stack_config.spec import Boolean, ByClass, Integer, Read, Text, Texts, key, rules
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-_GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _EVENT_HUB_NAMESPACE_ID = re.compile(
     r"^/subscriptions/[^/]+/resourceGroups/[^/]+/providers/Microsoft\.EventHub/namespaces/[A-Za-z0-9-]{6,50}$",
     re.IGNORECASE,
@@ -24,7 +24,7 @@ PROD_MIN_SECURITY_RETENTION_DAYS = 365
 class ObservabilityConfig:
     alert_emails: tuple[str, ...] = key(
         "alertEmails",
-        Texts(check=lambda v: bool(_EMAIL.match(v)), describe="allowed: an email address"),
+        Texts(pattern=_EMAIL, describe="allowed: an email address"),
         "who the alerts' action group emails; prod: at least one",
         default=(),
     )
@@ -54,7 +54,7 @@ class ObservabilityConfig:
     )
     key_vault_readers: tuple[str, ...] = key(
         "keyVaultReaders",
-        Texts(check=lambda v: bool(_GUID.match(v)), describe="allowed: an Entra ID object ID (GUID)"),
+        Texts(pattern=GUID, describe="allowed: an Entra ID object ID (a GUID)"),
         "identities allowed to read vault secrets besides the deployer and the CSI add-on (others alert)",
         default=(),
     )

@@ -148,7 +148,13 @@ class Reader:
         return value, True
 
     def texts(
-        self, path: str, value: Any, *, check: Callable[[str], bool] | None = None, describe: str = ""
+        self,
+        path: str,
+        value: Any,
+        *,
+        pattern: re.Pattern | None = None,
+        check: Callable[[str], bool] | None = None,
+        describe: str = "",
     ) -> tuple[Any, bool]:
         """A list of strings; the good items are kept, each bad one is reported with its index."""
         if not isinstance(value, list):
@@ -158,7 +164,7 @@ class Reader:
         for i, item in enumerate(value):
             if not isinstance(item, str):
                 self.problem(f"{path}[{i}]", item, f"expected a string{'; ' + describe if describe else ''}")
-            elif check is not None and not check(item):
+            elif (pattern is not None and not pattern.match(item)) or (check is not None and not check(item)):
                 self.problem(f"{path}[{i}]", item, describe)
             else:
                 good.append(item)
@@ -183,12 +189,14 @@ def is_ipv4(value: str) -> bool:
         return False
 
 
-def is_hostname(value: str, *, allow_wildcard: bool) -> bool:
-    if len(value) > 253:
-        return False
-    if _HOSTNAME.match(value):
-        return True
-    return allow_wildcard and (value == "*" or bool(_WILDCARD_HOSTNAME.match(value)))
+def is_explicit_host(value: str) -> bool:
+    """A DNS name naming one host (no wildcard): what an allow-list or a firewall rule admits."""
+    return len(value) <= 253 and bool(_HOSTNAME.match(value))
+
+
+def is_host_pattern(value: str) -> bool:
+    """A DNS name, a ``*.domain`` wildcard or ``*``: what a gateway may serve."""
+    return is_explicit_host(value) or value == "*" or (len(value) <= 253 and bool(_WILDCARD_HOSTNAME.match(value)))
 
 
 def is_whole_internet(cidr: str) -> bool:

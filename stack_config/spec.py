@@ -67,13 +67,22 @@ class Derived:
     doc: str
 
 
+def always(ctx: Context) -> bool:
+    return True
+
+
 @dataclass(frozen=True)
 class Required:
     """The key must be set (a list: non-empty) when ``when`` holds; ``hint`` says what to set."""
 
     hint: str = ""
-    when: Callable[[Context], bool] = lambda ctx: True
+    when: Callable[[Context], bool] = always
     doc: str = "required"
+
+
+def on_environment_stacks(hint: str) -> Required:
+    """Required on environment stacks: the stack that only owns the shared sealing key has no cluster or edges."""
+    return Required(hint, when=lambda ctx: ctx.full_environment, doc="required (environment stacks)")
 
 
 def resolve(default: Any, ctx: Context, values: Mapping[str, Any]) -> Any:
@@ -156,6 +165,7 @@ class Boolean(Kind):
 
 @dataclass(frozen=True)
 class Texts(Kind):
+    pattern: re.Pattern | None = None
     check: Callable[[str], bool] | None = None
     describe: str = ""
 
@@ -165,7 +175,29 @@ class Texts(Kind):
         return _describe_doc(self.describe) or "strings"
 
     def read(self, s: Read, path: str, value: Any, default: Any) -> tuple[Any, bool]:
-        return s.r.texts(path, value, check=self.check, describe=self.describe)
+        return s.r.texts(path, value, pattern=self.pattern, check=self.check, describe=self.describe)
+
+
+@dataclass(frozen=True)
+class MapOf(Kind):
+    """A map checked entry by entry: each bad entry is reported at its own path, the good ones are kept."""
+
+    shape: str  # "<name> to <value>": said when the value is no map at all
+    allowed: str  # what an entry may be, for the docs
+    entry: Callable[[Read, str, Any, Any], tuple[str, Any] | None]  # (s, path, name, value): converted, or None
+    collect: Callable[[list[tuple[str, Any]]], Any] = tuple  # the good entries as the section holds them
+
+    type_doc = "map"
+
+    def allowed_doc(self) -> str:
+        return self.allowed
+
+    def read(self, s: Read, path: str, value: Any, default: Any) -> tuple[Any, bool]:
+        if not isinstance(value, Mapping):
+            s.r.problem(path, value, f"expected a map of {self.shape}")
+            return None, False
+        entries = [entry for name, item in value.items() if (entry := self.entry(s, path, name, item)) is not None]
+        return self.collect(entries), True
 
 
 @dataclass(frozen=True)
@@ -231,20 +263,17 @@ class Key:
     required: Required | None = None
 
 
-def key(
-    name: str,
-    kind: Kind,
-    doc: str,
-    *,
-    default: Any = None,
-    required: Required | None = None,
-    code_default: bool = False,
-) -> Any:
-    """A dataclass field declaring its config key. ``code_default``: code may omit it (then it is ``default``)."""
+def key(name: str, kind: Kind, doc: str, *, default: Any = None, required: Required | None = None) -> Any:
+    """A keyword-only dataclass field declaring its config key.
+
+    Code that builds a section itself (tests) may omit a key with a plain default; a key that is always
+    required, or whose default depends on the environment (``ByClass``, ``Derived``), it must give.
+    """
     spec = Key(name, kind, doc, default, required)
-    if code_default:
-        return field(default=default, metadata={_KEY: spec})
-    return field(metadata={_KEY: spec})
+    always_required = required is not None and required.when is always
+    if not always_required and not isinstance(default, (ByClass, Derived)):
+        return field(default=default, kw_only=True, metadata={_KEY: spec})
+    return field(kw_only=True, metadata={_KEY: spec})
 
 
 def keys_of(cls: type) -> list[tuple[str, Key]]:

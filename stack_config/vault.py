@@ -7,7 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from stack_config.reader import ARM_SUBNET_ID, DNS_LABEL, SEMVER, is_cidr, non_public_reason
+from stack_config.kinds import K8S_NAME, PublicCidrs, pinned_version
+from stack_config.reader import ARM_SUBNET_ID
 from stack_config.spec import ByClass, Context, Derived, Integer, Read, Text, Texts, key, rules
 
 KEY_VAULT_SKUS = ("standard", "premium")
@@ -31,14 +32,14 @@ class KeyVaultConfig:
     )
     allowed_cidrs: tuple[str, ...] = key(
         "allowedCidrs",
-        Texts(check=is_cidr, describe="allowed: a public IPv4 CIDR such as 203.0.113.0/24"),
+        PublicCidrs(),
         "public networks allowed through the vault firewall (default action Deny); public ranges only, never "
         "0.0.0.0/0; ciRunnerCidrs are added",
         default=(),
     )
     allowed_subnet_ids: tuple[str, ...] = key(
         "allowedSubnetIds",
-        Texts(check=lambda v: bool(ARM_SUBNET_ID.match(v)), describe="allowed: a subnet resource ID"),
+        Texts(pattern=ARM_SUBNET_ID, describe="allowed: a subnet resource ID"),
         "subnets allowed through the vault firewall",
         default=(),
     )
@@ -61,25 +62,6 @@ class KeyVaultConfig:
         "days a deleted vault or secret stays recoverable; fixed once the vault exists",
         default=90,
     )
-
-
-def check_public_cidrs(s: Read, name: str) -> None:
-    """Each valid CIDR under key ``name`` must be a public range: the vault firewall matches public addresses only."""
-    raw = s.raw.get(name)
-    for i, cidr in enumerate(raw if isinstance(raw, list) else []):
-        reason = non_public_reason(cidr) if isinstance(cidr, str) and is_cidr(cidr) else None
-        if reason is not None:
-            s.r.problem(
-                f"{s.at(name)}[{i}]",
-                cidr,
-                f"{reason}; allowed: public address ranges only (the Key Vault firewall admits public "
-                "addresses; private networks reach it through allowedSubnetIds)",
-            )
-
-
-@rules(KeyVaultConfig)
-def _key_vault(s: Read) -> None:
-    check_public_cidrs(s, "allowedCidrs")
 
 
 def _default_key_mode(ctx: Context, values: Mapping[str, Any]) -> str:
@@ -136,13 +118,13 @@ class SealedSecretsConfig:
     )
     chart_version: str = key(
         "chartVersion",
-        Text(pattern=SEMVER, describe="allowed: an exact chart version such as 2.19.1 (pinned, never a range)"),
+        pinned_version(DEFAULT_SEALED_SECRETS_CHART_VERSION),
         "sealed-secrets Helm chart version",
         default=DEFAULT_SEALED_SECRETS_CHART_VERSION,
     )
     namespace: str = key(
         "namespace",
-        Text(pattern=DNS_LABEL, describe="allowed: a DNS-1123 label"),
+        K8S_NAME,
         "controller namespace",
         default="sealed-secrets",
     )

@@ -170,17 +170,7 @@ def test_rotation_keeps_the_old_key_and_creates_the_new_one_last(prod, rotated):
 
 
 def test_controller_without_keys_is_refused():
-    cfg = SealedSecretsConfig(
-        key_mode="dedicated",
-        shared_key_stack=None,
-        key_generation=1,
-        cert_validity_days=365,
-        retention_days=365,
-        oldest_generation_in_use=1,
-        retired_through=0,
-        chart_version="2.20.0",
-        namespace="sealed-secrets",
-    )
+    cfg = SealedSecretsConfig(key_mode="dedicated", shared_key_stack=None)
     with pytest.raises(ValueError, match="at least one sealing key"):
         SealedSecrets("sealed-secrets", SealedSecretsArgs(config=cfg, keys=()))
 

@@ -254,17 +254,7 @@ def test_select_shared_keys_orders_by_generation():
 
 
 def test_reference_mode_without_owner_stack_is_rejected():
-    cfg = SealedSecretsConfig(
-        key_mode="sharedReference",
-        shared_key_stack=None,
-        key_generation=1,
-        cert_validity_days=365,
-        retention_days=365,
-        oldest_generation_in_use=1,
-        retired_through=0,
-        chart_version="2.20.0",
-        namespace="sealed-secrets",
-    )
+    cfg = SealedSecretsConfig(key_mode="sharedReference", shared_key_stack=None)
 
     def program() -> None:
         SealingKey(
