@@ -53,7 +53,7 @@ from stack_config.mesh import (
 from stack_config.mesh_ca import MeshCaCluster, MeshCaConfig
 from stack_config.network import check_network
 from stack_config.observability import ObservabilityConfig
-from stack_config.reader import PROJECT, ConfigError, Reader
+from stack_config.reader import ENVIRONMENT_NAME, PROJECT, ConfigError, Reader
 from stack_config.spec import (
     Boolean,
     Context,
@@ -112,7 +112,6 @@ __all__ = [
 ENVIRONMENT_CLASSES = ("nonprod", "prod")
 STACK_ROLES = ("environment", "sealingKeyOwner")
 
-_ENVIRONMENT = re.compile(r"^[a-z][a-z0-9-]{0,14}[a-z0-9]$")
 _AZURE_REGION = re.compile(r"^[a-z][a-z0-9]{2,30}$")
 _NAME_PREFIX = re.compile(r"^[a-z][a-z0-9]{1,7}$")
 _TAG_KEY = re.compile(r"^[^<>%&\\?/]{1,512}$")
@@ -138,7 +137,7 @@ TAGS = MapOf(
 class PlatformConfig:
     environment: str = key(
         "environment",
-        Text(pattern=_ENVIRONMENT, describe="allowed: 2-16 lowercase letters, digits or '-', e.g. dev, prod-weu"),
+        Text(pattern=ENVIRONMENT_NAME, describe="allowed: 2-16 lowercase letters, digits or '-', e.g. dev, prod-weu"),
         "environment name, part of every Azure name",
         required=Required(),
     )

@@ -24,13 +24,14 @@ from stack_config.spec import (
     Texts,
     key,
     on_environment_stacks,
+    prod_allows,
+    prod_at_least,
     rules,
 )
 
 NODE_OS_UPGRADE_CHANNELS = ("NodeImage", "SecurityPatch")
 UPGRADE_CHANNELS = ("patch", "stable")
 SKU_TIERS = ("Free", "Standard", "Premium")
-PROD_SKU_TIERS = ("Standard", "Premium")
 # containerservice.KubernetesSupportPlan; AKS offers LTS on the Premium tier only
 # (learn.microsoft.com/azure/aks/long-term-support).
 SUPPORT_PLANS = ("KubernetesOfficial", "AKSLongTermSupport")
@@ -101,15 +102,15 @@ DEFAULT_WINDOWS = {
 @dataclass(frozen=True)
 class SystemPoolConfig:
     vm_size: str = _pool_vm_size("VM size of the system pool (critical add-ons only)")
-    count: int = key("count", Integer(1, 100), "nodes; prod: 2 or more", default=ByClass(prod=3, nonprod=1))
+    count: int = key(
+        "count",
+        Integer(1, 100),
+        "nodes",
+        default=ByClass(prod=3, nonprod=1),
+        prod=prod_at_least(2, why="critical add-ons need redundancy"),
+    )
     availability_zones: tuple[str, ...] = _pool_zones()
     os_disk_size_gb: int = _pool_os_disk()
-
-
-@rules(SystemPoolConfig)
-def _system_pool(s: Read) -> None:
-    if s.ctx.prod and s.ctx.full_environment and s.values["count"] < 2 and s.given("count"):
-        s.problem("count", s.values["count"], "prod allows: 2 or more (critical add-ons need redundancy)")
 
 
 @dataclass(frozen=True)
@@ -172,8 +173,9 @@ class NetworkConfig:
     egress_firewall: bool = key(
         "egressFirewall",
         Boolean(),
-        "node egress through Azure Firewall (route table, outboundType userDefinedRouting); prod: true",
+        "node egress through Azure Firewall (route table, outboundType userDefinedRouting)",
         default=ByClass(prod=True, nonprod=False),
+        prod=prod_allows(True, why="with load-balancer outbound, nodes and every pod outside the mesh reach any host"),
     )
     firewall_subnet_cidr: str | None = key(
         "firewallSubnetCidr",
@@ -311,8 +313,9 @@ class ClusterConfig:
     sku_tier: str = key(
         "skuTier",
         Text(choices=SKU_TIERS),
-        "AKS pricing tier; prod: Standard or Premium (uptime SLA)",
+        "AKS pricing tier",
         default=ByClass(prod="Standard", nonprod="Free"),
+        prod=prod_allows("Standard", "Premium", why="uptime SLA"),
     )
     node_os_upgrade_channel: str = key(
         "nodeOsUpgradeChannel",
@@ -344,8 +347,10 @@ class ClusterConfig:
     private_cluster: bool = key(
         "privateCluster",
         Boolean(),
-        "API server on a private endpoint only (deploy from inside the network, docs/network.md); prod: true",
+        "API server on a private endpoint only (deploy from inside the network, docs/network.md)",
         default=ByClass(prod=True, nonprod=False),
+        # With the vault private too, prod is deployed from inside the network (docs/network.md).
+        prod=prod_allows(True, why="no public API server endpoint"),
     )
     # Local accounts are disabled, so without an admin group nobody could administer the cluster.
     admin_group_object_ids: tuple[str, ...] = key(
@@ -366,14 +371,16 @@ class ClusterConfig:
     etcd_encryption: bool = key(
         "etcdEncryption",
         Boolean(),
-        "AKS KMS: Secrets in etcd encrypted with a Key Vault key this stack owns; prod: true",
+        "AKS KMS: Secrets in etcd encrypted with a Key Vault key this stack owns",
         default=ByClass(prod=True, nonprod=False),
+        prod=prod_allows(True, why="Secrets in etcd encrypted with the stack's own key"),
     )
     run_command_enabled: bool = key(
         "runCommandEnabled",
         Boolean(),
-        "AKS run command (bypasses the API server's network restrictions); prod: false",
+        "AKS run command (kubectl through the Azure API)",
         default=False,
+        prod=prod_allows(False, why="run command bypasses the API server's network restrictions"),
     )
     system_pool: SystemPoolConfig = key("systemPool", Section(SystemPoolConfig), "system node pool")
     user_pool: UserPoolConfig = key("userPool", Section(UserPoolConfig), "workload node pool")
@@ -390,17 +397,6 @@ def _cluster(s: Read) -> None:
         s.problem("supportPlan", v["support_plan"], f"requires skuTier Premium (got {v['sku_tier']})")
     if not (s.ctx.prod and s.ctx.full_environment):
         return
-    if not v["private_cluster"] and not s.failed("privateCluster"):
-        # With the vault private too, prod is deployed from inside the network (docs/network.md).
-        s.problem("privateCluster", False, "prod allows: true (no public API server endpoint)")
     for i, cidr in enumerate(v["api_server_authorized_ip_ranges"]):
         if is_whole_internet(cidr):
             s.r.problem(f"{s.at('apiServerAuthorizedIpRanges')}[{i}]", cidr, "prod does not allow the whole internet")
-    if v["sku_tier"] not in PROD_SKU_TIERS and s.given("skuTier") and not s.failed("skuTier"):
-        s.problem("skuTier", v["sku_tier"], f"prod allows: {', '.join(PROD_SKU_TIERS)} (uptime SLA)")
-    if not v["etcd_encryption"]:
-        s.problem("etcdEncryption", False, "prod allows: true (Secrets in etcd encrypted with the stack's own key)")
-    if v["run_command_enabled"]:
-        s.problem(
-            "runCommandEnabled", True, "prod allows: false (run command bypasses the API server's network restrictions)"
-        )

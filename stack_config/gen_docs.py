@@ -66,7 +66,8 @@ def rows(cls: type = PlatformConfig, prefix: str = "", bases: dict[str, Any] | N
         path = join(prefix, spec.name)
         kind = spec.kind
         default = "" if isinstance(kind, Section) else _default(spec, bases, attr)
-        lines.append(f"| `{path}` | {kind.type_doc} | {default} | {_cell(kind.allowed_doc())} | {_cell(spec.doc)} |")
+        allowed = kind.allowed_doc() + (f"; {spec.prod.message}" if spec.prod is not None else "")
+        lines.append(f"| `{path}` | {kind.type_doc} | {default} | {_cell(allowed)} | {_cell(spec.doc)} |")
         if isinstance(kind, Section):
             nested = bases and {c: getattr(bases[c], attr) for c in _CLASSES}
             if isinstance(spec.default, ByClass):

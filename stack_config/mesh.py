@@ -19,6 +19,7 @@ from stack_config.spec import (
     Text,
     Texts,
     key,
+    prod_allows,
     rules,
 )
 
@@ -89,8 +90,9 @@ class IstioConfig:
     outbound_traffic_policy: str = key(
         "outboundTrafficPolicy",
         Text(choices=OUTBOUND_TRAFFIC_POLICIES),
-        "REGISTRY_ONLY: sidecars reach only declared hosts; prod: REGISTRY_ONLY",
+        "REGISTRY_ONLY: sidecars reach only declared hosts",
         default="REGISTRY_ONLY",
+        prod=prod_allows("REGISTRY_ONLY"),
     )
     workload_cert_ttl_hours: int = key(
         "workloadCertTtlHours",
@@ -118,8 +120,6 @@ def _istio(s: Read) -> None:
             v["workload_cert_ttl_hours"],
             f"must not exceed maxWorkloadCertTtlHours ({v['max_workload_cert_ttl_hours']})",
         )
-    if s.ctx.prod and v["outbound_traffic_policy"] != "REGISTRY_ONLY":
-        s.problem("outboundTrafficPolicy", v["outbound_traffic_policy"], "prod allows: REGISTRY_ONLY")
 
 
 def _is_caller(value: str) -> bool:

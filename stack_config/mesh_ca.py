@@ -2,17 +2,11 @@
 
 from __future__ import annotations
 
-import re
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
-from stack_config.spec import Context, Derived, Integer, Objects, Read, Required, Text, key, rules
-
-MESH_CA_MODES = ("dedicated", "sharedOwner", "sharedReference")
-
-_ENVIRONMENT = re.compile(r"^[a-z][a-z0-9-]{0,14}[a-z0-9]$")
-_STACK_NAME = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
+from stack_config.reader import ENVIRONMENT_NAME
+from stack_config.sharing import DEFAULT_SHARING_MODE, OWNER_STACK, SHARING_MODE, check_sharing, prod_dedicated
+from stack_config.spec import Integer, Objects, Read, Required, Text, key, rules
 
 
 @dataclass(frozen=True)
@@ -21,7 +15,7 @@ class MeshCaCluster:
 
     environment: str = key(
         "environment",
-        Text(pattern=_ENVIRONMENT, describe="allowed: an environment name (platform:environment of that stack)"),
+        Text(pattern=ENVIRONMENT_NAME, describe="allowed: an environment name (platform:environment of that stack)"),
         "the environment (its stack's platform:environment) that gets an intermediate",
         required=Required(),
     )
@@ -30,25 +24,18 @@ class MeshCaCluster:
     )
 
 
-def _default_mode(ctx: Context, values: Mapping[str, Any]) -> str:
-    if ctx.prod:
-        return "dedicated"
-    return "sharedOwner" if ctx.stack_role == "sealingKeyOwner" else "sharedReference"
-
-
 @dataclass(frozen=True)
 class MeshCaConfig:
     mode: str = key(
         "mode",
-        Text(choices=MESH_CA_MODES),
-        "prod: dedicated (own root); nonprod: sharedOwner (the key-owner stack signs) or sharedReference",
-        default=Derived(
-            _default_mode, "`dedicated` prod, `sharedOwner` on the key-owner stack, `sharedReference` otherwise"
-        ),
+        SHARING_MODE,
+        "nonprod: sharedOwner (the key-owner stack signs) or sharedReference",
+        default=DEFAULT_SHARING_MODE,
+        prod=prod_dedicated("root"),
     )
     owner_stack: str | None = key(
         "ownerStack",
-        Text(pattern=_STACK_NAME, describe="allowed: a fully qualified stack name <organization>/<project>/<stack>"),
+        OWNER_STACK,
         "the stack that signs this environment's intermediate; required when mode is sharedReference",
     )
     # Istio's own generator gives the root 10 years; rotating a root means a combined trust bundle and a
@@ -78,16 +65,10 @@ class MeshCaConfig:
 
 @rules(MeshCaConfig)
 def _mesh_ca(s: Read) -> None:
-    ctx, mode = s.ctx, s.values["mode"]
-    if ctx.prod and ctx.full_environment and mode != "dedicated":
-        # A StackReference reads every output of the owner: a prod intermediate there is readable by nonprod stacks.
-        s.problem("mode", mode, "prod allows: dedicated (each production instance has its own root)")
-    if ctx.stack_role == "sealingKeyOwner" and ctx.nonprod and mode != "sharedOwner":
-        s.problem("mode", mode, "a sealingKeyOwner stack allows: sharedOwner")
-    if ctx.full_environment and mode == "sharedOwner":
+    mode = s.values["mode"]
+    check_sharing(s, mode, "mode", "ownerStack")
+    if s.ctx.full_environment and mode == "sharedOwner":
         s.problem("mode", mode, "an environment stack allows: dedicated, sharedReference (sharedOwner has no cluster)")
-    if mode == "sharedReference" and (ctx.prod or ctx.nonprod) and not s.given("ownerStack"):
-        s.report("ownerStack", "required when mode is sharedReference; the owner as <organization>/platform/<stack>")
     if mode == "sharedOwner" and not s.values["clusters"] and not s.failed("clusters"):
         s.report("clusters", "sharedOwner signs an intermediate for each listed environment; list at least one")
     seen: set[str] = set()

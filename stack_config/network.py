@@ -28,21 +28,9 @@ def check_network(s: Read) -> None:
             )
         return
     net = v["cluster"].network
-    if ctx.prod and not net.egress_firewall:
-        s.r.problem(
-            f"{NETWORK}.egressFirewall",
-            False,
-            "prod allows: true (with load-balancer outbound, nodes and every pod outside the mesh reach any host)",
-        )
     if net.existing_subnet_id and net.egress_firewall:
         _same_allow_list(s, tuple(h.host for h in v["egress"].hosts), net.existing_firewall_fqdns)
     vault = v["key_vault"]
-    if ctx.prod and vault.public_network_access != "Disabled":
-        s.r.problem(
-            "keyVault.publicNetworkAccess",
-            vault.public_network_access,
-            "prod allows: Disabled (the vault holds the sealing keys: private endpoint only)",
-        )
     # With existingSubnetId the private endpoint goes into that subnet; otherwise into its own subnet.
     if vault.public_network_access == "Disabled" and not net.existing_subnet_id:
         network_subnets_checked(_section(s, net))

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 
 from stack_config.reader import GUID
-from stack_config.spec import Boolean, ByClass, Integer, Read, Text, Texts, key, rules
+from stack_config.spec import Boolean, ByClass, Integer, Read, Text, Texts, key, prod_allows, prod_at_least, rules
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _EVENT_HUB_NAMESPACE_ID = re.compile(
@@ -31,14 +31,16 @@ class ObservabilityConfig:
     audit_reads: bool = key(
         "auditReads",
         Boolean(),
-        "collect kube-audit (reads of Secrets included, high volume) besides kube-audit-admin; prod: true",
+        "collect kube-audit (reads of Secrets included, high volume) besides kube-audit-admin",
         default=ByClass(prod=True, nonprod=False),
+        prod=prod_allows(True, why="a read of the sealing key must be on record"),
     )
     security_log_retention_days: int = key(
         "securityLogRetentionDays",
         Integer(30, MAX_TOTAL_RETENTION_DAYS),
-        "total retention (interactive + archive) of the audit and mesh log tables; prod: at least 365",
+        "total retention (interactive + archive) of the audit and mesh log tables",
         default=ByClass(prod=PROD_MIN_SECURITY_RETENTION_DAYS, nonprod=90),
+        prod=prod_at_least(PROD_MIN_SECURITY_RETENTION_DAYS),
     )
     expiry_warning_days: int = key(
         "expiryWarningDays",
@@ -77,8 +79,3 @@ def _observability(s: Read) -> None:
         return
     if not v["alert_emails"]:
         s.report("alertEmails", "prod requires at least one address: an alert nobody receives protects nothing")
-    if v["audit_reads"] is False:
-        s.problem("auditReads", False, "prod allows: true (a read of the sealing key must be on record)")
-    retention = v["security_log_retention_days"]
-    if retention is not None and retention < PROD_MIN_SECURITY_RETENTION_DAYS:
-        s.problem("securityLogRetentionDays", retention, f"prod allows: {PROD_MIN_SECURITY_RETENTION_DAYS} or more")

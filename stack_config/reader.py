@@ -19,6 +19,8 @@ DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _HOST_LABEL = r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?"
 _HOSTNAME = re.compile(rf"^{_HOST_LABEL}(\.{_HOST_LABEL})+$")
 _WILDCARD_HOSTNAME = re.compile(rf"^\*\.{_HOST_LABEL}(\.{_HOST_LABEL})+$")
+# An environment name (platform:environment): part of every Azure name, so short and DNS-safe.
+ENVIRONMENT_NAME = re.compile(r"^[a-z][a-z0-9-]{0,14}[a-z0-9]$")
 SEMVER = re.compile(r"^\d+\.\d+\.\d+$")
 GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 # A Kubernetes resource quantity as quotas and limits take it: 500m, 2, 1.5, 512Mi, 4Gi.

@@ -85,6 +85,32 @@ def on_environment_stacks(hint: str) -> Required:
     return Required(hint, when=lambda ctx: ctx.full_environment, doc="required (environment stacks)")
 
 
+@dataclass(frozen=True)
+class ProdAllows:
+    """What production allows of a key (stricter than non-production) and why; checked on prod environment stacks."""
+
+    allowed: str  # as the message and the docs say it: "true", "Standard, Premium", "2 or more"
+    check: Callable[[Any], bool]
+    why: str = ""
+
+    @property
+    def message(self) -> str:
+        return f"prod allows: {self.allowed}" + (f" ({self.why})" if self.why else "")
+
+
+def prod_allows(*values: Any, why: str = "") -> ProdAllows:
+    """Production allows only these values."""
+    return ProdAllows(", ".join(_plain(v) for v in values), lambda value: value in values, why)
+
+
+def prod_at_least(minimum: int, why: str = "") -> ProdAllows:
+    return ProdAllows(f"{minimum} or more", lambda value: value >= minimum, why)
+
+
+def _plain(value: Any) -> str:
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
 def resolve(default: Any, ctx: Context, values: Mapping[str, Any]) -> Any:
     if isinstance(default, ByClass):
         return default.prod if ctx.prod else default.nonprod
@@ -261,15 +287,24 @@ class Key:
     doc: str  # one line for the config reference
     default: Any = None  # a value, ByClass or Derived
     required: Required | None = None
+    prod: ProdAllows | None = None  # what production allows, when it is stricter
 
 
-def key(name: str, kind: Kind, doc: str, *, default: Any = None, required: Required | None = None) -> Any:
+def key(
+    name: str,
+    kind: Kind,
+    doc: str,
+    *,
+    default: Any = None,
+    required: Required | None = None,
+    prod: ProdAllows | None = None,
+) -> Any:
     """A keyword-only dataclass field declaring its config key.
 
     Code that builds a section itself (tests) may omit a key with a plain default; a key that is always
     required, or whose default depends on the environment (``ByClass``, ``Derived``), it must give.
     """
-    spec = Key(name, kind, doc, default, required)
+    spec = Key(name, kind, doc, default, required, prod)
     always_required = required is not None and required.when is always
     if not always_required and not isinstance(default, (ByClass, Derived)):
         return field(default=default, kw_only=True, metadata={_KEY: spec})
@@ -382,10 +417,20 @@ def read_fields(s: Read, cls: type, *, base: Any = None, only: Sequence[str] | N
         value = container.get(rest or head)
         default = getattr(base, attr) if base is not None else resolve(spec.default, s.ctx, s.values)
         s.values[attr] = _read_value(s, spec, s.at(spec.name), value, default)
+        _check_prod(s, spec, s.at(spec.name), s.values[attr])
 
 
 def _members(cls: type, head: str) -> list[str]:
     return [spec.name for _, spec in keys_of(cls) if spec.name.startswith(f"{head}.")]
+
+
+def _check_prod(s: Read, spec: Key, path: str, value: Any) -> None:
+    """What production allows, on a prod environment stack, for a value that is itself valid."""
+    rule = spec.prod
+    if rule is None or not (s.ctx.prod and s.ctx.full_environment) or value is None or s.r.failed(path):
+        return
+    if not rule.check(value):
+        s.r.problem(path, value, rule.message)
 
 
 def _read_value(s: Read, spec: Key, path: str, value: Any, default: Any) -> Any:

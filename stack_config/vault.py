@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from stack_config.kinds import K8S_NAME, PublicCidrs, pinned_version
 from stack_config.reader import ARM_SUBNET_ID
-from stack_config.spec import ByClass, Context, Derived, Integer, Read, Text, Texts, key, rules
+from stack_config.sharing import DEFAULT_SHARING_MODE, OWNER_STACK, SHARING_MODE, check_sharing, prod_dedicated
+from stack_config.spec import ByClass, Derived, Integer, Read, Text, Texts, key, prod_allows, rules
 
 KEY_VAULT_SKUS = ("standard", "premium")
 PUBLIC_NETWORK_ACCESS = ("Enabled", "Disabled")
-SEALING_KEY_MODES = ("dedicated", "sharedOwner", "sharedReference")
 # The longest a sealing certificate may be valid; the policy rule sealing-key-cert-validity uses the same bound.
 MAX_SEALING_CERT_VALIDITY_DAYS = 1095
 # Controller 0.38.4; the newest chart in https://bitnami.github.io/sealed-secrets/index.yaml (gh-pages, 2026-07-03).
@@ -46,12 +44,12 @@ class KeyVaultConfig:
     public_network_access: str = key(
         "publicNetworkAccess",
         Text(choices=PUBLIC_NETWORK_ACCESS),
-        "Disabled: reachable only through its private endpoint in the cluster VNet (and peered runners); "
-        "prod: Disabled",
+        "Disabled: reachable only through its private endpoint in the cluster VNet (and peered runners)",
         default=Derived(
             lambda ctx, values: "Disabled" if ctx.prod and ctx.full_environment else "Enabled",
             "`Disabled` prod, `Enabled` nonprod",
         ),
+        prod=prod_allows("Disabled", why="the vault holds the sealing keys: private endpoint only"),
     )
     # 90 days is Azure's maximum and the longest window to recover a deleted secret. Azure fixes it when the
     # vault is created: "Once set, the retention policy interval cannot be changed" (learn.microsoft.com
@@ -64,25 +62,18 @@ class KeyVaultConfig:
     )
 
 
-def _default_key_mode(ctx: Context, values: Mapping[str, Any]) -> str:
-    if ctx.prod:
-        return "dedicated"
-    return "sharedOwner" if ctx.stack_role == "sealingKeyOwner" else "sharedReference"
-
-
 @dataclass(frozen=True)
 class SealedSecretsConfig:
     key_mode: str = key(
         "keyMode",
-        Text(choices=SEALING_KEY_MODES),
-        "prod: dedicated (own key); nonprod: sharedOwner (the key-owner stack) or sharedReference (every other stack)",
-        default=Derived(
-            _default_key_mode, "`dedicated` prod, `sharedOwner` on the key-owner stack, `sharedReference` otherwise"
-        ),
+        SHARING_MODE,
+        "nonprod: sharedOwner (the key-owner stack) or sharedReference (every other stack)",
+        default=DEFAULT_SHARING_MODE,
+        prod=prod_dedicated("key"),
     )
     shared_key_stack: str | None = key(
         "sharedKeyStack",
-        Text(pattern=_STACK_NAME, describe="allowed: a fully qualified stack name <organization>/<project>/<stack>"),
+        OWNER_STACK,
         "the key owner, e.g. contoso/platform/nonprod-keys; required when keyMode is sharedReference",
     )
     key_generation: int = key(
@@ -132,23 +123,15 @@ class SealedSecretsConfig:
 
 @rules(SealedSecretsConfig)
 def _sealed_secrets(s: Read) -> None:
-    ctx, mode = s.ctx, s.values["key_mode"]
-    if ctx.prod and mode != "dedicated":
-        s.problem("keyMode", mode, "prod allows: dedicated (each production instance has its own key)")
-    if ctx.nonprod and mode == "dedicated":
+    mode = s.values["key_mode"]
+    if s.ctx.nonprod and mode == "dedicated":
         s.problem(
             "keyMode",
             mode,
             "nonprod allows: sharedOwner, sharedReference (one key is shared by every non-production environment)",
         )
-    if ctx.stack_role == "sealingKeyOwner" and ctx.nonprod and mode != "sharedOwner":
-        s.problem("keyMode", mode, "a sealingKeyOwner stack allows: sharedOwner")
+    check_sharing(s, mode, "keyMode", "sharedKeyStack")
     _generations(s)
-    if mode == "sharedReference" and not ctx.prod and not s.given("sharedKeyStack"):
-        s.report(
-            "sharedKeyStack",
-            "required when keyMode is sharedReference; the owner stack as <organization>/platform/<stack>",
-        )
 
 
 def _generations(s: Read) -> None:

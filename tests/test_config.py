@@ -625,7 +625,7 @@ def test_prod_refuses_a_shared_mesh_root():
 
 def test_mesh_ca_owner_and_reference_need_their_partner():
     assert problems_for("dev", {"meshCa.ownerStack": None}) == [
-        "meshCa.ownerStack: required when mode is sharedReference; the owner as <organization>/platform/<stack>"
+        "meshCa.ownerStack: required when mode is sharedReference; the owner stack as <organization>/platform/<stack>"
     ]
     [problem] = problems_for("nonprod-keys", {"meshCa.clusters": []})
     assert problem.startswith("meshCa.clusters:") and "list at least one" in problem
