@@ -23,6 +23,7 @@ from .common import (
     maps,
     not_applicable,
     one_of,
+    one_of_any_case,
     resource_rule,
     setting,
     stack_rule,
@@ -568,10 +569,4 @@ def kms_etcd_encryption(r: Res, ctx: Ctx) -> None:
         "set the key's versioned identifier (keyUriWithVersion)",
     )
     # "KMS etcd encryption doesn't work with system-assigned managed identity."
-    expect(
-        r,
-        ctx,
-        "identity.type",
-        lambda v: isinstance(v, str) and v.lower() == "userassigned",
-        "KMS needs a user-assigned control-plane identity",
-    )
+    expect(r, ctx, "identity.type", one_of_any_case("UserAssigned"), "KMS needs a user-assigned control-plane identity")

@@ -734,10 +734,6 @@ class Stack:
         """The Kubernetes resources of one (group, kind), whatever the API version, in stack order."""
         return [self._view(p) for p in self._by_kind.get((group, kind), ())]
 
-    def k8s_groups(self) -> set[str]:
-        """The API groups of every Kubernetes resource in the stack."""
-        return {group for group, _ in self._by_kind}
-
     def k8s_kinds(self) -> set[tuple[str, str]]:
         """The (group, kind) of every Kubernetes resource in the stack."""
         return set(self._by_kind)

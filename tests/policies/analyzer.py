@@ -333,10 +333,12 @@ def valid_cluster(name: str = "plat-prod-aks") -> dict:
     }
 
 
+VAULT_REF = {"vaultName": "plat-prod-kv", "resourceGroupName": "plat-prod-rg"}  # the vault and its secrets name it
+
+
 def valid_vault() -> dict:
     return {
-        "vaultName": "plat-prod-kv",
-        "resourceGroupName": "plat-prod-rg",
+        **VAULT_REF,
         "location": "westeurope",
         "properties": {
             "tenantId": "72f988bf-86f1-41af-91ab-2d7cd011db47",
@@ -371,53 +373,37 @@ def valid_peer_authentication(namespace: str = "istio-system", name: str = "defa
 
 
 def valid_authorization_policy(namespace: str = "shop") -> dict:
-    return k8s(
-        "security.istio.io/v1",
-        "AuthorizationPolicy",
-        "allow-from-ingress",
-        namespace,
-        {
-            "action": "ALLOW",
-            "rules": [
-                {
-                    "from": [{"source": {"principals": ["cluster.local/ns/istio-ingress/sa/istio-ingressgateway"]}}],
-                    "to": [{"operation": {"methods": ["GET", "POST"]}}],
-                }
-            ],
-        },
-    )
+    from_ingress = {"source": {"principals": ["cluster.local/ns/istio-ingress/sa/istio-ingressgateway"]}}
+    spec = {"action": "ALLOW", "rules": [{"from": [from_ingress], "to": [{"operation": {"methods": ["GET", "POST"]}}]}]}
+    return k8s("security.istio.io/v1", "AuthorizationPolicy", "allow-from-ingress", namespace, spec)
 
 
 def default_deny(namespace: str = "shop") -> dict:
     return k8s("security.istio.io/v1", "AuthorizationPolicy", "allow-nothing", namespace, {})
 
 
+def istio_gateway(name: str, namespace: str, selector: dict, *servers: dict) -> dict:
+    return k8s("networking.istio.io/v1", "Gateway", name, namespace, {"selector": selector, "servers": list(servers)})
+
+
+def gateway_server(protocol: str, number: int, port_name: str, hosts: list[str], tls: dict) -> dict:
+    return {"port": {"number": number, "name": port_name, "protocol": protocol}, "hosts": hosts, "tls": tls}
+
+
 def valid_gateway() -> dict:
-    return k8s(
-        "networking.istio.io/v1",
-        "Gateway",
+    hosts = ["*.apps.example.com", "api.example.com"]
+    terminate = {
+        "mode": "SIMPLE",
+        "credentialName": "ingress-wildcard",
+        "minProtocolVersion": "TLSV1_2",
+        "maxProtocolVersion": "TLSV1_3",
+    }
+    return istio_gateway(
         "public",
         "istio-ingress",
-        {
-            "selector": {"istio": "ingressgateway"},
-            "servers": [
-                {
-                    "port": {"number": 443, "name": "https", "protocol": "HTTPS"},
-                    "hosts": ["*.apps.example.com", "api.example.com"],
-                    "tls": {
-                        "mode": "SIMPLE",
-                        "credentialName": "ingress-wildcard",
-                        "minProtocolVersion": "TLSV1_2",
-                        "maxProtocolVersion": "TLSV1_3",
-                    },
-                },
-                {
-                    "port": {"number": 80, "name": "http", "protocol": "HTTP"},
-                    "hosts": ["*.apps.example.com", "api.example.com"],
-                    "tls": {"httpsRedirect": True},
-                },
-            ],
-        },
+        {"istio": "ingressgateway"},
+        gateway_server("HTTPS", 443, "https", hosts, terminate),
+        gateway_server("HTTP", 80, "http", hosts, {"httpsRedirect": True}),
     )
 
 
@@ -475,34 +461,34 @@ def mesh_rule_collection_group(*hosts: str) -> dict:
     }
 
 
-def valid_istiod_release() -> dict:
+def helm_release(name: str, chart: str, version: str, namespace: str, repo: str, values: dict) -> dict:
+    """A ``helm.sh/v3:Release``'s inputs."""
     return {
-        "name": "istiod",
-        "chart": "istiod",
-        "version": "1.30.3",
-        "namespace": "istio-system",
-        "repositoryOpts": {"repo": "https://istio-release.storage.googleapis.com/charts"},
-        "values": {
-            "revision": "1-30-3",
-            "meshConfig": {
-                "outboundTrafficPolicy": {"mode": "REGISTRY_ONLY"},
-                "accessLogFile": "/dev/stdout",
-                "accessLogEncoding": "JSON",
-            },
-            "pilot": {"env": {"DEFAULT_WORKLOAD_CERT_TTL": "12h", "MAX_WORKLOAD_CERT_TTL": "24h0m0s"}},
-        },
+        "name": name,
+        "chart": chart,
+        "version": version,
+        "namespace": namespace,
+        "repositoryOpts": {"repo": repo},
+        "values": values,
     }
+
+
+def valid_istiod_release() -> dict:
+    mesh_config = {
+        "outboundTrafficPolicy": {"mode": "REGISTRY_ONLY"},
+        "accessLogFile": "/dev/stdout",
+        "accessLogEncoding": "JSON",
+    }
+    cert_ttl = {"DEFAULT_WORKLOAD_CERT_TTL": "12h", "MAX_WORKLOAD_CERT_TTL": "24h0m0s"}
+    values = {"revision": "1-30-3", "meshConfig": mesh_config, "pilot": {"env": cert_ttl}}
+    repo = "https://istio-release.storage.googleapis.com/charts"
+    return helm_release("istiod", "istiod", "1.30.3", "istio-system", repo, values)
 
 
 def valid_sealed_secrets_release() -> dict:
-    return {
-        "name": "sealed-secrets-controller",
-        "chart": "sealed-secrets",
-        "version": "2.17.3",
-        "namespace": "sealed-secrets",
-        "repositoryOpts": {"repo": "https://bitnami.github.io/sealed-secrets"},
-        "values": {"fullnameOverride": "sealed-secrets-controller", "keyrenewperiod": "0"},
-    }
+    values = {"fullnameOverride": "sealed-secrets-controller", "keyrenewperiod": "0"}
+    repo = "https://bitnami.github.io/sealed-secrets"
+    return helm_release("sealed-secrets-controller", "sealed-secrets", "2.17.3", "sealed-secrets", repo, values)
 
 
 VAULT_SECRET_TYPE = "azure-native:keyvault:Secret"
@@ -511,8 +497,7 @@ SELF_SIGNED_CERT_TYPE = "tls:index/selfSignedCert:SelfSignedCert"
 
 def valid_vault_secret() -> dict:
     return {
-        "vaultName": "plat-prod-kv",
-        "resourceGroupName": "plat-prod-rg",
+        **VAULT_REF,
         "secretName": "sealed-secrets-key-1",
         "properties": {
             "value": UNKNOWN,
@@ -568,17 +553,9 @@ def valid_pod_spec() -> dict:
 
 
 def valid_deployment(namespace: str = "shop") -> dict:
-    return k8s(
-        "apps/v1",
-        "Deployment",
-        "storefront",
-        namespace,
-        {
-            "replicas": 2,
-            "selector": {"matchLabels": {"app": "storefront"}},
-            "template": {"metadata": {"labels": {"app": "storefront"}}, "spec": valid_pod_spec()},
-        },
-    )
+    template = {"metadata": {"labels": {"app": "storefront"}}, "spec": valid_pod_spec()}
+    spec = {"replicas": 2, "selector": {"matchLabels": {"app": "storefront"}}, "template": template}
+    return k8s("apps/v1", "Deployment", "storefront", namespace, spec)
 
 
 def set_path(obj: Any, dotted: str, value: Any) -> Any:

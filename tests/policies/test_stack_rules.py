@@ -18,6 +18,8 @@ from tests.policies.analyzer import (
     StackResource,
     analyze_stack,
     default_deny,
+    gateway_server,
+    istio_gateway,
     k8s,
     names,
     report,
@@ -147,22 +149,8 @@ def valid_stack() -> dict[str, StackResource]:
 
 
 def egress_gateway() -> dict:
-    return k8s(
-        "networking.istio.io/v1",
-        "Gateway",
-        "egress-api-github-com",
-        "istio-egress",
-        {
-            "selector": {"istio": "egressgateway"},
-            "servers": [
-                {
-                    "port": {"number": 443, "name": "tls-api-github-com", "protocol": "TLS"},
-                    "hosts": ["api.github.com"],
-                    "tls": {"mode": "ISTIO_MUTUAL"},
-                }
-            ],
-        },
-    )
+    server = gateway_server("TLS", 443, "tls-api-github-com", ["api.github.com"], {"mode": "ISTIO_MUTUAL"})
+    return istio_gateway("egress-api-github-com", "istio-egress", {"istio": "egressgateway"}, server)
 
 
 def egress_authorization() -> dict:
