@@ -2,7 +2,7 @@
 
 For each configured namespace:
 
-- the Namespace, labelled for sidecar injection by the installed revision (``istio.io/rev``) and
+- the Namespace, labelled for sidecar injection through its revision tag (``istio.io/rev: stable``) and
   for Pod Security Admission ``restricted``: the mesh runs the Istio CNI node agent, so injected
   pods carry no ``NET_ADMIN``/``NET_RAW`` ``istio-init`` container (which even ``baseline`` rejects)
   and the injected ``istio-validation`` and ``istio-proxy`` containers drop all capabilities and
@@ -51,7 +51,8 @@ class AppNamespacesArgs:
     """Inputs of :class:`AppNamespaces`: the ``appNamespaces`` config section and the mesh it joins."""
 
     config: tuple[AppNamespaceConfig, ...]
-    revision: str  # IstioMesh.revision
+    default_tag: str  # IstioMesh.default_tag: a namespace's revision tag when its config names none
+    istiod_revisions: tuple[str, ...]  # IstioMesh.revisions: the istiods its sidecars may talk to
     trust_domain: str  # IstioMesh.trust_domain
     ingress_namespace: str  # cfg.ingress.namespace
     egress_namespace: str  # cfg.egress.namespace
@@ -60,12 +61,13 @@ class AppNamespacesArgs:
     mtls_exception_namespaces: frozenset[str] = frozenset()  # cfg.istio.mtls_exceptions (nonprod only)
 
 
-def namespace_labels(revision: str, mtls_exception: bool = False) -> dict[str, str]:
+def namespace_labels(revision_tag: str, mtls_exception: bool = False) -> dict[str, str]:
     labels = {
         # The admission policies apply here (a team cannot relabel its namespace: namespaces are cluster-scoped).
         APP_NAMESPACE_LABEL: "true",
-        # Sidecar injection by this revision's istiod only (an upgrade moves namespaces explicitly).
-        REVISION_LABEL: revision,
+        # Sidecar injection through a revision tag, never a versioned revision: an upgrade moves the tag
+        # (one config change) and restarts the namespace's pods; the namespace is never relabelled.
+        REVISION_LABEL: revision_tag,
         # No privileged, root or capability-adding pods; possible because the mesh uses the Istio CNI.
         "pod-security.kubernetes.io/enforce": POD_SECURITY_LEVEL,
         "pod-security.kubernetes.io/enforce-version": "latest",
@@ -154,7 +156,9 @@ class AppNamespaces(pulumi.ComponentResource):
                 prefix,
                 metadata=k8s.meta.v1.ObjectMetaArgs(
                     name=ns.name,
-                    labels=namespace_labels(args.revision, ns.name in args.mtls_exception_namespaces),
+                    labels=namespace_labels(
+                        ns.revision_tag or args.default_tag, ns.name in args.mtls_exception_namespaces
+                    ),
                 ),
                 opts=pulumi.ResourceOptions(parent=self),
             )
@@ -192,7 +196,7 @@ class AppNamespaces(pulumi.ComponentResource):
             resource_prefix,
             ns_name,
             istiod_namespace=args.istiod_namespace,
-            revision=args.revision,
+            istiod_revisions=args.istiod_revisions,
             opts=opts,
         )
         if ns.allow_from_ingress:

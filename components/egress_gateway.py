@@ -60,8 +60,9 @@ class EgressGatewayArgs:
     """Inputs of :class:`EgressGateway`: the ``egress`` config section and what the edge plugs into."""
 
     config: EgressConfig
-    istio_version: str  # the gateway chart version: the mesh's pinned Istio version
-    revision: str  # IstioMesh.revision
+    istio_version: str  # the gateway chart version: the Istio release of its revision tag's revision
+    revision_tag: str  # IstioMesh.default_tag: the gateway pods are injected through it
+    istiod_revisions: tuple[str, ...]  # IstioMesh.revisions: the istiods its proxies may talk to
     is_prod: bool
     app_namespaces: tuple[AppNamespaceConfig, ...] = ()  # those with egress: true see and reach the exit
     depends_on: Sequence[pulumi.Resource] = ()  # IstioMesh.ready: CRDs and istiod before any Istio object
@@ -84,7 +85,7 @@ class EgressGateway(pulumi.ComponentResource):
         egress_apps = sorted(a.name for a in args.app_namespaces if a.egress)
         allowed = allowed_namespaces(eg.hosts, args.app_namespaces)
 
-        namespace = gateway_namespace(f"{name}-namespace", ns_name, args.revision, self)
+        namespace = gateway_namespace(f"{name}-namespace", ns_name, args.revision_tag, self)
         after_ns = pulumi.ResourceOptions(parent=self, depends_on=[namespace])
         self.release = gateway_release(
             f"{name}-release",
@@ -92,7 +93,7 @@ class EgressGateway(pulumi.ComponentResource):
             version=args.istio_version,
             namespace=ns_name,
             values=gateway_values(
-                revision=args.revision,
+                revision_tag=args.revision_tag,
                 replicas=eg.replicas,
                 selector=EGRESS_GATEWAY_SELECTOR,
                 is_prod=args.is_prod,
@@ -180,7 +181,7 @@ class EgressGateway(pulumi.ComponentResource):
         self, name: str, args: EgressGatewayArgs, egress_apps: list[str], opts: pulumi.ResourceOptions
     ) -> None:
         ns_name = args.config.namespace
-        gateway_network_policies(name, ns_name, args.istiod_namespace, args.revision, opts)
+        gateway_network_policies(name, ns_name, args.istiod_namespace, args.istiod_revisions, opts)
         if egress_apps:
             netpol.network_policy(
                 f"{name}-np-from-apps",

@@ -7,7 +7,7 @@ chart are the same, and live here.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pulumi
@@ -25,15 +25,16 @@ GATEWAY_CHART = "gateway"
 
 
 def gateway_namespace(
-    resource_name: str, namespace: str, revision: str, parent: pulumi.Resource
+    resource_name: str, namespace: str, revision_tag: str, parent: pulumi.Resource
 ) -> k8s.core.v1.Namespace:
-    """A gateway namespace: injected by the mesh revision, Pod Security baseline enforced."""
+    """A gateway namespace: injected through a revision tag, Pod Security baseline enforced."""
     return k8s.core.v1.Namespace(
         resource_name,
         metadata=k8s.meta.v1.ObjectMetaArgs(
             name=namespace,
             labels={
-                REVISION_LABEL: revision,
+                # A tag, never a versioned revision: an upgrade moves the tag and restarts the gateway.
+                REVISION_LABEL: revision_tag,
                 # Gateway pods need only the safe unprivileged-port sysctl: anything more privileged is refused.
                 "pod-security.kubernetes.io/enforce": "baseline",
                 "pod-security.kubernetes.io/warn": "restricted",
@@ -55,12 +56,12 @@ def zone_spread(selector: Mapping[str, str]) -> dict[str, Any]:
 
 
 def gateway_values(
-    *, revision: str, replicas: int, service: dict[str, Any], selector: Mapping[str, str], is_prod: bool
+    *, revision_tag: str, replicas: int, service: dict[str, Any], selector: Mapping[str, str], is_prod: bool
 ) -> dict[str, Any]:
     """Chart values shared by both gateways; ``service`` is the edge's own Service block."""
     values: dict[str, Any] = {
-        # Injected by this revision's istiod, like the workloads it serves.
-        "revision": revision,
+        # Injected through the revision tag (pod label istio.io/rev: <tag>), like the workloads it serves.
+        "revision": revision_tag,
         "autoscaling": {"enabled": True, "minReplicas": replicas, "maxReplicas": max(replicas * 3, 5)},
         "service": service,
         # The chart's pod securityContext value replaces its default (only the sysctl below), so both are set:
@@ -107,7 +108,7 @@ def gateway_network_policies(
     name: str,
     namespace: str,
     istiod_namespace: str,
-    revision: str,
+    istiod_revisions: Sequence[str],
     opts: pulumi.ResourceOptions,
 ) -> None:
     """The gateway namespace's baseline (``<name>-np-*``), and Prometheus on the Envoy and agent metrics ports.
@@ -116,7 +117,7 @@ def gateway_network_policies(
     internet on 443 (egress).
     """
     netpol.baseline_network_policies(
-        f"{name}-np", namespace, istiod_namespace=istiod_namespace, revision=revision, opts=opts
+        f"{name}-np", namespace, istiod_namespace=istiod_namespace, istiod_revisions=istiod_revisions, opts=opts
     )
     netpol.allow_prometheus_scrape(
         f"{name}-np-allow-prometheus", namespace, (MERGED_METRICS_PORT, ENVOY_METRICS_PORT), opts

@@ -81,8 +81,9 @@ class IngressGatewayArgs:
     """Inputs of :class:`IngressGateway`: the ``ingress`` config section and what the edge plugs into."""
 
     config: IngressConfig
-    istio_version: str  # the gateway chart version: the mesh's pinned Istio version
-    revision: str  # IstioMesh.revision: the gateway pods are injected by that istiod
+    istio_version: str  # the gateway chart version: the Istio release of its revision tag's revision
+    revision_tag: str  # IstioMesh.default_tag: the gateway pods are injected through it
+    istiod_revisions: tuple[str, ...]  # IstioMesh.revisions: the istiods its proxies may talk to
     resource_prefix: str  # PlatformConfig.resource_prefix: the public IP is "<prefix>-<name>-pip"
     location: str
     is_prod: bool
@@ -138,7 +139,7 @@ class IngressGateway(pulumi.ComponentResource):
                 ]
             )
 
-        namespace = gateway_namespace(f"{name}-namespace", ing.namespace, args.revision, self)
+        namespace = gateway_namespace(f"{name}-namespace", ing.namespace, args.revision_tag, self)
         after_ns = pulumi.ResourceOptions(parent=self, depends_on=[namespace])
         certificate_values, certificate = self._certificate(name, args, after_ns)
         if args.internal_address is not None:
@@ -155,7 +156,7 @@ class IngressGateway(pulumi.ComponentResource):
             address = pip.ip_address.apply(lambda ip: ip or "")
             azure_dependencies = [pip, network_role]
         values = gateway_values(
-            revision=args.revision,
+            revision_tag=args.revision_tag,
             replicas=ing.replicas,
             selector=INGRESS_GATEWAY_SELECTOR,
             is_prod=args.is_prod,
@@ -331,7 +332,7 @@ class IngressGateway(pulumi.ComponentResource):
 
     def _network_policies(self, name: str, args: IngressGatewayArgs, opts: pulumi.ResourceOptions) -> None:
         ns_name = args.config.namespace
-        gateway_network_policies(name, ns_name, args.istiod_namespace, args.revision, opts)
+        gateway_network_policies(name, ns_name, args.istiod_namespace, args.istiod_revisions, opts)
         netpol.network_policy(
             f"{name}-np-allow-public",
             ns_name,

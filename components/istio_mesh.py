@@ -3,20 +3,25 @@
 What it installs, in dependency order:
 
 1. the ``istio-system`` namespace, created explicitly (labels for Pod Security Admission);
-2. the ``base`` chart (CRDs, default validating webhook pointed at this revision);
+2. the ``base`` chart (CRDs, default validating webhook pointed at the default tag's revision);
 3. the ``cni`` chart (the Istio CNI node agent sets up traffic redirection, so application pods
    need no ``NET_ADMIN``/``NET_RAW`` init container and their namespaces can enforce a Pod
    Security level);
 4. with a plug-in CA (``IstioMeshArgs.plugin_ca``, from ``MeshCa``), the ``cacerts`` Secret istiod signs
-   workload certificates with, created before istiod starts (an istiod that starts without it makes its
+   workload certificates with, created before any istiod starts (an istiod that starts without it makes its
    own self-signed root in the cluster);
-5. the ``istiod`` chart, revisioned (injection label ``istio.io/rev: <revision>``), with
+5. one ``istiod`` chart release per installed revision (``istiod-<revision>``, chart version = that
+   revision's Istio release), so adding a canary revision never touches the stable one; each with
    REGISTRY_ONLY egress, JSON access logs, short-lived workload certificates capped by a
    maximum TTL, path normalization and closed debug endpoints;
-6. the mesh-wide ``PeerAuthentication`` ``default`` with ``mtls.mode: STRICT`` in the root
+6. one revision-tag MutatingWebhookConfiguration per tag (``istio-revision-tag-<tag>``): namespaces
+   carry the tag (``istio.io/rev: stable``), so moving a tag to another revision is one in-place
+   update of this object plus a rolling restart, never a relabelling;
+7. the mesh-wide ``PeerAuthentication`` ``default`` with ``mtls.mode: STRICT`` in the root
    namespace, set explicitly (the built-in default is PERMISSIVE), plus the configured
    non-production exceptions;
-7. NetworkPolicies in ``istio-system``: ingress denied except what the mesh needs.
+8. NetworkPolicies in ``istio-system``: ingress denied except what the mesh needs, to the istiod
+   pods of every installed revision.
 
 The values are built by plain functions (``istiod_values`` ...) so tests and policies can read
 exactly what the chart receives.
@@ -40,17 +45,26 @@ from components.mesh_names import (
     MONITORING_PORT,
     NAMESPACE_NAME_LABEL,
     REVISION_LABEL,
+    REVISION_TAG_LABEL,
     ROOT_NAMESPACE,
     WEBHOOK_PORT,
     XDS_PORT,
     injection_label,
-    istiod_pod_labels,
+    istiod_service,
+    revision_tag_webhook_name,
 )
 from stack_config import IstioConfig, MtlsException
 
 BASE_RELEASE_NAME = "istio-base"
 CNI_RELEASE_NAME = "istio-cni"
-ISTIOD_RELEASE_NAME = "istiod"
+# The istiod chart's injector serves here (values.yaml istiodRemote.injectionPath at 1.29.6 and 1.30.3).
+INJECTION_PATH = "/inject"
+
+
+def istiod_release_name(revision: str) -> str:
+    """One Helm release per revision: ``istiod-1-30-3`` (the chart names its own objects the same way)."""
+    return f"istiod-{revision}"
+
 
 # Mesh access log: one JSON object a request, with who called whom (SPIFFE identities), what and how it ended.
 # The path is logged without its query string (%PATH(NQ:...)%): query strings often carry tokens.
@@ -107,8 +121,10 @@ def go_duration(hours: int) -> str:
 
 def base_values(istio: IstioConfig) -> dict[str, Any]:
     return {
-        # The default validating webhook must call this revision's istiod, or config validation fails open.
-        "defaultRevision": istio.revision,
+        # The default validating webhook (istiod-default-validator) calls Service istiod-<defaultRevision>: a
+        # revision, never a tag (tags have no such Service). It follows the default tag, whose istiod then
+        # also patches the webhook's CA bundle (the webhook carries istio.io/rev: <that revision>).
+        "defaultRevision": istio.default_revision,
         "global": {"istioNamespace": ROOT_NAMESPACE},
     }
 
@@ -119,11 +135,15 @@ def cni_values(istio: IstioConfig) -> dict[str, Any]:
     return {"global": {"logAsJson": True}}
 
 
-def istiod_values(args: IstioMeshArgs) -> dict[str, Any]:
+def istiod_values(args: IstioMeshArgs, revision: str) -> dict[str, Any]:
+    """The values of one revision's istiod release (every revision is configured alike)."""
     istio = args.config
     prod = args.is_prod
     return {
-        "revision": istio.revision,
+        # Suffixes every object of the release (Deployment, Service, webhooks, ConfigMaps) with the revision,
+        # so two revisions side by side never collide. Tags are not rendered by the chart (revisionTags): a tag
+        # is its own object, moved between revisions in place (revision_tag_webhook).
+        "revision": revision,
         "global": {
             "istioNamespace": ROOT_NAMESPACE,
             # Structured control-plane and proxy-agent logs, parsable by the log pipeline.
@@ -246,19 +266,81 @@ def _peer_authentication(name: str, namespace: str, spec: dict[str, Any]) -> dic
     }
 
 
+# --------------------------------------------------------------------------- revision tags
+
+
+def revision_tag_webhook(tag: str, revision: str) -> dict[str, Any]:
+    """The MutatingWebhookConfiguration of one revision tag, as ``istioctl tag set <tag> --revision <rev>`` makes it.
+
+    Same shape as the istiod chart's ``templates/revision-tags-mwc.yaml`` (1.29.6 and 1.30.3) for a tag other
+    than ``default``: a namespace webhook for namespaces labelled ``istio.io/rev: <tag>`` and an object webhook
+    for pods labelled so in unlabelled namespaces, both skipping ``sidecar.istio.io/inject: "false"``. It is
+    rendered here rather than by the chart so that a tag belongs to no istiod release: moving it is an
+    in-place update of this object. No ``caBundle``: istiod patches it into every webhook configuration whose
+    ``istio.io/rev`` label is its own revision (``pkg/webhooks/webhookpatch.go``); both revisions share the
+    mesh CA, so the bundle stays valid while the tag moves.
+    """
+    client = {
+        "service": {"name": istiod_service(revision), "namespace": ROOT_NAMESPACE, "path": INJECTION_PATH, "port": 443}
+    }
+
+    def webhook(prefix: str, namespace_selector: list, object_selector: list) -> dict[str, Any]:
+        return {
+            "name": f"{prefix}sidecar-injector.istio.io",
+            "clientConfig": client,
+            "sideEffects": "None",
+            "rules": [{"operations": ["CREATE"], "apiGroups": [""], "apiVersions": ["v1"], "resources": ["pods"]}],
+            # A pod that cannot be injected is not created: it would run outside the mesh and its policy.
+            "failurePolicy": "Fail",
+            "reinvocationPolicy": "Never",
+            "admissionReviewVersions": ["v1"],
+            "namespaceSelector": {"matchExpressions": namespace_selector},
+            "objectSelector": {"matchExpressions": object_selector},
+        }
+
+    not_opted_out = {"key": "sidecar.istio.io/inject", "operator": "NotIn", "values": ["false"]}
+    no_legacy_label = {"key": "istio-injection", "operator": "DoesNotExist"}
+    tagged = {"key": REVISION_LABEL, "operator": "In", "values": [tag]}
+    return {
+        "apiVersion": "admissionregistration.k8s.io/v1",
+        "kind": "MutatingWebhookConfiguration",
+        "metadata": {
+            "name": revision_tag_webhook_name(tag),
+            "labels": {
+                REVISION_TAG_LABEL: tag,
+                # The revision whose istiod serves (and CA-patches) this tag.
+                REVISION_LABEL: revision,
+                "app": "sidecar-injector",
+                "app.kubernetes.io/name": "istiod",
+            },
+        },
+        "webhooks": [
+            webhook("rev.namespace.", [tagged, no_legacy_label], [not_opted_out]),
+            webhook(
+                "rev.object.",
+                [{"key": REVISION_LABEL, "operator": "DoesNotExist"}, no_legacy_label],
+                [not_opted_out, tagged],
+            ),
+        ],
+    }
+
+
 # --------------------------------------------------------------------------- the component
 
 
 class IstioMesh(pulumi.ComponentResource):
     """Istio control plane and mesh-wide STRICT mTLS (see the module docstring)."""
 
-    revision: str
+    revisions: tuple[str, ...]
+    default_tag: str
+    default_revision: str
     root_namespace: str
     trust_domain: str
     injection_label: dict[str, str]
     base_release: k8s.helm.v3.Release
     cni_release: k8s.helm.v3.Release
-    istiod_release: k8s.helm.v3.Release
+    istiod_releases: dict[str, k8s.helm.v3.Release]
+    revision_tags: dict[str, k8s.admissionregistration.v1.MutatingWebhookConfiguration]
     cacerts: k8s.core.v1.Secret | None
     ready: list[pulumi.Resource]
     peer_authentications: list[k8s.apiextensions.CustomResource]
@@ -267,10 +349,13 @@ class IstioMesh(pulumi.ComponentResource):
     def __init__(self, name: str, args: IstioMeshArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("platform:istio:Mesh", name, None, opts)
         istio = args.config
-        self.revision = istio.revision
+        self.revisions = istio.revision_names
+        self.default_tag = istio.default_tag
+        self.default_revision = istio.default_revision
         self.root_namespace = ROOT_NAMESPACE
         self.trust_domain = istio.trust_domain
-        self.injection_label = injection_label(istio.revision)
+        # Namespaces a team may create itself join through the default tag, never a versioned revision.
+        self.injection_label = injection_label(istio.default_tag)
 
         namespace = k8s.core.v1.Namespace(
             f"{name}-istio-system",
@@ -289,12 +374,16 @@ class IstioMesh(pulumi.ComponentResource):
         )
         self.cacerts = self._cacerts(name, args.plugin_ca, namespace) if args.plugin_ca else None
         self._control_plane(name, args, namespace)
+        self.revision_tags = self._revision_tags(name, istio)
+        self.ready = [self.base_release, self.cni_release, *self.istiod_releases.values(), *self.revision_tags.values()]
         self.peer_authentications = self._peer_authentications(name, istio)
         self.network_policies = self._system_network_policies(name, args, namespace)
 
         self.register_outputs(
             {
-                "revision": self.revision,
+                "revisions": self.revisions,
+                "default_tag": self.default_tag,
+                "default_revision": self.default_revision,
                 "root_namespace": self.root_namespace,
                 "trust_domain": self.trust_domain,
                 "injection_label": self.injection_label,
@@ -317,40 +406,85 @@ class IstioMesh(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[namespace]),
         )
 
+    def _release(
+        self,
+        resource: str,
+        release_name: str,
+        chart: str,
+        version: str,
+        values: dict,
+        namespace: k8s.core.v1.Namespace,
+        after: list[pulumi.Resource],
+    ) -> k8s.helm.v3.Release:
+        return k8s.helm.v3.Release(
+            resource,
+            k8s.helm.v3.ReleaseArgs(
+                name=release_name,
+                chart=chart,
+                version=version,  # pinned: an upgrade is a reviewed config change
+                namespace=namespace.metadata.name,
+                repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=ISTIO_CHART_REPO),
+                values=values,
+                # A failed install or upgrade is rolled back rather than left half-applied.
+                atomic=True,
+                cleanup_on_fail=True,
+                max_history=10,
+            ),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[namespace, *after]),
+        )
+
     def _control_plane(self, name: str, args: IstioMeshArgs, namespace: k8s.core.v1.Namespace) -> None:
-        """base (CRDs), then the CNI node agent, then istiod; ``ready`` is all three."""
+        """base (CRDs), then the CNI node agent, then one istiod per revision.
 
-        def release(resource: str, release_name: str, chart: str, values: dict, after: list) -> k8s.helm.v3.Release:
-            return k8s.helm.v3.Release(
-                f"{name}-{resource}",
-                k8s.helm.v3.ReleaseArgs(
-                    name=release_name,
-                    chart=chart,
-                    version=args.config.version,  # pinned: an upgrade is a reviewed config change
-                    namespace=namespace.metadata.name,
-                    repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=ISTIO_CHART_REPO),
-                    values=values,
-                    # A failed install or upgrade is rolled back rather than left half-applied.
-                    atomic=True,
-                    cleanup_on_fail=True,
-                    max_history=10,
-                ),
-                opts=pulumi.ResourceOptions(parent=self, depends_on=after),
+        base and cni are cluster-wide singletons shared by every revision. base follows the newest installed
+        revision: Istio's Helm canary upgrade updates it first, so the CRDs know the new istiod's fields ("Upgrade
+        the Istio base chart to ensure all cluster-wide resources are up-to-date", istio.io, Upgrade with Helm).
+        cni follows the default tag's revision, so adding a canary changes nothing on the nodes; it moves with
+        the stable tag, which config validation keeps within the CNI's supported skew ("The CNI plugin at
+        version 1.x is compatible with control plane at version 1.x-1, 1.x, and 1.x+1", istio.io, Istio CNI).
+        """
+        istio = args.config
+        self.base_release = self._release(
+            f"{name}-base", BASE_RELEASE_NAME, "base", istio.newest_version, base_values(istio), namespace, []
+        )
+        self.cni_release = self._release(
+            f"{name}-cni",
+            CNI_RELEASE_NAME,
+            "cni",
+            istio.version_of(istio.default_revision),
+            cni_values(istio),
+            namespace,
+            [self.base_release],
+        )
+        # Named after the revision, so adding a revision adds a resource and removing one deletes only that one.
+        self.istiod_releases = {
+            revision.name: self._release(
+                f"{name}-istiod-{revision.name}",
+                istiod_release_name(revision.name),
+                "istiod",
+                revision.version,
+                istiod_values(args, revision.name),
+                namespace,
+                # Every istiod waits for cacerts: it picks its CA once, at start-up.
+                [self.base_release, self.cni_release, *([self.cacerts] if self.cacerts else [])],
             )
+            for revision in istio.revisions
+        }
 
-        self.base_release = release("base", BASE_RELEASE_NAME, "base", base_values(args.config), [namespace])
-        self.cni_release = release(
-            "cni", CNI_RELEASE_NAME, "cni", cni_values(args.config), [namespace, self.base_release]
-        )
-        self.istiod_release = release(
-            "istiod",
-            ISTIOD_RELEASE_NAME,
-            "istiod",
-            istiod_values(args),
-            # Every istiod (one per revision) waits for cacerts: it picks its CA once, at start-up.
-            [namespace, self.base_release, self.cni_release, *([self.cacerts] if self.cacerts else [])],
-        )
-        self.ready = [self.base_release, self.cni_release, self.istiod_release]
+    def _revision_tags(
+        self, name: str, istio: IstioConfig
+    ) -> dict[str, k8s.admissionregistration.v1.MutatingWebhookConfiguration]:
+        """One injection webhook per tag, after the istiod it calls (a webhook without its Service fails pods)."""
+        tags = {}
+        for tag, revision in istio.tags:
+            obj = revision_tag_webhook(tag, revision)
+            tags[tag] = k8s.admissionregistration.v1.MutatingWebhookConfiguration(
+                f"{name}-revision-tag-{tag}",
+                metadata=obj["metadata"],
+                webhooks=obj["webhooks"],
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[self.istiod_releases[revision]]),
+            )
+        return tags
 
     # ---------------------------------------------------------------- mesh policy
 
@@ -382,17 +516,17 @@ class IstioMesh(pulumi.ComponentResource):
     ) -> list[k8s.networking.v1.NetworkPolicy]:
         opts = pulumi.ResourceOptions(parent=self, depends_on=[namespace])
         ns = namespace.metadata.name
-        revision = args.config.revision
+        istio = args.config
         rules = [
             # Injection and validation webhooks are called by the API server (through kube-system on AKS).
             k8s.networking.v1.NetworkPolicyIngressRuleArgs(
                 from_=[netpol.labelled_namespaces_peer({NAMESPACE_NAME_LABEL: KUBE_SYSTEM_NAMESPACE})],
                 ports=[netpol.tcp(WEBHOOK_PORT)],
             ),
-            # xDS + certificate signing over mTLS, only from meshed namespaces of this revision and the gateways.
-            # The plaintext xDS port 15010 and the debug port 8080 are deliberately not opened.
+            # xDS + certificate signing over mTLS, only from meshed namespaces (labelled with a tag) and the
+            # gateways. The plaintext xDS port 15010 and the debug port 8080 are deliberately not opened.
             k8s.networking.v1.NetworkPolicyIngressRuleArgs(
-                from_=[netpol.labelled_namespaces_peer({REVISION_LABEL: revision})]
+                from_=[netpol.label_in_namespaces_peer(REVISION_LABEL, istio.tag_names)]
                 + ([netpol.namespaces_peer(args.gateway_namespaces)] if args.gateway_namespaces else []),
                 ports=[netpol.tcp(XDS_PORT)],
             ),
@@ -413,7 +547,13 @@ class IstioMesh(pulumi.ComponentResource):
                 ingress=[],
                 opts=opts,
             ),
+            # Every installed revision's istiod: during an upgrade, pods not yet restarted keep the old one.
             netpol.network_policy(
-                f"{name}-system-allow-istiod", ns, "allow-istiod", istiod_pod_labels(revision), ingress=rules, opts=opts
+                f"{name}-system-allow-istiod",
+                ns,
+                "allow-istiod",
+                netpol.istiod_pod_selector(istio.revision_names),
+                ingress=rules,
+                opts=opts,
             ),
         ]

@@ -16,12 +16,13 @@ import pulumi_kubernetes as k8s
 from components.mesh_names import (
     DNS_POD_LABELS,
     DNS_PORT,
+    ISTIOD_POD_LABELS,
     KUBE_SYSTEM_NAMESPACE,
     METRICS_SCRAPER_NAMESPACE,
     METRICS_SCRAPER_POD_LABELS,
     NAMESPACE_NAME_LABEL,
+    REVISION_LABEL,
     XDS_PORT,
-    istiod_pod_labels,
 )
 
 IngressRules = Sequence[k8s.networking.v1.NetworkPolicyIngressRuleArgs]
@@ -36,24 +37,35 @@ def udp(port: int) -> k8s.networking.v1.NetworkPolicyPortArgs:
     return k8s.networking.v1.NetworkPolicyPortArgs(protocol="UDP", port=port)
 
 
-def pod_selector(labels: Mapping[str, str] | None = None) -> k8s.meta.v1.LabelSelectorArgs:
-    """Pods with these labels; no labels selects every pod of the namespace."""
-    return k8s.meta.v1.LabelSelectorArgs(match_labels=dict(labels)) if labels else k8s.meta.v1.LabelSelectorArgs()
+Pods = Mapping[str, str] | k8s.meta.v1.LabelSelectorArgs | None
 
 
-def namespaces_peer(
-    names: Sequence[str], pod_labels: Mapping[str, str] | None = None
-) -> k8s.networking.v1.NetworkPolicyPeerArgs:
-    """Pods (all, or those with ``pod_labels``) in the namespaces named, by the API server's name label."""
+def pod_selector(pods: Pods = None) -> k8s.meta.v1.LabelSelectorArgs:
+    """Pods with these labels (or this selector); none selects every pod of the namespace."""
+    if isinstance(pods, k8s.meta.v1.LabelSelectorArgs):
+        return pods
+    return k8s.meta.v1.LabelSelectorArgs(match_labels=dict(pods)) if pods else k8s.meta.v1.LabelSelectorArgs()
+
+
+def label_in(key: str, values: Sequence[str]) -> k8s.meta.v1.LabelSelectorRequirementArgs:
+    return k8s.meta.v1.LabelSelectorRequirementArgs(key=key, operator="In", values=sorted(set(values)))
+
+
+def istiod_pod_selector(revisions: Sequence[str]) -> k8s.meta.v1.LabelSelectorArgs:
+    """istiod's pods of every installed revision (``app: istiod``, ``istio.io/rev`` one of them).
+
+    A pod keeps the istiod that injected it until it restarts, so during an upgrade both revisions serve.
+    """
+    return k8s.meta.v1.LabelSelectorArgs(
+        match_labels=dict(ISTIOD_POD_LABELS), match_expressions=[label_in(REVISION_LABEL, revisions)]
+    )
+
+
+def namespaces_peer(names: Sequence[str], pods: Pods = None) -> k8s.networking.v1.NetworkPolicyPeerArgs:
+    """Pods (all, or those ``pods`` selects) in the namespaces named, by the API server's name label."""
     return k8s.networking.v1.NetworkPolicyPeerArgs(
-        namespace_selector=k8s.meta.v1.LabelSelectorArgs(
-            match_expressions=[
-                k8s.meta.v1.LabelSelectorRequirementArgs(
-                    key=NAMESPACE_NAME_LABEL, operator="In", values=sorted(set(names))
-                )
-            ]
-        ),
-        pod_selector=pod_selector(pod_labels) if pod_labels else None,
+        namespace_selector=k8s.meta.v1.LabelSelectorArgs(match_expressions=[label_in(NAMESPACE_NAME_LABEL, names)]),
+        pod_selector=pod_selector(pods) if pods else None,
     )
 
 
@@ -64,11 +76,18 @@ def labelled_namespaces_peer(namespace_labels: Mapping[str, str]) -> k8s.network
     )
 
 
+def label_in_namespaces_peer(key: str, values: Sequence[str]) -> k8s.networking.v1.NetworkPolicyPeerArgs:
+    """Every pod in the namespaces whose label ``key`` is one of ``values`` (e.g. any revision tag)."""
+    return k8s.networking.v1.NetworkPolicyPeerArgs(
+        namespace_selector=k8s.meta.v1.LabelSelectorArgs(match_expressions=[label_in(key, values)]),
+    )
+
+
 def network_policy(
     resource_name: str,
     namespace: pulumi.Input[str],
     policy_name: str,
-    pod_labels: Mapping[str, str] | None,
+    pods: Pods,
     *,
     ingress: IngressRules | None = None,
     egress: EgressRules | None = None,
@@ -85,7 +104,7 @@ def network_policy(
         resource_name,
         metadata=k8s.meta.v1.ObjectMetaArgs(name=policy_name, namespace=namespace),
         spec=k8s.networking.v1.NetworkPolicySpecArgs(
-            pod_selector=pod_selector(pod_labels),
+            pod_selector=pod_selector(pods),
             policy_types=types,
             # An empty rule list and an absent one mean the same (nothing allowed): the manifest omits it.
             ingress=list(ingress) if ingress else None,
@@ -100,7 +119,7 @@ def baseline_network_policies(
     namespace: pulumi.Input[str],
     *,
     istiod_namespace: str,
-    revision: str,
+    istiod_revisions: Sequence[str],
     opts: pulumi.ResourceOptions,
 ) -> list[k8s.networking.v1.NetworkPolicy]:
     """Default deny both ways, then DNS and istiod for every pod (``<resource_prefix>-<policy>``)."""
@@ -122,9 +141,9 @@ def baseline_network_policies(
             ],
             opts=opts,
         ),
-        # xDS configuration, certificates and SDS secrets all come from istiod on 15012, and only from the
-        # revision that injected these pods. The webhook port 15017 is called by the API server, never by
-        # workloads, so it is not opened here.
+        # xDS configuration, certificates and SDS secrets all come from istiod on 15012, from whichever
+        # installed revision injected these pods (during an upgrade a namespace runs both until restarted).
+        # The webhook port 15017 is called by the API server, never by workloads, so it is not opened here.
         network_policy(
             f"{resource_prefix}-allow-istiod",
             namespace,
@@ -132,7 +151,7 @@ def baseline_network_policies(
             None,
             egress=[
                 k8s.networking.v1.NetworkPolicyEgressRuleArgs(
-                    to=[namespaces_peer([istiod_namespace], istiod_pod_labels(revision))],
+                    to=[namespaces_peer([istiod_namespace], istiod_pod_selector(istiod_revisions))],
                     ports=[tcp(XDS_PORT)],
                 )
             ],

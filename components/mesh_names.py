@@ -38,7 +38,9 @@ METRICS_SCRAPER_POD_LABELS = {"rsName": "ama-metrics"}
 
 ISTIO_CHART_REPO = "https://istio-release.storage.googleapis.com/charts"
 ROOT_NAMESPACE = "istio-system"  # istiod's namespace and the mesh root namespace
+# On a namespace or gateway: the revision TAG that injects it (``stable``); on istiod's pods: its revision.
 REVISION_LABEL = "istio.io/rev"
+REVISION_TAG_LABEL = "istio.io/tag"  # on a revision tag's webhook: the tag it serves
 ISTIOD_POD_LABELS = {"app": "istiod"}
 # Every sidecar-injected pod carries this label (set by the injector); used where Istio needs a selector.
 INJECTED_POD_LABEL = "security.istio.io/tlsMode"
@@ -93,14 +95,19 @@ EGRESS_GATEWAY_SELECTOR = {"istio": "egressgateway"}
 EGRESS_GATEWAY_PORT = HTTPS_PORT  # the egress gateway's only port: TLS passthrough on 443
 
 
-def injection_label(revision: str) -> dict[str, str]:
-    """The namespace label that has this revision's istiod inject sidecars."""
-    return {REVISION_LABEL: revision}
+def injection_label(tag: str) -> dict[str, str]:
+    """The namespace label that has the istiod of this revision tag inject sidecars."""
+    return {REVISION_LABEL: tag}
 
 
-def istiod_pod_labels(revision: str) -> dict[str, str]:
-    """The pods of one control-plane revision (a canary istiod carries another ``istio.io/rev``)."""
-    return {**ISTIOD_POD_LABELS, REVISION_LABEL: revision}
+def istiod_service(revision: str) -> str:
+    """The Service of one revision's istiod (the istiod chart names it ``istiod-<revision>``)."""
+    return f"istiod-{revision}"
+
+
+def revision_tag_webhook_name(tag: str) -> str:
+    """The injection webhook of a revision tag, named as ``istioctl tag set`` and the chart name it."""
+    return f"istio-revision-tag-{tag}"
 
 
 def spiffe_principal(trust_domain: str, namespace: str, service_account: str) -> str:

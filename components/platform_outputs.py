@@ -232,15 +232,21 @@ OUTPUTS: tuple[OutputSpec, ...] = (
         _ENV,
     ),
     OutputSpec(
-        "istioRevision", "str", False, "1-30-3", "Istio control-plane revision your sidecars are injected from.", _ENV
+        "istioRevision",
+        "str",
+        False,
+        "1-30-3",
+        "Istio control-plane revision the default revision tag points to (your sidecars run it after a restart).",
+        _ENV,
     ),
     OutputSpec(
         "injectionLabel",
         "dict[str, str]",
         False,
-        {"istio.io/rev": "1-30-3"},
-        "Label that enables sidecar injection (already set on app namespaces; use it on namespaces you "
-        "are allowed to create yourself).",
+        {"istio.io/rev": "stable"},
+        "Label that enables sidecar injection through the default revision tag (already set on app "
+        "namespaces; use it on namespaces you are allowed to create yourself). A tag, not a version: "
+        "upgrades move the tag, the label stays.",
         _ENV,
     ),
     OutputSpec(

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Any
 
 from stack_config.kinds import GROUP_ID, HOST_PATTERNS, K8S_NAME, pinned_version
 from stack_config.reader import DNS_LABEL, QUANTITY
@@ -12,6 +13,7 @@ from stack_config.spec import (
     Boolean,
     Derived,
     Integer,
+    MapOf,
     Objects,
     Read,
     Required,
@@ -26,6 +28,9 @@ from stack_config.spec import (
 OUTBOUND_TRAFFIC_POLICIES = ("REGISTRY_ONLY", "ALLOW_ANY")
 MTLS_EXCEPTION_MODES = ("PERMISSIVE", "DISABLE")
 DEFAULT_ISTIO_VERSION = "1.30.3"
+DEFAULT_REVISION_TAG = "stable"
+# One revision normally, two while an upgrade is under way (the canary beside the stable one).
+MAX_REVISIONS = 2
 
 # Namespaces the platform owns; app namespaces may not take these names.
 RESERVED_NAMESPACES = (
@@ -51,6 +56,15 @@ def istio_revision(version: str) -> str:
     return version.replace(".", "-")
 
 
+def minor_of(version: str) -> tuple[int, int]:
+    """``1.30.3`` -> ``(1, 30)``."""
+    major, minor = version.split(".")[:2]
+    return int(major), int(minor)
+
+
+_VERSION = pinned_version(DEFAULT_ISTIO_VERSION)
+
+
 @dataclass(frozen=True)
 class MtlsException:
     namespace: str = key("namespace", K8S_NAME, "an app namespace (one of appNamespaces)", required=Required())
@@ -68,18 +82,84 @@ def _mtls_exception(s: Read) -> None:
 
 
 @dataclass(frozen=True)
+class IstioRevision:
+    """One installed control-plane revision: its own istiod Helm release, named after it."""
+
+    version: str = key("version", _VERSION, "Istio release of this revision (its istiod chart)", required=Required())
+    name: str = key(
+        "name",
+        K8S_NAME,
+        "revision name, the istio.io/rev label of its istiod pods; its release is istiod-<name>",
+        default=Derived(
+            lambda ctx, v: istio_revision(v["version"]) if v["version"] else None, "version with dashes (`1-30-3`)"
+        ),
+    )
+
+
+def _tag(s: Read, path: str, tag: Any, revision: Any) -> tuple[str, str] | None:
+    if not isinstance(tag, str) or not DNS_LABEL.match(tag) or len(tag) > 63:
+        s.r.problem(f"{path}.{tag}", tag, "a tag name is a DNS-1123 label such as stable or canary")
+    elif tag == "default":
+        # Istio gives the tag `default` extra webhooks (istio-injection=enabled, sidecar.istio.io/inject): injection
+        # here is opt-in by tag only, and validation follows istio.defaultTag instead.
+        s.r.problem(f"{path}.{tag}", tag, "`default` is reserved by Istio; name the tag e.g. stable")
+    elif not isinstance(revision, str) or not DNS_LABEL.match(revision):
+        s.r.problem(f"{path}.{tag}", revision, "allowed: a revision name of istio.revisions such as 1-30-3")
+    else:
+        return tag, revision
+    return None
+
+
+# Revision tags: tag name to the revision it points to, held as sorted (tag, revision) pairs.
+REVISION_TAGS = MapOf(
+    "tag name to revision name, e.g. {stable: 1-30-3}",
+    "tag name (a DNS-1123 label, not `default`) to a revision name of istio.revisions",
+    _tag,
+    lambda entries: tuple(sorted(entries)),
+)
+
+
+def _single_revision(v: Mapping[str, Any]) -> tuple[IstioRevision, ...]:
+    return (IstioRevision(version=v["version"], name=v["revision"]),)
+
+
+def _single_tag(v: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
+    revisions: tuple[IstioRevision, ...] = v["revisions"] or ()
+    return ((v["default_tag"], revisions[0].name),) if len(revisions) == 1 else ()
+
+
+@dataclass(frozen=True)
 class IstioConfig:
     version: str = key(
         "version",
-        pinned_version(DEFAULT_ISTIO_VERSION),
-        "Istio release (the charts' version)",
+        _VERSION,
+        "Istio release of the one installed revision (the short form of `revisions`; leave unset with `revisions`)",
         default=DEFAULT_ISTIO_VERSION,
     )
     revision: str = key(
         "revision",
         K8S_NAME,
-        "the istio.io/rev injection label value",
+        "name of that one revision (short form of `revisions[].name`)",
         default=Derived(lambda ctx, v: istio_revision(v["version"]), "version with dashes (`1-30-3`)"),
+    )
+    revisions: tuple[IstioRevision, ...] = key(
+        "revisions",
+        Objects(IstioRevision, shorthand="version"),
+        "installed control-plane revisions, one istiod each: one normally, two during an upgrade "
+        "(see docs/istio.md, 'Upgrading Istio')",
+        default=Derived(lambda ctx, v: _single_revision(v), "the one revision `version`/`revision`"),
+    )
+    default_tag: str = key(
+        "defaultTag",
+        Text(pattern=DNS_LABEL, describe="allowed: a tag name of istio.tags"),
+        "the tag gateways and app namespaces use unless they name another; the validating webhook follows it",
+        default=DEFAULT_REVISION_TAG,
+    )
+    tags: tuple[tuple[str, str], ...] = key(
+        "tags",
+        REVISION_TAGS,
+        "revision tags: which revision each tag (the istio.io/rev value namespaces carry) injects from",
+        default=Derived(lambda ctx, v: _single_tag(v), "`{<defaultTag>: <the one revision>}`"),
     )
     trust_domain: str = key(
         "trustDomain",
@@ -110,6 +190,37 @@ class IstioConfig:
         default=(),
     )
 
+    @property
+    def revision_names(self) -> tuple[str, ...]:
+        """Every installed revision, in config order."""
+        return tuple(r.name for r in self.revisions)
+
+    @property
+    def tag_names(self) -> tuple[str, ...]:
+        return tuple(tag for tag, _ in self.tags)
+
+    def revision_of(self, tag: str) -> str:
+        """The revision a tag points to."""
+        return dict(self.tags)[tag]
+
+    def version_of(self, revision: str) -> str:
+        """The Istio release of an installed revision."""
+        return next(r.version for r in self.revisions if r.name == revision)
+
+    @property
+    def default_revision(self) -> str:
+        """The revision of the default tag: the validating webhook's, and the cluster-wide charts' version."""
+        return self.revision_of(self.default_tag)
+
+    def tag_version(self, tag: str) -> str:
+        """The Istio release a tag's namespaces and gateways run (their gateway chart version)."""
+        return self.version_of(self.revision_of(tag))
+
+    @property
+    def newest_version(self) -> str:
+        """The newest installed release: the CRDs (``base`` chart) must already know every revision's fields."""
+        return max((r.version for r in self.revisions), key=lambda v: tuple(int(p) for p in v.split(".")))
+
 
 @rules(IstioConfig)
 def _istio(s: Read) -> None:
@@ -120,6 +231,70 @@ def _istio(s: Read) -> None:
             v["workload_cert_ttl_hours"],
             f"must not exceed maxWorkloadCertTtlHours ({v['max_workload_cert_ttl_hours']})",
         )
+    _check_revisions(s)
+
+
+def _check_revisions(s: Read) -> None:
+    """Revisions are few and distinct; every tag points at an installed one; the default tag exists."""
+    v = s.values
+    if s.given("revisions") and (s.given("version") or s.given("revision")):
+        given = [k for k in ("version", "revision") if s.given(k)]
+        s.problem(
+            "revisions",
+            s.raw.get("revisions"),
+            f"give either {' and '.join(given)} (one revision) or revisions, not both: move it into revisions",
+        )
+    revisions: tuple[IstioRevision, ...] = v["revisions"] or ()
+    if s.failed("revisions"):
+        return
+    if not revisions or len(revisions) > MAX_REVISIONS:
+        s.problem(
+            "revisions",
+            [r.version for r in revisions],
+            f"allowed: 1 to {MAX_REVISIONS} revisions (the stable one, and a canary during an upgrade)",
+        )
+        return
+    names = [r.name for r in revisions]
+    for i, revision in enumerate(revisions):
+        if revision.name in names[:i]:
+            s.problem(f"revisions[{i}].name", revision.name, "each revision name may be listed once")
+            return
+    minors = sorted({minor_of(r.version) for r in revisions})
+    if len(minors) > 1 and (minors[-1][0] != minors[0][0] or minors[-1][1] - minors[0][1] > 1):
+        # istio-cni and the base chart are single, cluster-wide releases: "The CNI plugin at version 1.x is
+        # compatible with control plane at version 1.x-1, 1.x, and 1.x+1" (istio.io, Istio CNI, Upgrading).
+        s.problem(
+            "revisions",
+            [r.version for r in revisions],
+            "revisions may differ by at most one minor version (the shared CNI supports 1.x-1..1.x+1): "
+            "upgrade one minor at a time",
+        )
+        return
+    if s.failed("tags"):
+        return
+    tags = dict(v["tags"] or ())
+    if not tags:
+        s.report("tags", f"required with {len(revisions)} revisions: say which revision each tag points to")
+        return
+    for tag, revision in sorted(tags.items()):
+        if tag in names:
+            # A tag named like a revision would make istio.io/rev ambiguous (istioctl refuses it too).
+            s.problem(f"tags.{tag}", tag, "a tag must not be named like a revision")
+        if revision not in names:
+            # This is what catches removing a revision that is still in use: its tag (and through the tag,
+            # namespaces and gateways) still points there.
+            s.problem(
+                f"tags.{tag}",
+                revision,
+                f"allowed: an installed revision ({', '.join(names)}); move the tag before removing its revision",
+            )
+    if v["default_tag"] not in tags and not s.failed("defaultTag"):
+        s.problem("defaultTag", v["default_tag"], f"allowed: a tag of istio.tags ({', '.join(sorted(tags))})")
+        return
+    if s.given("revisions") and all(revision in names for revision in tags.values()):
+        # The one-revision keys then describe the default tag's revision, for code that reads them.
+        default = next(r for r in revisions if r.name == tags[v["default_tag"]])
+        v["version"], v["revision"] = default.version, default.name
 
 
 def _is_caller(value: str) -> bool:
@@ -234,6 +409,11 @@ class AppNamespaceConfig:
     egress: bool = key(
         "egress", Boolean(), "it may reach the egress gateway; set by itself when egressHosts is set", default=False
     )
+    revision_tag: str | None = key(
+        "revisionTag",
+        Text(pattern=DNS_LABEL, describe="allowed: a tag of istio.tags"),
+        "the revision tag that injects its sidecars (its istio.io/rev label); unset: istio.defaultTag",
+    )
 
 
 @rules(AppNamespaceConfig)
@@ -268,6 +448,7 @@ def check_mesh(s: Read) -> None:
             path = f"appNamespaces[{i}].allowedCallers[{j}]"
             if isinstance(caller, str) and not s.r.failed(path) and caller.split("/")[0] not in names:
                 s.r.problem(path, caller, "must name a namespace listed in appNamespaces")
+    _check_revision_tags(s)
     for i, exception in enumerate(v["istio"].mtls_exceptions):
         # An exception for a namespace nobody creates would only fail at apply time, after a timeout.
         if exception.namespace not in names:
@@ -277,6 +458,20 @@ def check_mesh(s: Read) -> None:
                 "must name a namespace listed in appNamespaces",
             )
     _check_hosts(s)
+
+
+def _check_revision_tags(s: Read) -> None:
+    """Each namespace injects from a tag that exists; unset, from the default tag."""
+    istio: IstioConfig = s.values["istio"]
+    tags = istio.tag_names
+    namespaces = []
+    for path, ns in zip(s.item_paths.get("appNamespaces", []), s.values["app_namespaces"], strict=True):
+        if ns.revision_tag is None:
+            ns = replace(ns, revision_tag=istio.default_tag)
+        elif ns.revision_tag not in tags and not s.r.failed("istio.tags"):
+            s.r.problem(f"{path}.revisionTag", ns.revision_tag, f"allowed: a tag of istio.tags ({', '.join(tags)})")
+        namespaces.append(ns)
+    s.values["app_namespaces"] = tuple(namespaces)
 
 
 def served_by(host: str, served: Sequence[str]) -> bool:

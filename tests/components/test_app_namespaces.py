@@ -212,7 +212,7 @@ def test_namespace_callers_and_custom_trust_domain(raw_config):
 
 def test_policies_wait_for_the_mesh(dev):
     base = dev.one("kubernetes:helm.sh/v3:Release", "mesh-base").urn
-    istiod = dev.one("kubernetes:helm.sh/v3:Release", "mesh-istiod").urn
+    istiod = dev.one("kubernetes:helm.sh/v3:Release", "mesh-istiod-1-30-3").urn
     for policy in dev.of_type(AUTHZ):
         assert {base, istiod} <= set(policy.dependencies), policy.name
 
@@ -230,19 +230,20 @@ def test_namespaces_are_labelled_for_injection_and_pod_security(dev):
         ns = dev.one(NAMESPACE, f"apps-{name}")
         labels = ns.get("metadata.labels")
         assert ns.get("metadata.name") == name
-        assert labels["istio.io/rev"] == "1-30-3"
+        assert labels["istio.io/rev"] == "stable"  # a revision tag, never a versioned revision
         assert "istio-injection" not in labels  # it would override the revision label
         # The mesh runs the Istio CNI, so injected pods pass the restricted level.
         assert labels["pod-security.kubernetes.io/enforce"] == "restricted"
         assert labels["pod-security.kubernetes.io/warn"] == "restricted"
 
 
-def test_revision_follows_the_mesh(raw_config):
+def test_namespaces_follow_their_revision_tag(raw_config):
     raw = raw_config("dev")
-    raw["istio"]["revision"] = "canary"
-    run = run_program("dev", program=build, overrides={"istio": raw["istio"]})
-    assert run.one(NAMESPACE, "apps-shop").get("metadata.labels")["istio.io/rev"] == "canary"
-    assert run.one("kubernetes:helm.sh/v3:Release", "mesh-istiod").get("values.revision") == "canary"
+    raw["istio"].update(defaultTag="prod-stable", tags={"prod-stable": "1-30-3", "canary": "1-30-3"})
+    raw["appNamespaces"][0]["revisionTag"] = "canary"
+    run = run_program("dev", program=build, overrides={"istio": raw["istio"], "appNamespaces": raw["appNamespaces"]})
+    tags = {ns: run.one(NAMESPACE, f"apps-{ns}").get("metadata.labels")["istio.io/rev"] for ns in ("shop", "payments")}
+    assert tags == {raw["appNamespaces"][0]["name"]: "canary", raw["appNamespaces"][1]["name"]: "prod-stable"}
 
 
 def test_component_and_provider(dev):

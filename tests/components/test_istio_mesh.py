@@ -21,6 +21,7 @@ from tools.program_runner import ProgramRun, run_program
 RELEASE = "kubernetes:helm.sh/v3:Release"
 PEER_AUTH = "kubernetes:security.istio.io/v1:PeerAuthentication"
 NETPOL = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
+MWC = "kubernetes:admissionregistration.k8s.io/v1:MutatingWebhookConfiguration"
 
 build = wiring.mesh_and_app_namespaces
 
@@ -36,8 +37,8 @@ def with_exceptions() -> ProgramRun:
     return run_program("dev", program=build, overrides={"istio": istio})
 
 
-def istiod(run: ProgramRun):
-    return run.one(RELEASE, "mesh-istiod")
+def istiod(run: ProgramRun, revision: str = "1-30-3"):
+    return run.one(RELEASE, f"mesh-istiod-{revision}")
 
 
 def go_duration_hours(value: str) -> float:
@@ -53,11 +54,12 @@ def go_duration_hours(value: str) -> float:
 
 def test_charts_are_official_and_pinned(dev):
     releases = {r.name: r for r in dev.of_type(RELEASE)}
-    assert set(releases) == {"mesh-base", "mesh-cni", "mesh-istiod"}
+    assert set(releases) == {"mesh-base", "mesh-cni", "mesh-istiod-1-30-3"}
     for resource, (release_name, chart) in {
         "mesh-base": ("istio-base", "base"),
         "mesh-cni": ("istio-cni", "cni"),
-        "mesh-istiod": ("istiod", "istiod"),
+        # One release per revision, named after it: a canary revision is another release beside it.
+        "mesh-istiod-1-30-3": ("istiod-1-30-3", "istiod"),
     }.items():
         r = releases[resource]
         assert r.get("chart") == chart
@@ -71,10 +73,12 @@ def test_charts_are_official_and_pinned(dev):
 def test_install_order_namespace_base_cni_istiod_then_custom_resources(dev):
     ns = dev.one("kubernetes:core/v1:Namespace", "mesh-istio-system")
     assert ns.get("metadata.name") == "istio-system"
-    base, cni, istiod_release = (dev.one(RELEASE, n) for n in ("mesh-base", "mesh-cni", "mesh-istiod"))
+    base, cni, istiod_release = (dev.one(RELEASE, n) for n in ("mesh-base", "mesh-cni", "mesh-istiod-1-30-3"))
     assert ns.urn in base.dependencies
     assert base.urn in cni.dependencies
     assert {base.urn, cni.urn} <= set(istiod_release.dependencies)
+    # The tag's webhook calls istiod's Service: it comes after the release that creates it.
+    assert istiod_release.urn in dev.one(MWC, "mesh-revision-tag-stable").dependencies
     # Every Istio custom resource waits for the CRDs (base) and istiod (validation webhook).
     istio_crs = [r for r in dev.resources if r.type.startswith("kubernetes:") and "istio.io/" in r.type]
     assert istio_crs
@@ -85,12 +89,44 @@ def test_install_order_namespace_base_cni_istiod_then_custom_resources(dev):
 def test_base_points_validation_at_the_revision(dev):
     assert dev.one(RELEASE, "mesh-base").get("values.defaultRevision") == "1-30-3"
     assert istiod(dev).get("values.revision") == "1-30-3"
+    # Tags are not rendered by any istiod release (moving one would collide between two releases).
+    assert "revisionTags" not in istiod(dev).get("values")
+
+
+def test_revision_tag_webhook_is_what_istioctl_tag_set_makes(dev):
+    """Compared with istiod's templates/revision-tags-mwc.yaml at 1.30.3 rendered for revision 1-30-3, tag stable."""
+    mwc = dev.one(MWC, "mesh-revision-tag-stable").inputs
+    assert mwc["metadata"]["name"] == "istio-revision-tag-stable"
+    assert mwc["metadata"]["labels"]["istio.io/tag"] == "stable"
+    assert mwc["metadata"]["labels"]["istio.io/rev"] == "1-30-3"  # istiod 1-30-3 patches its caBundle
+    service = {"name": "istiod-1-30-3", "namespace": "istio-system", "path": "/inject", "port": 443}
+    not_opted_out = {"key": "sidecar.istio.io/inject", "operator": "NotIn", "values": ["false"]}
+    tagged = {"key": "istio.io/rev", "operator": "In", "values": ["stable"]}
+    no_legacy = {"key": "istio-injection", "operator": "DoesNotExist"}
+    namespace_hook, object_hook = mwc["webhooks"]
+    for hook in (namespace_hook, object_hook):
+        assert hook["clientConfig"] == {"service": service}  # no caBundle: istiod owns it
+        assert hook["rules"] == [
+            {"operations": ["CREATE"], "apiGroups": [""], "apiVersions": ["v1"], "resources": ["pods"]}
+        ]
+        assert hook["failurePolicy"] == "Fail"
+        assert hook["sideEffects"] == "None"
+        assert hook["admissionReviewVersions"] == ["v1"]
+    assert namespace_hook["name"] == "rev.namespace.sidecar-injector.istio.io"
+    assert namespace_hook["namespaceSelector"] == {"matchExpressions": [tagged, no_legacy]}
+    assert namespace_hook["objectSelector"] == {"matchExpressions": [not_opted_out]}
+    assert object_hook["name"] == "rev.object.sidecar-injector.istio.io"
+    assert object_hook["namespaceSelector"] == {
+        "matchExpressions": [{"key": "istio.io/rev", "operator": "DoesNotExist"}, no_legacy]
+    }
+    assert object_hook["objectSelector"] == {"matchExpressions": [not_opted_out, tagged]}
 
 
 def test_everything_runs_through_the_cluster_provider(dev):
     mesh = dev.one("platform:istio:Mesh", "mesh")
     children = dev.children_of(mesh)
-    assert len(children) == 7  # namespace, 3 releases, PeerAuthentication, 2 NetworkPolicies
+    # namespace, 3 releases, the stable tag's webhook, PeerAuthentication, 2 NetworkPolicies
+    assert len(children) == 8
     assert all("pulumi:providers:kubernetes::k8s::" in c.provider for c in children)
 
 
@@ -271,7 +307,7 @@ def test_istio_system_denies_ingress_by_default(dev):
 def test_istiod_is_reachable_only_where_the_mesh_needs_it(dev, src, port, allowed):
     # Sources' own egress is not modelled: label the meshed namespace as AppNamespaces does.
     policies = [p for p in netpols(dev) if p["metadata"]["namespace"] == "istio-system"]
-    ns_labels = {"shop": {"istio.io/rev": "1-30-3"}}
+    ns_labels = {"shop": {"istio.io/rev": "stable"}}
 
     class Labelled(Pod):
         @property

@@ -8,8 +8,9 @@ import subprocess
 from components.mesh_names import (
     PLATFORM_LABEL_DOMAIN,
     injection_label,
-    istiod_pod_labels,
+    istiod_service,
     platform_label,
+    revision_tag_webhook_name,
     spiffe_principal,
 )
 from tools.program_runner import ROOT
@@ -36,8 +37,10 @@ def test_platform_label():
 
 
 def test_istio_names():
-    assert injection_label("1-30-3") == {"istio.io/rev": "1-30-3"}
-    assert istiod_pod_labels("1-30-3") == {"app": "istiod", "istio.io/rev": "1-30-3"}
+    assert injection_label("stable") == {"istio.io/rev": "stable"}
+    # The names the istiod chart and `istioctl tag set` give (istiod templates/service.yaml, revision-tags-mwc.yaml).
+    assert istiod_service("1-30-3") == "istiod-1-30-3"
+    assert revision_tag_webhook_name("canary") == "istio-revision-tag-canary"
     assert spiffe_principal("cluster.local", "istio-ingress", "istio-ingressgateway") == (
         "cluster.local/ns/istio-ingress/sa/istio-ingressgateway"
     )

@@ -7,7 +7,7 @@ A component test builds what it needs in a line or two and changes only the argu
         wiring.ingress_gateway(cfg, wiring.in_cluster(), key_vault_id=VAULT_ID)
 
 Platform-side inputs that come from other components in the real program (resource group,
-workspace, revision, identities) get fixed, realistic stand-ins here; keyword arguments replace
+workspace, identities) get fixed, realistic stand-ins here; keyword arguments replace
 any field of the component's ``*Args``.
 """
 
@@ -33,7 +33,6 @@ from components.sealing_key import SealingKey, SealingKeyArgs
 from stack_config import PlatformConfig, load_config
 from tools.mocks import SUBSCRIPTION_ID, TENANT_ID
 
-REVISION = "1-30-3"
 KEY_OWNER_STACK = "contoso/platform/nonprod-keys"  # the non-prod sealing key's owner (sealedSecrets.sharedKeyStack)
 RESOURCE_GROUP = "rg-plat"
 WORKSPACE_ID = (
@@ -159,7 +158,8 @@ def istio_mesh(cfg: PlatformConfig, opts: pulumi.ResourceOptions, **changes: Any
 def app_namespaces(cfg: PlatformConfig, mesh: IstioMesh, opts: pulumi.ResourceOptions) -> AppNamespaces:
     args = AppNamespacesArgs(
         config=cfg.app_namespaces,
-        revision=mesh.revision,
+        default_tag=mesh.default_tag,
+        istiod_revisions=mesh.revisions,
         trust_domain=mesh.trust_domain,
         ingress_namespace=cfg.ingress.namespace,
         egress_namespace=cfg.egress.namespace,
@@ -179,8 +179,9 @@ def ingress_gateway(cfg: PlatformConfig, opts: pulumi.ResourceOptions, **changes
     """The ingress edge with its certificate in ``plat-<env>-kv`` (Key Vault source) unless changed."""
     args = IngressGatewayArgs(
         config=cfg.ingress,
-        istio_version=cfg.istio.version,
-        revision=REVISION,
+        istio_version=cfg.istio.tag_version(cfg.istio.default_tag),
+        revision_tag=cfg.istio.default_tag,
+        istiod_revisions=cfg.istio.revision_names,
         resource_prefix=cfg.resource_prefix,
         location=cfg.location,
         is_prod=cfg.is_prod,
@@ -199,8 +200,9 @@ def ingress_gateway(cfg: PlatformConfig, opts: pulumi.ResourceOptions, **changes
 def egress_gateway(cfg: PlatformConfig, opts: pulumi.ResourceOptions, **changes: Any) -> EgressGateway:
     args = EgressGatewayArgs(
         config=cfg.egress,
-        istio_version=cfg.istio.version,
-        revision=REVISION,
+        istio_version=cfg.istio.tag_version(cfg.istio.default_tag),
+        revision_tag=cfg.istio.default_tag,
+        istiod_revisions=cfg.istio.revision_names,
         is_prod=cfg.is_prod,
         app_namespaces=cfg.app_namespaces,
     )
