@@ -150,6 +150,11 @@ NOTES = """
 - **Namespaces.** A namespaced object without `metadata.namespace` lands in `default`, which is an application
   namespace. Application namespace = any namespace not in `systemNamespaces`. A mesh namespace = a `Namespace`
   resource of the stack labelled `istio.io/rev` or `istio-injection: enabled`.
+- **Revisions.** `istio-revision-referenced` reads the installed revisions from the stack's `istiod` Helm
+  releases (`values.revision`; empty is `default`), the revision tags from MutatingWebhookConfigurations labelled
+  `istio.io/tag` (their `istio.io/rev` label is the revision), and the references from Namespace labels
+  `istio.io/rev`, `gateway` releases' `values.revision` and the `base` release's `values.defaultRevision`. A stack
+  without an istiod release (an app team's) is not checked.
 - **Gateway TLS minimum.** Envoy's server-side default minimum was TLS 1.0 up to Envoy 1.21 and is TLS 1.2 since,
   so `minProtocolVersion` unset or `TLS_AUTO` depends on the proxy version: the pack requires it explicitly.
 - **Workload certificate TTL.** istiod's `MAX_WORKLOAD_CERT_TTL` defaults to 90 days and

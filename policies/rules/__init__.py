@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from . import aks, istio, keyvault, kubernetes, monitoring, network, sealed_secrets  # noqa: F401 - registration side effects
+from . import (  # noqa: F401 - registration side effects
+    aks,
+    istio,
+    istio_revisions,
+    keyvault,
+    kubernetes,
+    monitoring,
+    network,
+    sealed_secrets,
+)
 from .common import POLICIES, RULES, RuleMeta
 
 PACK_NAME = "platform-security"

@@ -53,6 +53,7 @@ STACK_RULES = {
     "network-egress-allow-list-consistent",
     "istio-egress-gateway-authorization",
     "istio-plugin-ca",
+    "istio-revision-referenced",
 }
 
 
