@@ -125,6 +125,9 @@ def test_both_istiods_exist_in_the_middle(runs):
         assert set(releases) == {REV_A, REV_B}
         assert {rev: r.get("version") for rev, r in releases.items()} == {REV_A: A, REV_B: B}
         assert {rev: r.get("name") for rev, r in releases.items()} == {rev: f"istiod-{rev}" for rev in (REV_A, REV_B)}
+        # Both start only once the plug-in CA exists, so both sign with the same intermediate.
+        (cacerts,) = [r for r in runs[step].of_type("kubernetes:core/v1:Secret") if r.get("metadata.name") == "cacerts"]
+        assert all(cacerts.urn in r.dependencies for r in releases.values())
         # Sidecars of both revisions reach their istiod.
         policy = runs[step].one(NETPOL, "mesh-system-allow-istiod")
         assert policy.get("spec.podSelector.matchExpressions") == [

@@ -10,21 +10,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from .common import HELM_TYPES, UNKNOWN, Ctx, NotApplicable, Stack, as_map, helm_chart_name, stack_rule
+from .common import HELM_TYPES, UNKNOWN, Ctx, Stack, as_map, not_applicable, stack_rule
+from .frameworks import BOUNDARY
+from .istio import NAMESPACE
 
 REVISION_LABEL = "istio.io/rev"
 TAG_LABEL = "istio.io/tag"
 _ADMISSION = "admissionregistration.k8s.io"
-_UPGRADES = ("SOC 2 CC8.1", "NIST 800-53 CM-3", "NIST 800-53 SC-7")
 
 
 def _installed(stack: Stack, ctx: Ctx) -> set[str] | None:
     """The revisions whose istiod the stack installs (``None`` when one of them is not known yet)."""
     revisions: set[str] = set()
     known = True
-    for release in stack.of_types(*HELM_TYPES):
-        if helm_chart_name(release) != "istiod":
-            continue
+    for release in stack.helm_releases("istiod"):
         revision = release.get("values.revision")
         if revision is UNKNOWN:
             ctx.unknown(f"{release.name}: values.revision")
@@ -52,28 +51,23 @@ def _tags(stack: Stack, ctx: Ctx) -> dict[str, tuple[Any, str]]:
 def _references(stack: Stack) -> list[tuple[str, Any, str]]:
     """(what points, the istio.io/rev value it names, its URN): namespaces and gateway releases."""
     found = []
-    for ns in stack.k8s_of("core", "Namespace"):
+    for ns in stack.k8s_of(*NAMESPACE.split("/")):
         labels = ns.labels()
         value = UNKNOWN if labels is UNKNOWN else as_map(labels).get(REVISION_LABEL)
         if value is not None:
             name = ns.k8s_name if isinstance(ns.k8s_name, str) else ns.name
             found.append((f"namespace {name!r}", value, ns.urn))
-    for release in stack.of_types(*HELM_TYPES):
-        if helm_chart_name(release) == "gateway":
-            value = release.get("values.revision")
-            if value is not None and value != "":
-                found.append((f"gateway release {release.name!r}", value, release.urn))
+    for release in stack.helm_releases("gateway"):
+        value = release.get("values.revision")
+        if value is not None and value != "":
+            found.append((f"gateway release {release.name!r}", value, release.urn))
     return found
 
 
 @stack_rule(
     name="istio-revision-referenced",
     domain="istio",
-    targets=(
-        *HELM_TYPES,
-        "core/Namespace",
-        f"{_ADMISSION}/MutatingWebhookConfiguration",
-    ),
+    targets=(*HELM_TYPES, NAMESPACE, f"{_ADMISSION}/MutatingWebhookConfiguration"),
     severity="high",
     what="Every istio.io/rev a namespace or gateway carries names an installed istiod revision or a revision tag "
     "whose webhook points at one; every tag webhook and the base chart's defaultRevision name an installed revision.",
@@ -82,13 +76,14 @@ def _references(stack: Stack) -> list[tuple[str, Any, str]]:
     "certificate rotation, and the validating webhook calling a Service that no longer exists.",
     remediation="Keep the istiod release of every revision a tag, namespace or gateway still points to: move the tag "
     "(istio.tags), restart the namespaces, then remove the revision (docs/istio.md, 'Upgrading Istio').",
-    frameworks=_UPGRADES,
+    # A change to the control plane is a controlled change (CM-3) that must not open the mesh boundary.
+    frameworks=BOUNDARY + ("NIST 800-53 CM-3",),
 )
 def revision_referenced(stack: Stack, ctx: Ctx) -> None:
     installed = _installed(stack, ctx)
     if installed is not None and not installed:
         # An app team's stack labels its namespaces but runs no control plane: the platform stack checks it.
-        raise NotApplicable("the stack installs no istiod")
+        not_applicable("the stack installs no istiod")
     if installed is None:
         return
     tags = _tags(stack, ctx)
@@ -101,17 +96,16 @@ def revision_referenced(stack: Stack, ctx: Ctx) -> None:
                 f"(installed: {', '.join(sorted(installed))})",
                 urn,
             )
-    for release in stack.of_types(*HELM_TYPES):
-        if helm_chart_name(release) == "base":
-            default = release.get("values.defaultRevision")
-            if default is UNKNOWN:
-                ctx.unknown(f"{release.name}: values.defaultRevision")
-            elif isinstance(default, str) and default not in installed:
-                ctx.fail(
-                    f"base release {release.name!r} points the default validating webhook at revision {default!r}, "
-                    f"which has no istiod release in this stack (installed: {', '.join(sorted(installed))})",
-                    release.urn,
-                )
+    for release in stack.helm_releases("base"):
+        default = release.get("values.defaultRevision")
+        if default is UNKNOWN:
+            ctx.unknown(f"{release.name}: values.defaultRevision")
+        elif isinstance(default, str) and default not in installed:
+            ctx.fail(
+                f"base release {release.name!r} points the default validating webhook at revision {default!r}, "
+                f"which has no istiod release in this stack (installed: {', '.join(sorted(installed))})",
+                release.urn,
+            )
     for what, value, urn in _references(stack):
         if value is UNKNOWN:
             ctx.unknown(f"{what}: {REVISION_LABEL}")
