@@ -75,4 +75,4 @@ def test_values_agree_with_the_stack_config(stack_run):
     assert out["egressAllowList"] == ["login.microsoftonline.com", "graph.microsoft.com", "api.github.com"]
     assert out["appNamespaces"] == ["shop", "payments"]
     assert out["istioRevision"] == "1-30-3"
-    assert out["injectionLabel"] == {"istio.io/rev": "1-30-3"}
+    assert out["injectionLabel"] == {"istio.io/rev": "stable"}  # the default revision tag, never a version
