@@ -89,7 +89,7 @@ def test_a_revision_can_be_named_and_given_as_an_object():
             "istio.tags.1-30-3",
             "named like a revision",
         ),
-        (side_by_side(**{"istio.revisions": ["1.30", NEW]}), "istio.revisions[0]", "exact Istio release"),
+        (side_by_side(**{"istio.revisions": ["1.30", NEW]}), "istio.revisions[0]", "exact version"),
     ],
 )
 def test_bad_revision_config_names_the_key(changes, key, says):
