@@ -15,7 +15,8 @@ What it builds (all in ``config.namespace``, default ``istio-ingress``):
   synced from Key Vault by the AKS secrets-provider add-on (``tlsSource: keyVault``) or made from
   secret config (``tlsSource: config``);
 - a ``Gateway`` with a port-443 HTTPS server (SIMPLE TLS, TLS 1.2..1.3) and a port-80 server that only
-  answers 301 to HTTPS;
+  answers 301 to HTTPS, both for the app namespaces' ``publicHosts``, each scoped to its owner
+  (``shop/shop.apps.example.com``) so that only the owner's VirtualServices bind it;
 - per JWT issuer a ``RequestAuthentication`` and a DENY ``AuthorizationPolicy`` (no token, or a
   missing required claim, on a protected host/path is rejected; other hosts keep working);
 - NetworkPolicies for the gateway namespace.
@@ -56,6 +57,7 @@ from components.ingress_specs import (
     gateway_spec,
     ingress_service,
     internal_ingress_service,
+    owned_hosts,
     request_authentication_spec,
     require_jwt_policy_spec,
     secret_provider_class_spec,
@@ -90,7 +92,7 @@ class IngressGatewayArgs:
     cluster_identity_principal_id: pulumi.Input[str]  # AKS control-plane identity: attaches the IP to the LB
     tags: Mapping[str, str] = field(default_factory=dict)  # PlatformBase.tags
     availability_zones: tuple[str, ...] = ()  # the user pool's zones: the public IP's zones in prod
-    app_namespaces: tuple[AppNamespaceConfig, ...] = ()  # those with allowFromIngress are reachable
+    app_namespaces: tuple[AppNamespaceConfig, ...] = ()  # allowFromIngress: reachable; publicHosts: served, scoped
     depends_on: Sequence[pulumi.Resource] = ()  # IstioMesh.ready: CRDs and istiod before any Istio object
     istiod_namespace: str = ROOT_NAMESPACE
     # tlsSource keyVault: where the wildcard certificate lives and who may read it.
@@ -301,14 +303,17 @@ class IngressGateway(pulumi.ComponentResource):
 
     def _istio_objects(self, name: str, args: IngressGatewayArgs, istio_opts: pulumi.ResourceOptions) -> None:
         ing = args.config
-        k8s.apiextensions.CustomResource(
-            f"{name}-gateway",
-            api_version="networking.istio.io/v1",
-            kind="Gateway",
-            metadata=k8s.meta.v1.ObjectMetaArgs(name=GATEWAY_NAME, namespace=ing.namespace),
-            spec=gateway_spec(ing.hosts, ing.min_tls_version, ing.max_tls_version),
-            opts=istio_opts,
-        )
+        hosts = owned_hosts(args.app_namespaces)
+        # A server needs at least one host: with no namespace owning one, nothing is public and no Gateway exists.
+        if hosts:
+            k8s.apiextensions.CustomResource(
+                f"{name}-gateway",
+                api_version="networking.istio.io/v1",
+                kind="Gateway",
+                metadata=k8s.meta.v1.ObjectMetaArgs(name=GATEWAY_NAME, namespace=ing.namespace),
+                spec=gateway_spec(hosts, ing.min_tls_version, ing.max_tls_version),
+                opts=istio_opts,
+            )
         for issuer in ing.jwt_issuers:
             suffix = _short_hash(issuer.issuer)
             k8s.apiextensions.CustomResource(

@@ -12,7 +12,7 @@ from typing import Any
 import pulumi
 
 from components.mesh_names import HTTP_PORT, HTTPS_PORT, INGRESS_GATEWAY_SELECTOR
-from stack_config import JwtIssuerConfig
+from stack_config import AppNamespaceConfig, JwtIssuerConfig
 
 GATEWAY_NAME = "platform-ingress"  # app VirtualServices bind to "<namespace>/platform-ingress"
 TLS_SECRET_NAME = "ingress-wildcard-tls"
@@ -31,7 +31,19 @@ TLS12_CIPHER_SUITES = (
 )
 
 
+def owned_hosts(app_namespaces: Sequence[AppNamespaceConfig]) -> list[str]:
+    """The Gateway's hosts: every namespace's ``publicHosts``, each as ``<namespace>/<host>``.
+
+    Istio binds a VirtualService to a server host only from the namespace before the ``/`` (a bare host means
+    ``*/``: "selected from any available namespace", istio.io Gateway reference, ``Server.hosts``), so no other
+    namespace can bind, or merge routes into, an owned host. Hosts no namespace owns are not served, the
+    ``ingress.hosts`` wildcard included (docs/edges.md, "Who may bind a public host").
+    """
+    return [f"{ns.name}/{host}" for ns in app_namespaces for host in ns.public_hosts]
+
+
 def gateway_spec(hosts: Sequence[str], min_tls: str, max_tls: str) -> dict:
+    """Both servers carry the same namespace-scoped hosts (``owned_hosts``)."""
     return {
         "selector": dict(INGRESS_GATEWAY_SELECTOR),
         "servers": [

@@ -218,8 +218,8 @@ OUTPUTS: tuple[OutputSpec, ...] = (
         "list[str]",
         False,
         ["*.dev.apps.example.com"],
-        "Host names the ingress gateway serves (TLS terminated there); your VirtualService hosts must "
-        "fall under one of them.",
+        "Host names the ingress gateway may serve (TLS terminated there); it serves the ones app namespaces own "
+        "(publicHosts), and only the owner's VirtualServices bind them.",
         _ENV,
     ),
     OutputSpec(

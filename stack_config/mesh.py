@@ -493,7 +493,17 @@ def _check_hosts(s: Read) -> None:
             # Two owners of one host could each route it: whoever binds it last would capture the other's traffic.
             if host in owners:
                 s.r.problem(f"{path}.publicHosts[{j}]", host, f"already claimed by namespace {owners[host]!r}")
-            owners.setdefault(host, ns.name)
+            elif host == "*":
+                s.r.problem(f"{path}.publicHosts[{j}]", host, "allowed: a DNS name or a *.domain wildcard, never '*'")
+            else:
+                # The Gateway scopes each host to its owner, but Istio matches a wildcard against every name under
+                # it: the owner of *.apps.example.com could bind shop.apps.example.com beside its owner.
+                for other, owner in owners.items():
+                    if owner != ns.name and (served_by(host, [other]) or served_by(other, [host])):
+                        s.r.problem(
+                            f"{path}.publicHosts[{j}]", host, f"overlaps {other!r} claimed by namespace {owner!r}"
+                        )
+                owners.setdefault(host, ns.name)
             # (A bad ingress.hosts is reported there, not again for every public host.)
             if not s.r.failed("ingress.hosts") and not served_by(host, ingress_hosts):
                 s.r.problem(

@@ -38,6 +38,33 @@ def test_public_host_claimed_twice_names_the_first_owner():
     )
 
 
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        ("*.dev.apps.example.com", "shop.dev.apps.example.com"),  # the wildcard's owner could bind the host
+        ("shop.dev.apps.example.com", "*.dev.apps.example.com"),  # either order
+        ("*.dev.apps.example.com", "*.pay.dev.apps.example.com"),  # a wildcard under another one
+    ],
+)
+def test_a_public_host_overlapping_another_namespaces_host_is_refused(first, second):
+    apps = [
+        {"name": "shop", "allowFromIngress": True, "publicHosts": [first]},
+        {"name": "payments", "allowFromIngress": True, "publicHosts": [second]},
+    ]
+    [problem] = problems_for("dev", {"ingress.hosts": ["*.dev.apps.example.com"], "appNamespaces": apps})
+    assert problem == f"appNamespaces[1].publicHosts[0]: got {second!r}; overlaps {first!r} claimed by namespace 'shop'"
+
+
+def test_one_namespace_may_own_overlapping_hosts_and_never_every_host():
+    apps = [
+        {"name": "shop", "allowFromIngress": True, "publicHosts": ["*.dev.apps.example.com", "a.dev.apps.example.com"]}
+    ]
+    parse_config(with_changes("dev", {"ingress.hosts": ["*.dev.apps.example.com"], "appNamespaces": apps}))
+    apps = [{"name": "shop", "allowFromIngress": True, "publicHosts": ["*"]}]
+    [problem] = problems_for("dev", {"ingress.hosts": ["*"], "appNamespaces": apps})
+    assert problem == "appNamespaces[0].publicHosts[0]: got '*'; allowed: a DNS name or a *.domain wildcard, never '*'"
+
+
 def test_egress_hosts_turn_egress_on_and_teams_default_to_secure_limits():
     apps = [{"name": "shop", "egressHosts": ["api.github.com"]}]
     [shop] = parse_config(with_changes("dev", {"appNamespaces": apps})).app_namespaces

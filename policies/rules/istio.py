@@ -37,7 +37,7 @@ from .common import (
     spec_of,
     stack_rule,
 )
-from .frameworks import AUTHORIZATION, EGRESS, TRANSIT
+from .frameworks import AUTHORIZATION, BOUNDARY, EGRESS, TRANSIT
 from .kubernetes import WORKLOADS, containers, pod_spec, security_setting
 
 SEC = "security.istio.io"
@@ -389,7 +389,7 @@ def _wildcard_host(host: Any) -> bool:
     severity="medium",
     what="Gateway servers name their hosts (no `*` or `*/*`).",
     why="A wildcard host accepts traffic for any Host header, so any VirtualService in the mesh can bind to the public edge.",
-    remediation="List the served host names (api.example.com, *.apps.example.com) on each server.",
+    remediation="List the served host names on each server (on the ingress gateway scoped to their owner: shop/shop.apps.example.com).",
     frameworks=("SOC 2 CC6.6", "PCI-DSS 4.0 1.3.1", "NIST 800-53 SC-7", "NIST 800-53 CM-7"),
 )
 @for_each(_servers)
@@ -402,6 +402,41 @@ def wildcard_hosts(at: str, server: dict, ctx: Ctx) -> None:
     for host in known_values(hosts, f"{at}.hosts", ctx):
         if _wildcard_host(host):
             ctx.fail(f"{at}.hosts contains {host!r}; name the hosts")
+
+
+_INGRESS_SELECTOR = setting(
+    "object",
+    {"istio": "ingressgateway"},
+    "Pod labels of the ingress gateway (a Gateway selecting them serves the public edge).",
+    additionalProperties={"type": "string"},
+)
+# `<namespace>/<dnsName>`: a DNS-1123 label, or `.` (the Gateway's own namespace), then a non-empty name.
+_NAMESPACE_SCOPED = re.compile(r"^(\.|[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)/[^/\s]+$")
+
+
+@resource_rule(
+    name="istio-ingress-gateway-namespace-hosts",
+    domain="istio",
+    targets=(GATEWAY,),
+    severity="high",
+    what="Ingress Gateway server hosts are scoped to the namespace that owns them (`<namespace>/<host>`, never bare or `*/`).",
+    why="A host without a namespace means `*/<host>`: a VirtualService in any namespace binds it, and Istio merges the VirtualServices bound to a gateway for one host, so another team can capture the owner's traffic.",
+    remediation="Write each host as <owning namespace>/<host> (appNamespaces[].publicHosts: shop/shop.apps.example.com).",
+    frameworks=BOUNDARY + ("NIST 800-53 AC-4",),
+    config={"ingressGatewaySelector": _INGRESS_SELECTOR},
+)
+def ingress_namespace_hosts(r: Res, ctx: Ctx) -> None:
+    wanted = {k: v for k, v in as_map(ctx.config.get("ingressGatewaySelector")).items() if isinstance(v, str)}
+    selects = _selects(r.get("spec.selector"), wanted or {"istio": "ingressgateway"})
+    if selects is UNKNOWN:
+        ctx.unknown("spec.selector")
+        return
+    if not selects:
+        return  # not the public edge (the egress gateway's servers name external hosts)
+    for at, server in _servers(r, ctx):
+        for host in known_values(server.get("hosts"), f"{at}.hosts", ctx):
+            if not (isinstance(host, str) and _NAMESPACE_SCOPED.match(host)):
+                ctx.fail(f"{at}.hosts contains {host!r}; write <owning namespace>/<host>")
 
 
 # --------------------------------------------------------------------------- authorization

@@ -86,7 +86,8 @@ STRONG_TLS12_SUITES = [
 
 def test_gateway_serves_tls_only_with_a_301_redirect_on_port_80(prod):
     gw = gateway_of(prod)
-    hosts = ["*.apps.example.com", "api.example.com"]
+    # The owned public hosts, each scoped to its namespace (prod: shop owns shop.apps.example.com).
+    hosts = ["shop/shop.apps.example.com"]
     assert gw["metadata"] == {"name": "platform-ingress", "namespace": NS}
     assert gw["spec"] == {
         "selector": {"istio": "ingressgateway"},
@@ -110,6 +111,49 @@ def test_gateway_serves_tls_only_with_a_301_redirect_on_port_80(prod):
         ],
     }
     assert prod.outputs["gatewayRef"] == "istio-ingress/platform-ingress"
+
+
+def binds(gateway_hosts: list[str], gateway_namespace: str, vs_namespace: str, vs_host: str) -> bool:
+    """Istio's rule for a VirtualService bound to a Gateway (istio.io Gateway reference, ``Server.hosts``): a
+    server host ``<ns>/<dnsName>`` selects VirtualService hosts from ``<ns>`` only (``*`` any namespace, ``.`` the
+    Gateway's; no prefix means ``*/``), and a ``*.`` dnsName matches every name under it."""
+    for entry in gateway_hosts:
+        ns, _, dns = entry.rpartition("/")
+        ns = {"": "*", ".": gateway_namespace}.get(ns, ns)
+        if ns in ("*", vs_namespace) and (
+            dns in ("*", vs_host) or (dns.startswith("*.") and vs_host.endswith(dns[1:]))
+        ):
+            return True
+    return False
+
+
+def test_only_the_owning_namespace_binds_its_public_host():
+    apps = [
+        {"name": "shop", "allowFromIngress": True, "publicHosts": ["shop.dev.apps.example.com"]},
+        {"name": "payments", "allowFromIngress": True, "publicHosts": ["pay.dev.apps.example.com"]},
+        {"name": "blog", "allowFromIngress": True},  # owns nothing: nothing to bind
+    ]
+    run = run_program("dev", program=build, overrides={"appNamespaces": apps})
+    https, http = gateway_of(run)["spec"]["servers"]
+    assert https["hosts"] == http["hosts"] == ["shop/shop.dev.apps.example.com", "payments/pay.dev.apps.example.com"]
+    for ns, host, expected in [
+        ("shop", "shop.dev.apps.example.com", True),
+        ("payments", "pay.dev.apps.example.com", True),
+        ("payments", "shop.dev.apps.example.com", False),  # another team's host: cannot capture it
+        ("blog", "shop.dev.apps.example.com", False),
+        ("blog", "blog.dev.apps.example.com", False),  # under the *.dev.apps wildcard, but owned by nobody
+        ("istio-ingress", "shop.dev.apps.example.com", False),
+    ]:
+        assert binds(https["hosts"], NS, ns, host) is expected, (ns, host)
+    # The same rule, on the hosts as they were before: any namespace bound any host.
+    assert binds(["*.dev.apps.example.com"], NS, "blog", "shop.dev.apps.example.com")
+
+
+def test_no_gateway_when_no_namespace_owns_a_public_host():
+    apps = [{"name": "shop", "allowFromIngress": True}]
+    run = run_program("dev", program=build, overrides={"appNamespaces": apps})
+    assert run.of_type("kubernetes:networking.istio.io/v1:Gateway") == []
+    assert run.one("kubernetes:helm.sh/v3:Release").get("name") == "istio-ingressgateway"
 
 
 def test_min_tls_version_follows_config():

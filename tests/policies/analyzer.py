@@ -391,7 +391,8 @@ def gateway_server(protocol: str, number: int, port_name: str, hosts: list[str],
 
 
 def valid_gateway() -> dict:
-    hosts = ["*.apps.example.com", "api.example.com"]
+    # Each public host scoped to the namespace that owns it (istio-ingress-gateway-namespace-hosts).
+    hosts = ["shop/shop.apps.example.com", "api/api.example.com"]
     terminate = {
         "mode": "SIMPLE",
         "credentialName": "ingress-wildcard",

@@ -187,8 +187,14 @@ ISTIO = [
         ("istio-gateway-tls", "spec.servers.0.tls.mode", "PASSTHROUGH"),
         ("istio-gateway-min-tls-version", "spec.servers.0.tls.minProtocolVersion", "TLSV1_1"),
         ("istio-gateway-min-tls-version", "spec.servers.0.tls.minProtocolVersion", DELETE),
-        ("istio-gateway-no-wildcard-hosts", "spec.servers.0.hosts", ["*"]),
-        ("istio-gateway-no-wildcard-hosts", "spec.servers.1.hosts", ["*/*"]),
+        ("istio-gateway-no-wildcard-hosts", "spec.servers.0.hosts", ["shop/*"]),
+        ("istio-gateway-no-wildcard-hosts", "spec.servers.1.hosts", ["./*"]),
+        # A public host is bound only by the namespace that owns it: never bare (= `*/`), never `*/`.
+        ("istio-ingress-gateway-namespace-hosts", "spec.servers.0.hosts", ["shop.apps.example.com"]),
+        ("istio-ingress-gateway-namespace-hosts", "spec.servers.1.hosts.1", "*/api.example.com"),
+        ("istio-ingress-gateway-namespace-hosts", "spec.servers.0.hosts.0", "/shop.apps.example.com"),
+        ("istio-ingress-gateway-namespace-hosts", "spec.servers.0.hosts.0", "Shop/shop.apps.example.com"),
+        ("istio-ingress-gateway-namespace-hosts", "spec.servers.0.hosts.0", "shop/extra/shop.apps.example.com"),
     ),
     *one_field(
         AUTHZ_TYPE,
