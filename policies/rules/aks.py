@@ -401,7 +401,7 @@ def _names_in_name(value: str) -> Iterable[str]:
 _URI_MARK = "/managedclusters/"
 
 
-def _names_in_uri(value: str) -> Iterable[str]:
+def names_in_uri(value: str) -> Iterable[str]:
     """Every name ``value`` may end in as ``.../managedClusters/<name>`` (case-insensitive, trailing / ignored)."""
     uri = value.lower().rstrip("/")
     names = []
@@ -483,7 +483,7 @@ def audit_diagnostics(stack: Stack, ctx: Ctx) -> None:
     undecided_for_all = False  # a setting whose cluster cannot be decided yet
     no_destination: list[list[Res]] = [[] for _ in clusters.all]
     for ds in stack.of_types(DIAGNOSTIC_SETTING):
-        owners = clusters.owners(ds, "resourceUri", _names_in_uri)
+        owners = clusters.owners(ds, "resourceUri", names_in_uri)
         if owners is UNKNOWN:
             undecided_for_all = True
             continue
@@ -502,7 +502,7 @@ def audit_diagnostics(stack: Stack, ctx: Ctx) -> None:
         if logs is UNKNOWN:
             setting_categories, setting_undecided = set[str](), True
         else:
-            setting_categories, setting_undecided = _enabled_log_categories(logs)
+            setting_categories, setting_undecided = enabled_log_categories(logs)
         for position in owners:
             categories[position] |= setting_categories
             undecided[position] = undecided[position] or setting_undecided
@@ -524,7 +524,7 @@ def audit_diagnostics(stack: Stack, ctx: Ctx) -> None:
                 )
 
 
-def _enabled_log_categories(logs: Any) -> tuple[set[str], bool]:
+def enabled_log_categories(logs: Any) -> tuple[set[str], bool]:
     """The log categories a setting's ``logs`` enable, and whether an unknown ``enabled`` leaves it undecided."""
     categories: set[str] = set()
     undecided = False

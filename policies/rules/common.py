@@ -766,3 +766,6 @@ SYSTEM_NAMESPACES_SCHEMA = setting(
     "Platform namespaces; every other namespace is an application namespace.",
     items={"type": "string"},
 )
+CONTROLLER_NAMESPACE_SCHEMA = setting(
+    "string", "sealed-secrets", "Namespace of the sealed-secrets controller (where its key Secrets live)."
+)

@@ -5,16 +5,23 @@ from __future__ import annotations
 from typing import Any
 
 # The cluster attribution and the log-category reading are the ones aks-audit-diagnostics uses.
-from .aks import DIAGNOSTIC_SETTING, MANAGED_CLUSTER, _enabled_log_categories, _names_in_uri, stack_clusters
-from .common import UNKNOWN, Ctx, Res, Stack, as_list, as_map, maps, not_applicable, setting, stack_rule, text
+from .aks import DIAGNOSTIC_SETTING, MANAGED_CLUSTER, enabled_log_categories, names_in_uri, stack_clusters
+from .common import (
+    CONTROLLER_NAMESPACE_SCHEMA,
+    UNKNOWN,
+    Ctx,
+    Res,
+    Stack,
+    as_list,
+    maps,
+    not_applicable,
+    stack_rule,
+    text,
+)
 from .frameworks import AUDIT
 
 SCHEDULED_QUERY_RULE = "azure-native:monitor:ScheduledQueryRule"
 AUDIT_READS = "kube-audit"  # table AKSAudit: every audit event, get and list included
-
-_CONTROLLER_NS = setting(
-    "string", "sealed-secrets", "Namespace of the sealed-secrets controller (where its key Secrets live)."
-)
 
 
 @stack_rule(
@@ -32,7 +39,7 @@ def audit_reads(stack: Stack, ctx: Ctx) -> None:
     collected = [False for _ in clusters.all]
     undecided = [False for _ in clusters.all]
     for ds in stack.of_types(DIAGNOSTIC_SETTING):
-        owners = clusters.owners(ds, "resourceUri", _names_in_uri)
+        owners = clusters.owners(ds, "resourceUri", names_in_uri)
         if owners is UNKNOWN:
             owners = set(range(len(clusters.all)))
             verdict: bool | None = None
@@ -61,7 +68,7 @@ def _sends_audit_reads(ds: Res) -> bool | None:
     logs, workspace, mode = ds.get("logs"), ds.get("workspaceId"), ds.get("logAnalyticsDestinationType")
     if logs is UNKNOWN or mode is UNKNOWN:
         return None
-    categories, undecided = _enabled_log_categories(logs)
+    categories, undecided = enabled_log_categories(logs)
     # An unknown workspace ID is one still to be created: it is a destination.
     if AUDIT_READS in categories and (workspace is UNKNOWN or workspace) and text(mode) == "Dedicated":
         return True
@@ -77,7 +84,7 @@ def _sends_audit_reads(ds: Res) -> bool | None:
     why="The sealing key decrypts every SealedSecret; a read by anyone but the controller is a compromise that must page someone, not sit in a table.",
     remediation="Create a ScheduledQueryRule over the workspace whose query reads AKSAudit for secrets in the controller namespace (observability.auditReads: true and observability.alertEmails set).",
     frameworks=AUDIT + ("NIST 800-53 SI-4",),
-    config={"controllerNamespace": _CONTROLLER_NS},
+    config={"controllerNamespace": CONTROLLER_NAMESPACE_SCHEMA},
 )
 def sealing_key_read_alert(stack: Stack, ctx: Ctx) -> None:
     clusters = stack.of_types(MANAGED_CLUSTER) or not_applicable("the stack has no AKS cluster")
@@ -101,9 +108,9 @@ def _watches_sealing_key(rule: Res, namespace: str) -> bool | None:
     enabled, criteria, actions = rule.get("enabled"), rule.get("criteria"), rule.get("actions")
     if UNKNOWN in (enabled, criteria, actions):
         return None
-    if enabled is not True or not as_list(as_map(actions).get("actionGroups")):
+    if enabled is not True or not as_list(rule.get("actions.actionGroups")):
         return False
-    queries: list[Any] = [c.get("query") for c in maps(as_map(criteria).get("allOf"))]
+    queries: list[Any] = [c.get("query") for c in maps(rule.get("criteria.allOf"))]
     if any(q is UNKNOWN for q in queries):
         return None
     return any(isinstance(q, str) and "AKSAudit" in q and '"secrets"' in q and f'"{namespace}"' in q for q in queries)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .common import (
+    CONTROLLER_NAMESPACE_SCHEMA,
     HELM_TYPES,
     SYSTEM_NAMESPACES_SCHEMA,
     UNKNOWN,
@@ -23,9 +24,6 @@ from .frameworks import KEYS
 
 KEY_LABEL = "sealedsecrets.bitnami.com/sealed-secrets-key"
 CHART = "sealed-secrets"
-_CONTROLLER_NS = setting(
-    "string", "sealed-secrets", "Namespace of the sealed-secrets controller (where its key Secrets live)."
-)
 
 
 @resource_rule(
@@ -37,7 +35,7 @@ _CONTROLLER_NS = setting(
     why="The controller only reads keys from its own namespace; a key elsewhere is an unmanaged copy of the private key readable by that namespace.",
     remediation="Create the key Secret in the controller namespace with type kubernetes.io/tls and label sealedsecrets.bitnami.com/sealed-secrets-key: active.",
     frameworks=KEYS,
-    config={"controllerNamespace": _CONTROLLER_NS},
+    config={"controllerNamespace": CONTROLLER_NAMESPACE_SCHEMA},
 )
 def key_secret(r: Res, ctx: Ctx) -> None:
     labels = r.labels()
@@ -116,7 +114,7 @@ def key_renewal(r: Res, values: dict, ctx: Ctx) -> None:
     why="Without a provided key the controller generates its own, which never reaches Key Vault and dies with the cluster.",
     remediation="Create the key Secret (label sealedsecrets.bitnami.com/sealed-secrets-key: active, type kubernetes.io/tls) in the controller namespace before the release.",
     frameworks=KEYS,
-    config={"controllerNamespace": _CONTROLLER_NS},
+    config={"controllerNamespace": CONTROLLER_NAMESPACE_SCHEMA},
 )
 def key_provisioned(stack: Stack, ctx: Ctx) -> None:
     releases = stack.helm_releases(CHART) or not_applicable("the stack installs no sealed-secrets controller")
