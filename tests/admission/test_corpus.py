@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from components.admission_policies import admission_rules, binding_object, policy_object
+from components.admission_rules import admission_rules, binding_object, policy_object
 from components.mesh_names import APP_NAMESPACE_LABEL, MTLS_EXCEPTION_LABEL
 from tests.admission.cel_eval import admission_denials
 from tests.admission.corpus import CORPUS, NS

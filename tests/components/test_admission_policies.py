@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from components.admission_policies import admission_rules, binding_object, policy_object
+from components.admission_rules import admission_rules, binding_object, policy_object
 from tests.conftest import k8s_manifest
 from tools import k8s_schema
 from tools.program_runner import ProgramRun, run_program
