@@ -140,6 +140,28 @@ def callee_namespaces(ns: AppNamespaceConfig, all_namespaces: Sequence[AppNamesp
 # --------------------------------------------------------------------------- the component
 
 
+def opened_traffic(ns: AppNamespaceConfig, args: AppNamespacesArgs) -> list[netpol.Allow]:
+    """What the namespace opens beyond the baseline: exactly the configured callers, callees and exits."""
+    rules = []
+    if ns.allow_from_ingress:
+        ingress_gateway = netpol.namespaces_peer([args.ingress_namespace], INGRESS_GATEWAY_SELECTOR)
+        rules.append(netpol.Allow("allow-from-ingress-gateway", from_=[ingress_gateway]))
+    caller_namespaces = sorted({c.split("/", 1)[0] for c in ns.allowed_callers})
+    if caller_namespaces:
+        # L4 cannot tell service accounts apart: the caller namespace is let in, Istio narrows to the account.
+        rules.append(netpol.Allow("allow-from-callers", from_=[netpol.namespaces_peer(caller_namespaces)]))
+    callees = callee_namespaces(ns, args.config)
+    if callees:
+        rules.append(netpol.Allow("allow-to-callees", to=[netpol.namespaces_peer(callees)]))
+    if ns.prometheus_scrape:
+        rules.append(netpol.prometheus_scrape((MERGED_METRICS_PORT,)))
+    if ns.egress:
+        # External hosts are reached only through the egress gateway (REGISTRY_ONLY alone is not a boundary).
+        egress_gateway = netpol.namespaces_peer([args.egress_namespace], EGRESS_GATEWAY_SELECTOR)
+        rules.append(netpol.Allow("allow-egress-gateway", to=[egress_gateway], ports=(EGRESS_GATEWAY_PORT,)))
+    return rules
+
+
 class AppNamespaces(pulumi.ComponentResource):
     """Meshed application namespaces, default-deny at L7 (Istio) and L4 (NetworkPolicy)."""
 
@@ -199,60 +221,5 @@ class AppNamespaces(pulumi.ComponentResource):
             istiod_revisions=args.istiod_revisions,
             opts=opts,
         )
-        if ns.allow_from_ingress:
-            netpol.network_policy(
-                f"{resource_prefix}-allow-from-ingress-gateway",
-                ns_name,
-                "allow-from-ingress-gateway",
-                None,
-                ingress=[
-                    k8s.networking.v1.NetworkPolicyIngressRuleArgs(
-                        from_=[netpol.namespaces_peer([args.ingress_namespace], INGRESS_GATEWAY_SELECTOR)],
-                    )
-                ],
-                opts=opts,
-            )
-        caller_namespaces = sorted({c.split("/", 1)[0] for c in ns.allowed_callers})
-        if caller_namespaces:
-            # L4 cannot tell service accounts apart: the caller namespace is let in, Istio narrows to the account.
-            netpol.network_policy(
-                f"{resource_prefix}-allow-from-callers",
-                ns_name,
-                "allow-from-callers",
-                None,
-                ingress=[
-                    k8s.networking.v1.NetworkPolicyIngressRuleArgs(
-                        from_=[netpol.namespaces_peer(caller_namespaces)],
-                    )
-                ],
-                opts=opts,
-            )
-        callees = callee_namespaces(ns, args.config)
-        if callees:
-            netpol.network_policy(
-                f"{resource_prefix}-allow-to-callees",
-                ns_name,
-                "allow-to-callees",
-                None,
-                egress=[k8s.networking.v1.NetworkPolicyEgressRuleArgs(to=[netpol.namespaces_peer(callees)])],
-                opts=opts,
-            )
-        if ns.prometheus_scrape:
-            netpol.allow_prometheus_scrape(
-                f"{resource_prefix}-allow-prometheus-scrape", ns_name, (MERGED_METRICS_PORT,), opts
-            )
-        if ns.egress:
-            # External hosts are reached only through the egress gateway (REGISTRY_ONLY alone is not a boundary).
-            netpol.network_policy(
-                f"{resource_prefix}-allow-egress-gateway",
-                ns_name,
-                "allow-egress-gateway",
-                None,
-                egress=[
-                    k8s.networking.v1.NetworkPolicyEgressRuleArgs(
-                        to=[netpol.namespaces_peer([args.egress_namespace], EGRESS_GATEWAY_SELECTOR)],
-                        ports=[netpol.tcp(EGRESS_GATEWAY_PORT)],
-                    )
-                ],
-                opts=opts,
-            )
+        for rule in opened_traffic(ns, args):
+            netpol.allow(f"{resource_prefix}-{rule.policy_name}", ns_name, rule, opts)

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 import pulumi
 from pulumi_azure_native import authorization, network, operationalinsights, resources
 
+from components.azure_network import subnet_behind_nsg
 from components.azure_roles import derived_name
 from components.subnet_nsg import node_subnet_rules
 from stack_config import NetworkConfig
@@ -168,15 +169,6 @@ class PlatformBase(pulumi.ComponentResource):
             tags=self.tags,
             opts=child,
         )
-        nsg = network.NetworkSecurityGroup(
-            f"{name}-nodes-nsg",
-            network_security_group_name=f"{base_name}-nodes-nsg",
-            resource_group_name=rg.name,
-            location=location,
-            security_rules=node_subnet_rules(net),
-            tags=self.tags,
-            opts=child,
-        )
         route_table = None
         if net.egress_firewall:
             route_table = network.RouteTable(
@@ -190,22 +182,20 @@ class PlatformBase(pulumi.ComponentResource):
                 opts=child,
             )
             self.route_table_name = route_table.name
-        # A standalone Subnet resource: with network API >= 2023-09-01 a VNet update that omits
-        # `subnets` keeps them, so the two resources never fight over the subnet list.
-        subnet = network.Subnet(
-            f"{name}-nodes-subnet",
-            subnet_name="nodes",
+        subnet = subnet_behind_nsg(
+            f"{name}-nodes",
+            f"{base_name}-nodes",
+            "nodes",
+            node_subnet_rules(net),
+            address_prefix=net.node_subnet_cidr,
             virtual_network_name=vnet.name,
             resource_group_name=rg.name,
-            address_prefix=net.node_subnet_cidr,
-            # No implicit internet egress for nodes: the firewall (egressFirewall) or the cluster's
-            # load balancer is the way out.
-            default_outbound_access=False,
-            network_security_group=network.NetworkSecurityGroupArgs(id=nsg.id),
-            route_table=network.RouteTableArgs(id=route_table.id) if route_table is not None else None,
+            location=location,
+            tags=self.tags,
+            route_table=route_table,
             # The nodes reach Key Vault (the CSI driver reads the ingress certificate) through the
             # vault firewall, which admits this subnet by its service endpoint.
-            service_endpoints=[network.ServiceEndpointPropertiesFormatArgs(service="Microsoft.KeyVault")],
+            service_endpoints=["Microsoft.KeyVault"],
             opts=child,
         )
         self.vnet_id = vnet.id

@@ -25,8 +25,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import pulumi
-from pulumi_azure_native import monitor, network
+from pulumi_azure_native import network
 
+from components.azure_network import static_public_ip
+from components.diagnostic_settings import logs_to_workspace
 from components.mesh_names import HTTP_PORT, HTTPS_PORT
 from stack_config import EgressConfig, NetworkConfig
 
@@ -100,18 +102,14 @@ class EgressFirewall(pulumi.ComponentResource):
             address_prefix=net.firewall_subnet_cidr,
             opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.depends_on)),
         )
-        pip = network.PublicIPAddress(
+        pip = static_public_ip(
             f"{name}-pip",
-            public_ip_address_name=f"{base_name}-pip",
+            f"{base_name}-pip",
+            role="egress-firewall",
+            zones=args.availability_zones,
             resource_group_name=args.resource_group_name,
             location=args.location,
-            sku=network.PublicIPAddressSkuArgs(
-                name=network.PublicIPAddressSkuName.STANDARD, tier=network.PublicIPAddressSkuTier.REGIONAL
-            ),
-            public_ip_allocation_method=network.IPAllocationMethod.STATIC,
-            public_ip_address_version=network.IPVersion.I_PV4,
-            zones=list(args.availability_zones) or None,
-            tags={**args.tags, "platform-role": "egress-firewall"},
+            tags=args.tags,
             # The ingress DNS records and partners' allow-lists point at this address: prod must not lose it.
             opts=pulumi.ResourceOptions(parent=self, protect=args.is_prod),
         )
@@ -149,13 +147,12 @@ class EgressFirewall(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=groups),
         )
         self.private_ip_address = firewall.ip_configurations.apply(_first_private_ip)
-        monitor.DiagnosticSetting(
-            f"{name}-diagnostics",
-            name=f"{base_name}-to-law",
-            resource_uri=firewall.id,
-            workspace_id=args.log_analytics_workspace_id,
-            log_analytics_destination_type="Dedicated",
-            logs=[monitor.DiagnosticsLogSettingsArgs(category=c, enabled=True) for c in DIAGNOSTIC_LOG_CATEGORIES],
+        logs_to_workspace(
+            name,
+            base_name,
+            firewall.id,
+            args.log_analytics_workspace_id,
+            log_categories=DIAGNOSTIC_LOG_CATEGORIES,
             opts=child,
         )
         routes = self._routes(name, args, self.private_ip_address, self.public_ip_address)
@@ -243,6 +240,27 @@ def _http() -> network.FirewallPolicyRuleApplicationProtocolArgs:
     )
 
 
+def _application_rule(
+    name: str,
+    description: str,
+    sources: list[str],
+    protocols: list[network.FirewallPolicyRuleApplicationProtocolArgs],
+    *,
+    fqdns: Sequence[pulumi.Input[str]] = (),
+    fqdn_tags: Sequence[str] = (),
+) -> network.ApplicationRuleArgs:
+    """Application rule: these sources may reach these FQDNs (or FQDN tags) over these protocols."""
+    return network.ApplicationRuleArgs(
+        rule_type="ApplicationRule",
+        name=name,
+        description=description,
+        source_addresses=sources,
+        protocols=protocols,
+        target_fqdns=list(fqdns) or None,
+        fqdn_tags=list(fqdn_tags) or None,
+    )
+
+
 def _allow(name: str, priority: int, rules: list) -> network.FirewallPolicyFilterRuleCollectionArgs:
     return network.FirewallPolicyFilterRuleCollectionArgs(
         rule_collection_type="FirewallPolicyFilterRuleCollection",
@@ -291,40 +309,30 @@ def aks_egress_collections(args: EgressFirewallArgs) -> list[network.FirewallPol
     """What AKS and its add-ons need, from the node subnet: the FQDN tag, add-on hosts, the tunnel ports."""
     nodes = [args.config.node_subnet_cidr]
     application = [
-        network.ApplicationRuleArgs(
-            rule_type="ApplicationRule",
-            name="aks-fqdn-tag",
-            description="Every FQDN AKS requires, kept current by Microsoft",
-            source_addresses=nodes,
-            protocols=[_http(), _https()],
+        _application_rule(
+            "aks-fqdn-tag",
+            "Every FQDN AKS requires, kept current by Microsoft",
+            nodes,
+            [_http(), _https()],
             fqdn_tags=[AKS_FQDN_TAG],
         ),
-        network.ApplicationRuleArgs(
-            rule_type="ApplicationRule",
-            name="aks-addons",
-            description="Azure Policy and Defender add-ons",
-            source_addresses=nodes,
-            protocols=[_https()],
-            target_fqdns=list(AKS_ADDON_FQDNS),
-        ),
-        network.ApplicationRuleArgs(
-            rule_type="ApplicationRule",
-            name="azure-monitor",
-            description="Container Insights and managed Prometheus: agent onboarding, data collection rules, ingestion",
-            source_addresses=nodes,
-            protocols=[_https()],
-            target_fqdns=[*AZURE_MONITOR_FQDNS, f"{args.location}.handler.control.monitor.azure.com"],
+        _application_rule("aks-addons", "Azure Policy and Defender add-ons", nodes, [_https()], fqdns=AKS_ADDON_FQDNS),
+        _application_rule(
+            "azure-monitor",
+            "Container Insights and managed Prometheus: agent onboarding, data collection rules, ingestion",
+            nodes,
+            [_https()],
+            fqdns=[*AZURE_MONITOR_FQDNS, f"{args.location}.handler.control.monitor.azure.com"],
         ),
     ]
     if args.node_fqdns:
         application.append(
-            network.ApplicationRuleArgs(
-                rule_type="ApplicationRule",
-                name="node-services",
-                description="Services the nodes reach over their public endpoint (the vault while it is public)",
-                source_addresses=nodes,
-                protocols=[_https()],
-                target_fqdns=list(args.node_fqdns),
+            _application_rule(
+                "node-services",
+                "Services the nodes reach over their public endpoint (the vault while it is public)",
+                nodes,
+                [_https()],
+                fqdns=args.node_fqdns,
             )
         )
     collections = [_allow("aks-application", 200, application)]
@@ -370,13 +378,12 @@ def mesh_egress_collections(
             MESH_RULE_COLLECTION_GROUP,
             300,
             [
-                network.ApplicationRuleArgs(
-                    rule_type="ApplicationRule",
-                    name=MESH_RULE,
-                    description="egress.hosts: the same list as the mesh's ServiceEntries",
-                    source_addresses=[net.node_subnet_cidr],
-                    protocols=[_https()],
-                    target_fqdns=hosts,
+                _application_rule(
+                    MESH_RULE,
+                    "egress.hosts: the same list as the mesh's ServiceEntries",
+                    [net.node_subnet_cidr],
+                    [_https()],
+                    fqdns=hosts,
                 )
             ],
         )

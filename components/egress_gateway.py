@@ -181,39 +181,25 @@ class EgressGateway(pulumi.ComponentResource):
         self, name: str, args: EgressGatewayArgs, egress_apps: list[str], opts: pulumi.ResourceOptions
     ) -> None:
         ns_name = args.config.namespace
-        gateway_network_policies(name, ns_name, args.istiod_namespace, args.istiod_revisions, opts)
+        opened: dict[str, netpol.Allow] = {}
         if egress_apps:
-            netpol.network_policy(
-                f"{name}-np-from-apps",
-                ns_name,
+            opened["np-from-apps"] = netpol.Allow(
                 "allow-from-egress-apps",
-                EGRESS_GATEWAY_SELECTOR,
-                ingress=[
-                    k8s.networking.v1.NetworkPolicyIngressRuleArgs(
-                        from_=[netpol.namespaces_peer(egress_apps)],
-                        ports=[netpol.tcp(EGRESS_GATEWAY_PORT)],
-                    )
-                ],
-                opts=opts,
+                from_=[netpol.namespaces_peer(egress_apps)],
+                ports=(EGRESS_GATEWAY_PORT,),
+                pods=EGRESS_GATEWAY_SELECTOR,
             )
-        netpol.network_policy(
-            f"{name}-np-to-internet",
-            ns_name,
-            "allow-internet-https",
-            EGRESS_GATEWAY_SELECTOR,
-            egress=[
-                k8s.networking.v1.NetworkPolicyEgressRuleArgs(
-                    # Public addresses only: the exit must not become a path into private networks or IMDS.
-                    to=[
-                        k8s.networking.v1.NetworkPolicyPeerArgs(
-                            ip_block=k8s.networking.v1.IPBlockArgs(cidr="0.0.0.0/0", except_=list(PRIVATE_RANGES)),
-                        )
-                    ],
-                    ports=[netpol.tcp(EGRESS_GATEWAY_PORT)],
-                )
-            ],
-            opts=opts,
+        # Public addresses only: the exit must not become a path into private networks or IMDS.
+        public_internet = netpol.Peer(
+            ip_block=k8s.networking.v1.IPBlockArgs(cidr="0.0.0.0/0", except_=list(PRIVATE_RANGES))
         )
+        opened["np-to-internet"] = netpol.Allow(
+            "allow-internet-https",
+            to=[public_internet],
+            ports=(EGRESS_GATEWAY_PORT,),
+            pods=EGRESS_GATEWAY_SELECTOR,
+        )
+        gateway_network_policies(name, ns_name, args.istiod_namespace, args.istiod_revisions, opened, opts)
 
 
 def host_slug(host: str) -> str:

@@ -109,16 +109,21 @@ def gateway_network_policies(
     namespace: str,
     istiod_namespace: str,
     istiod_revisions: Sequence[str],
+    opened: Mapping[str, netpol.Allow],
     opts: pulumi.ResourceOptions,
 ) -> None:
-    """The gateway namespace's baseline (``<name>-np-*``), and Prometheus on the Envoy and agent metrics ports.
-
-    Each edge then opens only its own traffic: the public ports (ingress) or the allowed apps and the
-    internet on 443 (egress).
+    """The gateway namespace's baseline (``<name>-np-*``), Prometheus on the Envoy and agent metrics ports, then
+    what this edge opens (``<name>-<key>``): the public ports (ingress) or the allowed apps and the internet
+    on 443 (egress), nothing else.
     """
     netpol.baseline_network_policies(
         f"{name}-np", namespace, istiod_namespace=istiod_namespace, istiod_revisions=istiod_revisions, opts=opts
     )
-    netpol.allow_prometheus_scrape(
-        f"{name}-np-allow-prometheus", namespace, (MERGED_METRICS_PORT, ENVOY_METRICS_PORT), opts
+    netpol.allow(
+        f"{name}-np-allow-prometheus",
+        namespace,
+        netpol.prometheus_scrape((MERGED_METRICS_PORT, ENVOY_METRICS_PORT)),
+        opts,
     )
+    for resource_suffix, rule in opened.items():
+        netpol.allow(f"{name}-{resource_suffix}", namespace, rule, opts)

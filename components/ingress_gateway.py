@@ -337,30 +337,20 @@ class IngressGateway(pulumi.ComponentResource):
 
     def _network_policies(self, name: str, args: IngressGatewayArgs, opts: pulumi.ResourceOptions) -> None:
         ns_name = args.config.namespace
-        gateway_network_policies(name, ns_name, args.istiod_namespace, args.istiod_revisions, opts)
-        netpol.network_policy(
-            f"{name}-np-allow-public",
-            ns_name,
-            "allow-public-http-https",
-            INGRESS_GATEWAY_SELECTOR,
-            ingress=[
-                k8s.networking.v1.NetworkPolicyIngressRuleArgs(
-                    # No `from`: the internet (the load balancer keeps client IPs, so any source address).
-                    ports=[netpol.tcp(HTTP_PORT), netpol.tcp(HTTPS_PORT)],
-                )
-            ],
-            opts=opts,
-        )
+        opened = {
+            # No peers: the internet (the load balancer keeps client IPs, so any source address).
+            "np-allow-public": netpol.Allow(
+                "allow-public-http-https", from_=(), ports=(HTTP_PORT, HTTPS_PORT), pods=INGRESS_GATEWAY_SELECTOR
+            ),
+        }
         ingress_apps = [a.name for a in args.app_namespaces if a.allow_from_ingress]
         if ingress_apps:
-            netpol.network_policy(
-                f"{name}-np-to-apps",
-                ns_name,
+            opened["np-to-apps"] = netpol.Allow(
                 "allow-to-app-namespaces",
-                INGRESS_GATEWAY_SELECTOR,
-                egress=[k8s.networking.v1.NetworkPolicyEgressRuleArgs(to=[netpol.namespaces_peer(ingress_apps)])],
-                opts=opts,
+                to=[netpol.namespaces_peer(ingress_apps)],
+                pods=INGRESS_GATEWAY_SELECTOR,
             )
+        gateway_network_policies(name, ns_name, args.istiod_namespace, args.istiod_revisions, opened, opts)
 
 
 def _short_hash(text: str) -> str:

@@ -9,6 +9,7 @@ is selected and on what "default deny" means.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -25,8 +26,11 @@ from components.mesh_names import (
     XDS_PORT,
 )
 
-IngressRules = Sequence[k8s.networking.v1.NetworkPolicyIngressRuleArgs]
-EgressRules = Sequence[k8s.networking.v1.NetworkPolicyEgressRuleArgs]
+Peer = k8s.networking.v1.NetworkPolicyPeerArgs
+IngressRule = k8s.networking.v1.NetworkPolicyIngressRuleArgs
+EgressRule = k8s.networking.v1.NetworkPolicyEgressRuleArgs
+IngressRules = Sequence[IngressRule]
+EgressRules = Sequence[EgressRule]
 
 
 def tcp(port: int) -> k8s.networking.v1.NetworkPolicyPortArgs:
@@ -114,6 +118,38 @@ def network_policy(
     )
 
 
+@dataclass(frozen=True)
+class Allow:
+    """One NetworkPolicy that opens traffic for the selected pods (``pods``; every pod when ``None``).
+
+    ``from_`` are the peers admitted (``()``: any source, e.g. the internet at a public load balancer) and
+    ``to`` the peers reachable; ``None`` leaves that direction to the other policies. ``ports`` narrow the
+    rules to these TCP ports (none: every port).
+    """
+
+    policy_name: str
+    from_: Sequence[Peer] | None = None
+    to: Sequence[Peer] | None = None
+    ports: Sequence[int] = ()
+    pods: Pods = None
+
+
+def allow(
+    resource_name: str, namespace: pulumi.Input[str], rule: Allow, opts: pulumi.ResourceOptions
+) -> k8s.networking.v1.NetworkPolicy:
+    """The NetworkPolicy ``rule`` describes, in ``namespace``."""
+    ports = [tcp(p) for p in rule.ports] or None
+    return network_policy(
+        resource_name,
+        namespace,
+        rule.policy_name,
+        rule.pods,
+        ingress=None if rule.from_ is None else [IngressRule(from_=list(rule.from_) or None, ports=ports)],
+        egress=None if rule.to is None else [EgressRule(to=list(rule.to) or None, ports=ports)],
+        opts=opts,
+    )
+
+
 def baseline_network_policies(
     resource_prefix: str,
     namespace: pulumi.Input[str],
@@ -144,18 +180,15 @@ def baseline_network_policies(
         # xDS configuration, certificates and SDS secrets all come from istiod on 15012, from whichever
         # installed revision injected these pods (during an upgrade a namespace runs both until restarted).
         # The webhook port 15017 is called by the API server, never by workloads, so it is not opened here.
-        network_policy(
+        allow(
             f"{resource_prefix}-allow-istiod",
             namespace,
-            "allow-istiod",
-            None,
-            egress=[
-                k8s.networking.v1.NetworkPolicyEgressRuleArgs(
-                    to=[namespaces_peer([istiod_namespace], istiod_pod_selector(istiod_revisions))],
-                    ports=[tcp(XDS_PORT)],
-                )
-            ],
-            opts=opts,
+            Allow(
+                "allow-istiod",
+                to=[namespaces_peer([istiod_namespace], istiod_pod_selector(istiod_revisions))],
+                ports=[XDS_PORT],
+            ),
+            opts,
         ),
     ]
 
@@ -165,27 +198,10 @@ def metrics_scraper_peer() -> k8s.networking.v1.NetworkPolicyPeerArgs:
     return namespaces_peer([METRICS_SCRAPER_NAMESPACE], METRICS_SCRAPER_POD_LABELS)
 
 
-def allow_prometheus_scrape(
-    resource_name: str,
-    namespace: pulumi.Input[str],
-    ports: Sequence[int],
-    opts: pulumi.ResourceOptions,
-) -> k8s.networking.v1.NetworkPolicy:
-    """The managed Prometheus scraper may reach the metrics ports of every pod here, and nothing else.
+def prometheus_scrape(ports: Sequence[int]) -> Allow:
+    """The managed Prometheus scraper may reach these metrics ports of every pod here, and nothing else.
 
     The scrape is plaintext and bypasses the sidecar (the injector excludes 15020 and 15090 from inbound
     capture), so no AuthorizationPolicy sees it: this L4 rule is the only gate.
     """
-    return network_policy(
-        resource_name,
-        namespace,
-        "allow-prometheus-scrape",
-        None,
-        ingress=[
-            k8s.networking.v1.NetworkPolicyIngressRuleArgs(
-                from_=[metrics_scraper_peer()],
-                ports=[tcp(p) for p in ports],
-            )
-        ],
-        opts=opts,
-    )
+    return Allow("allow-prometheus-scrape", from_=[metrics_scraper_peer()], ports=ports)

@@ -27,6 +27,7 @@ from components.azure_roles import (
     KEY_VAULT_SECRETS_USER,
     role_definition_id,
 )
+from components.diagnostic_settings import logs_to_workspace
 from stack_config import KeyVaultConfig
 
 VAULT_NAME_MAX = 24
@@ -106,16 +107,15 @@ class KeyVault(pulumi.ComponentResource):
         )
         self.vault = self._vault(name, vault_name, args, client.tenant_id)
 
-        # Every data-plane access (who read which secret) lands in Log Analytics for audit.
-        self.diagnostics = monitor.DiagnosticSetting(
-            f"{name}-diagnostics",
-            name=f"{vault_name}-to-law",
-            resource_uri=self.vault.id,
-            workspace_id=args.log_analytics_workspace_id,
-            # Resource-specific table AZKVAuditLogs (the unexpected-reader alert queries it), not AzureDiagnostics.
-            log_analytics_destination_type="Dedicated",
-            logs=[monitor.DiagnosticsLogSettingsArgs(category_group="allLogs", enabled=True)],
-            metrics=[monitor.DiagnosticsMetricSettingsArgs(category="AllMetrics", enabled=True)],
+        # Every data-plane access (who read which secret) lands in Log Analytics for audit, in the
+        # AZKVAuditLogs table that the unexpected-reader alert queries.
+        self.diagnostics = logs_to_workspace(
+            name,
+            vault_name,
+            self.vault.id,
+            args.log_analytics_workspace_id,
+            log_category_groups=["allLogs"],
+            metric_categories=["AllMetrics"],
             opts=pulumi.ResourceOptions(parent=self),
         )
         self._role_assignments(name, args, client)

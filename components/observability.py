@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -138,14 +139,37 @@ class Observability(pulumi.ComponentResource):
             }
         )
 
+    def _placed(self, args: ObservabilityArgs) -> dict[str, Any]:
+        """Where every Azure Monitor resource of this component goes: the environment's group and region, its tags."""
+        return {
+            "resource_group_name": args.resource_group_name,
+            "location": args.location,
+            "tags": dict(args.tags),
+            "opts": pulumi.ResourceOptions(parent=self),
+        }
+
+    def _associate(
+        self,
+        resource_name: str,
+        association_name: str,
+        rule_id: pulumi.Input[str],
+        description: str,
+        args: ObservabilityArgs,
+    ) -> None:
+        """The cluster's association with a data collection rule: the agent collects only while it exists."""
+        monitor.DataCollectionRuleAssociation(
+            resource_name,
+            association_name=association_name,
+            resource_uri=args.cluster_id,
+            data_collection_rule_id=rule_id,
+            description=description,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
     def _container_insights(self, name: str, args: ObservabilityArgs) -> None:
-        child = pulumi.ResourceOptions(parent=self)
         dcr = monitor.DataCollectionRule(
             f"{name}-container-insights-dcr",
             data_collection_rule_name=f"MSCI-{args.location}-{args.resource_prefix}"[:64],
-            resource_group_name=args.resource_group_name,
-            location=args.location,
-            kind="Linux",
             description="Container Insights: mesh access logs, istiod, sealed-secrets and app namespaces",
             data_sources=monitor.DataCollectionRuleDataSourcesArgs(
                 extensions=[
@@ -165,45 +189,35 @@ class Observability(pulumi.ComponentResource):
                 ]
             ),
             data_flows=[monitor.DataFlowArgs(streams=list(CONTAINER_INSIGHTS_STREAMS), destinations=[LOG_DESTINATION])],
-            tags=dict(args.tags),
-            opts=child,
+            kind="Linux",
+            **self._placed(args),
         )
-        monitor.DataCollectionRuleAssociation(
+        self._associate(
             f"{name}-container-insights-dcra",
-            association_name=CONTAINER_INSIGHTS_EXTENSION,
-            resource_uri=args.cluster_id,
-            data_collection_rule_id=dcr.id,
+            CONTAINER_INSIGHTS_EXTENSION,
+            dcr.id,
             # Microsoft's wording: the agent stops sending anything once this is gone.
-            description="Deleting this association will break the data collection for this AKS Cluster.",
-            opts=child,
+            "Deleting this association will break the data collection for this AKS Cluster.",
+            args,
         )
         self.container_insights_rule_id = dcr.id
 
     def _prometheus(self, name: str, args: ObservabilityArgs) -> None:
-        child = pulumi.ResourceOptions(parent=self)
+        placed = self._placed(args)
         workspace = monitor.AzureMonitorWorkspace(
             f"{name}-amw",
             azure_monitor_workspace_name=f"{args.resource_prefix}-amw",
-            resource_group_name=args.resource_group_name,
-            location=args.location,
-            tags=dict(args.tags),
-            opts=child,
+            **placed,
         )
         endpoint = monitor.DataCollectionEndpoint(
             f"{name}-prometheus-dce",
             data_collection_endpoint_name=f"MSProm-{args.location}-{args.resource_prefix}"[:44],
-            resource_group_name=args.resource_group_name,
-            location=args.location,
             kind="Linux",
-            tags=dict(args.tags),
-            opts=child,
+            **placed,
         )
         rule = monitor.DataCollectionRule(
             f"{name}-prometheus-dcr",
             data_collection_rule_name=f"MSProm-{args.location}-{args.resource_prefix}"[:64],
-            resource_group_name=args.resource_group_name,
-            location=args.location,
-            kind="Linux",
             description="Managed Prometheus: the cluster's ama-metrics scraper to the Azure Monitor workspace",
             data_collection_endpoint_id=endpoint.id,
             data_sources=monitor.DataCollectionRuleDataSourcesArgs(
@@ -221,16 +235,15 @@ class Observability(pulumi.ComponentResource):
                 ]
             ),
             data_flows=[monitor.DataFlowArgs(streams=[PROMETHEUS_STREAM], destinations=[PROMETHEUS_DESTINATION])],
-            tags=dict(args.tags),
-            opts=child,
+            kind="Linux",
+            **placed,
         )
-        monitor.DataCollectionRuleAssociation(
+        self._associate(
             f"{name}-prometheus-dcra",
-            association_name=f"MSProm-{args.location}-{args.resource_prefix}",
-            resource_uri=args.cluster_id,
-            data_collection_rule_id=rule.id,
-            description="Managed Prometheus metrics of this AKS cluster to its Azure Monitor workspace.",
-            opts=child,
+            f"MSProm-{args.location}-{args.resource_prefix}",
+            rule.id,
+            "Managed Prometheus metrics of this AKS cluster to its Azure Monitor workspace.",
+            args,
         )
         self.monitor_workspace_id = workspace.id
         self.prometheus_rule_id = rule.id
@@ -240,27 +253,19 @@ class Observability(pulumi.ComponentResource):
 
     def _agent_config_maps(self, name: str, args: ObservabilityArgs) -> None:
         """The two agents' ConfigMaps in kube-system (through the cluster's Kubernetes provider)."""
-        child = pulumi.ResourceOptions(parent=self)
-        k8s.core.v1.ConfigMap(
-            f"{name}-agent-config",
-            metadata=k8s.meta.v1.ObjectMetaArgs(name=AGENT_CONFIG_MAP, namespace=KUBE_SYSTEM_NAMESPACE),
-            data={
-                "schema-version": "v1",
-                "config-version": "ver1",
-                "log-data-collection-settings": agent_log_settings(),
-            },
-            opts=child,
-        )
-        k8s.core.v1.ConfigMap(
-            f"{name}-metrics-settings",
-            metadata=k8s.meta.v1.ObjectMetaArgs(name=METRICS_SETTINGS_CONFIG_MAP, namespace=KUBE_SYSTEM_NAMESPACE),
-            data={
-                "schema-version": "v1",
-                "config-version": "ver1",
-                # Sidecars, gateways and istiod carry prometheus.io/scrape|port|path annotations (metrics merging).
-                "pod-annotation-based-scraping": (
-                    f'podannotationnamespaceregex = "{scrape_namespace_regex(args.scraped_namespaces)}"'
-                ),
-            },
-            opts=child,
-        )
+        scrape_regex = scrape_namespace_regex(args.scraped_namespaces)
+        for suffix, config_map, settings in (
+            ("agent-config", AGENT_CONFIG_MAP, {"log-data-collection-settings": agent_log_settings()}),
+            # Sidecars, gateways and istiod carry prometheus.io/scrape|port|path annotations (metrics merging).
+            (
+                "metrics-settings",
+                METRICS_SETTINGS_CONFIG_MAP,
+                {"pod-annotation-based-scraping": f'podannotationnamespaceregex = "{scrape_regex}"'},
+            ),
+        ):
+            k8s.core.v1.ConfigMap(
+                f"{name}-{suffix}",
+                metadata=k8s.meta.v1.ObjectMetaArgs(name=config_map, namespace=KUBE_SYSTEM_NAMESPACE),
+                data={"schema-version": "v1", "config-version": "ver1", **settings},
+                opts=pulumi.ResourceOptions(parent=self),
+            )

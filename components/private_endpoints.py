@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import pulumi
 from pulumi_azure_native import network, privatedns
 
+from components.azure_network import subnet_behind_nsg
 from components.subnet_nsg import private_endpoint_subnet_rules
 
 VAULT_PRIVATE_DNS_ZONE = "privatelink.vaultcore.azure.net"
@@ -119,26 +120,19 @@ class VaultPrivateEndpoint(pulumi.ComponentResource):
     ) -> tuple[pulumi.Input[str], network.Subnet | None]:
         if args.existing_subnet_id is not None:
             return args.existing_subnet_id, None
-        child = pulumi.ResourceOptions(parent=self)
-        nsg = network.NetworkSecurityGroup(
-            f"{name}-nsg",
-            network_security_group_name=f"{base_name}-nsg",
-            resource_group_name=args.resource_group_name,
-            location=args.location,
-            security_rules=private_endpoint_subnet_rules(),
-            tags=args.tags,
-            opts=child,
-        )
-        subnet = network.Subnet(
-            f"{name}-subnet",
-            subnet_name="private-endpoints",
+        subnet = subnet_behind_nsg(
+            name,
+            base_name,
+            "private-endpoints",
+            private_endpoint_subnet_rules(),
+            address_prefix=args.subnet_cidr,
             virtual_network_name=args.virtual_network_name,
             resource_group_name=args.resource_group_name,
-            address_prefix=args.subnet_cidr,
-            default_outbound_access=False,
-            network_security_group=network.NetworkSecurityGroupArgs(id=nsg.id),
+            location=args.location,
+            tags=args.tags,
             # Without this, NSG rules do not apply to the private endpoints of the subnet.
             private_endpoint_network_policies=network.VirtualNetworkPrivateEndpointNetworkPolicies.NETWORK_SECURITY_GROUP_ENABLED,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.depends_on)),
+            depends_on=args.depends_on,
+            opts=pulumi.ResourceOptions(parent=self),
         )
         return subnet.id, subnet
