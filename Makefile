@@ -30,7 +30,7 @@ test: venv lint
 # Regenerate the generated docs: the README config reference, docs/outputs.md, docs/policies.md and the README rule table.
 docs: venv
 	$(PY) -m stack_config.gen_docs
-	$(PY) -m components.platform_outputs --write-docs
+	$(PY) -m components.outputs_docs --write-docs
 	$(PY) policies/gen_docs.py
 
 clean:

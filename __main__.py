@@ -22,7 +22,7 @@ from components.key_vault import KeyVault, KeyVaultArgs
 from components.log_retention import LogRetention, LogRetentionArgs
 from components.mesh_ca import MeshCa, MeshCaArgs
 from components.observability import Observability, ObservabilityArgs
-from components.platform_outputs import export_outputs
+from components.outputs_export import export_outputs
 from components.private_endpoints import VaultPrivateEndpoint, VaultPrivateEndpointArgs
 from components.runner_peering import RunnerPeering, RunnerPeeringArgs
 from components.sealed_secrets import SealedSecrets, SealedSecretsArgs

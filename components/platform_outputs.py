@@ -1,27 +1,23 @@
 """The stack outputs contract: what app teams read through ``StackReference``, as one table.
 
 The outputs are an API. This module is their single source of truth: the producer side
-(``export_outputs``, called once from ``__main__.py``), the consumer helper
-(``components/platform_consumer.py``), ``docs/outputs.md`` (generated from ``OUTPUTS``) and the
-contract tests all read ``OUTPUTS``.
+(``components/outputs_export.py``, called once from ``__main__.py``), the consumer helper
+(``components/platform_consumer.py``), ``docs/outputs.md`` (generated from ``OUTPUTS`` by
+``components/outputs_docs.py``) and the contract tests all read ``OUTPUTS``.
 
 Versioning (``contractVersion``, "MAJOR.MINOR"): adding an output bumps MINOR; removing or renaming
 an output, changing its type or its secrecy bumps MAJOR. A consumer that needs contract ``M.m``
 accepts a stack whose version has the same MAJOR and a MINOR >= m.
 
-Regenerate the docs table with ``python -m components.platform_outputs --write-docs``.
+Regenerate the docs table with ``python -m components.outputs_docs --write-docs``.
 """
 
 from __future__ import annotations
 
 import re
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
-
-import pulumi
 
 CONTRACT_VERSION = "1.2"
 
@@ -369,167 +365,37 @@ def type_problem(type_name: str, value: Any) -> str | None:
             return f"expected dict[str, str], got {_kind(value)}"
         bad_items = [k for k, v in value.items() if not isinstance(k, str) or not isinstance(v, str)]
         return f"expected dict[str, str], entry {bad_items[0]!r} is not str: str" if bad_items else None
-    if type_name == "list[SealingKey]":
-        if not isinstance(value, (list, tuple)):
-            return f"expected list[SealingKey], got {_kind(value)}"
-        for i, item in enumerate(value):
-            if not isinstance(item, Mapping) or set(item) != {"generation", "privateKeyPem", "certificatePem"}:
-                keys = sorted(item) if isinstance(item, Mapping) else _kind(item)
-                return f"item {i}: expected keys generation, privateKeyPem, certificatePem; got {keys}"
-            gen = item["generation"]
-            # Numbers read back through a StackReference arrive as floats.
-            if isinstance(gen, bool) or not (isinstance(gen, int) or (isinstance(gen, float) and gen.is_integer())):
-                return f"item {i}: generation must be an integer, got {_kind(gen)}"
-            if not isinstance(item["privateKeyPem"], str) or not isinstance(item["certificatePem"], str):
-                return f"item {i}: privateKeyPem and certificatePem must be str"
-        return None
-    if type_name == "list[MeshIntermediate]":
-        return _intermediates_problem(value)
+    if type_name in RECORD_KEYS:
+        return _records_problem(type_name, value)
     raise OutputContractError(f"unknown contract type {type_name!r}; allowed: {', '.join(TYPES)}")
 
 
-_INTERMEDIATE_KEYS = {"environment", "generation", "certificatePem", "privateKeyPem"}
+# The record types: their keys, and the keys whose values are strings (``generation`` is an integer).
+RECORD_KEYS = {
+    "list[SealingKey]": (("generation", "privateKeyPem", "certificatePem"), ("privateKeyPem", "certificatePem")),
+    "list[MeshIntermediate]": (
+        ("certificatePem", "environment", "generation", "privateKeyPem"),
+        ("environment", "certificatePem", "privateKeyPem"),
+    ),
+}
 
 
-def _intermediates_problem(value: Any) -> str | None:
+def _records_problem(type_name: str, value: Any) -> str | None:
     if not isinstance(value, (list, tuple)):
-        return f"expected list[MeshIntermediate], got {_kind(value)}"
+        return f"expected {type_name}, got {_kind(value)}"
+    keys, texts = RECORD_KEYS[type_name]
     for i, item in enumerate(value):
-        if not isinstance(item, Mapping) or set(item) != _INTERMEDIATE_KEYS:
-            keys = sorted(item) if isinstance(item, Mapping) else _kind(item)
-            return f"item {i}: expected keys {', '.join(sorted(_INTERMEDIATE_KEYS))}; got {keys}"
+        if not isinstance(item, Mapping) or set(item) != set(keys):
+            got = sorted(item) if isinstance(item, Mapping) else _kind(item)
+            return f"item {i}: expected keys {', '.join(keys)}; got {got}"
         gen = item["generation"]
+        # Numbers read back through a StackReference arrive as floats.
         if isinstance(gen, bool) or not (isinstance(gen, int) or (isinstance(gen, float) and gen.is_integer())):
             return f"item {i}: generation must be an integer, got {_kind(gen)}"
-        if not all(isinstance(item[k], str) for k in ("environment", "certificatePem", "privateKeyPem")):
-            return f"item {i}: environment, certificatePem and privateKeyPem must be str"
+        if not all(isinstance(item[k], str) for k in texts):
+            return f"item {i}: {', '.join(texts[:-1])} and {texts[-1]} must be str"
     return None
 
 
 def _kind(value: Any) -> str:
     return "None" if value is None else type(value).__name__
-
-
-# --------------------------------------------------------------------------- producer
-
-
-def _contains_output(value: Any) -> bool:
-    if isinstance(value, pulumi.Output) or hasattr(value, "__await__"):
-        return True
-    if isinstance(value, Mapping):
-        return any(_contains_output(v) for v in value.values())
-    if isinstance(value, (list, tuple)):
-        return any(_contains_output(v) for v in value)
-    return False
-
-
-def _checked(spec: OutputSpec, value: Any) -> Any:
-    def check(resolved: Any) -> Any:
-        problem = type_problem(spec.type, resolved)
-        if problem:
-            raise OutputContractError(f"stack output '{spec.name}' breaks contract {CONTRACT_VERSION}: {problem}")
-        return resolved
-
-    if not _contains_output(value):
-        return check(value)  # plain values fail at once, before any export
-    return pulumi.Output.from_input(value).apply(check)
-
-
-def export_outputs(role: str, values: Mapping[str, Any]) -> None:
-    """Export every output of ``role``'s contract, exactly: nothing missing, nothing extra.
-
-    ``contractVersion`` is added here. Secret outputs are wrapped with ``Output.secret`` whatever
-    the input's secrecy; every value is checked against its declared type (at once for plain
-    values, when resolved for Outputs).
-    """
-    contract = [spec for spec in outputs_for(role) if spec.name != "contractVersion"]
-    expected = {spec.name for spec in contract}
-    missing = [spec.name for spec in contract if spec.name not in values]
-    unexpected = sorted(set(values) - expected)
-    if missing or unexpected:
-        parts = []
-        if missing:
-            parts.append(f"missing: {', '.join(missing)}")
-        if unexpected:
-            hint = " (contractVersion is added by export_outputs)" if "contractVersion" in unexpected else ""
-            parts.append(f"not in the contract for this role: {', '.join(unexpected)}{hint}")
-        raise OutputContractError(
-            f"stack outputs for role {role!r} do not match contract {CONTRACT_VERSION} "
-            f"(components/platform_outputs.py): {'; '.join(parts)}"
-        )
-    checked = {spec.name: _checked(spec, values[spec.name]) for spec in contract}
-    pulumi.export("contractVersion", CONTRACT_VERSION)
-    for spec in contract:
-        value = checked[spec.name]
-        pulumi.export(spec.name, pulumi.Output.secret(value) if spec.secret else value)
-
-
-# --------------------------------------------------------------------------- docs
-
-DOCS_PATH = Path(__file__).resolve().parent.parent / "docs" / "outputs.md"
-DOCS_BEGIN = "<!-- BEGIN GENERATED: outputs table (python -m components.platform_outputs --write-docs) -->"
-DOCS_END = "<!-- END GENERATED: outputs table -->"
-_ROLE_TITLES = {
-    ROLE_ENVIRONMENT: "Environment stacks (`dev`, `prod`, ...; stackRole `environment`)",
-    ROLE_KEY_OWNER: "Non-prod key-owner stack (`nonprod-keys`; stackRole `sealingKeyOwner`)",
-}
-
-
-def _example_md(value: Any) -> str:
-    import json
-
-    if isinstance(value, str):
-        text = value if "\n" not in value else value.split("\n", 1)[0] + " ..."
-    else:
-        text = json.dumps(value)
-    if len(text) > 70:
-        text = text[:67] + "..."
-    return "`" + text.replace("|", "\\|").replace("`", "'") + "`"
-
-
-def render_tables() -> str:
-    """The generated part of ``docs/outputs.md``: one table per role, from ``OUTPUTS``."""
-    lines = [DOCS_BEGIN, "", f"Contract version: **{CONTRACT_VERSION}**", ""]
-    for role in ROLES:
-        lines += [
-            f"### {_ROLE_TITLES[role]}",
-            "",
-            "| output | type | secret | example | use it for |",
-            "|---|---|---|---|---|",
-        ]
-        for spec in outputs_for(role):
-            desc = spec.description.replace("|", "\\|")
-            lines.append(
-                f"| `{spec.name}` | `{spec.type}` | {'**yes**' if spec.secret else 'no'} | "
-                f"{_example_md(spec.example)} | {desc} |"
-            )
-        lines.append("")
-    lines.append(DOCS_END)
-    return "\n".join(lines)
-
-
-def generated_section(text: str) -> str | None:
-    """The generated block inside a docs file's text (``None`` when the markers are missing)."""
-    start, end = text.find(DOCS_BEGIN), text.find(DOCS_END)
-    if start < 0 or end < start:
-        return None
-    return text[start : end + len(DOCS_END)]
-
-
-def write_docs(path: Path = DOCS_PATH) -> bool:
-    """Replace the generated block of ``docs/outputs.md``; returns whether the file changed."""
-    text = path.read_text()
-    current = generated_section(text)
-    if current is None:
-        raise SystemExit(f"{path}: markers {DOCS_BEGIN!r} ... {DOCS_END!r} not found")
-    new = text.replace(current, render_tables())
-    if new != text:
-        path.write_text(new)
-    return new != text
-
-
-if __name__ == "__main__":  # pragma: no cover - developer entry point
-    if sys.argv[1:] == ["--write-docs"]:
-        print(f"{DOCS_PATH}: {'updated' if write_docs() else 'already up to date'}")
-    else:
-        print(render_tables())

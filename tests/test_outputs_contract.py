@@ -29,7 +29,7 @@ def test_exported_names_are_exactly_the_contract(stack, stack_run):
         f"stack {stack} (role {STACKS[stack]}) does not export contract {CONTRACT_VERSION}:\n"
         f"  missing ({len(missing)}): {', '.join(missing) or '-'}\n"
         f"  not in the contract: {', '.join(extra) or '-'}\n"
-        "wire them with components.platform_outputs.export_outputs in __main__.py (see docs/outputs.md)"
+        "wire them with components.outputs_export.export_outputs in __main__.py (see docs/outputs.md)"
     )
 
 

@@ -9,14 +9,15 @@ from typing import Any
 import pulumi
 import pytest
 
+from components import outputs_docs
 from components import platform_outputs as po
+from components.outputs_export import export_outputs
 from components.platform_consumer import PlatformOutputError, PlatformStack
 from components.platform_outputs import (
     CONTRACT_VERSION,
     OUTPUTS,
     OutputContractError,
     example_outputs,
-    export_outputs,
     is_compatible,
     outputs_for,
     parse_version,
@@ -162,11 +163,11 @@ def test_contract_version_is_valid():
 
 
 def test_docs_table_is_generated_from_the_contract():
-    text = po.DOCS_PATH.read_text()
-    section = po.generated_section(text)
+    text = outputs_docs.DOCS_PATH.read_text()
+    section = outputs_docs.generated_section(text)
     assert section is not None, "docs/outputs.md lost its generated-table markers"
-    assert section == po.render_tables(), (
-        "docs/outputs.md is out of date: run `venv/bin/python -m components.platform_outputs --write-docs`"
+    assert section == outputs_docs.render_tables(), (
+        "docs/outputs.md is out of date: run `venv/bin/python -m components.outputs_docs --write-docs`"
     )
     assert "MAJOR.MINOR" in text and "same MAJOR" in text.replace("**", "")
 
