@@ -404,11 +404,33 @@ def wildcard_hosts(at: str, server: dict, ctx: Ctx) -> None:
             ctx.fail(f"{at}.hosts contains {host!r}; name the hosts")
 
 
-_INGRESS_SELECTOR = setting(
-    "object",
-    {"istio": "ingressgateway"},
-    "Pod labels of the ingress gateway (a Gateway selecting them serves the public edge).",
-    additionalProperties={"type": "string"},
+INGRESS_GATEWAY_LABELS = {"istio": "ingressgateway"}
+EGRESS_GATEWAY_LABELS = {"istio": "egressgateway"}
+
+
+def _gateway_labels_setting(labels: dict[str, str], description: str) -> dict[str, Any]:
+    """A rule's config key naming a gateway's pod labels (a Gateway or policy selecting them is about that gateway)."""
+    return setting("object", dict(labels), description, additionalProperties={"type": "string"})
+
+
+def _gateway_labels(ctx: Ctx, key: str, default: Mapping[str, str]) -> dict[str, str]:
+    """The gateway pod labels configured under ``key`` (string values only); ``default`` when there are none."""
+    labels = {k: v for k, v in as_map(ctx.config.get(key)).items() if isinstance(v, str)}
+    return labels or dict(default)
+
+
+def _selects(selector: Any, wanted: Mapping[str, str]) -> Any:
+    """Whether a label map includes every wanted label (UNKNOWN if the map is unknown)."""
+    if selector is UNKNOWN:
+        return UNKNOWN
+    labels = as_map(selector)
+    if any(v is UNKNOWN for v in labels.values()):
+        return UNKNOWN
+    return bool(wanted) and all(labels.get(k) == v for k, v in wanted.items())
+
+
+_INGRESS_SELECTOR = _gateway_labels_setting(
+    INGRESS_GATEWAY_LABELS, "Pod labels of the ingress gateway (a Gateway selecting them serves the public edge)."
 )
 # `<namespace>/<dnsName>`: a DNS-1123 label, or `.` (the Gateway's own namespace), then a non-empty name.
 _NAMESPACE_SCOPED = re.compile(r"^(\.|[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)/[^/\s]+$")
@@ -426,8 +448,7 @@ _NAMESPACE_SCOPED = re.compile(r"^(\.|[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)/[^/\s]
     config={"ingressGatewaySelector": _INGRESS_SELECTOR},
 )
 def ingress_namespace_hosts(r: Res, ctx: Ctx) -> None:
-    wanted = {k: v for k, v in as_map(ctx.config.get("ingressGatewaySelector")).items() if isinstance(v, str)}
-    selects = _selects(r.get("spec.selector"), wanted or {"istio": "ingressgateway"})
+    selects = _selects(r.get("spec.selector"), _gateway_labels(ctx, "ingressGatewaySelector", INGRESS_GATEWAY_LABELS))
     if selects is UNKNOWN:
         ctx.unknown("spec.selector")
         return
@@ -671,22 +692,9 @@ def no_sidecar_bypass(r: Res, ctx: Ctx) -> None:
 
 # --------------------------------------------------------------------------- egress gateway identity
 
-_EGRESS_SELECTOR = setting(
-    "object",
-    {"istio": "egressgateway"},
-    "Pod labels of the egress gateway (a Gateway selecting them is an egress gateway).",
-    additionalProperties={"type": "string"},
+_EGRESS_SELECTOR = _gateway_labels_setting(
+    EGRESS_GATEWAY_LABELS, "Pod labels of the egress gateway (a Gateway selecting them is an egress gateway)."
 )
-
-
-def _selects(selector: Any, wanted: Mapping[str, str]) -> Any:
-    """Whether a label map includes every wanted label (UNKNOWN if the map is unknown)."""
-    if selector is UNKNOWN:
-        return UNKNOWN
-    labels = as_map(selector)
-    if any(v is UNKNOWN for v in labels.values()):
-        return UNKNOWN
-    return bool(wanted) and all(labels.get(k) == v for k, v in wanted.items())
 
 
 def _identity_and_sni(rule: dict) -> Any:
@@ -721,8 +729,7 @@ def _identity_and_sni(rule: dict) -> Any:
     config={"egressGatewaySelector": _EGRESS_SELECTOR},
 )
 def egress_gateway_authorization(stack: Stack, ctx: Ctx) -> None:
-    wanted = {k: v for k, v in as_map(ctx.config.get("egressGatewaySelector")).items() if isinstance(v, str)}
-    wanted = wanted or {"istio": "egressgateway"}
+    wanted = _gateway_labels(ctx, "egressGatewaySelector", EGRESS_GATEWAY_LABELS)
     namespaces: dict[str, Res] = {}
     for gw in stack.k8s_of(NET, "Gateway"):
         selects = _selects(gw.get("spec.selector"), wanted)
