@@ -360,28 +360,11 @@ def test_every_host_must_be_covered_by_the_declared_key_vault_certificate_names(
 
 def _certificate(names: list[str]) -> str:
     """A throwaway self-signed certificate with these DNS names (generated here, never stored)."""
-    import datetime
-
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
 
-    key = ec.generate_private_key(ec.SECP256R1())
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0])])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now)
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName(n) for n in names]), critical=False)
-        .sign(key, hashes.SHA256())
-    )
-    return cert.public_bytes(serialization.Encoding.PEM).decode()
+    from tools.mocks import self_signed_certificate
+
+    return self_signed_certificate(ec.generate_private_key(ec.SECP256R1()), names[0], days=1, dns_names=names)
 
 
 def test_a_config_certificate_must_cover_every_host():

@@ -25,14 +25,19 @@ from components.platform_outputs import (
 )
 from tools.program_runner import ProgramRun, run_program
 
-# The names COMMON.md fixes; the table must match them exactly.
-ENVIRONMENT_NAMES = {
+# The names COMMON.md fixes; the table must match them exactly. Every stack role exports the first ones.
+EVERY_ROLE_NAMES = {
     "contractVersion",
     "environment",
     "environmentClass",
     "location",
     "stackSettings",
     "resourceGroupName",
+    "keyVaultName",
+    "keyVaultUri",
+    "sealingCertificatePem",
+}
+ENVIRONMENT_NAMES = EVERY_ROLE_NAMES | {
     "clusterName",
     "clusterId",
     "kubeconfig",
@@ -40,9 +45,6 @@ ENVIRONMENT_NAMES = {
     "kubeletIdentityObjectId",
     "kubeletIdentityClientId",
     "nodeResourceGroup",
-    "keyVaultName",
-    "keyVaultUri",
-    "sealingCertificatePem",
     "sealedSecretsNamespace",
     "sealedSecretsControllerName",
     "ingressPublicIp",
@@ -53,16 +55,7 @@ ENVIRONMENT_NAMES = {
     "egressAllowList",
     "appNamespaces",
 }
-KEY_OWNER_NAMES = {
-    "contractVersion",
-    "environment",
-    "environmentClass",
-    "location",
-    "stackSettings",
-    "resourceGroupName",
-    "keyVaultName",
-    "keyVaultUri",
-    "sealingCertificatePem",
+KEY_OWNER_NAMES = EVERY_ROLE_NAMES | {
     "sealingKeys",
     "meshRootCertificatePem",
     "meshIntermediates",

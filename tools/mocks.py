@@ -18,7 +18,7 @@ import base64
 import datetime
 import hashlib
 import ipaddress
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date
 from typing import Any
 
@@ -344,6 +344,28 @@ def real_private_key(algorithm: str, seed: str) -> Any:
             key = rsa.generate_private_key(public_exponent=65537, key_size=_MOCK_RSA_BITS)
         _KEYS[algorithm, seed] = key
     return key
+
+
+def self_signed_certificate(
+    key: Any, common_name: str, *, days: int, start: datetime.datetime | None = None, dns_names: Sequence[str] = ()
+) -> str:
+    """A self-signed PEM certificate for a test's own throwaway ``key`` (valid from ``start``, default now)."""
+    start = start or datetime.datetime.now(datetime.UTC)
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start)
+        .not_valid_after(start + datetime.timedelta(days=days))
+    )
+    if dns_names:
+        builder = builder.add_extension(
+            x509.SubjectAlternativeName([x509.DNSName(n) for n in dns_names]), critical=False
+        )
+    return builder.sign(key, hashes.SHA256()).public_bytes(serialization.Encoding.PEM).decode()
 
 
 def key_pem(key: Any) -> str:

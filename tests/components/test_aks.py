@@ -73,39 +73,21 @@ def test_upgrade_channels_follow_config(run_component):
     assert mc.get("autoUpgradeProfile.upgradeChannel") == "stable"
 
 
+def _weekly(day: str, start: str, hours: int) -> dict:
+    """A weekly AKS maintenance window as the stack files set it (UTC+1)."""
+    return {
+        "startTime": start,
+        "utcOffset": "+01:00",
+        "durationHours": hours,
+        "schedule": {"weekly": {"dayOfWeek": day, "intervalWeeks": 1}},
+    }
+
+
 @pytest.mark.parametrize(
     "stack, node_os, auto_upgrade",
     [
-        (
-            "dev",
-            {
-                "startTime": "02:00",
-                "utcOffset": "+01:00",
-                "durationHours": 4,
-                "schedule": {"weekly": {"dayOfWeek": "Tuesday", "intervalWeeks": 1}},
-            },
-            {
-                "startTime": "02:00",
-                "utcOffset": "+01:00",
-                "durationHours": 4,
-                "schedule": {"weekly": {"dayOfWeek": "Wednesday", "intervalWeeks": 1}},
-            },
-        ),
-        (
-            "prod",
-            {
-                "startTime": "01:00",
-                "utcOffset": "+01:00",
-                "durationHours": 6,
-                "schedule": {"weekly": {"dayOfWeek": "Saturday", "intervalWeeks": 1}},
-            },
-            {
-                "startTime": "01:00",
-                "utcOffset": "+01:00",
-                "durationHours": 6,
-                "schedule": {"weekly": {"dayOfWeek": "Sunday", "intervalWeeks": 1}},
-            },
-        ),
+        ("dev", _weekly("Tuesday", "02:00", 4), _weekly("Wednesday", "02:00", 4)),
+        ("prod", _weekly("Saturday", "01:00", 6), _weekly("Sunday", "01:00", 6)),
     ],
 )
 def test_maintenance_windows(build_run, stack, node_os, auto_upgrade):

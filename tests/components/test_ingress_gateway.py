@@ -8,7 +8,7 @@ from typing import Any
 import pulumi
 import pytest
 
-from components.ingress_specs import require_jwt_policy_spec
+from components.ingress_specs import TLS12_CIPHER_SUITES, require_jwt_policy_spec
 from stack_config import (
     INGRESS_TLS_CERT_KEY,
     INGRESS_TLS_KEY_KEY,
@@ -74,14 +74,13 @@ def gateway_of(run) -> dict:
 # --------------------------------------------------------------------------- Gateway servers
 
 
-STRONG_TLS12_SUITES = [
-    "ECDHE-ECDSA-AES256-GCM-SHA384",
-    "ECDHE-RSA-AES256-GCM-SHA384",
-    "ECDHE-ECDSA-AES128-GCM-SHA256",
-    "ECDHE-RSA-AES128-GCM-SHA256",
-    "ECDHE-ECDSA-CHACHA20-POLY1305",
-    "ECDHE-RSA-CHACHA20-POLY1305",
-]
+def test_tls12_suites_have_forward_secrecy_and_aead_for_both_certificate_types():
+    assert TLS12_CIPHER_SUITES
+    for suite in TLS12_CIPHER_SUITES:
+        assert suite.startswith(("ECDHE-ECDSA-", "ECDHE-RSA-")), suite  # ephemeral keys: forward secrecy
+        assert suite.endswith(("-GCM-SHA256", "-GCM-SHA384", "-CHACHA20-POLY1305")), suite  # AEAD, no CBC
+    ciphers = {suite.split("-", 2)[2] for suite in TLS12_CIPHER_SUITES}
+    assert {f"ECDHE-{auth}-{cipher}" for auth in ("ECDSA", "RSA") for cipher in ciphers} == set(TLS12_CIPHER_SUITES)
 
 
 def test_gateway_serves_tls_only_with_a_301_redirect_on_port_80(prod):
@@ -100,7 +99,7 @@ def test_gateway_serves_tls_only_with_a_301_redirect_on_port_80(prod):
                     "credentialName": "ingress-wildcard-tls",
                     "minProtocolVersion": "TLSV1_2",
                     "maxProtocolVersion": "TLSV1_3",
-                    "cipherSuites": STRONG_TLS12_SUITES,
+                    "cipherSuites": list(TLS12_CIPHER_SUITES),
                 },
             },
             {

@@ -5,51 +5,14 @@ Run with: venv/bin/python -m pytest -q examples/app-team/tests
 
 from __future__ import annotations
 
-import runpy
-import sys
-from pathlib import Path
-from typing import Any
-
 import pytest
+from app_team_run import EXAMPLE, platform_outputs, run_example
 
-EXAMPLE = Path(__file__).resolve().parent.parent
-ROOT = EXAMPLE.parent.parent
-for p in (str(ROOT), str(EXAMPLE)):
-    if p not in sys.path:
-        sys.path.insert(0, p)
+from components.platform_consumer import PlatformOutputError
+from sealing import SealingError
+from tools.program_runner import ProgramRun, RecordedResource
 
-from components.platform_consumer import PlatformOutputError  # noqa: E402
-from components.platform_outputs import example_outputs  # noqa: E402
-from sealing import SealingError  # noqa: E402
-from tools.mocks import fake_certificate, fake_kubeconfig  # noqa: E402
-from tools.program_runner import ProgramRun, RecordedResource, run_program  # noqa: E402
-
-PLATFORM = "contoso/platform/dev"
-STACK_FILE = EXAMPLE / "Pulumi.dev.yaml"
 SEALED_FILE = EXAMPLE / "sealed" / "db-password.yaml"
-
-
-def platform_outputs(**changes: Any) -> dict[str, Any]:
-    """Every contract output of the dev platform stack; a change of None removes the output."""
-    outputs = example_outputs("environment")
-    outputs["kubeconfig"] = fake_kubeconfig("plat-dev-aks", "plat-dev-a1b2c3d4.hcp.westeurope.azmk8s.io")
-    outputs["sealingCertificatePem"] = fake_certificate("contoso/platform/dev:sealing")
-    for name, value in changes.items():
-        if value is None:
-            outputs.pop(name, None)
-        else:
-            outputs[name] = value
-    return outputs
-
-
-def run_example(outputs: dict[str, Any] | None = None, overrides: dict[str, Any] | None = None) -> ProgramRun:
-    return run_program(
-        STACK_FILE,
-        program=lambda: runpy.run_path(str(EXAMPLE / "__main__.py"), run_name="__main__"),
-        project="app-team-shop",
-        overrides=overrides,
-        stack_references={PLATFORM: outputs if outputs is not None else platform_outputs()},
-    )
 
 
 @pytest.fixture(scope="module")
@@ -160,13 +123,13 @@ def test_outputs(run):
 
 def test_a_missing_platform_output_fails_naming_it():
     with pytest.raises(PlatformOutputError) as err:
-        run_example(platform_outputs(kubeconfig=None))
+        run_example(outputs=platform_outputs(kubeconfig=None))
     assert str(err.value) == "stack contoso/platform/dev has no output 'kubeconfig' (contract 1.2)"
 
 
 def test_an_incompatible_platform_contract_fails_naming_both_versions():
     with pytest.raises(PlatformOutputError) as err:
-        run_example(platform_outputs(contractVersion="2.0"))
+        run_example(outputs=platform_outputs(contractVersion="2.0"))
     assert "stack contoso/platform/dev exports contract 2.0, incompatible with the 1.0 this program needs" in str(
         err.value
     )
@@ -175,13 +138,7 @@ def test_an_incompatible_platform_contract_fails_naming_both_versions():
 def test_a_namespace_the_platform_did_not_create_fails_and_deploys_nothing():
     recorded: list = []
     with pytest.raises(PlatformOutputError) as err:
-        run_program(
-            STACK_FILE,
-            project="app-team-shop",
-            recorded=recorded,
-            program=lambda: runpy.run_path(str(EXAMPLE / "__main__.py"), run_name="__main__"),
-            stack_references={PLATFORM: platform_outputs(appNamespaces=["payments"])},
-        )
+        run_example(outputs=platform_outputs(appNamespaces=["payments"]), recorded=recorded)
     assert "namespace 'shop' is not an app namespace of stack contoso/platform/dev (appNamespaces: payments)" in str(
         err.value
     )

@@ -7,39 +7,10 @@ same program weakened in one place is blocked by the rule that the admission pol
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-from typing import Any
-
 import pytest
+from app_team_run import SOURCE, run_example
 
-EXAMPLE = Path(__file__).resolve().parent.parent
-ROOT = EXAMPLE.parent.parent
-for p in (str(ROOT), str(EXAMPLE)):
-    if p not in sys.path:
-        sys.path.insert(0, p)
-
-from components.platform_outputs import example_outputs  # noqa: E402
-from tests.policies.analyzer import analyze_stack, names, report, violations  # noqa: E402
-from tools.mocks import fake_certificate, fake_kubeconfig  # noqa: E402
-from tools.program_runner import ProgramRun, run_program  # noqa: E402
-
-PLATFORM = "contoso/platform/dev"
-PROGRAM = EXAMPLE / "__main__.py"
-SOURCE = PROGRAM.read_text()
-
-
-def run(source: str = SOURCE) -> ProgramRun:
-    outputs: dict[str, Any] = example_outputs("environment")
-    outputs["kubeconfig"] = fake_kubeconfig("plat-dev-aks", "plat-dev-a1b2c3d4.hcp.westeurope.azmk8s.io")
-    outputs["sealingCertificatePem"] = fake_certificate("contoso/platform/dev:sealing")
-    code = compile(source, str(PROGRAM), "exec")
-    return run_program(
-        EXAMPLE / "Pulumi.dev.yaml",
-        program=lambda: exec(code, {"__name__": "__main__", "__file__": str(PROGRAM)}),
-        project="app-team-shop",
-        stack_references={PLATFORM: outputs},
-    )
+from tests.policies.analyzer import analyze_stack, names, report, violations
 
 
 def weakened(old: str, new: str) -> str:
@@ -87,12 +58,12 @@ k8s.apiextensions.CustomResource(
 
 
 def test_the_example_passes_the_pack():
-    diags = analyze_stack(run().resources, "prod")
+    diags = analyze_stack(run_example().resources, "prod")
     assert violations(diags) == [], report(diags)
 
 
 @pytest.mark.parametrize("name,source,rule", WEAKENED, ids=[w[0] for w in WEAKENED])
 def test_a_weakened_example_is_blocked(name, source, rule):
-    diags = violations(analyze_stack(run(source).resources, "prod"))
+    diags = violations(analyze_stack(run_example(source).resources, "prod"))
     assert names(diags) == [rule], report(diags)
     assert all(d.level == "mandatory" for d in diags)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import datetime
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,13 +13,8 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.x509.oid import NameOID
 
-EXAMPLE = Path(__file__).resolve().parent.parent
-if str(EXAMPLE) not in sys.path:
-    sys.path.insert(0, str(EXAMPLE))
-
-from sealing import (  # noqa: E402
+from sealing import (
     CERT_FINGERPRINT_ANNOTATION,
     SealingError,
     certificate_fingerprint,
@@ -28,22 +22,14 @@ from sealing import (  # noqa: E402
     seal,
     sealed_secret_manifest,
 )
+from tools.mocks import self_signed_certificate
+
+EXAMPLE = Path(__file__).resolve().parent.parent
 
 
 def make_cert(key, days: int = 30, start_days_ago: int = 0) -> bytes:
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "sealed-secret")])
     start = datetime.datetime.now(datetime.UTC) - datetime.timedelta(days=start_days_ago)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(start)
-        .not_valid_after(start + datetime.timedelta(days=days))
-        .sign(key, hashes.SHA256())
-    )
-    return cert.public_bytes(serialization.Encoding.PEM)
+    return self_signed_certificate(key, "sealed-secret", days=days, start=start).encode()
 
 
 @pytest.fixture(scope="module")
