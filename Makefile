@@ -16,7 +16,7 @@ venv: $(VENV)/.installed
 # ruff (lint rules and the formatter's check) and mypy; settings in pyproject.toml. The program, the policy pack
 # and the app-team example are three import roots, each with its own __main__.py: mypy reads them one at a time.
 LINT_PATHS  ?= .
-MYPY_PATHS  ?= __main__.py components stack_config tools tests benchmarks
+MYPY_PATHS  ?= __main__.py program components stack_config tools tests benchmarks
 lint: venv
 	$(PY) -m ruff check $(LINT_PATHS)
 	$(PY) -m ruff format --check $(LINT_PATHS)

@@ -16,6 +16,7 @@ from tests.conftest import stack_raw_config
 RG = "azure-native:resources:ResourceGroup"
 VNET = "azure-native:network:VirtualNetwork"
 SUBNET = "azure-native:network:Subnet"
+LOCK = "azure-native:authorization:ManagementLockAtResourceGroupLevel"
 LAW = "azure-native:operationalinsights:Workspace"
 EXISTING_SUBNET = (
     "/subscriptions/8c3f5d2a-1b4e-4f6a-9d7c-2e5b8a1c4f90/resourceGroups/hub-network/providers/"
@@ -49,7 +50,7 @@ build = build_base()
 @pytest.mark.parametrize("stack", ["dev", "prod"])
 def test_resource_group_is_named_from_prefix_environment_and_component(build_run, stack):
     run = build_run(stack)
-    rg = run.one(RG)
+    rg = run.one(RG, "core-rg")
     assert rg.get("resourceGroupName") == f"plat-{stack}-core-rg"
     assert rg.get("location") == "westeurope"
     assert rg.get("tags.costCenter") == "cc-4711"
@@ -107,7 +108,8 @@ def test_existing_subnet_id_creates_no_network(run_component):
     assert run.of_type(VNET) == [] and run.of_type(SUBNET) == []
     assert run.outputs["core.node_subnet_id"] == EXISTING_SUBNET
     assert run.outputs["core.vnet_id"] is None
-    assert len(run.of_type(RG)) == 1 and len(run.of_type(LAW)) == 1
+    # The firewall is someone else's: the ingress keeps a public IP of its own, in its own group.
+    assert {r.name for r in run.of_type(RG)} == {"core-rg", "core-ingress-rg"} and len(run.of_type(LAW)) == 1
 
 
 @pytest.mark.parametrize("protect", [True, False])
@@ -124,13 +126,23 @@ def test_ingress_ip_group_is_a_second_group_tagged_for_the_ingress_and_protected
     assert run.outputs["core.ingress_ip_resource_group_name"] == "plat-dev-core-ingress-rg"
 
 
-def test_no_ingress_ip_group_unless_asked(build_run):
-    assert [r.name for r in build_run("dev").of_type(RG)] == ["core-rg"]
+@pytest.mark.parametrize("stack, groups", [("dev", ["core-rg", "core-ingress-rg"]), ("prod", ["core-rg"])])
+def test_the_ingress_ip_gets_its_group_unless_behind_the_programs_firewall(build_run, stack, groups):
+    # program/foundation.py: behind its own firewall (prod) the ingress is reached through the DNAT, with no IP.
+    assert sorted(r.name for r in build_run(stack).of_type(RG)) == sorted(groups)
+
+
+def test_no_ingress_ip_group_unless_asked(run_component):
+    def build() -> None:
+        wiring.platform_base(load_config(), ingress_ip_group=False)
+
+    assert [r.name for r in run_component(build).of_type(RG)] == ["core-rg"]
 
 
 def test_key_owner_stack_gets_resource_group_and_workspace_only(build_run):
     run = build_run("nonprod-keys")
-    assert sorted(r.type for r in run.resources if r.custom) == sorted([RG, LAW])
+    # Protected and locked like the shared keys its vault holds (program/foundation.py).
+    assert sorted(r.type for r in run.resources if r.custom) == sorted([RG, LAW, LOCK])
     assert run.one(RG).get("resourceGroupName") == "plat-nonprod-keys-core-rg"
     assert run.outputs["core.node_subnet_id"] is None
     assert run.outputs["core.vnet_id"] is None
@@ -145,11 +157,12 @@ def test_every_child_is_parented_to_the_component(build_run):
 
 def test_two_instances_do_not_collide(run_component):
     run = run_component(build_base(stack_raw_config("dev"), names=("core", "edge")))
-    for token, key in ((RG, "resourceGroupName"), (VNET, "virtualNetworkName"), (LAW, "workspaceName")):
+    # Each instance: its group and its ingress IP's group, a VNet, a workspace.
+    for token, key, count in ((RG, "resourceGroupName", 4), (VNET, "virtualNetworkName", 2), (LAW, "workspaceName", 2)):
         found = run.of_type(token)
-        assert len(found) == 2
-        assert len({r.name for r in found}) == 2, f"{token}: Pulumi names collide"
-        assert len({r.get(key) for r in found}) == 2, f"{token}: Azure names collide"
+        assert len(found) == count
+        assert len({r.name for r in found}) == count, f"{token}: Pulumi names collide"
+        assert len({r.get(key) for r in found}) == count, f"{token}: Azure names collide"
 
 
 def test_invalid_component_name_is_rejected(run_component):

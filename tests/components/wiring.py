@@ -1,4 +1,4 @@
-"""Components built from a stack's validated config the way ``__main__.py`` wires them.
+"""Components built from a stack's validated config with the program's own wiring (program/).
 
 A component test builds what it needs in a line or two and changes only the argument it is about:
 
@@ -6,30 +6,35 @@ A component test builds what it needs in a line or two and changes only the argu
         cfg = load_config()
         wiring.ingress_gateway(cfg, wiring.in_cluster(), key_vault_id=VAULT_ID)
 
-Platform-side inputs that come from other components in the real program (resource group,
-workspace, identities) get fixed, realistic stand-ins here; keyword arguments replace
-any field of the component's ``*Args``.
+Each builder calls the program's ``*_args`` builder, so the test runs the wiring ``__main__.py`` runs.
+What comes from other components in the real program (resource group, workspace, vault, identities,
+the mesh's revisions) comes from fixed, realistic stand-ins for those components (program/upstream.py);
+keyword arguments replace any field of the component's ``*Args``.
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.aks_cluster import AksCluster, AksClusterArgs
-from components.app_namespaces import AppNamespaces, AppNamespacesArgs
-from components.app_tenancy import AppTenancy, AppTenancyArgs
-from components.base import PlatformBase, PlatformBaseArgs, platform_tags
-from components.egress_gateway import EgressGateway, EgressGatewayArgs
-from components.etcd_encryption import EtcdEncryption, EtcdEncryptionArgs
-from components.ingress_gateway import IngressGateway, IngressGatewayArgs
-from components.istio_mesh import IstioMesh, IstioMeshArgs
-from components.key_vault import KeyVault, KeyVaultArgs
-from components.mesh_ca import MeshCa, MeshCaArgs
-from components.sealing_key import SealingKey, SealingKeyArgs
+from components.aks_cluster import AksCluster
+from components.app_namespaces import AppNamespaces
+from components.app_tenancy import AppTenancy
+from components.base import PlatformBase, platform_tags
+from components.egress_gateway import EgressGateway
+from components.etcd_encryption import EtcdEncryption
+from components.ingress_gateway import IngressGateway
+from components.istio_mesh import IstioMesh
+from components.key_vault import KeyVault
+from components.mesh_ca import MeshCa
+from components.mesh_names import ROOT_NAMESPACE
+from components.sealing_key import SealingKey
+from program import apps, cluster, foundation, mesh
+from program.upstream import Foundation, Mesh
 from stack_config import PlatformConfig, load_config
 from tools.mocks import SUBSCRIPTION_ID, TENANT_ID
 
@@ -47,6 +52,58 @@ CLUSTER_ID = (
 )
 
 
+# --------------------------------------------------------------------------- stand-ins for upstream components
+
+
+@dataclass(frozen=True)
+class StandInFoundation:
+    """A ``PlatformBase`` without a network: the resource group, the workspace and the stack's tags."""
+
+    resource_group_name: str
+    tags: Mapping[str, str]
+    log_analytics_workspace_id: str = WORKSPACE_ID
+    node_subnet_id: str | None = None
+    ingress_ip_resource_group_name: str | None = None
+
+
+@dataclass(frozen=True)
+class StandInVault:
+    """A ``KeyVault``, by name and ID."""
+
+    vault_name: str
+    vault_id: str
+
+
+@dataclass(frozen=True)
+class StandInCluster:
+    """An ``AksCluster``'s identities; no add-on object ID unless a test gives one."""
+
+    cluster_id: str = CLUSTER_ID
+    identity_principal_id: str = CLUSTER_PRINCIPAL
+    tenant_id: str | None = TENANT_ID
+    secrets_provider_client_id: str | None = ADDON_CLIENT_ID
+    secrets_provider_object_id: str | None = None
+
+
+@dataclass(frozen=True)
+class StandInMesh:
+    """An ``IstioMesh`` installed from the stack's ``istio`` section, with nothing to wait for."""
+
+    default_tag: str
+    revisions: tuple[str, ...]
+    trust_domain: str
+    root_namespace: str = ROOT_NAMESPACE
+    ready: Sequence[pulumi.Resource] = field(default_factory=tuple)
+
+
+def stand_in_base(cfg: PlatformConfig, resource_group_name: str = RESOURCE_GROUP) -> Foundation:
+    return StandInFoundation(resource_group_name=resource_group_name, tags=platform_tags(cfg.tags, cfg.environment))
+
+
+def stand_in_mesh(cfg: PlatformConfig) -> Mesh:
+    return StandInMesh(cfg.istio.default_tag, cfg.istio.revision_names, cfg.istio.trust_domain)
+
+
 def in_cluster() -> pulumi.ResourceOptions:
     """A (mocked) Kubernetes provider, as ``__main__.py`` passes the cluster's to every in-cluster component."""
     return pulumi.ResourceOptions(providers=[k8s.Provider("k8s", kubeconfig="<mock kubeconfig>")])
@@ -58,155 +115,85 @@ def export_attributes(component: pulumi.ComponentResource, prefix: str, *attribu
         pulumi.export(f"{prefix}.{attribute}", getattr(component, attribute))
 
 
+# --------------------------------------------------------------------------- components, wired by program/
+
+
 def platform_base(cfg: PlatformConfig, name: str = "core", **changes: Any) -> PlatformBase:
-    args = PlatformBaseArgs(
-        environment=cfg.environment,
-        resource_prefix=cfg.resource_prefix,
-        location=cfg.location,
-        log_retention_days=cfg.cluster.log_retention_days,
-        tags=cfg.tags,
-        network=cfg.cluster.network if cfg.stack_role == "environment" else None,
-    )
-    return PlatformBase(name, replace(args, **changes))
+    """The foundation as the program builds it, without the check against the stack's previous settings."""
+    return PlatformBase(name, replace(foundation.platform_base_args(cfg, settings_checked=None), **changes))
 
 
 def aks_cluster(cfg: PlatformConfig, name: str = "aks", base: PlatformBase | None = None, **changes: Any) -> AksCluster:
     """The cluster in ``base`` (resource group, workspace, node subnet, tags) or in stand-ins without one."""
-    args = AksClusterArgs(
-        config=cfg.cluster,
-        resource_prefix=cfg.resource_prefix,
-        location=cfg.location,
-        is_prod=cfg.is_prod,
-        resource_group_name=base.resource_group_name if base else RESOURCE_GROUP,
-        log_analytics_workspace_id=base.log_analytics_workspace_id if base else WORKSPACE_ID,
-        tags=base.tags if base else platform_tags(cfg.tags, cfg.environment),
-        node_subnet_id=base.node_subnet_id if base else None,
-        audit_reads=cfg.observability.audit_reads,
-    )
+    args = cluster.aks_cluster_args(cfg, base or stand_in_base(cfg), depends_on=[], kms=None)
     return AksCluster(name, replace(args, **changes))
 
 
 def key_vault(cfg: PlatformConfig, name: str = "kv", **changes: Any) -> KeyVault:
-    args = KeyVaultArgs(
-        config=cfg.key_vault,
-        resource_prefix=cfg.resource_prefix,
-        location=cfg.location,
-        is_prod=cfg.is_prod,
-        deployer_principal_type=cfg.deployer_principal_type,
-        resource_group_name=RESOURCE_GROUP,
-        log_analytics_workspace_id=WORKSPACE_ID,
-        protect=cfg.is_prod or cfg.stack_role == "sealingKeyOwner",
-        tags=platform_tags(cfg.tags, cfg.environment),
-    )
-    return KeyVault(name, replace(args, **changes))
+    return KeyVault(name, replace(foundation.key_vault_args(cfg, stand_in_base(cfg)), **changes))
 
 
 def sealing_key(
     cfg: PlatformConfig, vault: KeyVault | None = None, name: str = "sealing", **changes: Any
 ) -> SealingKey:
     """The key(s) in ``vault`` (waiting for its writer role), or in a vault named ``plat-kv`` without one."""
-    args = SealingKeyArgs(
-        config=cfg.sealed_secrets,
-        resource_prefix=cfg.resource_prefix,
-        resource_group_name=RESOURCE_GROUP,
-        vault_name=vault.vault_name if vault else "plat-kv",
-        protect=cfg.is_prod or cfg.stack_role == "sealingKeyOwner",
-        tags=platform_tags(cfg.tags, cfg.environment),
-        depends_on=[vault.writer_role_assignment] if vault else [],
+    args = foundation.sealing_key_args(
+        cfg,
+        stand_in_base(cfg),
+        vault.vault_name if vault else "plat-kv",
+        [vault.writer_role_assignment] if vault else [],
     )
     return SealingKey(name, replace(args, **changes))
 
 
 def etcd_encryption(cfg: PlatformConfig, vault: KeyVault, **changes: Any) -> EtcdEncryption:
     """The KMS key in ``vault`` and the control-plane identity allowed to use it."""
-    args = EtcdEncryptionArgs(
-        resource_prefix=cfg.resource_prefix,
-        location=cfg.location,
-        resource_group_name=RESOURCE_GROUP,
-        vault_name=vault.vault_name,
-        vault_id=vault.vault_id,
-        premium_vault=cfg.key_vault.sku == "premium",
-        tags=platform_tags(cfg.tags, cfg.environment),
-    )
+    args = cluster.etcd_encryption_args(cfg, stand_in_base(cfg), vault, depends_on=[])
     return EtcdEncryption("etcd-kms", replace(args, **changes))
 
 
 def mesh_ca(cfg: PlatformConfig, vault: KeyVault | None = None, name: str = "mesh-ca", **changes: Any) -> MeshCa:
     """The mesh CA with its root in ``vault`` (owner, dedicated), or reading the owner stack (sharedReference)."""
-    args = MeshCaArgs(
-        config=cfg.mesh_ca,
-        environment=cfg.environment,
-        resource_prefix=cfg.resource_prefix,
-        resource_group_name=RESOURCE_GROUP,
-        vault_name=vault.vault_name if vault else "plat-kv",
-        protect=cfg.is_prod or cfg.stack_role == "sealingKeyOwner",
-        tags=platform_tags(cfg.tags, cfg.environment),
-        depends_on=[vault.writer_role_assignment] if vault else [],
+    args = foundation.mesh_ca_args(
+        cfg,
+        stand_in_base(cfg),
+        vault.vault_name if vault else "plat-kv",
+        [vault.writer_role_assignment] if vault else [],
     )
     return MeshCa(name, replace(args, **changes))
 
 
 def istio_mesh(cfg: PlatformConfig, opts: pulumi.ResourceOptions, **changes: Any) -> IstioMesh:
-    args = IstioMeshArgs(
-        config=cfg.istio,
-        is_prod=cfg.is_prod,
-        gateway_namespaces=(cfg.ingress.namespace, cfg.egress.namespace),
-    )
-    return IstioMesh("mesh", replace(args, **changes), opts=opts)
+    return IstioMesh("mesh", replace(mesh.istio_mesh_args(cfg, plugin_ca=None), **changes), opts=opts)
 
 
-def app_namespaces(cfg: PlatformConfig, mesh: IstioMesh, opts: pulumi.ResourceOptions) -> AppNamespaces:
-    args = AppNamespacesArgs(
-        config=cfg.app_namespaces,
-        default_tag=mesh.default_tag,
-        istiod_revisions=mesh.revisions,
-        trust_domain=mesh.trust_domain,
-        ingress_namespace=cfg.ingress.namespace,
-        egress_namespace=cfg.egress.namespace,
-        depends_on=mesh.ready,
-        istiod_namespace=mesh.root_namespace,
-        mtls_exception_namespaces=frozenset(e.namespace for e in cfg.istio.mtls_exceptions),
-    )
-    return AppNamespaces("apps", args, opts=opts)
+def app_namespaces(cfg: PlatformConfig, istio: IstioMesh, opts: pulumi.ResourceOptions) -> AppNamespaces:
+    return AppNamespaces("apps", apps.app_namespaces_args(cfg, istio), opts=opts)
 
 
 def app_tenancy(cfg: PlatformConfig, namespaces: AppNamespaces, opts: pulumi.ResourceOptions) -> AppTenancy:
-    args = AppTenancyArgs(config=cfg.app_namespaces, cluster_id=CLUSTER_ID, namespaces=namespaces.namespaces)
-    return AppTenancy("tenancy", args, opts=opts)
+    return AppTenancy("tenancy", apps.app_tenancy_args(cfg, CLUSTER_ID, namespaces), opts=opts)
 
 
 def ingress_gateway(cfg: PlatformConfig, opts: pulumi.ResourceOptions, **changes: Any) -> IngressGateway:
     """The ingress edge with its certificate in ``plat-<env>-kv`` (Key Vault source) unless changed."""
-    args = IngressGatewayArgs(
-        config=cfg.ingress,
-        istio_version=cfg.istio.tag_version(cfg.istio.default_tag),
-        revision_tag=cfg.istio.default_tag,
-        istiod_revisions=cfg.istio.revision_names,
-        resource_prefix=cfg.resource_prefix,
-        location=cfg.location,
-        is_prod=cfg.is_prod,
-        cluster_identity_principal_id=CLUSTER_PRINCIPAL,
-        tags=platform_tags(cfg.tags, cfg.environment),
-        availability_zones=cfg.cluster.user_pool.availability_zones,
-        app_namespaces=cfg.app_namespaces,
-        key_vault_name=f"plat-{cfg.environment}-kv",
-        tenant_id=TENANT_ID,
-        secrets_provider_client_id=ADDON_CLIENT_ID,
-        ip_resource_group_name=f"plat-{cfg.environment}-core-ingress-rg",
+    env = cfg.environment
+    vault = StandInVault(
+        vault_name=f"plat-{env}-kv",
+        vault_id=f"/subscriptions/{SUBSCRIPTION_ID}/resourceGroups/plat-{env}-rg/providers/Microsoft.KeyVault/vaults/"
+        f"plat-{env}-kv",
     )
+    base = StandInFoundation(
+        resource_group_name=f"plat-{env}-rg",
+        tags=platform_tags(cfg.tags, cfg.environment),
+        ingress_ip_resource_group_name=f"plat-{env}-core-ingress-rg",
+    )
+    args = mesh.ingress_gateway_args(cfg, base, StandInCluster(), vault, stand_in_mesh(cfg), firewall=None)
     return IngressGateway("ingress", replace(args, **changes), opts=opts)
 
 
 def egress_gateway(cfg: PlatformConfig, opts: pulumi.ResourceOptions, **changes: Any) -> EgressGateway:
-    args = EgressGatewayArgs(
-        config=cfg.egress,
-        istio_version=cfg.istio.tag_version(cfg.istio.default_tag),
-        revision_tag=cfg.istio.default_tag,
-        istiod_revisions=cfg.istio.revision_names,
-        is_prod=cfg.is_prod,
-        app_namespaces=cfg.app_namespaces,
-    )
-    return EgressGateway("egress", replace(args, **changes), opts=opts)
+    return EgressGateway("egress", replace(mesh.egress_gateway_args(cfg, stand_in_mesh(cfg)), **changes), opts=opts)
 
 
 def mesh_and_app_namespaces() -> None:

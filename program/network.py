@@ -1,0 +1,72 @@
+"""The outbound path: the firewall on the nodes' way out and the CI runners' way in.
+
+The cluster waits for both (``AksClusterArgs.depends_on``): no node boots before its way out exists, and a
+private API server is reached through the peering.
+"""
+
+from __future__ import annotations
+
+import pulumi
+
+from components.base import PlatformBase
+from components.egress_firewall import EgressFirewall, EgressFirewallArgs
+from components.runner_peering import RunnerPeering, RunnerPeeringArgs
+from program.foundation import VaultAndKeys, own_firewall
+from stack_config import PlatformConfig
+
+
+def vault_host(uri: str) -> str:
+    return uri.removeprefix("https://").split("/", 1)[0]
+
+
+def egress_firewall(cfg: PlatformConfig, base: PlatformBase, keys: VaultAndKeys) -> EgressFirewall | None:
+    """The firewall when ``cluster.network.egressFirewall`` is on (it needs the node network's route table)."""
+    if not own_firewall(cfg.cluster.network) or base.route_table_name is None or base.vnet_name is None:
+        return None
+    endpoint = keys.endpoint
+    return EgressFirewall(
+        "egress-fw",
+        EgressFirewallArgs(
+            config=cfg.cluster.network,
+            egress=cfg.egress,
+            resource_prefix=cfg.resource_prefix,
+            location=cfg.location,
+            resource_group_name=base.resource_group_name,
+            log_analytics_workspace_id=base.log_analytics_workspace_id,
+            virtual_network_name=base.vnet_name,
+            route_table_name=base.route_table_name,
+            private_cluster=cfg.cluster.private_cluster,
+            is_prod=cfg.is_prod,
+            availability_zones=cfg.cluster.system_pool.availability_zones,
+            # A public vault is reached by the CSI driver over its public name, through the firewall.
+            node_fqdns=[] if endpoint else [keys.vault.vault_uri.apply(vault_host)],
+            tags=base.tags,
+            # One subnet write per VNet at a time: the firewall subnet follows the earlier ones.
+            depends_on=[r for r in (base.node_subnet, endpoint.subnet if endpoint else None) if r is not None],
+        ),
+    )
+
+
+def runner_peering(cfg: PlatformConfig, base: PlatformBase) -> RunnerPeering | None:
+    """The peering with the CI runners' VNet (``cluster.network.runnerVnetId``), when there is one."""
+    runner_vnet_id = cfg.cluster.network.runner_vnet_id
+    if not runner_vnet_id or base.vnet_name is None or base.vnet_id is None:
+        return None
+    return RunnerPeering(
+        "runners",
+        RunnerPeeringArgs(
+            resource_group_name=base.resource_group_name,
+            virtual_network_name=base.vnet_name,
+            virtual_network_id=base.vnet_id,
+            runner_vnet_id=runner_vnet_id,
+        ),
+    )
+
+
+def outbound_path(
+    cfg: PlatformConfig, base: PlatformBase, keys: VaultAndKeys
+) -> tuple[EgressFirewall | None, list[pulumi.Resource]]:
+    """The firewall (or None) and what the cluster waits for: the firewall's rules and route, the peering."""
+    firewall = egress_firewall(cfg, base, keys)
+    peering = runner_peering(cfg, base)
+    return firewall, [*(firewall.ready if firewall else []), *(peering.ready if peering else [])]

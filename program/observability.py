@@ -1,0 +1,94 @@
+"""Logs and metrics collected, security tables kept, and alerts on what matters (docs/observability.md)."""
+
+from __future__ import annotations
+
+import pulumi
+
+from components.aks_cluster import AksCluster
+from components.alerts import PlatformAlerts, PlatformAlertsArgs
+from components.base import PlatformBase
+from components.istio_mesh import IstioMesh
+from components.log_retention import LogRetention, LogRetentionArgs
+from components.observability import Observability, ObservabilityArgs
+from components.sealed_secrets import SealedSecrets
+from program.foundation import VaultAndKeys
+from stack_config import PlatformConfig
+
+
+def observability(
+    cfg: PlatformConfig,
+    base: PlatformBase,
+    cluster: AksCluster,
+    keys: VaultAndKeys,
+    sealed_secrets: SealedSecrets,
+    mesh: IstioMesh,
+    in_cluster: pulumi.ResourceOptions,
+) -> None:
+    """Container Insights and managed Prometheus, the retention of the security tables, and the alerts."""
+    mesh_namespaces = [mesh.root_namespace, cfg.ingress.namespace, cfg.egress.namespace]
+    collection = Observability(
+        "observability",
+        ObservabilityArgs(
+            config=cfg.observability,
+            resource_prefix=cfg.resource_prefix,
+            location=cfg.location,
+            resource_group_name=base.resource_group_name,
+            log_analytics_workspace_id=base.log_analytics_workspace_id,
+            cluster_id=cluster.cluster_id,
+            collected_namespaces=[
+                *mesh_namespaces,
+                cfg.sealed_secrets.namespace,
+                *(ns.name for ns in cfg.app_namespaces),
+            ],
+            scraped_namespaces=[*mesh_namespaces, *(ns.name for ns in cfg.app_namespaces if ns.prometheus_scrape)],
+            tags=base.tags,
+        ),
+        opts=in_cluster,
+    )
+    LogRetention(
+        "log-retention",
+        LogRetentionArgs(
+            config=cfg.observability,
+            interactive_retention_days=cfg.cluster.log_retention_days,
+            resource_prefix=cfg.resource_prefix,
+            location=cfg.location,
+            is_prod=cfg.is_prod,
+            resource_group_name=base.resource_group_name,
+            workspace_name=base.log_analytics_workspace_name,
+            tags=base.tags,
+        ),
+    )
+    PlatformAlerts("alerts", alerts_args(cfg, base, cluster, keys, sealed_secrets, mesh, collection))
+
+
+def alerts_args(
+    cfg: PlatformConfig,
+    base: PlatformBase,
+    cluster: AksCluster,
+    keys: VaultAndKeys,
+    sealed_secrets: SealedSecrets,
+    mesh: IstioMesh,
+    collection: Observability,
+) -> PlatformAlertsArgs:
+    """Alerts on sealing-key reads and expiry, certificate expiry, egress denials and mTLS failures."""
+    certificates = {f"sealing-key-gen{p.generation}": p.certificate_pem for p in keys.sealing_key.key_pairs}
+    if cfg.ingress.tls_certificate_pem is not None:
+        certificates["ingress"] = cfg.ingress.tls_certificate_pem
+    return PlatformAlertsArgs(
+        config=cfg.observability,
+        resource_prefix=cfg.resource_prefix,
+        location=cfg.location,
+        resource_group_name=base.resource_group_name,
+        log_analytics_workspace_id=base.log_analytics_workspace_id,
+        monitor_workspace_id=collection.monitor_workspace_id,
+        cluster_name=cluster.cluster_name,
+        sealed_secrets_namespace=cfg.sealed_secrets.namespace,
+        sealed_secrets_controller=sealed_secrets.controller_name,
+        sealing_key_secret_prefix=sealed_secrets.key_secret_prefix,
+        certificates=certificates,
+        # The deployer writes the keys; the CSI add-on reads the ingress certificate.
+        key_vault_readers=[keys.vault.writer_role_assignment.principal_id, cluster.secrets_provider_object_id],
+        egress_namespace=cfg.egress.namespace,
+        istiod_namespace=mesh.root_namespace,
+        tags=base.tags,
+    )
