@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 
@@ -84,32 +85,31 @@ def key_vault_args(cfg: PlatformConfig, base: Foundation) -> KeyVaultArgs:
     )
 
 
+def _kept_in_vault(
+    cfg: PlatformConfig, base: Foundation, vault_name: pulumi.Input[str], writes_ready: Sequence[pulumi.Resource]
+) -> dict[str, Any]:
+    """Where key material goes: the vault, protected like it, written once the vault accepts writes."""
+    return {
+        "resource_prefix": cfg.resource_prefix,
+        "resource_group_name": base.resource_group_name,
+        "vault_name": vault_name,
+        "protect": protected(cfg),
+        "tags": base.tags,
+        "depends_on": writes_ready,
+    }
+
+
 def sealing_key_args(
     cfg: PlatformConfig, base: Foundation, vault_name: pulumi.Input[str], writes_ready: Sequence[pulumi.Resource]
 ) -> SealingKeyArgs:
-    return SealingKeyArgs(
-        config=cfg.sealed_secrets,
-        resource_prefix=cfg.resource_prefix,
-        resource_group_name=base.resource_group_name,
-        vault_name=vault_name,
-        protect=protected(cfg),
-        tags=base.tags,
-        depends_on=writes_ready,
-    )
+    return SealingKeyArgs(config=cfg.sealed_secrets, **_kept_in_vault(cfg, base, vault_name, writes_ready))
 
 
 def mesh_ca_args(
     cfg: PlatformConfig, base: Foundation, vault_name: pulumi.Input[str], writes_ready: Sequence[pulumi.Resource]
 ) -> MeshCaArgs:
     return MeshCaArgs(
-        config=cfg.mesh_ca,
-        environment=cfg.environment,
-        resource_prefix=cfg.resource_prefix,
-        resource_group_name=base.resource_group_name,
-        vault_name=vault_name,
-        protect=protected(cfg),
-        tags=base.tags,
-        depends_on=writes_ready,
+        config=cfg.mesh_ca, environment=cfg.environment, **_kept_in_vault(cfg, base, vault_name, writes_ready)
     )
 
 

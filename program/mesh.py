@@ -5,6 +5,8 @@ Everything here is created through the cluster's Kubernetes provider (``in_clust
 
 from __future__ import annotations
 
+from typing import Any
+
 import pulumi
 
 from components.egress_firewall import EgressFirewall
@@ -41,6 +43,20 @@ def istio_mesh(cfg: PlatformConfig, keys: VaultAndKeys, in_cluster: pulumi.Resou
     return IstioMesh("mesh", istio_mesh_args(cfg, keys.mesh_ca.plugin_ca), opts=in_cluster)
 
 
+def _gateway_in_mesh(cfg: PlatformConfig, mesh: Mesh) -> dict[str, Any]:
+    """What both edges take from the mesh: the chart of the default tag's Istio release, injected through that
+    tag, talking to every installed istiod, created once the mesh is ready; and which app namespaces use them."""
+    return {
+        "istio_version": cfg.istio.tag_version(mesh.default_tag),
+        "revision_tag": mesh.default_tag,
+        "istiod_revisions": mesh.revisions,
+        "is_prod": cfg.is_prod,
+        "app_namespaces": cfg.app_namespaces,
+        "depends_on": mesh.ready,
+        "istiod_namespace": mesh.root_namespace,
+    }
+
+
 def ingress_gateway_args(
     cfg: PlatformConfig,
     base: Foundation,
@@ -52,18 +68,12 @@ def ingress_gateway_args(
     """The public edge: its own static IP, or behind the firewall its DNAT to an internal address."""
     return IngressGatewayArgs(
         config=cfg.ingress,
-        istio_version=cfg.istio.tag_version(mesh.default_tag),
-        revision_tag=mesh.default_tag,
-        istiod_revisions=mesh.revisions,
+        **_gateway_in_mesh(cfg, mesh),
         resource_prefix=cfg.resource_prefix,
         location=cfg.location,
-        is_prod=cfg.is_prod,
         cluster_identity_principal_id=cluster.identity_principal_id,
         tags=base.tags,
         availability_zones=cfg.cluster.user_pool.availability_zones,
-        app_namespaces=cfg.app_namespaces,
-        depends_on=mesh.ready,
-        istiod_namespace=mesh.root_namespace,
         key_vault_name=vault.vault_name,
         key_vault_id=vault.vault_id,
         tenant_id=cluster.tenant_id,
@@ -77,16 +87,7 @@ def ingress_gateway_args(
 
 def egress_gateway_args(cfg: PlatformConfig, mesh: Mesh) -> EgressGatewayArgs:
     """The one exit: the allow-list, for the app namespaces with ``egress: true``."""
-    return EgressGatewayArgs(
-        config=cfg.egress,
-        istio_version=cfg.istio.tag_version(mesh.default_tag),
-        revision_tag=mesh.default_tag,
-        istiod_revisions=mesh.revisions,
-        is_prod=cfg.is_prod,
-        app_namespaces=cfg.app_namespaces,
-        depends_on=mesh.ready,
-        istiod_namespace=mesh.root_namespace,
-    )
+    return EgressGatewayArgs(config=cfg.egress, **_gateway_in_mesh(cfg, mesh))
 
 
 def edges(
