@@ -37,6 +37,7 @@ import pulumi_kubernetes as k8s
 from pulumi_azure_native import authorization, network
 
 from components import k8s_netpol as netpol
+from components.azure_network import static_public_ip
 from components.azure_roles import (
     KEY_VAULT_SECRETS_USER,
     NETWORK_CONTRIBUTOR,
@@ -202,21 +203,16 @@ class IngressGateway(pulumi.ComponentResource):
     def _public_ip(
         self, name: str, pip_name: str, resource_group_name: pulumi.Input[str], args: IngressGatewayArgs
     ) -> tuple[network.PublicIPAddress, authorization.RoleAssignment]:
-        zones = list(args.availability_zones) if args.is_prod else []
-        pip = network.PublicIPAddress(
+        pip = static_public_ip(
             f"{name}-pip",
-            public_ip_address_name=pip_name,
+            pip_name,
+            role="ingress",
+            # Zone-redundant in prod: losing a zone must not take the public address with it.
+            zones=args.availability_zones if args.is_prod else (),
             # A change of group is a replacement (a new address): docs/deployment.md, "The ingress IP".
             resource_group_name=resource_group_name,
             location=args.location,
-            sku=network.PublicIPAddressSkuArgs(
-                name=network.PublicIPAddressSkuName.STANDARD, tier=network.PublicIPAddressSkuTier.REGIONAL
-            ),
-            public_ip_allocation_method=network.IPAllocationMethod.STATIC,
-            public_ip_address_version=network.IPVersion.I_PV4,
-            # Zone-redundant in prod: losing a zone must not take the public address with it.
-            zones=zones or None,
-            tags={**args.tags, "platform-role": "ingress"},
+            tags=args.tags,
             # A deleted IP is gone for good and every DNS record pointing at it breaks: prod must not lose it.
             opts=pulumi.ResourceOptions(parent=self, protect=args.is_prod),
         )
