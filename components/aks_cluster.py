@@ -82,6 +82,9 @@ class AksClusterArgs:
     depends_on: Sequence[pulumi.Resource] = ()
     # EtcdEncryption.settings: KMS etcd encryption and the user-assigned control-plane identity it needs.
     kms: ClusterKms | None = None
+    # ApiServerSubnet.subnet_id (or cluster.network.existingApiServerSubnetId): API Server VNet Integration, which
+    # KMS with a private vault requires. Needs ``kms`` (its identity is granted the subnet before the cluster).
+    api_server_subnet_id: pulumi.Input[str] | None = None
     audit_reads: bool = True  # observability.auditReads: also collect kube-audit (reads included)
 
 
@@ -156,13 +159,11 @@ class AksCluster(pulumi.ComponentResource):
         self.tenant_id = authorization.get_client_config_output(opts=pulumi.InvokeOptions(parent=self)).tenant_id
 
         # A user-assigned identity (KMS) exists before the cluster: its grants come first and the cluster waits.
-        early = []
-        if args.kms is not None and args.node_subnet_id is not None:
-            early.append(self._subnet_grant(name, cluster_name, args.kms.identity_principal_id, args.node_subnet_id))
-        cluster = self._managed_cluster(name, cluster_name, args, [*early, *(args.kms.ready if args.kms else [])])
+        early = self._grants_before_cluster(name, cluster_name, args)
+        cluster = self._managed_cluster(name, cluster_name, args, early)
         self._expose(cluster, cluster_name, args)
         if args.kms is None and args.node_subnet_id is not None:
-            self._subnet_grant(name, cluster_name, self.identity_principal_id, args.node_subnet_id)
+            self._subnet_grant(f"{name}-subnet", cluster_name, self.identity_principal_id, args.node_subnet_id, "node")
         for pulumi_suffix, config_name, window in (
             ("node-os-window", NODE_OS_SCHEDULE, args.config.node_os_maintenance),
             ("auto-upgrade-window", AUTO_UPGRADE_SCHEDULE, args.config.auto_upgrade_maintenance),
@@ -221,7 +222,7 @@ class AksCluster(pulumi.ComponentResource):
             enable_rbac=True,
             # No static client certificate that outlives a leaver and cannot be revoked.
             disable_local_accounts=True,
-            api_server_access_profile=api_server_access(cc, args.is_prod),
+            api_server_access_profile=api_server_access(cc, args.is_prod, args.api_server_subnet_id),
             auto_upgrade_profile=cs.ManagedClusterAutoUpgradeProfileArgs(
                 # Nodes get patched images weekly without anyone running an upgrade.
                 node_os_upgrade_channel=cs.NodeOSUpgradeChannel(cc.node_os_upgrade_channel),
@@ -246,21 +247,53 @@ class AksCluster(pulumi.ComponentResource):
             ),
         )
 
+    def _grants_before_cluster(self, name: str, cluster_name: str, args: AksClusterArgs) -> list[pulumi.Resource]:
+        """The user-assigned identity's subnet grants and KMS access: all exist before the cluster is created."""
+        if args.kms is None:
+            if args.api_server_subnet_id is not None:
+                raise ValueError(
+                    f"AksCluster {name!r}: API Server VNet Integration needs the user-assigned control-plane identity "
+                    "(kms): its grant on the API server subnet must exist before the cluster"
+                )
+            return []
+        principal = args.kms.identity_principal_id
+        grants: list[pulumi.Resource] = []
+        if args.node_subnet_id is not None:
+            grants.append(self._subnet_grant(f"{name}-subnet", cluster_name, principal, args.node_subnet_id, "node"))
+        if args.api_server_subnet_id is not None:
+            # "The cluster identity needs permissions to both the API server subnet and the node subnet. Lack of
+            # permissions at the API server subnet can cause a provisioning failure." (api-server-vnet-integration)
+            grants.append(
+                self._subnet_grant(
+                    f"{name}-api-server-subnet", cluster_name, principal, args.api_server_subnet_id, "API server"
+                )
+            )
+        return [*grants, *args.kms.ready]
+
     def _subnet_grant(
-        self, name: str, cluster_name: str, principal_id: pulumi.Input[str], node_subnet_id: pulumi.Input[str]
+        self,
+        prefix: str,
+        cluster_name: str,
+        principal_id: pulumi.Input[str],
+        subnet_id: pulumi.Input[str],
+        which: str,
     ) -> authorization.RoleAssignment:
         # Nodes live in a subnet outside the node resource group: the control-plane identity needs
-        # subnets/join+read there, or autoscaler/upgrade VMSS writes fail with LinkedAuthorizationFailed.
-        # A system-assigned identity exists only once the cluster does, so the grant follows it (the
-        # Azure CLI does the same on `az aks create --vnet-subnet-id`; ARM callers must do it themselves).
-        subnet_id = pulumi.Output.from_input(node_subnet_id)
+        # subnets/join+read there, or autoscaler/upgrade VMSS writes fail with LinkedAuthorizationFailed; the API
+        # server subnet likewise (AKS injects its load balancer there). Network Contributor is the role both AKS
+        # pages name, scoped to the one subnet. A system-assigned identity exists only once the cluster does, so
+        # its grant follows it (the Azure CLI does the same on `az aks create --vnet-subnet-id`); a user-assigned
+        # one (KMS) is granted before the cluster is created.
+        subnet = pulumi.Output.from_input(subnet_id)
         return authorization.RoleAssignment(
-            f"{name}-subnet-network-contributor",
+            f"{prefix}-network-contributor",
             principal_id=principal_id,
+            # A managed identity is a service principal; stating it skips Entra ID's lookup of a new identity,
+            # which can fail with PrincipalNotFound while it replicates.
             principal_type=authorization.PrincipalType.SERVICE_PRINCIPAL,
-            role_definition_id=subnet_id.apply(lambda i: role_definition_id(i, NETWORK_CONTRIBUTOR)),
-            scope=subnet_id,
-            description=f"AKS {cluster_name} control plane joins and reads its node subnet",
+            role_definition_id=subnet.apply(lambda i: role_definition_id(i, NETWORK_CONTRIBUTOR)),
+            scope=subnet,
+            description=f"AKS {cluster_name} control plane joins and reads its {which} subnet",
             opts=pulumi.ResourceOptions(parent=self),
         )
 

@@ -90,9 +90,15 @@ def agent_pools(cc: ClusterConfig, subnet_id: pulumi.Input[str] | None) -> list[
     ]
 
 
-def api_server_access(cc: ClusterConfig, is_prod: bool) -> cs.ManagedClusterAPIServerAccessProfileArgs:
+def api_server_access(
+    cc: ClusterConfig, is_prod: bool, api_server_subnet_id: pulumi.Input[str] | None = None
+) -> cs.ManagedClusterAPIServerAccessProfileArgs:
     # Run command executes as cluster-admin from Azure's side, bypassing the IP allow-list.
     disable_run_command = is_prod or not cc.run_command_enabled
+    # API Server VNet Integration: the API server behind an internal load balancer in its own delegated subnet,
+    # nodes reach it privately with no tunnel. KMS with a private vault works only so ("Konnectivity isn't
+    # supported", use-kms-etcd-encryption). `subnetId` "is required when creating a new cluster with BYO Vnet".
+    vnet_integration = True if api_server_subnet_id is not None else None
     if cc.private_cluster:
         # No public API endpoint at all; Pulumi runs from inside the network (peered CI runners, docs/network.md).
         return cs.ManagedClusterAPIServerAccessProfileArgs(
@@ -102,11 +108,17 @@ def api_server_access(cc: ClusterConfig, is_prod: bool) -> cs.ManagedClusterAPIS
             private_dns_zone="none",
             enable_private_cluster_public_fqdn=True,
             disable_run_command=disable_run_command,
+            enable_vnet_integration=vnet_integration,
+            subnet_id=api_server_subnet_id,
         )
     return cs.ManagedClusterAPIServerAccessProfileArgs(
-        # Only known egress ranges (office, CI) can reach the API server.
+        # Only known egress ranges (office, CI) can reach the API server. With VNet Integration the public
+        # endpoint keeps this allow-list ("API Server VNet Integration, which supports up to 2,000 authorized IP
+        # ranges", api-server-authorized-ip-ranges).
         authorized_ip_ranges=list(cc.api_server_authorized_ip_ranges),
         disable_run_command=disable_run_command,
+        enable_vnet_integration=vnet_integration,
+        subnet_id=api_server_subnet_id,
     )
 
 

@@ -28,6 +28,7 @@ def subnet_behind_nsg(
     route_table: network.RouteTable | None = None,
     service_endpoints: Sequence[str] = (),
     private_endpoint_network_policies: network.VirtualNetworkPrivateEndpointNetworkPolicies | None = None,
+    delegations: Sequence[network.DelegationArgs] = (),
     depends_on: Sequence[pulumi.Resource] = (),
     opts: pulumi.ResourceOptions,
 ) -> network.Subnet:
@@ -58,6 +59,7 @@ def subnet_behind_nsg(
         route_table=network.RouteTableArgs(id=route_table.id) if route_table is not None else None,
         service_endpoints=[network.ServiceEndpointPropertiesFormatArgs(service=s) for s in service_endpoints] or None,
         private_endpoint_network_policies=private_endpoint_network_policies,
+        delegations=list(delegations) or None,
         opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=list(depends_on)))
         if depends_on
         else opts,

@@ -124,3 +124,64 @@ def private_endpoint_subnet_rules() -> list[network.SecurityRuleArgs]:
             access=DENY,
         ),
     ]
+
+
+# API Server VNet Integration, "NSG security rules": "APIServer Subnet CIDR | Cluster Subnet | TCP | 443 and 4443 |
+# Required to enable communication between Nodes and the API server" and "APIServer Subnet CIDR | Azure Load
+# Balancer | TCP | 9988 | Required to enable communication between Azure Load Balancer and the API server".
+API_SERVER_PORTS = ("443", "4443")
+API_SERVER_PROBE_PORT = "9988"
+
+
+def api_server_subnet_rules(net: NetworkConfig, private_cluster: bool) -> list[network.SecurityRuleArgs]:
+    """Inbound to the API server's internal load balancer: the nodes, Azure's probes and the clients it admits."""
+    rules = [
+        _rule(
+            "allow-nodes-to-api-server",
+            100,
+            "nodes to the API server (443 and 4443), API Server VNet Integration",
+            source=net.node_subnet_cidr,
+            protocol=TCP,
+            ports=API_SERVER_PORTS,
+        ),
+        _rule(
+            "allow-azure-load-balancer",
+            110,
+            "Azure Load Balancer to the API server (9988), API Server VNet Integration",
+            source="AzureLoadBalancer",
+            protocol=TCP,
+            ports=(API_SERVER_PROBE_PORT,),
+        ),
+        _rule(
+            "allow-kubectl-from-vnet",
+            120,
+            "kubectl and Pulumi from the VNet and peered networks (CI runners)",
+            source="VirtualNetwork",
+            protocol=TCP,
+            ports=(str(HTTPS_PORT),),
+        ),
+    ]
+    if not private_cluster:
+        # The public endpoint stays filtered by apiServerAccessProfile.authorizedIPRanges, which AKS applies with
+        # VNet Integration too (up to 2,000 ranges, api-server-authorized-ip-ranges); the NSG does not repeat the
+        # list, since AKS adds its own addresses to it (the API server's and the cluster's outbound IPs).
+        rules.append(
+            _rule(
+                "allow-public-api-server",
+                130,
+                "HTTPS to the public API server endpoint; authorizedIPRanges decides who gets in",
+                source="Internet",
+                protocol=TCP,
+                ports=(str(HTTPS_PORT),),
+            )
+        )
+    rules.append(
+        _rule(
+            "deny-internet-inbound",
+            DENY_INTERNET_PRIORITY,
+            "nothing else from the internet reaches the API server subnet",
+            source="Internet",
+            access=DENY,
+        )
+    )
+    return rules

@@ -35,7 +35,11 @@ def etcd_encryption_args(
 
 
 def aks_cluster_args(
-    cfg: PlatformConfig, base: Foundation, depends_on: Sequence[pulumi.Resource], kms: ClusterKms | None
+    cfg: PlatformConfig,
+    base: Foundation,
+    depends_on: Sequence[pulumi.Resource],
+    kms: ClusterKms | None,
+    api_server_subnet_id: pulumi.Input[str] | None = None,
 ) -> AksClusterArgs:
     return AksClusterArgs(
         config=cfg.cluster,
@@ -49,15 +53,21 @@ def aks_cluster_args(
         depends_on=depends_on,
         audit_reads=cfg.observability.audit_reads,
         kms=kms,
+        api_server_subnet_id=api_server_subnet_id,
     )
 
 
 def aks_cluster(
-    cfg: PlatformConfig, base: PlatformBase, keys: VaultAndKeys, network_ready: Sequence[pulumi.Resource]
+    cfg: PlatformConfig,
+    base: PlatformBase,
+    keys: VaultAndKeys,
+    network_ready: Sequence[pulumi.Resource],
+    api_server_subnet_id: pulumi.Input[str] | None = None,
 ) -> AksCluster:
     """The cluster (after its outbound path), with its KMS key in the environment's vault where configured."""
     kms = None
     if cfg.cluster.etcd_encryption:
         # The cluster's key in the environment's vault and the control-plane identity allowed to use it.
         kms = EtcdEncryption("etcd-kms", etcd_encryption_args(cfg, base, keys.vault, keys.endpoint_ready))
-    return AksCluster("aks", aks_cluster_args(cfg, base, network_ready, kms.settings if kms else None))
+    settings = kms.settings if kms else None
+    return AksCluster("aks", aks_cluster_args(cfg, base, network_ready, settings, api_server_subnet_id))

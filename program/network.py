@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pulumi
 
+from components.api_server_subnet import ApiServerSubnet, ApiServerSubnetArgs
 from components.base import PlatformBase
 from components.egress_firewall import EgressFirewall, EgressFirewallArgs
 from components.runner_peering import RunnerPeering, RunnerPeeringArgs
@@ -19,7 +20,42 @@ def vault_host(uri: str) -> str:
     return uri.removeprefix("https://").split("/", 1)[0]
 
 
-def egress_firewall(cfg: PlatformConfig, base: PlatformBase, keys: VaultAndKeys) -> EgressFirewall | None:
+def api_server_subnet(cfg: PlatformConfig, base: PlatformBase, keys: VaultAndKeys) -> ApiServerSubnet | None:
+    """With KMS (its private vault needs API Server VNet Integration): the API server's own delegated subnet.
+
+    None without KMS, and with ``existingSubnetId`` (the subnet is brought: ``existingApiServerSubnetId``).
+    """
+    net = cfg.cluster.network
+    if not cfg.cluster.etcd_encryption or net.existing_subnet_id or base.vnet_name is None:
+        return None
+    endpoint = keys.endpoint
+    return ApiServerSubnet(
+        "api-server",
+        ApiServerSubnetArgs(
+            config=net,
+            private_cluster=cfg.cluster.private_cluster,
+            resource_prefix=cfg.resource_prefix,
+            location=cfg.location,
+            resource_group_name=base.resource_group_name,
+            virtual_network_name=base.vnet_name,
+            protect=cfg.is_prod,
+            tags=base.tags,
+            # One subnet write per VNet at a time: after the node and private-endpoint subnets.
+            depends_on=[r for r in (base.node_subnet, endpoint.subnet if endpoint else None) if r is not None],
+        ),
+    )
+
+
+def api_server_subnet_id(cfg: PlatformConfig, subnet: ApiServerSubnet | None) -> pulumi.Input[str] | None:
+    """The subnet AKS puts the API server in: the program's, the brought one, or none (no KMS)."""
+    if not cfg.cluster.etcd_encryption:
+        return None
+    return subnet.subnet_id if subnet else cfg.cluster.network.existing_api_server_subnet_id
+
+
+def egress_firewall(
+    cfg: PlatformConfig, base: PlatformBase, keys: VaultAndKeys, api_server: ApiServerSubnet | None = None
+) -> EgressFirewall | None:
     """The firewall when ``cluster.network.egressFirewall`` is on (it needs the node network's route table)."""
     if not own_firewall(cfg.cluster.network) or base.route_table_name is None or base.vnet_name is None:
         return None
@@ -42,7 +78,15 @@ def egress_firewall(cfg: PlatformConfig, base: PlatformBase, keys: VaultAndKeys)
             node_fqdns=[] if endpoint else [keys.vault.vault_uri.apply(vault_host)],
             tags=base.tags,
             # One subnet write per VNet at a time: the firewall subnet follows the earlier ones.
-            depends_on=[r for r in (base.node_subnet, endpoint.subnet if endpoint else None) if r is not None],
+            depends_on=[
+                r
+                for r in (
+                    base.node_subnet,
+                    endpoint.subnet if endpoint else None,
+                    api_server.subnet if api_server else None,
+                )
+                if r is not None
+            ],
         ),
     )
 
@@ -65,8 +109,11 @@ def runner_peering(cfg: PlatformConfig, base: PlatformBase) -> RunnerPeering | N
 
 def outbound_path(
     cfg: PlatformConfig, base: PlatformBase, keys: VaultAndKeys
-) -> tuple[EgressFirewall | None, list[pulumi.Resource]]:
-    """The firewall (or None) and what the cluster waits for: the firewall's rules and route, the peering."""
-    firewall = egress_firewall(cfg, base, keys)
+) -> tuple[EgressFirewall | None, list[pulumi.Resource], pulumi.Input[str] | None]:
+    """The firewall (or None), what the cluster waits for (the firewall's rules and route, the peering) and the
+    API server subnet (KMS: API Server VNet Integration)."""
+    api_server = api_server_subnet(cfg, base, keys)
+    firewall = egress_firewall(cfg, base, keys, api_server)
     peering = runner_peering(cfg, base)
-    return firewall, [*(firewall.ready if firewall else []), *(peering.ready if peering else [])]
+    ready = [*(firewall.ready if firewall else []), *(peering.ready if peering else [])]
+    return firewall, ready, api_server_subnet_id(cfg, api_server)

@@ -154,6 +154,8 @@ _SUBNETS_OFFSET = 2048
 # Azure Firewall's subnet must be named AzureFirewallSubnet and be at least a /26 (Azure Firewall FAQ).
 FIREWALL_SUBNET_MAX_PREFIX = 26
 PRIVATE_ENDPOINT_SUBNET_MAX_PREFIX = 28
+# API Server VNet Integration: "The minimum supported API server subnet size is a /28" (api-server-vnet-integration).
+API_SERVER_SUBNET_MAX_PREFIX = 28
 
 
 @dataclass(frozen=True)
@@ -189,6 +191,16 @@ class NetworkConfig:
         "subnet of the Key Vault private endpoint (/28 or larger), inside vnetCidr",
         default=Derived(_carved(_SUBNETS_OFFSET + 64, 27), "the /27 after the firewall subnet, e.g. 10.20.8.64/27"),
     )
+    api_server_subnet_cidr: str | None = key(
+        "apiServerSubnetCidr",
+        CIDR,
+        "with etcdEncryption: the API server subnet (API Server VNet Integration; /28 or larger), inside vnetCidr",
+        # A /27, not the /28 minimum: "An AKS cluster reserves at least 9 IPs in the subnet address space. Running
+        # out of IP addresses may prevent API server scaling" (api-server-vnet-integration), and Azure keeps 5.
+        default=Derived(
+            _carved(_SUBNETS_OFFSET + 96, 27), "the /27 after the private-endpoint subnet, e.g. 10.20.8.96/27"
+        ),
+    )
     ingress_private_ip: str | None = key(
         "ingressPrivateIp",
         Text(check=is_ipv4, describe="allowed: an IPv4 address inside nodeSubnetCidr"),
@@ -203,6 +215,16 @@ class NetworkConfig:
             "providers/Microsoft.Network/virtualNetworks/<vnet>/subnets/<subnet>",
         ),
         "bring your own node subnet instead of creating a VNet",
+    )
+    existing_api_server_subnet_id: str | None = key(
+        "existingApiServerSubnetId",
+        Text(
+            pattern=ARM_SUBNET_ID,
+            describe="allowed: a subnet resource ID /subscriptions/<id>/resourceGroups/<rg>/"
+            "providers/Microsoft.Network/virtualNetworks/<vnet>/subnets/<subnet>",
+        ),
+        "with existingSubnetId and etcdEncryption: the API server subnet, delegated to "
+        "Microsoft.ContainerService/managedClusters, in the node subnet's VNet",
     )
     runner_vnet_id: str | None = key(
         "runnerVnetId",
@@ -252,7 +274,45 @@ def network_subnets_checked(s: Read) -> None:
     _subnet_in_vnet(s, "privateEndpointSubnetCidr", "private_endpoint_subnet_cidr", PRIVATE_ENDPOINT_SUBNET_MAX_PREFIX)
 
 
-def _subnet_in_vnet(s: Read, name: str, attr: str, max_prefix: int) -> None:
+def api_server_subnet_checked(s: Read, private_vault: bool) -> None:
+    """The API server subnet (etcdEncryption needs API Server VNet Integration): carved here, or brought along."""
+    v = s.values
+    existing = v["existing_api_server_subnet_id"]
+    if not v["existing_subnet_id"]:
+        if existing:
+            s.report(
+                "existingApiServerSubnetId", f"only with {s.at('existingSubnetId')}; otherwise set apiServerSubnetCidr"
+            )
+            return
+        also = {"privateEndpointSubnetCidr": v["private_endpoint_subnet_cidr"]} if private_vault else {}
+        _subnet_in_vnet(s, "apiServerSubnetCidr", "api_server_subnet_cidr", API_SERVER_SUBNET_MAX_PREFIX, also)
+        return
+    if not existing:
+        s.report(
+            "existingApiServerSubnetId",
+            f"required with {s.at('existingSubnetId')} and cluster.etcdEncryption: KMS with a private vault needs "
+            "API Server VNet Integration, in a subnet delegated to Microsoft.ContainerService/managedClusters",
+        )
+    elif (
+        not s.failed("existingApiServerSubnetId")
+        and not s.failed("existingSubnetId")
+        # "projects the API server endpoint directly into a delegated subnet in the VNet where AKS is deployed"
+        and _vnet_of(existing) != _vnet_of(v["existing_subnet_id"])
+    ):
+        s.problem(
+            "existingApiServerSubnetId",
+            existing,
+            f"must be in the VNet of existingSubnetId ({_vnet_of(v['existing_subnet_id'])})",
+        )
+
+
+def _vnet_of(subnet_id: str) -> str:
+    return subnet_id.rsplit("/subnets/", 1)[0].lower()
+
+
+def _subnet_in_vnet(
+    s: Read, name: str, attr: str, max_prefix: int, also: Mapping[str, str | None] | None = None
+) -> None:
     """A subnet the program carves: set (or derivable), large enough, inside the VNet, clear of the others."""
     v = s.values
     cidr = v[attr]
@@ -266,7 +326,7 @@ def _subnet_in_vnet(s: Read, name: str, attr: str, max_prefix: int) -> None:
         s.problem(name, cidr, f"allowed: a /{max_prefix} or larger")
     if not subnet.subnet_of(vnet):
         s.problem(name, cidr, f"must be inside vnetCidr {v['vnet_cidr']}")
-    others = {"nodeSubnetCidr": v["node_subnet_cidr"]}
+    others = {"nodeSubnetCidr": v["node_subnet_cidr"], **{k: o for k, o in (also or {}).items() if o}}
     if attr != "firewall_subnet_cidr" and v["egress_firewall"] and v["firewall_subnet_cidr"]:
         others["firewallSubnetCidr"] = v["firewall_subnet_cidr"]
     for other_name, other in others.items():
@@ -371,7 +431,8 @@ class ClusterConfig:
     etcd_encryption: bool = key(
         "etcdEncryption",
         Boolean(),
-        "AKS KMS: Secrets in etcd encrypted with a Key Vault key this stack owns",
+        "AKS KMS: Secrets in etcd encrypted with a Key Vault key this stack owns, with API Server VNet "
+        "Integration (docs/aks.md)",
         default=ByClass(prod=True, nonprod=False),
         prod=prod_allows(True, why="Secrets in etcd encrypted with the stack's own key"),
     )

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from stack_config.cluster import NetworkConfig, network_subnets_checked
+from stack_config.cluster import NetworkConfig, api_server_subnet_checked, network_subnets_checked
 from stack_config.spec import Read
 
 NETWORK = "cluster.network"
@@ -34,6 +34,15 @@ def check_network(s: Read) -> None:
     # With existingSubnetId the private endpoint goes into that subnet; otherwise into its own subnet.
     if vault.public_network_access == "Disabled" and not net.existing_subnet_id:
         network_subnets_checked(_section(s, net))
+    # KMS runs in Private mode (the vault is never open to the internet), which needs API Server VNet Integration:
+    # "If a cluster has KMS turned on and has a private key vault, it must use the API Server VNet Integration".
+    if v["cluster"].etcd_encryption:
+        api_server_subnet_checked(_section(s, net), private_vault=vault.public_network_access == "Disabled")
+    elif net.existing_api_server_subnet_id:
+        s.r.report(
+            f"{NETWORK}.existingApiServerSubnetId",
+            "only with cluster.etcdEncryption: true (the API server moves into the VNet for KMS only)",
+        )
 
 
 def _same_allow_list(s: Read, mesh: tuple[str, ...], firewall: tuple[str, ...]) -> None:

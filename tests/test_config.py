@@ -589,6 +589,7 @@ def test_sealing_certificate_validity_is_capped_well_under_ten_years():
 
 # --------------------------------------------------------------------------- network: one allow-list, closed in prod
 HUB_SUBNET = "/subscriptions/x/resourceGroups/hub/providers/Microsoft.Network/virtualNetworks/hub/subnets/aks"
+HUB_API_SERVER_SUBNET = HUB_SUBNET.replace("/subnets/aks", "/subnets/aks-api-server")
 
 
 def test_existing_firewall_must_admit_exactly_the_mesh_allow_list():
@@ -596,6 +597,7 @@ def test_existing_firewall_must_admit_exactly_the_mesh_allow_list():
         "prod",
         {
             "cluster.network.existingSubnetId": HUB_SUBNET,
+            "cluster.network.existingApiServerSubnetId": HUB_API_SERVER_SUBNET,
             "cluster.network.existingFirewallFqdns": ["graph.microsoft.com", "paste.example.com"],
         },
     )
@@ -610,6 +612,7 @@ def test_existing_firewall_with_the_same_hosts_is_accepted():
             "prod",
             {
                 "cluster.network.existingSubnetId": HUB_SUBNET,
+                "cluster.network.existingApiServerSubnetId": HUB_API_SERVER_SUBNET,
                 "cluster.network.existingFirewallFqdns": ["graph.microsoft.com", "login.microsoftonline.com"],
             },
         )
@@ -624,9 +627,65 @@ def test_prod_network_defaults_close_the_path():
     assert cfg.key_vault.public_network_access == "Disabled"
     # Carved from vnetCidr 10.40.0.0/16, clear of the /22 node subnet.
     assert (net.firewall_subnet_cidr, net.private_endpoint_subnet_cidr) == ("10.40.8.0/26", "10.40.8.64/27")
+    assert net.api_server_subnet_cidr == "10.40.8.96/27"
     assert net.ingress_private_ip == "10.40.3.254"
     dev = parse_config(stack_raw_config("dev"))
     assert dev.cluster.network.egress_firewall is False and dev.key_vault.public_network_access == "Enabled"
+
+
+# API Server VNet Integration: KMS runs in Private mode, which needs it ("Konnectivity isn't supported").
+
+
+def test_api_server_subnet_defaults_to_the_free_27_after_the_private_endpoints():
+    net = parse_config(with_changes("dev", {"cluster.etcdEncryption": True})).cluster.network
+    assert net.api_server_subnet_cidr == "10.20.8.96/27"
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        # "The minimum supported API server subnet size is a /28."
+        ({"cluster.network.apiServerSubnetCidr": "10.40.8.96/29"}, "got '10.40.8.96/29'; allowed: a /28 or larger"),
+        ({"cluster.network.apiServerSubnetCidr": "10.41.0.0/27"}, "must be inside vnetCidr 10.40.0.0/16"),
+        (
+            {"cluster.network.apiServerSubnetCidr": "10.40.8.64/28"},
+            "must not overlap privateEndpointSubnetCidr 10.40.8.64/27",
+        ),
+        ({"cluster.network.apiServerSubnetCidr": "10.40.8.0/27"}, "must not overlap firewallSubnetCidr 10.40.8.0/26"),
+        ({"cluster.network.apiServerSubnetCidr": "10.40.1.0/28"}, "must not overlap nodeSubnetCidr 10.40.0.0/22"),
+    ],
+)
+def test_api_server_subnet_must_fit_the_vnet(changes, expected):
+    problems = problems_for("prod", changes)
+    assert [p for p in problems if p.startswith("cluster.network.apiServerSubnetCidr:")], problems
+    assert any(expected in p for p in problems), problems
+
+
+def test_a_brought_node_subnet_needs_a_brought_api_server_subnet_in_its_vnet():
+    brought = {
+        "cluster.network.existingSubnetId": HUB_SUBNET,
+        "cluster.network.existingFirewallFqdns": ["graph.microsoft.com", "login.microsoftonline.com"],
+    }
+    [missing] = problems_for("prod", brought)
+    assert missing.startswith(
+        "cluster.network.existingApiServerSubnetId: required with cluster.network.existingSubnetId"
+    )
+    elsewhere = HUB_API_SERVER_SUBNET.replace("virtualNetworks/hub/", "virtualNetworks/other/")
+    [other_vnet] = problems_for("prod", {**brought, "cluster.network.existingApiServerSubnetId": elsewhere})
+    assert other_vnet.startswith("cluster.network.existingApiServerSubnetId: got ")
+    assert "must be in the VNet" in other_vnet
+
+
+@pytest.mark.parametrize(
+    ("stack", "changes"),
+    [
+        ("dev", {"cluster.network.existingApiServerSubnetId": HUB_API_SERVER_SUBNET}),  # dev: no KMS
+        ("prod", {"cluster.network.existingApiServerSubnetId": HUB_API_SERVER_SUBNET}),  # no existingSubnetId
+    ],
+)
+def test_a_brought_api_server_subnet_only_with_kms_and_a_brought_node_subnet(stack, changes):
+    [problem] = problems_for(stack, changes)
+    assert problem.startswith("cluster.network.existingApiServerSubnetId: only with ")
 
 
 def test_private_vault_needs_an_environment_stack():

@@ -29,7 +29,7 @@ from .common import (
     stack_rule,
     text,
 )
-from .frameworks import AUDIT, AVAILABILITY, BOUNDARY, IDENTITY, PATCHING
+from .frameworks import AUDIT, AVAILABILITY, BOUNDARY, IDENTITY, KEYS, PATCHING
 
 MANAGED_CLUSTER = "azure-native:containerservice:ManagedCluster"
 AGENT_POOL = "azure-native:containerservice:AgentPool"
@@ -570,3 +570,38 @@ def kms_etcd_encryption(r: Res, ctx: Ctx) -> None:
     )
     # "KMS etcd encryption doesn't work with system-assigned managed identity."
     expect(r, ctx, "identity.type", one_of_any_case("UserAssigned"), "KMS needs a user-assigned control-plane identity")
+
+
+
+@resource_rule(
+    name="aks-kms-private-vault-vnet-integration",
+    domain="aks",
+    targets=(MANAGED_CLUSTER,),
+    severity="high",
+    what="A cluster with KMS etcd encryption on a private key vault (keyVaultNetworkAccess: Private) uses API Server VNet Integration (apiServerAccessProfile.enableVnetIntegration with a subnetId).",
+    why="AKS: 'If a cluster has KMS turned on and has a private key vault, it must use the API Server VNet Integration tunnel. Konnectivity isn't supported': without it the first real `up` fails, or the API server cannot reach the key and every Secret read fails.",
+    remediation="Set apiServerAccessProfile {enableVnetIntegration: true, subnetId: <a /28-or-larger subnet delegated to Microsoft.ContainerService/managedClusters>} and grant the control-plane identity Network Contributor on it and on the node subnet before the cluster (components/api_server_subnet.py).",
+    frameworks=KEYS + ("NIST 800-53 SC-7",),
+)
+def kms_private_vault_vnet_integration(r: Res, ctx: Ctx) -> None:
+    kms_path = "securityProfile.azureKeyVaultKms"
+    enabled, access = r.get(f"{kms_path}.enabled"), r.get(f"{kms_path}.keyVaultNetworkAccess")
+    if not (ctx.known(enabled, f"{kms_path}.enabled") and ctx.known(access, f"{kms_path}.keyVaultNetworkAccess")):
+        return
+    # Public mode (or KMS off) does not need the integration; unset access is Public, the API default.
+    if enabled is not True or not one_of_any_case("Private")(access):
+        return
+    expect(
+        r,
+        ctx,
+        "apiServerAccessProfile.enableVnetIntegration",
+        is_true,
+        "KMS with a private key vault needs API Server VNet Integration (Konnectivity isn't supported)",
+    )
+    expect(
+        r,
+        ctx,
+        "apiServerAccessProfile.subnetId",
+        lambda v: isinstance(v, str) and "/subnets/" in v,
+        "set the delegated API server subnet's resource ID (required with a bring-your-own VNet)",
+    )

@@ -18,7 +18,8 @@ def test_every_subnet_but_the_firewalls_has_an_nsg(stack_run, stack):
         else:
             assert subnet.get("networkSecurityGroup.id") in nsgs, subnet.name
     names = {s.get("subnetName") for s in run.of_type(SUBNET)}
-    assert names == ({"nodes", "AzureFirewallSubnet", "private-endpoints"} if stack == "prod" else {"nodes"})
+    prod = {"nodes", "AzureFirewallSubnet", "private-endpoints", "api-server"}
+    assert names == (prod if stack == "prod" else {"nodes"})
 
 
 def rules_by_name(run, nsg_name):

@@ -285,7 +285,14 @@ def valid_cluster(name: str = "plat-prod-aks") -> dict:
             "enableAzureRBAC": True,
             "adminGroupObjectIds": ["0b9e5f2c-7d1a-4c3b-8e6f-2a4b6c8d0e1f"],
         },
-        "apiServerAccessProfile": {"authorizedIPRanges": ["198.51.100.16/28"], "disableRunCommand": True},
+        "apiServerAccessProfile": {
+            "authorizedIPRanges": ["198.51.100.16/28"],
+            "disableRunCommand": True,
+            # KMS with a private vault (below) needs API Server VNet Integration.
+            "enableVnetIntegration": True,
+            "subnetId": "/subscriptions/8c3f5d2a-1b4e-4f6a-9d7c-2e5b8a1c4f90/resourceGroups/plat-prod-rg/providers/"
+            "Microsoft.Network/virtualNetworks/plat-prod-vnet/subnets/api-server",
+        },
         "autoUpgradeProfile": {"nodeOSUpgradeChannel": "NodeImage", "upgradeChannel": "patch"},
         "networkProfile": {
             "networkPlugin": "azure",

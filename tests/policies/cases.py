@@ -103,6 +103,9 @@ AKS = one_field(
     ("aks-kms-etcd-encryption", "securityProfile.azureKeyVaultKms.enabled", False),
     ("aks-kms-etcd-encryption", "securityProfile.azureKeyVaultKms.keyId", ""),
     ("aks-kms-etcd-encryption", "identity.type", "SystemAssigned"),
+    ("aks-kms-private-vault-vnet-integration", "apiServerAccessProfile.enableVnetIntegration", False),
+    ("aks-kms-private-vault-vnet-integration", "apiServerAccessProfile.enableVnetIntegration", DELETE),
+    ("aks-kms-private-vault-vnet-integration", "apiServerAccessProfile.subnetId", DELETE),
 )
 
 KEYVAULT = [

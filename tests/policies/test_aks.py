@@ -49,3 +49,36 @@ def test_a_minor_without_known_dates_is_advisory_even_in_prod(version):
 def test_an_unknown_version_at_preview_is_not_a_crash():
     diags = analyze(CLUSTER_TYPE, set_path(valid_cluster(), "kubernetesVersion", UNKNOWN), "prod")
     assert names(violations(diags)) == []
+
+
+RULE_KMS_VNET = "aks-kms-private-vault-vnet-integration"
+
+
+def _without_vnet_integration(cluster: dict) -> dict:
+    cluster = set_path(cluster, "apiServerAccessProfile.enableVnetIntegration", DELETE)
+    return set_path(cluster, "apiServerAccessProfile.subnetId", DELETE)
+
+
+def test_kms_on_a_private_vault_without_vnet_integration_is_refused_in_prod():
+    diags = violations(analyze(CLUSTER_TYPE, _without_vnet_integration(valid_cluster()), "prod"))
+    assert names(diags, "mandatory") == [RULE_KMS_VNET], report(diags)
+    assert any("Konnectivity isn't supported" in d.message for d in diags), report(diags)
+
+
+@pytest.mark.parametrize(
+    ("path", "value"),
+    [
+        ("securityProfile.azureKeyVaultKms.keyVaultNetworkAccess", "Public"),  # Konnectivity or VNet Integration
+        ("securityProfile.azureKeyVaultKms.keyVaultNetworkAccess", DELETE),  # unset means Public
+    ],
+)
+def test_kms_on_a_public_vault_needs_no_vnet_integration(path, value):
+    cluster = set_path(_without_vnet_integration(valid_cluster()), path, value)
+    assert RULE_KMS_VNET not in names(violations(analyze(CLUSTER_TYPE, cluster, "prod")))
+
+
+def test_kms_vnet_rule_waits_for_an_unknown_access_mode_and_tolerates_odd_shapes():
+    unknown = set_path(_without_vnet_integration(valid_cluster()), "securityProfile.azureKeyVaultKms", UNKNOWN)
+    assert RULE_KMS_VNET not in names(violations(analyze(CLUSTER_TYPE, unknown, "prod")))
+    odd = set_path(valid_cluster(), "apiServerAccessProfile", "not-a-map")
+    assert RULE_KMS_VNET in names(violations(analyze(CLUSTER_TYPE, odd, "prod")))
