@@ -104,6 +104,8 @@ def test_existing_subnet_id_creates_no_network(run_component):
     raw["cluster"]["network"]["existingSubnetId"] = EXISTING_SUBNET
     # Behind a firewall managed elsewhere: config declares what it admits (the mesh allow-list).
     raw["cluster"]["network"]["existingFirewallFqdns"] = list(raw["egress"]["hosts"])
+    # KMS (prod) needs API Server VNet Integration: its subnet is brought along with the node subnet.
+    raw["cluster"]["network"]["existingApiServerSubnetId"] = EXISTING_SUBNET.rsplit("/", 1)[0] + "/api-server"
     run = run_component(build_base(raw), stack="prod")
     assert run.of_type(VNET) == [] and run.of_type(SUBNET) == []
     assert run.outputs["core.node_subnet_id"] == EXISTING_SUBNET
