@@ -572,7 +572,6 @@ def kms_etcd_encryption(r: Res, ctx: Ctx) -> None:
     expect(r, ctx, "identity.type", one_of_any_case("UserAssigned"), "KMS needs a user-assigned control-plane identity")
 
 
-
 @resource_rule(
     name="aks-kms-private-vault-vnet-integration",
     domain="aks",
