@@ -257,6 +257,8 @@ def test_the_ingress_ip_group_and_its_ip_are_protected_in_prod():
     network = stack_raw_config("prod")["cluster"]["network"]
     cluster = {**stack_raw_config("prod")["cluster"], "network": {**network, "existingSubnetId": existing}}
     cluster["network"]["existingFirewallFqdns"] = list(stack_raw_config("prod")["egress"]["hosts"])
+    # KMS (prod) needs API Server VNet Integration: its subnet is brought along with the node subnet.
+    cluster["network"]["existingApiServerSubnetId"] = existing.replace("/subnets/aks-nodes", "/subnets/aks-api-server")
     run = run_program("prod", overrides={"cluster": cluster})
     ip_group = run.one(RG, "core-ingress-rg")
     assert ip_group.protect is True and run.one(PIP, "ingress-pip").protect is True
