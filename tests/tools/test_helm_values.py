@@ -206,7 +206,9 @@ def test_the_real_stacks_set_only_values_the_pinned_charts_know(stack_run, stack
 
 @needs_reference
 def test_a_typo_in_the_real_istiod_values_is_reported(stack_run):
-    release = copy.deepcopy(stack_run("prod").one(RELEASE, "mesh-istiod"))
+    # One istiod release per revision (mesh-istiod-<revision>); prod runs a single revision.
+    (istiod,) = [r for r in stack_run("prod").of_type(RELEASE) if r.name.startswith("mesh-istiod-")]
+    release = copy.deepcopy(istiod)
     release.inputs["values"]["meshConfig"]["defaultConfig"]["holdApplicationUntilProxyStart"] = True
     release.inputs["values"]["global"]["proxy"]["privilegd"] = False
     findings, _ = helm_values.check([release], "1.33")
