@@ -4,7 +4,7 @@ Tables and columns: ``AKSAudit`` (diagnostic category ``kube-audit``, resource-s
 ``AZKVAuditLogs`` (Key Vault ``AuditEvent``, resource-specific mode), ``ContainerLogV2`` (Container Insights,
 ``LogMessage`` is dynamic: the mesh's JSON access-log fields are addressable without ``parse_json``) and
 ``KubePodInventory`` / ``KubeNodeInventory`` (Container Insights inventory). The access-log field names are
-the mesh's ``ACCESS_LOG_FIELDS`` (components/istio_mesh.py). Each query returns one row per offending
+the mesh's ``ACCESS_LOG_FIELDS`` (components/istio_specs.py). Each query returns one row per offending
 event, so the rules alert on ``count > 0``.
 """
 

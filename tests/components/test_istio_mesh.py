@@ -7,11 +7,8 @@ import re
 
 import pytest
 
-from components.istio_mesh import (
-    ACCESS_LOG_FIELDS,
-    ISTIO_CHART_REPO,
-    peer_authentications,
-)
+from components.istio_specs import ACCESS_LOG_FIELDS, peer_authentications
+from components.mesh_names import ISTIO_CHART_REPO
 from stack_config import parse_config
 from tests.components import wiring
 from tests.components.test_app_namespaces import Pod, netpols, np_allows
