@@ -8,8 +8,8 @@ patches are refreshed by AKS itself inside weekly maintenance windows; ``ignore_
 from __future__ import annotations
 
 import base64
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -29,6 +29,7 @@ from components.aks_profiles import (
     network_profile,
     security_profile,
 )
+from components.azure_placement import AzurePlacement
 from components.azure_roles import NETWORK_CONTRIBUTOR, derived_name, resource_group_id, role_definition_id
 from components.diagnostic_settings import logs_to_workspace
 from components.key_material import ClusterKms
@@ -69,12 +70,9 @@ class AksClusterArgs:
     """
 
     config: ClusterConfig
-    resource_prefix: str  # PlatformConfig.resource_prefix: the cluster is "<prefix>-<component name>"
-    location: str
+    placement: AzurePlacement  # the cluster is "<prefix>-<component name>"
     is_prod: bool
-    resource_group_name: pulumi.Input[str]
     log_analytics_workspace_id: pulumi.Input[str]
-    tags: Mapping[str, str] = field(default_factory=dict)  # PlatformBase.tags
     node_subnet_id: pulumi.Input[str] | None = None
     protect: bool | None = None  # default: protect in prod
     # EgressFirewall.ready (userDefinedRouting: the route and the firewall exist before any node boots) and
@@ -154,7 +152,7 @@ class AksCluster(pulumi.ComponentResource):
     def __init__(self, name: str, args: AksClusterArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("platform:aks:Cluster", name, None, opts)
         # Also the cluster's DNS prefix.
-        cluster_name = derived_name("AksCluster", name, args.resource_prefix, 53, "the cluster name")
+        cluster_name = derived_name("AksCluster", name, args.placement.resource_prefix, 53, "the cluster name")
         child = pulumi.ResourceOptions(parent=self)
         self.tenant_id = authorization.get_client_config_output(opts=pulumi.InvokeOptions(parent=self)).tenant_id
 
@@ -171,7 +169,7 @@ class AksCluster(pulumi.ComponentResource):
             cs.MaintenanceConfiguration(
                 f"{name}-{pulumi_suffix}",
                 config_name=config_name,
-                resource_group_name=args.resource_group_name,
+                resource_group_name=args.placement.resource_group_name,
                 resource_name_=cluster.name,
                 maintenance_window=maintenance_window_args(window),
                 opts=child,
@@ -200,8 +198,8 @@ class AksCluster(pulumi.ComponentResource):
         return cs.ManagedCluster(
             f"{name}-cluster",
             resource_name_=cluster_name,
-            resource_group_name=args.resource_group_name,
-            location=args.location,
+            resource_group_name=args.placement.resource_group_name,
+            location=args.placement.location,
             dns_prefix=cluster_name,
             node_resource_group=f"{cluster_name}-nodes-rg",
             kubernetes_version=cc.kubernetes_version,
@@ -237,7 +235,7 @@ class AksCluster(pulumi.ComponentResource):
             agent_pool_profiles=pools,
             auto_scaler_profile=AUTO_SCALER_PROFILE,
             storage_profile=STORAGE_PROFILE,
-            tags=dict(args.tags),
+            tags=dict(args.placement.tags),
             opts=pulumi.ResourceOptions(
                 parent=self,
                 ignore_changes=ignored_upgrade_paths(autoscaled),
@@ -322,7 +320,7 @@ class AksCluster(pulumi.ComponentResource):
 
     def _kubernetes_provider(self, name: str, cluster: cs.ManagedCluster, args: AksClusterArgs) -> None:
         credentials = cs.list_managed_cluster_user_credentials_output(
-            resource_group_name=args.resource_group_name,
+            resource_group_name=args.placement.resource_group_name,
             resource_name=cluster.name,
             # Entra ID clusters: an exec kubeconfig that calls kubelogin, no embedded secret token.
             format="exec",
@@ -343,7 +341,7 @@ class AksCluster(pulumi.ComponentResource):
     def _expose(self, cluster: cs.ManagedCluster, cluster_name: str, args: AksClusterArgs) -> None:
         self.cluster_name = cluster.name
         self.cluster_id = cluster.id
-        self.resource_group_name = pulumi.Output.from_input(args.resource_group_name)
+        self.resource_group_name = pulumi.Output.from_input(args.placement.resource_group_name)
         self.node_resource_group = cluster.node_resource_group.apply(lambda v: v or "")
         self.oidc_issuer_url = cluster.oidc_issuer_profile.apply(lambda p: (p.issuer_url if p else None) or "")
         kubelet = cluster.identity_profile.apply(lambda ids: (ids or {}).get("kubeletidentity"))

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -22,6 +22,7 @@ from cryptography import x509
 from pulumi_azure_native import alertsmanagement, applicationinsights, monitor
 
 from components import alert_queries as kql
+from components.azure_placement import AzurePlacement
 from stack_config import ObservabilityConfig
 
 WORKBOOK_FILE = Path(__file__).parent / "workbooks" / "platform-overview.json"
@@ -46,9 +47,7 @@ class PlatformAlertsArgs:
     """Inputs of :class:`PlatformAlerts`: the ``observability`` section and the facts the queries name."""
 
     config: ObservabilityConfig
-    resource_prefix: str
-    location: str
-    resource_group_name: pulumi.Input[str]
+    placement: AzurePlacement
     log_analytics_workspace_id: pulumi.Input[str]
     monitor_workspace_id: pulumi.Input[str]  # Observability.monitor_workspace_id (managed Prometheus)
     cluster_name: pulumi.Input[str]
@@ -61,7 +60,6 @@ class PlatformAlertsArgs:
     key_vault_readers: Sequence[pulumi.Input[str]]
     egress_namespace: str
     istiod_namespace: str
-    tags: Mapping[str, str] = field(default_factory=dict)
 
 
 def not_after(pem: str) -> datetime:
@@ -166,10 +164,10 @@ class PlatformAlerts(pulumi.ComponentResource):
             return None
         group = monitor.ActionGroup(
             f"{name}-action-group",
-            action_group_name=f"{args.resource_prefix}-platform-alerts",
-            resource_group_name=args.resource_group_name,
+            action_group_name=f"{args.placement.resource_prefix}-platform-alerts",
+            resource_group_name=args.placement.resource_group_name,
             location="Global",
-            group_short_name=args.resource_prefix.replace("-", "")[:12],
+            group_short_name=args.placement.resource_prefix.replace("-", "")[:12],
             enabled=True,
             email_receivers=[
                 monitor.MicrosoftCommonEmailReceiverArgs(
@@ -177,20 +175,20 @@ class PlatformAlerts(pulumi.ComponentResource):
                 )
                 for i, address in enumerate(args.config.alert_emails)
             ],
-            tags=dict(args.tags),
+            tags=dict(args.placement.tags),
             opts=pulumi.ResourceOptions(parent=self),
         )
         return group.id
 
     def _log_alert(self, name: str, alert: LogAlert, args: PlatformAlertsArgs) -> None:
-        rule_name = f"{args.resource_prefix}-{alert.key}"
+        rule_name = f"{args.placement.resource_prefix}-{alert.key}"
         monitor.ScheduledQueryRule(
             f"{name}-{alert.key}",
             rule_name=rule_name,
             display_name=alert.title,
             description=alert.description,
-            resource_group_name=args.resource_group_name,
-            location=args.location,
+            resource_group_name=args.placement.resource_group_name,
+            location=args.placement.location,
             kind=monitor.Kind.LOG_ALERT,
             scopes=[args.log_analytics_workspace_id],
             severity=alert.severity,
@@ -212,7 +210,7 @@ class PlatformAlerts(pulumi.ComponentResource):
             ),
             actions=monitor.ActionsArgs(action_groups=[self.action_group_id]) if self.action_group_id else None,
             auto_mitigate=True,
-            tags=dict(args.tags),
+            tags=dict(args.placement.tags),
             opts=pulumi.ResourceOptions(parent=self),
         )
         self.alert_names.append(rule_name)
@@ -222,9 +220,9 @@ class PlatformAlerts(pulumi.ComponentResource):
         days = args.config.expiry_warning_days
         alertsmanagement.PrometheusRuleGroup(
             f"{name}-mesh-ca",
-            rule_group_name=f"{args.resource_prefix}-mesh-ca",
-            resource_group_name=args.resource_group_name,
-            location=args.location,
+            rule_group_name=f"{args.placement.resource_prefix}-mesh-ca",
+            resource_group_name=args.placement.resource_group_name,
+            location=args.placement.location,
             scopes=[args.monitor_workspace_id],
             cluster_name=args.cluster_name,
             interval="PT5M",
@@ -245,23 +243,23 @@ class PlatformAlerts(pulumi.ComponentResource):
                     ),
                 )
             ],
-            tags=dict(args.tags),
+            tags=dict(args.placement.tags),
             opts=pulumi.ResourceOptions(parent=self),
         )
 
     def _workbook(self, name: str, args: PlatformAlertsArgs, expiry_query: pulumi.Output[str]) -> pulumi.Output[str]:
         workbook = applicationinsights.Workbook(
             f"{name}-workbook",
-            resource_name_=str(uuid.uuid5(_WORKBOOK_NAMESPACE, args.resource_prefix)),
-            resource_group_name=args.resource_group_name,
-            location=args.location,
+            resource_name_=str(uuid.uuid5(_WORKBOOK_NAMESPACE, args.placement.resource_prefix)),
+            resource_group_name=args.placement.resource_group_name,
+            location=args.placement.location,
             kind=applicationinsights.WorkbookSharedTypeKind.SHARED,
             category="workbook",
-            display_name=f"Platform overview ({args.resource_prefix})",
+            display_name=f"Platform overview ({args.placement.resource_prefix})",
             serialized_data=expiry_query.apply(workbook_content),
             source_id=args.log_analytics_workspace_id,
             version="Notebook/1.0",
-            tags=dict(args.tags),
+            tags=dict(args.placement.tags),
             opts=pulumi.ResourceOptions(parent=self),
         )
         return workbook.id

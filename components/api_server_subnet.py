@@ -15,13 +15,14 @@ vault's private endpoints inside the VNet; neither AKS page asks for (or against
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import pulumi
 from pulumi_azure_native import network
 
 from components.azure_network import subnet_behind_nsg
+from components.azure_placement import AzurePlacement
 from components.subnet_nsg import api_server_subnet_rules
 from stack_config import NetworkConfig
 
@@ -35,13 +36,10 @@ class ApiServerSubnetArgs:
 
     config: NetworkConfig
     private_cluster: bool  # cluster.privateCluster: no public endpoint, so no internet rule on the NSG
-    resource_prefix: str  # PlatformConfig.resource_prefix
-    location: str
-    resource_group_name: pulumi.Input[str]
+    placement: AzurePlacement
     virtual_network_name: pulumi.Input[str]
     # Prod: the cluster cannot leave VNet Integration ("Feature cannot be disabled"); Pulumi refuses to delete it.
     protect: bool = False
-    tags: Mapping[str, str] = field(default_factory=dict)  # PlatformBase.tags
     depends_on: Sequence[pulumi.Resource] = ()  # earlier subnets of the VNet: one subnet write at a time
 
 
@@ -55,14 +53,14 @@ class ApiServerSubnet(pulumi.ComponentResource):
         super().__init__("platform:network:ApiServerSubnet", name, None, opts)
         self.subnet = subnet_behind_nsg(
             name,
-            f"{args.resource_prefix}-{name}",
+            f"{args.placement.resource_prefix}-{name}",
             API_SERVER_SUBNET_NAME,
             api_server_subnet_rules(args.config, args.private_cluster),
             address_prefix=args.config.api_server_subnet_cidr,
             virtual_network_name=args.virtual_network_name,
-            resource_group_name=args.resource_group_name,
-            location=args.location,
-            tags=args.tags,
+            resource_group_name=args.placement.resource_group_name,
+            location=args.placement.location,
+            tags=args.placement.tags,
             # AKS injects the API server's pods and internal load balancer only into a subnet delegated to it.
             delegations=[network.DelegationArgs(name="aks-api-server", service_name=AKS_DELEGATION_SERVICE)],
             depends_on=args.depends_on,

@@ -21,13 +21,14 @@ another pod: the two layers intersect (a host must be in both), they do not iden
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import pulumi
 from pulumi_azure_native import network
 
 from components.azure_network import static_public_ip
+from components.azure_placement import AzurePlacement
 from components.diagnostic_settings import logs_to_workspace
 from components.mesh_names import HTTP_PORT, HTTPS_PORT
 from stack_config import EgressConfig, NetworkConfig
@@ -66,9 +67,7 @@ class EgressFirewallArgs:
 
     config: NetworkConfig
     egress: EgressConfig  # the mesh allow-list: the mesh-egress rule's target FQDNs
-    resource_prefix: str  # PlatformConfig.resource_prefix: names are "<prefix>-<component name>-..."
-    location: str
-    resource_group_name: pulumi.Input[str]
+    placement: AzurePlacement  # names are "<prefix>-<component name>-..."
     log_analytics_workspace_id: pulumi.Input[str]
     virtual_network_name: pulumi.Input[str]  # PlatformBase.vnet_name
     route_table_name: pulumi.Input[str]  # PlatformBase.route_table_name: gets the default route
@@ -77,7 +76,6 @@ class EgressFirewallArgs:
     availability_zones: tuple[str, ...] = ()
     # Hosts the nodes themselves reach beyond AKS, e.g. the vault while it is public (CSI driver).
     node_fqdns: Sequence[pulumi.Input[str]] = ()
-    tags: Mapping[str, str] = field(default_factory=dict)  # PlatformBase.tags
     depends_on: Sequence[pulumi.Resource] = ()  # PlatformBase.node_subnet: one subnet write per VNet at a time
 
 
@@ -91,14 +89,14 @@ class EgressFirewall(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: EgressFirewallArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("platform:network:EgressFirewall", name, None, opts)
-        base_name = f"{args.resource_prefix}-{name}"
+        base_name = f"{args.placement.resource_prefix}-{name}"
         child = pulumi.ResourceOptions(parent=self)
         net = args.config
         subnet = network.Subnet(
             f"{name}-subnet",
             subnet_name=FIREWALL_SUBNET,
             virtual_network_name=args.virtual_network_name,
-            resource_group_name=args.resource_group_name,
+            resource_group_name=args.placement.resource_group_name,
             address_prefix=net.firewall_subnet_cidr,
             opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.depends_on)),
         )
@@ -107,9 +105,9 @@ class EgressFirewall(pulumi.ComponentResource):
             f"{base_name}-pip",
             role="egress-firewall",
             zones=args.availability_zones,
-            resource_group_name=args.resource_group_name,
-            location=args.location,
-            tags=args.tags,
+            resource_group_name=args.placement.resource_group_name,
+            location=args.placement.location,
+            tags=args.placement.tags,
             # The ingress DNS records and partners' allow-lists point at this address: prod must not lose it.
             opts=pulumi.ResourceOptions(parent=self, protect=args.is_prod),
         )
@@ -117,20 +115,20 @@ class EgressFirewall(pulumi.ComponentResource):
         policy = network.FirewallPolicy(
             f"{name}-policy",
             firewall_policy_name=f"{base_name}-policy",
-            resource_group_name=args.resource_group_name,
-            location=args.location,
+            resource_group_name=args.placement.resource_group_name,
+            location=args.placement.location,
             sku=network.FirewallPolicySkuArgs(tier=network.FirewallPolicySkuTier.STANDARD),
             # Known-malicious addresses and domains are dropped, not merely alerted on.
             threat_intel_mode=network.AzureFirewallThreatIntelMode.DENY,
-            tags=args.tags,
+            tags=args.placement.tags,
             opts=child,
         )
         groups = self._rule_collection_groups(name, args, policy, self.public_ip_address)
         firewall = network.AzureFirewall(
             f"{name}-firewall",
             azure_firewall_name=f"{base_name}-fw",
-            resource_group_name=args.resource_group_name,
-            location=args.location,
+            resource_group_name=args.placement.resource_group_name,
+            location=args.placement.location,
             sku=network.AzureFirewallSkuArgs(
                 name=network.AzureFirewallSkuName.AZF_W_V_NET, tier=network.AzureFirewallSkuTier.STANDARD
             ),
@@ -143,7 +141,7 @@ class EgressFirewall(pulumi.ComponentResource):
                 )
             ],
             zones=list(args.availability_zones) or None,
-            tags=args.tags,
+            tags=args.placement.tags,
             opts=pulumi.ResourceOptions(parent=self, depends_on=groups),
         )
         self.private_ip_address = firewall.ip_configurations.apply(_first_private_ip)
@@ -185,7 +183,7 @@ class EgressFirewall(pulumi.ComponentResource):
                     f"{name}-{group_name}",
                     rule_collection_group_name=group_name,
                     firewall_policy_name=policy.name,
-                    resource_group_name=args.resource_group_name,
+                    resource_group_name=args.placement.resource_group_name,
                     priority=priority,
                     rule_collections=collections,
                     opts=pulumi.ResourceOptions(parent=self, depends_on=groups[-1:]),
@@ -204,7 +202,7 @@ class EgressFirewall(pulumi.ComponentResource):
                 f"{name}-default-route",
                 route_name="default-via-firewall",
                 route_table_name=args.route_table_name,
-                resource_group_name=args.resource_group_name,
+                resource_group_name=args.placement.resource_group_name,
                 address_prefix="0.0.0.0/0",
                 next_hop_type=network.RouteNextHopType.VIRTUAL_APPLIANCE,
                 next_hop_ip_address=private_ip,
@@ -216,7 +214,7 @@ class EgressFirewall(pulumi.ComponentResource):
                 f"{name}-public-ip-route",
                 route_name="firewall-public-ip-internet",
                 route_table_name=args.route_table_name,
-                resource_group_name=args.resource_group_name,
+                resource_group_name=args.placement.resource_group_name,
                 address_prefix=public_ip.apply(lambda ip: f"{ip}/32"),
                 next_hop_type=network.RouteNextHopType.INTERNET,
                 opts=child,
@@ -322,7 +320,7 @@ def aks_egress_collections(args: EgressFirewallArgs) -> list[network.FirewallPol
             "Container Insights and managed Prometheus: agent onboarding, data collection rules, ingestion",
             nodes,
             [_https()],
-            fqdns=[*AZURE_MONITOR_FQDNS, f"{args.location}.handler.control.monitor.azure.com"],
+            fqdns=[*AZURE_MONITOR_FQDNS, f"{args.placement.location}.handler.control.monitor.azure.com"],
         ),
     ]
     if args.node_fqdns:
@@ -353,7 +351,7 @@ def aks_egress_collections(args: EgressFirewallArgs) -> list[network.FirewallPol
                 rule_type="NetworkRule",
                 name=f"aks-tunnel-{protocol.lower()}-{port}",
                 source_addresses=nodes,
-                destination_addresses=[f"AzureCloud.{args.location}"],
+                destination_addresses=[f"AzureCloud.{args.placement.location}"],
                 destination_ports=[port],
                 ip_protocols=[protocol],
             )

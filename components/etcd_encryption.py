@@ -24,12 +24,13 @@ AKS constraints (learn.microsoft.com, "Add Key Management Service etcd encryptio
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import pulumi
 from pulumi_azure_native import authorization, keyvault, managedidentity
 
+from components.azure_placement import AzurePlacement
 from components.azure_roles import KEY_VAULT_CONTRIBUTOR, KEY_VAULT_CRYPTO_USER, derived_name, role_definition_id
 from components.key_material import ClusterKms
 
@@ -53,13 +54,10 @@ NOTIFY_BEFORE_EXPIRY = "P30D"
 class EtcdEncryptionArgs:
     """Inputs of :class:`EtcdEncryption`: where the cluster lives and the vault that keeps the key."""
 
-    resource_prefix: str  # PlatformConfig.resource_prefix: the identity is "<prefix>-<component name>"
-    location: str
-    resource_group_name: pulumi.Input[str]
+    placement: AzurePlacement  # the identity is "<prefix>-<component name>"
     vault_name: pulumi.Input[str]
     vault_id: pulumi.Input[str]
     premium_vault: bool  # keyVault.sku premium: an HSM-backed key (RSA-HSM)
-    tags: Mapping[str, str] = field(default_factory=dict)  # PlatformBase.tags
     # What the key's creation waits for: VaultPrivateEndpoint.ready for a private vault ("Creating or updating
     # keys in a private key vault that doesn't have a private endpoint isn't supported", use-kms-etcd-encryption).
     depends_on: Sequence[pulumi.Resource] = ()
@@ -80,17 +78,19 @@ class EtcdEncryption(pulumi.ComponentResource):
         kept = pulumi.ResourceOptions(parent=self, protect=True)
         self.identity = managedidentity.UserAssignedIdentity(
             f"{name}-identity",
-            resource_name_=derived_name("EtcdEncryption", name, args.resource_prefix, 128, "the identity name"),
-            resource_group_name=args.resource_group_name,
-            location=args.location,
-            tags=dict(args.tags),
+            resource_name_=derived_name(
+                "EtcdEncryption", name, args.placement.resource_prefix, 128, "the identity name"
+            ),
+            resource_group_name=args.placement.resource_group_name,
+            location=args.placement.location,
+            tags=dict(args.placement.tags),
             opts=kept,
         )
         self.key = keyvault.Key(
             f"{name}-key",
             key_name=KMS_KEY_NAME,
             vault_name=args.vault_name,
-            resource_group_name=args.resource_group_name,
+            resource_group_name=args.placement.resource_group_name,
             properties=keyvault.KeyPropertiesArgs(
                 kty=keyvault.JsonWebKeyType.RS_A_HSM if args.premium_vault else keyvault.JsonWebKeyType.RSA,
                 key_size=KMS_KEY_BITS,
@@ -111,7 +111,7 @@ class EtcdEncryption(pulumi.ComponentResource):
                     ],
                 ),
             ),
-            tags={**args.tags, "purpose": "aks-etcd-kms"},
+            tags={**args.placement.tags, "purpose": "aks-etcd-kms"},
             opts=pulumi.ResourceOptions.merge(kept, pulumi.ResourceOptions(depends_on=list(args.depends_on))),
         )
         grants = self._grants(name, args)

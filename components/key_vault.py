@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import pulumi
 from pulumi_azure_native import authorization, keyvault, monitor
 
+from components.azure_placement import AzurePlacement
 from components.azure_roles import (
     KEY_VAULT_CERTIFICATE_USER,
     KEY_VAULT_SECRETS_OFFICER,
@@ -63,9 +64,7 @@ class VaultReader:
 class KeyVaultArgs:
     """Inputs of :class:`KeyVault`: the ``keyVault`` config section and where the vault lives."""
 
-    resource_group_name: pulumi.Input[str]
-    location: str
-    resource_prefix: str  # PlatformConfig.resource_prefix, e.g. "plat-dev"
+    placement: AzurePlacement
     config: KeyVaultConfig
     log_analytics_workspace_id: pulumi.Input[str]
     is_prod: bool
@@ -74,7 +73,6 @@ class KeyVaultArgs:
     deployer_principal_type: str
     # Prod and the non-prod key owner: pulumi refuses to delete the vault (it holds the only copy of keys).
     protect: bool | None = None  # None = is_prod
-    tags: Mapping[str, str] = field(default_factory=dict)  # PlatformBase.tags
     readers: Sequence[VaultReader] = ()
     # Subnets allowed through the firewall besides the configured ones, e.g. the AKS node subnet: the
     # Key Vault CSI driver reads the ingress certificate from the nodes. Each needs the
@@ -99,7 +97,7 @@ class KeyVault(pulumi.ComponentResource):
         super().__init__("platform:keyvault:Vault", name, None, opts)
         client = authorization.get_client_config_output(opts=pulumi.InvokeOutputOptions(parent=self))
         vault_name = args.vault_name or vault_name_for(
-            args.resource_prefix,
+            args.placement.resource_prefix,
             name,
             organization=pulumi.get_organization(),
             project=pulumi.get_project(),
@@ -123,7 +121,7 @@ class KeyVault(pulumi.ComponentResource):
         self.vault_name = self.vault.name
         self.vault_id = self.vault.id
         self.vault_uri = self.vault.properties.apply(lambda p: p.vault_uri)
-        self.resource_group_name = pulumi.Output.from_input(args.resource_group_name)
+        self.resource_group_name = pulumi.Output.from_input(args.placement.resource_group_name)
         self.register_outputs(
             {
                 "vault_name": self.vault_name,
@@ -137,9 +135,9 @@ class KeyVault(pulumi.ComponentResource):
         return keyvault.Vault(
             f"{name}-vault",
             vault_name=vault_name,
-            resource_group_name=args.resource_group_name,
-            location=args.location,
-            tags=dict(args.tags),
+            resource_group_name=args.placement.resource_group_name,
+            location=args.placement.location,
+            tags=dict(args.placement.tags),
             properties=keyvault.VaultPropertiesArgs(
                 tenant_id=tenant_id,
                 sku=keyvault.SkuArgs(family=keyvault.SkuFamily.A, name=keyvault.SkuName(args.config.sku)),

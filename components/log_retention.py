@@ -15,12 +15,12 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import pulumi
 from pulumi_azure_native import operationalinsights, storage
 
+from components.azure_placement import AzurePlacement
 from stack_config import ObservabilityConfig
 
 # Who did what (audit, admin audit, Entra ID/guard and API server), Key Vault access, and the mesh's
@@ -46,12 +46,9 @@ class LogRetentionArgs:
 
     config: ObservabilityConfig
     interactive_retention_days: int  # cluster.logRetentionDays: the workspace default
-    resource_prefix: str
-    location: str
+    placement: AzurePlacement
     is_prod: bool
-    resource_group_name: pulumi.Input[str]
     workspace_name: pulumi.Input[str]  # PlatformBase.log_analytics_workspace_name
-    tags: Mapping[str, str] = field(default_factory=dict)
 
 
 class LogRetention(pulumi.ComponentResource):
@@ -70,7 +67,7 @@ class LogRetention(pulumi.ComponentResource):
                 f"{name}-{table.lower()}",
                 table_name=table,
                 workspace_name=args.workspace_name,
-                resource_group_name=args.resource_group_name,
+                resource_group_name=args.placement.resource_group_name,
                 plan=operationalinsights.TablePlanEnum.ANALYTICS,
                 retention_in_days=args.interactive_retention_days,
                 # Beyond the interactive days the rows are archived (searchable by search job or restore).
@@ -88,9 +85,9 @@ class LogRetention(pulumi.ComponentResource):
     def _export(self, name: str, kind: str, destination_id: pulumi.Input[str], args: LogRetentionArgs) -> None:
         operationalinsights.DataExport(
             f"{name}-{kind}-export",
-            data_export_name=f"{args.resource_prefix}-security-to-{kind}",
+            data_export_name=f"{args.placement.resource_prefix}-security-to-{kind}",
             workspace_name=args.workspace_name,
-            resource_group_name=args.resource_group_name,
+            resource_group_name=args.placement.resource_group_name,
             resource_id=destination_id,
             table_names=list(self.tables),
             enable=True,
@@ -100,9 +97,9 @@ class LogRetention(pulumi.ComponentResource):
     def _immutable_archive(self, name: str, days: int, args: LogRetentionArgs) -> pulumi.Output[str]:
         account = storage.StorageAccount(
             f"{name}-archive",
-            account_name=archive_account_name(args.resource_prefix),
-            resource_group_name=args.resource_group_name,
-            location=args.location,
+            account_name=archive_account_name(args.placement.resource_prefix),
+            resource_group_name=args.placement.resource_group_name,
+            location=args.placement.location,
             kind=storage.Kind.STORAGE_V2,
             sku=storage.SkuArgs(name=storage.SkuName.STANDARD_ZRS if args.is_prod else storage.SkuName.STANDARD_LRS),
             # Only an authenticated, encrypted channel reaches the archive; nothing in it is ever public.
@@ -119,7 +116,7 @@ class LogRetention(pulumi.ComponentResource):
                     allow_protected_append_writes=True,
                 ),
             ),
-            tags=dict(args.tags),
+            tags=dict(args.placement.tags),
             opts=pulumi.ResourceOptions(parent=self, protect=args.is_prod),
         )
         return account.id

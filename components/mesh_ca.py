@@ -30,13 +30,14 @@ The certificate profile follows Istio's own generator (``tools/certs/common.mk``
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import pulumi
 import pulumi_tls as tls
 from pulumi_azure_native import keyvault
 
+from components.azure_placement import AzurePlacement
 from components.key_material import PEM_CONTENT_TYPE, PluginCa, vault_expiry
 from components.mesh_names import ROOT_NAMESPACE
 from stack_config import MeshCaConfig
@@ -61,12 +62,10 @@ class MeshCaArgs:
 
     config: MeshCaConfig
     environment: str  # PlatformConfig.environment: whose intermediate a sharedReference stack reads
-    resource_prefix: str  # PlatformConfig.resource_prefix, the certificates' O
-    resource_group_name: pulumi.Input[str]
+    placement: AzurePlacement  # its prefix is the certificates' O (a vault secret has no location)
     vault_name: pulumi.Input[str]
     # Prod and the owner stack: pulumi refuses to delete or replace the root.
     protect: bool
-    tags: Mapping[str, str] = field(default_factory=dict)  # PlatformBase.tags
     # What the root's vault secret waits for (KeyVault.writer_role_assignment).
     depends_on: Sequence[pulumi.Resource] = ()
 
@@ -140,7 +139,7 @@ class MeshCa(pulumi.ComponentResource):
         cert = tls.SelfSignedCert(
             f"{name}-root-cert",
             private_key_pem=key.private_key_pem,
-            subject=tls.SelfSignedCertSubjectArgs(common_name=ROOT_CN, organization=args.resource_prefix),
+            subject=tls.SelfSignedCertSubjectArgs(common_name=ROOT_CN, organization=args.placement.resource_prefix),
             is_ca_certificate=True,
             # Go copies the issuer's subject key id into each intermediate's authority key id.
             set_subject_key_id=True,
@@ -150,7 +149,7 @@ class MeshCa(pulumi.ComponentResource):
         )
         keyvault.Secret(
             f"{name}-root-vault-secret",
-            resource_group_name=args.resource_group_name,
+            resource_group_name=args.placement.resource_group_name,
             vault_name=args.vault_name,
             secret_name=ROOT_VAULT_SECRET,
             properties=keyvault.SecretPropertiesArgs(
@@ -159,7 +158,7 @@ class MeshCa(pulumi.ComponentResource):
                 # A root past its end signs nothing anyone accepts: the vault copy expires with it.
                 attributes=keyvault.SecretAttributesArgs(enabled=True, expires=cert.cert_pem.apply(vault_expiry)),
             ),
-            tags={**args.tags, "purpose": "mesh-root-ca"},
+            tags={**args.placement.tags, "purpose": "mesh-root-ca"},
             opts=pulumi.ResourceOptions(
                 parent=self,
                 protect=args.protect,
@@ -187,7 +186,7 @@ class MeshCa(pulumi.ComponentResource):
             f"{prefix}-csr-{generation}",
             private_key_pem=key.private_key_pem,
             subject=tls.CertRequestSubjectArgs(
-                common_name=INTERMEDIATE_CN, organization=args.resource_prefix, locality=environment
+                common_name=INTERMEDIATE_CN, organization=args.placement.resource_prefix, locality=environment
             ),
             dns_names=[ISTIOD_SAN],
             opts=opts,

@@ -14,14 +14,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
 from pulumi_azure_native import monitor
 
+from components.azure_placement import AzurePlacement
 from components.mesh_names import KUBE_SYSTEM_NAMESPACE
 from stack_config import ObservabilityConfig
 
@@ -63,16 +64,13 @@ class ObservabilityArgs:
     """Inputs of :class:`Observability`: the ``observability`` config section and what it observes."""
 
     config: ObservabilityConfig
-    resource_prefix: str  # PlatformConfig.resource_prefix
-    location: str
-    resource_group_name: pulumi.Input[str]
+    placement: AzurePlacement
     log_analytics_workspace_id: pulumi.Input[str]
     cluster_id: pulumi.Input[str]  # AksCluster.cluster_id: both rules are associated with it
     # Namespaces whose inventory, events and performance data matter: the mesh's, the controller's, the apps'.
     collected_namespaces: Sequence[str]
     # Namespaces whose pods (with prometheus.io annotations) the managed scraper reads.
     scraped_namespaces: Sequence[str]
-    tags: Mapping[str, str] = field(default_factory=dict)
 
 
 def container_insights_settings(cfg: ObservabilityConfig, namespaces: Sequence[str]) -> dict:
@@ -142,9 +140,9 @@ class Observability(pulumi.ComponentResource):
     def _placed(self, args: ObservabilityArgs) -> dict[str, Any]:
         """Where every Azure Monitor resource of this component goes: the environment's group and region, its tags."""
         return {
-            "resource_group_name": args.resource_group_name,
-            "location": args.location,
-            "tags": dict(args.tags),
+            "resource_group_name": args.placement.resource_group_name,
+            "location": args.placement.location,
+            "tags": dict(args.placement.tags),
             "opts": pulumi.ResourceOptions(parent=self),
         }
 
@@ -169,7 +167,7 @@ class Observability(pulumi.ComponentResource):
     def _container_insights(self, name: str, args: ObservabilityArgs) -> None:
         dcr = monitor.DataCollectionRule(
             f"{name}-container-insights-dcr",
-            data_collection_rule_name=f"MSCI-{args.location}-{args.resource_prefix}"[:64],
+            data_collection_rule_name=f"MSCI-{args.placement.location}-{args.placement.resource_prefix}"[:64],
             description="Container Insights: mesh access logs, istiod, sealed-secrets and app namespaces",
             data_sources=monitor.DataCollectionRuleDataSourcesArgs(
                 extensions=[
@@ -206,18 +204,18 @@ class Observability(pulumi.ComponentResource):
         placed = self._placed(args)
         workspace = monitor.AzureMonitorWorkspace(
             f"{name}-amw",
-            azure_monitor_workspace_name=f"{args.resource_prefix}-amw",
+            azure_monitor_workspace_name=f"{args.placement.resource_prefix}-amw",
             **placed,
         )
         endpoint = monitor.DataCollectionEndpoint(
             f"{name}-prometheus-dce",
-            data_collection_endpoint_name=f"MSProm-{args.location}-{args.resource_prefix}"[:44],
+            data_collection_endpoint_name=f"MSProm-{args.placement.location}-{args.placement.resource_prefix}"[:44],
             kind="Linux",
             **placed,
         )
         rule = monitor.DataCollectionRule(
             f"{name}-prometheus-dcr",
-            data_collection_rule_name=f"MSProm-{args.location}-{args.resource_prefix}"[:64],
+            data_collection_rule_name=f"MSProm-{args.placement.location}-{args.placement.resource_prefix}"[:64],
             description="Managed Prometheus: the cluster's ama-metrics scraper to the Azure Monitor workspace",
             data_collection_endpoint_id=endpoint.id,
             data_sources=monitor.DataCollectionRuleDataSourcesArgs(
@@ -240,7 +238,7 @@ class Observability(pulumi.ComponentResource):
         )
         self._associate(
             f"{name}-prometheus-dcra",
-            f"MSProm-{args.location}-{args.resource_prefix}",
+            f"MSProm-{args.placement.location}-{args.placement.resource_prefix}",
             rule.id,
             "Managed Prometheus metrics of this AKS cluster to its Azure Monitor workspace.",
             args,

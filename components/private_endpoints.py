@@ -9,13 +9,14 @@ private address from both. Zone name and group id: "Azure Private Endpoint priva
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import pulumi
 from pulumi_azure_native import network, privatedns
 
 from components.azure_network import subnet_behind_nsg
+from components.azure_placement import AzurePlacement
 from components.subnet_nsg import private_endpoint_subnet_rules
 
 VAULT_PRIVATE_DNS_ZONE = "privatelink.vaultcore.azure.net"
@@ -30,16 +31,13 @@ class VaultPrivateEndpointArgs:
     ``existing_subnet_id`` (``cluster.network.existingSubnetId``: the endpoint goes into that subnet).
     """
 
-    resource_prefix: str  # PlatformConfig.resource_prefix
-    location: str
-    resource_group_name: pulumi.Input[str]
+    placement: AzurePlacement
     vault_id: pulumi.Input[str]
     virtual_network_id: pulumi.Input[str]  # linked to the zone: the cluster's VNet
     virtual_network_name: pulumi.Input[str] | None = None
     subnet_cidr: str | None = None  # cluster.network.privateEndpointSubnetCidr
     existing_subnet_id: pulumi.Input[str] | None = None
     linked_vnet_ids: Sequence[str] = ()  # cluster.network.runnerVnetId: the runners resolve the vault too
-    tags: Mapping[str, str] = field(default_factory=dict)  # PlatformBase.tags
     depends_on: Sequence[pulumi.Resource] = ()  # earlier subnets of the VNet: one subnet write at a time
 
 
@@ -53,14 +51,14 @@ class VaultPrivateEndpoint(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: VaultPrivateEndpointArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("platform:network:VaultPrivateEndpoint", name, None, opts)
-        base_name = f"{args.resource_prefix}-{name}"
+        base_name = f"{args.placement.resource_prefix}-{name}"
         child = pulumi.ResourceOptions(parent=self)
         subnet_id, self.subnet = self._subnet(name, base_name, args)
         endpoint = network.PrivateEndpoint(
             f"{name}-endpoint",
             private_endpoint_name=f"{base_name}-pe",
-            resource_group_name=args.resource_group_name,
-            location=args.location,
+            resource_group_name=args.placement.resource_group_name,
+            location=args.placement.location,
             subnet=network.SubnetArgs(id=subnet_id),
             private_link_service_connections=[
                 network.PrivateLinkServiceConnectionArgs(
@@ -69,15 +67,15 @@ class VaultPrivateEndpoint(pulumi.ComponentResource):
                     group_ids=[VAULT_GROUP_ID],
                 )
             ],
-            tags=args.tags,
+            tags=args.placement.tags,
             opts=child,
         )
         zone = privatedns.PrivateZone(
             f"{name}-zone",
             private_zone_name=VAULT_PRIVATE_DNS_ZONE,
-            resource_group_name=args.resource_group_name,
+            resource_group_name=args.placement.resource_group_name,
             location="global",
-            tags=args.tags,
+            tags=args.placement.tags,
             opts=child,
         )
         links = [
@@ -85,12 +83,12 @@ class VaultPrivateEndpoint(pulumi.ComponentResource):
                 f"{name}-link-{label}",
                 virtual_network_link_name=f"{base_name}-{label}",
                 private_zone_name=zone.name,
-                resource_group_name=args.resource_group_name,
+                resource_group_name=args.placement.resource_group_name,
                 location="global",
                 virtual_network=privatedns.SubResourceArgs(id=vnet_id),
                 # Resolution only: no VM registers its own name in a privatelink zone.
                 registration_enabled=False,
-                tags=args.tags,
+                tags=args.placement.tags,
                 opts=child,
             )
             for label, vnet_id in (
@@ -102,7 +100,7 @@ class VaultPrivateEndpoint(pulumi.ComponentResource):
             f"{name}-zone-group",
             private_dns_zone_group_name="default",
             private_endpoint_name=endpoint.name,
-            resource_group_name=args.resource_group_name,
+            resource_group_name=args.placement.resource_group_name,
             private_dns_zone_configs=[
                 network.PrivateDnsZoneConfigArgs(name=VAULT_GROUP_ID, private_dns_zone_id=zone.id)
             ],
@@ -127,9 +125,9 @@ class VaultPrivateEndpoint(pulumi.ComponentResource):
             private_endpoint_subnet_rules(),
             address_prefix=args.subnet_cidr,
             virtual_network_name=args.virtual_network_name,
-            resource_group_name=args.resource_group_name,
-            location=args.location,
-            tags=args.tags,
+            resource_group_name=args.placement.resource_group_name,
+            location=args.placement.location,
+            tags=args.placement.tags,
             # Without this, NSG rules do not apply to the private endpoints of the subnet.
             private_endpoint_network_policies=network.VirtualNetworkPrivateEndpointNetworkPolicies.NETWORK_SECURITY_GROUP_ENABLED,
             depends_on=args.depends_on,

@@ -29,13 +29,14 @@ The private keys only ever travel as Pulumi secrets (state is encrypted; outputs
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import pulumi
 import pulumi_tls as tls
 from pulumi_azure_native import keyvault
 
+from components.azure_placement import AzurePlacement
 from components.key_material import PEM_CONTENT_TYPE, vault_expiry
 from stack_config import SealedSecretsConfig
 
@@ -72,12 +73,10 @@ class SealingKeyArgs:
     """Inputs of :class:`SealingKey`: the ``sealedSecrets`` config section and the vault that keeps the keys."""
 
     config: SealedSecretsConfig
-    resource_prefix: str  # PlatformConfig.resource_prefix, used as the certificate's O
-    resource_group_name: pulumi.Input[str]
+    placement: AzurePlacement  # its prefix is the certificate's O (a vault secret has no location)
     vault_name: pulumi.Input[str]
     # Prod and the non-prod key owner: pulumi refuses to delete or replace the key material.
     protect: bool
-    tags: Mapping[str, str] = field(default_factory=dict)  # PlatformBase.tags
     # What the vault secrets wait for (e.g. KeyVault.writer_role_assignment); the dependency also makes
     # destroy delete the secrets (a data-plane call) before that role assignment is removed.
     depends_on: Sequence[pulumi.Resource] = ()
@@ -188,7 +187,9 @@ class SealingKey(pulumi.ComponentResource):
             cert = tls.SelfSignedCert(
                 f"{name}-cert-{g}",
                 private_key_pem=private_key.private_key_pem,
-                subject=tls.SelfSignedCertSubjectArgs(common_name=CERT_SUBJECT_CN, organization=args.resource_prefix),
+                subject=tls.SelfSignedCertSubjectArgs(
+                    common_name=CERT_SUBJECT_CN, organization=args.placement.resource_prefix
+                ),
                 validity_period_hours=args.config.cert_validity_days * 24,
                 # Sealing wraps a per-secret AES key with RSA-OAEP: key encipherment is the use that matters.
                 allowed_uses=["key_encipherment", "digital_signature"],
@@ -212,7 +213,7 @@ class SealingKey(pulumi.ComponentResource):
             retired = g <= cfg.retired_through
             secret = keyvault.Secret(
                 f"{name}-vault-secret-{g}",
-                resource_group_name=args.resource_group_name,
+                resource_group_name=args.placement.resource_group_name,
                 vault_name=args.vault_name,
                 secret_name=vault_secret_name(g),
                 properties=keyvault.SecretPropertiesArgs(
@@ -225,7 +226,7 @@ class SealingKey(pulumi.ComponentResource):
                     ),
                 ),
                 tags={
-                    **args.tags,
+                    **args.placement.tags,
                     "purpose": "sealed-secrets-key",
                     "generation": str(g),
                     "origin": origin,

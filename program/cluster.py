@@ -14,7 +14,7 @@ from components.aks_cluster import AksCluster, AksClusterArgs
 from components.base import PlatformBase
 from components.etcd_encryption import EtcdEncryption, EtcdEncryptionArgs
 from components.key_material import ClusterKms
-from program.foundation import VaultAndKeys
+from program.foundation import VaultAndKeys, placement
 from program.upstream import Foundation, Vault
 from stack_config import PlatformConfig
 
@@ -23,13 +23,10 @@ def etcd_encryption_args(
     cfg: PlatformConfig, base: Foundation, vault: Vault, depends_on: Sequence[pulumi.Resource]
 ) -> EtcdEncryptionArgs:
     return EtcdEncryptionArgs(
-        resource_prefix=cfg.resource_prefix,
-        location=cfg.location,
-        resource_group_name=base.resource_group_name,
+        placement=placement(cfg, base),
         vault_name=vault.vault_name,
         vault_id=vault.vault_id,
         premium_vault=cfg.key_vault.sku == "premium",
-        tags=base.tags,
         depends_on=depends_on,
     )
 
@@ -43,12 +40,9 @@ def aks_cluster_args(
 ) -> AksClusterArgs:
     return AksClusterArgs(
         config=cfg.cluster,
-        resource_prefix=cfg.resource_prefix,
-        location=cfg.location,
+        placement=placement(cfg, base),
         is_prod=cfg.is_prod,
-        resource_group_name=base.resource_group_name,
         log_analytics_workspace_id=base.log_analytics_workspace_id,
-        tags=base.tags,
         node_subnet_id=base.node_subnet_id,
         depends_on=depends_on,
         audit_reads=cfg.observability.audit_reads,

@@ -11,6 +11,7 @@ from typing import Any
 
 import pulumi
 
+from components.azure_placement import AzurePlacement
 from components.base import PlatformBase, PlatformBaseArgs
 from components.key_vault import KeyVault, KeyVaultArgs
 from components.mesh_ca import MeshCa, MeshCaArgs
@@ -54,6 +55,16 @@ def platform_base(cfg: PlatformConfig) -> PlatformBase:
     return PlatformBase("core", platform_base_args(cfg, checked_stack_settings(cfg)))
 
 
+def placement(cfg: PlatformConfig, base: Foundation) -> AzurePlacement:
+    """Where the stack's Azure components go: the platform resource group, the stack's region, prefix and tags."""
+    return AzurePlacement(
+        resource_prefix=cfg.resource_prefix,
+        location=cfg.location,
+        resource_group_name=base.resource_group_name,
+        tags=base.tags,
+    )
+
+
 @dataclass(frozen=True)
 class VaultAndKeys:
     """The environment's vault, its private endpoint (public access off) and the keys kept in it."""
@@ -72,16 +83,13 @@ class VaultAndKeys:
 def key_vault_args(cfg: PlatformConfig, base: Foundation) -> KeyVaultArgs:
     return KeyVaultArgs(
         config=cfg.key_vault,
-        resource_prefix=cfg.resource_prefix,
-        location=cfg.location,
+        placement=placement(cfg, base),
         is_prod=cfg.is_prod,
         deployer_principal_type=cfg.deployer_principal_type,
-        resource_group_name=base.resource_group_name,
         log_analytics_workspace_id=base.log_analytics_workspace_id,
         # The nodes read the ingress certificate from the vault (Key Vault CSI driver).
         network_subnet_ids=[base.node_subnet_id] if base.node_subnet_id is not None else [],
         protect=protected(cfg),
-        tags=base.tags,
     )
 
 
@@ -90,11 +98,9 @@ def _kept_in_vault(
 ) -> dict[str, Any]:
     """Where key material goes: the vault, protected like it, written once the vault accepts writes."""
     return {
-        "resource_prefix": cfg.resource_prefix,
-        "resource_group_name": base.resource_group_name,
+        "placement": placement(cfg, base),
         "vault_name": vault_name,
         "protect": protected(cfg),
-        "tags": base.tags,
         "depends_on": writes_ready,
     }
 
@@ -136,16 +142,13 @@ def vault_private_endpoint(cfg: PlatformConfig, base: PlatformBase, vault: KeyVa
     return VaultPrivateEndpoint(
         "vault-pe",
         VaultPrivateEndpointArgs(
-            resource_prefix=cfg.resource_prefix,
-            location=cfg.location,
-            resource_group_name=base.resource_group_name,
+            placement=placement(cfg, base),
             vault_id=vault.vault_id,
             virtual_network_id=vnet_id,
             virtual_network_name=base.vnet_name,
             subnet_cidr=None if existing else net.private_endpoint_subnet_cidr,
             existing_subnet_id=existing,
             linked_vnet_ids=[net.runner_vnet_id] if net.runner_vnet_id else [],
-            tags=base.tags,
             depends_on=[base.node_subnet] if base.node_subnet is not None else [],
         ),
     )

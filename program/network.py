@@ -12,7 +12,7 @@ from components.api_server_subnet import ApiServerSubnet, ApiServerSubnetArgs
 from components.base import PlatformBase
 from components.egress_firewall import EgressFirewall, EgressFirewallArgs
 from components.runner_peering import RunnerPeering, RunnerPeeringArgs
-from program.foundation import VaultAndKeys, own_firewall
+from program.foundation import VaultAndKeys, own_firewall, placement
 from stack_config import PlatformConfig
 
 
@@ -34,12 +34,9 @@ def api_server_subnet(cfg: PlatformConfig, base: PlatformBase, keys: VaultAndKey
         ApiServerSubnetArgs(
             config=net,
             private_cluster=cfg.cluster.private_cluster,
-            resource_prefix=cfg.resource_prefix,
-            location=cfg.location,
-            resource_group_name=base.resource_group_name,
+            placement=placement(cfg, base),
             virtual_network_name=base.vnet_name,
             protect=cfg.is_prod,
-            tags=base.tags,
             # One subnet write per VNet at a time: after the node and private-endpoint subnets.
             depends_on=[r for r in (base.node_subnet, endpoint.subnet if endpoint else None) if r is not None],
         ),
@@ -65,9 +62,7 @@ def egress_firewall(
         EgressFirewallArgs(
             config=cfg.cluster.network,
             egress=cfg.egress,
-            resource_prefix=cfg.resource_prefix,
-            location=cfg.location,
-            resource_group_name=base.resource_group_name,
+            placement=placement(cfg, base),
             log_analytics_workspace_id=base.log_analytics_workspace_id,
             virtual_network_name=base.vnet_name,
             route_table_name=base.route_table_name,
@@ -76,7 +71,6 @@ def egress_firewall(
             availability_zones=cfg.cluster.system_pool.availability_zones,
             # A public vault is reached by the CSI driver over its public name, through the firewall.
             node_fqdns=[] if endpoint else [keys.vault.vault_uri.apply(vault_host)],
-            tags=base.tags,
             # One subnet write per VNet at a time: the firewall subnet follows the earlier ones.
             depends_on=[
                 r

@@ -11,7 +11,7 @@ from components.istio_mesh import IstioMesh
 from components.log_retention import LogRetention, LogRetentionArgs
 from components.observability import Observability, ObservabilityArgs
 from components.sealed_secrets import SealedSecrets
-from program.foundation import VaultAndKeys
+from program.foundation import VaultAndKeys, placement
 from stack_config import PlatformConfig
 
 
@@ -30,9 +30,7 @@ def observability(
         "observability",
         ObservabilityArgs(
             config=cfg.observability,
-            resource_prefix=cfg.resource_prefix,
-            location=cfg.location,
-            resource_group_name=base.resource_group_name,
+            placement=placement(cfg, base),
             log_analytics_workspace_id=base.log_analytics_workspace_id,
             cluster_id=cluster.cluster_id,
             collected_namespaces=[
@@ -41,7 +39,6 @@ def observability(
                 *(ns.name for ns in cfg.app_namespaces),
             ],
             scraped_namespaces=[*mesh_namespaces, *(ns.name for ns in cfg.app_namespaces if ns.prometheus_scrape)],
-            tags=base.tags,
         ),
         opts=in_cluster,
     )
@@ -50,12 +47,9 @@ def observability(
         LogRetentionArgs(
             config=cfg.observability,
             interactive_retention_days=cfg.cluster.log_retention_days,
-            resource_prefix=cfg.resource_prefix,
-            location=cfg.location,
+            placement=placement(cfg, base),
             is_prod=cfg.is_prod,
-            resource_group_name=base.resource_group_name,
             workspace_name=base.log_analytics_workspace_name,
-            tags=base.tags,
         ),
     )
     PlatformAlerts("alerts", alerts_args(cfg, base, cluster, keys, sealed_secrets, mesh, collection))
@@ -76,9 +70,7 @@ def alerts_args(
         certificates["ingress"] = cfg.ingress.tls_certificate_pem
     return PlatformAlertsArgs(
         config=cfg.observability,
-        resource_prefix=cfg.resource_prefix,
-        location=cfg.location,
-        resource_group_name=base.resource_group_name,
+        placement=placement(cfg, base),
         log_analytics_workspace_id=base.log_analytics_workspace_id,
         monitor_workspace_id=collection.monitor_workspace_id,
         cluster_name=cluster.cluster_name,
@@ -90,5 +82,4 @@ def alerts_args(
         key_vault_readers=[keys.vault.writer_role_assignment.principal_id, cluster.secrets_provider_object_id],
         egress_namespace=cfg.egress.namespace,
         istiod_namespace=mesh.root_namespace,
-        tags=base.tags,
     )

@@ -11,6 +11,7 @@ import pulumi
 import pytest
 from cryptography import x509
 
+from components.azure_placement import AzurePlacement
 from components.sealing_key import (
     SealingKey,
     SealingKeyArgs,
@@ -260,7 +261,10 @@ def test_reference_mode_without_owner_stack_is_rejected():
         SealingKey(
             "sealing",
             SealingKeyArgs(
-                config=cfg, resource_prefix="plat-qa", resource_group_name="rg", vault_name="kv", protect=False
+                config=cfg,
+                placement=AzurePlacement(resource_prefix="plat-qa", location="westeurope", resource_group_name="rg"),
+                vault_name="kv",
+                protect=False,
             ),
         )
 

@@ -133,16 +133,16 @@ def key_vault(cfg: PlatformConfig, name: str = "kv", **changes: Any) -> KeyVault
     return KeyVault(name, replace(foundation.key_vault_args(cfg, stand_in_base(cfg)), **changes))
 
 
+def _in_vault(vault: KeyVault | None) -> tuple[pulumi.Input[str], list[pulumi.Resource]]:
+    """Where key material is written: ``vault`` once its writer role exists, or a vault named ``plat-kv``."""
+    return (vault.vault_name, [vault.writer_role_assignment]) if vault else ("plat-kv", [])
+
+
 def sealing_key(
     cfg: PlatformConfig, vault: KeyVault | None = None, name: str = "sealing", **changes: Any
 ) -> SealingKey:
     """The key(s) in ``vault`` (waiting for its writer role), or in a vault named ``plat-kv`` without one."""
-    args = foundation.sealing_key_args(
-        cfg,
-        stand_in_base(cfg),
-        vault.vault_name if vault else "plat-kv",
-        [vault.writer_role_assignment] if vault else [],
-    )
+    args = foundation.sealing_key_args(cfg, stand_in_base(cfg), *_in_vault(vault))
     return SealingKey(name, replace(args, **changes))
 
 
@@ -154,12 +154,7 @@ def etcd_encryption(cfg: PlatformConfig, vault: KeyVault, **changes: Any) -> Etc
 
 def mesh_ca(cfg: PlatformConfig, vault: KeyVault | None = None, name: str = "mesh-ca", **changes: Any) -> MeshCa:
     """The mesh CA with its root in ``vault`` (owner, dedicated), or reading the owner stack (sharedReference)."""
-    args = foundation.mesh_ca_args(
-        cfg,
-        stand_in_base(cfg),
-        vault.vault_name if vault else "plat-kv",
-        [vault.writer_role_assignment] if vault else [],
-    )
+    args = foundation.mesh_ca_args(cfg, stand_in_base(cfg), *_in_vault(vault))
     return MeshCa(name, replace(args, **changes))
 
 
