@@ -75,6 +75,20 @@ def test_args_are_frozen_and_use_the_shared_names(args):
     assert not retired, f"{args.__name__}: use {retired}"
 
 
+# Where an Azure component's resources go, how they are named and tagged: one ``placement: AzurePlacement``.
+LOOSE_PLACEMENT_FIELDS = {"resource_prefix", "location", "tags"}
+# PlatformBase creates the resource group the others are placed in; the ingress's public IP has a group of its own.
+PLACED_BY_THEMSELVES = {"PlatformBaseArgs", "IngressGatewayArgs"}
+
+
+@pytest.mark.parametrize(
+    "args", [cls for cls in ARGS if cls.__name__ not in PLACED_BY_THEMSELVES], ids=lambda cls: cls.__name__
+)
+def test_azure_placement_is_one_field(args):
+    loose = {f.name for f in dataclasses.fields(args)} & LOOSE_PLACEMENT_FIELDS
+    assert not loose, f"{args.__name__}: {sorted(loose)} belong in placement: AzurePlacement"
+
+
 @pytest.mark.parametrize("args", ARGS, ids=lambda cls: cls.__name__)
 def test_args_take_config_sections_not_the_whole_platform_config(args):
     # Annotations are strings (``from __future__ import annotations``): the declared type as written.
