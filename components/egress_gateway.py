@@ -37,6 +37,7 @@ import pulumi_kubernetes as k8s
 
 from components import k8s_netpol as netpol
 from components.gateway_release import (
+    GatewayMesh,
     gateway_namespace,
     gateway_network_policies,
     gateway_release,
@@ -46,7 +47,6 @@ from components.mesh_names import (
     EGRESS_GATEWAY_PORT,
     EGRESS_GATEWAY_SELECTOR,
     EGRESS_RELEASE_NAME,
-    ROOT_NAMESPACE,
 )
 from stack_config import AppNamespaceConfig, EgressConfig, EgressHost
 
@@ -60,13 +60,9 @@ class EgressGatewayArgs:
     """Inputs of :class:`EgressGateway`: the ``egress`` config section and what the edge plugs into."""
 
     config: EgressConfig
-    istio_version: str  # the gateway chart version: the Istio release of its revision tag's revision
-    revision_tag: str  # IstioMesh.default_tag: the gateway pods are injected through it
-    istiod_revisions: tuple[str, ...]  # IstioMesh.revisions: the istiods its proxies may talk to
+    mesh: GatewayMesh
     is_prod: bool
     app_namespaces: tuple[AppNamespaceConfig, ...] = ()  # those with egress: true see and reach the exit
-    depends_on: Sequence[pulumi.Resource] = ()  # IstioMesh.ready: CRDs and istiod before any Istio object
-    istiod_namespace: str = ROOT_NAMESPACE
 
 
 class EgressGateway(pulumi.ComponentResource):
@@ -85,15 +81,15 @@ class EgressGateway(pulumi.ComponentResource):
         egress_apps = sorted(a.name for a in args.app_namespaces if a.egress)
         allowed = allowed_namespaces(eg.hosts, args.app_namespaces)
 
-        namespace = gateway_namespace(f"{name}-namespace", ns_name, args.revision_tag, self)
+        namespace = gateway_namespace(f"{name}-namespace", ns_name, args.mesh, self)
         after_ns = pulumi.ResourceOptions(parent=self, depends_on=[namespace])
         self.release = gateway_release(
             f"{name}-release",
             release_name=EGRESS_RELEASE_NAME,
-            version=args.istio_version,
+            mesh=args.mesh,
             namespace=ns_name,
             values=gateway_values(
-                revision_tag=args.revision_tag,
+                mesh=args.mesh,
                 replicas=eg.replicas,
                 selector=EGRESS_GATEWAY_SELECTOR,
                 is_prod=args.is_prod,
@@ -110,10 +106,10 @@ class EgressGateway(pulumi.ComponentResource):
                     ],
                 },
             ),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[namespace, *args.depends_on]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[namespace, *args.mesh.depends_on]),
         )
 
-        istio_opts = pulumi.ResourceOptions(parent=self, depends_on=[namespace, *args.depends_on])
+        istio_opts = pulumi.ResourceOptions(parent=self, depends_on=[namespace, *args.mesh.depends_on])
         for host in eg.hosts:
             # Only the gateway's own namespace and the apps allowed to reach the host see it at all.
             export_to = [".", *allowed[host.host]]
@@ -199,7 +195,7 @@ class EgressGateway(pulumi.ComponentResource):
             ports=(EGRESS_GATEWAY_PORT,),
             pods=EGRESS_GATEWAY_SELECTOR,
         )
-        gateway_network_policies(name, ns_name, args.istiod_namespace, args.istiod_revisions, opened, opts)
+        gateway_network_policies(name, ns_name, args.mesh, opened, opts)
 
 
 def host_slug(host: str) -> str:

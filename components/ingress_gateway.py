@@ -28,7 +28,7 @@ NetworkPolicies are shared with ``EgressGateway`` through ``gateway_release`` an
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,6 +45,7 @@ from components.azure_roles import (
     role_definition_id,
 )
 from components.gateway_release import (
+    GatewayMesh,
     gateway_namespace,
     gateway_network_policies,
     gateway_release,
@@ -68,7 +69,6 @@ from components.mesh_names import (
     HTTPS_PORT,
     INGRESS_GATEWAY_SELECTOR,
     INGRESS_RELEASE_NAME,
-    ROOT_NAMESPACE,
 )
 from stack_config import (
     INGRESS_TLS_CERT_KEY,
@@ -84,9 +84,7 @@ class IngressGatewayArgs:
     """Inputs of :class:`IngressGateway`: the ``ingress`` config section and what the edge plugs into."""
 
     config: IngressConfig
-    istio_version: str  # the gateway chart version: the Istio release of its revision tag's revision
-    revision_tag: str  # IstioMesh.default_tag: the gateway pods are injected through it
-    istiod_revisions: tuple[str, ...]  # IstioMesh.revisions: the istiods its proxies may talk to
+    mesh: GatewayMesh
     resource_prefix: str  # PlatformConfig.resource_prefix: the public IP is "<prefix>-<name>-pip"
     location: str
     is_prod: bool
@@ -94,8 +92,6 @@ class IngressGatewayArgs:
     tags: Mapping[str, str] = field(default_factory=dict)  # PlatformBase.tags
     availability_zones: tuple[str, ...] = ()  # the user pool's zones: the public IP's zones in prod
     app_namespaces: tuple[AppNamespaceConfig, ...] = ()  # allowFromIngress: reachable; publicHosts: served, scoped
-    depends_on: Sequence[pulumi.Resource] = ()  # IstioMesh.ready: CRDs and istiod before any Istio object
-    istiod_namespace: str = ROOT_NAMESPACE
     # tlsSource keyVault: where the wildcard certificate lives and who may read it.
     key_vault_name: pulumi.Input[str] | None = None
     tenant_id: pulumi.Input[str] | None = None
@@ -142,7 +138,7 @@ class IngressGateway(pulumi.ComponentResource):
                 ]
             )
 
-        namespace = gateway_namespace(f"{name}-namespace", ing.namespace, args.revision_tag, self)
+        namespace = gateway_namespace(f"{name}-namespace", ing.namespace, args.mesh, self)
         after_ns = pulumi.ResourceOptions(parent=self, depends_on=[namespace])
         certificate_values, certificate = self._certificate(name, args, after_ns)
         if args.internal_address is not None:
@@ -159,7 +155,7 @@ class IngressGateway(pulumi.ComponentResource):
             address = pip.ip_address.apply(lambda ip: ip or "")
             azure_dependencies = [pip, network_role]
         values = gateway_values(
-            revision_tag=args.revision_tag,
+            mesh=args.mesh,
             replicas=ing.replicas,
             selector=INGRESS_GATEWAY_SELECTOR,
             is_prod=args.is_prod,
@@ -168,7 +164,7 @@ class IngressGateway(pulumi.ComponentResource):
         self.release = gateway_release(
             f"{name}-release",
             release_name=INGRESS_RELEASE_NAME,
-            version=args.istio_version,
+            mesh=args.mesh,
             namespace=ing.namespace,
             values={**values, **certificate_values},
             # Key Vault source: on the first `up` the vault is new and the operator's certificate is not in it
@@ -179,10 +175,12 @@ class IngressGateway(pulumi.ComponentResource):
             skip_await=ing.tls_source == "keyVault",
             opts=pulumi.ResourceOptions(
                 parent=self,
-                depends_on=[namespace, *azure_dependencies, *certificate, *args.depends_on],
+                depends_on=[namespace, *azure_dependencies, *certificate, *args.mesh.depends_on],
             ),
         )
-        self._istio_objects(name, args, pulumi.ResourceOptions(parent=self, depends_on=[namespace, *args.depends_on]))
+        self._istio_objects(
+            name, args, pulumi.ResourceOptions(parent=self, depends_on=[namespace, *args.mesh.depends_on])
+        )
         self._network_policies(name, args, after_ns)
 
         self.public_ip_address = pulumi.Output.from_input(address)
@@ -346,7 +344,7 @@ class IngressGateway(pulumi.ComponentResource):
                 to=[netpol.namespaces_peer(ingress_apps)],
                 pods=INGRESS_GATEWAY_SELECTOR,
             )
-        gateway_network_policies(name, ns_name, args.istiod_namespace, args.istiod_revisions, opened, opts)
+        gateway_network_policies(name, ns_name, args.mesh, opened, opts)
 
 
 def _short_hash(text: str) -> str:

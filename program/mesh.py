@@ -5,12 +5,11 @@ Everything here is created through the cluster's Kubernetes provider (``in_clust
 
 from __future__ import annotations
 
-from typing import Any
-
 import pulumi
 
 from components.egress_firewall import EgressFirewall
 from components.egress_gateway import EgressGateway, EgressGatewayArgs
+from components.gateway_release import GatewayMesh
 from components.ingress_gateway import IngressGateway, IngressGatewayArgs
 from components.istio_mesh import IstioMesh, IstioMeshArgs
 from components.key_material import PluginCa
@@ -43,18 +42,16 @@ def istio_mesh(cfg: PlatformConfig, keys: VaultAndKeys, in_cluster: pulumi.Resou
     return IstioMesh("mesh", istio_mesh_args(cfg, keys.mesh_ca.plugin_ca), opts=in_cluster)
 
 
-def _gateway_in_mesh(cfg: PlatformConfig, mesh: Mesh) -> dict[str, Any]:
+def gateway_mesh(cfg: PlatformConfig, mesh: Mesh) -> GatewayMesh:
     """What both edges take from the mesh: the chart of the default tag's Istio release, injected through that
-    tag, talking to every installed istiod, created once the mesh is ready; and which app namespaces use them."""
-    return {
-        "istio_version": cfg.istio.tag_version(mesh.default_tag),
-        "revision_tag": mesh.default_tag,
-        "istiod_revisions": mesh.revisions,
-        "is_prod": cfg.is_prod,
-        "app_namespaces": cfg.app_namespaces,
-        "depends_on": mesh.ready,
-        "istiod_namespace": mesh.root_namespace,
-    }
+    tag, talking to every installed istiod, created once the mesh is ready."""
+    return GatewayMesh(
+        istio_version=cfg.istio.tag_version(mesh.default_tag),
+        revision_tag=mesh.default_tag,
+        istiod_revisions=mesh.revisions,
+        depends_on=mesh.ready,
+        istiod_namespace=mesh.root_namespace,
+    )
 
 
 def ingress_gateway_args(
@@ -62,13 +59,15 @@ def ingress_gateway_args(
     base: Foundation,
     cluster: ClusterIdentities,
     vault: Vault,
-    mesh: Mesh,
+    mesh: GatewayMesh,
     firewall: EgressFirewall | None,
 ) -> IngressGatewayArgs:
     """The public edge: its own static IP, or behind the firewall its DNAT to an internal address."""
     return IngressGatewayArgs(
         config=cfg.ingress,
-        **_gateway_in_mesh(cfg, mesh),
+        mesh=mesh,
+        is_prod=cfg.is_prod,
+        app_namespaces=cfg.app_namespaces,
         resource_prefix=cfg.resource_prefix,
         location=cfg.location,
         cluster_identity_principal_id=cluster.identity_principal_id,
@@ -85,9 +84,9 @@ def ingress_gateway_args(
     )
 
 
-def egress_gateway_args(cfg: PlatformConfig, mesh: Mesh) -> EgressGatewayArgs:
+def egress_gateway_args(cfg: PlatformConfig, mesh: GatewayMesh) -> EgressGatewayArgs:
     """The one exit: the allow-list, for the app namespaces with ``egress: true``."""
-    return EgressGatewayArgs(config=cfg.egress, **_gateway_in_mesh(cfg, mesh))
+    return EgressGatewayArgs(config=cfg.egress, mesh=mesh, is_prod=cfg.is_prod, app_namespaces=cfg.app_namespaces)
 
 
 def edges(
@@ -99,9 +98,10 @@ def edges(
     firewall: EgressFirewall | None,
     in_cluster: pulumi.ResourceOptions,
 ) -> tuple[IngressGateway, EgressGateway]:
-    """The mesh's two edges: the public ingress and the one exit."""
+    """The mesh's two edges: the public ingress and the one exit, both attached to the mesh the same way."""
+    attached = gateway_mesh(cfg, mesh)
     ingress = IngressGateway(
-        "ingress", ingress_gateway_args(cfg, base, cluster, vault, mesh, firewall), opts=in_cluster
+        "ingress", ingress_gateway_args(cfg, base, cluster, vault, attached, firewall), opts=in_cluster
     )
-    egress = EgressGateway("egress", egress_gateway_args(cfg, mesh), opts=in_cluster)
+    egress = EgressGateway("egress", egress_gateway_args(cfg, attached), opts=in_cluster)
     return ingress, egress

@@ -183,12 +183,14 @@ def ingress_gateway(cfg: PlatformConfig, opts: pulumi.ResourceOptions, **changes
         tags=platform_tags(cfg.tags, cfg.environment),
         ingress_ip_resource_group_name=f"plat-{env}-core-ingress-rg",
     )
-    args = mesh.ingress_gateway_args(cfg, base, StandInCluster(), vault, stand_in_mesh(cfg), firewall=None)
+    attached = mesh.gateway_mesh(cfg, stand_in_mesh(cfg))
+    args = mesh.ingress_gateway_args(cfg, base, StandInCluster(), vault, attached, firewall=None)
     return IngressGateway("ingress", replace(args, **changes), opts=opts)
 
 
 def egress_gateway(cfg: PlatformConfig, opts: pulumi.ResourceOptions, **changes: Any) -> EgressGateway:
-    return EgressGateway("egress", replace(mesh.egress_gateway_args(cfg, stand_in_mesh(cfg)), **changes), opts=opts)
+    args = mesh.egress_gateway_args(cfg, mesh.gateway_mesh(cfg, stand_in_mesh(cfg)))
+    return EgressGateway("egress", replace(args, **changes), opts=opts)
 
 
 def mesh_and_app_namespaces() -> None:
