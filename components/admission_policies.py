@@ -23,6 +23,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.admission_rules import admission_rules, binding_object, policy_object
+from components.registered_outputs import register_attributes
 
 
 @dataclass(frozen=True)
@@ -62,7 +63,7 @@ class AdmissionPolicies(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[created]),
             )
             self.policy_names.append(rule.name)
-        self.register_outputs({"policy_names": self.policy_names})
+        register_attributes(self, "policy_names")
 
 
 def _selector_args(selector: Mapping[str, Any]) -> k8s.meta.v1.LabelSelectorArgs:

@@ -41,6 +41,7 @@ from components.mesh_names import (
     ROOT_NAMESPACE,
     spiffe_principal,
 )
+from components.registered_outputs import register_attributes
 from stack_config import AppNamespaceConfig
 
 POD_SECURITY_LEVEL = "restricted"
@@ -187,7 +188,7 @@ class AppNamespaces(pulumi.ComponentResource):
             self.namespaces[ns.name] = namespace
             self._authorization_policies(prefix, ns, args, namespace)
             self._network_policies(prefix, ns, args, namespace)
-        self.register_outputs({"namespace_names": self.namespace_names})
+        register_attributes(self, "namespace_names")
 
     def _authorization_policies(
         self, prefix: str, ns: AppNamespaceConfig, args: AppNamespacesArgs, namespace: k8s.core.v1.Namespace

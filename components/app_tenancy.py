@@ -26,6 +26,7 @@ from pulumi_azure_native import authorization
 
 from components.azure_roles import AKS_RBAC_READER, AKS_RBAC_WRITER, cluster_namespace_scope, role_definition_id
 from components.mesh_names import TEAM_ISTIO_KINDS
+from components.registered_outputs import register_attributes
 from stack_config import AppNamespaceConfig
 
 WRITE_VERBS = ("get", "list", "watch", "create", "update", "patch", "delete")
@@ -128,7 +129,7 @@ class AppTenancy(pulumi.ComponentResource):
                 opts=in_namespace,
             )
         self.role_assignment_scopes = pulumi.Output.all(*scopes).apply(list)
-        self.register_outputs({"role_assignment_scopes": self.role_assignment_scopes})
+        register_attributes(self, "role_assignment_scopes")
 
     def _azure_access(
         self, prefix: str, ns: AppNamespaceConfig, cluster_id: pulumi.Output[str]

@@ -21,6 +21,7 @@ from pulumi_azure_native import authorization, network, operationalinsights, res
 
 from components.azure_network import subnet_behind_nsg
 from components.azure_roles import derived_name
+from components.registered_outputs import register_attributes
 from components.subnet_nsg import node_subnet_rules
 from stack_config import NetworkConfig
 
@@ -107,19 +108,18 @@ class PlatformBase(pulumi.ComponentResource):
         self.log_analytics_workspace_id = workspace.id
         self.log_analytics_workspace_name = workspace.name
 
-        self.register_outputs(
-            {
-                "tags": self.tags,
-                "resource_group_name": self.resource_group_name,
-                "resource_group_id": self.resource_group_id,
-                "vnet_id": self.vnet_id,
-                "vnet_name": self.vnet_name,
-                "node_subnet_id": self.node_subnet_id,
-                "route_table_name": self.route_table_name,
-                "ingress_ip_resource_group_name": self.ingress_ip_resource_group_name,
-                "log_analytics_workspace_id": self.log_analytics_workspace_id,
-                "log_analytics_workspace_name": self.log_analytics_workspace_name,
-            }
+        register_attributes(
+            self,
+            "tags",
+            "resource_group_name",
+            "resource_group_id",
+            "vnet_id",
+            "vnet_name",
+            "node_subnet_id",
+            "route_table_name",
+            "ingress_ip_resource_group_name",
+            "log_analytics_workspace_id",
+            "log_analytics_workspace_name",
         )
 
     def _child(self) -> pulumi.ResourceOptions:

@@ -48,6 +48,7 @@ from components.mesh_names import (
     EGRESS_GATEWAY_SELECTOR,
     EGRESS_RELEASE_NAME,
 )
+from components.registered_outputs import register_attributes
 from stack_config import AppNamespaceConfig, EgressConfig, EgressHost
 
 # Everything but public addresses: the exit must not become a path into private networks or IMDS
@@ -145,13 +146,7 @@ class EgressGateway(pulumi.ComponentResource):
         self.allow_list = [h.host for h in eg.hosts]
         self.namespace = ns_name
         self.service_host = service_host
-        self.register_outputs(
-            {
-                "allow_list": self.allow_list,
-                "namespace": self.namespace,
-                "service_host": self.service_host,
-            }
-        )
+        register_attributes(self, "allow_list", "namespace", "service_host")
 
     def _istio_object(
         self,

@@ -70,6 +70,7 @@ from components.mesh_names import (
     INGRESS_GATEWAY_SELECTOR,
     INGRESS_RELEASE_NAME,
 )
+from components.registered_outputs import register_attributes
 from stack_config import (
     INGRESS_TLS_CERT_KEY,
     INGRESS_TLS_KEY_KEY,
@@ -187,14 +188,7 @@ class IngressGateway(pulumi.ComponentResource):
         self.hostnames = list(ing.hosts)
         self.namespace = ing.namespace
         self.gateway_ref = f"{ing.namespace}/{GATEWAY_NAME}"
-        self.register_outputs(
-            {
-                "public_ip_address": self.public_ip_address,
-                "hostnames": self.hostnames,
-                "namespace": self.namespace,
-                "gateway_ref": self.gateway_ref,
-            }
-        )
+        register_attributes(self, "public_ip_address", "hostnames", "namespace", "gateway_ref")
 
     # ---------------------------------------------------------------- Azure: static public IP
 

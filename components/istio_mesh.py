@@ -54,6 +54,7 @@ from components.mesh_names import (
     XDS_PORT,
     injection_label,
 )
+from components.registered_outputs import register_attributes
 from stack_config import IstioConfig
 
 BASE_RELEASE_NAME = "istio-base"
@@ -131,15 +132,8 @@ class IstioMesh(pulumi.ComponentResource):
         self.peer_authentications = self._peer_authentications(name, istio)
         self.network_policies = self._system_network_policies(name, args, namespace)
 
-        self.register_outputs(
-            {
-                "revisions": self.revisions,
-                "default_tag": self.default_tag,
-                "default_revision": self.default_revision,
-                "root_namespace": self.root_namespace,
-                "trust_domain": self.trust_domain,
-                "injection_label": self.injection_label,
-            }
+        register_attributes(
+            self, "revisions", "default_tag", "default_revision", "root_namespace", "trust_domain", "injection_label"
         )
 
     # ---------------------------------------------------------------- the charts

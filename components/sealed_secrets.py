@@ -17,6 +17,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.mesh_names import platform_label
+from components.registered_outputs import register_attributes
 from components.sealing_key import SealingKeyPair
 from stack_config import SealedSecretsConfig
 
@@ -150,13 +151,7 @@ class SealedSecrets(pulumi.ComponentResource):
         self.namespace = self.namespace_resource.metadata.name
         self.controller_name = CONTROLLER_NAME
         self.key_secret_prefix = KEY_PREFIX
-        self.register_outputs(
-            {
-                "namespace": self.namespace,
-                "controller_name": self.controller_name,
-                "key_secret_prefix": self.key_secret_prefix,
-            }
-        )
+        register_attributes(self, "namespace", "controller_name", "key_secret_prefix")
 
     def _key_secrets(self, name: str, keys: Sequence[SealingKeyPair]) -> list[k8s.core.v1.Secret]:
         """One ``kubernetes.io/tls`` Secret a generation, oldest first.

@@ -11,6 +11,7 @@ import pulumi
 import pytest
 
 import components
+from components.registered_outputs import register_attributes
 from tests.conftest import stack_raw_config
 from tools.program_runner import run_program
 
@@ -115,3 +116,27 @@ def test_registered_outputs_are_the_components_attributes(monkeypatch):
     for component, outputs in registered:
         for key, value in outputs.items():
             assert getattr(component, key, None) is value, f"{type(component).__name__}: {key!r}"
+
+
+class _RecordingComponent(pulumi.ComponentResource):
+    """Just enough of a component to see what ``register_attributes`` registers (no Pulumi engine)."""
+
+    def __init__(self) -> None:  # no super().__init__(): nothing is registered with an engine
+        self.namespace = "istio-egress"
+        self.registered: list[dict] = []
+
+    def register_outputs(self, outputs) -> None:
+        self.registered.append(dict(outputs))
+
+
+def test_register_attributes_registers_each_attribute_under_its_own_name():
+    component = _RecordingComponent()
+    register_attributes(component, "namespace")
+    assert component.registered == [{"namespace": "istio-egress"}]
+
+
+def test_register_attributes_refuses_a_name_the_component_does_not_set():
+    component = _RecordingComponent()
+    with pytest.raises(AttributeError, match="namespce"):
+        register_attributes(component, "namespce")
+    assert component.registered == []
