@@ -22,6 +22,8 @@ INBOUND = network.SecurityRuleDirection.INBOUND
 ANY = network.SecurityRuleProtocol.ASTERISK
 TCP = network.SecurityRuleProtocol.TCP
 DENY_INTERNET_PRIORITY = 4096
+WEB_PORTS = (str(HTTP_PORT), str(HTTPS_PORT))  # the ingress gateway: 80 only redirects to 443
+HTTPS_ONLY = (str(HTTPS_PORT),)
 
 
 def _rule(
@@ -50,6 +52,25 @@ def _rule(
     )
 
 
+def _allow_tcp(
+    name: str, priority: int, description: str, *, source: str, ports: tuple[str, ...], destination: str = "*"
+) -> network.SecurityRuleArgs:
+    """An allow for TCP on ``ports``: every port a subnet opens is a TCP port."""
+    return _rule(name, priority, description, source=source, destination=destination, protocol=TCP, ports=ports)
+
+
+def _https_from_vnet(name: str, priority: int, description: str) -> network.SecurityRuleArgs:
+    """HTTPS from the VNet, which includes peered networks (the CI runners' VNet): how clients reach a private API."""
+    return _allow_tcp(name, priority, description, source="VirtualNetwork", ports=HTTPS_ONLY)
+
+
+def _deny_inbound(
+    description: str, *, source: str = "Internet", name: str = "deny-internet-inbound"
+) -> network.SecurityRuleArgs:
+    """The last rule of every list: what no allow above admits is refused, at :data:`DENY_INTERNET_PRIORITY`."""
+    return _rule(name, DENY_INTERNET_PRIORITY, description, source=source, access=DENY)
+
+
 def node_subnet_rules(net: NetworkConfig) -> list[network.SecurityRuleArgs]:
     """Inbound to the nodes: what Azure CNI Overlay needs, health probes, the ingress ports, nothing from the internet.
 
@@ -59,23 +80,21 @@ def node_subnet_rules(net: NetworkConfig) -> list[network.SecurityRuleArgs]:
     nodes, pods = net.node_subnet_cidr, net.pod_cidr
     if net.egress_firewall and net.firewall_subnet_cidr and net.ingress_private_ip:
         # Behind the firewall, clients arrive through its DNAT (source: the firewall subnet) at the internal LB.
-        ingress = _rule(
+        ingress = _allow_tcp(
             "allow-ingress-from-firewall",
             140,
             "HTTP/HTTPS from the firewall's DNAT to the ingress gateway's internal load balancer",
             source=net.firewall_subnet_cidr,
             destination=f"{net.ingress_private_ip}/32",
-            protocol=TCP,
-            ports=(str(HTTP_PORT), str(HTTPS_PORT)),
+            ports=WEB_PORTS,
         )
     else:
-        ingress = _rule(
+        ingress = _allow_tcp(
             "allow-ingress-from-internet",
             140,
             "HTTP/HTTPS from the internet to the ingress gateway's public load balancer",
             source="Internet",
-            protocol=TCP,
-            ports=(str(HTTP_PORT), str(HTTPS_PORT)),
+            ports=WEB_PORTS,
         )
     return [
         _rule("allow-node-to-node", 100, "CNI Overlay: node CIDR to node CIDR", source=nodes, destination=nodes),
@@ -95,34 +114,19 @@ def node_subnet_rules(net: NetworkConfig) -> list[network.SecurityRuleArgs]:
         ),
         _rule("allow-azure-load-balancer", 130, "load balancer health probes", source="AzureLoadBalancer"),
         ingress,
-        _rule(
-            "deny-internet-inbound",
-            DENY_INTERNET_PRIORITY,
-            "nothing else from the internet reaches a node",
-            source="Internet",
-            access=DENY,
-        ),
+        _deny_inbound("nothing else from the internet reaches a node"),
     ]
 
 
 def private_endpoint_subnet_rules() -> list[network.SecurityRuleArgs]:
     """Inbound to private endpoints: HTTPS from the VNet (and peered runner VNets), nothing else."""
     return [
-        _rule(
+        _https_from_vnet(
             "allow-https-from-vnet",
             100,
             "HTTPS to the private endpoints from the VNet and peered networks (nodes, CI runners)",
-            source="VirtualNetwork",
-            protocol=TCP,
-            ports=(str(HTTPS_PORT),),
         ),
-        _rule(
-            "deny-all-inbound",
-            DENY_INTERNET_PRIORITY,
-            "nothing else reaches a private endpoint",
-            source="*",
-            access=DENY,
-        ),
+        _deny_inbound("nothing else reaches a private endpoint", source="*", name="deny-all-inbound"),
     ]
 
 
@@ -136,29 +140,22 @@ API_SERVER_PROBE_PORT = "9988"
 def api_server_subnet_rules(net: NetworkConfig, private_cluster: bool) -> list[network.SecurityRuleArgs]:
     """Inbound to the API server's internal load balancer: the nodes, Azure's probes and the clients it admits."""
     rules = [
-        _rule(
+        _allow_tcp(
             "allow-nodes-to-api-server",
             100,
             "nodes to the API server (443 and 4443), API Server VNet Integration",
             source=net.node_subnet_cidr,
-            protocol=TCP,
             ports=API_SERVER_PORTS,
         ),
-        _rule(
+        _allow_tcp(
             "allow-azure-load-balancer",
             110,
             "Azure Load Balancer to the API server (9988), API Server VNet Integration",
             source="AzureLoadBalancer",
-            protocol=TCP,
             ports=(API_SERVER_PROBE_PORT,),
         ),
-        _rule(
-            "allow-kubectl-from-vnet",
-            120,
-            "kubectl and Pulumi from the VNet and peered networks (CI runners)",
-            source="VirtualNetwork",
-            protocol=TCP,
-            ports=(str(HTTPS_PORT),),
+        _https_from_vnet(
+            "allow-kubectl-from-vnet", 120, "kubectl and Pulumi from the VNet and peered networks (CI runners)"
         ),
     ]
     if not private_cluster:
@@ -166,22 +163,12 @@ def api_server_subnet_rules(net: NetworkConfig, private_cluster: bool) -> list[n
         # VNet Integration too (up to 2,000 ranges, api-server-authorized-ip-ranges); the NSG does not repeat the
         # list, since AKS adds its own addresses to it (the API server's and the cluster's outbound IPs).
         rules.append(
-            _rule(
+            _allow_tcp(
                 "allow-public-api-server",
                 130,
                 "HTTPS to the public API server endpoint; authorizedIPRanges decides who gets in",
                 source="Internet",
-                protocol=TCP,
-                ports=(str(HTTPS_PORT),),
+                ports=HTTPS_ONLY,
             )
         )
-    rules.append(
-        _rule(
-            "deny-internet-inbound",
-            DENY_INTERNET_PRIORITY,
-            "nothing else from the internet reaches the API server subnet",
-            source="Internet",
-            access=DENY,
-        )
-    )
-    return rules
+    return [*rules, _deny_inbound("nothing else from the internet reaches the API server subnet")]
