@@ -46,6 +46,9 @@ from pulumi_policy.proxy import (
     UnknownValueError,
 )
 
+# The pack is deployed as the `policies` folder alone: the namespace list is pack-local, the program imports it too.
+from system_namespaces import SYSTEM_NAMESPACES
+
 # --------------------------------------------------------------------------- unknowns
 
 UNKNOWN_SENTINELS = frozenset(
@@ -747,22 +750,9 @@ def setting(kind: str, default: Any, description: str, **constraints: Any) -> di
     return {"type": kind, **constraints, "default": default, "description": description}
 
 
-SYSTEM_NAMESPACES_DEFAULT = [
-    "kube-system",
-    "kube-public",
-    "kube-node-lease",
-    "gatekeeper-system",
-    "istio-system",
-    "istio-ingress",
-    "istio-egress",
-    "sealed-secrets",
-    "calico-system",
-    "tigera-operator",
-    "app-routing-system",
-]
 SYSTEM_NAMESPACES_SCHEMA = setting(
     "array",
-    SYSTEM_NAMESPACES_DEFAULT,
+    list(SYSTEM_NAMESPACES),
     "Platform namespaces; every other namespace is an application namespace.",
     items={"type": "string"},
 )

@@ -306,12 +306,10 @@ def test_the_real_pack_serves_the_analyzer_over_grpc():
 
 
 def test_the_packs_system_namespaces_are_the_configs_reserved_namespaces():
-    """The pack runs from policies/ alone and cannot import stack_config, so the list is written twice: keep them equal.
-
-    An app namespace may not take a reserved name (config), and the pack exempts exactly those namespaces from the
-    workload rules; "default" is reserved but stays subject to the rules.
+    """One list (policies/system_namespaces.py) for both: the pack exempts those namespaces from the workload rules,
+    and an app namespace may not take their names (config); "default" is reserved but stays subject to the rules.
     """
-    from rules.common import SYSTEM_NAMESPACES_DEFAULT
+    from rules.common import SYSTEM_NAMESPACES_SCHEMA
     from stack_config import RESERVED_NAMESPACES
 
-    assert set(SYSTEM_NAMESPACES_DEFAULT) == set(RESERVED_NAMESPACES) - {"default"}
+    assert set(SYSTEM_NAMESPACES_SCHEMA["default"]) == set(RESERVED_NAMESPACES) - {"default"}
