@@ -43,6 +43,12 @@ _TIME_HHMM = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
 _UTC_OFFSET = re.compile(r"^[+-](0[0-9]|1[0-4]):[0-5][0-9]$")
 _K8S_VERSION = re.compile(r"^1\.\d{2}(\.\d{1,2})?$")
 _VM_SIZE = re.compile(r"^Standard_[A-Za-z0-9_]+$")
+# A subnet brought along instead of carved from the program's VNet (the node subnet, the API server subnet).
+_SUBNET_ID = Text(
+    pattern=ARM_SUBNET_ID,
+    describe="allowed: a subnet resource ID /subscriptions/<id>/resourceGroups/<rg>/"
+    "providers/Microsoft.Network/virtualNetworks/<vnet>/subnets/<subnet>",
+)
 
 
 # The keys every node pool has, declared once for both pools.
@@ -209,20 +215,12 @@ class NetworkConfig:
     )
     existing_subnet_id: str | None = key(
         "existingSubnetId",
-        Text(
-            pattern=ARM_SUBNET_ID,
-            describe="allowed: a subnet resource ID /subscriptions/<id>/resourceGroups/<rg>/"
-            "providers/Microsoft.Network/virtualNetworks/<vnet>/subnets/<subnet>",
-        ),
+        _SUBNET_ID,
         "bring your own node subnet instead of creating a VNet",
     )
     existing_api_server_subnet_id: str | None = key(
         "existingApiServerSubnetId",
-        Text(
-            pattern=ARM_SUBNET_ID,
-            describe="allowed: a subnet resource ID /subscriptions/<id>/resourceGroups/<rg>/"
-            "providers/Microsoft.Network/virtualNetworks/<vnet>/subnets/<subnet>",
-        ),
+        _SUBNET_ID,
         "with existingSubnetId and etcdEncryption: the API server subnet, delegated to "
         "Microsoft.ContainerService/managedClusters, in the node subnet's VNet",
     )
@@ -456,7 +454,7 @@ def _cluster(s: Read) -> None:
     v = s.values
     if v["support_plan"] == "AKSLongTermSupport" and v["sku_tier"] != "Premium":
         s.problem("supportPlan", v["support_plan"], f"requires skuTier Premium (got {v['sku_tier']})")
-    if not (s.ctx.prod and s.ctx.full_environment):
+    if not s.ctx.prod_environment:
         return
     for i, cidr in enumerate(v["api_server_authorized_ip_ranges"]):
         if is_whole_internet(cidr):

@@ -333,7 +333,7 @@ def check_egress(s: Read) -> None:
     """
     if not s.ctx.prod or s.r.failed("appNamespaces"):
         return
-    for path, ns in zip(s.item_paths.get("appNamespaces", []), s.values["app_namespaces"], strict=True):
+    for path, ns in s.items("appNamespaces", "app_namespaces"):
         if ns.egress and not ns.egress_hosts:
             s.r.report(
                 f"{path}.egressHosts",
@@ -343,8 +343,4 @@ def check_egress(s: Read) -> None:
 
 @rules(EgressConfig)
 def _egress(s: Read) -> None:
-    seen: set[str] = set()
-    for path, entry in zip(s.item_paths.get(s.at("hosts"), []), s.values["hosts"], strict=True):
-        if entry.host in seen:
-            s.r.problem(path, entry.host, "each host may be listed once")
-        seen.add(entry.host)
+    s.r.listed_once(((path, entry.host) for path, entry in s.items("hosts", "hosts")), "host")

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from stack_config.reader import DNS_LABEL, GUID, SEMVER, is_cidr, is_explicit_host, is_host_pattern, non_public_reason
-from stack_config.spec import Read, Text, Texts
+from stack_config.spec import Integer, Read, Text, Texts
 
 CIDR = Text(check=is_cidr, describe="allowed: an IPv4 CIDR such as 10.20.0.0/16 (network address, no host bits)")
 CIDRS = Texts(check=is_cidr, describe=CIDR.describe)
@@ -59,6 +59,10 @@ GROUP_IDS = Texts(pattern=GUID, describe=GROUP_ID.describe)
 
 # A namespace, a release revision: names Kubernetes takes as DNS-1123 labels.
 K8S_NAME = Text(pattern=DNS_LABEL, describe="allowed: a DNS-1123 label (lowercase letters, digits, '-')")
+
+# A key generation (the sealing key's, a mesh intermediate's): numbered from 1, bumped to rotate.
+MAX_GENERATION = 100
+GENERATION = Integer(1, MAX_GENERATION)
 
 
 def pinned_version(example: str) -> Text:

@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from policies.system_namespaces import SYSTEM_NAMESPACES
 from stack_config.kinds import GROUP_ID, HOST_PATTERNS, K8S_NAME, pinned_version
 from stack_config.reader import DNS_LABEL, QUANTITY
 from stack_config.spec import (
@@ -32,21 +33,10 @@ DEFAULT_REVISION_TAG = "stable"
 # One revision normally, two while an upgrade is under way (the canary beside the stable one).
 MAX_REVISIONS = 2
 
-# Namespaces the platform owns; app namespaces may not take these names.
-RESERVED_NAMESPACES = (
-    "default",
-    "kube-system",
-    "kube-public",
-    "kube-node-lease",
-    "gatekeeper-system",
-    "istio-system",
-    "istio-ingress",
-    "istio-egress",
-    "sealed-secrets",
-    "calico-system",
-    "tigera-operator",
-    "app-routing-system",
-)
+# Names an app namespace may not take: the platform's own namespaces (the list the policy pack exempts from its
+# workload rules) and `default`, where every object without a namespace lands. `default` is no system namespace to
+# the pack (what runs there is checked like an app's), but it is no team's namespace either.
+RESERVED_NAMESPACES = ("default", *SYSTEM_NAMESPACES)
 
 _TRUST_DOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
 
@@ -255,10 +245,8 @@ def _check_revisions(s: Read) -> None:
         )
         return
     names = [r.name for r in revisions]
-    for i, revision in enumerate(revisions):
-        if revision.name in names[:i]:
-            s.problem(f"revisions[{i}].name", revision.name, "each revision name may be listed once")
-            return
+    if not s.r.listed_once(((s.at(f"revisions[{i}].name"), name) for i, name in enumerate(names)), "revision name"):
+        return
     minors = sorted({minor_of(r.version) for r in revisions})
     if len(minors) > 1 and (minors[-1][0] != minors[0][0] or minors[-1][1] - minors[0][1] > 1):
         # istio-cni and the base chart are single, cluster-wide releases: "The CNI plugin at version 1.x is
@@ -436,11 +424,9 @@ def _app_namespace(s: Read) -> None:
 def check_mesh(s: Read) -> None:
     """Rules between top-level keys: namespaces named elsewhere must be app namespaces."""
     v = s.values
-    names: set[str] = set()
-    for path, ns in zip(s.item_paths.get("appNamespaces", []), v["app_namespaces"], strict=True):
-        if ns.name in names:
-            s.r.problem(f"{path}.name", ns.name, "each namespace may be listed once")
-        names.add(ns.name)
+    namespaces = s.items("appNamespaces", "app_namespaces")
+    s.r.listed_once(((f"{path}.name", ns.name) for path, ns in namespaces), "namespace")
+    names = {ns.name for _, ns in namespaces}
     entries = s.raw.get("appNamespaces")
     for i, entry in enumerate(entries if isinstance(entries, list) else []):
         callers = entry.get("allowedCallers") if isinstance(entry, Mapping) else None
@@ -465,7 +451,7 @@ def _check_revision_tags(s: Read) -> None:
     istio: IstioConfig = s.values["istio"]
     tags = istio.tag_names
     namespaces = []
-    for path, ns in zip(s.item_paths.get("appNamespaces", []), s.values["app_namespaces"], strict=True):
+    for path, ns in s.items("appNamespaces", "app_namespaces"):
         if ns.revision_tag is None:
             ns = replace(ns, revision_tag=istio.default_tag)
         elif ns.revision_tag not in tags and not s.r.failed("istio.tags"):
@@ -488,7 +474,7 @@ def _check_hosts(s: Read) -> None:
     owners: dict[str, str] = {}
     ingress_hosts = v["ingress"].hosts
     egress_hosts = {entry.host for entry in v["egress"].hosts}
-    for path, ns in zip(s.item_paths.get("appNamespaces", []), v["app_namespaces"], strict=True):
+    for path, ns in s.items("appNamespaces", "app_namespaces"):
         for j, host in enumerate(ns.public_hosts):
             # Two owners of one host could each route it: whoever binds it last would capture the other's traffic.
             if host in owners:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from stack_config.kinds import GENERATION
 from stack_config.reader import ENVIRONMENT_NAME
-from stack_config.sharing import DEFAULT_SHARING_MODE, OWNER_STACK, SHARING_MODE, check_sharing, prod_dedicated
+from stack_config.sharing import check_sharing, owner_stack_key, sharing_mode_key
 from stack_config.spec import Integer, Objects, Read, Required, Text, key, rules
 
 
@@ -20,23 +21,17 @@ class MeshCaCluster:
         required=Required(),
     )
     generation: int = key(
-        "generation", Integer(1, 100), "bump to rotate the intermediate (a new key and certificate)", default=1
+        "generation", GENERATION, "bump to rotate the intermediate (a new key and certificate)", default=1
     )
 
 
 @dataclass(frozen=True)
 class MeshCaConfig:
-    mode: str = key(
-        "mode",
-        SHARING_MODE,
-        "nonprod: sharedOwner (the key-owner stack signs) or sharedReference",
-        default=DEFAULT_SHARING_MODE,
-        prod=prod_dedicated("root"),
+    mode: str = sharing_mode_key(
+        "mode", "nonprod: sharedOwner (the key-owner stack signs) or sharedReference", owned="root"
     )
-    owner_stack: str | None = key(
-        "ownerStack",
-        OWNER_STACK,
-        "the stack that signs this environment's intermediate; required when mode is sharedReference",
+    owner_stack: str | None = owner_stack_key(
+        "ownerStack", "the stack that signs this environment's intermediate", mode_key="mode"
     )
     # Istio's own generator gives the root 10 years; rotating a root means a combined trust bundle and a
     # restart of every workload, so it is long-lived and its key never leaves the owner.
@@ -51,7 +46,7 @@ class MeshCaConfig:
     )
     intermediate_generation: int = key(
         "intermediateGeneration",
-        Integer(1, 100),
+        GENERATION,
         "dedicated: bump to rotate this cluster's intermediate",
         default=1,
     )
@@ -71,8 +66,5 @@ def _mesh_ca(s: Read) -> None:
         s.problem("mode", mode, "an environment stack allows: dedicated, sharedReference (sharedOwner has no cluster)")
     if mode == "sharedOwner" and not s.values["clusters"] and not s.failed("clusters"):
         s.report("clusters", "sharedOwner signs an intermediate for each listed environment; list at least one")
-    seen: set[str] = set()
-    for path, cluster in zip(s.item_paths.get(s.at("clusters"), []), s.values["clusters"], strict=False):
-        if cluster.environment in seen:
-            s.r.problem(f"{path}.environment", cluster.environment, "each environment may be listed once")
-        seen.add(cluster.environment)
+    clusters = s.items("clusters", "clusters")
+    s.r.listed_once(((f"{path}.environment", cluster.environment) for path, cluster in clusters), "environment")

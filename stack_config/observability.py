@@ -75,7 +75,7 @@ class ObservabilityConfig:
 @rules(ObservabilityConfig)
 def _observability(s: Read) -> None:
     v = s.values
-    if not (s.ctx.prod and s.ctx.full_environment):
+    if not s.ctx.prod_environment:
         return
     if not v["alert_emails"]:
         s.report("alertEmails", "prod requires at least one address: an alert nobody receives protects nothing")

@@ -10,7 +10,7 @@ import difflib
 import ipaddress
 import json
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 PROJECT = "platform"
@@ -73,6 +73,17 @@ class Reader:
     def problem(self, path: str, value: Any, allowed: str) -> None:
         """The usual problem: the bad value and what is allowed."""
         self.report(path, f"got {show(value)}; {allowed}")
+
+    def listed_once(self, entries: Iterable[tuple[str, Any]], what: str) -> bool:
+        """Each value once in a list: a repeat is reported at its (path, value); whether every value was distinct."""
+        seen: set[Any] = set()
+        distinct = True
+        for path, value in entries:
+            if value in seen:
+                self.problem(path, value, f"each {what} may be listed once")
+                distinct = False
+            seen.add(value)
+        return distinct
 
     def failed(self, path: str) -> bool:
         """Whether a problem was reported at ``path`` or below it."""
@@ -234,13 +245,3 @@ def non_public_reason(cidr: str) -> str | None:
         if net.overlaps(ipaddress.ip_network(special)):
             return f"overlaps {special}, {what}"
     return None
-
-
-def public_cidr_problems(cidrs: Sequence[str]) -> list[tuple[int, str, str]]:
-    """(index, cidr, reason) of each range that is not public."""
-    out = []
-    for i, cidr in enumerate(cidrs):
-        reason = non_public_reason(cidr)
-        if reason is not None:
-            out.append((i, cidr, reason))
-    return out

@@ -12,12 +12,12 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from stack_config.spec import Context, Derived, ProdAllows, Read, Text, prod_allows
+from stack_config.spec import Context, Derived, Read, Text, key, prod_allows
 
 SHARING_MODES = ("dedicated", "sharedOwner", "sharedReference")
 
 _STACK_NAME = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
-OWNER_STACK = Text(
+_OWNER_STACK = Text(
     pattern=_STACK_NAME, describe="allowed: a fully qualified stack name <organization>/<project>/<stack>"
 )
 
@@ -28,14 +28,25 @@ def _default_mode(ctx: Context, values: Mapping[str, Any]) -> str:
     return "sharedOwner" if ctx.stack_role == "sealingKeyOwner" else "sharedReference"
 
 
-SHARING_MODE = Text(choices=SHARING_MODES)
-DEFAULT_SHARING_MODE = Derived(
+_DEFAULT_MODE = Derived(
     _default_mode, "`dedicated` prod, `sharedOwner` on the key-owner stack, `sharedReference` otherwise"
 )
 
 
-def prod_dedicated(what: str) -> ProdAllows:
-    return prod_allows("dedicated", why=f"each production instance has its own {what}")
+def sharing_mode_key(name: str, doc: str, *, owned: str) -> Any:
+    """The key choosing how a stack gets ``owned`` (the key, the root): the same values and defaults wherever."""
+    return key(
+        name,
+        Text(choices=SHARING_MODES),
+        doc,
+        default=_DEFAULT_MODE,
+        prod=prod_allows("dedicated", why=f"each production instance has its own {owned}"),
+    )
+
+
+def owner_stack_key(name: str, doc: str, *, mode_key: str) -> Any:
+    """The key naming the owner stack, required when the mode key is sharedReference (``check_sharing``)."""
+    return key(name, _OWNER_STACK, f"{doc}; required when {mode_key} is sharedReference")
 
 
 def check_sharing(s: Read, mode: str, mode_key: str, owner_key: str) -> None:

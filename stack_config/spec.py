@@ -50,6 +50,11 @@ class Context:
         """A whole environment (cluster, mesh, edges), not the stack that only owns the shared sealing key."""
         return self.stack_role == "environment"
 
+    @property
+    def prod_environment(self) -> bool:
+        """A production environment stack: where production's stricter rules apply."""
+        return self.prod and self.full_environment
+
 
 @dataclass(frozen=True)
 class ByClass:
@@ -365,6 +370,10 @@ class Read:
     def given(self, name: str) -> bool:
         return self.raw.get(name) is not None
 
+    def items(self, name: str, attr: str) -> list[tuple[str, Any]]:
+        """(path, item) for each item kept of the list key ``name`` (read into ``attr``): where each was given."""
+        return list(zip(self.item_paths.get(self.at(name), []), self.values[attr], strict=True))
+
     def failed(self, name: str) -> bool:
         return self.r.failed(self.at(name))
 
@@ -427,7 +436,7 @@ def _members(cls: type, head: str) -> list[str]:
 def _check_prod(s: Read, spec: Key, path: str, value: Any) -> None:
     """What production allows, on a prod environment stack, for a value that is itself valid."""
     rule = spec.prod
-    if rule is None or not (s.ctx.prod and s.ctx.full_environment) or value is None or s.r.failed(path):
+    if rule is None or not s.ctx.prod_environment or value is None or s.r.failed(path):
         return
     if not rule.check(value):
         s.r.problem(path, value, rule.message)

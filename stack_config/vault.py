@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
-from stack_config.kinds import K8S_NAME, PublicCidrs, pinned_version
+from stack_config.kinds import GENERATION, K8S_NAME, MAX_GENERATION, PublicCidrs, pinned_version
 from stack_config.reader import ARM_SUBNET_ID
-from stack_config.sharing import DEFAULT_SHARING_MODE, OWNER_STACK, SHARING_MODE, check_sharing, prod_dedicated
+from stack_config.sharing import check_sharing, owner_stack_key, sharing_mode_key
 from stack_config.spec import ByClass, Derived, Integer, Read, Text, Texts, key, prod_allows, rules
 
 KEY_VAULT_SKUS = ("standard", "premium")
@@ -16,8 +15,6 @@ PUBLIC_NETWORK_ACCESS = ("Enabled", "Disabled")
 MAX_SEALING_CERT_VALIDITY_DAYS = 1095
 # Controller 0.38.4; the newest chart in https://bitnami.github.io/sealed-secrets/index.yaml (gh-pages, 2026-07-03).
 DEFAULT_SEALED_SECRETS_CHART_VERSION = "2.19.1"
-
-_STACK_NAME = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
 
 
 @dataclass(frozen=True)
@@ -46,7 +43,7 @@ class KeyVaultConfig:
         Text(choices=PUBLIC_NETWORK_ACCESS),
         "Disabled: reachable only through its private endpoint in the cluster VNet (and peered runners)",
         default=Derived(
-            lambda ctx, values: "Disabled" if ctx.prod and ctx.full_environment else "Enabled",
+            lambda ctx, values: "Disabled" if ctx.prod_environment else "Enabled",
             "`Disabled` prod, `Enabled` nonprod",
         ),
         prod=prod_allows("Disabled", why="the vault holds the sealing keys: private endpoint only"),
@@ -64,21 +61,15 @@ class KeyVaultConfig:
 
 @dataclass(frozen=True)
 class SealedSecretsConfig:
-    key_mode: str = key(
-        "keyMode",
-        SHARING_MODE,
-        "nonprod: sharedOwner (the key-owner stack) or sharedReference (every other stack)",
-        default=DEFAULT_SHARING_MODE,
-        prod=prod_dedicated("key"),
+    key_mode: str = sharing_mode_key(
+        "keyMode", "nonprod: sharedOwner (the key-owner stack) or sharedReference (every other stack)", owned="key"
     )
-    shared_key_stack: str | None = key(
-        "sharedKeyStack",
-        OWNER_STACK,
-        "the key owner, e.g. contoso/platform/nonprod-keys; required when keyMode is sharedReference",
+    shared_key_stack: str | None = owner_stack_key(
+        "sharedKeyStack", "the key owner, e.g. contoso/platform/nonprod-keys", mode_key="keyMode"
     )
     key_generation: int = key(
         "keyGeneration",
-        Integer(1, 100),
+        GENERATION,
         "newest key generation, the one that seals; bump to rotate (adds a key, keeps the old ones)",
         default=1,
     )
@@ -97,13 +88,13 @@ class SealedSecretsConfig:
     )
     oldest_generation_in_use: int = key(
         "oldestGenerationInUse",
-        Integer(1, 100),
+        GENERATION,
         "oldest generation a SealedSecret may still be encrypted with; raise it only after `make reseal`",
         default=1,
     )
     retired_through: int = key(
         "retiredThrough",
-        Integer(0, 100),
+        Integer(0, MAX_GENERATION),
         "generations 1..retiredThrough are retired: out of the cluster, disabled in Key Vault; 0: none",
         default=0,
     )
