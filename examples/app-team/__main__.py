@@ -6,6 +6,7 @@ certificate come from the platform stack's outputs (docs/outputs.md), checked by
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -75,15 +76,20 @@ service_account = k8s.core.v1.ServiceAccount(
     opts=in_cluster,
 )
 
+# Who the pod and its container run as: the image's unprivileged user, under the runtime's syscall filter.
+run_as_app: dict[str, Any] = {
+    "run_as_non_root": True,
+    "run_as_user": APP_UID,
+    "run_as_group": APP_UID,
+    "seccomp_profile": k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"),
+}
+
 container_security = k8s.core.v1.SecurityContextArgs(
-    run_as_non_root=True,
-    run_as_user=APP_UID,
-    run_as_group=APP_UID,
+    **run_as_app,
     read_only_root_filesystem=True,  # a compromised process cannot drop tools or rewrite the app
     allow_privilege_escalation=False,  # no setuid escalation (no_new_privs)
     privileged=False,
     capabilities=k8s.core.v1.CapabilitiesArgs(drop=["ALL"]),
-    seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"),
 )
 
 deployment = k8s.apps.v1.Deployment(
@@ -97,13 +103,7 @@ deployment = k8s.apps.v1.Deployment(
             spec=k8s.core.v1.PodSpecArgs(
                 service_account_name=APP,
                 automount_service_account_token=False,
-                security_context=k8s.core.v1.PodSecurityContextArgs(
-                    run_as_non_root=True,
-                    run_as_user=APP_UID,
-                    run_as_group=APP_UID,
-                    fs_group=APP_UID,
-                    seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"),
-                ),
+                security_context=k8s.core.v1.PodSecurityContextArgs(**run_as_app, fs_group=APP_UID),
                 containers=[
                     k8s.core.v1.ContainerArgs(
                         name=APP,
