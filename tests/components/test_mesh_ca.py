@@ -16,6 +16,7 @@ from components.key_material import CA_CERT_KEY, CA_KEY_KEY, CERT_CHAIN_KEY, ROO
 from components.mesh_ca import MeshCaError, select_intermediate
 from stack_config import load_config
 from tests.components import wiring
+from tests.components.key_owner import OWNER_ENVIRONMENT, owner_and_dev, reading
 from tests.components.wiring import KEY_OWNER_STACK
 from tools.program_runner import ProgramRun, RecordedResource, run_program
 
@@ -39,14 +40,7 @@ def run(stack: str, **kwargs: Any) -> ProgramRun:
     return run_program(stack, program=build, **kwargs)
 
 
-@pytest.fixture(scope="module")
-def owner() -> ProgramRun:
-    return run("nonprod-keys")
-
-
-@pytest.fixture(scope="module")
-def dev(owner) -> ProgramRun:
-    return run("dev", stack_references={KEY_OWNER_STACK: owner.outputs})
+owner, dev = owner_and_dev(build)
 
 
 def cacerts(r: ProgramRun) -> RecordedResource:
@@ -145,8 +139,8 @@ def test_dev_cacerts_chain_to_the_owner_root_without_its_key(owner, dev):
 
 
 def test_owner_rotation_reaches_the_cluster(owner, dev):
-    owner2 = run("nonprod-keys", overrides={"meshCa": {"clusters": [{"environment": "dev", "generation": 2}]}})
-    dev2 = run("dev", stack_references={KEY_OWNER_STACK: owner2.outputs})
+    owner2 = run(OWNER_ENVIRONMENT, overrides={"meshCa": {"clusters": [{"environment": "dev", "generation": 2}]}})
+    dev2 = run("dev", stack_references=reading(owner2))
     after = cacerts(dev2).get("stringData")
     assert after[CA_CERT_KEY] != cacerts(dev).get("stringData")[CA_CERT_KEY]
     assert_chains_to(after, owner.outputs["meshRootCertificatePem"])

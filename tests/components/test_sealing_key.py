@@ -20,6 +20,7 @@ from components.sealing_key import (
 )
 from stack_config import SealedSecretsConfig, load_config
 from tests.components import wiring
+from tests.components.key_owner import OWNER_ENVIRONMENT, owner_and_dev, reading
 from tests.components.wiring import KEY_OWNER_STACK
 from tools.mocks import shared_key_owner_outputs
 from tools.program_runner import ProgramRun, RecordedResource, load_stack_config, run_program
@@ -45,14 +46,7 @@ def run(stack: str, *, like: str | None = None, **kwargs: Any) -> ProgramRun:
     return run_program(stack, program=build, **kwargs)
 
 
-@pytest.fixture(scope="module")
-def owner() -> ProgramRun:
-    return run("nonprod-keys")
-
-
-@pytest.fixture(scope="module")
-def dev(owner) -> ProgramRun:
-    return run("dev", stack_references={KEY_OWNER_STACK: owner.outputs})
+owner, dev = owner_and_dev(build)
 
 
 @pytest.fixture(scope="module")
@@ -101,7 +95,7 @@ def test_two_prod_stacks_have_different_keys(prod):
 
 
 def test_nonprod_stacks_share_the_owner_key(owner, dev):
-    qa = run("qa", like="dev", stack_references={KEY_OWNER_STACK: owner.outputs})
+    qa = run("qa", like="dev", stack_references=reading(owner))
     assert dev.outputs["sealingCertificatePem"] == owner.outputs["sealingCertificatePem"]
     assert qa.outputs["sealingCertificatePem"] == owner.outputs["sealingCertificatePem"]
     assert dev.outputs["sealingKeys"] == owner.outputs["sealingKeys"] == qa.outputs["sealingKeys"]
@@ -208,9 +202,9 @@ def test_newer_generation_is_created_after_the_older(rotated_prod):
 
 
 def test_reference_stack_copies_every_rotated_owner_key():
-    owner2 = run("nonprod-keys", overrides={"sealedSecrets": {"keyMode": "sharedOwner", "keyGeneration": 2}})
+    owner2 = run(OWNER_ENVIRONMENT, overrides={"sealedSecrets": {"keyMode": "sharedOwner", "keyGeneration": 2}})
     overrides = {"sealedSecrets": {"keyMode": "sharedReference", "sharedKeyStack": KEY_OWNER_STACK, "keyGeneration": 2}}
-    dev2 = run("dev", overrides=overrides, stack_references={KEY_OWNER_STACK: owner2.outputs})
+    dev2 = run("dev", overrides=overrides, stack_references=reading(owner2))
     assert dev2.outputs["sealingKeys"] == owner2.outputs["sealingKeys"]
     assert dev2.outputs["sealingCertificatePem"] == owner2.outputs["sealingKeys"][1]["certificatePem"]
 
@@ -225,7 +219,7 @@ def test_missing_owner_output_names_the_stack_and_the_output():
 
 def test_reference_asking_for_a_generation_the_owner_lacks_fails(owner):
     overrides = {"sealedSecrets": {"keyMode": "sharedReference", "sharedKeyStack": KEY_OWNER_STACK, "keyGeneration": 2}}
-    err = run_failing("dev", overrides=overrides, stack_references={KEY_OWNER_STACK: owner.outputs})
+    err = run_failing("dev", overrides=overrides, stack_references=reading(owner))
     assert "has generations [1] but this stack needs 1..2" in str(err)
 
 
