@@ -4,7 +4,7 @@ A new test is a few lines:
 
     def test_something(run_stack):
         run = run_stack("prod", overrides={"cluster": {...}})
-        cluster = run.one("azure-native:containerservice:ManagedCluster")
+        cluster = run.one(Azure.MANAGED_CLUSTER)  # the type tokens: tests/resource_types.py
         assert cluster.get("disableLocalAccounts") is True
 
 The mock layer (``tools/mocks.py``, run by ``tools/program_runner.py``) answers with realistic values:

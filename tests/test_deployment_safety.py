@@ -13,10 +13,10 @@ import pytest
 from stack_config import ConfigError, parse_config
 from stack_config.deployer import AZURE_CLI_USER, detect_deployer
 from tests.conftest import stack_raw_config
+from tests.resource_types import Azure, K8s
 from tests.test_config import problems_for, with_changes
 from tools.program_runner import run_program
 
-ROLE = "azure-native:authorization:RoleAssignment"
 CI_ENV = {"ARM_USE_OIDC": "true", "ARM_CLIENT_ID": "a1b2c3d4-e5f6-4789-abcd-ef0123456789"}
 
 
@@ -69,7 +69,7 @@ def test_an_unknown_principal_type_and_an_undetectable_one_are_config_errors():
 @pytest.mark.parametrize("stack", ["dev", "prod", "nonprod-keys"])
 def test_every_role_assignment_states_its_principal_type(stack):
     run = run_program(stack)
-    roles = run.of_type(ROLE)
+    roles = run.of_type(Azure.ROLE_ASSIGNMENT)
     assert roles
     missing = [r.name for r in roles if r.inputs.get("principalType") not in ("User", "ServicePrincipal", "Group")]
     assert missing == []
@@ -79,7 +79,7 @@ def test_the_deployer_role_assignment_follows_the_detected_type(monkeypatch):
     monkeypatch.setenv("ARM_USE_OIDC", "true")
     monkeypatch.setenv("ARM_CLIENT_ID", CI_ENV["ARM_CLIENT_ID"])
     run = run_program("nonprod-keys")
-    officer = run.one(ROLE, "vault-deployer-secrets-officer")
+    officer = run.one(Azure.ROLE_ASSIGNMENT, "vault-deployer-secrets-officer")
     assert officer.inputs["principalType"] == "ServicePrincipal"
 
 
@@ -104,8 +104,8 @@ def test_ci_runner_cidrs_join_both_allow_lists_once():
 def test_the_stacks_declare_the_ci_runners_once_and_both_lists_get_them():
     for stack in ("dev", "prod"):
         run = run_program(stack)
-        cluster = run.one("azure-native:containerservice:ManagedCluster")
-        vault = run.one("azure-native:keyvault:Vault")
+        cluster = run.one(Azure.MANAGED_CLUSTER)
+        vault = run.one(Azure.VAULT)
         ranges = cluster.get("apiServerAccessProfile.authorizedIPRanges")
         rules = [r["value"] for r in vault.get("properties.networkAcls.ipRules")]
         assert "198.51.100.16/28" in rules
@@ -166,7 +166,7 @@ def test_an_empty_string_is_not_a_value(changes, path):
 def test_a_cluster_without_its_identities_is_a_clear_error_not_an_empty_principal(monkeypatch):
     from tools import mocks
 
-    real = mocks._RESOURCE_OUTPUTS["azure-native:containerservice:ManagedCluster"]
+    real = mocks._RESOURCE_OUTPUTS[Azure.MANAGED_CLUSTER]
 
     def without_identities(m, args):
         rid, state = real(m, args)
@@ -174,17 +174,15 @@ def test_a_cluster_without_its_identities_is_a_clear_error_not_an_empty_principa
         state["addonProfiles"] = {k: {**v, "identity": None} for k, v in state["addonProfiles"].items()}
         return rid, state
 
-    monkeypatch.setitem(mocks._RESOURCE_OUTPUTS, "azure-native:containerservice:ManagedCluster", without_identities)
+    monkeypatch.setitem(mocks._RESOURCE_OUTPUTS, Azure.MANAGED_CLUSTER, without_identities)
     recorded: list = []
     with pytest.raises(Exception, match="control-plane identity is missing|add-on identity is missing"):
         run_program("dev", recorded=recorded)
-    assert not [r for r in recorded if r.type == ROLE and r.inputs.get("principalId") in ("", None)]
+    assert not [r for r in recorded if r.type == Azure.ROLE_ASSIGNMENT and r.inputs.get("principalId") in ("", None)]
 
 
 # --------------------------------------------------------------------------- item 7: blast radius
 
-RG = "azure-native:resources:ResourceGroup"
-PIP = "azure-native:network:PublicIPAddress"
 NETWORK_CONTRIBUTOR_ID = "/roleDefinitions/4d97b98b-1d4f-4787-a291-c67834d212e7"
 
 
@@ -192,13 +190,13 @@ def _cluster_identity_grants(run, principal: str) -> dict[str, str]:
     """Scope -> role definition of every role assignment the cluster's control-plane identity holds."""
     return {
         r.inputs["scope"]: r.inputs["roleDefinitionId"]
-        for r in run.of_type(ROLE)
+        for r in run.of_type(Azure.ROLE_ASSIGNMENT)
         if r.inputs["principalId"] == principal
     }
 
 
 def _ingress_annotations(run) -> dict[str, str]:
-    release = run.one("kubernetes:helm.sh/v3:Release", "ingress-release")
+    release = run.one(K8s.HELM_RELEASE, "ingress-release")
     return release.inputs["values"]["service"]["annotations"]
 
 
@@ -206,27 +204,27 @@ def test_the_cluster_identity_is_network_contributor_on_the_ingress_ip_group_not
     # A public-IP ingress (dev): the grant AKS needs for an IP outside the node resource group
     # (learn.microsoft.com/azure/aks/static-ip) covers a group that holds that IP and nothing else.
     run = run_program("dev")
-    platform_group = run.one(RG, "core-rg")
-    ip_group = run.one(RG, "core-ingress-rg")
+    platform_group = run.one(Azure.RESOURCE_GROUP, "core-rg")
+    ip_group = run.one(Azure.RESOURCE_GROUP, "core-ingress-rg")
     assert ip_group.inputs["resourceGroupName"] == "plat-dev-core-ingress-rg"
     assert ip_group.inputs["location"] == platform_group.inputs["location"]
     assert ip_group.inputs["tags"] == {**platform_group.inputs["tags"], "platform-role": "ingress"}
-    pip = run.one(PIP, "ingress-pip")
+    pip = run.one(Azure.PUBLIC_IP_ADDRESS, "ingress-pip")
     assert pip.inputs["resourceGroupName"] == "plat-dev-core-ingress-rg"
     assert pip.inputs["tags"]["platform-role"] == "ingress" and pip.inputs["tags"]["costCenter"] == "cc-4711"
     # Nothing else lives in the IP's group.
     placed = [
         r.name
         for r in run.resources
-        if r.type != RG and r.inputs.get("resourceGroupName") == pip.inputs["resourceGroupName"]
+        if r.type != Azure.RESOURCE_GROUP and r.inputs.get("resourceGroupName") == pip.inputs["resourceGroupName"]
     ]
     assert placed == ["ingress-pip"]
-    grant = run.one(ROLE, "ingress-pip-network-contributor")
+    grant = run.one(Azure.ROLE_ASSIGNMENT, "ingress-pip-network-contributor")
     assert grant.inputs["scope"] == ip_group.id
     grants = _cluster_identity_grants(run, grant.inputs["principalId"])
     assert platform_group.id not in grants
     # Besides the IP's group, only the node subnet (join/read, which the internal-LB path needs too).
-    subnet = run.one("azure-native:network:Subnet", "core-nodes-subnet")
+    subnet = run.one(Azure.SUBNET, "core-nodes-subnet")
     assert set(grants) == {ip_group.id, subnet.id}
     assert all(role.endswith(NETWORK_CONTRIBUTOR_ID) for role in grants.values())
     # The Service names the IP and its group, so the cloud provider looks there.
@@ -239,8 +237,8 @@ def test_behind_the_firewall_there_is_no_ingress_ip_group_and_no_group_wide_gran
     # Prod: the firewall's DNAT reaches an internal load balancer in the node subnet, whose join/read the
     # subnet grant already covers (learn.microsoft.com/azure/aks/internal-lb); no group-wide grant at all.
     run = run_program("prod")
-    assert [r.name for r in run.of_type(RG)] == ["core-rg"]
-    subnet_grant = run.one(ROLE, "aks-subnet-network-contributor")
+    assert [r.name for r in run.of_type(Azure.RESOURCE_GROUP)] == ["core-rg"]
+    subnet_grant = run.one(Azure.ROLE_ASSIGNMENT, "aks-subnet-network-contributor")
     grants = _cluster_identity_grants(run, subnet_grant.inputs["principalId"])
     assert not [scope for scope in grants if scope.rstrip("/").split("/")[-2] == "resourceGroups"]
     annotations = _ingress_annotations(run)
@@ -260,9 +258,9 @@ def test_the_ingress_ip_group_and_its_ip_are_protected_in_prod():
     # KMS (prod) needs API Server VNet Integration: its subnet is brought along with the node subnet.
     cluster["network"]["existingApiServerSubnetId"] = existing.replace("/subnets/aks-nodes", "/subnets/aks-api-server")
     run = run_program("prod", overrides={"cluster": cluster})
-    ip_group = run.one(RG, "core-ingress-rg")
-    assert ip_group.protect is True and run.one(PIP, "ingress-pip").protect is True
-    assert run.one(ROLE, "ingress-pip-network-contributor").inputs["scope"] == ip_group.id
+    ip_group = run.one(Azure.RESOURCE_GROUP, "core-ingress-rg")
+    assert ip_group.protect is True and run.one(Azure.PUBLIC_IP_ADDRESS, "ingress-pip").protect is True
+    assert run.one(Azure.ROLE_ASSIGNMENT, "ingress-pip-network-contributor").inputs["scope"] == ip_group.id
 
 
 # --------------------------------------------------------------------------- item 8: state safety
@@ -289,7 +287,7 @@ def test_a_change_that_replaces_the_stack_is_refused_before_anything_is_placed(r
     # The engine reports the ConfigError's text, wrapped in the resource that was waiting for it.
     with pytest.raises(ValueError, match=rf"- {re.escape(key)}: got .* this stack was deployed with .*allowRename"):
         run_program("dev", stack_references={"contoso/platform/dev": {"stackSettings": recorded}}, recorded=placed)
-    assert not [r for r in placed if r.type == "azure-native:resources:ResourceGroup"]
+    assert not [r for r in placed if r.type == Azure.RESOURCE_GROUP]
 
 
 def test_allow_rename_lets_the_change_through_and_a_new_stack_has_nothing_to_compare():
@@ -300,13 +298,12 @@ def test_allow_rename_lets_the_change_through_and_a_new_stack_has_nothing_to_com
 
 
 LONG_LIVED = (
-    "azure-native:resources:ResourceGroup",
-    "azure-native:network:VirtualNetwork",
-    "azure-native:network:Subnet",
-    "azure-native:operationalinsights:Workspace",
-    "azure-native:keyvault:Vault",
+    Azure.RESOURCE_GROUP,
+    Azure.VIRTUAL_NETWORK,
+    Azure.SUBNET,
+    Azure.LOG_ANALYTICS_WORKSPACE,
+    Azure.VAULT,
 )
-LOCK = "azure-native:authorization:ManagementLockAtResourceGroupLevel"
 
 
 @pytest.mark.parametrize(("stack", "protected"), [("prod", True), ("nonprod-keys", True), ("dev", False)])
@@ -315,16 +312,16 @@ def test_long_lived_resources_are_protected_and_locked_in_prod_and_on_the_key_ow
     # The foundation (PlatformBase: group, VNet, node subnet, workspace) and the vault.
     for typ in LONG_LIVED:
         for r in run.of_type(typ):
-            if typ == "azure-native:keyvault:Vault" or r.parent.endswith("platform:base:PlatformBase::core"):
+            if typ == Azure.VAULT or r.parent.endswith("platform:base:PlatformBase::core"):
                 assert r.protect is protected, (typ, r.name)
-    locks = run.of_type(LOCK)
+    locks = run.of_type(Azure.RESOURCE_GROUP_LOCK)
     if protected:
         (lock,) = locks
         assert lock.inputs["level"] == "CanNotDelete"
         # The locked group is the one holding the vault (and, in an environment, the cluster).
         locked = lock.inputs["resourceGroupName"]
-        assert run.one("azure-native:keyvault:Vault").inputs["resourceGroupName"] == locked
-        for cluster in run.of_type("azure-native:containerservice:ManagedCluster"):
+        assert run.one(Azure.VAULT).inputs["resourceGroupName"] == locked
+        for cluster in run.of_type(Azure.MANAGED_CLUSTER):
             assert cluster.inputs["resourceGroupName"] == locked
         assert lock.protect
     else:
@@ -336,11 +333,11 @@ def test_long_lived_resources_are_protected_and_locked_in_prod_and_on_the_key_ow
 
 def test_the_key_vault_gateway_release_does_not_wait_for_a_certificate_that_does_not_exist_yet():
     run = run_program("prod")
-    release = run.one("kubernetes:helm.sh/v3:Release", "ingress-release")
+    release = run.one(K8s.HELM_RELEASE, "ingress-release")
     assert release.inputs.get("skipAwait") is True
     # The CSI volume stays mounted: the pods start once the certificate is in the vault.
     assert any(v.get("csi") for v in release.inputs["values"]["volumes"])
-    egress = run.one("kubernetes:helm.sh/v3:Release", "egress-release")
+    egress = run.one(K8s.HELM_RELEASE, "egress-release")
     assert not egress.inputs.get("skipAwait")  # the egress gateway needs no certificate: Helm still waits
 
 

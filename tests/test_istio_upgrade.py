@@ -21,15 +21,12 @@ import pytest
 from stack_config import ConfigError
 from tests.conftest import stack_raw_config
 from tests.policies.analyzer import analyze_stack, report
+from tests.resource_types import K8s
 from tools.program_runner import ProgramRun, RecordedResource, run_program
 
 A, B = "1.29.6", "1.30.3"
 REV_A, REV_B = "1-29-6", "1-30-3"
 STACK = "prod"
-RELEASE = "kubernetes:helm.sh/v3:Release"
-NAMESPACE = "kubernetes:core/v1:Namespace"
-MWC = "kubernetes:admissionregistration.k8s.io/v1:MutatingWebhookConfiguration"
-NETPOL = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
 CANARY_NAMESPACE = "payments"  # the namespace the runbook restarts onto the canary first
 
 
@@ -79,23 +76,23 @@ def deleted(before: ProgramRun, after: ProgramRun) -> list[RecordedResource]:
 
 
 def istiod_revisions(run: ProgramRun) -> dict[str, RecordedResource]:
-    return {r.get("values.revision"): r for r in run.of_type(RELEASE) if r.get("chart") == "istiod"}
+    return {r.get("values.revision"): r for r in run.of_type(K8s.HELM_RELEASE) if r.get("chart") == "istiod"}
 
 
 def tags(run: ProgramRun) -> dict[str, str]:
     """tag -> revision, as the tag webhooks say."""
-    labels = [r.get("metadata.labels") for r in run.of_type(MWC)]
+    labels = [r.get("metadata.labels") for r in run.of_type(K8s.MUTATING_WEBHOOK_CONFIGURATION)]
     return {label["istio.io/tag"]: label["istio.io/rev"] for label in labels}
 
 
 def referenced(run: ProgramRun) -> set[str]:
     """Every revision a tag, namespace, gateway or the validating webhook points to."""
     tag_map = tags(run)
-    values = {r.get("metadata.labels").get("istio.io/rev") for r in run.of_type(NAMESPACE)}
-    values |= {r.get("values.revision") for r in run.of_type(RELEASE) if r.get("chart") == "gateway"}
+    values = {r.get("metadata.labels").get("istio.io/rev") for r in run.of_type(K8s.NAMESPACE)}
+    values |= {r.get("values.revision") for r in run.of_type(K8s.HELM_RELEASE) if r.get("chart") == "gateway"}
     revisions = {tag_map.get(v, v) for v in values if v}
     revisions |= set(tag_map.values())
-    revisions |= {r.get("values.defaultRevision") for r in run.of_type(RELEASE) if r.get("chart") == "base"}
+    revisions |= {r.get("values.defaultRevision") for r in run.of_type(K8s.HELM_RELEASE) if r.get("chart") == "base"}
     return revisions
 
 
@@ -126,10 +123,10 @@ def test_both_istiods_exist_in_the_middle(runs):
         assert {rev: r.get("version") for rev, r in releases.items()} == {REV_A: A, REV_B: B}
         assert {rev: r.get("name") for rev, r in releases.items()} == {rev: f"istiod-{rev}" for rev in (REV_A, REV_B)}
         # Both start only once the plug-in CA exists, so both sign with the same intermediate.
-        (cacerts,) = [r for r in runs[step].of_type("kubernetes:core/v1:Secret") if r.get("metadata.name") == "cacerts"]
+        (cacerts,) = [r for r in runs[step].of_type(K8s.SECRET) if r.get("metadata.name") == "cacerts"]
         assert all(cacerts.urn in r.dependencies for r in releases.values())
         # Sidecars of both revisions reach their istiod.
-        policy = runs[step].one(NETPOL, "mesh-system-allow-istiod")
+        policy = runs[step].one(K8s.NETWORK_POLICY, "mesh-system-allow-istiod")
         assert policy.get("spec.podSelector.matchExpressions") == [
             {"key": "istio.io/rev", "operator": "In", "values": [REV_A, REV_B]}
         ]
@@ -151,24 +148,24 @@ def test_tags_gateways_and_namespaces_follow_the_config(runs, step):
     assert tags(run) == EXPECTED_TAGS[step]
     stable = EXPECTED_TAGS[step]["stable"]
     version = {REV_A: A, REV_B: B}[stable]
-    for webhook in run.of_type(MWC):
+    for webhook in run.of_type(K8s.MUTATING_WEBHOOK_CONFIGURATION):
         tag_revision = webhook.get("metadata.labels")["istio.io/rev"]
         assert {w["clientConfig"]["service"]["name"] for w in webhook.get("webhooks")} == {f"istiod-{tag_revision}"}
     # Namespaces and gateways carry a tag, never a versioned revision, at every step.
-    labels = {r.get("metadata.name"): r.get("metadata.labels").get("istio.io/rev") for r in run.of_type(NAMESPACE)}
+    labels = {r.get("metadata.name"): r.get("metadata.labels").get("istio.io/rev") for r in run.of_type(K8s.NAMESPACE)}
     canary_on = step != "1 A only"
     for app in ("shop", "payments"):
         assert labels[app] == ("canary" if canary_on and app == CANARY_NAMESPACE else "stable")
-    gateways = [r for r in run.of_type(RELEASE) if r.get("chart") == "gateway"]
+    gateways = [r for r in run.of_type(K8s.HELM_RELEASE) if r.get("chart") == "gateway"]
     assert len(gateways) == 2
     for gateway in gateways:
         assert gateway.get("values.revision") == "stable"
         assert gateway.get("version") == version  # the gateway chart follows its tag's revision
         assert labels[gateway.get("namespace")] == "stable"
-    base = run.one(RELEASE, "mesh-base")
+    base = run.one(K8s.HELM_RELEASE, "mesh-base")
     assert base.get("values.defaultRevision") == stable  # validation follows the default tag
     assert base.get("version") == (B if step != "1 A only" else A)  # CRDs: the newest installed release
-    assert run.one(RELEASE, "mesh-cni").get("version") == version  # the CNI moves with the stable tag
+    assert run.one(K8s.HELM_RELEASE, "mesh-cni").get("version") == version  # the CNI moves with the stable tag
 
 
 def test_moving_the_stable_tag_is_an_in_place_update(runs):

@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from tests.resource_types import Azure, K8s, Tls
 from tools.program_runner import ProgramRun, RecordedResource
 
 STACKS = ["dev", "prod", "nonprod-keys"]
@@ -70,28 +71,28 @@ def test_environment_stack_has_every_part(stack_run):
 
 def test_key_owner_stack_has_no_cluster(stack_run):
     run = stack_run("nonprod-keys")
-    assert not run.of_type("azure-native:containerservice:ManagedCluster")
+    assert not run.of_type(Azure.MANAGED_CLUSTER)
     assert not [r for r in run.resources if r.type.startswith("kubernetes:")]
     # Its vault and key material are protected: destroying it cannot lose the shared key.
-    assert run.one("azure-native:keyvault:Vault").protect
+    assert run.one(Azure.VAULT).protect
     # Mesh intermediates are replaced on rotation by design; the sealing keys and the mesh root are kept.
-    keys = [r for r in run.of_type("tls:index/privateKey:PrivateKey") if "intermediate" not in r.name]
+    keys = [r for r in run.of_type(Tls.PRIVATE_KEY) if "intermediate" not in r.name]
     assert keys and all(r.protect for r in keys)
 
 
 def test_cluster_and_vault_are_created_in_parallel_without_kms(stack_run):
     run = stack_run("dev")
-    cluster = run.one("azure-native:containerservice:ManagedCluster")
-    vault = run.one("azure-native:keyvault:Vault")
+    cluster = run.one(Azure.MANAGED_CLUSTER)
+    vault = run.one(Azure.VAULT)
     assert not depends_on(run, vault, cluster)
     assert not depends_on(run, cluster, vault)
 
 
 def test_with_kms_the_cluster_waits_for_its_key_not_the_other_way(stack_run):
     run = stack_run("prod")
-    cluster = run.one("azure-native:containerservice:ManagedCluster")
-    vault = run.one("azure-native:keyvault:Vault")
-    assert depends_on(run, cluster, run.one("azure-native:keyvault:Key"))
+    cluster = run.one(Azure.MANAGED_CLUSTER)
+    vault = run.one(Azure.VAULT)
+    assert depends_on(run, cluster, run.one(Azure.VAULT_KEY))
     assert not depends_on(run, vault, cluster)
 
 
@@ -108,9 +109,9 @@ def test_everything_in_cluster_goes_through_the_cluster_provider(stack_run, stac
 @pytest.mark.parametrize("stack", ["dev", "prod"])
 def test_nodes_reach_the_vault_through_its_firewall(stack_run, stack):
     run = stack_run(stack)
-    subnet = run.one("azure-native:network:Subnet", "core-nodes-subnet")
+    subnet = run.one(Azure.SUBNET, "core-nodes-subnet")
     assert {"service": "Microsoft.KeyVault"} in subnet.get("serviceEndpoints")
-    acls = run.one("azure-native:keyvault:Vault").get("properties.networkAcls")
+    acls = run.one(Azure.VAULT).get("properties.networkAcls")
     assert acls["defaultAction"] == "Deny"
     assert any(rule["id"].endswith("/subnets/nodes") for rule in acls["virtualNetworkRules"])
 
@@ -143,7 +144,7 @@ def test_every_istio_object_of_the_program_validates_strictly(stack_run, assert_
 @pytest.mark.parametrize("stack", ["dev", "prod"])
 def test_istio_objects_wait_for_istiod(stack_run, stack):
     run = stack_run(stack)
-    istiod = [r for r in run.of_type("kubernetes:helm.sh/v3:Release") if r.get("chart") == "istiod"]
+    istiod = [r for r in run.of_type(K8s.HELM_RELEASE) if r.get("chart") == "istiod"]
     assert len(istiod) == 1
     for r in run.resources:
         if r.type.startswith("kubernetes:") and "istio.io/" in r.type:
@@ -153,7 +154,7 @@ def test_istio_objects_wait_for_istiod(stack_run, stack):
 @pytest.mark.parametrize("stack", ["dev", "prod"])
 def test_charts_are_pinned_to_exact_versions(stack_run, stack):
     run = stack_run(stack)
-    releases = run.of_type("kubernetes:helm.sh/v3:Release")
+    releases = run.of_type(K8s.HELM_RELEASE)
     assert {r.get("chart") for r in releases} >= {"base", "istiod", "gateway", "sealed-secrets"}
     for r in releases:
         version = r.get("version")

@@ -11,11 +11,10 @@ import pytest
 
 from components.admission_rules import admission_rules, binding_object, policy_object
 from tests.conftest import k8s_manifest
+from tests.resource_types import K8s
 from tools import k8s_schema
 from tools.program_runner import ProgramRun, run_program
 
-VAP = "kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicy"
-BINDING = "kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicyBinding"
 OBJECTS = [obj for rule in admission_rules() for obj in (policy_object(rule), binding_object(rule))]
 
 
@@ -37,8 +36,8 @@ def test_a_misspelled_field_would_be_caught():
 
 
 def test_program_registers_every_policy_with_its_binding(prod):
-    policies = {r.get("metadata.name"): k8s_manifest(r) for r in prod.of_type(VAP)}
-    bindings = {r.get("metadata.name"): k8s_manifest(r) for r in prod.of_type(BINDING)}
+    policies = {r.get("metadata.name"): k8s_manifest(r) for r in prod.of_type(K8s.VALIDATING_ADMISSION_POLICY)}
+    bindings = {r.get("metadata.name"): k8s_manifest(r) for r in prod.of_type(K8s.VALIDATING_ADMISSION_POLICY_BINDING)}
     expected = {rule.name: (policy_object(rule), binding_object(rule)) for rule in admission_rules()}
     assert set(policies) == set(bindings) == set(expected)
     for name, (policy, binding) in expected.items():
@@ -47,12 +46,12 @@ def test_program_registers_every_policy_with_its_binding(prod):
 
 
 def test_bindings_deny_in_app_namespaces_only(prod):
-    for r in prod.of_type(BINDING):
+    for r in prod.of_type(K8s.VALIDATING_ADMISSION_POLICY_BINDING):
         spec = r.get("spec")
         assert spec["validationActions"] == ["Deny"]
         selector = spec["matchResources"]["namespaceSelector"]
         assert selector["matchLabels"] == {"platform.contoso.com/app-namespace": "true"}
-    for r in prod.of_type(VAP):
+    for r in prod.of_type(K8s.VALIDATING_ADMISSION_POLICY):
         assert r.get("spec.failurePolicy") == "Fail"
         # Every validation names the pack rule it mirrors.
         assert all(v["message"].split(":")[0].startswith(("k8s-", "istio-")) for v in r.get("spec.validations"))
@@ -66,7 +65,7 @@ def test_the_platforms_own_app_namespace_objects_pass_admission(prod):
     bindings = [binding_object(rule) for rule in admission_rules()]
     namespaces = {
         r.get("metadata.name"): k8s_manifest(r)
-        for r in prod.of_type("kubernetes:core/v1:Namespace")
+        for r in prod.of_type(K8s.NAMESPACE)
         if r.get("metadata.labels", {}).get("platform.contoso.com/app-namespace") == "true"
     }
     checked = 0

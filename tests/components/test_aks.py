@@ -10,12 +10,10 @@ import pytest
 from stack_config import load_config, parse_config
 from tests.components import wiring
 from tests.conftest import stack_raw_config
+from tests.resource_types import Azure
 from tools.mocks import TENANT_ID
 from tools.program_runner import ProgramRun
 
-MC = "azure-native:containerservice:ManagedCluster"
-MAINT = "azure-native:containerservice:MaintenanceConfiguration"
-DIAG = "azure-native:monitor:DiagnosticSetting"
 K8S_PROVIDER = "pulumi:providers:kubernetes"
 COMPONENT = "platform:aks:Cluster"
 
@@ -62,13 +60,13 @@ build = build_cluster()
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
 def test_auto_upgrade_channels(build_run, stack):
-    mc = build_run(stack).one(MC)
+    mc = build_run(stack).one(Azure.MANAGED_CLUSTER)
     assert mc.get("autoUpgradeProfile") == {"nodeOSUpgradeChannel": "NodeImage", "upgradeChannel": "patch"}
 
 
 def test_upgrade_channels_follow_config(run_component):
     raw = with_cluster("dev", nodeOsUpgradeChannel="SecurityPatch", upgradeChannel="stable")
-    mc = run_component(build_cluster(raw)).one(MC)
+    mc = run_component(build_cluster(raw)).one(Azure.MANAGED_CLUSTER)
     assert mc.get("autoUpgradeProfile.nodeOSUpgradeChannel") == "SecurityPatch"
     assert mc.get("autoUpgradeProfile.upgradeChannel") == "stable"
 
@@ -92,7 +90,7 @@ def _weekly(day: str, start: str, hours: int) -> dict:
 )
 def test_maintenance_windows(build_run, stack, node_os, auto_upgrade):
     run = build_run(stack)
-    windows = {m.get("configName"): m for m in run.of_type(MAINT)}
+    windows = {m.get("configName"): m for m in run.of_type(Azure.MAINTENANCE_CONFIGURATION)}
     assert set(windows) == {"aksManagedNodeOSUpgradeSchedule", "aksManagedAutoUpgradeSchedule"}
     assert windows["aksManagedNodeOSUpgradeSchedule"].get("maintenanceWindow") == node_os
     assert windows["aksManagedAutoUpgradeSchedule"].get("maintenanceWindow") == auto_upgrade
@@ -104,7 +102,10 @@ def test_maintenance_windows(build_run, stack, node_os, auto_upgrade):
 
 def test_dev_is_refreshed_before_prod(build_run):
     def days(run: ProgramRun) -> dict[str, str]:
-        return {m.get("configName"): m.get("maintenanceWindow.schedule.weekly.dayOfWeek") for m in run.of_type(MAINT)}
+        return {
+            m.get("configName"): m.get("maintenanceWindow.schedule.weekly.dayOfWeek")
+            for m in run.of_type(Azure.MAINTENANCE_CONFIGURATION)
+        }
 
     dev, prod = days(build_run("dev")), days(build_run("prod"))
     assert all(dev[k] != prod[k] for k in dev)
@@ -114,7 +115,11 @@ def test_default_windows_when_config_sets_none(run_component):
     raw = stack_raw_config("prod")
     del raw["cluster"]["maintenance"]
     run = run_component(build_cluster(raw), stack="prod")
-    node_os = next(m for m in run.of_type(MAINT) if m.get("configName") == "aksManagedNodeOSUpgradeSchedule")
+    node_os = next(
+        m
+        for m in run.of_type(Azure.MAINTENANCE_CONFIGURATION)
+        if m.get("configName") == "aksManagedNodeOSUpgradeSchedule"
+    )
     assert node_os.get("maintenanceWindow") == {
         "startTime": "01:00",
         "utcOffset": "+00:00",
@@ -125,7 +130,7 @@ def test_default_windows_when_config_sets_none(run_component):
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
 def test_ignore_changes_keeps_what_the_auto_upgrader_moved(build_run, stack):
-    mc = build_run(stack).one(MC)
+    mc = build_run(stack).one(Azure.MANAGED_CLUSTER)
     # Index 1 is the autoscaled user pool; the fixed-size system pool's count stays managed.
     assert mc.ignore_changes == [
         "kubernetesVersion",
@@ -138,8 +143,8 @@ def test_ignore_changes_keeps_what_the_auto_upgrader_moved(build_run, stack):
 
 
 def test_prod_cluster_is_protected_dev_is_not(build_run):
-    assert build_run("prod").one(MC).protect is True
-    assert build_run("dev").one(MC).protect is False
+    assert build_run("prod").one(Azure.MANAGED_CLUSTER).protect is True
+    assert build_run("dev").one(Azure.MANAGED_CLUSTER).protect is False
 
 
 # --------------------------------------------------------------------------- identity and access
@@ -153,7 +158,7 @@ def test_prod_cluster_is_protected_dev_is_not(build_run):
     ],
 )
 def test_entra_id_with_azure_rbac_and_no_local_accounts(build_run, stack, admin_group):
-    mc = build_run(stack).one(MC)
+    mc = build_run(stack).one(Azure.MANAGED_CLUSTER)
     assert mc.get("disableLocalAccounts") is True
     assert mc.get("enableRBAC") is True
     assert mc.get("aadProfile") == {
@@ -167,13 +172,13 @@ def test_entra_id_with_azure_rbac_and_no_local_accounts(build_run, stack, admin_
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
 def test_oidc_issuer_and_workload_identity(build_run, stack):
-    mc = build_run(stack).one(MC)
+    mc = build_run(stack).one(Azure.MANAGED_CLUSTER)
     assert mc.get("oidcIssuerProfile") == {"enabled": True}
     assert mc.get("securityProfile.workloadIdentity") == {"enabled": True}
 
 
 def test_public_api_server_admits_only_the_authorized_ranges(build_run):
-    mc = build_run("dev").one(MC)
+    mc = build_run("dev").one(Azure.MANAGED_CLUSTER)
     assert mc.get("apiServerAccessProfile") == {
         "authorizedIPRanges": ["203.0.113.0/24", "198.51.100.16/28"],
         "disableRunCommand": False,  # dev's config allows run command
@@ -181,14 +186,14 @@ def test_public_api_server_admits_only_the_authorized_ranges(build_run):
 
 
 def test_prod_api_server_is_private(build_run):
-    profile = build_run("prod").one(MC).get("apiServerAccessProfile")
+    profile = build_run("prod").one(Azure.MANAGED_CLUSTER).get("apiServerAccessProfile")
     assert profile["enablePrivateCluster"] is True and "authorizedIPRanges" not in profile
     assert profile["disableRunCommand"] is True
 
 
 def test_private_cluster_has_no_public_endpoint(run_component):
     raw = with_cluster("prod", privateCluster=True, apiServerAuthorizedIpRanges=[])
-    mc = run_component(build_cluster(raw), stack="prod").one(MC)
+    mc = run_component(build_cluster(raw), stack="prod").one(Azure.MANAGED_CLUSTER)
     assert mc.get("apiServerAccessProfile") == {
         "enablePrivateCluster": True,
         # No private zone: the name resolves publicly to the private address, for runners in a peered VNet.
@@ -201,7 +206,7 @@ def test_private_cluster_has_no_public_endpoint(run_component):
 def test_run_command_is_disabled_by_default(run_component):
     raw = stack_raw_config("dev")
     del raw["cluster"]["runCommandEnabled"]
-    mc = run_component(build_cluster(raw)).one(MC)
+    mc = run_component(build_cluster(raw)).one(Azure.MANAGED_CLUSTER)
     assert mc.get("apiServerAccessProfile.disableRunCommand") is True
 
 
@@ -210,7 +215,7 @@ def test_run_command_is_disabled_by_default(run_component):
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
 def test_network_profile_azure_overlay_with_cilium(build_run, stack):
-    mc = build_run(stack).one(MC)
+    mc = build_run(stack).one(Azure.MANAGED_CLUSTER)
     assert mc.get("networkProfile") == {
         "networkPlugin": "azure",
         "networkPluginMode": "overlay",
@@ -227,7 +232,7 @@ def test_network_profile_azure_overlay_with_cilium(build_run, stack):
 
 @pytest.mark.parametrize("policy", ["calico", "azure"])
 def test_non_cilium_network_policy_uses_azure_dataplane(run_component, policy):
-    mc = run_component(build_cluster(with_cluster("dev", networkPolicy=policy))).one(MC)
+    mc = run_component(build_cluster(with_cluster("dev", networkPolicy=policy))).one(Azure.MANAGED_CLUSTER)
     assert mc.get("networkProfile.networkPolicy") == policy
     assert mc.get("networkProfile.networkDataplane") == "azure"
 
@@ -235,8 +240,8 @@ def test_non_cilium_network_policy_uses_azure_dataplane(run_component, policy):
 @pytest.mark.parametrize("stack", ["dev", "prod"])
 def test_security_profile_defender_and_image_cleaner(build_run, stack):
     run = build_run(stack)
-    mc = run.one(MC)
-    workspace = run.one("azure-native:operationalinsights:Workspace")
+    mc = run.one(Azure.MANAGED_CLUSTER)
+    workspace = run.one(Azure.LOG_ANALYTICS_WORKSPACE)
     assert mc.get("securityProfile.defender") == {
         "logAnalyticsWorkspaceResourceId": workspace.id,
         "securityMonitoring": {"enabled": True},
@@ -247,7 +252,7 @@ def test_security_profile_defender_and_image_cleaner(build_run, stack):
 @pytest.mark.parametrize("stack", ["dev", "prod"])
 def test_addons_policy_key_vault_csi_and_container_insights(build_run, stack):
     run = build_run(stack)
-    mc = run.one(MC)
+    mc = run.one(Azure.MANAGED_CLUSTER)
     assert mc.get("addonProfiles") == {
         "azurepolicy": {"enabled": True},
         "azureKeyvaultSecretsProvider": {
@@ -258,7 +263,7 @@ def test_addons_policy_key_vault_csi_and_container_insights(build_run, stack):
         "omsagent": {
             "enabled": True,
             "config": {
-                "logAnalyticsWorkspaceResourceID": run.one("azure-native:operationalinsights:Workspace").id,
+                "logAnalyticsWorkspaceResourceID": run.one(Azure.LOG_ANALYTICS_WORKSPACE).id,
                 "useAADAuth": "true",
             },
         },
@@ -269,11 +274,11 @@ def test_addons_policy_key_vault_csi_and_container_insights(build_run, stack):
 
 @pytest.mark.parametrize("stack, tier", [("dev", "Free"), ("prod", "Standard")])
 def test_sku_tier(build_run, stack, tier):
-    assert build_run(stack).one(MC).get("sku") == {"name": "Base", "tier": tier}
+    assert build_run(stack).one(Azure.MANAGED_CLUSTER).get("sku") == {"name": "Base", "tier": tier}
 
 
 def test_storage_profile_and_autoscaler_defaults(build_run):
-    mc = build_run("prod").one(MC)
+    mc = build_run("prod").one(Azure.MANAGED_CLUSTER)
     assert mc.get("storageProfile") == {
         "diskCSIDriver": {"enabled": True},
         "snapshotController": {"enabled": True},
@@ -288,7 +293,7 @@ def test_storage_profile_and_autoscaler_defaults(build_run):
 
 
 def pools(run: ProgramRun) -> dict[str, dict[str, Any]]:
-    return {p["name"]: p for p in run.one(MC).get("agentPoolProfiles")}
+    return {p["name"]: p for p in run.one(Azure.MANAGED_CLUSTER).get("agentPoolProfiles")}
 
 
 @pytest.mark.parametrize(
@@ -307,7 +312,7 @@ def test_system_pool(build_run, stack, count, zones, encryption):
     assert system.get("availabilityZones") == zones
     assert system["enableEncryptionAtHost"] is encryption
     assert system["enableNodePublicIP"] is False
-    assert system["vnetSubnetID"] == run.one("azure-native:network:Subnet").id
+    assert system["vnetSubnetID"] == run.one(Azure.SUBNET).id
 
 
 @pytest.mark.parametrize(
@@ -337,9 +342,9 @@ def test_user_pool_autoscales(build_run, stack, vm_size, min_count, max_count, e
 @pytest.mark.parametrize("stack, reads", [("dev", []), ("prod", [{"category": "kube-audit", "enabled": True}])])
 def test_control_plane_logs_go_to_log_analytics(build_run, stack, reads):
     run = build_run(stack)
-    diag = run.one(DIAG)
-    assert diag.get("resourceUri") == run.one(MC).id
-    assert diag.get("workspaceId") == run.one("azure-native:operationalinsights:Workspace").id
+    diag = run.one(Azure.DIAGNOSTIC_SETTING)
+    assert diag.get("resourceUri") == run.one(Azure.MANAGED_CLUSTER).id
+    assert diag.get("workspaceId") == run.one(Azure.LOG_ANALYTICS_WORKSPACE).id
     assert diag.get("logAnalyticsDestinationType") == "Dedicated"
     assert diag.get("logs") == [
         {"category": "kube-audit-admin", "enabled": True},
@@ -366,7 +371,7 @@ def test_kubeconfig_is_secret_everywhere(build_run):
 
 def test_outputs(build_run):
     run = build_run("prod")
-    mc = run.one(MC)
+    mc = run.one(Azure.MANAGED_CLUSTER)
     out = run.outputs
     assert out["aks.cluster_name"] == "plat-prod-aks"
     assert out["aks.cluster_id"] == mc.id
@@ -383,12 +388,12 @@ def test_outputs(build_run):
 def test_children_are_parented_and_k8s_provider_is_exposed(build_run):
     run = build_run("dev")
     component = run.one(COMPONENT, "aks")
-    for token in (MC, MAINT, DIAG, K8S_PROVIDER):
+    for token in (Azure.MANAGED_CLUSTER, Azure.MAINTENANCE_CONFIGURATION, Azure.DIAGNOSTIC_SETTING, K8S_PROVIDER):
         assert all(r.parent == component.urn for r in run.of_type(token)), token
 
 
 def test_cluster_names(build_run):
-    mc = build_run("dev").one(MC)
+    mc = build_run("dev").one(Azure.MANAGED_CLUSTER)
     assert mc.get("resourceName") == "plat-dev-aks"
     assert mc.get("dnsPrefix") == "plat-dev-aks"
     assert mc.get("nodeResourceGroup") == "plat-dev-aks-nodes-rg"
@@ -399,15 +404,15 @@ def test_cluster_names(build_run):
 
 def test_two_clusters_in_one_program_do_not_collide(run_component):
     run = run_component(build_cluster(stack_raw_config("prod"), names=("aks-a", "aks-b")), stack="prod")
-    clusters = run.of_type(MC)
+    clusters = run.of_type(Azure.MANAGED_CLUSTER)
     assert len(clusters) == 2
     for key in ("resourceName", "dnsPrefix", "nodeResourceGroup"):
         assert len({c.get(key) for c in clusters}) == 2, f"Azure {key} collides"
-    assert len({d.get("name") for d in run.of_type(DIAG)}) == 2
+    assert len({d.get("name") for d in run.of_type(Azure.DIAGNOSTIC_SETTING)}) == 2
     custom = [r for r in run.resources if r.custom]
     assert len({(r.type, r.name) for r in custom}) == len(custom), "Pulumi names collide"
     # Each cluster's windows target that cluster.
-    assert sorted(m.get("resourceName") for m in run.of_type(MAINT)) == [
+    assert sorted(m.get("resourceName") for m in run.of_type(Azure.MAINTENANCE_CONFIGURATION)) == [
         "plat-prod-aks-a",
         "plat-prod-aks-a",
         "plat-prod-aks-b",
@@ -421,7 +426,7 @@ def test_protect_can_be_overridden(run_component):
     def build() -> None:
         wiring.aks_cluster(parse_config(stack_raw_config("dev")), protect=True)
 
-    mc = run_component(build).one(MC)
+    mc = run_component(build).one(Azure.MANAGED_CLUSTER)
     assert mc.protect is True
     assert all("vnetSubnetID" not in p for p in mc.get("agentPoolProfiles"))
 
@@ -438,7 +443,7 @@ def test_invalid_component_name_is_rejected(run_component, bad: str):
 def test_identities_for_role_assignments(build_run):
     """Other components grant roles to these: the control-plane identity and the Key Vault CSI add-on's."""
     run = build_run("prod")
-    mc, out = run.one(MC), run.outputs
+    mc, out = run.one(Azure.MANAGED_CLUSTER), run.outputs
     csi = mc.outputs["addonProfiles"]["azureKeyvaultSecretsProvider"]["identity"]
     assert out["aks.tenant_id"] == TENANT_ID
     assert out["aks.identity_principal_id"] == mc.outputs["identity"]["principalId"]
@@ -447,16 +452,13 @@ def test_identities_for_role_assignments(build_run):
     assert client and principal and out["aks.identity_principal_id"]
 
 
-RA = "azure-native:authorization:RoleAssignment"
-
-
 @pytest.mark.parametrize("stack", ["dev", "prod"])
 def test_control_plane_identity_is_network_contributor_on_the_node_subnet(build_run, stack):
     """Autoscaler and upgrade VMSS writes join the node subnet with the cluster identity (system-assigned,
     so Pulumi must grant it after the cluster exists, as `az aks create` would)."""
     run = build_run(stack)
-    mc, subnet = run.one(MC), run.one("azure-native:network:Subnet")
-    ra = run.one(RA, "aks-subnet-network-contributor")
+    mc, subnet = run.one(Azure.MANAGED_CLUSTER), run.one(Azure.SUBNET)
+    ra = run.one(Azure.ROLE_ASSIGNMENT, "aks-subnet-network-contributor")
     assert ra.get("scope") == subnet.id
     assert ra.get("principalId") == mc.outputs["identity"]["principalId"]
     assert ra.get("principalType") == "ServicePrincipal"
@@ -472,16 +474,16 @@ def test_no_subnet_grant_when_aks_brings_its_own_network(run_component):
     def build() -> None:
         wiring.aks_cluster(parse_config(stack_raw_config("dev")))
 
-    assert run_component(build).of_type(RA) == []
+    assert run_component(build).of_type(Azure.ROLE_ASSIGNMENT) == []
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
 def test_azure_policy_addon_has_a_denying_pod_security_assignment(build_run, stack):
     """An enabled add-on with no assignment enforces nothing: the baseline initiative is assigned with Deny."""
     run = build_run(stack)
-    mc = run.one(MC)
+    mc = run.one(Azure.MANAGED_CLUSTER)
     assert mc.get("addonProfiles.azurepolicy.enabled") is True
-    pa = run.one("azure-native:authorization:PolicyAssignment")
+    pa = run.one(Azure.POLICY_ASSIGNMENT)
     assert pa.get("policyDefinitionId") == (
         "/providers/Microsoft.Authorization/policySetDefinitions/a8640138-9b0a-4a28-b8cb-1666c838647d"
     )

@@ -15,14 +15,10 @@ from components.api_server_subnet import AKS_DELEGATION_SERVICE
 from stack_config import load_config
 from tests.components import wiring
 from tests.conftest import stack_raw_config
+from tests.resource_types import Azure
 from tools.mocks import SUBSCRIPTION_ID
 from tools.program_runner import ProgramRun, RecordedResource, run_program
 
-CLUSTER = "azure-native:containerservice:ManagedCluster"
-SUBNET = "azure-native:network:Subnet"
-NSG = "azure-native:network:NetworkSecurityGroup"
-IDENTITY = "azure-native:managedidentity:UserAssignedIdentity"
-ROLE = "azure-native:authorization:RoleAssignment"
 NETWORK_CONTRIBUTOR = "4d97b98b-1d4f-4787-a291-c67834d212e7"
 BYO_VNET = (
     f"/subscriptions/{SUBSCRIPTION_ID}/resourceGroups/hub-rg/providers/Microsoft.Network/virtualNetworks/spoke-vnet"
@@ -47,45 +43,48 @@ def network_contributor_grants(run: ProgramRun, principal: str) -> dict[str, Rec
     """The principal's Network Contributor assignments, by scope."""
     return {
         r.get("scope"): r
-        for r in run.of_type(ROLE)
+        for r in run.of_type(Azure.ROLE_ASSIGNMENT)
         if r.get("principalId") == principal and r.get("roleDefinitionId").endswith(f"/{NETWORK_CONTRIBUTOR}")
     }
 
 
 def test_prod_api_server_subnet_is_delegated_to_aks_with_the_configured_cidr(program):
-    subnet = program.one(SUBNET, "api-server-subnet")
+    subnet = program.one(Azure.SUBNET, "api-server-subnet")
     assert subnet.get("addressPrefix") == "10.40.8.96/27"
     assert subnet.get("delegations") == [{"name": "aks-api-server", "serviceName": AKS_DELEGATION_SERVICE}]
     assert subnet.get("routeTable") is None  # the node route table (default route to the firewall) is not here
     assert subnet.protect  # prod: VNet Integration cannot be turned off, the subnet stays
     # One subnet write at a time in the VNet: after the node and private-endpoint subnets, before the firewall's.
-    earlier = {program.one(SUBNET, "core-nodes-subnet").urn, program.one(SUBNET, "vault-pe-subnet").urn}
+    earlier = {program.one(Azure.SUBNET, "core-nodes-subnet").urn, program.one(Azure.SUBNET, "vault-pe-subnet").urn}
     assert earlier <= set(subnet.dependencies)
-    assert subnet.urn in program.one(SUBNET, "egress-fw-subnet").dependencies
+    assert subnet.urn in program.one(Azure.SUBNET, "egress-fw-subnet").dependencies
 
 
 def test_prod_cluster_uses_vnet_integration_in_that_subnet_and_stays_private(program):
-    profile = program.one(CLUSTER).get("apiServerAccessProfile")
+    profile = program.one(Azure.MANAGED_CLUSTER).get("apiServerAccessProfile")
     assert profile["enableVnetIntegration"] is True
-    assert profile["subnetId"] == program.one(SUBNET, "api-server-subnet").id
+    assert profile["subnetId"] == program.one(Azure.SUBNET, "api-server-subnet").id
     assert profile["enablePrivateCluster"] is True and profile["disableRunCommand"] is True
-    kms = program.one(CLUSTER).get("securityProfile.azureKeyVaultKms")
+    kms = program.one(Azure.MANAGED_CLUSTER).get("securityProfile.azureKeyVaultKms")
     assert kms["keyVaultNetworkAccess"] == "Private"
 
 
 def test_identity_holds_network_contributor_on_both_subnets_before_the_cluster(program):
-    principal = program.one(IDENTITY).outputs["principalId"]
+    principal = program.one(Azure.USER_ASSIGNED_IDENTITY).outputs["principalId"]
     grants = network_contributor_grants(program, principal)
-    api_server, nodes = program.one(SUBNET, "api-server-subnet").id, program.one(SUBNET, "core-nodes-subnet").id
+    api_server, nodes = (
+        program.one(Azure.SUBNET, "api-server-subnet").id,
+        program.one(Azure.SUBNET, "core-nodes-subnet").id,
+    )
     assert set(grants) == {api_server, nodes}
-    cluster = program.one(CLUSTER)
+    cluster = program.one(Azure.MANAGED_CLUSTER)
     for grant in grants.values():
         assert grant.get("principalType") == "ServicePrincipal"
         assert grant.urn in cluster.dependencies
 
 
 def test_api_server_nsg_admits_the_documented_traffic_and_no_internet_on_a_private_cluster(program):
-    rules = {r["name"]: r for r in program.one(NSG, "api-server-nsg").get("securityRules")}
+    rules = {r["name"]: r for r in program.one(Azure.NETWORK_SECURITY_GROUP, "api-server-nsg").get("securityRules")}
     nodes = rules["allow-nodes-to-api-server"]
     assert (nodes["sourceAddressPrefix"], nodes["destinationPortRanges"]) == ("10.40.0.0/22", ["443", "4443"])
     probe = rules["allow-azure-load-balancer"]
@@ -100,14 +99,14 @@ def test_a_public_cluster_keeps_its_allow_list_on_the_public_endpoint():
     # dev with KMS turned on: a public API server, a public vault, and the default API server subnet.
     raw = {**stack_raw_config("dev")["cluster"], "etcdEncryption": True}
     run = run_program("dev", overrides={"cluster": raw})
-    profile = run.one(CLUSTER).get("apiServerAccessProfile")
+    profile = run.one(Azure.MANAGED_CLUSTER).get("apiServerAccessProfile")
     assert profile["enableVnetIntegration"] is True
-    assert profile["subnetId"] == run.one(SUBNET, "api-server-subnet").id
-    assert run.one(SUBNET, "api-server-subnet").get("addressPrefix") == "10.20.8.96/27"  # the default
+    assert profile["subnetId"] == run.one(Azure.SUBNET, "api-server-subnet").id
+    assert run.one(Azure.SUBNET, "api-server-subnet").get("addressPrefix") == "10.20.8.96/27"  # the default
     # AKS filters the public endpoint with the same allow-list (office egress and the CI runners).
     assert set(profile["authorizedIPRanges"]) == {"203.0.113.0/24", "198.51.100.16/28"}
     assert "enablePrivateCluster" not in profile
-    rules = {r["name"]: r for r in run.one(NSG, "api-server-nsg").get("securityRules")}
+    rules = {r["name"]: r for r in run.one(Azure.NETWORK_SECURITY_GROUP, "api-server-nsg").get("securityRules")}
     public = rules["allow-public-api-server"]
     assert (public["sourceAddressPrefix"], public["destinationPortRanges"]) == ("Internet", ["443"])
     assert public["priority"] < rules["deny-internet-inbound"]["priority"]
@@ -115,10 +114,10 @@ def test_a_public_cluster_keeps_its_allow_list_on_the_public_endpoint():
 
 def test_bring_your_own_vnet_uses_the_given_api_server_subnet(build_run):
     run = build_run("prod")
-    assert not run.of_type(SUBNET)  # the program creates no subnet for a brought VNet
-    principal = run.one(IDENTITY).outputs["principalId"]
+    assert not run.of_type(Azure.SUBNET)  # the program creates no subnet for a brought VNet
+    principal = run.one(Azure.USER_ASSIGNED_IDENTITY).outputs["principalId"]
     byo = f"{BYO_VNET}/subnets/api-server"
-    assert run.one(CLUSTER).get("apiServerAccessProfile.subnetId") == byo
+    assert run.one(Azure.MANAGED_CLUSTER).get("apiServerAccessProfile.subnetId") == byo
     assert set(network_contributor_grants(run, principal)) == {byo}
 
 

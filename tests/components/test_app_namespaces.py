@@ -18,11 +18,9 @@ import pytest
 
 from tests.components import wiring
 from tests.conftest import k8s_manifest
+from tests.resource_types import Istio, K8s
 from tools.program_runner import ProgramRun, run_program
 
-AUTHZ = "kubernetes:security.istio.io/v1:AuthorizationPolicy"
-NETPOL = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
-NAMESPACE = "kubernetes:core/v1:Namespace"
 TRUST_DOMAIN = "cluster.local"
 INGRESS_GW = f"{TRUST_DOMAIN}/ns/istio-ingress/sa/istio-ingressgateway"
 
@@ -105,7 +103,9 @@ def istio_allows(policies: Sequence[Mapping[str, Any]], req: Request) -> bool:
 
 
 def authz_in(run: ProgramRun, namespace: str) -> list[dict[str, Any]]:
-    return [k8s_manifest(r) for r in run.of_type(AUTHZ) if r.get("metadata.namespace") == namespace]
+    return [
+        k8s_manifest(r) for r in run.of_type(Istio.AUTHORIZATION_POLICY) if r.get("metadata.namespace") == namespace
+    ]
 
 
 def test_evaluator_knows_istio_semantics():
@@ -211,9 +211,9 @@ def test_namespace_callers_and_custom_trust_domain(raw_config):
 
 
 def test_policies_wait_for_the_mesh(dev):
-    base = dev.one("kubernetes:helm.sh/v3:Release", "mesh-base").urn
-    istiod = dev.one("kubernetes:helm.sh/v3:Release", "mesh-istiod-1-30-3").urn
-    for policy in dev.of_type(AUTHZ):
+    base = dev.one(K8s.HELM_RELEASE, "mesh-base").urn
+    istiod = dev.one(K8s.HELM_RELEASE, "mesh-istiod-1-30-3").urn
+    for policy in dev.of_type(Istio.AUTHORIZATION_POLICY):
         assert {base, istiod} <= set(policy.dependencies), policy.name
 
 
@@ -227,7 +227,7 @@ def test_istio_objects_validate_against_the_crds(dev, prod, assert_istio_valid):
 
 def test_namespaces_are_labelled_for_injection_and_pod_security(dev):
     for name in ("shop", "payments"):
-        ns = dev.one(NAMESPACE, f"apps-{name}")
+        ns = dev.one(K8s.NAMESPACE, f"apps-{name}")
         labels = ns.get("metadata.labels")
         assert ns.get("metadata.name") == name
         assert labels["istio.io/rev"] == "stable"  # a revision tag, never a versioned revision
@@ -242,7 +242,9 @@ def test_namespaces_follow_their_revision_tag(raw_config):
     raw["istio"].update(defaultTag="prod-stable", tags={"prod-stable": "1-30-3", "canary": "1-30-3"})
     raw["appNamespaces"][0]["revisionTag"] = "canary"
     run = run_program("dev", program=build, overrides={"istio": raw["istio"], "appNamespaces": raw["appNamespaces"]})
-    tags = {ns: run.one(NAMESPACE, f"apps-{ns}").get("metadata.labels")["istio.io/rev"] for ns in ("shop", "payments")}
+    tags = {
+        ns: run.one(K8s.NAMESPACE, f"apps-{ns}").get("metadata.labels")["istio.io/rev"] for ns in ("shop", "payments")
+    }
     assert tags == {raw["appNamespaces"][0]["name"]: "canary", raw["appNamespaces"][1]["name"]: "prod-stable"}
 
 
@@ -330,7 +332,7 @@ def np_allows(policies: Sequence[Mapping], src: Pod, dst: Pod, port: int, protoc
 
 
 def netpols(run: ProgramRun) -> list[dict[str, Any]]:
-    return [k8s_manifest(r) for r in run.of_type(NETPOL)]
+    return [k8s_manifest(r) for r in run.of_type(K8s.NETWORK_POLICY)]
 
 
 SHOP = Pod("shop", (("app", "web"),))
@@ -348,11 +350,11 @@ STRANGER = Pod("default", (("app", "x"),))
 
 def test_default_deny_in_both_directions(dev):
     for ns in ("shop", "payments"):
-        deny = dev.one(NETPOL, f"apps-{ns}-netpol-default-deny")
+        deny = dev.one(K8s.NETWORK_POLICY, f"apps-{ns}-netpol-default-deny")
         assert deny.get("spec.podSelector") == {}
         assert sorted(deny.get("spec.policyTypes")) == ["Egress", "Ingress"]
         assert not deny.get("spec.ingress") and not deny.get("spec.egress")
-    only_deny = [k8s_manifest(dev.one(NETPOL, "apps-shop-netpol-default-deny"))]
+    only_deny = [k8s_manifest(dev.one(K8s.NETWORK_POLICY, "apps-shop-netpol-default-deny"))]
     assert not np_allows(only_deny, STRANGER, SHOP, 8080)
     assert not np_allows(only_deny, SHOP, COREDNS, 53, "UDP")
 
@@ -399,7 +401,7 @@ def test_network_policies_allow_exactly_what_the_mesh_needs(dev, src, dst, port,
 
 
 def test_egress_gateway_contract(dev):
-    rule = dev.one(NETPOL, "apps-shop-netpol-allow-egress-gateway").get("spec.egress")[0]
+    rule = dev.one(K8s.NETWORK_POLICY, "apps-shop-netpol-allow-egress-gateway").get("spec.egress")[0]
     assert rule["ports"] == [{"protocol": "TCP", "port": 443}]
     assert rule["to"] == [
         {
@@ -411,7 +413,7 @@ def test_egress_gateway_contract(dev):
             "podSelector": {"matchLabels": {"istio": "egressgateway"}},
         }
     ]
-    assert not [r for r in dev.of_type(NETPOL) if r.name == "apps-payments-netpol-allow-egress-gateway"]
+    assert not [r for r in dev.of_type(K8s.NETWORK_POLICY) if r.name == "apps-payments-netpol-allow-egress-gateway"]
 
 
 def test_no_prometheus_rules_without_scraping(raw_config):

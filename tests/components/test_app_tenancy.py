@@ -4,14 +4,9 @@ from __future__ import annotations
 
 from tests.components import wiring
 from tests.conftest import stack_raw_config
+from tests.resource_types import Azure, K8s
 from tools.program_runner import ProgramRun, run_program
 
-ROLE_ASSIGNMENT = "azure-native:authorization:RoleAssignment"
-ROLE = "kubernetes:rbac.authorization.k8s.io/v1:Role"
-ROLE_BINDING = "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding"
-QUOTA = "kubernetes:core/v1:ResourceQuota"
-LIMIT_RANGE = "kubernetes:core/v1:LimitRange"
-NAMESPACE = "kubernetes:core/v1:Namespace"
 WRITER_GUID = "a7ffa36f-339b-4b5c-8bdf-e2c188b2c0eb"  # Azure Kubernetes Service RBAC Writer
 READER_GUID = "7f6c6a51-bcf8-42ba-9220-52d62157d7db"  # Azure Kubernetes Service RBAC Reader
 PERIMETER = {"serviceentries", "gateways", "peerauthentications", "sidecars", "envoyfilters", "wasmplugins"}
@@ -29,7 +24,7 @@ def in_namespace(run: ProgramRun, rtype: str, namespace: str) -> list:
 
 
 def test_role_assignments_are_namespace_scoped_groups_only(prod):
-    assignments = prod.of_type(ROLE_ASSIGNMENT)
+    assignments = prod.of_type(Azure.ROLE_ASSIGNMENT)
     shop, payments = team("prod", "shop"), team("prod", "payments")
     got = {(a.get("principalId"), a.get("roleDefinitionId").rsplit("/", 1)[-1], a.get("scope")) for a in assignments}
     assert got == {
@@ -45,7 +40,7 @@ def test_role_assignments_are_namespace_scoped_groups_only(prod):
 
 def test_team_role_grants_its_istio_kinds_and_no_perimeter_kind(prod):
     for ns in ("shop", "payments"):
-        [editor] = [r for r in in_namespace(prod, ROLE, ns) if r.get("metadata.name") == "team-editor"]
+        [editor] = [r for r in in_namespace(prod, K8s.ROLE, ns) if r.get("metadata.name") == "team-editor"]
         resources = {res for rule in editor.get("rules") for res in rule["resources"]}
         assert resources == TEAM_KINDS
         assert not resources & PERIMETER
@@ -56,14 +51,14 @@ def test_team_role_grants_its_istio_kinds_and_no_perimeter_kind(prod):
             "bitnami.com",
         }
     # No Role of any team names a perimeter kind or a wildcard.
-    for role in prod.of_type(ROLE):
+    for role in prod.of_type(K8s.ROLE):
         for rule in role.get("rules"):
             assert not set(rule["resources"]) & PERIMETER and "*" not in rule["resources"], role.urn
 
 
 def test_role_bindings_bind_the_entra_groups(prod):
     shop = team("prod", "shop")
-    bindings = {b.get("metadata.name"): b for b in in_namespace(prod, ROLE_BINDING, "shop")}
+    bindings = {b.get("metadata.name"): b for b in in_namespace(prod, K8s.ROLE_BINDING, "shop")}
     assert set(bindings) == {"team-editor", "team-viewer"}
     editor, viewer = bindings["team-editor"], bindings["team-viewer"]
     assert editor.get("subjects") == [
@@ -75,14 +70,14 @@ def test_role_bindings_bind_the_entra_groups(prod):
         "name": "team-editor",
     }
     assert viewer.get("subjects")[0]["name"] == shop["readerGroupObjectId"]
-    [viewer_role] = [r for r in in_namespace(prod, ROLE, "shop") if r.get("metadata.name") == "team-viewer"]
+    [viewer_role] = [r for r in in_namespace(prod, K8s.ROLE, "shop") if r.get("metadata.name") == "team-viewer"]
     assert {v for rule in viewer_role.get("rules") for v in rule["verbs"]} == {"get", "list", "watch"}
     # payments has no reader group: no viewer binding there.
-    assert [b.get("metadata.name") for b in in_namespace(prod, ROLE_BINDING, "payments")] == ["team-editor"]
+    assert [b.get("metadata.name") for b in in_namespace(prod, K8s.ROLE_BINDING, "payments")] == ["team-editor"]
 
 
 def test_quota_and_limit_range_have_secure_defaults_and_config_overrides(prod):
-    [shop_quota] = in_namespace(prod, QUOTA, "shop")
+    [shop_quota] = in_namespace(prod, K8s.RESOURCE_QUOTA, "shop")
     assert shop_quota.get("spec.hard") == {
         "requests.cpu": "8",
         "limits.cpu": "8",
@@ -92,10 +87,10 @@ def test_quota_and_limit_range_have_secure_defaults_and_config_overrides(prod):
         "services.loadbalancers": "0",
         "services.nodeports": "0",
     }
-    [payments_quota] = in_namespace(prod, QUOTA, "payments")
+    [payments_quota] = in_namespace(prod, K8s.RESOURCE_QUOTA, "payments")
     assert payments_quota.get("spec.hard")["limits.cpu"] == "4"
     assert payments_quota.get("spec.hard")["pods"] == "30"
-    [limits] = in_namespace(prod, LIMIT_RANGE, "shop")
+    [limits] = in_namespace(prod, K8s.LIMIT_RANGE, "shop")
     assert limits.get("spec.limits") == [
         {
             "type": "Container",
@@ -107,15 +102,15 @@ def test_quota_and_limit_range_have_secure_defaults_and_config_overrides(prod):
 
 
 def test_everything_waits_for_its_namespace(prod):
-    namespaces = {r.get("metadata.name"): r.urn for r in prod.of_type(NAMESPACE)}
-    for rtype in (ROLE, ROLE_BINDING, QUOTA, LIMIT_RANGE):
+    namespaces = {r.get("metadata.name"): r.urn for r in prod.of_type(K8s.NAMESPACE)}
+    for rtype in (K8s.ROLE, K8s.ROLE_BINDING, K8s.RESOURCE_QUOTA, K8s.LIMIT_RANGE):
         for r in prod.of_type(rtype):
             assert namespaces[r.get("metadata.namespace")] in r.dependencies, r.urn
 
 
 def test_namespaces_carry_the_app_namespace_label(prod):
     apps = {ns["name"] for ns in stack_raw_config("prod")["appNamespaces"]}
-    for ns in prod.of_type(NAMESPACE):
+    for ns in prod.of_type(K8s.NAMESPACE):
         labelled = ns.get("metadata.labels").get("platform.contoso.com/app-namespace") == "true"
         assert labelled == (ns.get("metadata.name") in apps), ns.get("metadata.name")
         assert "platform.contoso.com/mtls-exception" not in ns.get("metadata.labels")
@@ -124,15 +119,18 @@ def test_namespaces_carry_the_app_namespace_label(prod):
 def test_a_nonprod_namespace_without_a_team_gets_no_access_but_keeps_its_quota():
     apps = [{"name": "sandbox"}]
     run = run_program("dev", program=build, overrides={"appNamespaces": apps})
-    assert run.of_type(ROLE_ASSIGNMENT) == []
-    assert run.of_type(ROLE) == [] and run.of_type(ROLE_BINDING) == []
-    assert len(in_namespace(run, QUOTA, "sandbox")) == 1 and len(in_namespace(run, LIMIT_RANGE, "sandbox")) == 1
+    assert run.of_type(Azure.ROLE_ASSIGNMENT) == []
+    assert run.of_type(K8s.ROLE) == [] and run.of_type(K8s.ROLE_BINDING) == []
+    assert (
+        len(in_namespace(run, K8s.RESOURCE_QUOTA, "sandbox")) == 1
+        and len(in_namespace(run, K8s.LIMIT_RANGE, "sandbox")) == 1
+    )
 
 
 def test_mtls_exception_namespace_is_labelled():
     raw = stack_raw_config("dev")
     istio = {**raw["istio"], "mtlsExceptions": [{"namespace": "payments"}]}
     run = run_program("dev", program=build, overrides={"istio": istio})
-    labels = {r.get("metadata.name"): r.get("metadata.labels") for r in run.of_type(NAMESPACE)}
+    labels = {r.get("metadata.name"): r.get("metadata.labels") for r in run.of_type(K8s.NAMESPACE)}
     assert labels["payments"]["platform.contoso.com/mtls-exception"] == "true"
     assert "platform.contoso.com/mtls-exception" not in labels["shop"]

@@ -12,12 +12,8 @@ import pytest
 from stack_config import load_config, parse_config
 from tests.components import wiring
 from tests.conftest import stack_raw_config
+from tests.resource_types import Azure
 
-RG = "azure-native:resources:ResourceGroup"
-VNET = "azure-native:network:VirtualNetwork"
-SUBNET = "azure-native:network:Subnet"
-LOCK = "azure-native:authorization:ManagementLockAtResourceGroupLevel"
-LAW = "azure-native:operationalinsights:Workspace"
 EXISTING_SUBNET = (
     "/subscriptions/8c3f5d2a-1b4e-4f6a-9d7c-2e5b8a1c4f90/resourceGroups/hub-network/providers/"
     "Microsoft.Network/virtualNetworks/spoke-weu/subnets/aks-nodes"
@@ -50,7 +46,7 @@ build = build_base()
 @pytest.mark.parametrize("stack", ["dev", "prod"])
 def test_resource_group_is_named_from_prefix_environment_and_component(build_run, stack):
     run = build_run(stack)
-    rg = run.one(RG, "core-rg")
+    rg = run.one(Azure.RESOURCE_GROUP, "core-rg")
     assert rg.get("resourceGroupName") == f"plat-{stack}-core-rg"
     assert rg.get("location") == "westeurope"
     assert rg.get("tags.costCenter") == "cc-4711"
@@ -68,8 +64,8 @@ def test_resource_group_is_named_from_prefix_environment_and_component(build_run
 )
 def test_vnet_and_node_subnet_come_from_config_cidrs(build_run, stack, vnet_cidr, subnet_cidr):
     run = build_run(stack)
-    vnet = run.one(VNET)
-    subnet = run.one(SUBNET)
+    vnet = run.one(Azure.VIRTUAL_NETWORK)
+    subnet = run.one(Azure.SUBNET)
     assert vnet.get("addressSpace.addressPrefixes") == [vnet_cidr]
     assert vnet.get("virtualNetworkName") == f"plat-{stack}-core-vnet"
     assert vnet.get("subnets") is None  # the standalone Subnet owns the subnet list
@@ -84,7 +80,7 @@ def test_vnet_and_node_subnet_come_from_config_cidrs(build_run, stack, vnet_cidr
 @pytest.mark.parametrize("stack, retention", [("dev", 30), ("prod", 365)])
 def test_workspace_retention_comes_from_config(build_run, stack, retention):
     run = build_run(stack)
-    law = run.one(LAW)
+    law = run.one(Azure.LOG_ANALYTICS_WORKSPACE)
     assert law.get("retentionInDays") == retention
     assert law.get("sku.name") == "PerGB2018"
     assert law.get("workspaceName") == f"plat-{stack}-core-law"
@@ -96,7 +92,7 @@ def test_workspace_retention_override_is_applied(run_component):
     raw = stack_raw_config("dev")
     raw["cluster"]["logRetentionDays"] = 180
     run = run_component(build_base(raw))
-    assert run.one(LAW).get("retentionInDays") == 180
+    assert run.one(Azure.LOG_ANALYTICS_WORKSPACE).get("retentionInDays") == 180
 
 
 def test_existing_subnet_id_creates_no_network(run_component):
@@ -107,11 +103,13 @@ def test_existing_subnet_id_creates_no_network(run_component):
     # KMS (prod) needs API Server VNet Integration: its subnet is brought along with the node subnet.
     raw["cluster"]["network"]["existingApiServerSubnetId"] = EXISTING_SUBNET.rsplit("/", 1)[0] + "/api-server"
     run = run_component(build_base(raw), stack="prod")
-    assert run.of_type(VNET) == [] and run.of_type(SUBNET) == []
+    assert run.of_type(Azure.VIRTUAL_NETWORK) == [] and run.of_type(Azure.SUBNET) == []
     assert run.outputs["core.node_subnet_id"] == EXISTING_SUBNET
     assert run.outputs["core.vnet_id"] is None
     # The firewall is someone else's: the ingress keeps a public IP of its own, in its own group.
-    assert {r.name for r in run.of_type(RG)} == {"core-rg", "core-ingress-rg"} and len(run.of_type(LAW)) == 1
+    assert {r.name for r in run.of_type(Azure.RESOURCE_GROUP)} == {"core-rg", "core-ingress-rg"} and len(
+        run.of_type(Azure.LOG_ANALYTICS_WORKSPACE)
+    ) == 1
 
 
 @pytest.mark.parametrize("protect", [True, False])
@@ -121,7 +119,7 @@ def test_ingress_ip_group_is_a_second_group_tagged_for_the_ingress_and_protected
         wiring.export_attributes(base, "core", "ingress_ip_resource_group_name")
 
     run = run_component(build)
-    main, ip_group = run.one(RG, "core-rg"), run.one(RG, "core-ingress-rg")
+    main, ip_group = run.one(Azure.RESOURCE_GROUP, "core-rg"), run.one(Azure.RESOURCE_GROUP, "core-ingress-rg")
     assert ip_group.get("resourceGroupName") == "plat-dev-core-ingress-rg"
     assert ip_group.get("tags") == {**main.get("tags"), "platform-role": "ingress"}
     assert ip_group.protect is main.protect is protect
@@ -131,21 +129,23 @@ def test_ingress_ip_group_is_a_second_group_tagged_for_the_ingress_and_protected
 @pytest.mark.parametrize("stack, groups", [("dev", ["core-rg", "core-ingress-rg"]), ("prod", ["core-rg"])])
 def test_the_ingress_ip_gets_its_group_unless_behind_the_programs_firewall(build_run, stack, groups):
     # program/foundation.py: behind its own firewall (prod) the ingress is reached through the DNAT, with no IP.
-    assert sorted(r.name for r in build_run(stack).of_type(RG)) == sorted(groups)
+    assert sorted(r.name for r in build_run(stack).of_type(Azure.RESOURCE_GROUP)) == sorted(groups)
 
 
 def test_no_ingress_ip_group_unless_asked(run_component):
     def build() -> None:
         wiring.platform_base(load_config(), ingress_ip_group=False)
 
-    assert [r.name for r in run_component(build).of_type(RG)] == ["core-rg"]
+    assert [r.name for r in run_component(build).of_type(Azure.RESOURCE_GROUP)] == ["core-rg"]
 
 
 def test_key_owner_stack_gets_resource_group_and_workspace_only(build_run):
     run = build_run("nonprod-keys")
     # Protected and locked like the shared keys its vault holds (program/foundation.py).
-    assert sorted(r.type for r in run.resources if r.custom) == sorted([RG, LAW, LOCK])
-    assert run.one(RG).get("resourceGroupName") == "plat-nonprod-keys-core-rg"
+    assert sorted(r.type for r in run.resources if r.custom) == sorted(
+        [Azure.RESOURCE_GROUP, Azure.LOG_ANALYTICS_WORKSPACE, Azure.RESOURCE_GROUP_LOCK]
+    )
+    assert run.one(Azure.RESOURCE_GROUP).get("resourceGroupName") == "plat-nonprod-keys-core-rg"
     assert run.outputs["core.node_subnet_id"] is None
     assert run.outputs["core.vnet_id"] is None
 
@@ -160,7 +160,11 @@ def test_every_child_is_parented_to_the_component(build_run):
 def test_two_instances_do_not_collide(run_component):
     run = run_component(build_base(stack_raw_config("dev"), names=("core", "edge")))
     # Each instance: its group and its ingress IP's group, a VNet, a workspace.
-    for token, key, count in ((RG, "resourceGroupName", 4), (VNET, "virtualNetworkName", 2), (LAW, "workspaceName", 2)):
+    for token, key, count in (
+        (Azure.RESOURCE_GROUP, "resourceGroupName", 4),
+        (Azure.VIRTUAL_NETWORK, "virtualNetworkName", 2),
+        (Azure.LOG_ANALYTICS_WORKSPACE, "workspaceName", 2),
+    ):
         found = run.of_type(token)
         assert len(found) == count
         assert len({r.name for r in found}) == count, f"{token}: Pulumi names collide"
@@ -187,9 +191,9 @@ def test_every_taggable_azure_resource_carries_the_platform_tags(stack_run, raw_
     expected = {**raw_config(stack)["tags"], "environment": stack, "managedBy": "pulumi"}
     taggable = [r for r in stack_run(stack).resources if r.type.startswith("azure-native:") and _takes_tags(r.type)]
     assert {r.type for r in taggable} >= {
-        "azure-native:resources:ResourceGroup",
-        "azure-native:keyvault:Vault",
-        "azure-native:keyvault:Secret",
+        Azure.RESOURCE_GROUP,
+        Azure.VAULT,
+        Azure.VAULT_SECRET,
     }
     for r in taggable:
         assert expected.items() <= (r.get("tags") or {}).items(), r.name

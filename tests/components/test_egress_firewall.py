@@ -6,17 +6,9 @@ import pytest
 
 from components.egress_firewall import AKS_ADDON_FQDNS, AKS_FQDN_TAG, MESH_RULE
 from tests.conftest import k8s_manifest, stack_raw_config
+from tests.resource_types import Azure, K8s
 from tools.program_runner import ProgramRun, run_program
 
-FIREWALL = "azure-native:network:AzureFirewall"
-POLICY = "azure-native:network:FirewallPolicy"
-GROUP = "azure-native:network:FirewallPolicyRuleCollectionGroup"
-ROUTE = "azure-native:network:Route"
-ROUTE_TABLE = "azure-native:network:RouteTable"
-SUBNET = "azure-native:network:Subnet"
-PIP = "azure-native:network:PublicIPAddress"
-DIAG = "azure-native:monitor:DiagnosticSetting"
-MC = "azure-native:containerservice:ManagedCluster"
 HOSTS = ["login.microsoftonline.com", "graph.microsoft.com", "api.example.org"]
 
 
@@ -31,21 +23,21 @@ def dev() -> ProgramRun:
 
 
 def rules_of(run: ProgramRun, group: str) -> dict[str, dict]:
-    collections = run.one(GROUP, f"egress-fw-{group}").get("ruleCollections")
+    collections = run.one(Azure.FIREWALL_RULE_COLLECTION_GROUP, f"egress-fw-{group}").get("ruleCollections")
     return {rule["name"]: rule for c in collections for rule in c["rules"]}
 
 
 def test_firewall_standard_in_its_own_subnet_with_a_policy_that_denies_threats(prod):
-    firewall = prod.one(FIREWALL)
+    firewall = prod.one(Azure.FIREWALL)
     assert firewall.get("sku") == {"name": "AZFW_VNet", "tier": "Standard"}
     [config] = firewall.get("ipConfigurations")
-    subnet = prod.one(SUBNET, "egress-fw-subnet")
+    subnet = prod.one(Azure.SUBNET, "egress-fw-subnet")
     assert subnet.get("subnetName") == "AzureFirewallSubnet" and subnet.get("addressPrefix") == "10.40.8.0/26"
     assert config["subnet"]["id"].endswith("/subnets/AzureFirewallSubnet")
     assert firewall.get("zones") == ["1", "2", "3"]
-    policy = prod.one(POLICY)
+    policy = prod.one(Azure.FIREWALL_POLICY)
     assert policy.get("sku") == {"tier": "Standard"} and policy.get("threatIntelMode") == "Deny"
-    pip = prod.one(PIP, "egress-fw-pip")
+    pip = prod.one(Azure.PUBLIC_IP_ADDRESS, "egress-fw-pip")
     assert pip.get("publicIPAllocationMethod") == "Static" and pip.protect is True
 
 
@@ -76,7 +68,7 @@ def test_container_insights_and_managed_prometheus_get_through_the_firewall(prod
     # And the AzureMonitor service tag on 443, in the network collection.
     network_rules = [
         r
-        for g in prod.of_type(GROUP)
+        for g in prod.of_type(Azure.FIREWALL_RULE_COLLECTION_GROUP)
         if g.name == "egress-fw-aks-egress"
         for c in g.get("ruleCollections")
         for r in c["rules"]
@@ -94,54 +86,54 @@ def test_public_cluster_behind_the_firewall_gets_the_tunnel_ports_and_the_public
     assert rules["aks-tunnel-tcp-9000"]["ipProtocols"] == ["TCP"]
     [vault_host] = rules["node-services"]["targetFqdns"]
     assert vault_host.endswith(".vault.azure.net")
-    assert run.one(MC).get("networkProfile.outboundType") == "userDefinedRouting"
+    assert run.one(Azure.MANAGED_CLUSTER).get("networkProfile.outboundType") == "userDefinedRouting"
 
 
 def test_rule_groups_are_written_one_at_a_time_before_the_firewall(prod):
-    groups = {g.name: g for g in prod.of_type(GROUP)}
+    groups = {g.name: g for g in prod.of_type(Azure.FIREWALL_RULE_COLLECTION_GROUP)}
     assert [g.get("priority") for g in groups.values()] == [100, 200, 300]
     assert groups["egress-fw-ingress-dnat"].urn in groups["egress-fw-aks-egress"].dependencies
     assert groups["egress-fw-aks-egress"].urn in groups["egress-fw-mesh-egress"].dependencies
-    assert {g.urn for g in groups.values()} <= set(prod.one(FIREWALL).dependencies)
+    assert {g.urn for g in groups.values()} <= set(prod.one(Azure.FIREWALL).dependencies)
 
 
 def test_denied_and_allowed_flows_are_logged_to_the_workspace(prod):
-    diag = prod.one(DIAG, "egress-fw-diagnostics")
+    diag = prod.one(Azure.DIAGNOSTIC_SETTING, "egress-fw-diagnostics")
     assert diag.get("logAnalyticsDestinationType") == "Dedicated"
     assert {entry["category"] for entry in diag.get("logs")} >= {"AZFWApplicationRule", "AZFWNetworkRule"}
     assert diag.get("workspaceId").endswith("/workspaces/plat-prod-core-law")
 
 
 def test_node_subnet_routes_everything_to_the_firewall_before_the_cluster_exists(prod):
-    table = prod.one(ROUTE_TABLE)
+    table = prod.one(Azure.ROUTE_TABLE)
     assert table.get("disableBgpRoutePropagation") is True
-    nodes = prod.one(SUBNET, "core-nodes-subnet")
+    nodes = prod.one(Azure.SUBNET, "core-nodes-subnet")
     assert nodes.get("routeTable.id").endswith("/routeTables/plat-prod-core-nodes-rt")
-    default = prod.one(ROUTE, "egress-fw-default-route")
+    default = prod.one(Azure.ROUTE, "egress-fw-default-route")
     assert default.get("addressPrefix") == "0.0.0.0/0"
     assert default.get("nextHopType") == "VirtualAppliance"
     assert default.get("nextHopIpAddress") == "10.40.8.4"  # Azure's first usable address of AzureFirewallSubnet
-    cluster = prod.one(MC)
+    cluster = prod.one(Azure.MANAGED_CLUSTER)
     assert cluster.get("networkProfile.outboundType") == "userDefinedRouting"
-    assert {default.urn, prod.one(FIREWALL).urn} <= set(cluster.dependencies)
+    assert {default.urn, prod.one(Azure.FIREWALL).urn} <= set(cluster.dependencies)
 
 
 def test_ingress_comes_through_the_firewall_dnat_to_an_internal_load_balancer(prod):
     rules = rules_of(prod, "ingress-dnat")
-    pip = prod.one(PIP, "egress-fw-pip").outputs["ipAddress"]
+    pip = prod.one(Azure.PUBLIC_IP_ADDRESS, "egress-fw-pip").outputs["ipAddress"]
     assert rules["ingress-443"]["destinationAddresses"] == [pip]
     assert rules["ingress-443"]["translatedAddress"] == "10.40.3.254"
     assert {r["destinationPorts"][0] for r in rules.values()} == {"80", "443"}
-    release = next(r for r in prod.of_type("kubernetes:helm.sh/v3:Release") if r.get("name") == "istio-ingressgateway")
+    release = next(r for r in prod.of_type(K8s.HELM_RELEASE) if r.get("name") == "istio-ingressgateway")
     annotations = release.get("values.service.annotations")
     assert annotations["service.beta.kubernetes.io/azure-load-balancer-internal"] == "true"
     assert annotations["service.beta.kubernetes.io/azure-load-balancer-ipv4"] == "10.40.3.254"
     # No public IP of its own: the address app teams point DNS at is the firewall's.
-    assert [p.name for p in prod.of_type(PIP)] == ["egress-fw-pip"]
+    assert [p.name for p in prod.of_type(Azure.PUBLIC_IP_ADDRESS)] == ["egress-fw-pip"]
     assert prod.outputs["ingressPublicIp"] == pip
 
 
 def test_dev_keeps_load_balancer_outbound_and_builds_no_firewall(dev):
-    assert dev.of_type(FIREWALL) == [] and dev.of_type(ROUTE_TABLE) == []
-    assert dev.one(MC).get("networkProfile.outboundType") == "loadBalancer"
-    assert dev.one(SUBNET, "core-nodes-subnet").get("routeTable") is None
+    assert dev.of_type(Azure.FIREWALL) == [] and dev.of_type(Azure.ROUTE_TABLE) == []
+    assert dev.one(Azure.MANAGED_CLUSTER).get("networkProfile.outboundType") == "loadBalancer"
+    assert dev.one(Azure.SUBNET, "core-nodes-subnet").get("routeTable") is None

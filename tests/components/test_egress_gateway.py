@@ -8,6 +8,7 @@ import pytest
 from stack_config import ConfigError, load_config, parse_config
 from tests.components import wiring
 from tests.conftest import stack_raw_config
+from tests.resource_types import K8s
 from tools.program_runner import run_program
 
 NS = "istio-egress"
@@ -193,7 +194,7 @@ def test_istio_objects_validate_against_the_crds(dev, assert_istio_valid):
 
 def test_egress_gateway_service_is_cluster_internal(dev):
     # Chart, version, namespace, scaling: tests/components/test_gateway_release.py.
-    rel = dev.one("kubernetes:helm.sh/v3:Release")
+    rel = dev.one(K8s.HELM_RELEASE)
     assert rel.get("name") == "istio-egressgateway"
     assert rel.get("values.securityContext.seccompProfile") == {"type": "RuntimeDefault"}
     assert rel.get("values.service") == {

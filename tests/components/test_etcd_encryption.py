@@ -8,13 +8,10 @@ import pytest
 
 from stack_config import load_config
 from tests.components import wiring
+from tests.resource_types import Azure
 from tools.mocks import SUBSCRIPTION_ID
 from tools.program_runner import ProgramRun
 
-CLUSTER = "azure-native:containerservice:ManagedCluster"
-KEY = "azure-native:keyvault:Key"
-IDENTITY = "azure-native:managedidentity:UserAssignedIdentity"
-ROLE = "azure-native:authorization:RoleAssignment"
 CRYPTO_USER = "12338af0-0e69-4776-bea7-57ae8d297424"
 KEY_VAULT_CONTRIBUTOR = "f25e0fa2-a7c8-4377-a976-54943a77a395"
 
@@ -34,7 +31,11 @@ def role_id(guid: str) -> str:
 
 
 def test_prod_cluster_encrypts_etcd_with_the_stack_key(prod: ProgramRun):
-    cluster, key, identity = prod.one(CLUSTER), prod.one(KEY), prod.one(IDENTITY)
+    cluster, key, identity = (
+        prod.one(Azure.MANAGED_CLUSTER),
+        prod.one(Azure.VAULT_KEY),
+        prod.one(Azure.USER_ASSIGNED_IDENTITY),
+    )
     assert cluster.get("securityProfile.azureKeyVaultKms") == {
         "enabled": True,
         "keyId": key.outputs["keyUriWithVersion"],  # versioned: AKS pins one key version
@@ -47,7 +48,7 @@ def test_prod_cluster_encrypts_etcd_with_the_stack_key(prod: ProgramRun):
 
 
 def test_kms_key_is_rsa_with_a_rotation_policy_and_protected(prod: ProgramRun):
-    key = prod.one(KEY)
+    key = prod.one(Azure.VAULT_KEY)
     props = key.get("properties")
     assert props["kty"] == "RSA-HSM" and props["keySize"] >= 2048  # prod's vault is premium: HSM-backed
     assert set(props["keyOps"]) == {"encrypt", "decrypt", "wrapKey", "unwrapKey"}
@@ -59,24 +60,26 @@ def test_kms_key_is_rsa_with_a_rotation_policy_and_protected(prod: ProgramRun):
             {"action": {"type": "notify"}, "trigger": {"timeBeforeExpiry": "P30D"}},
         ],
     }
-    assert key.protect and prod.one(IDENTITY).protect
+    assert key.protect and prod.one(Azure.USER_ASSIGNED_IDENTITY).protect
 
 
 def test_identity_gets_the_key_and_the_private_link_and_nothing_else(prod: ProgramRun):
-    principal = prod.one(IDENTITY).outputs["principalId"]
-    grants = {r.get("roleDefinitionId"): r for r in prod.of_type(ROLE) if r.get("principalId") == principal}
+    principal = prod.one(Azure.USER_ASSIGNED_IDENTITY).outputs["principalId"]
+    grants = {
+        r.get("roleDefinitionId"): r for r in prod.of_type(Azure.ROLE_ASSIGNMENT) if r.get("principalId") == principal
+    }
     assert set(grants) == {role_id(CRYPTO_USER), role_id(KEY_VAULT_CONTRIBUTOR)}
-    assert grants[role_id(CRYPTO_USER)].get("scope") == prod.one(KEY).id  # this key only
+    assert grants[role_id(CRYPTO_USER)].get("scope") == prod.one(Azure.VAULT_KEY).id  # this key only
     assert grants[role_id(KEY_VAULT_CONTRIBUTOR)].get("scope") == prod.outputs["vaultId"]
     # AKS cannot check a private vault's permissions: the cluster is created only after both grants.
-    cluster = prod.one(CLUSTER)
+    cluster = prod.one(Azure.MANAGED_CLUSTER)
     assert {g.urn for g in grants.values()} <= set(cluster.dependencies)
 
 
 @pytest.mark.parametrize("stack", ["dev"])
 def test_nonprod_runs_without_kms(build_run, stack):
     run = build_run(stack)
-    assert not run.of_type(KEY) and not run.of_type(IDENTITY)
-    cluster = run.one(CLUSTER)
+    assert not run.of_type(Azure.VAULT_KEY) and not run.of_type(Azure.USER_ASSIGNED_IDENTITY)
+    cluster = run.one(Azure.MANAGED_CLUSTER)
     assert cluster.get("identity") == {"type": "SystemAssigned"}
     assert "azureKeyVaultKms" not in (cluster.get("securityProfile") or {})

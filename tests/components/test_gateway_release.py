@@ -6,9 +6,9 @@ import pytest
 
 from stack_config import load_config
 from tests.components import wiring
+from tests.resource_types import K8s
 from tools.program_runner import ProgramRun, RecordedResource
 
-RELEASE = "kubernetes:helm.sh/v3:Release"
 GATEWAYS = {  # release name: (namespace, pod selector)
     "istio-ingressgateway": ("istio-ingress", {"istio": "ingressgateway"}),
     "istio-egressgateway": ("istio-egress", {"istio": "egressgateway"}),
@@ -79,7 +79,7 @@ def build() -> None:
 
 
 def release(run: ProgramRun, name: str) -> RecordedResource:
-    (found,) = [r for r in run.of_type(RELEASE) if r.get("name") == name]
+    (found,) = [r for r in run.of_type(K8s.HELM_RELEASE) if r.get("name") == name]
     return found
 
 

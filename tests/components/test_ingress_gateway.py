@@ -19,6 +19,7 @@ from stack_config import (
 from tests.components import wiring
 from tests.components.wiring import ADDON_CLIENT_ID, CLUSTER_PRINCIPAL
 from tests.conftest import k8s_manifest, stack_raw_config
+from tests.resource_types import Azure, Istio, K8s
 from tools.mocks import TENANT_ID, fake_certificate, fake_private_key
 from tools.program_runner import load_stack_config, run_program
 
@@ -68,7 +69,7 @@ def config_tls():
 
 
 def gateway_of(run) -> dict:
-    return run.one("kubernetes:networking.istio.io/v1:Gateway").inputs
+    return run.one(Istio.GATEWAY).inputs
 
 
 # --------------------------------------------------------------------------- Gateway servers
@@ -151,8 +152,8 @@ def test_only_the_owning_namespace_binds_its_public_host():
 def test_no_gateway_when_no_namespace_owns_a_public_host():
     apps = [{"name": "shop", "allowFromIngress": True}]
     run = run_program("dev", program=build, overrides={"appNamespaces": apps})
-    assert run.of_type("kubernetes:networking.istio.io/v1:Gateway") == []
-    assert run.one("kubernetes:helm.sh/v3:Release").get("name") == "istio-ingressgateway"
+    assert run.of_type(Istio.GATEWAY) == []
+    assert run.one(K8s.HELM_RELEASE).get("name") == "istio-ingressgateway"
 
 
 def test_min_tls_version_follows_config():
@@ -173,7 +174,7 @@ def test_istio_objects_validate_against_the_crds(dev, prod, assert_istio_valid):
 
 def test_gateway_service_is_a_load_balancer_on_the_static_ip(prod):
     # Chart, version, namespace, scaling: tests/components/test_gateway_release.py.
-    rel = prod.one("kubernetes:helm.sh/v3:Release")
+    rel = prod.one(K8s.HELM_RELEASE)
     assert rel.get("name") == "istio-ingressgateway"
     values = rel.get("values")
     assert values["service"] == {
@@ -193,16 +194,16 @@ def test_gateway_service_is_a_load_balancer_on_the_static_ip(prod):
     # The release waits for the namespace, the IP, the IP's role assignment and the certificate source.
     deps = set(rel.dependencies)
     for t in (
-        "kubernetes:core/v1:Namespace",
-        "azure-native:network:PublicIPAddress",
-        "azure-native:authorization:RoleAssignment",
+        K8s.NAMESPACE,
+        Azure.PUBLIC_IP_ADDRESS,
+        Azure.ROLE_ASSIGNMENT,
         "kubernetes:secrets-store.csi.x-k8s.io/v1:SecretProviderClass",
     ):
         assert any(prod.by_urn(u).type == t for u in deps), t
 
 
 def test_public_ip_is_static_standard_zonal_and_protected_in_prod(prod, dev):
-    pip = prod.one("azure-native:network:PublicIPAddress")
+    pip = prod.one(Azure.PUBLIC_IP_ADDRESS)
     assert pip.get("publicIpAddressName") == "plat-prod-ingress-pip"
     assert pip.get("resourceGroupName") == "plat-prod-core-ingress-rg"
     assert pip.get("sku") == {"name": "Standard", "tier": "Regional"}
@@ -210,7 +211,7 @@ def test_public_ip_is_static_standard_zonal_and_protected_in_prod(prod, dev):
     assert pip.get("publicIPAddressVersion") == "IPv4"
     assert pip.get("zones") == ["1", "2", "3"]
     assert pip.protect is True
-    dev_pip = dev.one("azure-native:network:PublicIPAddress")
+    dev_pip = dev.one(Azure.PUBLIC_IP_ADDRESS)
     assert dev_pip.protect is False and dev_pip.get("zones") is None
     assert prod.outputs["ingressPublicIp"] == pip.outputs["ipAddress"]
     assert prod.outputs["ingressHostnames"] == ["*.apps.example.com", "api.example.com"]
@@ -219,8 +220,8 @@ def test_public_ip_is_static_standard_zonal_and_protected_in_prod(prod, dev):
 def test_cluster_identity_is_network_contributor_on_the_ip_resource_group(prod):
     # The AKS cloud provider lists the public IPs of the group named in the Service annotation: a grant on
     # the IP alone is refused, so the scope is the IP's resource group (and nothing wider).
-    pip = prod.one("azure-native:network:PublicIPAddress")
-    ra = prod.one("azure-native:authorization:RoleAssignment", "ingress-pip-network-contributor")
+    pip = prod.one(Azure.PUBLIC_IP_ADDRESS)
+    ra = prod.one(Azure.ROLE_ASSIGNMENT, "ingress-pip-network-contributor")
     rg_id = pip.id.split("/providers/")[0]
     assert rg_id.endswith("/resourceGroups/plat-prod-core-ingress-rg") and rg_id.startswith("/subscriptions/")
     assert ra.get("scope") == rg_id
@@ -261,7 +262,7 @@ def test_key_vault_certificate_is_synced_by_the_csi_driver(prod):
             "objects": "array:\n  - |\n    objectName: wildcard-apps\n    objectType: secret\n",
         },
     }
-    values = prod.one("kubernetes:helm.sh/v3:Release").get("values")
+    values = prod.one(K8s.HELM_RELEASE).get("values")
     assert values["volumes"] == [
         {
             "name": "ingress-tls-csi",
@@ -276,28 +277,28 @@ def test_key_vault_certificate_is_synced_by_the_csi_driver(prod):
         {"name": "ingress-tls-csi", "mountPath": "/mnt/secrets-store/ingress-tls", "readOnly": True}
     ]
     # No plaintext Secret is created by the program in this mode.
-    assert prod.of_type("kubernetes:core/v1:Secret") == []
+    assert prod.of_type(K8s.SECRET) == []
 
 
 def test_addon_identity_reads_only_the_certificate(prod):
-    ra = prod.one("azure-native:authorization:RoleAssignment", "ingress-tls-secret-reader")
+    ra = prod.one(Azure.ROLE_ASSIGNMENT, "ingress-tls-secret-reader")
     assert ra.get("scope").endswith("/vaults/plat-prod-kv/secrets/wildcard-apps")
     assert ra.get("principalId") == ADDON_OBJECT_ID
     assert ra.get("roleDefinitionId").endswith("/roleDefinitions/4633458b-17de-408a-b874-0445c86b69e6")
     # The gateway pods mount the CSI volume: the chart (Helm waits for ready pods) comes after the grant.
-    assert ra.urn in prod.one("kubernetes:helm.sh/v3:Release").dependencies
+    assert ra.urn in prod.one(K8s.HELM_RELEASE).dependencies
 
 
 def test_config_certificate_becomes_a_secret_tls_secret(config_tls):
     run, cert, key = config_tls
-    secret = run.one("kubernetes:core/v1:Secret")
+    secret = run.one(K8s.SECRET)
     assert secret.get("metadata") == {"name": "ingress-wildcard-tls", "namespace": NS}
     assert secret.get("type") == "kubernetes.io/tls"
     assert secret.get("stringData") == {"tls.crt": cert, "tls.key": key}
     assert secret.is_secret("stringData.tls.key") and secret.is_secret("stringData.tls.crt")
     assert {"data", "stringData"} <= set(secret.additional_secret_outputs)
     assert run.of_type("kubernetes:secrets-store.csi.x-k8s.io/v1:SecretProviderClass") == []
-    assert "volumes" not in run.one("kubernetes:helm.sh/v3:Release").get("values")
+    assert "volumes" not in run.one(K8s.HELM_RELEASE).get("values")
 
 
 def test_key_vault_source_without_vault_inputs_is_refused():
@@ -310,7 +311,7 @@ def test_key_vault_source_without_vault_inputs_is_refused():
 
 
 def test_request_authentication_per_issuer(prod):
-    ra = prod.one("kubernetes:security.istio.io/v1:RequestAuthentication")
+    ra = prod.one(Istio.REQUEST_AUTHENTICATION)
     assert ra.get("metadata.namespace") == NS
     assert ra.get("spec") == {
         "selector": {"matchLabels": {"istio": "ingressgateway"}},
@@ -327,7 +328,7 @@ def test_request_authentication_per_issuer(prod):
 
 
 def test_authorization_policy_denies_missing_token_and_claims(prod):
-    ap = prod.one("kubernetes:security.istio.io/v1:AuthorizationPolicy")
+    ap = prod.one(Istio.AUTHORIZATION_POLICY)
     assert ap.get("metadata.namespace") == NS
     # Port 80 is exempt from every rule: it only answers the 301 redirect to HTTPS.
     scope = [
@@ -453,7 +454,7 @@ def test_jwt_evaluator_dev_protects_every_host(dev):
     assert evaluate(objs, "shop.dev.apps.example.com") == 403
     assert evaluate(objs, "shop.dev.apps.example.com", token=token) == 200
     assert evaluate(objs, "shop.dev.apps.example.com", port=80) == 200, "port 80 answers the 301"
-    ap = dev.one("kubernetes:security.istio.io/v1:AuthorizationPolicy")
+    ap = dev.one(Istio.AUTHORIZATION_POLICY)
     assert ap.get("spec.rules") == [
         {
             "from": [{"source": {"notRequestPrincipals": [f"{MS_ISSUER}/*"]}}],

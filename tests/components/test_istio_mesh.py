@@ -13,12 +13,8 @@ from stack_config import parse_config
 from tests.components import wiring
 from tests.components.test_app_namespaces import Pod, netpols, np_allows
 from tests.conftest import istio_objects, stack_raw_config
+from tests.resource_types import Istio, K8s
 from tools.program_runner import ProgramRun, run_program
-
-RELEASE = "kubernetes:helm.sh/v3:Release"
-PEER_AUTH = "kubernetes:security.istio.io/v1:PeerAuthentication"
-NETPOL = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
-MWC = "kubernetes:admissionregistration.k8s.io/v1:MutatingWebhookConfiguration"
 
 build = wiring.mesh_and_app_namespaces
 
@@ -35,7 +31,7 @@ def with_exceptions() -> ProgramRun:
 
 
 def istiod(run: ProgramRun, revision: str = "1-30-3"):
-    return run.one(RELEASE, f"mesh-istiod-{revision}")
+    return run.one(K8s.HELM_RELEASE, f"mesh-istiod-{revision}")
 
 
 def go_duration_hours(value: str) -> float:
@@ -50,7 +46,7 @@ def go_duration_hours(value: str) -> float:
 
 
 def test_charts_are_official_and_pinned(dev):
-    releases = {r.name: r for r in dev.of_type(RELEASE)}
+    releases = {r.name: r for r in dev.of_type(K8s.HELM_RELEASE)}
     assert set(releases) == {"mesh-base", "mesh-cni", "mesh-istiod-1-30-3"}
     for resource, (release_name, chart) in {
         "mesh-base": ("istio-base", "base"),
@@ -68,14 +64,14 @@ def test_charts_are_official_and_pinned(dev):
 
 
 def test_install_order_namespace_base_cni_istiod_then_custom_resources(dev):
-    ns = dev.one("kubernetes:core/v1:Namespace", "mesh-istio-system")
+    ns = dev.one(K8s.NAMESPACE, "mesh-istio-system")
     assert ns.get("metadata.name") == "istio-system"
-    base, cni, istiod_release = (dev.one(RELEASE, n) for n in ("mesh-base", "mesh-cni", "mesh-istiod-1-30-3"))
+    base, cni, istiod_release = (dev.one(K8s.HELM_RELEASE, n) for n in ("mesh-base", "mesh-cni", "mesh-istiod-1-30-3"))
     assert ns.urn in base.dependencies
     assert base.urn in cni.dependencies
     assert {base.urn, cni.urn} <= set(istiod_release.dependencies)
     # The tag's webhook calls istiod's Service: it comes after the release that creates it.
-    assert istiod_release.urn in dev.one(MWC, "mesh-revision-tag-stable").dependencies
+    assert istiod_release.urn in dev.one(K8s.MUTATING_WEBHOOK_CONFIGURATION, "mesh-revision-tag-stable").dependencies
     # Every Istio custom resource waits for the CRDs (base) and istiod (validation webhook).
     istio_crs = [r for r in dev.resources if r.type.startswith("kubernetes:") and "istio.io/" in r.type]
     assert istio_crs
@@ -84,7 +80,7 @@ def test_install_order_namespace_base_cni_istiod_then_custom_resources(dev):
 
 
 def test_base_points_validation_at_the_revision(dev):
-    assert dev.one(RELEASE, "mesh-base").get("values.defaultRevision") == "1-30-3"
+    assert dev.one(K8s.HELM_RELEASE, "mesh-base").get("values.defaultRevision") == "1-30-3"
     assert istiod(dev).get("values.revision") == "1-30-3"
     # Tags are not rendered by any istiod release (moving one would collide between two releases).
     assert "revisionTags" not in istiod(dev).get("values")
@@ -92,7 +88,7 @@ def test_base_points_validation_at_the_revision(dev):
 
 def test_revision_tag_webhook_is_what_istioctl_tag_set_makes(dev):
     """Compared with istiod's templates/revision-tags-mwc.yaml at 1.30.3 rendered for revision 1-30-3, tag stable."""
-    mwc = dev.one(MWC, "mesh-revision-tag-stable").inputs
+    mwc = dev.one(K8s.MUTATING_WEBHOOK_CONFIGURATION, "mesh-revision-tag-stable").inputs
     assert mwc["metadata"]["name"] == "istio-revision-tag-stable"
     assert mwc["metadata"]["labels"]["istio.io/tag"] == "stable"
     assert mwc["metadata"]["labels"]["istio.io/rev"] == "1-30-3"  # istiod 1-30-3 patches its caBundle
@@ -189,7 +185,7 @@ def test_security_hardening_values(dev):
     assert values["global"]["logAsJson"] is True
     assert values["global"]["proxy"]["privileged"] is False
     assert values["sidecarInjectorWebhook"]["enableNamespacesByDefault"] is False
-    assert dev.one(RELEASE, "mesh-cni").get("values.global.logAsJson") is True
+    assert dev.one(K8s.HELM_RELEASE, "mesh-cni").get("values.global.logAsJson") is True
 
 
 def test_prod_is_highly_available_and_dev_drains(dev, prod):
@@ -208,17 +204,18 @@ def test_prod_is_highly_available_and_dev_drains(dev, prod):
 @pytest.mark.parametrize("stack", ["dev", "prod"])
 def test_mesh_wide_strict_mtls_is_explicit(stack, dev, prod):
     run = {"dev": dev, "prod": prod}[stack]
-    pa = run.one(PEER_AUTH, "mesh-peer-authentication-default")
+    pa = run.one(Istio.PEER_AUTHENTICATION, "mesh-peer-authentication-default")
     assert pa.get("apiVersion") == "security.istio.io/v1"
     assert pa.get("metadata.name") == "default"
     assert pa.get("metadata.namespace") == "istio-system"  # the root namespace: mesh-wide
     assert pa.get("spec") == {"mtls": {"mode": "STRICT"}}
-    assert len(run.of_type(PEER_AUTH)) == 1  # no exception anywhere
+    assert len(run.of_type(Istio.PEER_AUTHENTICATION)) == 1  # no exception anywhere
 
 
 def test_mtls_exceptions(with_exceptions):
     pas = {
-        (r.get("metadata.namespace"), r.get("metadata.name")): r.get("spec") for r in with_exceptions.of_type(PEER_AUTH)
+        (r.get("metadata.namespace"), r.get("metadata.name")): r.get("spec")
+        for r in with_exceptions.of_type(Istio.PEER_AUTHENTICATION)
     }
     assert pas[("istio-system", "default")] == {"mtls": {"mode": "STRICT"}}
     assert pas[("payments", "mtls-exception")] == {"mtls": {"mode": "PERMISSIVE"}}
@@ -276,7 +273,7 @@ PROMETHEUS = Pod("monitoring", (("app", "prometheus"),))  # a self-run Prometheu
 
 
 def test_istio_system_denies_ingress_by_default(dev):
-    deny = dev.one(NETPOL, "mesh-system-default-deny")
+    deny = dev.one(K8s.NETWORK_POLICY, "mesh-system-default-deny")
     assert deny.get("metadata.namespace") == "istio-system"
     assert deny.get("spec.podSelector") == {}
     assert deny.get("spec.policyTypes") == ["Ingress"]

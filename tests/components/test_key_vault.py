@@ -16,11 +16,10 @@ from components.key_vault import VaultReader, vault_name_for
 from stack_config import load_config
 from tests.components import wiring
 from tests.components.wiring import WORKSPACE_ID
+from tests.resource_types import Azure
 from tools.mocks import DEPLOYER_OBJECT_ID, SUBSCRIPTION_ID, TENANT_ID
 from tools.program_runner import load_stack_config, run_program
 
-VAULT = "azure-native:keyvault:Vault"
-ROLE = "azure-native:authorization:RoleAssignment"
 CSI_PRINCIPAL = "9e8d7c6b-5a49-4382-9171-605f4e3d2c1b"
 SUBNET_ID = (
     f"/subscriptions/{SUBSCRIPTION_ID}/resourceGroups/rg-net/providers"
@@ -61,7 +60,7 @@ def dev():
 
 
 def test_vault_is_rbac_only_soft_deleted_purge_protected(prod):
-    props = prod.one(VAULT).inputs["properties"]
+    props = prod.one(Azure.VAULT).inputs["properties"]
     assert props["enableRbacAuthorization"] is True
     assert props["enableSoftDelete"] is True
     assert props["softDeleteRetentionInDays"] == 90
@@ -75,15 +74,15 @@ def test_vault_is_rbac_only_soft_deleted_purge_protected(prod):
 
 
 def test_firewall_denies_by_default_and_lists_only_configured_sources(prod, dev):
-    acls = prod.one(VAULT).get("properties.networkAcls")
+    acls = prod.one(Azure.VAULT).get("properties.networkAcls")
     assert acls["defaultAction"] == "Deny"
     assert acls["bypass"] == "AzureServices"
     # Only ciRunnerCidrs; they take effect only if public access is turned back on (prod's is Disabled: the
     # private endpoint is the way in).
     assert acls["ipRules"] == [{"value": "198.51.100.16/28"}]
-    assert prod.one(VAULT).get("properties.publicNetworkAccess") == "Disabled"
+    assert prod.one(Azure.VAULT).get("properties.publicNetworkAccess") == "Disabled"
     assert acls["virtualNetworkRules"] == []
-    dev_props = dev.one(VAULT).inputs["properties"]
+    dev_props = dev.one(Azure.VAULT).inputs["properties"]
     # keyVault.allowedCidrs, then ciRunnerCidrs
     assert dev_props["networkAcls"]["ipRules"] == [{"value": "203.0.113.0/24"}, {"value": "198.51.100.16/28"}]
     assert dev_props["networkAcls"]["virtualNetworkRules"] == [{"id": SUBNET_ID}]
@@ -92,19 +91,19 @@ def test_firewall_denies_by_default_and_lists_only_configured_sources(prod, dev)
 
 
 def test_prod_vault_is_protected_dev_is_not_and_owner_can_ask(prod, dev):
-    assert prod.one(VAULT).protect is True
-    assert dev.one(VAULT).protect is False
+    assert prod.one(Azure.VAULT).protect is True
+    assert dev.one(Azure.VAULT).protect is False
     owner = run_program("nonprod-keys", program=vault_program(protect=True))
-    assert owner.one(VAULT).protect is True
+    assert owner.one(Azure.VAULT).protect is True
 
 
 def test_vault_name_is_short_stable_and_unique_per_stack(prod, dev):
-    name = prod.one(VAULT).inputs["vaultName"]
+    name = prod.one(Azure.VAULT).inputs["vaultName"]
     assert _VAULT_NAME.match(name) and "--" not in name and len(name) <= 24
     assert name == vault_name_for("plat-prod", "kv", organization="contoso", project="platform", stack="prod")
     assert name.startswith("plat-prod-kv-")
     same_config_other_stack = run_program("prod-neu", config=load_stack_config("prod"), program=vault_program())
-    assert same_config_other_stack.one(VAULT).inputs["vaultName"] != name
+    assert same_config_other_stack.one(Azure.VAULT).inputs["vaultName"] != name
     assert prod.outputs["keyVaultName"] == name
     assert prod.outputs["keyVaultUri"] == f"https://{name}.vault.azure.net/"
 
@@ -118,28 +117,30 @@ def test_vault_name_always_fits_azure_rules(prefix):
 
 
 def test_audit_logs_go_to_log_analytics(prod):
-    diag = prod.one("azure-native:monitor:DiagnosticSetting")
-    assert diag.inputs["resourceUri"] == prod.one(VAULT).id
+    diag = prod.one(Azure.DIAGNOSTIC_SETTING)
+    assert diag.inputs["resourceUri"] == prod.one(Azure.VAULT).id
     assert diag.inputs["workspaceId"] == WORKSPACE_ID
     assert diag.inputs["logs"] == [{"categoryGroup": "allLogs", "enabled": True}]
     assert diag.inputs["metrics"] == [{"category": "AllMetrics", "enabled": True}]
 
 
 def test_only_the_deployer_gets_vault_wide_data_access(prod, dev):
-    vault_id = prod.one(VAULT).id
-    vault_wide = [r for r in prod.of_type(ROLE) if r.inputs["scope"] == vault_id]
+    vault_id = prod.one(Azure.VAULT).id
+    vault_wide = [r for r in prod.of_type(Azure.ROLE_ASSIGNMENT) if r.inputs["scope"] == vault_id]
     assert len(vault_wide) == 1
     officer = vault_wide[0]
     assert officer.inputs["principalId"] == DEPLOYER_OBJECT_ID
     assert officer.inputs["roleDefinitionId"] == (
         f"/subscriptions/{SUBSCRIPTION_ID}/providers/Microsoft.Authorization/roleDefinitions/{KEY_VAULT_SECRETS_OFFICER}"
     )
-    assert len(dev.of_type(ROLE)) == 1
+    assert len(dev.of_type(Azure.ROLE_ASSIGNMENT)) == 1
 
 
 def test_readers_are_scoped_to_their_objects(prod):
-    vault_id = prod.one(VAULT).id
-    readers = {r.inputs["scope"]: r for r in prod.of_type(ROLE) if r.inputs["principalId"] == CSI_PRINCIPAL}
+    vault_id = prod.one(Azure.VAULT).id
+    readers = {
+        r.inputs["scope"]: r for r in prod.of_type(Azure.ROLE_ASSIGNMENT) if r.inputs["principalId"] == CSI_PRINCIPAL
+    }
     assert set(readers) == {f"{vault_id}/secrets/wildcard-apps", f"{vault_id}/certificates/wildcard-apps"}
     assert readers[f"{vault_id}/secrets/wildcard-apps"].inputs["roleDefinitionId"].endswith(KEY_VAULT_SECRETS_USER)
     assert (

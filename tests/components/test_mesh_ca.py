@@ -18,12 +18,8 @@ from stack_config import load_config
 from tests.components import wiring
 from tests.components.key_owner import OWNER_ENVIRONMENT, owner_and_dev, reading
 from tests.components.wiring import KEY_OWNER_STACK
+from tests.resource_types import Azure, K8s, Tls
 from tools.program_runner import ProgramRun, RecordedResource, run_program
-
-SECRET = "kubernetes:core/v1:Secret"
-RELEASE = "kubernetes:helm.sh/v3:Release"
-KEY = "tls:index/privateKey:PrivateKey"
-VAULT_SECRET = "azure-native:keyvault:Secret"
 
 
 def build() -> None:
@@ -44,7 +40,7 @@ owner, dev = owner_and_dev(build)
 
 
 def cacerts(r: ProgramRun) -> RecordedResource:
-    [secret] = [s for s in r.of_type(SECRET) if s.get("metadata.name") == "cacerts"]
+    [secret] = [s for s in r.of_type(K8s.SECRET) if s.get("metadata.name") == "cacerts"]
     return secret
 
 
@@ -82,19 +78,19 @@ def test_prod_cacerts_chain_to_its_own_root(prod):
 
 def test_istiod_starts_after_cacerts(prod):
     secret = cacerts(prod)
-    istiod = [r for r in prod.of_type(RELEASE) if r.get("chart") == "istiod"]
+    istiod = [r for r in prod.of_type(K8s.HELM_RELEASE) if r.get("chart") == "istiod"]
     assert istiod and all(secret.urn in r.dependencies for r in istiod)
 
 
 def test_intermediate_key_is_secret_and_root_key_stays_out_of_the_cluster(prod):
     secret = cacerts(prod)
     assert secret.is_secret(f"stringData.{CA_KEY_KEY}")
-    root_key = prod.one(KEY, "mesh-ca-root-key").outputs["privateKeyPem"]
+    root_key = prod.one(Tls.PRIVATE_KEY, "mesh-ca-root-key").outputs["privateKeyPem"]
     for res in prod.resources:
         if res.type.startswith("kubernetes:"):
             assert root_key not in str(res.inputs), f"{res.type} {res.name} carries the root key"
     # The root's only copy outside Pulumi state: the vault, with an expiry and a content type.
-    vault_copy = prod.one(VAULT_SECRET, "mesh-ca-root-vault-secret")
+    vault_copy = prod.one(Azure.VAULT_SECRET, "mesh-ca-root-vault-secret")
     assert vault_copy.get("secretName") == "mesh-root-ca" and vault_copy.is_secret("properties.value")
     assert vault_copy.get("properties.contentType") == "application/x-pem-file"
     root = cert(prod.outputs["meshRootCertificatePem"])
@@ -110,7 +106,7 @@ def test_prod_intermediate_rotation_is_a_config_change(prod):
     # Same root: workloads holding certificates from the old intermediate keep verifying.
     assert rotated.outputs["meshRootCertificatePem"] == prod.outputs["meshRootCertificatePem"]
     assert_chains_to(after, prod.outputs["meshRootCertificatePem"])
-    keys = {r.name for r in rotated.of_type(KEY)}
+    keys = {r.name for r in rotated.of_type(Tls.PRIVATE_KEY)}
     assert "mesh-ca-prod-intermediate-key-2" in keys and "mesh-ca-prod-intermediate-key-1" not in keys
     # Same Secret resource: updated in place, and istiod reloads it (AUTO_RELOAD_PLUGIN_CERTS).
     assert cacerts(rotated).name == cacerts(prod).name
@@ -125,7 +121,7 @@ def test_owner_signs_an_intermediate_per_listed_environment(owner):
     assert "meshIntermediates" in owner.secret_outputs and "meshRootCertificatePem" not in owner.secret_outputs
     root = owner.outputs["meshRootCertificatePem"]
     cert(entries[0]["certificatePem"]).verify_directly_issued_by(cert(root))
-    assert not owner.of_type(SECRET)  # the owner has no cluster
+    assert not owner.of_type(K8s.SECRET)  # the owner has no cluster
 
 
 def test_dev_cacerts_chain_to_the_owner_root_without_its_key(owner, dev):
@@ -133,8 +129,8 @@ def test_dev_cacerts_chain_to_the_owner_root_without_its_key(owner, dev):
     assert_chains_to(cacerts(dev).get("stringData"), root)
     assert dev.outputs["meshRootCertificatePem"] == root
     # The dev stack reads its intermediate; it generates no CA key and never holds the root's.
-    assert not [k for k in dev.of_type(KEY) if k.name.startswith("mesh-ca")]
-    root_key = owner.one(KEY, "mesh-ca-root-key").outputs["privateKeyPem"]
+    assert not [k for k in dev.of_type(Tls.PRIVATE_KEY) if k.name.startswith("mesh-ca")]
+    root_key = owner.one(Tls.PRIVATE_KEY, "mesh-ca-root-key").outputs["privateKeyPem"]
     assert all(root_key not in str(r.inputs) + str(r.outputs) for r in dev.resources)
 
 
@@ -144,7 +140,9 @@ def test_owner_rotation_reaches_the_cluster(owner, dev):
     after = cacerts(dev2).get("stringData")
     assert after[CA_CERT_KEY] != cacerts(dev).get("stringData")[CA_CERT_KEY]
     assert_chains_to(after, owner.outputs["meshRootCertificatePem"])
-    assert {k.name for k in owner2.of_type(KEY) if "intermediate" in k.name} == {"mesh-ca-dev-intermediate-key-2"}
+    assert {k.name for k in owner2.of_type(Tls.PRIVATE_KEY) if "intermediate" in k.name} == {
+        "mesh-ca-dev-intermediate-key-2"
+    }
 
 
 def test_environment_missing_on_the_owner_is_a_clear_error():

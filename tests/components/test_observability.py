@@ -11,23 +11,9 @@ import pytest
 
 from components import alert_queries
 from components.alerts import not_after, workbook_content
+from tests.resource_types import Azure, K8s
 from tools.mocks import MOCK_VALIDITY_START, SUBSCRIPTION_ID, self_signed_pair
 from tools.program_runner import ProgramRun, run_program
-
-DCR = "azure-native:monitor:DataCollectionRule"
-DCRA = "azure-native:monitor:DataCollectionRuleAssociation"
-DCE = "azure-native:monitor:DataCollectionEndpoint"
-AMW = "azure-native:monitor:AzureMonitorWorkspace"
-SQR = "azure-native:monitor:ScheduledQueryRule"
-ACTION_GROUP = "azure-native:monitor:ActionGroup"
-PROM_RULES = "azure-native:alertsmanagement:PrometheusRuleGroup"
-TABLE = "azure-native:operationalinsights:Table"
-EXPORT = "azure-native:operationalinsights:DataExport"
-ACCOUNT = "azure-native:storage:StorageAccount"
-WORKBOOK = "azure-native:applicationinsights:Workbook"
-WORKSPACE = "azure-native:operationalinsights:Workspace"
-CLUSTER = "azure-native:containerservice:ManagedCluster"
-CONFIG_MAP = "kubernetes:core/v1:ConfigMap"
 
 _RUNS: dict[str, ProgramRun] = {}
 
@@ -54,7 +40,7 @@ def prod() -> ProgramRun:
 @pytest.mark.parametrize("stack, interval", [("dev", "5m"), ("prod", "1m")])
 def test_container_insights_rule_scopes_the_namespaces_that_matter(stack, interval):
     run = program(stack)
-    dcr = run.one(DCR, "observability-container-insights-dcr")
+    dcr = run.one(Azure.DATA_COLLECTION_RULE, "observability-container-insights-dcr")
     [extension] = dcr.get("dataSources.extensions")
     assert extension["extensionName"] == "ContainerInsights"
     assert "Microsoft-ContainerLogV2" in extension["streams"] and "Microsoft-ContainerLog" not in extension["streams"]
@@ -66,17 +52,17 @@ def test_container_insights_rule_scopes_the_namespaces_that_matter(stack, interv
         "enableContainerLogV2": True,
     }
     assert dcr.get("destinations.logAnalytics") == [
-        {"name": "ciworkspace", "workspaceResourceId": run.one(WORKSPACE).id}
+        {"name": "ciworkspace", "workspaceResourceId": run.one(Azure.LOG_ANALYTICS_WORKSPACE).id}
     ]
     assert dcr.get("dataFlows") == [{"streams": extension["streams"], "destinations": ["ciworkspace"]}]
-    association = run.one(DCRA, "observability-container-insights-dcra")
+    association = run.one(Azure.DATA_COLLECTION_RULE_ASSOCIATION, "observability-container-insights-dcra")
     assert association.get("associationName") == "ContainerInsightsExtension"
-    assert association.get("resourceUri") == run.one(CLUSTER).id
+    assert association.get("resourceUri") == run.one(Azure.MANAGED_CLUSTER).id
     assert association.get("dataCollectionRuleId") == dcr.id
 
 
 def test_agent_config_map_keeps_mesh_logs_and_drops_environment_variables(dev):
-    agent = dev.one(CONFIG_MAP, "observability-agent-config")
+    agent = dev.one(K8s.CONFIG_MAP, "observability-agent-config")
     assert agent.get("metadata") == {"name": "container-azm-ms-agentconfig", "namespace": "kube-system"}
     settings = agent.get("data")["log-data-collection-settings"]
     excluded = re.findall(r"exclude_namespaces = \[(.*)\]", settings)
@@ -93,21 +79,21 @@ def test_agent_config_map_keeps_mesh_logs_and_drops_environment_variables(dev):
 
 
 def test_prometheus_pipeline_from_cluster_to_monitor_workspace(prod):
-    amw, dce = prod.one(AMW), prod.one(DCE)
-    rule = prod.one(DCR, "observability-prometheus-dcr")
+    amw, dce = prod.one(Azure.MONITOR_WORKSPACE), prod.one(Azure.DATA_COLLECTION_ENDPOINT)
+    rule = prod.one(Azure.DATA_COLLECTION_RULE, "observability-prometheus-dcr")
     assert rule.get("dataCollectionEndpointId") == dce.id
     assert rule.get("dataSources.prometheusForwarder") == [
         {"name": "PrometheusDataSource", "streams": ["Microsoft-PrometheusMetrics"], "labelIncludeFilter": {}}
     ]
     assert rule.get("destinations.monitoringAccounts") == [{"name": "MonitoringAccount1", "accountResourceId": amw.id}]
-    association = prod.one(DCRA, "observability-prometheus-dcra")
-    assert association.get("resourceUri") == prod.one(CLUSTER).id
+    association = prod.one(Azure.DATA_COLLECTION_RULE_ASSOCIATION, "observability-prometheus-dcra")
+    assert association.get("resourceUri") == prod.one(Azure.MANAGED_CLUSTER).id
     assert association.get("dataCollectionRuleId") == rule.id
-    assert prod.one(CLUSTER).get("azureMonitorProfile.metrics.enabled") is True
+    assert prod.one(Azure.MANAGED_CLUSTER).get("azureMonitorProfile.metrics.enabled") is True
 
 
 def test_scraper_reads_annotated_pods_of_the_mesh_and_opted_in_apps_only(dev):
-    settings = dev.one(CONFIG_MAP, "observability-metrics-settings")
+    settings = dev.one(K8s.CONFIG_MAP, "observability-metrics-settings")
     assert settings.get("metadata.namespace") == "kube-system"
     line = settings.get("data")["pod-annotation-based-scraping"]
     match = re.fullmatch(r'podannotationnamespaceregex = "(.*)"', line)
@@ -132,9 +118,9 @@ PROD_ALERTS = {
 
 
 def test_each_alert_rule_queries_the_workspace_and_pages_the_action_group(prod):
-    rules = {r.get("ruleName"): r for r in prod.of_type(SQR)}
+    rules = {r.get("ruleName"): r for r in prod.of_type(Azure.SCHEDULED_QUERY_RULE)}
     assert set(rules) == set(PROD_ALERTS)
-    group = prod.one(ACTION_GROUP)
+    group = prod.one(Azure.ACTION_GROUP)
     assert group.get("emailReceivers") == [
         {"name": "email-0", "emailAddress": "platform-oncall@example.com", "useCommonAlertSchema": True}
     ]
@@ -150,12 +136,12 @@ def test_each_alert_rule_queries_the_workspace_and_pages_the_action_group(prod):
         )
         assert rule.get("kind") == "LogAlert" and rule.get("enabled") is True
         assert rule.get("severity") == severity
-        assert rule.get("scopes") == [prod.one(WORKSPACE).id]
+        assert rule.get("scopes") == [prod.one(Azure.LOG_ANALYTICS_WORKSPACE).id]
         assert rule.get("actions.actionGroups") == [group.id]
 
 
 def test_sealing_key_alert_ignores_only_the_controller(prod):
-    [condition] = prod.one(SQR, "alerts-sealing-key-read").get("criteria.allOf")
+    [condition] = prod.one(Azure.SCHEDULED_QUERY_RULE, "alerts-sealing-key-read").get("criteria.allOf")
     query = condition["query"]
     assert 'ObjectRef.namespace == "sealed-secrets"' in query
     assert 'Name startswith "sealed-secrets-key"' in query and "isempty(Name)" in query  # list/watch count too
@@ -163,7 +149,7 @@ def test_sealing_key_alert_ignores_only_the_controller(prod):
 
 
 def test_expiry_alert_carries_each_sealing_certificate_date(prod):
-    [condition] = prod.one(SQR, "alerts-certificate-expiry").get("criteria.allOf")
+    [condition] = prod.one(Azure.SCHEDULED_QUERY_RULE, "alerts-certificate-expiry").get("criteria.allOf")
     # Pulumi.prod.yaml: one key generation, certValidityDays default 365 (the mock signs from MOCK_VALIDITY_START).
     expires = (MOCK_VALIDITY_START + timedelta(days=365)).strftime("%Y-%m-%dT%H:%M:%SZ")
     assert f'"sealing-key-gen1", datetime({expires})' in condition["query"]
@@ -171,27 +157,27 @@ def test_expiry_alert_carries_each_sealing_certificate_date(prod):
 
 
 def test_key_vault_alert_allows_the_deployer_and_the_csi_add_on_only(prod):
-    [condition] = prod.one(SQR, "alerts-key-vault-unexpected-reader").get("criteria.allOf")
+    [condition] = prod.one(Azure.SCHEDULED_QUERY_RULE, "alerts-key-vault-unexpected-reader").get("criteria.allOf")
     match = re.search(r"let allowed = dynamic\((\[.*?\])\);", condition["query"])
     assert match is not None, condition["query"]
     allowed = json.loads(match.group(1))
-    deployer = prod.one("azure-native:authorization:RoleAssignment", "vault-deployer-secrets-officer")
+    deployer = prod.one(Azure.ROLE_ASSIGNMENT, "vault-deployer-secrets-officer")
     assert deployer.get("principalId") in allowed
     assert len(allowed) == 2
 
 
 def test_dev_without_audit_reads_has_no_sealing_key_alert(dev):
-    names = {r.get("ruleName") for r in dev.of_type(SQR)}
+    names = {r.get("ruleName") for r in dev.of_type(Azure.SCHEDULED_QUERY_RULE)}
     assert "plat-dev-sealing-key-read" not in names
     assert "plat-dev-certificate-expiry" in names
 
 
 def test_mesh_ca_root_expiry_is_a_prometheus_rule_on_the_monitor_workspace(prod):
-    group = prod.one(PROM_RULES)
-    assert group.get("scopes") == [prod.one(AMW).id]
+    group = prod.one(Azure.PROMETHEUS_RULE_GROUP)
+    assert group.get("scopes") == [prod.one(Azure.MONITOR_WORKSPACE).id]
     [rule] = group.get("rules")
     assert rule["expression"] == "(min(citadel_server_root_cert_expiry_timestamp) - time()) / 86400 < 30"
-    assert rule["actions"] == [{"actionGroupId": prod.one(ACTION_GROUP).id}]
+    assert rule["actions"] == [{"actionGroupId": prod.one(Azure.ACTION_GROUP).id}]
 
 
 def test_expiry_query_lists_a_certificate_inside_the_warning_window():
@@ -222,14 +208,16 @@ def test_a_pem_that_is_not_a_certificate_is_an_error():
 )
 def test_security_tables_retention_per_environment_class(stack, interactive, total, tables, protected):
     run = program(stack)
-    found = {t.get("tableName"): t for t in run.of_type(TABLE)}
+    found = {t.get("tableName"): t for t in run.of_type(Azure.LOG_ANALYTICS_TABLE)}
     assert set(found) == tables
     for table in found.values():
-        assert table.get("workspaceName") == run.one(WORKSPACE).get("workspaceName")
+        assert table.get("workspaceName") == run.one(Azure.LOG_ANALYTICS_WORKSPACE).get("workspaceName")
         assert (table.get("retentionInDays"), table.get("totalRetentionInDays")) == (interactive, total)
         assert table.get("plan") == "Analytics"
         assert table.protect is protected
-    assert not run.of_type(EXPORT) and not run.of_type(ACCOUNT)  # both exports are options
+    assert not run.of_type(Azure.LOG_ANALYTICS_DATA_EXPORT) and not run.of_type(
+        Azure.STORAGE_ACCOUNT
+    )  # both exports are options
 
 
 def test_siem_export_and_immutable_archive_when_configured():
@@ -244,10 +232,10 @@ def test_siem_export_and_immutable_archive_when_configured():
             }
         },
     )
-    exports = {e.get("dataExportName"): e for e in run.of_type(EXPORT)}
+    exports = {e.get("dataExportName"): e for e in run.of_type(Azure.LOG_ANALYTICS_DATA_EXPORT)}
     tables = ["AKSAudit", "AKSAuditAdmin", "AKSControlPlane", "AZKVAuditLogs", "ContainerLogV2"]
     assert exports["plat-prod-security-to-siem"].get("resourceId") == hub
-    account = run.one(ACCOUNT)
+    account = run.one(Azure.STORAGE_ACCOUNT)
     assert exports["plat-prod-security-to-archive"].get("resourceId") == account.id
     for export in exports.values():
         assert export.get("tableNames") == tables and export.get("enable") is True
@@ -267,9 +255,9 @@ def test_siem_export_and_immutable_archive_when_configured():
 
 
 def test_workbook_is_the_repository_json_with_this_deployments_expiry_query(prod):
-    workbook = prod.one(WORKBOOK)
+    workbook = prod.one(Azure.WORKBOOK)
     assert uuid.UUID(workbook.get("resourceName"))  # "The value must be an UUID"
-    assert workbook.get("sourceId") == prod.one(WORKSPACE).id and workbook.get("kind") == "shared"
+    assert workbook.get("sourceId") == prod.one(Azure.LOG_ANALYTICS_WORKSPACE).id and workbook.get("kind") == "shared"
     content = json.loads(workbook.get("serializedData"))
     names = [item["name"] for item in content["items"]]
     assert names == ["intro", "mesh-traffic-by-identity", "denied-requests", "certificate-expiry", "node-image-age"]

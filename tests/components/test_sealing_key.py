@@ -22,12 +22,10 @@ from stack_config import SealedSecretsConfig, load_config
 from tests.components import wiring
 from tests.components.key_owner import OWNER_ENVIRONMENT, owner_and_dev, reading
 from tests.components.wiring import KEY_OWNER_STACK
+from tests.resource_types import Azure, Tls
 from tools.mocks import shared_key_owner_outputs
 from tools.program_runner import ProgramRun, RecordedResource, load_stack_config, run_program
 
-KEY = "tls:index/privateKey:PrivateKey"
-CERT = "tls:index/selfSignedCert:SelfSignedCert"
-VAULT_SECRET = "azure-native:keyvault:Secret"
 PRIVATE_MARKER = "PRIVATE KEY-----"
 
 
@@ -100,12 +98,12 @@ def test_nonprod_stacks_share_the_owner_key(owner, dev):
     assert qa.outputs["sealingCertificatePem"] == owner.outputs["sealingCertificatePem"]
     assert dev.outputs["sealingKeys"] == owner.outputs["sealingKeys"] == qa.outputs["sealingKeys"]
     # A reference stack generates nothing: it copies the owner's key into its own vault.
-    assert not dev.of_type(KEY) and not dev.of_type(CERT)
-    copy = dev.one(VAULT_SECRET)
+    assert not dev.of_type(Tls.PRIVATE_KEY) and not dev.of_type(Tls.SELF_SIGNED_CERT)
+    copy = dev.one(Azure.VAULT_SECRET)
     assert copy.get("properties.value") == (
         owner.outputs["sealingKeys"][0]["privateKeyPem"] + owner.outputs["sealingKeys"][0]["certificatePem"]
     )
-    assert copy.get("vaultName") == dev.one("azure-native:keyvault:Vault").inputs["vaultName"]
+    assert copy.get("vaultName") == dev.one(Azure.VAULT).inputs["vaultName"]
 
 
 def test_default_owner_reference_is_the_mocked_owner_stack():
@@ -114,9 +112,9 @@ def test_default_owner_reference_is_the_mocked_owner_stack():
 
 
 def test_dedicated_key_is_rsa_4096_with_a_sealing_certificate(prod):
-    key = prod.one(KEY, "sealing-key-1")
+    key = prod.one(Tls.PRIVATE_KEY, "sealing-key-1")
     assert key.inputs == {"algorithm": "RSA", "rsaBits": 4096}
-    cert = prod.one(CERT, "sealing-cert-1")
+    cert = prod.one(Tls.SELF_SIGNED_CERT, "sealing-cert-1")
     assert cert.get("validityPeriodHours") == 365 * 24  # the default: a year, well under the 1095-day cap
     assert cert.get("subject") == {"commonName": "sealed-secret", "organization": "plat-prod"}
     assert "key_encipherment" in cert.get("allowedUses")
@@ -126,13 +124,18 @@ def test_dedicated_key_is_rsa_4096_with_a_sealing_certificate(prod):
 
 def test_key_material_is_protected_in_prod_and_for_the_owner(prod, owner, dev):
     for r in (prod, owner):
-        for res in (*r.of_type(KEY), *r.of_type(CERT), *r.of_type(VAULT_SECRET), r.one("azure-native:keyvault:Vault")):
+        for res in (
+            *r.of_type(Tls.PRIVATE_KEY),
+            *r.of_type(Tls.SELF_SIGNED_CERT),
+            *r.of_type(Azure.VAULT_SECRET),
+            r.one(Azure.VAULT),
+        ):
             assert res.protect is True, f"{r.stack}: {res.type} {res.name} must be protected"
-    assert dev.one(VAULT_SECRET).protect is False  # a copy: the owner's vault keeps the original
+    assert dev.one(Azure.VAULT_SECRET).protect is False  # a copy: the owner's vault keeps the original
 
 
 def test_vault_secret_holds_key_and_certificate(prod):
-    secret = prod.one(VAULT_SECRET)
+    secret = prod.one(Azure.VAULT_SECRET)
     assert secret.get("secretName") == "sealed-secrets-key-1"
     assert secret.get("properties.contentType") == "application/x-pem-file"
     assert secret.get("properties.attributes.enabled") is True
@@ -144,7 +147,7 @@ def test_vault_secret_holds_key_and_certificate(prod):
     assert secret.get("properties.value") == keys["privateKeyPem"] + keys["certificatePem"]
     assert secret.get("tags.generation") == "1"
     # Written only after the deploying identity holds Key Vault Secrets Officer.
-    officer = prod.one("azure-native:authorization:RoleAssignment")
+    officer = prod.one(Azure.ROLE_ASSIGNMENT)
     assert officer.urn in secret.dependencies
 
 
@@ -157,13 +160,15 @@ def test_private_key_is_only_ever_secret(which, request):
     assert_private_keys_only_secret(r)
     assert "sealingKeys" in r.secret_outputs
     assert "sealingCertificatePem" not in r.secret_outputs
-    assert r.one(VAULT_SECRET).is_secret("properties.value")
-    assert "properties" in r.one(VAULT_SECRET).additional_secret_outputs
+    assert r.one(Azure.VAULT_SECRET).is_secret("properties.value")
+    assert "properties" in r.one(Azure.VAULT_SECRET).additional_secret_outputs
 
 
 def test_generated_key_outputs_are_secret(prod):
-    assert {"privateKeyPem", "privateKeyPemPkcs8", "privateKeyOpenssh"} <= set(prod.one(KEY).additional_secret_outputs)
-    cert = prod.one(CERT)
+    assert {"privateKeyPem", "privateKeyPemPkcs8", "privateKeyOpenssh"} <= set(
+        prod.one(Tls.PRIVATE_KEY).additional_secret_outputs
+    )
+    cert = prod.one(Tls.SELF_SIGNED_CERT)
     assert cert.is_secret("privateKeyPem") and "privateKeyPem" in cert.additional_secret_outputs
 
 
@@ -178,7 +183,7 @@ def test_owner_exports_the_contract_shape(owner):
 
 
 def test_rotation_adds_a_key_and_keeps_the_first(prod, rotated_prod):
-    assert sorted(k.name for k in rotated_prod.of_type(KEY)) == ["sealing-key-1", "sealing-key-2"]
+    assert sorted(k.name for k in rotated_prod.of_type(Tls.PRIVATE_KEY)) == ["sealing-key-1", "sealing-key-2"]
     keys = rotated_prod.outputs["sealingKeys"]
     assert [k["generation"] for k in keys] == [1, 2]
     # Same resource name, same key: generation 1 is untouched, so old SealedSecrets still decrypt.
@@ -186,7 +191,7 @@ def test_rotation_adds_a_key_and_keeps_the_first(prod, rotated_prod):
     assert keys[1]["privateKeyPem"] != keys[0]["privateKeyPem"]
     # The newest certificate seals.
     assert rotated_prod.outputs["sealingCertificatePem"] == keys[1]["certificatePem"]
-    names = sorted(s.get("secretName") for s in rotated_prod.of_type(VAULT_SECRET))
+    names = sorted(s.get("secretName") for s in rotated_prod.of_type(Azure.VAULT_SECRET))
     assert names == ["sealed-secrets-key-1", "sealed-secrets-key-2"]
 
 
@@ -194,10 +199,13 @@ def test_newer_generation_is_created_after_the_older(rotated_prod):
     def by_name(kind: str, name: str) -> RecordedResource:
         return rotated_prod.one(kind, name)
 
-    assert by_name(CERT, "sealing-cert-1").urn in by_name(CERT, "sealing-cert-2").dependencies
     assert (
-        by_name(VAULT_SECRET, "sealing-vault-secret-1").urn
-        in by_name(VAULT_SECRET, "sealing-vault-secret-2").dependencies
+        by_name(Tls.SELF_SIGNED_CERT, "sealing-cert-1").urn
+        in by_name(Tls.SELF_SIGNED_CERT, "sealing-cert-2").dependencies
+    )
+    assert (
+        by_name(Azure.VAULT_SECRET, "sealing-vault-secret-1").urn
+        in by_name(Azure.VAULT_SECRET, "sealing-vault-secret-2").dependencies
     )
 
 

@@ -4,26 +4,25 @@ from __future__ import annotations
 
 import pytest
 
-SUBNET = "azure-native:network:Subnet"
-NSG = "azure-native:network:NetworkSecurityGroup"
+from tests.resource_types import Azure
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
 def test_every_subnet_but_the_firewalls_has_an_nsg(stack_run, stack):
     run = stack_run(stack)
-    nsgs = {n.id for n in run.of_type(NSG)}
-    for subnet in run.of_type(SUBNET):
+    nsgs = {n.id for n in run.of_type(Azure.NETWORK_SECURITY_GROUP)}
+    for subnet in run.of_type(Azure.SUBNET):
         if subnet.get("subnetName") == "AzureFirewallSubnet":
             assert subnet.get("networkSecurityGroup") is None  # Azure disables subnet NSGs there
         else:
             assert subnet.get("networkSecurityGroup.id") in nsgs, subnet.name
-    names = {s.get("subnetName") for s in run.of_type(SUBNET)}
+    names = {s.get("subnetName") for s in run.of_type(Azure.SUBNET)}
     prod = {"nodes", "AzureFirewallSubnet", "private-endpoints", "api-server"}
     assert names == (prod if stack == "prod" else {"nodes"})
 
 
 def rules_by_name(run, nsg_name):
-    return {r["name"]: r for r in run.one(NSG, nsg_name).get("securityRules")}
+    return {r["name"]: r for r in run.one(Azure.NETWORK_SECURITY_GROUP, nsg_name).get("securityRules")}
 
 
 def test_prod_nodes_take_ingress_only_from_the_firewall_and_nothing_from_the_internet(stack_run):
@@ -63,6 +62,6 @@ def test_private_endpoint_subnet_admits_https_from_the_network_only(stack_run):
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
 def test_rule_priorities_are_unique_and_in_azure_range(stack_run, stack):
-    for nsg in stack_run(stack).of_type(NSG):
+    for nsg in stack_run(stack).of_type(Azure.NETWORK_SECURITY_GROUP):
         priorities = [r["priority"] for r in nsg.get("securityRules")]
         assert len(set(priorities)) == len(priorities) and all(100 <= p <= 4096 for p in priorities), nsg.name

@@ -7,7 +7,7 @@ then per policy) and validate it (``tools/policy_config.py``, the offline previe
 -> ``Analyze`` / ``AnalyzeStack`` with real ``analyzer_pb2`` requests whose properties are
 ``google.protobuf.Struct``s (``tools/wire.py``).
 
-    diags = analyze("azure-native:keyvault:Vault", valid_vault(), config="prod")
+    diags = analyze(Azure.VAULT, valid_vault(), config="prod")  # the type tokens: tests/resource_types.py
     assert names(diags) == []
 """
 
@@ -254,20 +254,6 @@ def report(diags: Iterable[Diag]) -> str:
 # --------------------------------------------------------------------------- valid resources
 # Each builder returns the wire inputs (camelCase) of a resource that passes every rule; tests change one field.
 
-CLUSTER_TYPE = "azure-native:containerservice:ManagedCluster"
-VAULT_TYPE = "azure-native:keyvault:Vault"
-SUBNET_TYPE = "azure-native:network:Subnet"
-RULE_COLLECTION_GROUP_TYPE = "azure-native:network:FirewallPolicyRuleCollectionGroup"
-PA_TYPE = "kubernetes:security.istio.io/v1:PeerAuthentication"
-AUTHZ_TYPE = "kubernetes:security.istio.io/v1:AuthorizationPolicy"
-GATEWAY_TYPE = "kubernetes:networking.istio.io/v1:Gateway"
-SERVICE_ENTRY_TYPE = "kubernetes:networking.istio.io/v1:ServiceEntry"
-RELEASE_TYPE = "kubernetes:helm.sh/v3:Release"
-SECRET_TYPE = "kubernetes:core/v1:Secret"
-SERVICE_TYPE = "kubernetes:core/v1:Service"
-NAMESPACE_TYPE = "kubernetes:core/v1:Namespace"
-DEPLOYMENT_TYPE = "kubernetes:apps/v1:Deployment"
-
 
 def valid_cluster(name: str = "plat-prod-aks") -> dict:
     return {
@@ -497,10 +483,6 @@ def valid_sealed_secrets_release() -> dict:
     values = {"fullnameOverride": "sealed-secrets-controller", "keyrenewperiod": "0"}
     repo = "https://bitnami.github.io/sealed-secrets"
     return helm_release("sealed-secrets-controller", "sealed-secrets", "2.17.3", "sealed-secrets", repo, values)
-
-
-VAULT_SECRET_TYPE = "azure-native:keyvault:Secret"
-SELF_SIGNED_CERT_TYPE = "tls:index/selfSignedCert:SelfSignedCert"
 
 
 def valid_vault_secret() -> dict:

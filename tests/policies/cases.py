@@ -9,21 +9,8 @@ from collections.abc import Callable
 from typing import Any
 
 from tests.policies.analyzer import (
-    AUTHZ_TYPE,
-    CLUSTER_TYPE,
     DELETE,
-    DEPLOYMENT_TYPE,
-    GATEWAY_TYPE,
-    PA_TYPE,
-    RELEASE_TYPE,
-    SECRET_TYPE,
-    SELF_SIGNED_CERT_TYPE,
-    SERVICE_ENTRY_TYPE,
-    SERVICE_TYPE,
-    SUBNET_TYPE,
     UNKNOWN,
-    VAULT_SECRET_TYPE,
-    VAULT_TYPE,
     k8s,
     valid_authorization_policy,
     valid_cluster,
@@ -39,6 +26,7 @@ from tests.policies.analyzer import (
     valid_vault,
     valid_vault_secret,
 )
+from tests.resource_types import Azure, Istio, K8s, Tls
 
 
 def valid_service():
@@ -75,7 +63,7 @@ def one_field(rtype: str, build: Callable[[], dict], *changes: tuple[str, str, A
 
 
 AKS = one_field(
-    CLUSTER_TYPE,
+    Azure.MANAGED_CLUSTER,
     valid_cluster,
     ("aks-kubernetes-version-supported", "kubernetesVersion", "1.29"),  # standard support ended 2025
     ("aks-node-os-upgrade-channel", "autoUpgradeProfile.nodeOSUpgradeChannel", "None"),
@@ -110,7 +98,7 @@ AKS = one_field(
 
 KEYVAULT = [
     *one_field(
-        VAULT_TYPE,
+        Azure.VAULT,
         valid_vault,
         ("keyvault-rbac-authorization", "properties.enableRbacAuthorization", False),
         ("keyvault-rbac-authorization", "properties.enableRbacAuthorization", DELETE),
@@ -120,7 +108,7 @@ KEYVAULT = [
         ("keyvault-network-default-deny", "properties.networkAcls", DELETE),
     ),
     *one_field(
-        VAULT_SECRET_TYPE,
+        Azure.VAULT_SECRET,
         valid_vault_secret,
         ("keyvault-secret-expiry", "properties.attributes.expires", DELETE),
         ("keyvault-secret-expiry", "properties.attributes", DELETE),
@@ -130,26 +118,26 @@ KEYVAULT = [
 
 SEALED_SECRETS = [
     *one_field(
-        SELF_SIGNED_CERT_TYPE,
+        Tls.SELF_SIGNED_CERT,
         valid_sealing_cert,
         ("sealing-key-cert-validity", "validityPeriodHours", 3650 * 24),
         ("sealing-key-cert-validity", "validityPeriodHours", 1096 * 24),
         ("sealing-key-cert-validity", "validityPeriodHours", "forever"),
     ),
     *one_field(
-        SECRET_TYPE,
+        K8s.SECRET,
         valid_sealing_key_secret,
         ("sealed-secrets-key-secret", "type", "Opaque"),
         ("sealed-secrets-key-secret", "metadata.namespace", "kube-system"),
     ),
     *one_field(
-        RELEASE_TYPE,
+        K8s.HELM_RELEASE,
         valid_sealed_secrets_release,
         ("sealed-secrets-key-renewal-disabled", "values.keyrenewperiod", DELETE),
         ("sealed-secrets-key-renewal-disabled", "values.keyrenewperiod", "720h"),
     ),
     *one_field(
-        SECRET_TYPE,
+        K8s.SECRET,
         app_secret,
         ("k8s-no-plaintext-secrets", "stringData", {"password": "hunter2"}),
         ("k8s-no-plaintext-secrets", "data", {"password": "aHVudGVyMg=="}),
@@ -158,7 +146,7 @@ SEALED_SECRETS = [
 
 ISTIO = [
     *one_field(
-        PA_TYPE,
+        Istio.PEER_AUTHENTICATION,
         valid_peer_authentication,
         ("istio-peer-authentication-strict", "spec.mtls.mode", "PERMISSIVE"),
         ("istio-peer-authentication-strict", "spec.mtls.mode", "DISABLE"),
@@ -166,7 +154,7 @@ ISTIO = [
         ("istio-peer-authentication-strict", "spec.portLevelMtls", {"8080": {"mode": "PERMISSIVE"}}),
     ),
     *one_field(
-        RELEASE_TYPE,
+        K8s.HELM_RELEASE,
         valid_istiod_release,
         ("istio-outbound-registry-only", "values.meshConfig.outboundTrafficPolicy.mode", "ALLOW_ANY"),
         ("istio-outbound-registry-only", "values.meshConfig", DELETE),
@@ -176,14 +164,14 @@ ISTIO = [
         ("istio-workload-cert-ttl", "values.pilot.env.DEFAULT_WORKLOAD_CERT_TTL", "one day"),
     ),
     *one_field(
-        SERVICE_ENTRY_TYPE,
+        Istio.SERVICE_ENTRY,
         valid_service_entry,
         ("istio-service-entry-tls-only", "spec.ports.0.number", 80),
         ("istio-service-entry-tls-only", "spec.ports.0.protocol", "HTTP"),
         ("istio-service-entry-tls-only", "spec.hosts", ["*"]),
     ),
     *one_field(
-        GATEWAY_TYPE,
+        Istio.GATEWAY,
         valid_gateway,
         ("istio-gateway-https-redirect", "spec.servers.1.tls", DELETE),
         ("istio-gateway-https-redirect", "spec.servers.1.port.protocol", "TCP"),
@@ -200,7 +188,7 @@ ISTIO = [
         ("istio-ingress-gateway-namespace-hosts", "spec.servers.0.hosts.0", "shop/extra/shop.apps.example.com"),
     ),
     *one_field(
-        AUTHZ_TYPE,
+        Istio.AUTHORIZATION_POLICY,
         valid_authorization_policy,
         ("istio-authz-no-allow-all", "spec.rules", [{}]),
         ("istio-authz-no-allow-all", "spec.rules.0.from.0.source.principals", ["*"]),
@@ -208,11 +196,11 @@ ISTIO = [
     ),
     # Perimeter objects belong to the platform's namespaces, never to an app namespace.
     *one_field(
-        SERVICE_ENTRY_TYPE, valid_service_entry, ("istio-perimeter-platform-owned", "metadata.namespace", "shop")
+        Istio.SERVICE_ENTRY, valid_service_entry, ("istio-perimeter-platform-owned", "metadata.namespace", "shop")
     ),
-    *one_field(GATEWAY_TYPE, valid_gateway, ("istio-perimeter-platform-owned", "metadata.namespace", "shop")),
+    *one_field(Istio.GATEWAY, valid_gateway, ("istio-perimeter-platform-owned", "metadata.namespace", "shop")),
     *one_field(
-        DEPLOYMENT_TYPE,
+        K8s.DEPLOYMENT,
         valid_deployment,
         ("istio-no-sidecar-bypass", "spec.template.metadata.annotations", {"sidecar.istio.io/inject": "false"}),
         ("istio-no-sidecar-bypass", "spec.template.metadata.labels", {"sidecar.istio.io/inject": "no"}),
@@ -230,7 +218,7 @@ _POD = "spec.template.spec"
 _C = f"{_POD}.containers.0"
 KUBERNETES = [
     *one_field(
-        DEPLOYMENT_TYPE,
+        K8s.DEPLOYMENT,
         valid_deployment,
         ("k8s-no-privileged-containers", f"{_C}.securityContext.privileged", True),
         ("k8s-no-privilege-escalation", f"{_C}.securityContext.allowPrivilegeEscalation", DELETE),
@@ -248,29 +236,29 @@ KUBERNETES = [
         ),
     ),
     *one_field(
-        "kubernetes:batch/v1:CronJob",
+        K8s.CRON_JOB,
         valid_cronjob,
         ("k8s-no-privileged-containers", f"spec.jobTemplate.{_C}.securityContext.privileged", True),
     ),
-    *one_field(SERVICE_TYPE, valid_service, ("k8s-no-loadbalancer-outside-gateways", "metadata.namespace", "shop")),
+    *one_field(K8s.SERVICE, valid_service, ("k8s-no-loadbalancer-outside-gateways", "metadata.namespace", "shop")),
 ]
 
 NETWORK = [
     *one_field(
-        CLUSTER_TYPE,
+        Azure.MANAGED_CLUSTER,
         valid_cluster,
         ("network-aks-outbound-firewall", "networkProfile.outboundType", "loadBalancer"),
         ("network-aks-outbound-firewall", "networkProfile.outboundType", DELETE),
         ("network-aks-outbound-firewall", "networkProfile.outboundType", "managedNATGateway"),
     ),
     *one_field(
-        VAULT_TYPE,
+        Azure.VAULT,
         valid_vault,
         ("network-keyvault-private", "properties.publicNetworkAccess", "Enabled"),
         ("network-keyvault-private", "properties.publicNetworkAccess", DELETE),
     ),
     *one_field(
-        SUBNET_TYPE,
+        Azure.SUBNET,
         valid_node_subnet,
         ("network-subnet-nsg", "networkSecurityGroup", DELETE),
         ("network-subnet-nsg", "networkSecurityGroup.id", ""),
@@ -278,7 +266,9 @@ NETWORK = [
 ]
 
 # Advisory even in prod (policies/config/prod.json): tests/policies/test_aks.py checks the level.
-AKS_ADVISORY = one_field(CLUSTER_TYPE, valid_cluster, ("aks-kubernetes-version-known", "kubernetesVersion", "1.99"))
+AKS_ADVISORY = one_field(
+    Azure.MANAGED_CLUSTER, valid_cluster, ("aks-kubernetes-version-known", "kubernetesVersion", "1.99")
+)
 
 ALL = AKS + AKS_ADVISORY + KEYVAULT + SEALED_SECRETS + ISTIO + KUBERNETES + NETWORK
 VALID = sorted({(t, b.__name__): b for _, t, b, _, _ in ALL}.items())

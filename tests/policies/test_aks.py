@@ -6,7 +6,6 @@ import pytest
 
 from tests.policies._one_field import assert_one_field_fails
 from tests.policies.analyzer import (
-    CLUSTER_TYPE,
     DELETE,
     UNKNOWN,
     analyze,
@@ -17,6 +16,7 @@ from tests.policies.analyzer import (
     violations,
 )
 from tests.policies.cases import AKS, case_id
+from tests.resource_types import Azure
 
 
 @pytest.mark.parametrize("case", AKS, ids=case_id)
@@ -30,24 +30,26 @@ RULE_KNOWN = "aks-kubernetes-version-known"
 
 def test_an_ended_minor_is_mandatory_in_prod_advisory_in_dev_and_the_lts_plan_covers_it():
     ended = set_path(valid_cluster(), "kubernetesVersion", "1.33")  # standard support ended 2026-07-31
-    assert names(violations(analyze(CLUSTER_TYPE, ended, "prod")), "mandatory") == [RULE_SUPPORTED]
-    assert names(violations(analyze(CLUSTER_TYPE, ended, "dev")), "advisory") == [RULE_SUPPORTED]
+    assert names(violations(analyze(Azure.MANAGED_CLUSTER, ended, "prod")), "mandatory") == [RULE_SUPPORTED]
+    assert names(violations(analyze(Azure.MANAGED_CLUSTER, ended, "dev")), "advisory") == [RULE_SUPPORTED]
     lts = set_path(set_path(ended, "supportPlan", "AKSLongTermSupport"), "sku.tier", "Premium")
-    assert violations(analyze(CLUSTER_TYPE, lts, "prod")) == [], report(analyze(CLUSTER_TYPE, lts, "prod"))
+    assert violations(analyze(Azure.MANAGED_CLUSTER, lts, "prod")) == [], report(
+        analyze(Azure.MANAGED_CLUSTER, lts, "prod")
+    )
     # The plan without the Premium tier is no LTS: AKS offers it on Premium only.
     no_premium = set_path(ended, "supportPlan", "AKSLongTermSupport")
-    assert RULE_SUPPORTED in names(violations(analyze(CLUSTER_TYPE, no_premium, "prod")))
+    assert RULE_SUPPORTED in names(violations(analyze(Azure.MANAGED_CLUSTER, no_premium, "prod")))
 
 
 @pytest.mark.parametrize("version", ["1.99", DELETE, "latest", 1.33])
 def test_a_minor_without_known_dates_is_advisory_even_in_prod(version):
-    diags = violations(analyze(CLUSTER_TYPE, set_path(valid_cluster(), "kubernetesVersion", version), "prod"))
+    diags = violations(analyze(Azure.MANAGED_CLUSTER, set_path(valid_cluster(), "kubernetesVersion", version), "prod"))
     assert names(diags) == [RULE_KNOWN], report(diags)
     assert names(diags, "advisory") == [RULE_KNOWN]
 
 
 def test_an_unknown_version_at_preview_is_not_a_crash():
-    diags = analyze(CLUSTER_TYPE, set_path(valid_cluster(), "kubernetesVersion", UNKNOWN), "prod")
+    diags = analyze(Azure.MANAGED_CLUSTER, set_path(valid_cluster(), "kubernetesVersion", UNKNOWN), "prod")
     assert names(violations(diags)) == []
 
 
@@ -60,7 +62,7 @@ def _without_vnet_integration(cluster: dict) -> dict:
 
 
 def test_kms_on_a_private_vault_without_vnet_integration_is_refused_in_prod():
-    diags = violations(analyze(CLUSTER_TYPE, _without_vnet_integration(valid_cluster()), "prod"))
+    diags = violations(analyze(Azure.MANAGED_CLUSTER, _without_vnet_integration(valid_cluster()), "prod"))
     assert names(diags, "mandatory") == [RULE_KMS_VNET], report(diags)
     assert any("Konnectivity isn't supported" in d.message for d in diags), report(diags)
 
@@ -74,11 +76,11 @@ def test_kms_on_a_private_vault_without_vnet_integration_is_refused_in_prod():
 )
 def test_kms_on_a_public_vault_needs_no_vnet_integration(path, value):
     cluster = set_path(_without_vnet_integration(valid_cluster()), path, value)
-    assert RULE_KMS_VNET not in names(violations(analyze(CLUSTER_TYPE, cluster, "prod")))
+    assert RULE_KMS_VNET not in names(violations(analyze(Azure.MANAGED_CLUSTER, cluster, "prod")))
 
 
 def test_kms_vnet_rule_waits_for_an_unknown_access_mode_and_tolerates_odd_shapes():
     unknown = set_path(_without_vnet_integration(valid_cluster()), "securityProfile.azureKeyVaultKms", UNKNOWN)
-    assert RULE_KMS_VNET not in names(violations(analyze(CLUSTER_TYPE, unknown, "prod")))
+    assert RULE_KMS_VNET not in names(violations(analyze(Azure.MANAGED_CLUSTER, unknown, "prod")))
     odd = set_path(valid_cluster(), "apiServerAccessProfile", "not-a-map")
-    assert RULE_KMS_VNET in names(violations(analyze(CLUSTER_TYPE, odd, "prod")))
+    assert RULE_KMS_VNET in names(violations(analyze(Azure.MANAGED_CLUSTER, odd, "prod")))

@@ -10,22 +10,23 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.policies.analyzer import UNKNOWN, StackResource, analyze, analyze_stack
+from tests.resource_types import Azure, Istio, K8s, Tls
 
 TYPES = [
-    "azure-native:containerservice:ManagedCluster",
-    "azure-native:containerservice:AgentPool",
-    "azure-native:keyvault:Vault",
-    "kubernetes:core/v1:Secret",
-    "kubernetes:core/v1:Service",
-    "kubernetes:helm.sh/v3:Release",
-    "kubernetes:security.istio.io/v1:PeerAuthentication",
-    "kubernetes:security.istio.io/v1:AuthorizationPolicy",
-    "kubernetes:networking.istio.io/v1:Gateway",
-    "kubernetes:networking.istio.io/v1:ServiceEntry",
-    "kubernetes:apps/v1:Deployment",
-    "kubernetes:batch/v1:CronJob",
-    "kubernetes:core/v1:Pod",
-    "kubernetes:yaml/v2:ConfigGroup",
+    Azure.MANAGED_CLUSTER,
+    Azure.AGENT_POOL,
+    Azure.VAULT,
+    K8s.SECRET,
+    K8s.SERVICE,
+    K8s.HELM_RELEASE,
+    Istio.PEER_AUTHENTICATION,
+    Istio.AUTHORIZATION_POLICY,
+    Istio.GATEWAY,
+    Istio.SERVICE_ENTRY,
+    K8s.DEPLOYMENT,
+    K8s.CRON_JOB,
+    K8s.POD,
+    K8s.CONFIG_GROUP,
 ]
 KEYS = [
     "spec",
@@ -125,11 +126,11 @@ def test_resource_rules_never_crash(rtype, props):
             st.sampled_from(
                 TYPES
                 + [
-                    "azure-native:containerservice:MaintenanceConfiguration",
-                    "azure-native:monitor:DiagnosticSetting",
-                    "tls:index/privateKey:PrivateKey",
-                    "azure-native:keyvault:Secret",
-                    "kubernetes:core/v1:Namespace",
+                    Azure.MAINTENANCE_CONFIGURATION,
+                    Azure.DIAGNOSTIC_SETTING,
+                    Tls.PRIVATE_KEY,
+                    Azure.VAULT_SECRET,
+                    K8s.NAMESPACE,
                 ]
             ),
             PROPS,

@@ -6,7 +6,6 @@ import pytest
 
 from tests.policies._one_field import assert_one_field_fails
 from tests.policies.analyzer import (
-    GATEWAY_TYPE,
     UNKNOWN,
     analyze,
     names,
@@ -16,6 +15,7 @@ from tests.policies.analyzer import (
     violations,
 )
 from tests.policies.cases import ISTIO, case_id
+from tests.resource_types import Istio
 
 
 @pytest.mark.parametrize("case", ISTIO, ids=case_id)
@@ -40,26 +40,26 @@ INGRESS_HOSTS_RULE = "istio-ingress-gateway-namespace-hosts"
 )
 def test_bare_hosts_pass_on_a_gateway_that_is_not_the_ingress(selector):
     gateway = set_path(set_path(valid_gateway(), "spec.selector", selector), "spec.servers.0.hosts", ["a.example.com"])
-    assert INGRESS_HOSTS_RULE not in names(analyze(GATEWAY_TYPE, gateway))
+    assert INGRESS_HOSTS_RULE not in names(analyze(Istio.GATEWAY, gateway))
 
 
 @pytest.mark.parametrize("hosts", [[42], [None], [["shop/a.example.com"]], [{"shop": "a.example.com"}], ["shop/"]])
 def test_odd_ingress_hosts_are_violations_not_crashes(hosts):
-    diags = analyze(GATEWAY_TYPE, set_path(valid_gateway(), "spec.servers.1.hosts", hosts))
+    diags = analyze(Istio.GATEWAY, set_path(valid_gateway(), "spec.servers.1.hosts", hosts))
     assert INGRESS_HOSTS_RULE in names(violations(diags)), report(diags)
     assert not any("could not evaluate" in d.message for d in diags), report(diags)
 
 
 @pytest.mark.parametrize("servers", ["x", [None, 3, "server"], [{"hosts": "shop/a.example.com"}], [{}]])
 def test_odd_servers_do_not_crash(servers):
-    diags = analyze(GATEWAY_TYPE, set_path(valid_gateway(), "spec.servers", servers))
+    diags = analyze(Istio.GATEWAY, set_path(valid_gateway(), "spec.servers", servers))
     assert not any(d.policy == INGRESS_HOSTS_RULE and "could not evaluate" in d.message for d in diags), report(diags)
 
 
 def test_an_unknown_selector_cannot_be_checked_yet():
     diags = [
         d
-        for d in analyze(GATEWAY_TYPE, set_path(valid_gateway(), "spec.selector", UNKNOWN))
+        for d in analyze(Istio.GATEWAY, set_path(valid_gateway(), "spec.selector", UNKNOWN))
         if d.policy == INGRESS_HOSTS_RULE
     ]
     assert [(d.level, d.cannot_check) for d in diags] == [("advisory", True)], report(diags)
@@ -69,4 +69,4 @@ def test_the_ingress_selector_is_configurable():
     gateway = set_path(valid_gateway(), "spec.selector", {"app": "edge"})
     gateway = set_path(gateway, "spec.servers.0.hosts", ["a.example.com"])
     config = {"all": "mandatory", INGRESS_HOSTS_RULE: {"ingressGatewaySelector": {"app": "edge"}}}
-    assert INGRESS_HOSTS_RULE in names(violations(analyze(GATEWAY_TYPE, gateway, config)))
+    assert INGRESS_HOSTS_RULE in names(violations(analyze(Istio.GATEWAY, gateway, config)))

@@ -5,8 +5,6 @@ from __future__ import annotations
 import pytest
 
 from tests.policies.analyzer import (
-    NAMESPACE_TYPE,
-    RELEASE_TYPE,
     UNKNOWN,
     StackResource,
     analyze_stack,
@@ -17,9 +15,9 @@ from tests.policies.analyzer import (
     violations,
 )
 from tests.policies.test_stack_rules import valid_stack
+from tests.resource_types import K8s
 
 RULE = "istio-revision-referenced"
-MWC_TYPE = "kubernetes:admissionregistration.k8s.io/v1:MutatingWebhookConfiguration"
 
 
 def tag_webhook(tag: str, revision: str) -> dict:
@@ -36,7 +34,7 @@ def tag_webhook(tag: str, revision: str) -> dict:
 
 def istiod(revision: str) -> StackResource:
     props = set_path(valid_istiod_release(), "values.revision", revision)
-    return StackResource(RELEASE_TYPE, f"mesh-istiod-{revision}", {**props, "name": f"istiod-{revision}"})
+    return StackResource(K8s.HELM_RELEASE, f"mesh-istiod-{revision}", {**props, "name": f"istiod-{revision}"})
 
 
 def upgrade_stack() -> dict[str, StackResource]:
@@ -45,15 +43,19 @@ def upgrade_stack() -> dict[str, StackResource]:
     del stack["istiod"]
     stack["istiod-old"] = istiod("1-29-6")
     stack["istiod-new"] = istiod("1-30-3")
-    stack["tag-stable"] = StackResource(MWC_TYPE, "mesh-revision-tag-stable", tag_webhook("stable", "1-29-6"))
-    stack["tag-canary"] = StackResource(MWC_TYPE, "mesh-revision-tag-canary", tag_webhook("canary", "1-30-3"))
+    stack["tag-stable"] = StackResource(
+        K8s.MUTATING_WEBHOOK_CONFIGURATION, "mesh-revision-tag-stable", tag_webhook("stable", "1-29-6")
+    )
+    stack["tag-canary"] = StackResource(
+        K8s.MUTATING_WEBHOOK_CONFIGURATION, "mesh-revision-tag-canary", tag_webhook("canary", "1-30-3")
+    )
     stack["base"] = StackResource(
-        RELEASE_TYPE,
+        K8s.HELM_RELEASE,
         "mesh-base",
         {"name": "istio-base", "chart": "base", "version": "1.30.3", "values": {"defaultRevision": "1-29-6"}},
     )
     stack["gateway"] = StackResource(
-        RELEASE_TYPE,
+        K8s.HELM_RELEASE,
         "egress-release",
         {"name": "istio-egressgateway", "chart": "gateway", "version": "1.29.6", "values": {"revision": "stable"}},
     )
@@ -117,7 +119,7 @@ def test_a_reference_to_a_missing_revision_fails(change, says):
 def test_not_applicable_to_a_stack_without_istiod():
     """An app team's stack labels its namespace but runs no control plane."""
     ns = StackResource(
-        NAMESPACE_TYPE,
+        K8s.NAMESPACE,
         "team",
         {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "team", "labels": {"istio.io/rev": "stable"}}},
     )

@@ -6,12 +6,7 @@ import pytest
 
 from tests.policies._one_field import assert_one_field_fails
 from tests.policies.analyzer import (
-    CLUSTER_TYPE,
-    RULE_COLLECTION_GROUP_TYPE,
-    SERVICE_ENTRY_TYPE,
-    SUBNET_TYPE,
     UNKNOWN,
-    VAULT_TYPE,
     StackResource,
     analyze,
     analyze_stack,
@@ -26,6 +21,7 @@ from tests.policies.analyzer import (
     violations,
 )
 from tests.policies.cases import NETWORK, case_id
+from tests.resource_types import Azure, Istio
 
 RULE = "network-egress-allow-list-consistent"
 
@@ -38,13 +34,13 @@ def test_one_field_change_fails(case):
 def test_firewall_subnet_needs_no_nsg():
     subnet = {**valid_node_subnet(), "subnetName": "AzureFirewallSubnet", "addressPrefix": "10.40.8.0/26"}
     del subnet["networkSecurityGroup"]
-    assert violations(analyze(SUBNET_TYPE, subnet)) == []
+    assert violations(analyze(Azure.SUBNET, subnet)) == []
 
 
 def test_dev_relaxes_load_balancer_outbound_and_a_public_vault_to_advisory():
     cluster = set_path(valid_cluster(), "networkProfile.outboundType", "loadBalancer")
     vault = set_path(valid_vault(), "properties.publicNetworkAccess", "Enabled")
-    found = violations(analyze(CLUSTER_TYPE, cluster, "dev")) + violations(analyze(VAULT_TYPE, vault, "dev"))
+    found = violations(analyze(Azure.MANAGED_CLUSTER, cluster, "dev")) + violations(analyze(Azure.VAULT, vault, "dev"))
     assert names(found) == ["network-aks-outbound-firewall", "network-keyvault-private"]
     assert {d.level for d in found} == {"advisory"}
 
@@ -54,7 +50,7 @@ def entry(name: str, *hosts: str, location: str = "MESH_EXTERNAL") -> StackResou
     props["metadata"]["name"] = name
     props["spec"]["hosts"] = list(hosts)
     props["spec"]["location"] = location
-    return StackResource(SERVICE_ENTRY_TYPE, name, props)
+    return StackResource(Istio.SERVICE_ENTRY, name, props)
 
 
 def stack_findings(*resources: StackResource) -> list:
@@ -64,7 +60,7 @@ def stack_findings(*resources: StackResource) -> list:
 def test_same_hosts_at_the_mesh_and_the_firewall_pass():
     resources = (
         StackResource(
-            RULE_COLLECTION_GROUP_TYPE,
+            Azure.FIREWALL_RULE_COLLECTION_GROUP,
             "mesh-egress",
             mesh_rule_collection_group("graph.microsoft.com", "api.github.com"),
         ),
@@ -78,7 +74,9 @@ def test_same_hosts_at_the_mesh_and_the_firewall_pass():
 
 def test_a_host_only_the_mesh_admits_fails():
     found = stack_findings(
-        StackResource(RULE_COLLECTION_GROUP_TYPE, "mesh-egress", mesh_rule_collection_group("graph.microsoft.com")),
+        StackResource(
+            Azure.FIREWALL_RULE_COLLECTION_GROUP, "mesh-egress", mesh_rule_collection_group("graph.microsoft.com")
+        ),
         entry("graph", "graph.microsoft.com"),
         entry("github", "api.github.com"),
     )
@@ -92,7 +90,7 @@ def test_a_host_only_the_mesh_admits_fails():
 def test_a_host_only_the_firewall_admits_fails():
     found = stack_findings(
         StackResource(
-            RULE_COLLECTION_GROUP_TYPE,
+            Azure.FIREWALL_RULE_COLLECTION_GROUP,
             "mesh-egress",
             mesh_rule_collection_group("graph.microsoft.com", "paste.example.com"),
         ),
@@ -108,14 +106,16 @@ def test_a_host_only_the_firewall_admits_fails():
 def test_a_firewall_without_the_mesh_rule_fails():
     group = mesh_rule_collection_group("graph.microsoft.com")
     group["ruleCollections"][0]["rules"][0]["name"] = "something-else"
-    found = stack_findings(StackResource(RULE_COLLECTION_GROUP_TYPE, "g", group), entry("graph", "graph.microsoft.com"))
+    found = stack_findings(
+        StackResource(Azure.FIREWALL_RULE_COLLECTION_GROUP, "g", group), entry("graph", "graph.microsoft.com")
+    )
     assert len(found) == 1 and "no firewall application rule named 'mesh-egress-allow-list'" in found[0].message
 
 
 def test_no_firewall_is_not_applicable_and_unknown_hosts_wait():
     assert stack_findings(entry("graph", "graph.microsoft.com")) == []
     group = set_path(mesh_rule_collection_group("x.example.com"), "ruleCollections.0.rules.0.targetFqdns", UNKNOWN)
-    resources = (StackResource(RULE_COLLECTION_GROUP_TYPE, "g", group), entry("graph", "graph.microsoft.com"))
+    resources = (StackResource(Azure.FIREWALL_RULE_COLLECTION_GROUP, "g", group), entry("graph", "graph.microsoft.com"))
     diags = analyze_stack(resources, "prod", with_resources=False)
     assert stack_findings(*resources) == []
     assert any(d.policy == RULE and d.cannot_check for d in diags), report(diags)

@@ -14,18 +14,11 @@ from tests.policies import cases
 from tests.policies.analyzer import (
     ALL_RULES,
     ALWAYS_ADVISORY,
-    CLUSTER_TYPE,
     CONFIG_DIR,
-    DEPLOYMENT_TYPE,
     DEV_RELAXED,
-    GATEWAY_TYPE,
-    PA_TYPE,
     POLICIES_DIR,
-    RELEASE_TYPE,
     ROOT,
-    SECRET_TYPE,
     UNKNOWN,
-    VAULT_TYPE,
     analyze,
     configured,
     names,
@@ -39,6 +32,7 @@ from tests.policies.analyzer import (
     valid_vault,
     violations,
 )
+from tests.resource_types import Azure, Istio, K8s
 
 STACK_RULES = {
     "aks-maintenance-windows",
@@ -111,16 +105,16 @@ def test_a_config_typo_is_rejected():
 
 def test_config_threshold_changes_the_verdict():
     release = set_path(valid_istiod_release(), "values.pilot.env.MAX_WORKLOAD_CERT_TTL", "24h")
-    assert names(analyze(RELEASE_TYPE, release, {"istio-workload-cert-ttl": {"maxWorkloadCertTtlHours": 12}})) == [
+    assert names(analyze(K8s.HELM_RELEASE, release, {"istio-workload-cert-ttl": {"maxWorkloadCertTtlHours": 12}})) == [
         "istio-workload-cert-ttl"
     ]
-    assert names(analyze(RELEASE_TYPE, release, "prod")) == []
+    assert names(analyze(K8s.HELM_RELEASE, release, "prod")) == []
 
 
 def test_dev_peer_authentication_exception_is_advisory_prod_mandatory():
     pa = set_path(valid_peer_authentication("legacy", "legacy-permissive"), "spec.mtls.mode", "PERMISSIVE")
-    assert [d.level for d in analyze(PA_TYPE, pa, "dev")] == ["advisory"]
-    assert [d.level for d in analyze(PA_TYPE, pa, "prod")] == ["mandatory"]
+    assert [d.level for d in analyze(Istio.PEER_AUTHENTICATION, pa, "dev")] == ["advisory"]
+    assert [d.level for d in analyze(Istio.PEER_AUTHENTICATION, pa, "prod")] == ["mandatory"]
 
 
 def test_docs_are_in_sync_with_the_rule_metadata():
@@ -147,27 +141,27 @@ def test_pulumi_policy_yaml_is_a_python_pack():
 
 
 def test_unknown_value_is_an_advisory_cannot_check_yet_not_a_pass():
-    diags = analyze(CLUSTER_TYPE, set_path(valid_cluster(), "disableLocalAccounts", UNKNOWN))
+    diags = analyze(Azure.MANAGED_CLUSTER, set_path(valid_cluster(), "disableLocalAccounts", UNKNOWN))
     assert [(d.policy, d.level) for d in diags] == [("aks-local-accounts-disabled", "advisory")]
     assert diags[0].cannot_check and "disableLocalAccounts" in diags[0].message
 
 
 def test_known_violations_are_still_reported_next_to_unknowns():
     cluster = set_path(set_path(valid_cluster(), "aadProfile.managed", UNKNOWN), "aadProfile.enableAzureRBAC", False)
-    diags = [d for d in analyze(CLUSTER_TYPE, cluster) if d.policy == "aks-entra-id-rbac"]
+    diags = [d for d in analyze(Azure.MANAGED_CLUSTER, cluster) if d.policy == "aks-entra-id-rbac"]
     assert sorted((d.level, d.cannot_check) for d in diags) == [("advisory", True), ("mandatory", False)], report(diags)
 
 
 @pytest.mark.parametrize(
     "rtype,build,path",
     [
-        (VAULT_TYPE, valid_vault, "properties"),
-        (GATEWAY_TYPE, valid_gateway, "spec.servers"),
-        (GATEWAY_TYPE, valid_gateway, "spec.servers.0.tls"),
-        (RELEASE_TYPE, valid_istiod_release, "values"),
-        (RELEASE_TYPE, valid_istiod_release, "values.pilot.env.MAX_WORKLOAD_CERT_TTL"),
-        (DEPLOYMENT_TYPE, valid_deployment, "spec.template.spec.containers.0"),
-        (DEPLOYMENT_TYPE, valid_deployment, "spec.template.spec.containers"),
+        (Azure.VAULT, valid_vault, "properties"),
+        (Istio.GATEWAY, valid_gateway, "spec.servers"),
+        (Istio.GATEWAY, valid_gateway, "spec.servers.0.tls"),
+        (K8s.HELM_RELEASE, valid_istiod_release, "values"),
+        (K8s.HELM_RELEASE, valid_istiod_release, "values.pilot.env.MAX_WORKLOAD_CERT_TTL"),
+        (K8s.DEPLOYMENT, valid_deployment, "spec.template.spec.containers.0"),
+        (K8s.DEPLOYMENT, valid_deployment, "spec.template.spec.containers"),
     ],
 )
 def test_whole_unknown_objects_never_pass_silently(rtype, build, path):
@@ -190,7 +184,7 @@ def test_whole_unknown_objects_never_pass_silently(rtype, build, path):
     ],
 )
 def test_odd_cluster_shapes_fail_closed_without_crashing(props):
-    diags = analyze(CLUSTER_TYPE, props)
+    diags = analyze(Azure.MANAGED_CLUSTER, props)
     assert "aks-local-accounts-disabled" in names(diags, "mandatory")
     assert not any("could not evaluate" in d.message for d in diags), report(diags)
 
@@ -199,7 +193,7 @@ def test_odd_istio_shapes():
     specs: list[Any] = ["STRICT", None, [], {"mtls": "STRICT"}, {"mtls": {"mode": 3}}, {"portLevelMtls": ["x"]}]
     for spec in specs:
         diags = analyze(
-            PA_TYPE,
+            Istio.PEER_AUTHENTICATION,
             {
                 "apiVersion": "security.istio.io/v1",
                 "kind": "PeerAuthentication",
@@ -219,10 +213,10 @@ def test_inline_config_group_objects_are_checked():
         "apiVersion: security.istio.io/v1\nkind: PeerAuthentication\nmetadata: {name: p, namespace: shop}\n"
         "spec: {mtls: {mode: DISABLE}}\n"
     )
-    diags = analyze("kubernetes:yaml/v2:ConfigGroup", {"objs": [bad], "yaml": [doc]})
+    diags = analyze(K8s.CONFIG_GROUP, {"objs": [bad], "yaml": [doc]})
     assert names(diags) == ["istio-peer-authentication-strict", "k8s-no-privileged-containers"], report(diags)
     assert any("[Deployment shop/storefront]" in d.message for d in diags)
-    assert analyze("kubernetes:yaml/v2:ConfigGroup", {"objs": [valid_deployment()]}) == []
+    assert analyze(K8s.CONFIG_GROUP, {"objs": [valid_deployment()]}) == []
 
 
 def test_helm_chart_is_recognised_in_every_reference_form():
@@ -233,13 +227,13 @@ def test_helm_chart_is_recognised_in_every_reference_form():
         "https://example.com/istiod-1.30.3.tgz",
     ):
         release = set_path(set_path(valid_istiod_release(), "chart", chart), "values.meshConfig", {})
-        assert names(analyze(RELEASE_TYPE, release)) == ["istio-outbound-registry-only"], chart
-    assert analyze(RELEASE_TYPE, set_path(valid_istiod_release(), "chart", "istio-base")) == []
+        assert names(analyze(K8s.HELM_RELEASE, release)) == ["istio-outbound-registry-only"], chart
+    assert analyze(K8s.HELM_RELEASE, set_path(valid_istiod_release(), "chart", "istio-base")) == []
 
 
 def test_value_yaml_files_cannot_hide_settings():
     release = set_path(valid_istiod_release(), "valueYamlFiles", [{"path": "values.yaml"}])
-    assert "istio-outbound-registry-only" in names(analyze(RELEASE_TYPE, release))
+    assert "istio-outbound-registry-only" in names(analyze(K8s.HELM_RELEASE, release))
 
 
 def test_gateway_api_gateway_is_not_an_istio_gateway():
@@ -271,7 +265,7 @@ def test_sealing_key_label_with_wrong_shape_anywhere_is_flagged():
         },
         "data": {"tls.key": "a2V5"},
     }
-    found = names(violations(analyze(SECRET_TYPE, secret)))
+    found = names(violations(analyze(K8s.SECRET, secret)))
     assert found == ["k8s-no-plaintext-secrets", "sealed-secrets-key-secret"]
 
 

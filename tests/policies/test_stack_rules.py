@@ -5,16 +5,8 @@ from __future__ import annotations
 import pytest
 
 from tests.policies.analyzer import (
-    AUTHZ_TYPE,
-    CLUSTER_TYPE,
     DELETE,
-    GATEWAY_TYPE,
-    NAMESPACE_TYPE,
-    PA_TYPE,
-    RELEASE_TYPE,
-    SECRET_TYPE,
     UNKNOWN,
-    VAULT_TYPE,
     StackResource,
     analyze_stack,
     default_deny,
@@ -32,12 +24,8 @@ from tests.policies.analyzer import (
     valid_vault,
     violations,
 )
+from tests.resource_types import Azure, Istio, K8s, Tls
 
-MC = "azure-native:containerservice:MaintenanceConfiguration"
-DS = "azure-native:monitor:DiagnosticSetting"
-KEY = "tls:index/privateKey:PrivateKey"
-KV_SECRET = "azure-native:keyvault:Secret"
-SQR = "azure-native:monitor:ScheduledQueryRule"
 SEALING_KEY_QUERY = (
     'AKSAudit\n| where ObjectRef.resource == "secrets" and ObjectRef.namespace == "sealed-secrets"\n'
     '| where Verb in ("get", "list", "watch")'
@@ -45,10 +33,10 @@ SEALING_KEY_QUERY = (
 
 
 def valid_stack() -> dict[str, StackResource]:
-    cluster = StackResource(CLUSTER_TYPE, "aks", valid_cluster())
-    key = StackResource(KEY, "sealing-key-1", {"algorithm": "RSA", "rsaBits": 4096})
+    cluster = StackResource(Azure.MANAGED_CLUSTER, "aks", valid_cluster())
+    key = StackResource(Tls.PRIVATE_KEY, "sealing-key-1", {"algorithm": "RSA", "rsaBits": 4096})
     cacerts = StackResource(
-        SECRET_TYPE,
+        K8s.SECRET,
         "mesh-cacerts",
         {
             "apiVersion": "v1",
@@ -67,7 +55,7 @@ def valid_stack() -> dict[str, StackResource]:
     res = {
         "cluster": cluster,
         "node-os": StackResource(
-            MC,
+            Azure.MAINTENANCE_CONFIGURATION,
             "node-os-window",
             {
                 "configName": "aksManagedNodeOSUpgradeSchedule",
@@ -78,7 +66,7 @@ def valid_stack() -> dict[str, StackResource]:
             property_dependencies={"resourceName": [cluster.urn]},
         ),
         "auto": StackResource(
-            MC,
+            Azure.MAINTENANCE_CONFIGURATION,
             "auto-upgrade-window",
             {
                 "configName": "aksManagedAutoUpgradeSchedule",
@@ -88,7 +76,7 @@ def valid_stack() -> dict[str, StackResource]:
             },
         ),
         "diag": StackResource(
-            DS,
+            Azure.DIAGNOSTIC_SETTING,
             "aks-diagnostics",
             {
                 "name": "aks-audit",
@@ -104,7 +92,7 @@ def valid_stack() -> dict[str, StackResource]:
             property_dependencies={"resourceUri": [cluster.urn]},
         ),
         "sealing-key-alert": StackResource(
-            SQR,
+            Azure.SCHEDULED_QUERY_RULE,
             "alerts-sealing-key-read",
             {
                 "enabled": True,
@@ -114,10 +102,10 @@ def valid_stack() -> dict[str, StackResource]:
                 "actions": {"actionGroups": [UNKNOWN]},
             },
         ),
-        "vault": StackResource(VAULT_TYPE, "kv", valid_vault(), protect=True),
+        "vault": StackResource(Azure.VAULT, "kv", valid_vault(), protect=True),
         "key": key,
         "kv-secret": StackResource(
-            KV_SECRET,
+            Azure.VAULT_SECRET,
             "sealing-key-1",
             {
                 "secretName": "sealed-secrets-key-1",
@@ -126,14 +114,14 @@ def valid_stack() -> dict[str, StackResource]:
             property_dependencies={"properties": [key.urn]},
         ),
         "key-secret": StackResource(
-            SECRET_TYPE, "sealed-secrets-key-1", valid_sealing_key_secret(), property_dependencies={"data": [key.urn]}
+            K8s.SECRET, "sealed-secrets-key-1", valid_sealing_key_secret(), property_dependencies={"data": [key.urn]}
         ),
-        "sealed-secrets": StackResource(RELEASE_TYPE, "sealed-secrets", valid_sealed_secrets_release()),
+        "sealed-secrets": StackResource(K8s.HELM_RELEASE, "sealed-secrets", valid_sealed_secrets_release()),
         "cacerts": cacerts,
-        "istiod": StackResource(RELEASE_TYPE, "istiod", valid_istiod_release(), dependencies=[cacerts.urn]),
-        "mesh-pa": StackResource(PA_TYPE, "mesh-mtls", valid_peer_authentication()),
+        "istiod": StackResource(K8s.HELM_RELEASE, "istiod", valid_istiod_release(), dependencies=[cacerts.urn]),
+        "mesh-pa": StackResource(Istio.PEER_AUTHENTICATION, "mesh-mtls", valid_peer_authentication()),
         "ns": StackResource(
-            NAMESPACE_TYPE,
+            K8s.NAMESPACE,
             "shop",
             {
                 "apiVersion": "v1",
@@ -141,9 +129,9 @@ def valid_stack() -> dict[str, StackResource]:
                 "metadata": {"name": "shop", "labels": {"istio.io/rev": "1-30-3"}},
             },
         ),
-        "deny": StackResource(AUTHZ_TYPE, "shop-allow-nothing", default_deny("shop")),
-        "egress-gw": StackResource(GATEWAY_TYPE, "egress-api", egress_gateway()),
-        "egress-authz": StackResource(AUTHZ_TYPE, "egress-callers", egress_authorization()),
+        "deny": StackResource(Istio.AUTHORIZATION_POLICY, "shop-allow-nothing", default_deny("shop")),
+        "egress-gw": StackResource(Istio.GATEWAY, "egress-api", egress_gateway()),
+        "egress-authz": StackResource(Istio.AUTHORIZATION_POLICY, "egress-callers", egress_authorization()),
     }
     return res
 
@@ -261,13 +249,13 @@ def test_dev_config_relaxes_vault_protection_to_advisory():
 
 
 def test_stack_rules_not_applicable_without_their_resources():
-    diags = analyze_stack([StackResource(VAULT_TYPE, "kv", valid_vault(), protect=True)], "prod")
+    diags = analyze_stack([StackResource(Azure.VAULT, "kv", valid_vault(), protect=True)], "prod")
     assert diags == [], report(diags)
 
 
 def test_unattributable_window_with_two_clusters_is_cannot_check_yet():
     stack = valid_stack()
-    stack["cluster2"] = StackResource(CLUSTER_TYPE, "aks2", valid_cluster("plat-prod-aks2"))
+    stack["cluster2"] = StackResource(Azure.MANAGED_CLUSTER, "aks2", valid_cluster("plat-prod-aks2"))
     stack["node-os"].property_dependencies = {}
     diags = run(stack)
     mine = [d for d in diags if d.policy == "aks-maintenance-windows"]

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.resource_types import Azure, K8s
 from tools import analyzer_host as ah
 from tools import wire
 from tools.policy_config import PolicyConfig, PolicyConfigError, parse_policy_config, reconcile
@@ -32,7 +33,7 @@ def istiod(
     props = {"chart": "istiod", "version": "1.30.3", "namespace": "istio-system", "values": values}
     props = wire.encode(props, ["values"] if secret_values else [])
     return ah.AnalyzerResource(
-        urn=urn, type="kubernetes:helm.sh/v3:Release", name="istiod", properties=props, parent=STACK_URN, protect=False
+        urn=urn, type=K8s.HELM_RELEASE, name="istiod", properties=props, parent=STACK_URN, protect=False
     )
 
 
@@ -45,7 +46,7 @@ def configure(host: ah.PolicyPackHost, config: dict) -> None:
 def rg(tags: dict) -> ah.AnalyzerResource:
     return ah.AnalyzerResource(
         urn="urn:pulumi:t::platform::azure-native:resources:ResourceGroup::rg",
-        type="azure-native:resources:ResourceGroup",
+        type=Azure.RESOURCE_GROUP,
         name="rg",
         properties={"location": "westeurope", "tags": tags},
         protect=True,

@@ -13,11 +13,11 @@ from typing import Any
 
 import pytest
 
+from tests.resource_types import K8s
 from tools import helm_values
 from tools.findings import MANDATORY
 
 FIXTURE = Path(__file__).parent / "fixtures" / "reference"
-RELEASE = "kubernetes:helm.sh/v3:Release"
 
 
 def problems(chart: str, values: dict, version: str = "9.9.9", root: Path = FIXTURE) -> dict[str, str]:
@@ -144,7 +144,7 @@ def test_a_chart_version_without_reference_values_is_an_error():
 
 class Release:
     def __init__(self, name: str, chart: str, version: object, values: dict):
-        self.type, self.name, self.urn, self.custom = RELEASE, name, f"urn:{name}", True
+        self.type, self.name, self.urn, self.custom = K8s.HELM_RELEASE, name, f"urn:{name}", True
         self.inputs = {"chart": chart, "version": version, "values": values}
         self.secret_paths: list[str] = []
 
@@ -207,7 +207,7 @@ def test_the_real_stacks_set_only_values_the_pinned_charts_know(stack_run, stack
 @needs_reference
 def test_a_typo_in_the_real_istiod_values_is_reported(stack_run):
     # One istiod release per revision (mesh-istiod-<revision>); prod runs a single revision.
-    (istiod,) = [r for r in stack_run("prod").of_type(RELEASE) if r.name.startswith("mesh-istiod-")]
+    (istiod,) = [r for r in stack_run("prod").of_type(K8s.HELM_RELEASE) if r.name.startswith("mesh-istiod-")]
     release = copy.deepcopy(istiod)
     release.inputs["values"]["meshConfig"]["defaultConfig"]["holdApplicationUntilProxyStart"] = True
     release.inputs["values"]["global"]["proxy"]["privilegd"] = False

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.resource_types import Azure, K8s
 from tools import preview
 from tools.program_runner import ROOT
 
@@ -106,7 +107,7 @@ def test_secure_values_show_as_placeholders_and_secrets_never_leave(secrets_run)
         == "[placeholder for secure value of platform:ingressTlsPrivateKey]"
     )
     assert plan["secretConfigKeys"] == ["platform:ingressTlsCertificate", "platform:ingressTlsPrivateKey"]
-    secret = next(x for x in plan["resources"] if x["type"] == "kubernetes:core/v1:Secret")
+    secret = next(x for x in plan["resources"] if x["type"] == K8s.SECRET)
     assert secret["secretPaths"] == ["stringData"]
     assert secret["inputs"]["stringData"] == {"tls.crt": "[secret]", "tls.key": "[secret]"}
     assert plan["outputs"]["kubeconfig"] == "[secret]"
@@ -122,14 +123,14 @@ def test_secure_values_show_as_placeholders_and_secrets_never_leave(secrets_run)
 
 def test_plan_records_options_dependencies_and_providers(secrets_run):
     res = {(x["type"], x["name"]): x for x in secrets_run.plan["resources"]}
-    rg = res[("azure-native:resources:ResourceGroup", "rg")]
+    rg = res[(Azure.RESOURCE_GROUP, "rg")]
     assert rg["protect"] is True and rg["ignoreChanges"] == ["tags.createdBy"]
     assert rg["provider"] == "urn:pulumi:secrets::platform::pulumi:providers:azure-native::default_3_29_0"
     assert res[("pulumi:providers:azure-native", "default_3_29_0")]["inputs"] == {
         "location": "westeurope",
         "version": "3.29.0",
     }
-    istiod = res[("kubernetes:helm.sh/v3:Release", "istiod")]
+    istiod = res[(K8s.HELM_RELEASE, "istiod")]
     assert istiod["dependencies"] == [
         "urn:pulumi:secrets::platform::pulumi:pulumi:Stack$kubernetes:core/v1:Namespace::istio-system"
     ]
