@@ -34,6 +34,7 @@ from components.azure_roles import NETWORK_CONTRIBUTOR, derived_name, resource_g
 from components.diagnostic_settings import logs_to_workspace
 from components.key_material import ClusterKms
 from components.mesh_names import ROOT_NAMESPACE
+from components.registered_outputs import register_attributes
 from stack_config import ClusterConfig, MaintenanceWindow
 
 # AKS-reserved names: a MaintenanceConfiguration with any other name does not drive these upgrades.
@@ -365,19 +366,18 @@ class AksCluster(pulumi.ComponentResource):
         )
 
     def _register(self) -> None:
-        self.register_outputs(
-            {
-                "cluster_name": self.cluster_name,
-                "cluster_id": self.cluster_id,
-                "resource_group_name": self.resource_group_name,
-                "oidc_issuer_url": self.oidc_issuer_url,
-                "kubelet_identity_object_id": self.kubelet_identity_object_id,
-                "kubelet_identity_client_id": self.kubelet_identity_client_id,
-                "node_resource_group": self.node_resource_group,
-                "kubeconfig": self.kubeconfig,
-                "tenant_id": self.tenant_id,
-                "identity_principal_id": self.identity_principal_id,
-                "secrets_provider_client_id": self.secrets_provider_client_id,
-                "secrets_provider_object_id": self.secrets_provider_object_id,
-            }
+        register_attributes(
+            self,
+            "cluster_name",
+            "cluster_id",
+            "resource_group_name",
+            "oidc_issuer_url",
+            "kubelet_identity_object_id",
+            "kubelet_identity_client_id",
+            "node_resource_group",
+            "kubeconfig",
+            "tenant_id",
+            "identity_principal_id",
+            "secrets_provider_client_id",
+            "secrets_provider_object_id",
         )

@@ -23,6 +23,7 @@ from pulumi_azure_native import alertsmanagement, applicationinsights, monitor
 
 from components import alert_queries as kql
 from components.azure_placement import AzurePlacement
+from components.registered_outputs import register_attributes
 from stack_config import ObservabilityConfig
 
 WORKBOOK_FILE = Path(__file__).parent / "workbooks" / "platform-overview.json"
@@ -155,9 +156,7 @@ class PlatformAlerts(pulumi.ComponentResource):
             self._log_alert(name, alert, args)
         self._mesh_ca_expiry(name, args)
         self.workbook_id = self._workbook(name, args, expiry_query)
-        self.register_outputs(
-            {"action_group_id": self.action_group_id, "alert_names": self.alert_names, "workbook_id": self.workbook_id}
-        )
+        register_attributes(self, "action_group_id", "alert_names", "workbook_id")
 
     def _action_group(self, name: str, args: PlatformAlertsArgs) -> pulumi.Output[str] | None:
         if not args.config.alert_emails:

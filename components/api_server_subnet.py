@@ -23,6 +23,7 @@ from pulumi_azure_native import network
 
 from components.azure_network import subnet_behind_nsg
 from components.azure_placement import AzurePlacement
+from components.registered_outputs import register_attributes
 from components.subnet_nsg import api_server_subnet_rules
 from stack_config import NetworkConfig
 
@@ -67,4 +68,4 @@ class ApiServerSubnet(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
         )
         self.subnet_id = self.subnet.id
-        self.register_outputs({"subnet_id": self.subnet_id})
+        register_attributes(self, "subnet_id")

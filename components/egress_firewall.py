@@ -31,6 +31,7 @@ from components.azure_network import static_public_ip
 from components.azure_placement import AzurePlacement
 from components.diagnostic_settings import logs_to_workspace
 from components.mesh_names import HTTP_PORT, HTTPS_PORT
+from components.registered_outputs import register_attributes
 from stack_config import EgressConfig, NetworkConfig
 
 FIREWALL_SUBNET = "AzureFirewallSubnet"  # Azure requires exactly this name
@@ -156,13 +157,7 @@ class EgressFirewall(pulumi.ComponentResource):
         routes = self._routes(name, args, self.private_ip_address, self.public_ip_address)
         self.allow_list = [h.host for h in args.egress.hosts]
         self.ready = [firewall, *groups, *routes]
-        self.register_outputs(
-            {
-                "public_ip_address": self.public_ip_address,
-                "private_ip_address": self.private_ip_address,
-                "allow_list": self.allow_list,
-            }
-        )
+        register_attributes(self, "public_ip_address", "private_ip_address", "allow_list")
 
     # ---------------------------------------------------------------- rules
 

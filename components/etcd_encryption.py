@@ -33,6 +33,7 @@ from pulumi_azure_native import authorization, keyvault, managedidentity
 from components.azure_placement import AzurePlacement
 from components.azure_roles import KEY_VAULT_CONTRIBUTOR, KEY_VAULT_CRYPTO_USER, derived_name, role_definition_id
 from components.key_material import ClusterKms
+from components.registered_outputs import register_attributes
 
 KMS_KEY_NAME = "aks-etcd-kms"
 # The AKS walkthrough creates the key with `az keyvault key create` defaults: RSA 2048.
@@ -124,7 +125,7 @@ class EtcdEncryption(pulumi.ComponentResource):
             vault_id=pulumi.Output.from_input(args.vault_id),
             ready=grants,
         )
-        self.register_outputs({"identity_principal_id": self.identity_principal_id, "key_id": self.key_id})
+        register_attributes(self, "identity_principal_id", "key_id")
 
     def _grants(self, name: str, args: EtcdEncryptionArgs) -> list[pulumi.Resource]:
         """Exactly what the control plane needs: use of this one key, and the private link to the vault."""

@@ -29,6 +29,7 @@ from components.azure_roles import (
     role_definition_id,
 )
 from components.diagnostic_settings import logs_to_workspace
+from components.registered_outputs import register_attributes
 from stack_config import KeyVaultConfig
 
 VAULT_NAME_MAX = 24
@@ -122,14 +123,7 @@ class KeyVault(pulumi.ComponentResource):
         self.vault_id = self.vault.id
         self.vault_uri = self.vault.properties.apply(lambda p: p.vault_uri)
         self.resource_group_name = pulumi.Output.from_input(args.placement.resource_group_name)
-        self.register_outputs(
-            {
-                "vault_name": self.vault_name,
-                "vault_id": self.vault_id,
-                "vault_uri": self.vault_uri,
-                "resource_group_name": self.resource_group_name,
-            }
-        )
+        register_attributes(self, "vault_name", "vault_id", "vault_uri", "resource_group_name")
 
     def _vault(self, name: str, vault_name: str, args: KeyVaultArgs, tenant_id: pulumi.Input[str]) -> keyvault.Vault:
         return keyvault.Vault(

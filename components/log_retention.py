@@ -21,6 +21,7 @@ import pulumi
 from pulumi_azure_native import operationalinsights, storage
 
 from components.azure_placement import AzurePlacement
+from components.registered_outputs import register_attributes
 from stack_config import ObservabilityConfig
 
 # Who did what (audit, admin audit, Entra ID/guard and API server), Key Vault access, and the mesh's
@@ -80,7 +81,7 @@ class LogRetention(pulumi.ComponentResource):
         if cfg.immutable_archive_days:
             self.archive_account_id = self._immutable_archive(name, cfg.immutable_archive_days, args)
             self._export(name, "archive", self.archive_account_id, args)
-        self.register_outputs({"tables": self.tables, "archive_account_id": self.archive_account_id})
+        register_attributes(self, "tables", "archive_account_id")
 
     def _export(self, name: str, kind: str, destination_id: pulumi.Input[str], args: LogRetentionArgs) -> None:
         operationalinsights.DataExport(

@@ -40,6 +40,7 @@ from pulumi_azure_native import keyvault
 from components.azure_placement import AzurePlacement
 from components.key_material import PEM_CONTENT_TYPE, PluginCa, vault_expiry
 from components.mesh_names import ROOT_NAMESPACE
+from components.registered_outputs import register_attributes
 from stack_config import MeshCaConfig
 
 RSA_BITS = 4096
@@ -130,7 +131,7 @@ class MeshCa(pulumi.ComponentResource):
                         ]
                     )
                 )
-        self.register_outputs({"root_certificate_pem": self.root_certificate_pem, "intermediates": self.intermediates})
+        register_attributes(self, "root_certificate_pem", "intermediates")
 
     def _root(self, name: str, args: MeshCaArgs) -> tuple[tls.PrivateKey, tls.SelfSignedCert]:
         """The root key and certificate, and their copy in Key Vault (the only place outside Pulumi state)."""

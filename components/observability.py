@@ -24,6 +24,7 @@ from pulumi_azure_native import monitor
 
 from components.azure_placement import AzurePlacement
 from components.mesh_names import KUBE_SYSTEM_NAMESPACE
+from components.registered_outputs import register_attributes
 from stack_config import ObservabilityConfig
 
 # Microsoft's onboarding template names (Docker-Provider onboarding-msi-bicep; prometheus-collector AddonBicepTemplate).
@@ -128,13 +129,12 @@ class Observability(pulumi.ComponentResource):
         self._container_insights(name, args)
         self._prometheus(name, args)
         self._agent_config_maps(name, args)
-        self.register_outputs(
-            {
-                "container_insights_rule_id": self.container_insights_rule_id,
-                "monitor_workspace_id": self.monitor_workspace_id,
-                "prometheus_rule_id": self.prometheus_rule_id,
-                "prometheus_query_endpoint": self.prometheus_query_endpoint,
-            }
+        register_attributes(
+            self,
+            "container_insights_rule_id",
+            "monitor_workspace_id",
+            "prometheus_rule_id",
+            "prometheus_query_endpoint",
         )
 
     def _placed(self, args: ObservabilityArgs) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from pulumi_azure_native import network, privatedns
 
 from components.azure_network import subnet_behind_nsg
 from components.azure_placement import AzurePlacement
+from components.registered_outputs import register_attributes
 from components.subnet_nsg import private_endpoint_subnet_rules
 
 VAULT_PRIVATE_DNS_ZONE = "privatelink.vaultcore.azure.net"
@@ -109,9 +110,7 @@ class VaultPrivateEndpoint(pulumi.ComponentResource):
         self.private_endpoint_id = endpoint.id
         self.private_dns_zone_id = zone.id
         self.ready = [endpoint, zone_group, *links]
-        self.register_outputs(
-            {"private_endpoint_id": self.private_endpoint_id, "private_dns_zone_id": self.private_dns_zone_id}
-        )
+        register_attributes(self, "private_endpoint_id", "private_dns_zone_id")
 
     def _subnet(
         self, name: str, base_name: str, args: VaultPrivateEndpointArgs

@@ -38,6 +38,7 @@ from pulumi_azure_native import keyvault
 
 from components.azure_placement import AzurePlacement
 from components.key_material import PEM_CONTENT_TYPE, vault_expiry
+from components.registered_outputs import register_attributes
 from stack_config import SealedSecretsConfig
 
 SEALING_KEY_OUTPUT = "sealingKeys"
@@ -148,13 +149,7 @@ class SealingKey(pulumi.ComponentResource):
             )
         )
         self.certificate_pem = self.key_pairs[-1].certificate_pem
-        self.register_outputs(
-            {
-                "keys": self.keys,
-                "certificate_pem": self.certificate_pem,
-                "vault_secret_names": self.vault_secret_names,
-            }
-        )
+        register_attributes(self, "keys", "certificate_pem", "vault_secret_names")
 
     def _shared_keys(self, name: str, cfg: SealedSecretsConfig) -> list[_KeyMaterial]:
         """The owner stack's keys 1..keyGeneration, read through a StackReference."""
