@@ -13,6 +13,8 @@ from collections.abc import Mapping, Sequence
 import pulumi
 from pulumi_azure_native import network
 
+from components.azure_placement import AzurePlacement
+
 
 def subnet_behind_nsg(
     name: str,
@@ -72,26 +74,25 @@ def static_public_ip(
     *,
     role: str,
     zones: Sequence[str],
-    resource_group_name: pulumi.Input[str],
-    location: str,
-    tags: Mapping[str, str],
+    placement: AzurePlacement,
     opts: pulumi.ResourceOptions,
 ) -> network.PublicIPAddress:
-    """A Standard, regional, static IPv4 address, zone-redundant over ``zones`` (none: no zone), tagged with its role.
+    """A Standard, regional, static IPv4 address, zone-redundant over ``zones`` (none: no zone), tagged with its role,
+    in ``placement``'s group and region.
 
     DNS records and partners' allow-lists point at it: callers protect it in prod (a deleted IP is gone for good).
     """
     return network.PublicIPAddress(
         resource_name,
         public_ip_address_name=ip_name,
-        resource_group_name=resource_group_name,
-        location=location,
+        resource_group_name=placement.resource_group_name,
+        location=placement.location,
         sku=network.PublicIPAddressSkuArgs(
             name=network.PublicIPAddressSkuName.STANDARD, tier=network.PublicIPAddressSkuTier.REGIONAL
         ),
         public_ip_allocation_method=network.IPAllocationMethod.STATIC,
         public_ip_address_version=network.IPVersion.I_PV4,
         zones=list(zones) or None,
-        tags={**tags, "platform-role": role},
+        tags={**placement.tags, "platform-role": role},
         opts=opts,
     )

@@ -106,9 +106,7 @@ class EgressFirewall(pulumi.ComponentResource):
             f"{base_name}-pip",
             role="egress-firewall",
             zones=args.availability_zones,
-            resource_group_name=args.placement.resource_group_name,
-            location=args.placement.location,
-            tags=args.placement.tags,
+            placement=args.placement,
             # The ingress DNS records and partners' allow-lists point at this address: prod must not lose it.
             opts=pulumi.ResourceOptions(parent=self, protect=args.is_prod),
         )

@@ -28,8 +28,7 @@ NetworkPolicies are shared with ``EgressGateway`` through ``gateway_release`` an
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import pulumi
@@ -38,6 +37,7 @@ from pulumi_azure_native import authorization, network
 
 from components import k8s_netpol as netpol
 from components.azure_network import static_public_ip
+from components.azure_placement import AzurePlacement
 from components.azure_roles import (
     KEY_VAULT_SECRETS_USER,
     NETWORK_CONTRIBUTOR,
@@ -86,11 +86,8 @@ class IngressGatewayArgs:
 
     config: IngressConfig
     mesh: GatewayMesh
-    resource_prefix: str  # PlatformConfig.resource_prefix: the public IP is "<prefix>-<name>-pip"
-    location: str
     is_prod: bool
     cluster_identity_principal_id: pulumi.Input[str]  # AKS control-plane identity: attaches the IP to the LB
-    tags: Mapping[str, str] = field(default_factory=dict)  # PlatformBase.tags
     availability_zones: tuple[str, ...] = ()  # the user pool's zones: the public IP's zones in prod
     app_namespaces: tuple[AppNamespaceConfig, ...] = ()  # allowFromIngress: reachable; publicHosts: served, scoped
     # tlsSource keyVault: where the wildcard certificate lives and who may read it.
@@ -104,9 +101,10 @@ class IngressGatewayArgs:
     # instead of a public IP, reached through the firewall's DNAT on ``firewall_public_ip`` (docs/network.md).
     internal_address: str | None = None
     firewall_public_ip: pulumi.Input[str] | None = None
-    # Otherwise the public IP's own group (PlatformBase.ingress_ip_resource_group_name), which holds nothing else:
-    # the cluster identity's Network Contributor grant on it reaches no vault, VNet or workspace.
-    ip_resource_group_name: pulumi.Input[str] | None = None
+    # Otherwise the public IP's placement ("<prefix>-<name>-pip", the stack's region and tags) in a group of its own
+    # (PlatformBase.ingress_ip_resource_group_name), which holds nothing else: the cluster identity's Network
+    # Contributor grant on it reaches no vault, VNet or workspace.
+    placement: AzurePlacement | None = None
 
 
 class IngressGateway(pulumi.ComponentResource):
@@ -121,10 +119,10 @@ class IngressGateway(pulumi.ComponentResource):
     def __init__(self, name: str, args: IngressGatewayArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("platform:istio:IngressGateway", name, None, opts)
         ing = args.config
-        if args.internal_address is None and args.ip_resource_group_name is None:
+        if args.internal_address is None and args.placement is None:
             raise ValueError(
-                "IngressGatewayArgs: a public-IP ingress needs ip_resource_group_name (PlatformBase with "
-                "ingress_ip_group), or internal_address behind the firewall"
+                "IngressGatewayArgs: a public-IP ingress needs placement in the IP's own resource group "
+                "(PlatformBase with ingress_ip_group), or internal_address behind the firewall"
             )
         if ing.tls_source == "keyVault" and not (
             args.key_vault_name and args.tenant_id and args.secrets_provider_client_id
@@ -149,10 +147,10 @@ class IngressGateway(pulumi.ComponentResource):
             address: pulumi.Input[str] = args.firewall_public_ip or ""
             azure_dependencies: list[pulumi.Resource] = []
         else:
-            pip_name = f"{args.resource_prefix}-{name}-pip"
-            assert args.ip_resource_group_name is not None  # checked above
-            pip, network_role = self._public_ip(name, pip_name, args.ip_resource_group_name, args)
-            service = ingress_service(pip_name, args.ip_resource_group_name)
+            assert args.placement is not None  # checked above
+            pip_name = f"{args.placement.resource_prefix}-{name}-pip"
+            pip, network_role = self._public_ip(name, pip_name, args.placement, args)
+            service = ingress_service(pip_name, args.placement.resource_group_name)
             address = pip.ip_address.apply(lambda ip: ip or "")
             azure_dependencies = [pip, network_role]
         values = gateway_values(
@@ -193,7 +191,7 @@ class IngressGateway(pulumi.ComponentResource):
     # ---------------------------------------------------------------- Azure: static public IP
 
     def _public_ip(
-        self, name: str, pip_name: str, resource_group_name: pulumi.Input[str], args: IngressGatewayArgs
+        self, name: str, pip_name: str, placement: AzurePlacement, args: IngressGatewayArgs
     ) -> tuple[network.PublicIPAddress, authorization.RoleAssignment]:
         pip = static_public_ip(
             f"{name}-pip",
@@ -202,9 +200,7 @@ class IngressGateway(pulumi.ComponentResource):
             # Zone-redundant in prod: losing a zone must not take the public address with it.
             zones=args.availability_zones if args.is_prod else (),
             # A change of group is a replacement (a new address): docs/deployment.md, "The ingress IP".
-            resource_group_name=resource_group_name,
-            location=args.location,
-            tags=args.tags,
+            placement=placement,
             # A deleted IP is gone for good and every DNS record pointing at it breaks: prod must not lose it.
             opts=pulumi.ResourceOptions(parent=self, protect=args.is_prod),
         )

@@ -5,8 +5,11 @@ Everything here is created through the cluster's Kubernetes provider (``in_clust
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pulumi
 
+from components.azure_placement import AzurePlacement
 from components.egress_firewall import EgressFirewall
 from components.egress_gateway import EgressGateway, EgressGatewayArgs
 from components.gateway_release import GatewayMesh
@@ -14,7 +17,7 @@ from components.ingress_gateway import IngressGateway, IngressGatewayArgs
 from components.istio_mesh import IstioMesh, IstioMeshArgs
 from components.key_material import PluginCa
 from components.sealed_secrets import SealedSecrets, SealedSecretsArgs
-from program.foundation import VaultAndKeys
+from program.foundation import VaultAndKeys, placement
 from program.upstream import ClusterIdentities, Foundation, Mesh, Vault
 from stack_config import PlatformConfig
 
@@ -54,6 +57,13 @@ def gateway_mesh(cfg: PlatformConfig, mesh: Mesh) -> GatewayMesh:
     )
 
 
+def ingress_ip_placement(cfg: PlatformConfig, base: Foundation) -> AzurePlacement | None:
+    """The stack's placement in the ingress IP's own resource group; none without one (behind the firewall)."""
+    if base.ingress_ip_resource_group_name is None:
+        return None
+    return replace(placement(cfg, base), resource_group_name=base.ingress_ip_resource_group_name)
+
+
 def ingress_gateway_args(
     cfg: PlatformConfig,
     base: Foundation,
@@ -68,10 +78,7 @@ def ingress_gateway_args(
         mesh=mesh,
         is_prod=cfg.is_prod,
         app_namespaces=cfg.app_namespaces,
-        resource_prefix=cfg.resource_prefix,
-        location=cfg.location,
         cluster_identity_principal_id=cluster.identity_principal_id,
-        tags=base.tags,
         availability_zones=cfg.cluster.user_pool.availability_zones,
         key_vault_name=vault.vault_name,
         key_vault_id=vault.vault_id,
@@ -80,7 +87,7 @@ def ingress_gateway_args(
         secrets_provider_object_id=cluster.secrets_provider_object_id,
         internal_address=cfg.cluster.network.ingress_private_ip if firewall else None,
         firewall_public_ip=firewall.public_ip_address if firewall else None,
-        ip_resource_group_name=base.ingress_ip_resource_group_name,
+        placement=ingress_ip_placement(cfg, base),
     )
 
 

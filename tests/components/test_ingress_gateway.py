@@ -231,8 +231,8 @@ def test_cluster_identity_is_network_contributor_on_the_ip_resource_group(prod):
 
 
 def test_a_public_ip_ingress_without_its_own_group_is_refused():
-    with pytest.raises(ValueError, match="ip_resource_group_name"):
-        run_program("dev", program=ingress_program(ip_resource_group_name=None))
+    with pytest.raises(ValueError, match="placement in the IP's own resource group"):
+        run_program("dev", program=ingress_program(placement=None))
 
 
 # --------------------------------------------------------------------------- certificate delivery

@@ -78,8 +78,8 @@ def test_args_are_frozen_and_use_the_shared_names(args):
 
 # Where an Azure component's resources go, how they are named and tagged: one ``placement: AzurePlacement``.
 LOOSE_PLACEMENT_FIELDS = {"resource_prefix", "location", "tags"}
-# PlatformBase creates the resource group the others are placed in; the ingress's public IP has a group of its own.
-PLACED_BY_THEMSELVES = {"PlatformBaseArgs", "IngressGatewayArgs"}
+# PlatformBase creates the resource group the others are placed in.
+PLACED_BY_THEMSELVES = {"PlatformBaseArgs"}
 
 
 @pytest.mark.parametrize(
