@@ -1,9 +1,8 @@
 """AppNamespaces: meshed namespaces that deny everything but the configured callers.
 
-The AuthorizationPolicies and NetworkPolicies are tested for what they MEAN, with two tiny
-evaluators below (Istio's ALLOW semantics and Kubernetes NetworkPolicy semantics), not only
-for their presence: with only ``allow-nothing`` nothing passes; with the ALLOW policies exactly
-the configured callers do.
+The AuthorizationPolicies and NetworkPolicies are tested for what they MEAN, with two tiny evaluators (Istio's ALLOW
+semantics below, Kubernetes NetworkPolicy semantics in ``tests/components/network_policies.py``), not only for their
+presence: with only ``allow-nothing`` nothing passes; with the ALLOW policies exactly the configured callers do.
 """
 
 from __future__ import annotations
@@ -17,6 +16,17 @@ from typing import Any
 import pytest
 
 from tests.components import wiring
+from tests.components.network_policies import (
+    EGRESS_POD,
+    INGRESS_POD,
+    ISTIOD,
+    PROMETHEUS,
+    SCRAPER,
+    Pod,
+    namespace_selector,
+    netpols,
+    np_allows,
+)
 from tests.conftest import k8s_manifest
 from tests.resource_types import Istio, K8s
 from tools.program_runner import ProgramRun, run_program
@@ -254,97 +264,13 @@ def test_component_and_provider(dev):
     assert children and all("pulumi:providers:kubernetes::k8s::" in c.provider for c in children)
 
 
-# --------------------------------------------------------------------------- NetworkPolicy evaluator
-
-
-def _selects(selector: Mapping[str, Any] | None, labels: Mapping[str, str]) -> bool:
-    if selector is None:
-        return True
-    for key, value in (selector.get("matchLabels") or {}).items():
-        if labels.get(key) != value:
-            return False
-    for expr in selector.get("matchExpressions") or []:
-        assert expr["operator"] in ("In", "NotIn", "Exists")
-        present = expr["key"] in labels
-        if expr["operator"] == "In" and not (present and labels[expr["key"]] in expr["values"]):
-            return False
-        if expr["operator"] == "NotIn" and present and labels[expr["key"]] in expr["values"]:
-            return False
-        if expr["operator"] == "Exists" and not present:
-            return False
-    return True
-
-
-@dataclass(frozen=True)
-class Pod:
-    namespace: str
-    labels: tuple[tuple[str, str], ...] = ()
-
-    @property
-    def label_map(self) -> dict[str, str]:
-        return dict(self.labels)
-
-    @property
-    def namespace_labels(self) -> dict[str, str]:
-        return {"kubernetes.io/metadata.name": self.namespace}
-
-
-def _peer_matches(peer: Mapping[str, Any], policy_ns: str, other: Pod) -> bool:
-    assert "ipBlock" not in peer
-    if "namespaceSelector" in peer:
-        if not _selects(peer["namespaceSelector"], other.namespace_labels):
-            return False
-    elif other.namespace != policy_ns:
-        return False
-    return _selects(peer.get("podSelector"), other.label_map)
-
-
-def _port_matches(ports: list | None, port: int, protocol: str) -> bool:
-    return not ports or any(p.get("port") == port and p.get("protocol", "TCP") == protocol for p in ports)
-
-
-def _direction_allows(policies: Sequence[Mapping], pod: Pod, other: Pod, port: int, protocol: str, kind: str) -> bool:
-    key, peers_key = ("ingress", "from") if kind == "Ingress" else ("egress", "to")
-    selecting = [
-        p
-        for p in policies
-        if p["metadata"]["namespace"] == pod.namespace
-        and kind in p["spec"].get("policyTypes", [])
-        and _selects(p["spec"].get("podSelector") or {}, pod.label_map)
-    ]
-    if not selecting:
-        return True  # not isolated in this direction
-    for p in selecting:
-        for rule in p["spec"].get(key) or []:
-            peers = rule.get(peers_key)
-            if (not peers or any(_peer_matches(peer, pod.namespace, other) for peer in peers)) and _port_matches(
-                rule.get("ports"), port, protocol
-            ):
-                return True
-    return False
-
-
-def np_allows(policies: Sequence[Mapping], src: Pod, dst: Pod, port: int, protocol: str = "TCP") -> bool:
-    """Kubernetes NetworkPolicy: the source's egress AND the destination's ingress must allow it."""
-    return _direction_allows(policies, src, dst, port, protocol, "Egress") and _direction_allows(
-        policies, dst, src, port, protocol, "Ingress"
-    )
-
-
-def netpols(run: ProgramRun) -> list[dict[str, Any]]:
-    return [k8s_manifest(r) for r in run.of_type(K8s.NETWORK_POLICY)]
-
+# --------------------------------------------------------------------------- NetworkPolicy semantics
 
 SHOP = Pod("shop", (("app", "web"),))
 PAYMENTS = Pod("payments", (("app", "api"),))
 COREDNS = Pod("kube-system", (("k8s-app", "kube-dns"),))
 OTHER_KUBE_SYSTEM = Pod("kube-system", (("k8s-app", "metrics-server"),))
-ISTIOD = Pod("istio-system", (("app", "istiod"), ("istio.io/rev", "1-30-3")))
-INGRESS_POD = Pod("istio-ingress", (("istio", "ingressgateway"),))
-EGRESS_POD = Pod("istio-egress", (("istio", "egressgateway"),))
-SCRAPER = Pod("kube-system", (("rsName", "ama-metrics"),))  # the managed Prometheus replica
 SCRAPER_NODE = Pod("kube-system", (("dsName", "ama-metrics-node"),))  # node-local targets only
-PROMETHEUS = Pod("monitoring", (("app", "prometheus"),))  # a self-run Prometheus is not the scraper
 STRANGER = Pod("default", (("app", "x"),))
 
 
@@ -405,11 +331,7 @@ def test_egress_gateway_contract(dev):
     assert rule["ports"] == [{"protocol": "TCP", "port": 443}]
     assert rule["to"] == [
         {
-            "namespaceSelector": {
-                "matchExpressions": [
-                    {"key": "kubernetes.io/metadata.name", "operator": "In", "values": ["istio-egress"]}
-                ]
-            },
+            "namespaceSelector": namespace_selector("istio-egress"),
             "podSelector": {"matchLabels": {"istio": "egressgateway"}},
         }
     ]

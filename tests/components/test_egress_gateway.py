@@ -7,6 +7,7 @@ import pytest
 
 from stack_config import ConfigError, load_config, parse_config
 from tests.components import wiring
+from tests.components.network_policies import namespace_selector, specs_in
 from tests.conftest import stack_raw_config
 from tests.resource_types import K8s
 from tools.program_runner import run_program
@@ -203,31 +204,15 @@ def test_egress_gateway_service_is_cluster_internal(dev):
     }
 
 
-def _policies(run) -> dict[str, dict]:
-    return {
-        r.get("metadata.name"): r.get("spec")
-        for r in run.k8s_objects("NetworkPolicy")
-        if r.get("metadata.namespace") == NS
-    }
-
-
 def test_egress_namespace_network_policies(dev):
     # The baseline (default deny, DNS, istiod, Prometheus) is tested once for both edges: test_gateway_release.py.
-    pols = _policies(dev)
+    pols = specs_in(dev, NS)
     assert pols["allow-from-egress-apps"] == {
         "podSelector": {"matchLabels": {"istio": "egressgateway"}},
         "policyTypes": ["Ingress"],
         "ingress": [
             {
-                "from": [
-                    {
-                        "namespaceSelector": {
-                            "matchExpressions": [
-                                {"key": "kubernetes.io/metadata.name", "operator": "In", "values": ["shop"]}
-                            ]
-                        }
-                    }
-                ],
+                "from": [{"namespaceSelector": namespace_selector("shop")}],
                 "ports": [{"protocol": "TCP", "port": 443}],
             }
         ],
@@ -266,7 +251,7 @@ def test_egress_namespace_network_policies(dev):
 
 
 def test_no_app_may_reach_the_gateway_when_none_sets_egress(no_egress_apps):
-    assert "allow-from-egress-apps" not in _policies(no_egress_apps)
+    assert "allow-from-egress-apps" not in specs_in(no_egress_apps, NS)
 
 
 def test_children_are_parented(dev):

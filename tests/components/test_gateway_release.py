@@ -6,6 +6,7 @@ import pytest
 
 from stack_config import load_config
 from tests.components import wiring
+from tests.components.network_policies import namespace_selector, specs_in
 from tests.resource_types import K8s
 from tools.program_runner import ProgramRun, RecordedResource
 
@@ -126,18 +127,10 @@ def test_chart_values_are_accepted_by_the_gateway_chart_schema(build_run, stack,
     assert set(values["service"]) <= GATEWAY_SERVICE_KEYS
 
 
-def _in_namespace(namespace: str) -> dict:
-    return {"matchExpressions": [{"key": "kubernetes.io/metadata.name", "operator": "In", "values": [namespace]}]}
-
-
 @pytest.mark.parametrize("name", sorted(GATEWAYS))
 def test_baseline_network_policies(build_run, name):
     namespace, _ = GATEWAYS[name]
-    pols = {
-        r.get("metadata.name"): r.get("spec")
-        for r in build_run("prod").k8s_objects("NetworkPolicy")
-        if r.get("metadata.namespace") == namespace
-    }
+    pols = specs_in(build_run("prod"), namespace)
     # Deny both ways; an empty rule list and an absent one mean the same, and the manifest omits it.
     assert pols["default-deny"] == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
     assert pols["allow-dns"] == {
@@ -147,7 +140,7 @@ def test_baseline_network_policies(build_run, name):
             {
                 "to": [
                     {
-                        "namespaceSelector": _in_namespace("kube-system"),
+                        "namespaceSelector": namespace_selector("kube-system"),
                         "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}},
                     }
                 ],
@@ -163,7 +156,7 @@ def test_baseline_network_policies(build_run, name):
             {
                 "to": [
                     {
-                        "namespaceSelector": _in_namespace("istio-system"),
+                        "namespaceSelector": namespace_selector("istio-system"),
                         "podSelector": {
                             "matchLabels": {"app": "istiod"},
                             "matchExpressions": [{"key": "istio.io/rev", "operator": "In", "values": ["1-30-3"]}],
@@ -182,7 +175,7 @@ def test_baseline_network_policies(build_run, name):
                 # The managed scraper only: ama-metrics in kube-system, not the rest of kube-system.
                 "from": [
                     {
-                        "namespaceSelector": _in_namespace("kube-system"),
+                        "namespaceSelector": namespace_selector("kube-system"),
                         "podSelector": {"matchLabels": {"rsName": "ama-metrics"}},
                     }
                 ],

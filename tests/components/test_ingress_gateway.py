@@ -17,6 +17,7 @@ from stack_config import (
     parse_config,
 )
 from tests.components import wiring
+from tests.components.network_policies import INGRESS_POD, ISTIOD, Pod, namespace_selector, netpols, np_allows, specs_in
 from tests.components.wiring import ADDON_CLIENT_ID, CLUSTER_PRINCIPAL
 from tests.conftest import k8s_manifest, stack_raw_config
 from tests.resource_types import Azure, Istio, K8s
@@ -516,21 +517,9 @@ def test_wildcard_ingress_host_is_rejected_in_prod():
 # --------------------------------------------------------------------------- NetworkPolicies
 
 
-def _policies(run) -> dict[str, dict]:
-    return {
-        r.get("metadata.name"): r.get("spec")
-        for r in run.k8s_objects("NetworkPolicy")
-        if r.get("metadata.namespace") == NS
-    }
-
-
-def _ns_selector(*names: str) -> dict:
-    return {"matchExpressions": [{"key": "kubernetes.io/metadata.name", "operator": "In", "values": list(names)}]}
-
-
 def test_ingress_namespace_network_policies(prod):
     # The baseline (default deny, DNS, istiod, Prometheus) is tested once for both edges: test_gateway_release.py.
-    pols = _policies(prod)
+    pols = specs_in(prod, NS)
     assert pols["allow-public-http-https"] == {
         "podSelector": {"matchLabels": {"istio": "ingressgateway"}},
         "policyTypes": ["Ingress"],
@@ -539,7 +528,7 @@ def test_ingress_namespace_network_policies(prod):
     assert pols["allow-to-app-namespaces"] == {
         "podSelector": {"matchLabels": {"istio": "ingressgateway"}},
         "policyTypes": ["Egress"],
-        "egress": [{"to": [{"namespaceSelector": _ns_selector("shop")}]}],
+        "egress": [{"to": [{"namespaceSelector": namespace_selector("shop")}]}],
     }
     assert set(pols) == {
         "default-deny",
@@ -561,9 +550,7 @@ def test_component_type_and_children_parented(prod):
 
 def test_gateway_reaches_only_the_istiod_of_its_revision(prod):
     # The baseline (k8s_netpol.baseline_network_policies) is the same for both gateways and every app namespace.
-    from tests.components.test_app_namespaces import ISTIOD, Pod, netpols, np_allows
-
-    gateway = Pod(NS, (("istio", "ingressgateway"),))
+    gateway = INGRESS_POD
     canary = Pod("istio-system", (("app", "istiod"), ("istio.io/rev", "1-31-0")))
     policies = netpols(prod)
     assert np_allows(policies, gateway, ISTIOD, 15012)

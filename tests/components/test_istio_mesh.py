@@ -11,7 +11,7 @@ from components.istio_specs import ACCESS_LOG_FIELDS, peer_authentications
 from components.mesh_names import ISTIO_CHART_REPO
 from stack_config import parse_config
 from tests.components import wiring
-from tests.components.test_app_namespaces import Pod, netpols, np_allows
+from tests.components.network_policies import INGRESS_POD, ISTIOD, PROMETHEUS, SCRAPER, Pod, netpols, np_allows
 from tests.conftest import istio_objects, stack_raw_config
 from tests.resource_types import Istio, K8s
 from tools.program_runner import ProgramRun, run_program
@@ -263,13 +263,9 @@ def test_istio_objects_validate_against_the_crds(dev, prod, with_exceptions, ass
 
 # --------------------------------------------------------------------------- istio-system NetworkPolicy
 
-ISTIOD_POD = Pod("istio-system", (("app", "istiod"), ("istio.io/rev", "1-30-3")))
 MESHED = Pod("shop", (("app", "web"),))
 UNMESHED = Pod("default", (("app", "x"),))
 API_SERVER_PROXY = Pod("kube-system", (("app", "konnectivity-agent"),))
-INGRESS_GATEWAY = Pod("istio-ingress", (("istio", "ingressgateway"),))
-SCRAPER = Pod("kube-system", (("rsName", "ama-metrics"),))  # the managed Prometheus replica
-PROMETHEUS = Pod("monitoring", (("app", "prometheus"),))  # a self-run Prometheus is not admitted
 
 
 def test_istio_system_denies_ingress_by_default(dev):
@@ -284,7 +280,7 @@ def test_istio_system_denies_ingress_by_default(dev):
     "src, port, allowed",
     [
         (MESHED, 15012, True),  # xDS + CA over mTLS
-        (INGRESS_GATEWAY, 15012, True),
+        (INGRESS_POD, 15012, True),
         (Pod("istio-egress", (("istio", "egressgateway"),)), 15012, True),
         (UNMESHED, 15012, False),  # not labelled istio.io/rev: not in the mesh
         (MESHED, 15010, False),  # plaintext xDS: never
@@ -293,7 +289,7 @@ def test_istio_system_denies_ingress_by_default(dev):
         (API_SERVER_PROXY, 15017, True),
         (MESHED, 15014, False),
         (SCRAPER, 15014, True),
-        (PROMETHEUS, 15014, False),
+        (PROMETHEUS, 15014, False),  # a self-run Prometheus is not admitted
         (API_SERVER_PROXY, 15014, False),  # kube-system reaches the webhook, not the metrics
         (Pod("istio-system", (("app", "other"),)), 15012, False),
     ],
@@ -308,4 +304,4 @@ def test_istiod_is_reachable_only_where_the_mesh_needs_it(dev, src, port, allowe
         def namespace_labels(self):
             return {"kubernetes.io/metadata.name": self.namespace, **ns_labels.get(self.namespace, {})}
 
-    assert np_allows(policies, Labelled(src.namespace, src.labels), ISTIOD_POD, port) is allowed
+    assert np_allows(policies, Labelled(src.namespace, src.labels), ISTIOD, port) is allowed
