@@ -24,8 +24,10 @@ lint: venv
 	$(PY) -m mypy policies
 	$(PY) -m mypy examples/app-team
 
+# One pytest worker per CPU (pytest-xdist); --dist loadscope keeps a module's tests, and so its module fixtures
+# (a program run once for many assertions), in one worker. The suite is one process per run otherwise.
 test: venv lint
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n auto --dist loadscope
 
 # Regenerate the generated docs: the README config reference, docs/outputs.md, docs/policies.md and the README rule table.
 docs: venv
