@@ -77,21 +77,33 @@ class EgressGateway(pulumi.ComponentResource):
     def __init__(self, name: str, args: EgressGatewayArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("platform:istio:EgressGateway", name, None, opts)
         eg = args.config
-        ns_name = eg.namespace
-        service_host = f"{EGRESS_RELEASE_NAME}.{ns_name}.svc.cluster.local"
-        egress_apps = sorted(a.name for a in args.app_namespaces if a.egress)
-        allowed = allowed_namespaces(eg.hosts, args.app_namespaces)
+        service_host = f"{EGRESS_RELEASE_NAME}.{eg.namespace}.svc.cluster.local"
+        namespace = gateway_namespace(f"{name}-namespace", eg.namespace, args.mesh, self)
+        self.release = self._release(name, args, namespace)
+        self._istio_objects(
+            name,
+            args,
+            service_host,
+            pulumi.ResourceOptions(parent=self, depends_on=[namespace, *args.mesh.depends_on]),
+        )
+        self._network_policies(name, args, pulumi.ResourceOptions(parent=self, depends_on=[namespace]))
 
-        namespace = gateway_namespace(f"{name}-namespace", ns_name, args.mesh, self)
-        after_ns = pulumi.ResourceOptions(parent=self, depends_on=[namespace])
-        self.release = gateway_release(
+        self.allow_list = [h.host for h in eg.hosts]
+        self.namespace = eg.namespace
+        self.service_host = service_host
+        register_attributes(self, "allow_list", "namespace", "service_host")
+
+    # ---------------------------------------------------------------- the gateway release
+
+    def _release(self, name: str, args: EgressGatewayArgs, namespace: k8s.core.v1.Namespace) -> k8s.helm.v3.Release:
+        return gateway_release(
             f"{name}-release",
             release_name=EGRESS_RELEASE_NAME,
             mesh=args.mesh,
-            namespace=ns_name,
+            namespace=args.config.namespace,
             values=gateway_values(
                 mesh=args.mesh,
-                replicas=eg.replicas,
+                replicas=args.config.replicas,
                 selector=EGRESS_GATEWAY_SELECTOR,
                 is_prod=args.is_prod,
                 service={
@@ -110,17 +122,24 @@ class EgressGateway(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[namespace, *args.mesh.depends_on]),
         )
 
-        istio_opts = pulumi.ResourceOptions(parent=self, depends_on=[namespace, *args.mesh.depends_on])
+    # ---------------------------------------------------------------- Istio objects
+
+    def _istio_objects(
+        self, name: str, args: EgressGatewayArgs, service_host: str, istio_opts: pulumi.ResourceOptions
+    ) -> None:
+        """Per host its ServiceEntry, Gateway and VirtualService; the gateway's DestinationRule; the callers' ALLOW."""
+        eg = args.config
+        allowed = allowed_namespaces(eg.hosts, args.app_namespaces)
         for host in eg.hosts:
             # Only the gateway's own namespace and the apps allowed to reach the host see it at all.
             export_to = [".", *allowed[host.host]]
-            for kind, spec in egress_objects(host, service_host, ns_name, export_to):
+            for kind, spec in egress_objects(host, service_host, eg.namespace, export_to):
                 self._istio_object(
                     f"{name}-{kind.lower()}-{host_slug(host.host)}",
                     kind,
                     object_name(host.host),
                     spec,
-                    ns_name,
+                    eg.namespace,
                     istio_opts,
                 )
         if eg.hosts:
@@ -130,7 +149,7 @@ class EgressGateway(pulumi.ComponentResource):
                 "DestinationRule",
                 GATEWAY_DESTINATION_RULE_NAME,
                 gateway_destination_rule(eg.hosts, service_host, [".", *everyone]),
-                ns_name,
+                eg.namespace,
                 istio_opts,
             )
         self._istio_object(
@@ -138,15 +157,9 @@ class EgressGateway(pulumi.ComponentResource):
             "AuthorizationPolicy",
             AUTHORIZATION_POLICY_NAME,
             egress_authorization_spec(eg.hosts, allowed),
-            ns_name,
+            eg.namespace,
             istio_opts,
         )
-        self._network_policies(name, args, egress_apps, after_ns)
-
-        self.allow_list = [h.host for h in eg.hosts]
-        self.namespace = ns_name
-        self.service_host = service_host
-        register_attributes(self, "allow_list", "namespace", "service_host")
 
     def _istio_object(
         self,
@@ -168,10 +181,9 @@ class EgressGateway(pulumi.ComponentResource):
 
     # ---------------------------------------------------------------- NetworkPolicies
 
-    def _network_policies(
-        self, name: str, args: EgressGatewayArgs, egress_apps: list[str], opts: pulumi.ResourceOptions
-    ) -> None:
+    def _network_policies(self, name: str, args: EgressGatewayArgs, opts: pulumi.ResourceOptions) -> None:
         ns_name = args.config.namespace
+        egress_apps = sorted(a.name for a in args.app_namespaces if a.egress)
         opened: dict[str, netpol.Allow] = {}
         if egress_apps:
             opened["np-from-apps"] = netpol.Allow(

@@ -118,64 +118,18 @@ class IngressGateway(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: IngressGatewayArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("platform:istio:IngressGateway", name, None, opts)
+        _check_args(args)
         ing = args.config
-        if args.internal_address is None and args.placement is None:
-            raise ValueError(
-                "IngressGatewayArgs: a public-IP ingress needs placement in the IP's own resource group "
-                "(PlatformBase with ingress_ip_group), or internal_address behind the firewall"
-            )
-        if ing.tls_source == "keyVault" and not (
-            args.key_vault_name and args.tenant_id and args.secrets_provider_client_id
-        ):
-            raise ConfigError(
-                [
-                    (
-                        "ingress.tlsSource: keyVault needs the environment Key Vault name, the tenant id and the "
-                        "secrets-provider add-on identity client id (IngressGatewayArgs.key_vault_name, tenant_id, "
-                        "secrets_provider_client_id)"
-                    )
-                ]
-            )
-
         namespace = gateway_namespace(f"{name}-namespace", ing.namespace, args.mesh, self)
         after_ns = pulumi.ResourceOptions(parent=self, depends_on=[namespace])
         certificate_values, certificate = self._certificate(name, args, after_ns)
-        if args.internal_address is not None:
-            # A public load balancer behind the firewall's default route drops its replies (asymmetric
-            # routing): clients come in through the firewall's DNAT, replies leave the same way.
-            service = internal_ingress_service(args.internal_address)
-            address: pulumi.Input[str] = args.firewall_public_ip or ""
-            azure_dependencies: list[pulumi.Resource] = []
-        else:
-            assert args.placement is not None  # checked above
-            pip_name = f"{args.placement.resource_prefix}-{name}-pip"
-            pip, network_role = self._public_ip(name, pip_name, args.placement, args)
-            service = ingress_service(pip_name, args.placement.resource_group_name)
-            address = pip.ip_address.apply(lambda ip: ip or "")
-            azure_dependencies = [pip, network_role]
-        values = gateway_values(
-            mesh=args.mesh,
-            replicas=ing.replicas,
-            selector=INGRESS_GATEWAY_SELECTOR,
-            is_prod=args.is_prod,
-            service=service,
-        )
-        self.release = gateway_release(
-            f"{name}-release",
-            release_name=INGRESS_RELEASE_NAME,
-            mesh=args.mesh,
-            namespace=ing.namespace,
-            values={**values, **certificate_values},
-            # Key Vault source: on the first `up` the vault is new and the operator's certificate is not in it
-            # yet, so the pods' CSI mount fails and they wait in ContainerCreating; the kubelet retries the
-            # mount until the certificate exists, then the driver syncs the TLS Secret and the pods start.
-            # Helm's wait would instead fail the release (and the update) after its timeout, so the release
-            # does not wait for readiness here (pulumi_kubernetes Release.skip_await).
-            skip_await=ing.tls_source == "keyVault",
-            opts=pulumi.ResourceOptions(
-                parent=self,
-                depends_on=[namespace, *azure_dependencies, *certificate, *args.mesh.depends_on],
-            ),
+        service, address, azure_dependencies = self._load_balancer(name, args)
+        self.release = self._release(
+            name,
+            args,
+            service,
+            certificate_values,
+            depends_on=[namespace, *azure_dependencies, *certificate, *args.mesh.depends_on],
         )
         self._istio_objects(
             name, args, pulumi.ResourceOptions(parent=self, depends_on=[namespace, *args.mesh.depends_on])
@@ -187,6 +141,56 @@ class IngressGateway(pulumi.ComponentResource):
         self.namespace = ing.namespace
         self.gateway_ref = f"{ing.namespace}/{GATEWAY_NAME}"
         register_attributes(self, "public_ip_address", "hostnames", "namespace", "gateway_ref")
+
+    # ---------------------------------------------------------------- the load balancer and the release
+
+    def _load_balancer(
+        self, name: str, args: IngressGatewayArgs
+    ) -> tuple[dict[str, Any], pulumi.Input[str], list[pulumi.Resource]]:
+        """The chart's Service, the address clients use, and the Azure resources the chart must wait for."""
+        if args.internal_address is not None:
+            # A public load balancer behind the firewall's default route drops its replies (asymmetric
+            # routing): clients come in through the firewall's DNAT, replies leave the same way.
+            return internal_ingress_service(args.internal_address), args.firewall_public_ip or "", []
+        assert args.placement is not None  # checked in _check_args
+        pip_name = f"{args.placement.resource_prefix}-{name}-pip"
+        pip, network_role = self._public_ip(name, pip_name, args.placement, args)
+        service = ingress_service(pip_name, args.placement.resource_group_name)
+        return service, pip.ip_address.apply(lambda ip: ip or ""), [pip, network_role]
+
+    def _release(
+        self,
+        name: str,
+        args: IngressGatewayArgs,
+        service: dict[str, Any],
+        certificate_values: dict[str, Any],
+        depends_on: list[pulumi.Resource],
+    ) -> k8s.helm.v3.Release:
+        """The gateway chart: ``service`` is its Service, ``certificate_values`` mount the TLS certificate."""
+        ing = args.config
+        return gateway_release(
+            f"{name}-release",
+            release_name=INGRESS_RELEASE_NAME,
+            mesh=args.mesh,
+            namespace=ing.namespace,
+            values={
+                **gateway_values(
+                    mesh=args.mesh,
+                    replicas=ing.replicas,
+                    selector=INGRESS_GATEWAY_SELECTOR,
+                    is_prod=args.is_prod,
+                    service=service,
+                ),
+                **certificate_values,
+            },
+            # Key Vault source: on the first `up` the vault is new and the operator's certificate is not in it
+            # yet, so the pods' CSI mount fails and they wait in ContainerCreating; the kubelet retries the
+            # mount until the certificate exists, then the driver syncs the TLS Secret and the pods start.
+            # Helm's wait would instead fail the release (and the update) after its timeout, so the release
+            # does not wait for readiness here (pulumi_kubernetes Release.skip_await).
+            skip_await=ing.tls_source == "keyVault",
+            opts=pulumi.ResourceOptions(parent=self, depends_on=depends_on),
+        )
 
     # ---------------------------------------------------------------- Azure: static public IP
 
@@ -248,7 +252,7 @@ class IngressGateway(pulumi.ComponentResource):
                 ),
             )
             return {}, [tls_secret]
-        assert args.key_vault_name and args.tenant_id and args.secrets_provider_client_id  # checked in __init__
+        assert args.key_vault_name and args.tenant_id and args.secrets_provider_client_id  # checked in _check_args
         dependencies: list[pulumi.Resource] = [
             k8s.apiextensions.CustomResource(
                 f"{name}-tls-provider",
@@ -335,6 +339,27 @@ class IngressGateway(pulumi.ComponentResource):
                 pods=INGRESS_GATEWAY_SELECTOR,
             )
         gateway_network_policies(name, ns_name, args.mesh, opened, opts)
+
+
+def _check_args(args: IngressGatewayArgs) -> None:
+    """Refuse, before any child is registered, an ingress that could not get an address or a certificate."""
+    if args.internal_address is None and args.placement is None:
+        raise ValueError(
+            "IngressGatewayArgs: a public-IP ingress needs placement in the IP's own resource group "
+            "(PlatformBase with ingress_ip_group), or internal_address behind the firewall"
+        )
+    if args.config.tls_source == "keyVault" and not (
+        args.key_vault_name and args.tenant_id and args.secrets_provider_client_id
+    ):
+        raise ConfigError(
+            [
+                (
+                    "ingress.tlsSource: keyVault needs the environment Key Vault name, the tenant id and the "
+                    "secrets-provider add-on identity client id (IngressGatewayArgs.key_vault_name, tenant_id, "
+                    "secrets_provider_client_id)"
+                )
+            ]
+        )
 
 
 def _short_hash(text: str) -> str:

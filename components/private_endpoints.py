@@ -53,9 +53,29 @@ class VaultPrivateEndpoint(pulumi.ComponentResource):
     def __init__(self, name: str, args: VaultPrivateEndpointArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("platform:network:VaultPrivateEndpoint", name, None, opts)
         base_name = f"{args.placement.resource_prefix}-{name}"
-        child = pulumi.ResourceOptions(parent=self)
         subnet_id, self.subnet = self._subnet(name, base_name, args)
-        endpoint = network.PrivateEndpoint(
+        endpoint = self._endpoint(name, base_name, subnet_id, args)
+        zone, links = self._private_dns_zone(name, base_name, args)
+        # The endpoint's A record in the zone: what makes <vault>.vault.azure.net resolve to the private address.
+        zone_group = network.PrivateDnsZoneGroup(
+            f"{name}-zone-group",
+            private_dns_zone_group_name="default",
+            private_endpoint_name=endpoint.name,
+            resource_group_name=args.placement.resource_group_name,
+            private_dns_zone_configs=[
+                network.PrivateDnsZoneConfigArgs(name=VAULT_GROUP_ID, private_dns_zone_id=zone.id)
+            ],
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.private_endpoint_id = endpoint.id
+        self.private_dns_zone_id = zone.id
+        self.ready = [endpoint, zone_group, *links]
+        register_attributes(self, "private_endpoint_id", "private_dns_zone_id")
+
+    def _endpoint(
+        self, name: str, base_name: str, subnet_id: pulumi.Input[str], args: VaultPrivateEndpointArgs
+    ) -> network.PrivateEndpoint:
+        return network.PrivateEndpoint(
             f"{name}-endpoint",
             private_endpoint_name=f"{base_name}-pe",
             resource_group_name=args.placement.resource_group_name,
@@ -69,8 +89,14 @@ class VaultPrivateEndpoint(pulumi.ComponentResource):
                 )
             ],
             tags=args.placement.tags,
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self),
         )
+
+    def _private_dns_zone(
+        self, name: str, base_name: str, args: VaultPrivateEndpointArgs
+    ) -> tuple[privatedns.PrivateZone, list[privatedns.VirtualNetworkLink]]:
+        """The privatelink zone and its links to the cluster VNet and the runners' VNets, which resolve through it."""
+        child = pulumi.ResourceOptions(parent=self)
         zone = privatedns.PrivateZone(
             f"{name}-zone",
             private_zone_name=VAULT_PRIVATE_DNS_ZONE,
@@ -97,20 +123,7 @@ class VaultPrivateEndpoint(pulumi.ComponentResource):
                 *((f"runner-vnet-{i}", v) for i, v in enumerate(args.linked_vnet_ids)),
             )
         ]
-        zone_group = network.PrivateDnsZoneGroup(
-            f"{name}-zone-group",
-            private_dns_zone_group_name="default",
-            private_endpoint_name=endpoint.name,
-            resource_group_name=args.placement.resource_group_name,
-            private_dns_zone_configs=[
-                network.PrivateDnsZoneConfigArgs(name=VAULT_GROUP_ID, private_dns_zone_id=zone.id)
-            ],
-            opts=child,
-        )
-        self.private_endpoint_id = endpoint.id
-        self.private_dns_zone_id = zone.id
-        self.ready = [endpoint, zone_group, *links]
-        register_attributes(self, "private_endpoint_id", "private_dns_zone_id")
+        return zone, links
 
     def _subnet(
         self, name: str, base_name: str, args: VaultPrivateEndpointArgs
