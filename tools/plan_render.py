@@ -280,73 +280,86 @@ def _short(value: Any, width: int = 100) -> str:
 
 
 def render_text(plan: Mapping[str, Any], out_dir: Any = "") -> str:
-    lines: list[str] = []
-    s = plan["summary"]
-    lines.append(
+    """The plan as the preview prints it: resource tree, counts by type, violations by policy, outputs, verdict."""
+    lines = [
+        *_heading(plan),
+        "",
+        "Resources",
+        *(_resource_line(depth, r) for depth, r in tree_order(plan["resources"], plan["rootUrn"])),
+        "",
+        "Resources by type",
+        *(f"  {n:4d}  {t}" for t, n in sorted(plan["summary"]["byType"].items())),
+        "",
+        *_violation_lines(plan),
+        *(["", "Warnings", *(f"  - {w}" for w in plan["warnings"])] if plan.get("warnings") else []),
+        "",
+        "Outputs",
+        *(f"  {k}: {_short(v)}" for k, v in sorted(plan["outputs"].items())),
+        "",
+        f"Wrote {plan['summary']['manifests']} manifests and plan.json to {out_dir}",
+        _verdict(plan["summary"]),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _heading(plan: Mapping[str, Any]) -> list[str]:
+    lines = [
         f"Offline preview of stack {plan['stack']} ({plan['environmentClass']}), "
-        f"project {plan['project']}: {s['resources']} resources"
-    )
+        f"project {plan['project']}: {plan['summary']['resources']} resources"
+    ]
     pack = plan.get("policyPack") or {}
     if pack:
         lines.append(
             f"Policy pack {pack.get('name')} {pack.get('version')} from {pack.get('path')}, "
             f"config {pack.get('config') or '(pack defaults)'}"
         )
-    lines.append("")
-    lines.append("Resources")
-    resources = plan["resources"]
-    for depth, r in tree_order(resources, plan["rootUrn"]):
-        flags = []
-        if r.get("synthesized"):
-            flags.append(r["synthesized"])
-        if r.get("protect"):
-            flags.append("protect")
-        if r.get("ignoreChanges"):
-            flags.append("ignoreChanges: " + ", ".join(r["ignoreChanges"]))
-        if r.get("provider") and not r["provider"].split("::")[-1].startswith("default"):
-            flags.append("provider: " + r["provider"].split("::")[-1])
-        if r.get("secretPaths"):
-            flags.append("secret: " + ", ".join(r["secretPaths"]))
-        if r.get("violations"):
-            flags.append(f"{r['violations']} violation{'s' if r['violations'] != 1 else ''}")
-        indent = "  " * depth
-        lines.append(f"  {indent}+ {r['type']}  {r['name']}" + (f"  [{'; '.join(flags)}]" if flags else ""))
-    lines.append("")
-    lines.append("Resources by type")
-    for t, n in sorted(s["byType"].items()):
-        lines.append(f"  {n:4d}  {t}")
-    lines.append("")
-    violations = plan["violations"]
-    if violations:
-        lines.append(f"Policy violations ({s['mandatory']} mandatory, {s['advisory']} advisory)")
-        by_policy: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
-        for v in violations:
-            by_policy[v["policy"]].append(v)
-        for name in sorted(by_policy, key=lambda n: (by_policy[n][0]["enforcementLevel"] != "mandatory", n)):
-            first = by_policy[name][0]
-            sev = f", {first['severity']}" if first.get("severity") else ""
-            lines.append(f"  [{first['enforcementLevel']}{sev}] {name}: {first['description']}")
-            for v in by_policy[name]:
-                detail = v["message"]
-                if detail.startswith(v["description"]):
-                    detail = detail[len(v["description"]) :].strip()
-                where = f"{v['resourceType']}  {v['resourceName']}" if v.get("resourceType") else v["urn"]
-                lines.append(f"      {where}" + (f": {detail}" if detail else ""))
-    else:
-        lines.append("Policy violations: none")
-    if plan.get("warnings"):
-        lines.append("")
-        lines.append("Warnings")
-        lines.extend(f"  - {w}" for w in plan["warnings"])
-    lines.append("")
-    lines.append("Outputs")
-    for k, v in sorted(plan["outputs"].items()):
-        lines.append(f"  {k}: {_short(v)}")
-    lines.append("")
-    lines.append(f"Wrote {plan['summary']['manifests']} manifests and plan.json to {out_dir}")
+    return lines
+
+
+def _resource_line(depth: int, r: Mapping[str, Any]) -> str:
+    """``+ type  name`` indented by depth, with what a reviewer should notice in brackets."""
+    flags = []
+    if r.get("synthesized"):
+        flags.append(r["synthesized"])
+    if r.get("protect"):
+        flags.append("protect")
+    if r.get("ignoreChanges"):
+        flags.append("ignoreChanges: " + ", ".join(r["ignoreChanges"]))
+    if r.get("provider") and not r["provider"].split("::")[-1].startswith("default"):
+        flags.append("provider: " + r["provider"].split("::")[-1])
+    if r.get("secretPaths"):
+        flags.append("secret: " + ", ".join(r["secretPaths"]))
+    if r.get("violations"):
+        flags.append(f"{r['violations']} violation{'s' if r['violations'] != 1 else ''}")
+    indent = "  " * depth
+    return f"  {indent}+ {r['type']}  {r['name']}" + (f"  [{'; '.join(flags)}]" if flags else "")
+
+
+def _violation_lines(plan: Mapping[str, Any]) -> list[str]:
+    """Violations grouped by policy, mandatory policies first, each resource it flags below it."""
+    violations, s = plan["violations"], plan["summary"]
+    if not violations:
+        return ["Policy violations: none"]
+    lines = [f"Policy violations ({s['mandatory']} mandatory, {s['advisory']} advisory)"]
+    by_policy: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
+    for v in violations:
+        by_policy[v["policy"]].append(v)
+    for name in sorted(by_policy, key=lambda n: (by_policy[n][0]["enforcementLevel"] != "mandatory", n)):
+        first = by_policy[name][0]
+        sev = f", {first['severity']}" if first.get("severity") else ""
+        lines.append(f"  [{first['enforcementLevel']}{sev}] {name}: {first['description']}")
+        for v in by_policy[name]:
+            detail = v["message"]
+            if detail.startswith(v["description"]):
+                detail = detail[len(v["description"]) :].strip()
+            where = f"{v['resourceType']}  {v['resourceName']}" if v.get("resourceType") else v["urn"]
+            lines.append(f"      {where}" + (f": {detail}" if detail else ""))
+    return lines
+
+
+def _verdict(s: Mapping[str, Any]) -> str:
     verdict = "BLOCKED by mandatory policy violations" if s["mandatory"] else "OK: no mandatory policy violation"
-    lines.append(f"{verdict} ({s['mandatory']} mandatory, {s['advisory']} advisory)")
-    return "\n".join(lines) + "\n"
+    return f"{verdict} ({s['mandatory']} mandatory, {s['advisory']} advisory)"
 
 
 def by_type(resources: Sequence[Mapping[str, Any]], skip: str | None = None) -> dict[str, int]:

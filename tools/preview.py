@@ -34,6 +34,7 @@ import sys
 import threading
 import time
 import traceback
+from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent import futures
 from dataclasses import dataclass, field, replace
@@ -248,6 +249,32 @@ def build_plan(
     findings: Sequence[Finding] = (),
 ) -> dict[str, Any]:
     root = root_urn(stack)
+    secrets = _secret_strings(run)
+    resources = _plan_resources(run, stack, defaults)
+    violations = _violations(diagnostics, findings, resources, root, secrets)
+    ordered = _with_violation_counts(resources, violations, root)
+    return {
+        "project": PROJECT,
+        "organization": ORGANIZATION,
+        "stack": stack,
+        "environmentClass": env_class,
+        "stackFile": _rel(stack_path),
+        "rootUrn": root,
+        "config": {k: _config_value(v) for k, v in sorted(run.config.items())},  # secure: values are placeholders
+        "secretConfigKeys": sorted(run.secret_keys),
+        "policyPack": dict(pack) if pack else None,
+        "resources": ordered,
+        "violations": violations,
+        "remediations": list(remediations),
+        "outputs": plan_render.mask(run.outputs, secret_keys=run.secret_outputs),
+        "warnings": [_scrub(w, secrets) for w in warnings],
+        "summary": _summary(ordered, violations),
+    }
+
+
+def _plan_resources(run: ProgramRun, stack: str, defaults: Mapping[str, Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The stack, the default providers and every registered resource, inputs masked, in tree order."""
+    root = root_urn(stack)
     resources = [_plan_resource(root, "pulumi:pulumi:Stack", f"{PROJECT}-{stack}", custom=False)]
     for d in defaults.values():
         resources.append(
@@ -281,14 +308,24 @@ def build_plan(
                 inputs=plan_render.mask(r.inputs, r.secret_paths),
             )
         )
-    ordered = [r for _, r in plan_render.tree_order(resources, root)]
-    by_urn = {r["urn"]: r for r in ordered}
+    return [r for _, r in plan_render.tree_order(resources, root)]
 
-    secrets = _secret_strings(run)
+
+def _violations(
+    diagnostics: Sequence[ah.Diagnostic],
+    findings: Sequence[Finding],
+    resources: Sequence[Mapping[str, Any]],
+    root: str,
+    secrets: set[str],
+) -> list[dict[str, Any]]:
+    """The pack's diagnostics and the schema findings as plan violations, secrets scrubbed, sorted.
+
+    A pack diagnostic names the resource it lands on (the stack when its URN is unknown).
+    """
+    by_urn = {r["urn"]: r for r in resources}
     violations = []
     for diag in diagnostics:
         target = by_urn.get(diag.urn) or by_urn[root]
-        target["violations"] = target.get("violations", 0) + 1
         violations.append(
             {
                 "policy": diag.policy_name,
@@ -305,37 +342,30 @@ def build_plan(
             }
         )
     for f in findings:
-        target = by_urn.get(f.urn) or by_urn[root]
-        target["violations"] = target.get("violations", 0) + 1
         violation = dict(as_violation(f))
         violation["message"] = _scrub(violation["message"], secrets)
         violations.append(violation)
     violations.sort(key=lambda v: (v["policy"], v["urn"], v["message"]))
-    outputs = plan_render.mask(run.outputs, secret_keys=run.secret_outputs)
-    config = {k: _config_value(v) for k, v in sorted(run.config.items())}  # secure: values are placeholders
-    mandatory = sum(1 for v in violations if v["enforcementLevel"] == "mandatory")
+    return violations
+
+
+def _with_violation_counts(
+    resources: Sequence[dict[str, Any]], violations: Sequence[Mapping[str, Any]], root: str
+) -> list[dict[str, Any]]:
+    """Each resource with how many violations land on it (the stack takes those whose URN it does not know)."""
+    known = {r["urn"] for r in resources}
+    counts = Counter(v["urn"] if v["urn"] in known else root for v in violations)
+    return [{**r, "violations": counts[r["urn"]]} if counts[r["urn"]] else r for r in resources]
+
+
+def _summary(resources: Sequence[Mapping[str, Any]], violations: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """The plan's counts; ``manifests`` is filled in once they are rendered."""
     return {
-        "project": PROJECT,
-        "organization": ORGANIZATION,
-        "stack": stack,
-        "environmentClass": env_class,
-        "stackFile": _rel(stack_path),
-        "rootUrn": root,
-        "config": config,
-        "secretConfigKeys": sorted(run.secret_keys),
-        "policyPack": dict(pack) if pack else None,
-        "resources": ordered,
-        "violations": violations,
-        "remediations": list(remediations),
-        "outputs": outputs,
-        "warnings": [_scrub(w, secrets) for w in warnings],
-        "summary": {
-            "resources": len(ordered),
-            "byType": plan_render.by_type(ordered),
-            "mandatory": mandatory,
-            "advisory": sum(1 for v in violations if v["enforcementLevel"] == "advisory"),
-            "manifests": 0,
-        },
+        "resources": len(resources),
+        "byType": plan_render.by_type(resources),
+        "mandatory": sum(1 for v in violations if v["enforcementLevel"] == "mandatory"),
+        "advisory": sum(1 for v in violations if v["enforcementLevel"] == "advisory"),
+        "manifests": 0,
     }
 
 
@@ -500,37 +530,13 @@ def preview_stack(
 
     ``last``: no other stack follows, so the pack is told to stop as soon as it has answered.
     """
-    from stack_config import ConfigError
-
-    refused = _check_out(out_dir, args.out_within)
-    if refused:
-        return _fail(stack.name, refused, EXIT_CONFIG)
-    policy_config, error = _policy_config(args, stack.env_class)
-    if error:
-        return _fail(stack.name, error, EXIT_CONFIG)
-    program = None
-    if args.program:
-        program_path = str(Path(args.program).resolve())
-        program = lambda: runpy.run_path(program_path, run_name="__main__")  # noqa: E731
     try:
-        run = run_program(stack.name, config=(stack.config, stack.secret_keys), program=program)
-    except ConfigError as e:
-        problems = "".join(f"\n  - {problem}" for problem in e.problems)
-        return _fail(stack.name, f"Stack {stack.name}: invalid configuration ({stack.path}):{problems}", EXIT_CONFIG)
-    except Exception:  # noqa: BLE001 - any program failure is reported, as `pulumi preview` would
-        return _fail(stack.name, f"Stack {stack.name}: the program failed:\n{traceback.format_exc()}", EXIT_ERROR)
-
-    analyze, whole, defaults = analyzer_resources(run, stack.name)
-    # The pack evaluates in its own process while this one runs the schema checks: the two costs overlap.
-    with futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="policy-check") as pool:
-        policy = pool.submit(_policy_check, host, stack, analyze, whole, policy_config, Path(args.policy_pack))
-        findings, warnings = schema_checks.check_run(run)
-    try:
-        checked = policy.result()
-    except PolicyConfigError as e:
-        return _fail(stack.name, f"Stack {stack.name}: {e}", EXIT_CONFIG)
-    except ah.PolicyPackError as e:
-        return _fail(stack.name, f"Stack {stack.name}: {e}", EXIT_ERROR)
+        policy_config = _stack_policy_config(args, stack, out_dir)
+        run = _run_stack_program(args, stack)
+        analyze, whole, defaults = analyzer_resources(run, stack.name)
+        checked, findings, warnings = _check(args, stack, host, run, analyze, whole, policy_config)
+    except _StackFailed as e:
+        return _fail(stack.name, str(e), e.code)
     if host is not None and last:
         host.stop()  # the pack shuts down while the plan is written
     plan = build_plan(
@@ -545,18 +551,85 @@ def preview_stack(
         remediations=checked.remediations,
         findings=findings,
     )
+    _write_plan(plan, out_dir)
+    _print_plan(plan, out_dir, started, quiet=args.quiet)
+    summary = plan["summary"]
+    code = EXIT_VIOLATIONS if summary["mandatory"] else EXIT_OK
+    return StackResult(stack.name, code, summary["resources"], summary["mandatory"], summary["advisory"])
+
+
+class _StackFailed(Exception):
+    """A stack the preview cannot plan: the message for stderr and the exit code."""
+
+    def __init__(self, message: str, code: int) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def _stack_policy_config(args: argparse.Namespace, stack: StackInput, out_dir: Path) -> Path | None:
+    """The stack's policy config file, once ``out_dir`` may be written and the config file exists."""
+    refused = _check_out(out_dir, args.out_within)
+    if refused:
+        raise _StackFailed(refused, EXIT_CONFIG)
+    policy_config, error = _policy_config(args, stack.env_class)
+    if error:
+        raise _StackFailed(error, EXIT_CONFIG)
+    return policy_config
+
+
+def _run_stack_program(args: argparse.Namespace, stack: StackInput) -> ProgramRun:
+    """The program (``--program`` or ``__main__.py``) run under mocks with the stack's config."""
+    from stack_config import ConfigError
+
+    program = None
+    if args.program:
+        program_path = str(Path(args.program).resolve())
+        program = lambda: runpy.run_path(program_path, run_name="__main__")  # noqa: E731
+    try:
+        return run_program(stack.name, config=(stack.config, stack.secret_keys), program=program)
+    except ConfigError as e:
+        problems = "".join(f"\n  - {problem}" for problem in e.problems)
+        raise _StackFailed(f"Stack {stack.name}: invalid configuration ({stack.path}):{problems}", EXIT_CONFIG) from e
+    except Exception as e:  # noqa: BLE001 - any program failure is reported, as `pulumi preview` would
+        raise _StackFailed(f"Stack {stack.name}: the program failed:\n{traceback.format_exc()}", EXIT_ERROR) from e
+
+
+def _check(
+    args: argparse.Namespace,
+    stack: StackInput,
+    host: ah.PolicyPackHost | None,
+    run: ProgramRun,
+    analyze: list[ah.AnalyzerResource],
+    whole: list[ah.AnalyzerResource],
+    policy_config: Path | None,
+) -> tuple[PolicyCheck, list[Finding], list[str]]:
+    """(the pack's verdict, the schema findings, their warnings) for one stack's run."""
+    # The pack evaluates in its own process while this one runs the schema checks: the two costs overlap.
+    with futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="policy-check") as pool:
+        policy = pool.submit(_policy_check, host, stack, analyze, whole, policy_config, Path(args.policy_pack))
+        findings, warnings = schema_checks.check_run(run)
+    try:
+        return policy.result(), findings, warnings
+    except PolicyConfigError as e:
+        raise _StackFailed(f"Stack {stack.name}: {e}", EXIT_CONFIG) from e
+    except ah.PolicyPackError as e:
+        raise _StackFailed(f"Stack {stack.name}: {e}", EXIT_ERROR) from e
+
+
+def _write_plan(plan: dict[str, Any], out_dir: Path) -> None:
+    """plan.json and the Kubernetes manifests into ``out_dir``; the plan records which manifests it wrote."""
     manifests = plan_render.kubernetes_manifests(plan["resources"])
     plan["summary"]["manifests"] = len(manifests)
     plan["manifests"] = [f"manifests/{rel}" for rel, _ in manifests]
     plan_render.write_outputs(plan, manifests, out_dir)
+
+
+def _print_plan(plan: Mapping[str, Any], out_dir: Path, started: float, *, quiet: bool) -> None:
     text = plan_render.render_text(plan, out_dir)
-    if args.quiet:
+    if quiet:
         text = text.rstrip("\n").rsplit("\n", 1)[-1] + "\n"
     sys.stdout.write(text)
     sys.stdout.write(f"({time.perf_counter() - started:.2f}s)\n")
-    summary = plan["summary"]
-    code = EXIT_VIOLATIONS if summary["mandatory"] else EXIT_OK
-    return StackResult(stack.name, code, summary["resources"], summary["mandatory"], summary["advisory"])
 
 
 @dataclass
@@ -576,12 +649,11 @@ def _policy_check(
     pack_dir: Path,
 ) -> PolicyCheck:
     """The pack's verdict on one stack's resources, as the engine asks for it."""
-    result = PolicyCheck()
     if host is None:
-        result.warnings.append("policy pack skipped (--skip-policy)")
-        return result
+        return PolicyCheck(warnings=["policy pack skipped (--skip-policy)"])
+    warnings = []
     if not host.uses_pack_virtualenv:
-        result.warnings.append(
+        warnings.append(
             f"policy pack ran with {host.python} because its virtualenv ({_rel(pack_dir)}/venv) does not exist; "
             "`make policy-venv` creates the interpreter `pulumi preview --policy-pack` uses"
         )
@@ -592,25 +664,44 @@ def _policy_check(
     info = host.info()
     file_config = load_policy_config(policy_config) if policy_config else {}
     known = {p.name for p in info.policies} | {"all"}
-    result.warnings += [f"policy config names an unknown policy: {n}" for n in sorted(set(file_config) - known)]
+    warnings += [f"policy config names an unknown policy: {n}" for n in sorted(set(file_config) - known)]
     reconciled = reconcile(info.policies, file_config, initial=info.initial_config)
     host.configure(reconciled)
+    remediations = []
     if any(c.enforcement_level == "remediate" for c in reconciled.values()):
-        for r in analyze:
-            for rem in host.remediate(r):
-                changed = rem.properties is not None
-                result.remediations.append(
-                    {"policy": rem.policy_name, "urn": r.urn, "diagnostic": rem.diagnostic, "changed": changed}
-                )
-                if rem.properties is not None:
-                    r.properties = rem.properties
+        remediations = _remediate(host, analyze)
     logged = len(host.engine_logs)
-    for diags in host.analyze_many(analyze):
-        result.diagnostics.extend(diags)
-    result.diagnostics.extend(host.analyze_stack(whole, root_urn=root_urn(stack.name)))
-    result.warnings += [f"policy pack log ({sev}): {msg}" for sev, _urn, msg in host.engine_logs[logged:]]
+    diagnostics = [d for diags in host.analyze_many(analyze) for d in diags]
+    diagnostics.extend(host.analyze_stack(whole, root_urn=root_urn(stack.name)))
+    warnings += [f"policy pack log ({sev}): {msg}" for sev, _urn, msg in host.engine_logs[logged:]]
     levels = {n: c.enforcement_level for n, c in reconciled.items()}
-    result.pack = {
+    pack = _pack_description(info, host, levels, pack_dir, policy_config)
+    return PolicyCheck(diagnostics=diagnostics, remediations=remediations, warnings=warnings, pack=pack)
+
+
+def _remediate(host: ah.PolicyPackHost, analyze: list[ah.AnalyzerResource]) -> list[dict[str, Any]]:
+    """Ask the pack's remediations of each resource; a changed resource is analyzed as remediated (in place)."""
+    remediations = []
+    for r in analyze:
+        for rem in host.remediate(r):
+            changed = rem.properties is not None
+            remediations.append(
+                {"policy": rem.policy_name, "urn": r.urn, "diagnostic": rem.diagnostic, "changed": changed}
+            )
+            if rem.properties is not None:
+                r.properties = rem.properties
+    return remediations
+
+
+def _pack_description(
+    info: ah.AnalyzerInfo,
+    host: ah.PolicyPackHost,
+    levels: Mapping[str, str],
+    pack_dir: Path,
+    policy_config: Path | None,
+) -> dict[str, Any]:
+    """The pack as the plan records it: where it and its config came from, each policy at its configured level."""
+    return {
         "name": info.name,
         "version": info.version,
         "pluginVersion": host.plugin_version,
@@ -627,7 +718,6 @@ def _policy_check(
             for p in info.policies
         ],
     }
-    return result
 
 
 @contextlib.contextmanager

@@ -200,64 +200,46 @@ def run_program(
     name the program sees (``pulumi.get_project()``, the namespace of ``pulumi.Config()``): pass
     another project's name to run a different program, e.g. the app-team example.
     """
+    stack_name = stack_name_of(stack)
+    cfg, secret_keys = config if config is not None else load_stack_config(stack, overrides)
+    registered: list[RecordedResource] = [] if recorded is None else recorded
+    collector = _install_mocks(
+        stack_name, cfg, secret_keys, stack_references, registered, project=project, preview=preview
+    )
+    outputs, secret_outputs = _run_to_outputs(program)
+    if collector.messages:
+        raise RuntimeError("the program logged errors:\n" + "\n".join(collector.messages))
+    return ProgramRun(
+        stack=stack_name,
+        config=cfg,
+        secret_keys=secret_keys,
+        resources=registered,
+        outputs=outputs,
+        secret_outputs=secret_outputs,
+    )
+
+
+def _install_mocks(
+    stack_name: str,
+    cfg: dict[str, str],
+    secret_keys: list[str],
+    stack_references: Mapping[str, Mapping[str, Any]] | None,
+    registered: list[RecordedResource],
+    *,
+    project: str,
+    preview: bool,
+) -> _LogCollector:
+    """Point Pulumi's process-wide runtime at the mocks, recording into ``registered``.
+
+    Returns the handler that collects what the program logs as an error.
+    """
     import pulumi
     from pulumi.runtime import config as runtime_config
-    from pulumi.runtime import mocks as runtime_mocks
     from pulumi.runtime import settings
-    from pulumi.runtime.stack import run_pulumi_func
-    from pulumi.runtime.sync_await import _sync_await
 
     from tools.mocks import PlatformMocks
 
-    stack_name = stack_name_of(stack)
-    cfg, secret_keys = config if config is not None else load_stack_config(stack, overrides)
     mocks = PlatformMocks(stack_name, stack_references)
-    registered: list[RecordedResource] = [] if recorded is None else recorded
-
-    class RecordingMonitor(runtime_mocks.MockMonitor):
-        def RegisterResource(self, request):  # noqa: N802 - gRPC method name
-            response = super().RegisterResource(request)
-            if request.type == "pulumi:pulumi:Stack":
-                return response
-            secrets: list[str] = []
-            inputs = wire.decode(wire.from_struct(request.object), secrets)
-            outputs = wire.decode(wire.from_struct(response.object))
-            # As the engine does: outputs listed in additionalSecretOutputs, and outputs whose
-            # input was secret, come back secret.
-            secret_outputs = set(request.additionalSecretOutputs) | {p.split(".")[0] for p in secrets}
-            if secret_outputs:
-                state = wire.from_struct(response.object)
-                for key in secret_outputs & set(state):
-                    if not wire.is_secret(state[key]):
-                        state[key] = wire.secret(state[key])
-                response.object.Clear()
-                response.object.update(state)
-            registered.append(
-                RecordedResource(
-                    urn=response.urn,
-                    type=request.type,
-                    name=request.name,
-                    custom=bool(request.custom),
-                    parent=request.parent,
-                    provider=request.provider,
-                    providers=dict(request.providers),
-                    inputs=inputs,
-                    secret_paths=secrets,
-                    protect=bool(request.protect),
-                    ignore_changes=list(request.ignoreChanges),
-                    dependencies=list(request.dependencies),
-                    property_dependencies={k: list(v.urns) for k, v in request.propertyDependencies.items()},
-                    additional_secret_outputs=list(request.additionalSecretOutputs),
-                    replace_on_changes=list(request.replaceOnChanges),
-                    delete_before_replace=bool(request.deleteBeforeReplace),
-                    retain_on_delete=bool(request.retainOnDelete),
-                    version=request.version,
-                    id=response.id or None,
-                    outputs=outputs,
-                )
-            )
-            return response
-
     collector = _LogCollector()
     logger = logging.getLogger(f"platform.mockrun.{stack_name}")
     logger.handlers = [collector]
@@ -271,12 +253,77 @@ def run_program(
         stack=stack_name,
         preview=preview,
         logger=logger,
-        monitor=RecordingMonitor(mocks),
+        monitor=_recording_monitor(mocks, registered),
         organization=ORGANIZATION,
     )
     # Start clean, as the SDK's own @pulumi.runtime.test decorator does.
     settings.SETTINGS.rpc_manager.clear()
     settings.SETTINGS.outputs.clear()
+    return collector
+
+
+def _recording_monitor(mocks: Any, registered: list[RecordedResource]) -> Any:
+    """A mock monitor that answers as ``mocks`` do and appends every resource it registers to ``registered``."""
+    from pulumi.runtime import mocks as runtime_mocks
+
+    class RecordingMonitor(runtime_mocks.MockMonitor):
+        def RegisterResource(self, request):  # noqa: N802 - gRPC method name
+            response = super().RegisterResource(request)
+            if request.type != "pulumi:pulumi:Stack":
+                registered.append(_record(request, response))
+            return response
+
+    return RecordingMonitor(mocks)
+
+
+def _record(request: Any, response: Any) -> RecordedResource:
+    """One registration as recorded; marks the response's secret outputs secret, as the engine would."""
+    secrets: list[str] = []
+    inputs = wire.decode(wire.from_struct(request.object), secrets)
+    outputs = wire.decode(wire.from_struct(response.object))
+    # As the engine does: outputs listed in additionalSecretOutputs, and outputs whose
+    # input was secret, come back secret.
+    secret_outputs = set(request.additionalSecretOutputs) | {p.split(".")[0] for p in secrets}
+    if secret_outputs:
+        state = wire.from_struct(response.object)
+        for key in secret_outputs & set(state):
+            if not wire.is_secret(state[key]):
+                state[key] = wire.secret(state[key])
+        response.object.Clear()
+        response.object.update(state)
+    return RecordedResource(
+        urn=response.urn,
+        type=request.type,
+        name=request.name,
+        custom=bool(request.custom),
+        parent=request.parent,
+        provider=request.provider,
+        providers=dict(request.providers),
+        inputs=inputs,
+        secret_paths=secrets,
+        protect=bool(request.protect),
+        ignore_changes=list(request.ignoreChanges),
+        dependencies=list(request.dependencies),
+        property_dependencies={k: list(v.urns) for k, v in request.propertyDependencies.items()},
+        additional_secret_outputs=list(request.additionalSecretOutputs),
+        replace_on_changes=list(request.replaceOnChanges),
+        delete_before_replace=bool(request.deleteBeforeReplace),
+        retain_on_delete=bool(request.retainOnDelete),
+        version=request.version,
+        id=response.id or None,
+        outputs=outputs,
+    )
+
+
+def _run_to_outputs(program: Callable[[], Any] | None) -> tuple[dict[str, Any], set[str]]:
+    """Run ``program`` (default ``__main__.py``) in the mocked runtime; its stack outputs and the secret ones.
+
+    The runtime is drained afterwards, whether the program succeeded or raised.
+    """
+    import pulumi
+    from pulumi.runtime import settings
+    from pulumi.runtime.stack import run_pulumi_func
+    from pulumi.runtime.sync_await import _sync_await
 
     def main() -> None:
         if program is not None:
@@ -298,16 +345,7 @@ def run_program(
         failed = False
     finally:
         _drain_runtime(settings, _sync_await, failed)
-    if collector.messages:
-        raise RuntimeError("the program logged errors:\n" + "\n".join(collector.messages))
-    return ProgramRun(
-        stack=stack_name,
-        config=cfg,
-        secret_keys=secret_keys,
-        resources=registered,
-        outputs=outputs,
-        secret_outputs=secret_outputs,
-    )
+    return outputs, secret_outputs
 
 
 def _drain_runtime(settings, sync_await, failed: bool) -> None:
