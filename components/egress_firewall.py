@@ -2,7 +2,9 @@
 
 What it builds (docs/network.md):
 
-- the ``AzureFirewallSubnet`` (the name Azure requires) and a Standard, static, zone-redundant public IP;
+- the ``AzureFirewallSubnet`` (the name Azure requires) and ``cluster.network.firewallPublicIps`` Standard, static,
+  zone-redundant public IPs: the first is the ingress DNAT address and an egress address, the others are egress
+  (SNAT) addresses only, so that outbound connections do not run out of SNAT ports;
 - a Standard firewall policy, threat intelligence in ``Deny`` mode, with rule collection groups:
   ``ingress-dnat`` (100): the public IP's 80/443 to the ingress gateway's internal load balancer, so ingress
   comes through the firewall and its replies go back the same way (a public load balancer behind a default
@@ -83,7 +85,8 @@ class EgressFirewallArgs:
 class EgressFirewall(pulumi.ComponentResource):
     """``platform:network:EgressFirewall``: the firewall, its policy and rules, logs and the nodes' default route."""
 
-    public_ip_address: pulumi.Output[str]
+    public_ip_address: pulumi.Output[str]  # the first address: ingress DNAT, and one of the egress addresses
+    egress_public_ip_addresses: pulumi.Output[list[str]]  # every address egress leaves from (the first included)
     private_ip_address: pulumi.Output[str]
     allow_list: list[str]
     ready: list[pulumi.Resource]  # the cluster waits for these: no node boots before its way out exists
@@ -91,27 +94,73 @@ class EgressFirewall(pulumi.ComponentResource):
     def __init__(self, name: str, args: EgressFirewallArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("platform:network:EgressFirewall", name, None, opts)
         base_name = f"{args.placement.resource_prefix}-{name}"
-        child = pulumi.ResourceOptions(parent=self)
-        net = args.config
-        subnet = network.Subnet(
+        subnet = self._subnet(name, args)
+        ips = self._public_ips(name, base_name, args)
+        self.public_ip_address = ips[0].ip_address.apply(lambda ip: ip or "")
+        self.egress_public_ip_addresses = pulumi.Output.all(*(ip.ip_address for ip in ips)).apply(
+            lambda addresses: [a or "" for a in addresses]
+        )
+        policy = self._policy(name, base_name, args)
+        groups = self._rule_collection_groups(name, args, policy, self.public_ip_address)
+        firewall = self._firewall(name, base_name, args, policy, subnet, ips, groups)
+        self.private_ip_address = firewall.ip_configurations.apply(_first_private_ip)
+        logs_to_workspace(
+            name,
+            base_name,
+            firewall.id,
+            args.log_analytics_workspace_id,
+            log_categories=DIAGNOSTIC_LOG_CATEGORIES,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        routes = self._routes(name, args, self.private_ip_address, self.public_ip_address)
+        self.allow_list = [h.host for h in args.egress.hosts]
+        self.ready = [firewall, *groups, *routes]
+        register_attributes(self, "public_ip_address", "egress_public_ip_addresses", "private_ip_address", "allow_list")
+
+    # ---------------------------------------------------------------- the firewall and its addresses
+
+    def _subnet(self, name: str, args: EgressFirewallArgs) -> network.Subnet:
+        return network.Subnet(
             f"{name}-subnet",
             subnet_name=FIREWALL_SUBNET,
             virtual_network_name=args.virtual_network_name,
             resource_group_name=args.placement.resource_group_name,
-            address_prefix=net.firewall_subnet_cidr,
+            address_prefix=args.config.firewall_subnet_cidr,
             opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.depends_on)),
         )
-        pip = static_public_ip(
+
+    def _public_ips(self, name: str, base_name: str, args: EgressFirewallArgs) -> list[network.PublicIPAddress]:
+        """``cluster.network.firewallPublicIps`` addresses: the first one (DNAT and SNAT), then the SNAT-only ones.
+
+        Each address gives 2,496 SNAT ports per firewall instance (Azure Firewall "Scale SNAT ports with Azure NAT
+        Gateway"), and the firewall picks the source address of a connection at random: one address runs out under
+        load, 20 is what AKS recommends for production (stack_config/cluster.py).
+        """
+        # The ingress DNS records and partners' allow-lists point at these addresses: prod must not lose them.
+        kept = pulumi.ResourceOptions(parent=self, protect=args.is_prod)
+        first = static_public_ip(
             f"{name}-pip",
             f"{base_name}-pip",
             role="egress-firewall",
             zones=args.availability_zones,
             placement=args.placement,
-            # The ingress DNS records and partners' allow-lists point at this address: prod must not lose it.
-            opts=pulumi.ResourceOptions(parent=self, protect=args.is_prod),
+            opts=kept,
         )
-        self.public_ip_address = pip.ip_address.apply(lambda ip: ip or "")
-        policy = network.FirewallPolicy(
+        snat_only = [
+            static_public_ip(
+                f"{name}-snat-pip-{n}",
+                f"{base_name}-snat-pip-{n}",
+                role="egress-firewall-snat",
+                zones=args.availability_zones,
+                placement=args.placement,
+                opts=kept,
+            )
+            for n in range(1, args.config.firewall_public_ips)
+        ]
+        return [first, *snat_only]
+
+    def _policy(self, name: str, base_name: str, args: EgressFirewallArgs) -> network.FirewallPolicy:
+        return network.FirewallPolicy(
             f"{name}-policy",
             firewall_policy_name=f"{base_name}-policy",
             resource_group_name=args.placement.resource_group_name,
@@ -120,10 +169,21 @@ class EgressFirewall(pulumi.ComponentResource):
             # Known-malicious addresses and domains are dropped, not merely alerted on.
             threat_intel_mode=network.AzureFirewallThreatIntelMode.DENY,
             tags=args.placement.tags,
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self),
         )
-        groups = self._rule_collection_groups(name, args, policy, self.public_ip_address)
-        firewall = network.AzureFirewall(
+
+    def _firewall(
+        self,
+        name: str,
+        base_name: str,
+        args: EgressFirewallArgs,
+        policy: network.FirewallPolicy,
+        subnet: network.Subnet,
+        ips: list[network.PublicIPAddress],
+        groups: list[network.FirewallPolicyRuleCollectionGroup],
+    ) -> network.AzureFirewall:
+        first, *snat_only = ips
+        return network.AzureFirewall(
             f"{name}-firewall",
             azure_firewall_name=f"{base_name}-fw",
             resource_group_name=args.placement.resource_group_name,
@@ -136,26 +196,21 @@ class EgressFirewall(pulumi.ComponentResource):
                 network.AzureFirewallIPConfigurationArgs(
                     name="ipconfig",
                     subnet=network.SubResourceArgs(id=subnet.id),
-                    public_ip_address=network.SubResourceArgs(id=pip.id),
-                )
+                    public_ip_address=network.SubResourceArgs(id=first.id),
+                ),
+                # Only the first configuration names the subnet (the Azure quickstart "azurefirewall-with-zones-
+                # sandbox": `subnet: ((i == 0) ? azureFirewallSubnetJSON : json('null'))`); the others add an address.
+                *(
+                    network.AzureFirewallIPConfigurationArgs(
+                        name=f"snat-ipconfig-{n}", public_ip_address=network.SubResourceArgs(id=ip.id)
+                    )
+                    for n, ip in enumerate(snat_only, start=1)
+                ),
             ],
             zones=list(args.availability_zones) or None,
             tags=args.placement.tags,
             opts=pulumi.ResourceOptions(parent=self, depends_on=groups),
         )
-        self.private_ip_address = firewall.ip_configurations.apply(_first_private_ip)
-        logs_to_workspace(
-            name,
-            base_name,
-            firewall.id,
-            args.log_analytics_workspace_id,
-            log_categories=DIAGNOSTIC_LOG_CATEGORIES,
-            opts=child,
-        )
-        routes = self._routes(name, args, self.private_ip_address, self.public_ip_address)
-        self.allow_list = [h.host for h in args.egress.hosts]
-        self.ready = [firewall, *groups, *routes]
-        register_attributes(self, "public_ip_address", "private_ip_address", "allow_list")
 
     # ---------------------------------------------------------------- rules
 

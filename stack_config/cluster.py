@@ -162,6 +162,10 @@ FIREWALL_SUBNET_MAX_PREFIX = 26
 PRIVATE_ENDPOINT_SUBNET_MAX_PREFIX = 28
 # API Server VNet Integration: "The minimum supported API server subnet size is a /28" (api-server-vnet-integration).
 API_SERVER_SUBNET_MAX_PREFIX = 28
+# Azure Firewall (deploy-multi-public-ip-powershell): "You can deploy an Azure Firewall in a hub virtual network with up
+# to 250 public IP addresses. However, DNAT destination rules also count toward the 250 maximum." The ingress DNAT
+# has two rules (443 and 80, components/egress_firewall.py), which leaves 248 addresses.
+FIREWALL_PUBLIC_IPS_MAX = 250 - 2
 
 
 @dataclass(frozen=True)
@@ -184,6 +188,15 @@ class NetworkConfig:
         "node egress through Azure Firewall (route table, outboundType userDefinedRouting)",
         default=ByClass(prod=True, nonprod=False),
         prod=prod_allows(True, why="with load-balancer outbound, nodes and every pod outside the mesh reach any host"),
+    )
+    firewall_public_ips: int = key(
+        "firewallPublicIps",
+        Integer(1, FIREWALL_PUBLIC_IPS_MAX),
+        "with egressFirewall: the firewall's public IPs; the first takes the ingress DNAT, every one SNATs egress "
+        "(partners allow-list all of them)",
+        # AKS "Limit network traffic with Azure Firewall": "For production scenarios, we recommend having a minimum of
+        # 20 frontend IPs on the Azure Firewall to avoid SNAT port exhaustion issues."
+        default=ByClass(prod=20, nonprod=1),
     )
     firewall_subnet_cidr: str | None = key(
         "firewallSubnetCidr",
@@ -253,6 +266,7 @@ def _network(s: Read) -> None:
         v["node_subnet_cidr"]
     ).subnet_of(ipaddress.IPv4Network(v["vnet_cidr"])):
         s.problem("nodeSubnetCidr", v["node_subnet_cidr"], f"must be inside vnetCidr {v['vnet_cidr']}")
+    _firewall_public_ips(s)
     if v["existing_subnet_id"]:
         if v["existing_firewall_fqdns"] and not v["egress_firewall"]:
             s.report("existingFirewallFqdns", f"only with {s.at('egressFirewall')}: true")
@@ -265,6 +279,20 @@ def _network(s: Read) -> None:
     if v["egress_firewall"]:
         _subnet_in_vnet(s, "firewallSubnetCidr", "firewall_subnet_cidr", FIREWALL_SUBNET_MAX_PREFIX)
         _ingress_address(s)
+
+
+def _firewall_public_ips(s: Read) -> None:
+    """The firewall's address count belongs to the firewall the program builds, and to nothing else."""
+    if not s.given("firewallPublicIps"):
+        return
+    if not s.values["egress_firewall"]:
+        s.report("firewallPublicIps", f"only with {s.at('egressFirewall')}: true")
+    elif s.values["existing_subnet_id"]:
+        s.report(
+            "firewallPublicIps",
+            f"not with {s.at('existingSubnetId')}: the program builds no firewall there; "
+            "the existing firewall's addresses are managed where it is",
+        )
 
 
 def network_subnets_checked(s: Read) -> None:

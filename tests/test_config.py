@@ -633,6 +633,45 @@ def test_prod_network_defaults_close_the_path():
     assert dev.cluster.network.egress_firewall is False and dev.key_vault.public_network_access == "Enabled"
 
 
+# Azure Firewall's public IPs: "a minimum of 20 frontend IPs" in production against SNAT port exhaustion.
+
+
+def test_firewall_public_ips_default_by_environment_class():
+    assert parse_config(stack_raw_config("prod")).cluster.network.firewall_public_ips == 20
+    assert parse_config(stack_raw_config("dev")).cluster.network.firewall_public_ips == 1
+    fw_on = {"cluster.network.egressFirewall": True, "cluster.network.firewallPublicIps": 248}
+    assert parse_config(with_changes("dev", fw_on)).cluster.network.firewall_public_ips == 248
+
+
+@pytest.mark.parametrize("value", [0, -1, 249, 250, "twenty", 2.5, True])
+def test_firewall_public_ips_outside_the_range_is_one_problem_naming_the_key_and_the_range(value):
+    [problem] = problems_for("prod", {"cluster.network.firewallPublicIps": value})
+    assert problem.startswith("cluster.network.firewallPublicIps: got ")
+    assert "integer from 1 to 248" in problem
+
+
+@pytest.mark.parametrize(
+    ("stack", "changes", "expected"),
+    [
+        # dev builds no firewall by default: the count would mean nothing.
+        ("dev", {}, "only with cluster.network.egressFirewall: true"),
+        # With existingSubnetId the firewall is someone else's (a hub's): the program gives it no addresses.
+        (
+            "prod",
+            {
+                "cluster.network.existingSubnetId": HUB_SUBNET,
+                "cluster.network.existingApiServerSubnetId": HUB_API_SERVER_SUBNET,
+                "cluster.network.existingFirewallFqdns": ["graph.microsoft.com", "login.microsoftonline.com"],
+            },
+            "not with cluster.network.existingSubnetId",
+        ),
+    ],
+)
+def test_firewall_public_ips_is_refused_without_the_programs_own_firewall(stack, changes, expected):
+    [problem] = problems_for(stack, {**changes, "cluster.network.firewallPublicIps": 20})
+    assert problem.startswith(f"cluster.network.firewallPublicIps: {expected}")
+
+
 # API Server VNet Integration: KMS runs in Private mode, which needs it ("Konnectivity isn't supported").
 
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from components.egress_firewall import AKS_ADDON_FQDNS, AKS_FQDN_TAG, MESH_RULE
+from components.egress_firewall import AKS_ADDON_FQDNS, AKS_FQDN_TAG, MESH_RULE, ingress_dnat_collections
+from stack_config import parse_config
+from stack_config.cluster import FIREWALL_PUBLIC_IPS_MAX
 from tests.conftest import k8s_manifest, stack_raw_config
 from tests.resource_types import Azure, K8s
 from tools.program_runner import ProgramRun, run_program
@@ -30,7 +32,7 @@ def rules_of(run: ProgramRun, group: str) -> dict[str, dict]:
 def test_firewall_standard_in_its_own_subnet_with_a_policy_that_denies_threats(prod):
     firewall = prod.one(Azure.FIREWALL)
     assert firewall.get("sku") == {"name": "AZFW_VNet", "tier": "Standard"}
-    [config] = firewall.get("ipConfigurations")
+    config = firewall.get("ipConfigurations")[0]
     subnet = prod.one(Azure.SUBNET, "egress-fw-subnet")
     assert subnet.get("subnetName") == "AzureFirewallSubnet" and subnet.get("addressPrefix") == "10.40.8.0/26"
     assert config["subnet"]["id"].endswith("/subnets/AzureFirewallSubnet")
@@ -86,6 +88,9 @@ def test_public_cluster_behind_the_firewall_gets_the_tunnel_ports_and_the_public
     assert rules["aks-tunnel-tcp-9000"]["ipProtocols"] == ["TCP"]
     [vault_host] = rules["node-services"]["targetFqdns"]
     assert vault_host.endswith(".vault.azure.net")
+    # nonprod's default: one address, the one ingress and egress share.
+    assert [c["name"] for c in run.one(Azure.FIREWALL).get("ipConfigurations")] == ["ipconfig"]
+    assert [p.name for p in run.of_type(Azure.PUBLIC_IP_ADDRESS)] == ["egress-fw-pip"]
     assert run.one(Azure.MANAGED_CLUSTER).get("networkProfile.outboundType") == "userDefinedRouting"
 
 
@@ -128,9 +133,76 @@ def test_ingress_comes_through_the_firewall_dnat_to_an_internal_load_balancer(pr
     annotations = release.get("values.service.annotations")
     assert annotations["service.beta.kubernetes.io/azure-load-balancer-internal"] == "true"
     assert annotations["service.beta.kubernetes.io/azure-load-balancer-ipv4"] == "10.40.3.254"
-    # No public IP of its own: the address app teams point DNS at is the firewall's.
-    assert [p.name for p in prod.of_type(Azure.PUBLIC_IP_ADDRESS)] == ["egress-fw-pip"]
+    # No public IP of its own: the address app teams point DNS at is the firewall's first.
+    assert {p.name for p in prod.of_type(Azure.PUBLIC_IP_ADDRESS)} == {"egress-fw-pip", *SNAT_PIPS}
     assert prod.outputs["ingressPublicIp"] == pip
+
+
+# --------------------------------------------------------------------------- public IPs: SNAT ports
+
+# Prod's default cluster.network.firewallPublicIps is 20 (AKS: "a minimum of 20 frontend IPs"): the first and 19 more.
+SNAT_PIPS = [f"egress-fw-snat-pip-{n}" for n in range(1, 20)]
+SNAT_CONFIGS = [f"snat-ipconfig-{n}" for n in range(1, 20)]
+
+
+def pip_id(run: ProgramRun, name: str) -> str:
+    return run.one(Azure.PUBLIC_IP_ADDRESS, name).id or ""
+
+
+def test_prod_firewall_has_20_public_ips_the_first_unchanged(prod):
+    first, *snat = prod.one(Azure.FIREWALL).get("ipConfigurations")
+    # The first configuration and its address keep the names an existing stack has: no replacement on update.
+    assert first["name"] == "ipconfig"
+    assert first["subnet"]["id"].endswith("/subnets/AzureFirewallSubnet")
+    assert first["publicIPAddress"]["id"] == pip_id(prod, "egress-fw-pip")
+    assert pip_id(prod, "egress-fw-pip").endswith("/publicIPAddresses/plat-prod-egress-fw-pip")
+    # The others add SNAT addresses only: no subnet (only the first configuration takes it).
+    assert [c["name"] for c in snat] == SNAT_CONFIGS
+    assert all("subnet" not in c for c in snat)
+    assert [c["publicIPAddress"]["id"] for c in snat] == [pip_id(prod, n) for n in SNAT_PIPS]
+
+
+def test_every_firewall_address_is_a_protected_zone_redundant_static_standard_ip(prod):
+    for name in ["egress-fw-pip", *SNAT_PIPS]:
+        pip = prod.one(Azure.PUBLIC_IP_ADDRESS, name)
+        assert pip.get("sku") == {"name": "Standard", "tier": "Regional"}, name
+        assert pip.get("publicIPAllocationMethod") == "Static" and pip.get("zones") == ["1", "2", "3"], name
+        assert pip.protect is True, name  # partners allow-list them: prod must not lose one
+        assert pip.get("tags.environment") == "prod" and pip.get("tags.managedBy") == "pulumi", name
+    assert prod.one(Azure.PUBLIC_IP_ADDRESS, "egress-fw-pip").get("tags.platform-role") == "egress-firewall"
+    snat = prod.one(Azure.PUBLIC_IP_ADDRESS, "egress-fw-snat-pip-1")
+    assert snat.get("tags.platform-role") == "egress-firewall-snat"
+    assert snat.get("publicIpAddressName") == "plat-prod-egress-fw-snat-pip-1"
+
+
+def test_ingress_dnat_and_the_internet_route_use_the_first_address_only(prod):
+    first = prod.one(Azure.PUBLIC_IP_ADDRESS, "egress-fw-pip").outputs["ipAddress"]
+    destinations = {d for rule in rules_of(prod, "ingress-dnat").values() for d in rule["destinationAddresses"]}
+    assert destinations == {first}
+    assert prod.one(Azure.ROUTE, "egress-fw-public-ip-route").get("addressPrefix") == f"{first}/32"
+    assert prod.outputs["ingressPublicIp"] == first
+    # The SNAT-only addresses take no inbound traffic, so they need no route of their own.
+    assert {r.name for r in prod.of_type(Azure.ROUTE)} == {"egress-fw-default-route", "egress-fw-public-ip-route"}
+
+
+def test_a_nonprod_firewall_takes_the_configured_number_of_addresses(run_stack):
+    cluster = stack_raw_config("dev")["cluster"]
+    cluster["network"].update(egressFirewall=True, firewallPublicIps=3)
+    run = run_stack("dev", overrides={"cluster": cluster})
+    configs = run.one(Azure.FIREWALL).get("ipConfigurations")
+    assert [c["name"] for c in configs] == ["ipconfig", "snat-ipconfig-1", "snat-ipconfig-2"]
+    pips = run.of_type(Azure.PUBLIC_IP_ADDRESS)
+    assert {p.name for p in pips} == {"egress-fw-pip", "egress-fw-snat-pip-1", "egress-fw-snat-pip-2"}
+    assert not any(p.protect for p in pips)  # nonprod: not protected, like the first
+
+
+def test_the_address_limit_leaves_room_for_the_ingress_dnat_rules():
+    """Azure: up to 250 public IPs, "However, DNAT destination rules also count toward the 250 maximum"."""
+    net = parse_config(stack_raw_config("prod")).cluster.network
+    [dnat] = ingress_dnat_collections(net, "203.0.113.10")
+    rules = dnat.rules
+    assert isinstance(rules, list)
+    assert FIREWALL_PUBLIC_IPS_MAX + len(rules) == 250
 
 
 def test_dev_keeps_load_balancer_outbound_and_builds_no_firewall(dev):
