@@ -133,31 +133,25 @@ class EgressFirewall(pulumi.ComponentResource):
         """``cluster.network.firewallPublicIps`` addresses: the first one (DNAT and SNAT), then the SNAT-only ones.
 
         Each address gives 2,496 SNAT ports per firewall instance (Azure Firewall "Scale SNAT ports with Azure NAT
-        Gateway"), and the firewall picks the source address of a connection at random: one address runs out under
-        load, 20 is what AKS recommends for production (stack_config/cluster.py).
+        Gateway"): one address runs out under load, 20 is what AKS recommends for production (stack_config/cluster.py).
         """
         # The ingress DNS records and partners' allow-lists point at these addresses: prod must not lose them.
         kept = pulumi.ResourceOptions(parent=self, protect=args.is_prod)
-        first = static_public_ip(
-            f"{name}-pip",
-            f"{base_name}-pip",
-            role="egress-firewall",
-            zones=args.availability_zones,
-            placement=args.placement,
-            opts=kept,
-        )
-        snat_only = [
+        suffixes_and_roles = [
+            ("pip", "egress-firewall"),
+            *((f"snat-pip-{n}", "egress-firewall-snat") for n in range(1, args.config.firewall_public_ips)),
+        ]
+        return [
             static_public_ip(
-                f"{name}-snat-pip-{n}",
-                f"{base_name}-snat-pip-{n}",
-                role="egress-firewall-snat",
+                f"{name}-{suffix}",
+                f"{base_name}-{suffix}",
+                role=role,
                 zones=args.availability_zones,
                 placement=args.placement,
                 opts=kept,
             )
-            for n in range(1, args.config.firewall_public_ips)
+            for suffix, role in suffixes_and_roles
         ]
-        return [first, *snat_only]
 
     def _policy(self, name: str, base_name: str, args: EgressFirewallArgs) -> network.FirewallPolicy:
         return network.FirewallPolicy(
