@@ -25,7 +25,7 @@ def environment(cfg: PlatformConfig) -> None:
     base = foundation.platform_base(cfg)
     keys = foundation.vault_and_keys(cfg, base)
     firewall, network_ready, api_server_subnet_id = network.outbound_path(cfg, base, keys)
-    aks = cluster.aks_cluster(cfg, base, keys, network_ready, api_server_subnet_id)
+    aks = cluster.aks_cluster(cfg, base, keys, network_ready, api_server_subnet_id, firewall)
 
     # Everything below runs in the cluster, through the provider built from its Entra ID credentials.
     in_cluster = pulumi.ResourceOptions(providers=[aks.k8s_provider])

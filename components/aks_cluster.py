@@ -84,6 +84,9 @@ class AksClusterArgs:
     # ApiServerSubnet.subnet_id (or cluster.network.existingApiServerSubnetId): API Server VNet Integration, which
     # KMS with a private vault requires. Needs ``kms`` (its identity is granted the subnet before the cluster).
     api_server_subnet_id: pulumi.Input[str] | None = None
+    # EgressFirewall.egress_public_ip_addresses, when the program builds the firewall: the nodes reach a public API
+    # server from these, so they join its authorized IP ranges (aks_profiles.authorized_ip_ranges).
+    firewall_egress_ips: pulumi.Input[Sequence[str]] | None = None
     audit_reads: bool = True  # observability.auditReads: also collect kube-audit (reads included)
 
 
@@ -221,7 +224,9 @@ class AksCluster(pulumi.ComponentResource):
             enable_rbac=True,
             # No static client certificate that outlives a leaver and cannot be revoked.
             disable_local_accounts=True,
-            api_server_access_profile=api_server_access(cc, args.is_prod, args.api_server_subnet_id),
+            api_server_access_profile=api_server_access(
+                cc, args.is_prod, args.api_server_subnet_id, args.firewall_egress_ips
+            ),
             auto_upgrade_profile=cs.ManagedClusterAutoUpgradeProfileArgs(
                 # Nodes get patched images weekly without anyone running an upgrade.
                 node_os_upgrade_channel=cs.NodeOSUpgradeChannel(cc.node_os_upgrade_channel),

@@ -7,6 +7,7 @@ storage profiles, and the inputs ``ignore_changes`` leaves to AKS: each setting 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import pulumi
@@ -90,8 +91,34 @@ def agent_pools(cc: ClusterConfig, subnet_id: pulumi.Input[str] | None) -> list[
     ]
 
 
+def authorized_ip_ranges(
+    cc: ClusterConfig, firewall_egress_ips: pulumi.Input[Sequence[str]] | None = None
+) -> pulumi.Input[Sequence[str]]:
+    """Who may reach the public API server: the configured ranges, and the nodes' own egress behind the firewall.
+
+    Behind the program's firewall (userDefinedRouting) the nodes reach the API server's public endpoint from the
+    firewall's SNAT addresses, which no configured range holds: without them no node joins and the cluster never
+    becomes healthy. AKS "Limit network traffic with Azure Firewall": "If you use secure access to the AKS API server
+    with authorized IP address ranges, you need to add the firewall public IP into the authorized IP range." AKS adds
+    only a load balancer's outbound IPs itself ("AKS adds the API server public IP and the outbound public IP of the
+    Standard SKU load balancer to the list of authorized IP ranges by default", api-server-authorized-ip-ranges), and
+    "AKS never creates a public IP address for outbound requests if you set an outbound type of UDR"
+    (limit-egress-traffic). Every firewall address, since the firewall picks one at random per connection. An empty
+    list is no restriction at all: nothing to add there.
+    """
+    ranges = list(cc.api_server_authorized_ip_ranges)
+    if not ranges or firewall_egress_ips is None:
+        return ranges
+    return pulumi.Output.from_input(firewall_egress_ips).apply(
+        lambda ips: list(dict.fromkeys([*ranges, *(f"{ip}/32" for ip in ips)]))
+    )
+
+
 def api_server_access(
-    cc: ClusterConfig, is_prod: bool, api_server_subnet_id: pulumi.Input[str] | None = None
+    cc: ClusterConfig,
+    is_prod: bool,
+    api_server_subnet_id: pulumi.Input[str] | None = None,
+    firewall_egress_ips: pulumi.Input[Sequence[str]] | None = None,
 ) -> cs.ManagedClusterAPIServerAccessProfileArgs:
     # Run command executes as cluster-admin from Azure's side, bypassing the IP allow-list.
     disable_run_command = is_prod or not cc.run_command_enabled
@@ -112,10 +139,10 @@ def api_server_access(
             subnet_id=api_server_subnet_id,
         )
     return cs.ManagedClusterAPIServerAccessProfileArgs(
-        # Only known egress ranges (office, CI) can reach the API server. With VNet Integration the public
-        # endpoint keeps this allow-list ("API Server VNet Integration, which supports up to 2,000 authorized IP
-        # ranges", api-server-authorized-ip-ranges).
-        authorized_ip_ranges=list(cc.api_server_authorized_ip_ranges),
+        # Only known egress ranges (office, CI, the firewall's addresses) can reach the API server. With VNet
+        # Integration the public endpoint keeps this allow-list ("API Server VNet Integration, which supports up to
+        # 2,000 authorized IP ranges", api-server-authorized-ip-ranges).
+        authorized_ip_ranges=authorized_ip_ranges(cc, firewall_egress_ips),
         disable_run_command=disable_run_command,
         enable_vnet_integration=vnet_integration,
         subnet_id=api_server_subnet_id,

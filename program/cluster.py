@@ -12,6 +12,7 @@ import pulumi
 
 from components.aks_cluster import AksCluster, AksClusterArgs
 from components.base import PlatformBase
+from components.egress_firewall import EgressFirewall
 from components.etcd_encryption import EtcdEncryption, EtcdEncryptionArgs
 from components.key_material import ClusterKms
 from program.foundation import VaultAndKeys, placement
@@ -37,6 +38,7 @@ def aks_cluster_args(
     depends_on: Sequence[pulumi.Resource],
     kms: ClusterKms | None,
     api_server_subnet_id: pulumi.Input[str] | None = None,
+    firewall: EgressFirewall | None = None,
 ) -> AksClusterArgs:
     return AksClusterArgs(
         config=cfg.cluster,
@@ -48,6 +50,8 @@ def aks_cluster_args(
         audit_reads=cfg.observability.audit_reads,
         kms=kms,
         api_server_subnet_id=api_server_subnet_id,
+        # Nodes behind the program's firewall reach a public API server from its addresses.
+        firewall_egress_ips=firewall.egress_public_ip_addresses if firewall else None,
     )
 
 
@@ -57,6 +61,7 @@ def aks_cluster(
     keys: VaultAndKeys,
     network_ready: Sequence[pulumi.Resource],
     api_server_subnet_id: pulumi.Input[str] | None = None,
+    firewall: EgressFirewall | None = None,
 ) -> AksCluster:
     """The cluster (after its outbound path), with its KMS key in the environment's vault where configured."""
     kms = None
@@ -64,4 +69,4 @@ def aks_cluster(
         # The cluster's key in the environment's vault and the control-plane identity allowed to use it.
         kms = EtcdEncryption("etcd-kms", etcd_encryption_args(cfg, base, keys.vault, keys.endpoint_ready))
     settings = kms.settings if kms else None
-    return AksCluster("aks", aks_cluster_args(cfg, base, network_ready, settings, api_server_subnet_id))
+    return AksCluster("aks", aks_cluster_args(cfg, base, network_ready, settings, api_server_subnet_id, firewall))

@@ -427,7 +427,8 @@ class ClusterConfig:
     api_server_authorized_ip_ranges: tuple[str, ...] = key(
         "apiServerAuthorizedIpRanges",
         CIDRS,
-        "who may reach the public API server (privateCluster false) besides ciRunnerCidrs; never 0.0.0.0/0",
+        "who may reach the public API server (privateCluster false) besides ciRunnerCidrs and, when not empty, "
+        "the program's firewall addresses (egressFirewall, added as /32); never 0.0.0.0/0",
         default=(),
     )
     private_cluster: bool = key(

@@ -14,6 +14,10 @@ from stack_config.cluster import NetworkConfig, api_server_subnet_checked, netwo
 from stack_config.spec import Read
 
 NETWORK = "cluster.network"
+# api-server-authorized-ip-ranges: "You can specify up to 200 authorized IP ranges. To go beyond this limit, consider
+# using API Server VNet Integration, which supports up to 2,000 authorized IP ranges."
+AUTHORIZED_IP_RANGES_MAX = 200
+AUTHORIZED_IP_RANGES_MAX_VNET_INTEGRATION = 2000
 
 
 def check_network(s: Read) -> None:
@@ -28,6 +32,7 @@ def check_network(s: Read) -> None:
             )
         return
     net = v["cluster"].network
+    _authorized_ranges_fit(s)
     if net.existing_subnet_id and net.egress_firewall:
         _same_allow_list(s, tuple(h.host for h in v["egress"].hosts), net.existing_firewall_fqdns)
     vault = v["key_vault"]
@@ -42,6 +47,24 @@ def check_network(s: Read) -> None:
         s.r.report(
             f"{NETWORK}.existingApiServerSubnetId",
             "only with cluster.etcdEncryption: true (the API server moves into the VNet for KMS only)",
+        )
+
+
+def _authorized_ranges_fit(s: Read) -> None:
+    """Behind the program's firewall, a restricted public API server also authorizes every firewall address
+    (components/aks_profiles.py): the configured ranges (ciRunnerCidrs included) and those must fit AKS's limit."""
+    cluster = s.values["cluster"]
+    net, ranges = cluster.network, cluster.api_server_authorized_ip_ranges
+    if cluster.private_cluster or not ranges or not net.egress_firewall or net.existing_subnet_id:
+        return
+    # API Server VNet Integration comes with etcdEncryption (components/aks_profiles.py, api_server_access).
+    limit = AUTHORIZED_IP_RANGES_MAX_VNET_INTEGRATION if cluster.etcd_encryption else AUTHORIZED_IP_RANGES_MAX
+    if len(ranges) + net.firewall_public_ips > limit:
+        s.r.problem(
+            f"{NETWORK}.firewallPublicIps",
+            net.firewall_public_ips,
+            f"with {len(ranges)} cluster.apiServerAuthorizedIpRanges (ciRunnerCidrs included) at most "
+            f"{limit - len(ranges)}: every firewall address joins those ranges, and AKS accepts at most {limit}",
         )
 
 

@@ -639,7 +639,12 @@ def test_prod_network_defaults_close_the_path():
 def test_firewall_public_ips_default_by_environment_class():
     assert parse_config(stack_raw_config("prod")).cluster.network.firewall_public_ips == 20
     assert parse_config(stack_raw_config("dev")).cluster.network.firewall_public_ips == 1
-    fw_on = {"cluster.network.egressFirewall": True, "cluster.network.firewallPublicIps": 248}
+    # Private: a public API server would also authorize the 248 addresses, past AKS's 200 ranges (network.py).
+    fw_on = {
+        "cluster.network.egressFirewall": True,
+        "cluster.network.firewallPublicIps": 248,
+        "cluster.privateCluster": True,
+    }
     assert parse_config(with_changes("dev", fw_on)).cluster.network.firewall_public_ips == 248
 
 

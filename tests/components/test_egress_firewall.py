@@ -9,6 +9,7 @@ from stack_config import parse_config
 from stack_config.cluster import FIREWALL_PUBLIC_IPS_MAX
 from tests.conftest import k8s_manifest, stack_raw_config
 from tests.resource_types import Azure, K8s
+from tests.test_config import problems_for, with_changes
 from tools.program_runner import ProgramRun, run_program
 
 HOSTS = ["login.microsoftonline.com", "graph.microsoft.com", "api.example.org"]
@@ -209,3 +210,79 @@ def test_dev_keeps_load_balancer_outbound_and_builds_no_firewall(dev):
     assert dev.of_type(Azure.FIREWALL) == [] and dev.of_type(Azure.ROUTE_TABLE) == []
     assert dev.one(Azure.MANAGED_CLUSTER).get("networkProfile.outboundType") == "loadBalancer"
     assert dev.one(Azure.SUBNET, "core-nodes-subnet").get("routeTable") is None
+
+
+# --------------------------------------------------------------------------- the nodes' way to a public API server
+
+
+def dev_behind_the_firewall(**network: object) -> dict:
+    cluster = stack_raw_config("dev")["cluster"]
+    cluster["network"].update(egressFirewall=True, **network)
+    return cluster
+
+
+def test_a_public_api_server_behind_the_firewall_authorizes_every_firewall_address(run_stack):
+    """Nodes reach the public endpoint from the firewall's SNAT addresses; without them no node ever joins."""
+    run = run_stack("dev", overrides={"cluster": dev_behind_the_firewall(firewallPublicIps=3)})
+    addresses = [
+        run.one(Azure.PUBLIC_IP_ADDRESS, name).outputs["ipAddress"]
+        for name in ("egress-fw-pip", "egress-fw-snat-pip-1", "egress-fw-snat-pip-2")
+    ]
+    assert len(set(addresses)) == 3
+    assert run.one(Azure.MANAGED_CLUSTER).get("apiServerAccessProfile.authorizedIPRanges") == [
+        "203.0.113.0/24",  # the stack's own range, then ciRunnerCidrs (stack_config: merged in config)
+        "198.51.100.16/28",
+        *(f"{a}/32" for a in addresses),
+    ]
+
+
+HUB_SUBNET = (
+    "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/spoke/providers/Microsoft.Network/"
+    "virtualNetworks/spoke/subnets/nodes"
+)
+
+
+@pytest.mark.parametrize(
+    ("case", "cluster_changes", "top_changes", "expected"),
+    [
+        # Private: no public endpoint, no authorized ranges at all.
+        ("private", {"privateCluster": True}, {}, None),
+        # No ranges is no restriction (AKS: "If you specify "" or no value ... authorized IP ranges is disabled").
+        ("empty", {"apiServerAuthorizedIpRanges": []}, {"ciRunnerCidrs": []}, []),
+    ],
+)
+def test_the_firewall_addresses_join_only_a_restricted_public_api_server(
+    run_stack, case, cluster_changes, top_changes, expected
+):
+    cluster = {**dev_behind_the_firewall(), **cluster_changes}
+    run = run_stack("dev", overrides={"cluster": cluster, **top_changes})
+    assert run.of_type(Azure.FIREWALL), case
+    assert run.one(Azure.MANAGED_CLUSTER).get("apiServerAccessProfile.authorizedIPRanges") == expected, case
+
+
+def test_behind_a_hub_firewall_the_ranges_are_the_configured_ones(run_stack):
+    """The program does not know a hub firewall's addresses: the operator lists them (docs/network.md)."""
+    hosts = stack_raw_config("dev")["egress"]["hosts"]
+    cluster = dev_behind_the_firewall(existingSubnetId=HUB_SUBNET, existingFirewallFqdns=hosts)
+    run = run_stack("dev", overrides={"cluster": cluster})
+    assert run.of_type(Azure.FIREWALL) == []
+    assert run.one(Azure.MANAGED_CLUSTER).get("networkProfile.outboundType") == "userDefinedRouting"
+    assert run.one(Azure.MANAGED_CLUSTER).get("apiServerAccessProfile.authorizedIPRanges") == [
+        "203.0.113.0/24",
+        "198.51.100.16/28",
+    ]
+
+
+def test_the_firewall_addresses_and_the_configured_ranges_fit_the_aks_limit():
+    """AKS: "You can specify up to 200 authorized IP ranges" (2,000 with API Server VNet Integration)."""
+    dev = {"cluster.network.egressFirewall": True}  # dev: two ranges, its own and the CI runners'
+    [problem] = problems_for("dev", {**dev, "cluster.network.firewallPublicIps": 199})
+    assert problem == (
+        "cluster.network.firewallPublicIps: got 199; with 2 cluster.apiServerAuthorizedIpRanges (ciRunnerCidrs "
+        "included) at most 198: every firewall address joins those ranges, and AKS accepts at most 200"
+    )
+    assert parse_config(with_changes("dev", {**dev, "cluster.network.firewallPublicIps": 198}))
+    # No firewall address joins a private API server's (absent) ranges: no limit to meet.
+    assert parse_config(
+        with_changes("dev", {**dev, "cluster.network.firewallPublicIps": 248, "cluster.privateCluster": True})
+    )
