@@ -164,7 +164,7 @@ PRIVATE_ENDPOINT_SUBNET_MAX_PREFIX = 28
 API_SERVER_SUBNET_MAX_PREFIX = 28
 # Azure Firewall (deploy-multi-public-ip-powershell): "You can deploy an Azure Firewall in a hub virtual network with up
 # to 250 public IP addresses. However, DNAT destination rules also count toward the 250 maximum." The ingress DNAT
-# has two rules (443 and 80, components/egress_firewall.py), which leaves 248 addresses.
+# has two rules (443 and 80, components/firewall_rules.py), which leaves 248 addresses.
 FIREWALL_PUBLIC_IPS_MAX = 250 - 2
 
 

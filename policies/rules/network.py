@@ -26,7 +26,7 @@ VAULT = "azure-native:keyvault:Vault"
 SUBNET = "azure-native:network:Subnet"
 RULE_COLLECTION_GROUP = "azure-native:network:FirewallPolicyRuleCollectionGroup"
 SERVICE_ENTRY = "networking.istio.io/ServiceEntry"
-# The firewall application rule generated from egress.hosts (components/egress_firewall.py MESH_RULE).
+# The firewall application rule generated from egress.hosts (components/firewall_rules.py MESH_RULE).
 MESH_RULE = "mesh-egress-allow-list"
 # Subnets Azure reserves for a managed service that does not take a subnet NSG.
 NSG_EXEMPT_SUBNETS = ("azurefirewallsubnet", "azurefirewallmanagementsubnet", "gatewaysubnet")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from components.egress_firewall import AKS_ADDON_FQDNS, AKS_FQDN_TAG, MESH_RULE, ingress_dnat_collections
+from components.firewall_rules import AKS_ADDON_FQDNS, AKS_FQDN_TAG, MESH_RULE, ingress_dnat_collections
 from stack_config import parse_config
 from stack_config.cluster import FIREWALL_PUBLIC_IPS_MAX
 from tests.conftest import k8s_manifest, stack_raw_config
