@@ -95,13 +95,15 @@ class EgressFirewall(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
         routes = self._routes(name, args, self.private_ip_address, self.public_ip_address)
-        self.allow_list = [h.host for h in args.egress.hosts]
+        self.allow_list = list(args.egress.host_names)
         self.ready = [firewall, *groups, *routes]
         register_attributes(self, "public_ip_address", "egress_public_ip_addresses", "private_ip_address", "allow_list")
 
     # ---------------------------------------------------------------- the firewall and its addresses
 
     def _subnet(self, name: str, args: EgressFirewallArgs) -> network.Subnet:
+        # Not subnet_behind_nsg: Azure manages AzureFirewallSubnet and it takes no NSG (policies/rules/network.py
+        # NSG_EXEMPT_SUBNETS).
         return network.Subnet(
             f"{name}-subnet",
             subnet_name=FIREWALL_SUBNET,

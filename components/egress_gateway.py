@@ -88,7 +88,7 @@ class EgressGateway(pulumi.ComponentResource):
         )
         self._network_policies(name, args, pulumi.ResourceOptions(parent=self, depends_on=[namespace]))
 
-        self.allow_list = [h.host for h in eg.hosts]
+        self.allow_list = list(eg.host_names)
         self.namespace = eg.namespace
         self.service_host = service_host
         register_attributes(self, "allow_list", "namespace", "service_host")

@@ -45,9 +45,9 @@ AZURE_MONITOR_FQDNS = (
 AZURE_MONITOR_SERVICE_TAG = "AzureMonitor"
 
 
-def _https(port: int = HTTPS_PORT) -> network.FirewallPolicyRuleApplicationProtocolArgs:
+def _https() -> network.FirewallPolicyRuleApplicationProtocolArgs:
     return network.FirewallPolicyRuleApplicationProtocolArgs(
-        protocol_type=network.FirewallPolicyRuleApplicationProtocolType.HTTPS, port=port
+        protocol_type=network.FirewallPolicyRuleApplicationProtocolType.HTTPS, port=HTTPS_PORT
     )
 
 
@@ -152,7 +152,6 @@ def aks_egress_collections(args: EgressFirewallArgs) -> list[network.FirewallPol
                 fqdns=args.node_fqdns,
             )
         )
-    collections = [_allow("aks-application", 200, application)]
     # Metrics and logs to Azure Monitor and Log Analytics (the same AKS section's "Required network rules").
     monitor_rule = network.NetworkRuleArgs(
         rule_type="NetworkRule",
@@ -179,15 +178,14 @@ def aks_egress_collections(args: EgressFirewallArgs) -> list[network.FirewallPol
                 (network.FirewallPolicyRuleNetworkProtocol.TCP, "9000"),
             )
         ]
-    collections.insert(0, _allow("aks-network", 100, rules))
-    return collections
+    return [_allow("aks-network", 100, rules), _allow("aks-application", 200, application)]
 
 
 def mesh_egress_collections(
     net: NetworkConfig, egress: EgressConfig
 ) -> list[network.FirewallPolicyFilterRuleCollectionArgs]:
     """The mesh allow-list again, at the network: HTTPS to exactly the hosts the ServiceEntries name."""
-    hosts = [h.host for h in egress.hosts]
+    hosts = list(egress.host_names)
     if not hosts:
         return []
     return [

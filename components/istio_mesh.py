@@ -198,7 +198,7 @@ class IstioMesh(pulumi.ComponentResource):
             CNI_RELEASE_NAME,
             "cni",
             istio.version_of(istio.default_revision),
-            cni_values(istio),
+            cni_values(),
             namespace,
             [self.base_release],
         )

@@ -72,7 +72,7 @@ def base_values(istio: IstioConfig) -> dict[str, Any]:
     }
 
 
-def cni_values(istio: IstioConfig) -> dict[str, Any]:
+def cni_values() -> dict[str, Any]:
     # Chart defaults otherwise: chained after the cluster's own CNI (Azure CNI / Cilium), never replacing it
     # (cni.chained: true, /etc/cni/net.d and /opt/cni/bin are AKS's paths; AKS has no global.platform profile).
     return {"global": {"logAsJson": True}}
@@ -80,7 +80,6 @@ def cni_values(istio: IstioConfig) -> dict[str, Any]:
 
 def istiod_values(istio: IstioConfig, is_prod: bool, revision: str) -> dict[str, Any]:
     """The values of one revision's istiod release (every revision is configured alike)."""
-    prod = is_prod
     return {
         # Suffixes every object of the release (Deployment, Service, webhooks, ConfigMaps) with the revision,
         # so two revisions side by side never collide. Tags are not rendered by the chart (revisionTags): a tag
@@ -93,7 +92,7 @@ def istiod_values(istio: IstioConfig, is_prod: bool, revision: str) -> dict[str,
             # Reject invalid Istio config at admission instead of silently ignoring it.
             "configValidation": True,
             # A PDB on a single replica would block every node drain; prod runs at least two.
-            "defaultPodDisruptionBudget": {"enabled": prod},
+            "defaultPodDisruptionBudget": {"enabled": is_prod},
             "proxy": {
                 "privileged": False,
                 # Syscall filter on every injected istio-proxy and istio-validation container (the injector
@@ -102,13 +101,13 @@ def istiod_values(istio: IstioConfig, is_prod: bool, revision: str) -> dict[str,
             },
         },
         "pilot": {
-            "autoscaleEnabled": prod,
-            "autoscaleMin": 2 if prod else 1,
-            "autoscaleMax": 5 if prod else 1,
-            "replicaCount": 2 if prod else 1,
+            "autoscaleEnabled": is_prod,
+            "autoscaleMin": 2 if is_prod else 1,
+            "autoscaleMax": 5 if is_prod else 1,
+            "replicaCount": 2 if is_prod else 1,
             "resources": {
-                "requests": {"cpu": "500m" if prod else "100m", "memory": "2Gi" if prod else "512Mi"},
-                "limits": {"cpu": "2", "memory": "4Gi" if prod else "2Gi"},
+                "requests": {"cpu": "500m" if is_prod else "100m", "memory": "2Gi" if is_prod else "512Mi"},
+                "limits": {"cpu": "2", "memory": "4Gi" if is_prod else "2Gi"},
             },
             # Restrict the syscalls istiod can make (the chart already drops capabilities and runs as non-root).
             "seccompProfile": {"type": "RuntimeDefault"},

@@ -15,6 +15,7 @@ from components.azure_placement import AzurePlacement
 from components.base import PlatformBase, PlatformBaseArgs
 from components.key_vault import KeyVault, KeyVaultArgs
 from components.mesh_ca import MeshCa, MeshCaArgs
+from components.platform_outputs import ROLE_ENVIRONMENT, ROLE_KEY_OWNER
 from components.private_endpoints import VaultPrivateEndpoint, VaultPrivateEndpointArgs
 from components.sealing_key import SealingKey, SealingKeyArgs
 from components.stack_settings import checked_stack_settings
@@ -24,7 +25,7 @@ from stack_config import NetworkConfig, PlatformConfig
 
 def protected(cfg: PlatformConfig) -> bool:
     """Prod, and the non-prod key owner (the shared keys live only in its vault): protected from deletion."""
-    return cfg.is_prod or cfg.stack_role == "sealingKeyOwner"
+    return cfg.is_prod or cfg.stack_role == ROLE_KEY_OWNER
 
 
 def own_firewall(network: NetworkConfig) -> bool:
@@ -34,7 +35,7 @@ def own_firewall(network: NetworkConfig) -> bool:
 
 def platform_base_args(cfg: PlatformConfig, settings_checked: pulumi.Input[str] | None) -> PlatformBaseArgs:
     """An environment gets the node network; the key owner runs no cluster and gets none."""
-    network = cfg.cluster.network if cfg.stack_role == "environment" else None
+    network = cfg.cluster.network if cfg.stack_role == ROLE_ENVIRONMENT else None
     return PlatformBaseArgs(
         environment=cfg.environment,
         resource_prefix=cfg.resource_prefix,

@@ -324,6 +324,11 @@ class EgressConfig:
     namespace: str = key("namespace", K8S_NAME, "egress gateway namespace", default="istio-egress")
     replicas: int = key("replicas", Integer(1, 20), "egress gateway pods", default=ByClass(prod=2, nonprod=1))
 
+    @property
+    def host_names(self) -> tuple[str, ...]:
+        """The allow-list: the host names of ``hosts``, in order."""
+        return tuple(h.host for h in self.hosts)
+
 
 def check_egress(s: Read) -> None:
     """Prod names, for every app namespace let out, the external hosts it may reach (``egressHosts``).

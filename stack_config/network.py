@@ -34,7 +34,7 @@ def check_network(s: Read) -> None:
     net = v["cluster"].network
     _authorized_ranges_fit(s)
     if net.existing_subnet_id and net.egress_firewall:
-        _same_allow_list(s, tuple(h.host for h in v["egress"].hosts), net.existing_firewall_fqdns)
+        _same_allow_list(s, v["egress"].host_names, net.existing_firewall_fqdns)
     vault = v["key_vault"]
     # With existingSubnetId the private endpoint goes into that subnet; otherwise into its own subnet.
     if vault.public_network_access == "Disabled" and not net.existing_subnet_id:

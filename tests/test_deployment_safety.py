@@ -10,6 +10,7 @@ import re
 
 import pytest
 
+from components.azure_roles import NETWORK_CONTRIBUTOR
 from stack_config import ConfigError, parse_config
 from stack_config.deployer import AZURE_CLI_USER, detect_deployer
 from tests.conftest import stack_raw_config
@@ -183,7 +184,7 @@ def test_a_cluster_without_its_identities_is_a_clear_error_not_an_empty_principa
 
 # --------------------------------------------------------------------------- item 7: blast radius
 
-NETWORK_CONTRIBUTOR_ID = "/roleDefinitions/4d97b98b-1d4f-4787-a291-c67834d212e7"
+NETWORK_CONTRIBUTOR_ID = f"/roleDefinitions/{NETWORK_CONTRIBUTOR}"
 
 
 def _cluster_identity_grants(run, principal: str) -> dict[str, str]:

@@ -47,6 +47,7 @@ AUTHORIZATION_POLICY = f"{SEC}/AuthorizationPolicy"
 GATEWAY = f"{NET}/Gateway"
 SERVICE_ENTRY = f"{NET}/ServiceEntry"
 NAMESPACE = "core/Namespace"
+REVISION_LABEL = "istio.io/rev"
 _ROOT_NS = setting("string", "istio-system", "Istio root namespace (mesh-wide policies live here).")
 
 
@@ -504,7 +505,7 @@ def _any_peer(at: str, rule: dict, ctx: Ctx) -> None:
 
 
 def _injected(labels: dict) -> bool:
-    return bool(labels.get("istio.io/rev")) or labels.get("istio-injection") == "enabled"
+    return bool(labels.get(REVISION_LABEL)) or labels.get("istio-injection") == "enabled"
 
 
 def _is_default_deny(spec: Any) -> Any:

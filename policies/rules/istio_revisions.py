@@ -12,9 +12,8 @@ from typing import Any
 
 from .common import HELM_TYPES, UNKNOWN, Ctx, Stack, as_map, not_applicable, stack_rule
 from .frameworks import BOUNDARY
-from .istio import NAMESPACE
+from .istio import NAMESPACE, REVISION_LABEL
 
-REVISION_LABEL = "istio.io/rev"
 TAG_LABEL = "istio.io/tag"
 _ADMISSION = "admissionregistration.k8s.io"
 
@@ -51,7 +50,7 @@ def _tags(stack: Stack, ctx: Ctx) -> dict[str, tuple[Any, str]]:
 def _references(stack: Stack) -> list[tuple[str, Any, str]]:
     """(what points, the istio.io/rev value it names, its URN): namespaces and gateway releases."""
     found = []
-    for ns in stack.k8s_of(*NAMESPACE.split("/")):
+    for ns in stack.k8s_of("core", "Namespace"):
         labels = ns.labels()
         value = UNKNOWN if labels is UNKNOWN else as_map(labels).get(REVISION_LABEL)
         if value is not None:

@@ -389,7 +389,8 @@ def test_children_are_parented_and_k8s_provider_is_exposed(build_run):
     run = build_run("dev")
     component = run.one(COMPONENT, "aks")
     for token in (Azure.MANAGED_CLUSTER, Azure.MAINTENANCE_CONFIGURATION, Azure.DIAGNOSTIC_SETTING, K8S_PROVIDER):
-        assert all(r.parent == component.urn for r in run.of_type(token)), token
+        found = run.of_type(token)
+        assert found and all(r.parent == component.urn for r in found), token
 
 
 def test_cluster_names(build_run):

@@ -12,6 +12,7 @@ import pulumi
 import pytest
 
 from components.api_server_subnet import AKS_DELEGATION_SERVICE
+from components.azure_roles import NETWORK_CONTRIBUTOR
 from stack_config import load_config
 from tests.components import wiring
 from tests.conftest import stack_raw_config
@@ -19,7 +20,6 @@ from tests.resource_types import Azure
 from tools.mocks import SUBSCRIPTION_ID
 from tools.program_runner import ProgramRun, RecordedResource, run_program
 
-NETWORK_CONTRIBUTOR = "4d97b98b-1d4f-4787-a291-c67834d212e7"
 BYO_VNET = (
     f"/subscriptions/{SUBSCRIPTION_ID}/resourceGroups/hub-rg/providers/Microsoft.Network/virtualNetworks/spoke-vnet"
 )
