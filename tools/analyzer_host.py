@@ -54,6 +54,18 @@ class PolicyPackError(RuntimeError):
     """The policy pack could not be started or failed while answering."""
 
 
+# Pack processes this process started and has not reaped yet (each leads its own process group), for a caller
+# that must stop at once, with no time to unwind through ``close()``: see ``kill_live_packs``.
+_LIVE_PACKS: set[int] = set()
+
+
+def kill_live_packs() -> None:
+    """SIGKILL every pack process group still running; for a hard stop (``os._exit``), where ``close()`` won't run."""
+    for pid in list(_LIVE_PACKS):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pid, signal.SIGKILL)
+
+
 # Runs in the pack's interpreter before ``python -m pulumi.policy <engine> .`` (what the shim runs), so the pack
 # cannot outlive the preview: a cancelled CI job SIGKILLs the preview, which cannot clean up, and an orphaned pack
 # would hold its port and memory until the runner dies. Linux: the kernel SIGKILLs the pack when its parent dies
@@ -353,6 +365,7 @@ class PolicyPackHost:
             stderr=subprocess.PIPE,
             start_new_session=True,
         )
+        _LIVE_PACKS.add(self.proc.pid)
         threading.Thread(target=self._read_stdout, daemon=True).start()
         threading.Thread(target=self._drain, args=(self.proc.stderr, self.stderr_lines), daemon=True).start()
         self._start_engine(engine_port)
@@ -475,6 +488,7 @@ class PolicyPackHost:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait(timeout=5)
+            _LIVE_PACKS.discard(proc.pid)
             for stream in (proc.stdin, proc.stdout, proc.stderr):
                 if stream:
                     stream.close()

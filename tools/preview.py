@@ -26,7 +26,9 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import faulthandler
 import json
+import os
 import re
 import runpy
 import signal
@@ -491,10 +493,9 @@ def _policy_config(args: argparse.Namespace, env_class: str) -> tuple[Path | Non
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    with _stop_on_sigterm():
-        if args.all:
-            return plan_all(args)
-        return preview_one(args)
+    if args.all:
+        return plan_all(args)
+    return preview_one(args)
 
 
 def preview_one(args: argparse.Namespace) -> int:
@@ -720,21 +721,53 @@ def _pack_description(
     }
 
 
+# A stop signal gets this long to unwind (the pack stopped, no output swapped in) before the preview stops hard.
+# Under the GitHub Actions runner's cancel sequence (ProcessInvoker: SIGINT, 7.5 s, SIGTERM, 2.5 s, SIGKILL) the
+# preview is gone before the SIGKILL, which would leave a pack to PR_SET_PDEATHSIG and a staging directory behind.
+STOP_DEADLINE_SECONDS = 5.0
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
 @contextlib.contextmanager
-def _stop_on_sigterm() -> Iterator[None]:
-    """SIGTERM (a cancelled CI job) unwinds like Ctrl-C: the pack is stopped, no half-written output is left."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
+def _stop_on_signal() -> Iterator[None]:
+    """Ctrl-C or SIGTERM (a cancelled CI job): exit 128+signal, the pack stopped, no half-written output.
+
+    The first signal unwinds (``SystemExit``: ``finally`` blocks close the pack and drop the staging directory)
+    within ``STOP_DEADLINE_SECONDS``; past that, or at a second signal, the preview stops hard. Unwinding runs
+    through gRPC, asyncio and Pulumi's runtime, any of which may be mid-call when the signal lands: a stop that
+    could wait forever is the one thing a cancel must never do.
+    """
+    stopping: list[int] = []
 
     def stop(signum: int, _frame: Any) -> None:
+        if stopping:
+            _stop_hard(signum, f"{signal.Signals(signum).name} while stopping")
+        stopping.append(signum)
+        deadline = threading.Timer(
+            STOP_DEADLINE_SECONDS,
+            _stop_hard,
+            args=(signum, f"still stopping {STOP_DEADLINE_SECONDS:.0f}s after {signal.Signals(signum).name}"),
+        )
+        deadline.daemon = True
+        deadline.start()
         raise SystemExit(128 + signum)
 
-    previous = signal.signal(signal.SIGTERM, stop)
+    previous = {s: signal.signal(s, stop) for s in STOP_SIGNALS}
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
+def _stop_hard(signum: int, why: str) -> None:
+    """Exit now, as 128+signal: kill the pack, say where the preview was stuck (for whoever reads the CI log)."""
+    ah.kill_live_packs()
+    # Straight to file descriptor 2: the stuck main thread may hold sys.stderr's lock.
+    with contextlib.suppress(OSError):
+        os.write(2, f"preview: {why}; stopping hard. Where each thread was:\n".encode())
+        faulthandler.dump_traceback(file=2, all_threads=True)
+    os._exit(128 + signum)
 
 
 # --------------------------------------------------------------------------- every stack at once
@@ -828,4 +861,7 @@ def summary_table(rows: Sequence[StackResult]) -> str:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # The process's own signals, so here and not in main(): a caller running main() in-process keeps its own.
+    with _stop_on_signal():
+        exit_code = main()
+    sys.exit(exit_code)

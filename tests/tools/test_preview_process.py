@@ -1,5 +1,5 @@
 """The preview as a process: `make plan` cannot be made to run shell code, output is swapped in whole, and
-neither SIGTERM nor SIGKILL of the preview leaves a policy-pack process behind."""
+neither Ctrl-C, SIGTERM nor SIGKILL of the preview leaves a policy-pack process behind; a stop never hangs."""
 
 from __future__ import annotations
 
@@ -190,13 +190,8 @@ def _wait_for(condition, timeout: float = 120.0) -> bool:
     return False
 
 
-@pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="needs /proc to find the pack process")
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL])
-def test_killing_the_preview_mid_run_leaves_no_pack_process(sig, tmp_path):
-    program = tmp_path / "slow.py"
-    program.write_text("import time\ntime.sleep(600)\n")  # the run is mid-way while this sleeps
-    out = tmp_path / "out"
-    proc = subprocess.Popen(
+def _start_preview(program: Path, out: Path) -> subprocess.Popen[str]:
+    return subprocess.Popen(
         [
             sys.executable,
             "-m",
@@ -215,19 +210,99 @@ def test_killing_the_preview_mid_run_leaves_no_pack_process(sig, tmp_path):
         stderr=subprocess.PIPE,
         text=True,
     )
+
+
+def _exit_of(proc: subprocess.Popen[str]) -> tuple[int, str]:
+    """The preview's exit code and stderr; both pipes are read while waiting, so a chatty exit cannot block."""
+    try:
+        _, stderr = proc.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        _, stderr = proc.communicate()
+        pytest.fail(f"the preview did not exit within 60s of the signal; its stderr:\n{stderr}")
+    return proc.returncode, stderr
+
+
+def _stop_everything(proc: subprocess.Popen[str]) -> None:
+    if proc.poll() is None:
+        proc.kill()
+        proc.communicate()
+    for pid in _pack_processes(proc.pid):
+        os.kill(pid, signal.SIGKILL)
+
+
+def _program_holding_on(tmp_path: Path) -> tuple[Path, Path]:
+    """A program that swallows the stop (as a hung gRPC close or thread join would) and a file it makes on start."""
+    started = tmp_path / "started"
+    program = tmp_path / "holds_on.py"
+    program.write_text(
+        "import pathlib, time\n"
+        f"pathlib.Path({str(started)!r}).touch()\n"
+        "while True:\n"
+        "    try:\n"
+        "        time.sleep(600)\n"
+        "    except BaseException:\n"
+        "        pass\n"
+    )
+    return program, started
+
+
+@pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="needs /proc to find the pack process")
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGKILL])
+def test_killing_the_preview_mid_run_leaves_no_pack_process(sig, tmp_path):
+    program = tmp_path / "slow.py"
+    program.write_text("import time\ntime.sleep(600)\n")  # the run is mid-way while this sleeps
+    out = tmp_path / "out"
+    proc = _start_preview(program, out)
     try:
         assert _wait_for(lambda: bool(_pack_processes(proc.pid))), "the pack never started"
         packs = _pack_processes(proc.pid)
         proc.send_signal(sig)
-        code = proc.wait(timeout=60)
-        assert code == (128 + sig if sig == signal.SIGTERM else -sig)
+        code, stderr = _exit_of(proc)
+        assert code == (-sig if sig == signal.SIGKILL else 128 + sig), stderr
         assert _wait_for(lambda: not _pack_processes(proc.pid), timeout=30), f"pack processes left: {packs}"
         assert not out.exists()
-        if sig == signal.SIGTERM:
-            assert "Traceback" not in (proc.stderr.read() if proc.stderr else "")
+        if sig != signal.SIGKILL:
+            assert "Traceback" not in stderr
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        for pid in _pack_processes(proc.pid):
-            os.kill(pid, signal.SIGKILL)
+        _stop_everything(proc)
+
+
+@pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="needs /proc to find the pack process")
+def test_a_stop_that_cannot_unwind_ends_at_the_deadline(tmp_path):
+    # Whatever the main thread is stuck in, SIGTERM ends the preview STOP_DEADLINE_SECONDS later: exit 143, the
+    # pack killed, nothing written, and stderr says where the preview was stuck.
+    program, started = _program_holding_on(tmp_path)
+    out = tmp_path / "out"
+    proc = _start_preview(program, out)
+    try:
+        assert _wait_for(started.exists), "the program never started"
+        packs = _pack_processes(proc.pid)
+        assert packs, "the pack is started before the program runs"
+        proc.send_signal(signal.SIGTERM)
+        code, stderr = _exit_of(proc)
+        assert code == 143, stderr
+        assert "still stopping 5s after SIGTERM; stopping hard" in stderr
+        assert "holds_on.py" in stderr  # the dump names the frame that held on
+        assert _wait_for(lambda: not _pack_processes(proc.pid), timeout=30), f"pack processes left: {packs}"
+        assert not out.exists()
+    finally:
+        _stop_everything(proc)
+
+
+@pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="needs /proc to find the pack process")
+def test_a_second_signal_stops_at_once(tmp_path):
+    # A CI runner's cancel escalates (SIGINT, then SIGTERM): the second signal does not wait for the deadline.
+    program, started = _program_holding_on(tmp_path)
+    proc = _start_preview(program, tmp_path / "out")
+    try:
+        assert _wait_for(started.exists), "the program never started"
+        proc.send_signal(signal.SIGINT)
+        time.sleep(0.5)
+        proc.send_signal(signal.SIGTERM)
+        code, stderr = _exit_of(proc)
+        assert code == 143, stderr  # the deadline would end it as the first signal, 130
+        assert "SIGTERM while stopping; stopping hard" in stderr
+        assert _wait_for(lambda: not _pack_processes(proc.pid), timeout=30)
+    finally:
+        _stop_everything(proc)
