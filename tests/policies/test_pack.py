@@ -293,7 +293,7 @@ def test_the_real_pack_serves_the_analyzer_over_grpc():
         try:
             port = int(proc.stdout.readline().decode().strip())
             with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
-                info = analyzer_pb2_grpc.AnalyzerStub(channel).GetAnalyzerInfo(empty_pb2.Empty(), timeout=10)
+                info = analyzer_pb2_grpc.AnalyzerStub(channel).GetAnalyzerInfo(empty_pb2.Empty(), timeout=60)
             assert info.name == "platform-security" and len(info.policies) == len(ALL_RULES)
         finally:
             proc.kill()  # the pack serves until stopped; leaving the block waits for it and closes its pipes
