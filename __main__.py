@@ -32,7 +32,8 @@ def environment(cfg: PlatformConfig) -> None:
     sealed_secrets = mesh.sealed_secrets(cfg, keys, in_cluster)
     istio = mesh.istio_mesh(cfg, keys, in_cluster)
     edges = mesh.edges(cfg, base, aks, keys.vault, istio, firewall, in_cluster)
-    observability.observability(cfg, base, aks, keys, sealed_secrets, istio, in_cluster)
+    observed = observability.Observed(base, aks, keys, sealed_secrets, istio)
+    observability.observability(cfg, observed, in_cluster)
     namespaces = apps.app_namespaces(cfg, istio, aks.cluster_id, in_cluster)
 
     export_outputs(

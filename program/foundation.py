@@ -11,6 +11,7 @@ from typing import Any
 
 import pulumi
 
+from components.api_server_subnet import ApiServerSubnet
 from components.azure_placement import AzurePlacement
 from components.base import PlatformBase, PlatformBaseArgs
 from components.key_vault import KeyVault, KeyVaultArgs
@@ -150,6 +151,18 @@ def vault_private_endpoint(cfg: PlatformConfig, base: PlatformBase, vault: KeyVa
             subnet_cidr=None if existing else net.private_endpoint_subnet_cidr,
             existing_subnet_id=existing,
             linked_vnet_ids=[net.runner_vnet_id] if net.runner_vnet_id else [],
-            depends_on=[base.node_subnet] if base.node_subnet is not None else [],
+            depends_on=earlier_subnets(base),
         ),
     )
+
+
+def earlier_subnets(
+    base: PlatformBase, endpoint: VaultPrivateEndpoint | None = None, api_server: ApiServerSubnet | None = None
+) -> list[pulumi.Resource]:
+    """What the program's next subnet in the cluster VNet waits for: those it made there before, in their order.
+
+    Azure refuses concurrent subnet writes on one VNet, so the subnets are created one after another: the
+    nodes', the vault private endpoint's, the API server's, then the firewall's. Each names what exists so far.
+    """
+    made = (base.node_subnet, endpoint.subnet if endpoint else None, api_server.subnet if api_server else None)
+    return [subnet for subnet in made if subnet is not None]

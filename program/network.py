@@ -12,7 +12,7 @@ from components.api_server_subnet import ApiServerSubnet, ApiServerSubnetArgs
 from components.base import PlatformBase
 from components.egress_firewall import EgressFirewall, EgressFirewallArgs
 from components.runner_peering import RunnerPeering, RunnerPeeringArgs
-from program.foundation import VaultAndKeys, own_firewall, placement
+from program.foundation import VaultAndKeys, earlier_subnets, own_firewall, placement
 from stack_config import PlatformConfig
 
 
@@ -28,7 +28,6 @@ def api_server_subnet(cfg: PlatformConfig, base: PlatformBase, keys: VaultAndKey
     net = cfg.cluster.network
     if not cfg.cluster.etcd_encryption or net.existing_subnet_id or base.vnet_name is None:
         return None
-    endpoint = keys.endpoint
     return ApiServerSubnet(
         "api-server",
         ApiServerSubnetArgs(
@@ -37,8 +36,7 @@ def api_server_subnet(cfg: PlatformConfig, base: PlatformBase, keys: VaultAndKey
             placement=placement(cfg, base),
             virtual_network_name=base.vnet_name,
             protect=cfg.is_prod,
-            # One subnet write per VNet at a time: after the node and private-endpoint subnets.
-            depends_on=[r for r in (base.node_subnet, endpoint.subnet if endpoint else None) if r is not None],
+            depends_on=earlier_subnets(base, keys.endpoint),
         ),
     )
 
@@ -56,7 +54,6 @@ def egress_firewall(
     """The firewall when ``cluster.network.egressFirewall`` is on (it needs the node network's route table)."""
     if not own_firewall(cfg.cluster.network) or base.route_table_name is None or base.vnet_name is None:
         return None
-    endpoint = keys.endpoint
     return EgressFirewall(
         "egress-fw",
         EgressFirewallArgs(
@@ -70,17 +67,8 @@ def egress_firewall(
             is_prod=cfg.is_prod,
             availability_zones=cfg.cluster.system_pool.availability_zones,
             # A public vault is reached by the CSI driver over its public name, through the firewall.
-            node_fqdns=[] if endpoint else [keys.vault.vault_uri.apply(vault_host)],
-            # One subnet write per VNet at a time: the firewall subnet follows the earlier ones.
-            depends_on=[
-                r
-                for r in (
-                    base.node_subnet,
-                    endpoint.subnet if endpoint else None,
-                    api_server.subnet if api_server else None,
-                )
-                if r is not None
-            ],
+            node_fqdns=[] if keys.endpoint else [keys.vault.vault_uri.apply(vault_host)],
+            depends_on=earlier_subnets(base, keys.endpoint, api_server),
         ),
     )
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pulumi
 
 from components.aks_cluster import AksCluster
@@ -15,24 +17,28 @@ from program.foundation import VaultAndKeys, placement
 from stack_config import PlatformConfig
 
 
-def observability(
-    cfg: PlatformConfig,
-    base: PlatformBase,
-    cluster: AksCluster,
-    keys: VaultAndKeys,
-    sealed_secrets: SealedSecrets,
-    mesh: IstioMesh,
-    in_cluster: pulumi.ResourceOptions,
-) -> None:
+@dataclass(frozen=True)
+class Observed:
+    """What is watched: the components wired before observability, whose logs, keys and edges it alerts on."""
+
+    base: PlatformBase
+    cluster: AksCluster
+    keys: VaultAndKeys
+    sealed_secrets: SealedSecrets
+    mesh: IstioMesh
+
+
+def observability(cfg: PlatformConfig, observed: Observed, in_cluster: pulumi.ResourceOptions) -> None:
     """Container Insights and managed Prometheus, the retention of the security tables, and the alerts."""
-    mesh_namespaces = [mesh.root_namespace, cfg.ingress.namespace, cfg.egress.namespace]
+    base = observed.base
+    mesh_namespaces = [observed.mesh.root_namespace, cfg.ingress.namespace, cfg.egress.namespace]
     collection = Observability(
         "observability",
         ObservabilityArgs(
             config=cfg.observability,
             placement=placement(cfg, base),
             log_analytics_workspace_id=base.log_analytics_workspace_id,
-            cluster_id=cluster.cluster_id,
+            cluster_id=observed.cluster.cluster_id,
             collected_namespaces=[
                 *mesh_namespaces,
                 cfg.sealed_secrets.namespace,
@@ -52,34 +58,30 @@ def observability(
             workspace_name=base.log_analytics_workspace_name,
         ),
     )
-    PlatformAlerts("alerts", alerts_args(cfg, base, cluster, keys, sealed_secrets, mesh, collection))
+    PlatformAlerts("alerts", alerts_args(cfg, observed, collection))
 
 
-def alerts_args(
-    cfg: PlatformConfig,
-    base: PlatformBase,
-    cluster: AksCluster,
-    keys: VaultAndKeys,
-    sealed_secrets: SealedSecrets,
-    mesh: IstioMesh,
-    collection: Observability,
-) -> PlatformAlertsArgs:
+def alerts_args(cfg: PlatformConfig, observed: Observed, collection: Observability) -> PlatformAlertsArgs:
     """Alerts on sealing-key reads and expiry, certificate expiry, egress denials and mTLS failures."""
-    certificates = {f"sealing-key-gen{p.generation}": p.certificate_pem for p in keys.sealing_key.key_pairs}
+    key_pairs = observed.keys.sealing_key.key_pairs
+    certificates = {f"sealing-key-gen{p.generation}": p.certificate_pem for p in key_pairs}
     if cfg.ingress.tls_certificate_pem is not None:
         certificates["ingress"] = cfg.ingress.tls_certificate_pem
     return PlatformAlertsArgs(
         config=cfg.observability,
-        placement=placement(cfg, base),
-        log_analytics_workspace_id=base.log_analytics_workspace_id,
+        placement=placement(cfg, observed.base),
+        log_analytics_workspace_id=observed.base.log_analytics_workspace_id,
         monitor_workspace_id=collection.monitor_workspace_id,
-        cluster_name=cluster.cluster_name,
+        cluster_name=observed.cluster.cluster_name,
         sealed_secrets_namespace=cfg.sealed_secrets.namespace,
-        sealed_secrets_controller=sealed_secrets.controller_name,
-        sealing_key_secret_prefix=sealed_secrets.key_secret_prefix,
+        sealed_secrets_controller=observed.sealed_secrets.controller_name,
+        sealing_key_secret_prefix=observed.sealed_secrets.key_secret_prefix,
         certificates=certificates,
         # The deployer writes the keys; the CSI add-on reads the ingress certificate.
-        key_vault_readers=[keys.vault.writer_role_assignment.principal_id, cluster.secrets_provider_object_id],
+        key_vault_readers=[
+            observed.keys.vault.writer_role_assignment.principal_id,
+            observed.cluster.secrets_provider_object_id,
+        ],
         egress_namespace=cfg.egress.namespace,
-        istiod_namespace=mesh.root_namespace,
+        istiod_namespace=observed.mesh.root_namespace,
     )

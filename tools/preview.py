@@ -149,10 +149,9 @@ def analyzer_resources(
 
     root = root_urn(stack)
     stack_outputs = wire.encode(run.outputs, secret_keys=run.secret_outputs)
-    analyze = [ah.AnalyzerResource(urn=root, type="pulumi:pulumi:Stack", name=f"{PROJECT}-{stack}", properties={})]
-    whole = [
-        ah.AnalyzerResource(urn=root, type="pulumi:pulumi:Stack", name=f"{PROJECT}-{stack}", properties=stack_outputs)
-    ]
+    stack_resource = ah.AnalyzerResource(urn=root, type="pulumi:pulumi:Stack", name=f"{PROJECT}-{stack}", properties={})
+    # Like every resource: no inputs for the per-resource checks, its outputs for stack analysis.
+    analyze, whole = [stack_resource], [replace(stack_resource, properties=stack_outputs)]
     for d in defaults.values():
         props = wire.encode(d["inputs"], d["secret_paths"])
         for into in (analyze, whole):
