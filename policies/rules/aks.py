@@ -266,10 +266,8 @@ def kubernetes_version_known(r: Res, ctx: Ctx) -> None:
 
 
 def _pool_problems(pool: dict, where: str, ctx: Ctx) -> None:
-    min_nodes = ctx.config.get("minSystemNodeCount", 3)
-    min_zones = ctx.config.get("minAvailabilityZones", 2)
-    min_nodes = min_nodes if is_number(min_nodes) else 3
-    min_zones = min_zones if is_number(min_zones) else 2
+    min_nodes = ctx.cfg_number("minSystemNodeCount")
+    min_zones = ctx.cfg_number("minAvailabilityZones")
     autoscale = pool.get("enableAutoScaling")
     key = "minCount" if autoscale is True else "count"
     nodes = pool.get(key, 1 if key == "count" else None)

@@ -325,8 +325,9 @@ def bundle_members(res: Res, ctx: Ctx) -> list[Res]:
 class Ctx:
     """Collects a check's violations and the unknown paths that prevented a decision."""
 
-    def __init__(self, config: Mapping[str, Any], stack: bool = False):
-        self.config = config
+    def __init__(self, config: Mapping[str, Any], defaults: Mapping[str, Any], stack: bool = False):
+        self.defaults = defaults  # the rule's declared config defaults (``RuleMeta.defaults``)
+        self.config = {**defaults, **config}  # every declared key present: the configured value or its default
         self.stack = stack
         self.violations: list[tuple[str, str | None]] = []
         self.unknown_paths: list[str] = []
@@ -348,6 +349,11 @@ class Ctx:
 
     def cfg_list(self, key: str) -> list[str]:
         return [v for v in as_list(self.config.get(key)) if isinstance(v, str)]
+
+    def cfg_number(self, key: str) -> Any:
+        """A numeric setting as configured; the rule's declared default when the configured value is no number."""
+        value = self.config[key]
+        return value if is_number(value) else self.defaults[key]
 
 
 # --------------------------------------------------------------------------- metadata registry
@@ -489,7 +495,7 @@ def resource_rule(**fields: Unpack[RuleFields]) -> Callable[[Callable[[Res, Ctx]
             is_bundle = k8s_targets and rtype in K8S_BUNDLE_TYPES
             if not direct and not is_bundle:
                 return
-            ctx = Ctx({**meta.defaults(), **dict(args.get_config() or {})})
+            ctx = Ctx(dict(args.get_config() or {}), meta.defaults())
             res = Res(
                 type=rtype,
                 name=args.name,
@@ -528,7 +534,7 @@ def stack_rule(**fields: Unpack[RuleFields]) -> Callable[[Callable[[Stack, Ctx],
 
     def decorate(check: Callable[[Stack, Ctx], None]) -> Callable[[Stack, Ctx], None]:
         def validate(args: StackValidationArgs, report: ReportViolation) -> None:
-            ctx = Ctx({**meta.defaults(), **dict(args.get_config() or {})}, stack=True)
+            ctx = Ctx(dict(args.get_config() or {}), meta.defaults(), stack=True)
             stack = Stack(args.resources)
             try:
                 check(stack, ctx)

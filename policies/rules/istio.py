@@ -74,7 +74,7 @@ def _selector_empty(spec: dict) -> Any:
 def peer_authentication(r: Res, spec: dict, ctx: Ctx) -> None:
     mode = dig_mode(spec.get("mtls"))
     ns = r.k8s_namespace
-    root = ctx.config.get("rootNamespace", "istio-system")
+    root = ctx.config["rootNamespace"]
     if mode is UNKNOWN:
         ctx.unknown("spec.mtls.mode")
     elif mode in ("PERMISSIVE", "DISABLE"):
@@ -141,7 +141,7 @@ def _has_istio(stack: Stack, root: str) -> Any:
     config={"rootNamespace": _ROOT_NS},
 )
 def mesh_default(stack: Stack, ctx: Ctx) -> None:
-    root = ctx.config.get("rootNamespace", "istio-system")
+    root = ctx.config["rootNamespace"]
     runs_mesh = _has_istio(stack, root)
     if runs_mesh is UNKNOWN:
         ctx.unknown("metadata.namespace of the Istio objects")
@@ -217,8 +217,7 @@ _DEFAULT_TTL_HOURS = 24  # istiod's DEFAULT_WORKLOAD_CERT_TTL default
 )
 @given(_istiod_values)
 def cert_ttl(r: Res, values: dict, ctx: Ctx) -> None:
-    limit = ctx.config.get("maxWorkloadCertTtlHours", 24)
-    limit = limit if is_number(limit) else 24
+    limit = ctx.cfg_number("maxWorkloadCertTtlHours")
     env = dig(values, "pilot.env")
     if not ctx.known(env, "values.pilot.env"):
         return
@@ -414,10 +413,10 @@ def _gateway_labels_setting(labels: dict[str, str], description: str) -> dict[st
     return setting("object", dict(labels), description, additionalProperties={"type": "string"})
 
 
-def _gateway_labels(ctx: Ctx, key: str, default: Mapping[str, str]) -> dict[str, str]:
-    """The gateway pod labels configured under ``key`` (string values only); ``default`` when there are none."""
-    labels = {k: v for k, v in as_map(ctx.config.get(key)).items() if isinstance(v, str)}
-    return labels or dict(default)
+def _gateway_labels(ctx: Ctx, key: str) -> dict[str, str]:
+    """The gateway pod labels configured under ``key`` (string values only); the rule's default when there are none."""
+    labels = {k: v for k, v in as_map(ctx.config[key]).items() if isinstance(v, str)}
+    return labels or dict(ctx.defaults[key])
 
 
 def _selects(selector: Any, wanted: Mapping[str, str]) -> Any:
@@ -449,7 +448,7 @@ _NAMESPACE_SCOPED = re.compile(r"^(\.|[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)/[^/\s]
     config={"ingressGatewaySelector": _INGRESS_SELECTOR},
 )
 def ingress_namespace_hosts(r: Res, ctx: Ctx) -> None:
-    selects = _selects(r.get("spec.selector"), _gateway_labels(ctx, "ingressGatewaySelector", INGRESS_GATEWAY_LABELS))
+    selects = _selects(r.get("spec.selector"), _gateway_labels(ctx, "ingressGatewaySelector"))
     if selects is UNKNOWN:
         ctx.unknown("spec.selector")
         return
@@ -730,7 +729,7 @@ def _identity_and_sni(rule: dict) -> Any:
     config={"egressGatewaySelector": _EGRESS_SELECTOR},
 )
 def egress_gateway_authorization(stack: Stack, ctx: Ctx) -> None:
-    wanted = _gateway_labels(ctx, "egressGatewaySelector", EGRESS_GATEWAY_LABELS)
+    wanted = _gateway_labels(ctx, "egressGatewaySelector")
     namespaces: dict[str, Res] = {}
     for gw in stack.k8s_of(NET, "Gateway"):
         selects = _selects(gw.get("spec.selector"), wanted)

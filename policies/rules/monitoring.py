@@ -88,7 +88,7 @@ def _sends_audit_reads(ds: Res) -> bool | None:
 )
 def sealing_key_read_alert(stack: Stack, ctx: Ctx) -> None:
     clusters = stack.of_types(MANAGED_CLUSTER) or not_applicable("the stack has no AKS cluster")
-    namespace = ctx.config.get("controllerNamespace", "sealed-secrets")
+    namespace = ctx.config["controllerNamespace"]
     undecided = False
     for rule in stack.of_types(SCHEDULED_QUERY_RULE):
         verdict = _watches_sealing_key(rule, namespace)

@@ -47,7 +47,7 @@ def key_secret(r: Res, ctx: Ctx) -> None:
     if ctx.known(value, f"metadata.labels.{KEY_LABEL}") and value not in ("active", "compromised"):
         ctx.fail(f"label {KEY_LABEL} is {value!r}; the controller only loads 'active' keys")
     ns = r.k8s_namespace
-    want = ctx.config.get("controllerNamespace", "sealed-secrets")
+    want = ctx.config["controllerNamespace"]
     if ctx.known(ns, "metadata.namespace") and ns != want:
         ctx.fail(f"sealing key Secret is in namespace {ns!r}; it belongs only in {want!r}")
     kind = r.get("type")
@@ -81,7 +81,7 @@ def sealing_cert_validity(r: Res, ctx: Ctx) -> None:
     if cn != SEALING_CERT_CN and "seal" not in r.name.lower():
         return
     hours = r.get("validityPeriodHours")
-    limit = ctx.config.get("maxCertValidityDays", 1095)
+    limit = ctx.config["maxCertValidityDays"]
     if not ctx.known(hours, "validityPeriodHours"):
         return
     if not is_number(hours) or not is_number(limit) or hours > limit * 24:
@@ -130,7 +130,7 @@ def key_provisioned(stack: Stack, ctx: Ctx) -> None:
         if labels.get(KEY_LABEL) == "active" and secret.get("type") == "kubernetes.io/tls":
             key_namespaces.add(sns)
     for release in releases:
-        ns = text(release.get("namespace")) or ctx.config.get("controllerNamespace", "sealed-secrets")
+        ns = text(release.get("namespace")) or ctx.config["controllerNamespace"]
         if ns not in key_namespaces:
             if undecided:
                 ctx.unknown(f"{release.name}: key Secret")
