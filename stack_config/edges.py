@@ -7,8 +7,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from stack_config.kinds import EXPLICIT_HOST, HOST_PATTERNS, K8S_NAME
-from stack_config.reader import ConfigError, is_host_pattern
+from stack_config.kinds import EXPLICIT_HOST, HOST_PATTERNS, HOSTS_OR_WILDCARDS, K8S_NAME
+from stack_config.reader import ConfigError
 from stack_config.spec import (
     Boolean,
     ByClass,
@@ -143,10 +143,7 @@ class IngressConfig:
     # are declared and every host is checked against them (a host the certificate does not cover fails TLS).
     tls_certificate_dns_names: tuple[str, ...] = key(
         "tlsCertificateDnsNames",
-        Texts(
-            check=lambda h: is_host_pattern(h) and h != "*",
-            describe="allowed: a DNS name or a *.domain wildcard, as in the certificate's subjectAltName",
-        ),
+        HOSTS_OR_WILDCARDS,
         "the DNS names (SANs) of the Key Vault certificate; every host must be covered by one",
         default=(),
     )

@@ -10,7 +10,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from stack_config.reader import DNS_LABEL, GUID, SEMVER, is_cidr, is_explicit_host, is_host_pattern, non_public_reason
+from stack_config.reader import (
+    DNS_LABEL,
+    GUID,
+    SEMVER,
+    is_cidr,
+    is_explicit_host,
+    is_host_or_wildcard,
+    is_host_pattern,
+    non_public_reason,
+)
 from stack_config.spec import Integer, Read, Text, Texts
 
 CIDR = Text(check=is_cidr, describe="allowed: an IPv4 CIDR such as 10.20.0.0/16 (network address, no host bits)")
@@ -53,6 +62,8 @@ HOST_PATTERNS = Texts(
     check=is_host_pattern,
     describe="allowed: a DNS name such as app.example.com or a wildcard such as *.apps.example.com",
 )
+# What a certificate names (its subjectAltName) and what one namespace may claim: a host or a *.domain wildcard.
+HOSTS_OR_WILDCARDS = Texts(check=is_host_or_wildcard, describe="allowed: a DNS name or a *.domain wildcard, never '*'")
 
 GROUP_ID = Text(pattern=GUID, describe="allowed: an Entra ID group object ID (a GUID)")
 GROUP_IDS = Texts(pattern=GUID, describe=GROUP_ID.describe)

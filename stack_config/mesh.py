@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from policies.system_namespaces import SYSTEM_NAMESPACES
-from stack_config.kinds import GROUP_ID, HOST_PATTERNS, K8S_NAME, pinned_version
+from stack_config.kinds import GROUP_ID, HOSTS_OR_WILDCARDS, K8S_NAME, pinned_version
 from stack_config.reader import DNS_LABEL, QUANTITY
 from stack_config.spec import (
     Boolean,
@@ -120,6 +120,8 @@ def _single_tag(v: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
 
 @dataclass(frozen=True)
 class IstioConfig:
+    # The short form as read: with `revisions` given, version and revision say nothing. Code reads revisions, tags
+    # and default_tag (tag_version, default_revision).
     version: str = key(
         "version",
         _VERSION,
@@ -278,11 +280,6 @@ def _check_revisions(s: Read) -> None:
             )
     if v["default_tag"] not in tags and not s.failed("defaultTag"):
         s.problem("defaultTag", v["default_tag"], f"allowed: a tag of istio.tags ({', '.join(sorted(tags))})")
-        return
-    if s.given("revisions") and all(revision in names for revision in tags.values()):
-        # The one-revision keys then describe the default tag's revision, for code that reads them.
-        default = next(r for r in revisions if r.name == tags[v["default_tag"]])
-        v["version"], v["revision"] = default.version, default.name
 
 
 def _is_caller(value: str) -> bool:
@@ -370,7 +367,7 @@ class AppNamespaceConfig:
     )
     public_hosts: tuple[str, ...] = key(
         "publicHosts",
-        HOST_PATTERNS,
+        HOSTS_OR_WILDCARDS,
         "public hosts (served by ingress.hosts) only this namespace may bind on the ingress gateway; "
         "needs allowFromIngress",
         default=(),
@@ -397,7 +394,7 @@ class AppNamespaceConfig:
     egress: bool = key(
         "egress", Boolean(), "it may reach the egress gateway; set by itself when egressHosts is set", default=False
     )
-    revision_tag: str | None = key(
+    revision_tag: str = key(  # never None after parse_config: istio.defaultTag when unset (_check_revision_tags)
         "revisionTag",
         Text(pattern=DNS_LABEL, describe="allowed: a tag of istio.tags"),
         "the revision tag that injects its sidecars (its istio.io/rev label); unset: istio.defaultTag",
@@ -479,8 +476,6 @@ def _check_hosts(s: Read) -> None:
             # Two owners of one host could each route it: whoever binds it last would capture the other's traffic.
             if host in owners:
                 s.r.problem(f"{path}.publicHosts[{j}]", host, f"already claimed by namespace {owners[host]!r}")
-            elif host == "*":
-                s.r.problem(f"{path}.publicHosts[{j}]", host, "allowed: a DNS name or a *.domain wildcard, never '*'")
             else:
                 # The Gateway scopes each host to its owner, but Istio matches a wildcard against every name under
                 # it: the owner of *.apps.example.com could bind shop.apps.example.com beside its owner.

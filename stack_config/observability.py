@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 
 from stack_config.reader import GUID
-from stack_config.spec import Boolean, ByClass, Integer, Read, Text, Texts, key, prod_allows, prod_at_least, rules
+from stack_config.spec import Boolean, ByClass, Integer, Required, Text, Texts, key, prod_allows, prod_at_least
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _EVENT_HUB_NAMESPACE_ID = re.compile(
@@ -25,8 +25,13 @@ class ObservabilityConfig:
     alert_emails: tuple[str, ...] = key(
         "alertEmails",
         Texts(pattern=_EMAIL, describe="allowed: an email address"),
-        "who the alerts' action group emails; prod: at least one",
+        "who the alerts' action group emails",
         default=(),
+        required=Required(
+            "at least one address in prod: an alert nobody receives protects nothing",
+            when=lambda ctx: ctx.prod_environment,
+            doc="required in prod",
+        ),
     )
     audit_reads: bool = key(
         "auditReads",
@@ -70,12 +75,3 @@ class ObservabilityConfig:
         Integer(1, 146000),
         "also export the security tables to a storage account whose blobs cannot be changed for this many days",
     )
-
-
-@rules(ObservabilityConfig)
-def _observability(s: Read) -> None:
-    v = s.values
-    if not s.ctx.prod_environment:
-        return
-    if not v["alert_emails"]:
-        s.report("alertEmails", "prod requires at least one address: an alert nobody receives protects nothing")

@@ -207,9 +207,14 @@ def is_explicit_host(value: str) -> bool:
     return len(value) <= 253 and bool(_HOSTNAME.match(value))
 
 
+def is_host_or_wildcard(value: str) -> bool:
+    """A DNS name or a ``*.domain`` wildcard (never ``*``): what a certificate names, what a namespace may claim."""
+    return is_explicit_host(value) or (len(value) <= 253 and bool(_WILDCARD_HOSTNAME.match(value)))
+
+
 def is_host_pattern(value: str) -> bool:
     """A DNS name, a ``*.domain`` wildcard or ``*``: what a gateway may serve."""
-    return is_explicit_host(value) or value == "*" or (len(value) <= 253 and bool(_WILDCARD_HOSTNAME.match(value)))
+    return value == "*" or is_host_or_wildcard(value)
 
 
 def is_whole_internet(cidr: str) -> bool:

@@ -41,8 +41,8 @@ def test_two_revisions_side_by_side():
     assert istio.revision_names == ("1-29-6", "1-30-3")
     assert istio.revision_of("canary") == "1-30-3"
     assert istio.default_revision == "1-29-6"
-    # The short keys describe the default tag's revision; CRDs come from the newest release.
-    assert (istio.version, istio.revision) == (OLD, "1-29-6")
+    # The default tag's release; CRDs come from the newest release.
+    assert istio.tag_version(istio.default_tag) == OLD
     assert istio.newest_version == NEW
     # Namespaces that name no tag take the default one.
     assert {ns.revision_tag for ns in cfg.app_namespaces} == {"stable"}
