@@ -21,6 +21,8 @@ from typing import Any
 import pytest
 import yaml
 
+from components.azure_roles import NETWORK_CONTRIBUTOR
+from tests.resource_types import Azure
 from tools.program_runner import ROOT, ProgramRun, RecordedResource, run_program
 
 _CACHE: dict[str, ProgramRun] = {}
@@ -30,6 +32,25 @@ def stack_raw_config(stack: str) -> dict[str, Any]:
     """The ``platform:`` keys of ``Pulumi.<stack>.yaml`` as decoded Python values (no prefix)."""
     data = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())["config"]
     return {k.split(":", 1)[1]: copy.deepcopy(v) for k, v in data.items() if k.startswith("platform:")}
+
+
+# A node subnet in a spoke VNet whose egress a hub's firewall (managed elsewhere) controls.
+HUB_NODE_SUBNET = (
+    "/subscriptions/8c3f5d2a-1b4e-4f6a-9d7c-2e5b8a1c4f90/resourceGroups/hub-network/providers/"
+    "Microsoft.Network/virtualNetworks/spoke-weu/subnets/aks-nodes"
+)
+
+
+def prod_behind_a_hub_config() -> dict[str, Any]:
+    """Prod's raw config with its cluster in the hub's spoke subnet (``cluster.network.existingSubnetId``)."""
+    raw = stack_raw_config("prod")
+    network = raw["cluster"]["network"]
+    network["existingSubnetId"] = HUB_NODE_SUBNET
+    # Behind a firewall managed elsewhere: config declares what it admits (the mesh allow-list).
+    network["existingFirewallFqdns"] = list(raw["egress"]["hosts"])
+    # KMS (prod) needs API Server VNet Integration: its subnet is brought along with the node subnet.
+    network["existingApiServerSubnetId"] = HUB_NODE_SUBNET.replace("/subnets/aks-nodes", "/subnets/aks-api-server")
+    return raw
 
 
 @pytest.fixture
@@ -47,16 +68,17 @@ def run_stack() -> Callable[..., ProgramRun]:
     return run
 
 
+def cached_stack_run(stack: str) -> ProgramRun:
+    """The unmodified stack's run, computed once per test session (treat it as read-only)."""
+    if stack not in _CACHE:
+        _CACHE[stack] = run_program(stack)
+    return _CACHE[stack]
+
+
 @pytest.fixture
 def stack_run() -> Callable[[str], ProgramRun]:
     """The unmodified stack's run, computed once per test session (treat it as read-only)."""
-
-    def get(stack: str) -> ProgramRun:
-        if stack not in _CACHE:
-            _CACHE[stack] = run_program(stack)
-        return _CACHE[stack]
-
-    return get
+    return cached_stack_run
 
 
 @pytest.fixture
@@ -76,6 +98,20 @@ def k8s_manifest(resource: RecordedResource) -> dict[str, Any]:
         for k, v in resource.inputs.items()
         if k in ("apiVersion", "kind", "metadata", "spec", "data", "stringData", "type", "immutable")
     }
+
+
+def role_grants(run: ProgramRun, principal: str) -> dict[str, RecordedResource]:
+    """Every role assignment ``principal`` holds in ``run``, by scope."""
+    return {r.get("scope"): r for r in run.of_type(Azure.ROLE_ASSIGNMENT) if r.get("principalId") == principal}
+
+
+def is_network_contributor(grant: RecordedResource) -> bool:
+    return grant.get("roleDefinitionId").endswith(f"/roleDefinitions/{NETWORK_CONTRIBUTOR}")
+
+
+def network_contributor_grants(run: ProgramRun, principal: str) -> dict[str, RecordedResource]:
+    """The principal's Network Contributor assignments, by scope."""
+    return {scope: r for scope, r in role_grants(run, principal).items() if is_network_contributor(r)}
 
 
 def istio_objects(run: ProgramRun) -> list[dict[str, Any]]:

@@ -10,10 +10,15 @@ import re
 
 import pytest
 
-from components.azure_roles import NETWORK_CONTRIBUTOR
 from stack_config import ConfigError, parse_config
 from stack_config.deployer import AZURE_CLI_USER, detect_deployer
-from tests.conftest import stack_raw_config
+from tests.conftest import (
+    cached_stack_run,
+    is_network_contributor,
+    prod_behind_a_hub_config,
+    role_grants,
+    stack_raw_config,
+)
 from tests.resource_types import Azure, K8s
 from tests.test_config import problems_for, with_changes
 from tools.program_runner import run_program
@@ -69,7 +74,7 @@ def test_an_unknown_principal_type_and_an_undetectable_one_are_config_errors():
 
 @pytest.mark.parametrize("stack", ["dev", "prod", "nonprod-keys"])
 def test_every_role_assignment_states_its_principal_type(stack):
-    run = run_program(stack)
+    run = cached_stack_run(stack)
     roles = run.of_type(Azure.ROLE_ASSIGNMENT)
     assert roles
     missing = [r.name for r in roles if r.inputs.get("principalType") not in ("User", "ServicePrincipal", "Group")]
@@ -104,7 +109,7 @@ def test_ci_runner_cidrs_join_both_allow_lists_once():
 
 def test_the_stacks_declare_the_ci_runners_once_and_both_lists_get_them():
     for stack in ("dev", "prod"):
-        run = run_program(stack)
+        run = cached_stack_run(stack)
         cluster = run.one(Azure.MANAGED_CLUSTER)
         vault = run.one(Azure.VAULT)
         ranges = cluster.get("apiServerAccessProfile.authorizedIPRanges")
@@ -184,17 +189,6 @@ def test_a_cluster_without_its_identities_is_a_clear_error_not_an_empty_principa
 
 # --------------------------------------------------------------------------- item 7: blast radius
 
-NETWORK_CONTRIBUTOR_ID = f"/roleDefinitions/{NETWORK_CONTRIBUTOR}"
-
-
-def _cluster_identity_grants(run, principal: str) -> dict[str, str]:
-    """Scope -> role definition of every role assignment the cluster's control-plane identity holds."""
-    return {
-        r.inputs["scope"]: r.inputs["roleDefinitionId"]
-        for r in run.of_type(Azure.ROLE_ASSIGNMENT)
-        if r.inputs["principalId"] == principal
-    }
-
 
 def _ingress_annotations(run) -> dict[str, str]:
     release = run.one(K8s.HELM_RELEASE, "ingress-release")
@@ -204,7 +198,7 @@ def _ingress_annotations(run) -> dict[str, str]:
 def test_the_cluster_identity_is_network_contributor_on_the_ingress_ip_group_not_the_platform_group():
     # A public-IP ingress (dev): the grant AKS needs for an IP outside the node resource group
     # (learn.microsoft.com/azure/aks/static-ip) covers a group that holds that IP and nothing else.
-    run = run_program("dev")
+    run = cached_stack_run("dev")
     platform_group = run.one(Azure.RESOURCE_GROUP, "core-rg")
     ip_group = run.one(Azure.RESOURCE_GROUP, "core-ingress-rg")
     assert ip_group.inputs["resourceGroupName"] == "plat-dev-core-ingress-rg"
@@ -222,12 +216,12 @@ def test_the_cluster_identity_is_network_contributor_on_the_ingress_ip_group_not
     assert placed == ["ingress-pip"]
     grant = run.one(Azure.ROLE_ASSIGNMENT, "ingress-pip-network-contributor")
     assert grant.inputs["scope"] == ip_group.id
-    grants = _cluster_identity_grants(run, grant.inputs["principalId"])
+    grants = role_grants(run, grant.inputs["principalId"])
     assert platform_group.id not in grants
     # Besides the IP's group, only the node subnet (join/read, which the internal-LB path needs too).
     subnet = run.one(Azure.SUBNET, "core-nodes-subnet")
     assert set(grants) == {ip_group.id, subnet.id}
-    assert all(role.endswith(NETWORK_CONTRIBUTOR_ID) for role in grants.values())
+    assert all(is_network_contributor(g) for g in grants.values())
     # The Service names the IP and its group, so the cloud provider looks there.
     annotations = _ingress_annotations(run)
     assert annotations["service.beta.kubernetes.io/azure-load-balancer-resource-group"] == "plat-dev-core-ingress-rg"
@@ -237,10 +231,10 @@ def test_the_cluster_identity_is_network_contributor_on_the_ingress_ip_group_not
 def test_behind_the_firewall_there_is_no_ingress_ip_group_and_no_group_wide_grant():
     # Prod: the firewall's DNAT reaches an internal load balancer in the node subnet, whose join/read the
     # subnet grant already covers (learn.microsoft.com/azure/aks/internal-lb); no group-wide grant at all.
-    run = run_program("prod")
+    run = cached_stack_run("prod")
     assert [r.name for r in run.of_type(Azure.RESOURCE_GROUP)] == ["core-rg"]
     subnet_grant = run.one(Azure.ROLE_ASSIGNMENT, "aks-subnet-network-contributor")
-    grants = _cluster_identity_grants(run, subnet_grant.inputs["principalId"])
+    grants = role_grants(run, subnet_grant.inputs["principalId"])
     assert not [scope for scope in grants if scope.rstrip("/").split("/")[-2] == "resourceGroups"]
     annotations = _ingress_annotations(run)
     assert annotations["service.beta.kubernetes.io/azure-load-balancer-internal"] == "true"
@@ -249,16 +243,7 @@ def test_behind_the_firewall_there_is_no_ingress_ip_group_and_no_group_wide_gran
 
 def test_the_ingress_ip_group_and_its_ip_are_protected_in_prod():
     # Prod behind a hub's firewall (existingSubnetId) keeps a public-IP ingress: its group and IP are protected.
-    existing = (
-        "/subscriptions/8c3f5d2a-1b4e-4f6a-9d7c-2e5b8a1c4f90/resourceGroups/hub-network/providers/"
-        "Microsoft.Network/virtualNetworks/spoke-weu/subnets/aks-nodes"
-    )
-    network = stack_raw_config("prod")["cluster"]["network"]
-    cluster = {**stack_raw_config("prod")["cluster"], "network": {**network, "existingSubnetId": existing}}
-    cluster["network"]["existingFirewallFqdns"] = list(stack_raw_config("prod")["egress"]["hosts"])
-    # KMS (prod) needs API Server VNet Integration: its subnet is brought along with the node subnet.
-    cluster["network"]["existingApiServerSubnetId"] = existing.replace("/subnets/aks-nodes", "/subnets/aks-api-server")
-    run = run_program("prod", overrides={"cluster": cluster})
+    run = run_program("prod", overrides={"cluster": prod_behind_a_hub_config()["cluster"]})
     ip_group = run.one(Azure.RESOURCE_GROUP, "core-ingress-rg")
     assert ip_group.protect is True and run.one(Azure.PUBLIC_IP_ADDRESS, "ingress-pip").protect is True
     assert run.one(Azure.ROLE_ASSIGNMENT, "ingress-pip-network-contributor").inputs["scope"] == ip_group.id
@@ -295,7 +280,7 @@ def test_allow_rename_lets_the_change_through_and_a_new_stack_has_nothing_to_com
     recorded = {"stackSettings": {**SETTINGS, "namePrefix": "old"}}
     run = run_program("dev", overrides={"allowRename": True}, stack_references={"contoso/platform/dev": recorded})
     assert run.outputs["stackSettings"] == SETTINGS
-    assert run_program("dev").outputs["stackSettings"] == SETTINGS  # first deployment: no previous outputs
+    assert cached_stack_run("dev").outputs["stackSettings"] == SETTINGS  # first deployment: no previous outputs
 
 
 LONG_LIVED = (
@@ -309,7 +294,7 @@ LONG_LIVED = (
 
 @pytest.mark.parametrize(("stack", "protected"), [("prod", True), ("nonprod-keys", True), ("dev", False)])
 def test_long_lived_resources_are_protected_and_locked_in_prod_and_on_the_key_owner(stack, protected):
-    run = run_program(stack)
+    run = cached_stack_run(stack)
     # The foundation (PlatformBase: group, VNet, node subnet, workspace) and the vault.
     for typ in LONG_LIVED:
         for r in run.of_type(typ):
@@ -333,7 +318,7 @@ def test_long_lived_resources_are_protected_and_locked_in_prod_and_on_the_key_ow
 
 
 def test_the_key_vault_gateway_release_does_not_wait_for_a_certificate_that_does_not_exist_yet():
-    run = run_program("prod")
+    run = cached_stack_run("prod")
     release = run.one(K8s.HELM_RELEASE, "ingress-release")
     assert release.inputs.get("skipAwait") is True
     # The CSI volume stays mounted: the pods start once the certificate is in the vault.

@@ -10,17 +10,17 @@ from __future__ import annotations
 import pytest
 
 from components.admission_rules import admission_rules, binding_object, policy_object
-from tests.conftest import k8s_manifest
+from tests.conftest import cached_stack_run, k8s_manifest
 from tests.resource_types import K8s
 from tools import k8s_schema
-from tools.program_runner import ProgramRun, run_program
+from tools.program_runner import ProgramRun
 
 OBJECTS = [obj for rule in admission_rules() for obj in (policy_object(rule), binding_object(rule))]
 
 
 @pytest.fixture(scope="module")
 def prod() -> ProgramRun:
-    return run_program("prod")
+    return cached_stack_run("prod")
 
 
 @pytest.mark.parametrize("version", ["1.30", "1.33"])  # VAP v1 is GA from 1.30; the stacks pin 1.33

@@ -12,13 +12,12 @@ import pulumi
 import pytest
 
 from components.api_server_subnet import AKS_DELEGATION_SERVICE
-from components.azure_roles import NETWORK_CONTRIBUTOR
 from stack_config import load_config
 from tests.components import wiring
-from tests.conftest import stack_raw_config
+from tests.conftest import cached_stack_run, network_contributor_grants, stack_raw_config
 from tests.resource_types import Azure
 from tools.mocks import SUBSCRIPTION_ID
-from tools.program_runner import ProgramRun, RecordedResource, run_program
+from tools.program_runner import ProgramRun, run_program
 
 BYO_VNET = (
     f"/subscriptions/{SUBSCRIPTION_ID}/resourceGroups/hub-rg/providers/Microsoft.Network/virtualNetworks/spoke-vnet"
@@ -36,16 +35,7 @@ def build() -> None:
 @pytest.fixture(scope="module")
 def program() -> ProgramRun:
     """The real program for prod: VNet, node, private-endpoint, API server and firewall subnets."""
-    return run_program("prod")
-
-
-def network_contributor_grants(run: ProgramRun, principal: str) -> dict[str, RecordedResource]:
-    """The principal's Network Contributor assignments, by scope."""
-    return {
-        r.get("scope"): r
-        for r in run.of_type(Azure.ROLE_ASSIGNMENT)
-        if r.get("principalId") == principal and r.get("roleDefinitionId").endswith(f"/{NETWORK_CONTRIBUTOR}")
-    }
+    return cached_stack_run("prod")
 
 
 def test_prod_api_server_subnet_is_delegated_to_aks_with_the_configured_cidr(program):

@@ -1,21 +1,21 @@
 """AppNamespaces: meshed namespaces that deny everything but the configured callers.
 
-The AuthorizationPolicies and NetworkPolicies are tested for what they MEAN, with two tiny evaluators (Istio's ALLOW
-semantics below, Kubernetes NetworkPolicy semantics in ``tests/components/network_policies.py``), not only for their
-presence: with only ``allow-nothing`` nothing passes; with the ALLOW policies exactly the configured callers do.
+The AuthorizationPolicies and NetworkPolicies are tested for what they MEAN, with two tiny evaluators (Istio's
+semantics in ``tests/components/authorization_policies.py``, Kubernetes NetworkPolicy semantics in
+``tests/components/network_policies.py``), not only for their presence: with only ``allow-nothing`` nothing passes;
+with the ALLOW policies exactly the configured callers do.
 """
 
 from __future__ import annotations
 
-import fnmatch
 import itertools
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping
 from typing import Any
 
 import pytest
 
 from tests.components import wiring
+from tests.components.authorization_policies import Request, istio_allows
 from tests.components.network_policies import (
     EGRESS_POD,
     INGRESS_POD,
@@ -36,80 +36,6 @@ INGRESS_GW = f"{TRUST_DOMAIN}/ns/istio-ingress/sa/istio-ingressgateway"
 
 
 build = wiring.mesh_and_app_namespaces
-
-
-# --------------------------------------------------------------------------- Istio authorization evaluator
-
-
-@dataclass(frozen=True)
-class Request:
-    """A request reaching a sidecar: the peer identity (None for plaintext), method and path."""
-
-    principal: str | None
-    method: str = "GET"
-    path: str = "/"
-
-    @property
-    def namespace(self) -> str | None:
-        if self.principal is None:
-            return None
-        parts = self.principal.split("/")
-        return parts[parts.index("ns") + 1] if "ns" in parts else None
-
-
-def _match(patterns: list[str], value: str | None) -> bool:
-    # Istio string match: exact, "*", prefix "abc*" or suffix "*abc".
-    return value is not None and any(fnmatch.fnmatchcase(value, p) for p in patterns)
-
-
-def _source_matches(source: Mapping[str, Any], req: Request) -> bool:
-    checks = {"principals": req.principal, "namespaces": req.namespace}
-    for field, value in checks.items():
-        if field in source and not _match(source[field], value):
-            return False
-        if f"not{field.capitalize()}" in source and _match(source[f"not{field.capitalize()}"], value):
-            return False
-    unsupported = set(source) - {"principals", "namespaces", "notPrincipals", "notNamespaces"}
-    assert not unsupported, f"the evaluator does not model {unsupported}"
-    return True
-
-
-def _operation_matches(op: Mapping[str, Any], req: Request) -> bool:
-    unsupported = set(op) - {"methods", "paths", "notMethods", "notPaths"}
-    assert not unsupported, f"the evaluator does not model {unsupported}"
-    if "methods" in op and not _match(op["methods"], req.method):
-        return False
-    if "paths" in op and not _match(op["paths"], req.path):
-        return False
-    if "notMethods" in op and _match(op["notMethods"], req.method):
-        return False
-    return "notPaths" not in op or not _match(op["notPaths"], req.path)
-
-
-def _rule_matches(rule: Mapping[str, Any], req: Request) -> bool:
-    assert "when" not in rule, "the evaluator does not model conditions"
-    if "from" in rule and not any(_source_matches(f["source"], req) for f in rule["from"]):
-        return False
-    return "to" not in rule or any(_operation_matches(t["operation"], req) for t in rule["to"])
-
-
-def istio_allows(policies: Sequence[Mapping[str, Any]], req: Request) -> bool:
-    """Istio's decision for a workload selected by ``policies`` (no selectors, no CUSTOM):
-
-    a matching DENY denies; with no ALLOW policy everything is allowed; otherwise a request is
-    allowed only if some rule of some ALLOW policy matches (a policy with no rules matches nothing).
-    """
-    for p in policies:
-        spec = p.get("spec") or {}
-        assert "selector" not in spec and "targetRefs" not in spec, "namespace-wide policies only"
-        assert spec.get("action", "ALLOW") in ("ALLOW", "DENY")
-    denies = [p["spec"] for p in policies if (p.get("spec") or {}).get("action") == "DENY"]
-    if any(_rule_matches(r, req) for s in denies for r in s.get("rules", [])):
-        return False
-    allows = [p.get("spec") or {} for p in policies if (p.get("spec") or {}).get("action", "ALLOW") == "ALLOW"]
-    if not allows:
-        return True
-    return any(_rule_matches(r, req) for s in allows for r in s.get("rules", []))
 
 
 def authz_in(run: ProgramRun, namespace: str) -> list[dict[str, Any]]:

@@ -11,13 +11,8 @@ import pytest
 
 from stack_config import load_config, parse_config
 from tests.components import wiring
-from tests.conftest import stack_raw_config
+from tests.conftest import HUB_NODE_SUBNET, prod_behind_a_hub_config, stack_raw_config
 from tests.resource_types import Azure
-
-EXISTING_SUBNET = (
-    "/subscriptions/8c3f5d2a-1b4e-4f6a-9d7c-2e5b8a1c4f90/resourceGroups/hub-network/providers/"
-    "Microsoft.Network/virtualNetworks/spoke-weu/subnets/aks-nodes"
-)
 
 
 def build_base(raw: dict[str, Any] | None = None, names: tuple[str, ...] = ("core",)) -> Callable[[], None]:
@@ -96,15 +91,9 @@ def test_workspace_retention_override_is_applied(run_component):
 
 
 def test_existing_subnet_id_creates_no_network(run_component):
-    raw = stack_raw_config("prod")
-    raw["cluster"]["network"]["existingSubnetId"] = EXISTING_SUBNET
-    # Behind a firewall managed elsewhere: config declares what it admits (the mesh allow-list).
-    raw["cluster"]["network"]["existingFirewallFqdns"] = list(raw["egress"]["hosts"])
-    # KMS (prod) needs API Server VNet Integration: its subnet is brought along with the node subnet.
-    raw["cluster"]["network"]["existingApiServerSubnetId"] = EXISTING_SUBNET.rsplit("/", 1)[0] + "/api-server"
-    run = run_component(build_base(raw), stack="prod")
+    run = run_component(build_base(prod_behind_a_hub_config()), stack="prod")
     assert run.of_type(Azure.VIRTUAL_NETWORK) == [] and run.of_type(Azure.SUBNET) == []
-    assert run.outputs["core.node_subnet_id"] == EXISTING_SUBNET
+    assert run.outputs["core.node_subnet_id"] == HUB_NODE_SUBNET
     assert run.outputs["core.vnet_id"] is None
     # The firewall is someone else's: the ingress keeps a public IP of its own, in its own group.
     assert {r.name for r in run.of_type(Azure.RESOURCE_GROUP)} == {"core-rg", "core-ingress-rg"} and len(

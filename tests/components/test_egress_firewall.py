@@ -7,7 +7,7 @@ import pytest
 from components.firewall_rules import AKS_ADDON_FQDNS, AKS_FQDN_TAG, MESH_RULE, ingress_dnat_collections
 from stack_config import parse_config
 from stack_config.cluster import FIREWALL_PUBLIC_IPS_MAX
-from tests.conftest import k8s_manifest, stack_raw_config
+from tests.conftest import cached_stack_run, k8s_manifest, stack_raw_config
 from tests.resource_types import Azure, K8s
 from tests.test_config import problems_for, with_changes
 from tools.program_runner import ProgramRun, run_program
@@ -22,7 +22,19 @@ def prod() -> ProgramRun:
 
 @pytest.fixture(scope="module")
 def dev() -> ProgramRun:
-    return run_program("dev")
+    return cached_stack_run("dev")
+
+
+def dev_behind_the_firewall(**network: object) -> dict:
+    cluster = stack_raw_config("dev")["cluster"]
+    cluster["network"].update(egressFirewall=True, **network)
+    return cluster
+
+
+@pytest.fixture(scope="module")
+def dev_with_three_addresses() -> ProgramRun:
+    """Dev behind the program's firewall with three public addresses: the one ingress shares, two SNAT-only."""
+    return run_program("dev", overrides={"cluster": dev_behind_the_firewall(firewallPublicIps=3)})
 
 
 def rules_of(run: ProgramRun, group: str) -> dict[str, dict]:
@@ -81,9 +93,7 @@ def test_container_insights_and_managed_prometheus_get_through_the_firewall(prod
 
 
 def test_public_cluster_behind_the_firewall_gets_the_tunnel_ports_and_the_public_vault(run_stack):
-    cluster = stack_raw_config("dev")["cluster"]
-    cluster["network"]["egressFirewall"] = True
-    run = run_stack("dev", overrides={"cluster": cluster})
+    run = run_stack("dev", overrides={"cluster": dev_behind_the_firewall()})
     rules = rules_of(run, "aks-egress")
     assert rules["aks-tunnel-udp-1194"]["destinationAddresses"] == ["AzureCloud.westeurope"]
     assert rules["aks-tunnel-tcp-9000"]["ipProtocols"] == ["TCP"]
@@ -186,10 +196,8 @@ def test_ingress_dnat_and_the_internet_route_use_the_first_address_only(prod):
     assert {r.name for r in prod.of_type(Azure.ROUTE)} == {"egress-fw-default-route", "egress-fw-public-ip-route"}
 
 
-def test_a_nonprod_firewall_takes_the_configured_number_of_addresses(run_stack):
-    cluster = stack_raw_config("dev")["cluster"]
-    cluster["network"].update(egressFirewall=True, firewallPublicIps=3)
-    run = run_stack("dev", overrides={"cluster": cluster})
+def test_a_nonprod_firewall_takes_the_configured_number_of_addresses(dev_with_three_addresses):
+    run = dev_with_three_addresses
     configs = run.one(Azure.FIREWALL).get("ipConfigurations")
     assert [c["name"] for c in configs] == ["ipconfig", "snat-ipconfig-1", "snat-ipconfig-2"]
     pips = run.of_type(Azure.PUBLIC_IP_ADDRESS)
@@ -215,15 +223,9 @@ def test_dev_keeps_load_balancer_outbound_and_builds_no_firewall(dev):
 # --------------------------------------------------------------------------- the nodes' way to a public API server
 
 
-def dev_behind_the_firewall(**network: object) -> dict:
-    cluster = stack_raw_config("dev")["cluster"]
-    cluster["network"].update(egressFirewall=True, **network)
-    return cluster
-
-
-def test_a_public_api_server_behind_the_firewall_authorizes_every_firewall_address(run_stack):
+def test_a_public_api_server_behind_the_firewall_authorizes_every_firewall_address(dev_with_three_addresses):
     """Nodes reach the public endpoint from the firewall's SNAT addresses; without them no node ever joins."""
-    run = run_stack("dev", overrides={"cluster": dev_behind_the_firewall(firewallPublicIps=3)})
+    run = dev_with_three_addresses
     addresses = [
         run.one(Azure.PUBLIC_IP_ADDRESS, name).outputs["ipAddress"]
         for name in ("egress-fw-pip", "egress-fw-snat-pip-1", "egress-fw-snat-pip-2")

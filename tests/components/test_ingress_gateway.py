@@ -17,6 +17,7 @@ from stack_config import (
     parse_config,
 )
 from tests.components import wiring
+from tests.components.authorization_policies import gateway_status
 from tests.components.network_policies import INGRESS_POD, ISTIOD, Pod, namespace_selector, netpols, np_allows, specs_in
 from tests.components.wiring import ADDON_CLIENT_ID, CLUSTER_PRINCIPAL
 from tests.conftest import k8s_manifest, stack_raw_config
@@ -348,82 +349,6 @@ def test_authorization_policy_denies_missing_token_and_claims(prod):
     assert all(p.get("spec.action") != "ALLOW" for p in prod.k8s_objects("AuthorizationPolicy"))
 
 
-# A tiny evaluator of Istio request authentication + authorization on the gateway.
-
-
-def _str_match(pattern: str, value: str) -> bool:
-    if pattern == "*":
-        return True
-    if pattern.startswith("*"):
-        return value.endswith(pattern[1:])
-    if pattern.endswith("*"):
-        return value.startswith(pattern[:-1])
-    return value == pattern
-
-
-def _any(patterns: list[str], value: str | None) -> bool:
-    return value is not None and any(_str_match(p, value) for p in patterns)
-
-
-def _source_matches(src: dict, principal: str | None) -> bool:
-    if "requestPrincipals" in src and not _any(src["requestPrincipals"], principal):
-        return False
-    return "notRequestPrincipals" not in src or not _any(src["notRequestPrincipals"], principal)
-
-
-def _operation_matches(op: dict, host: str, path: str, port: int = 443) -> bool:
-    checks = [
-        ("hosts", host, True),
-        ("notHosts", host, False),
-        ("paths", path, True),
-        ("notPaths", path, False),
-        ("ports", str(port), True),
-        ("notPorts", str(port), False),
-    ]
-    for key, value, positive in checks:
-        if key in op and _any([p.lower() for p in op[key]], value.lower()) != positive:
-            return False
-    return True
-
-
-def _condition_matches(cond: dict, claims: dict) -> bool:
-    claim = cond["key"][len("request.auth.claims[") : -1]
-    present = claims.get(claim)
-    values = present if isinstance(present, list) else ([] if present is None else [present])
-    if "values" in cond and not any(_str_match(p, v) for p in cond["values"] for v in values):
-        return False
-    return "notValues" not in cond or not any(_str_match(p, v) for p in cond["notValues"] for v in values)
-
-
-def _rule_matches(rule: dict, host: str, path: str, principal: str | None, claims: dict, port: int = 443) -> bool:
-    if "from" in rule and not any(_source_matches(f["source"], principal) for f in rule["from"]):
-        return False
-    if "to" in rule and not any(_operation_matches(t["operation"], host, path, port) for t in rule["to"]):
-        return False
-    return all(_condition_matches(c, claims) for c in rule.get("when", []))
-
-
-def evaluate(objects: list[dict], host: str, path: str = "/", token: dict | None = None, port: int = 443) -> int:
-    """HTTP status the gateway answers: 401 bad token, 403 denied, 200 routed (on port 80: the 301)."""
-    principal, claims = None, {}
-    if token is not None:
-        rules = [r for o in objects if o["kind"] == "RequestAuthentication" for r in o["spec"]["jwtRules"]]
-        rule = next((r for r in rules if r["issuer"] == token["iss"]), None)
-        if rule is None or not set(rule["audiences"]) & set(token["aud"]):
-            return 401  # a token that fails validation is rejected outright
-        principal, claims = f"{token['iss']}/{token['sub']}", token.get("claims", {})
-    policies = [o["spec"] for o in objects if o["kind"] == "AuthorizationPolicy"]
-    for p in policies:
-        if p.get("action") == "DENY" and any(_rule_matches(r, host, path, principal, claims, port) for r in p["rules"]):
-            return 403
-    allows = [p for p in policies if p.get("action", "ALLOW") == "ALLOW"]
-    if allows and not any(
-        _rule_matches(r, host, path, principal, claims, port) for p in allows for r in p.get("rules", [])
-    ):
-        return 403
-    return 200
-
-
 def _objects(run) -> list[dict]:
     return [k8s_manifest(r) for r in run.resources if r.type.startswith("kubernetes:security.istio.io/")]
 
@@ -434,27 +359,27 @@ def _token(iss: str = MS_ISSUER, aud: str = "api://platform-prod", **claims: Any
 
 def test_jwt_evaluator_prod(prod):
     objs = _objects(prod)
-    assert evaluate(objs, "api.example.com") == 403, "no token on a protected host"
-    assert evaluate(objs, "api.example.com:443") == 403, "no token, Host with a port"
-    assert evaluate(objs, "API.example.com") == 403, "no token, Host in capitals"
-    assert evaluate(objs, "api.example.com", token=_token(roles=["guest"])) == 403, "wrong claim value"
-    assert evaluate(objs, "api.example.com", token=_token()) == 403, "required claim missing"
-    assert evaluate(objs, "api.example.com", token=_token(aud="api://other")) == 401, "wrong audience"
-    assert evaluate(objs, "api.example.com", token=_token(iss="https://evil.example.com")) == 401
-    assert evaluate(objs, "api.example.com", token=_token(roles=["api.read"])) == 200, "good token"
-    assert evaluate(objs, "api.example.com", "/v1/orders", token=_token(roles=["x", "api.write"])) == 200
-    assert evaluate(objs, "shop.apps.example.com") == 200, "unprotected host needs no token"
-    assert evaluate(objs, "shop.apps.example.com", token=_token(roles=["guest"])) == 200
+    assert gateway_status(objs, "api.example.com") == 403, "no token on a protected host"
+    assert gateway_status(objs, "api.example.com:443") == 403, "no token, Host with a port"
+    assert gateway_status(objs, "API.example.com") == 403, "no token, Host in capitals"
+    assert gateway_status(objs, "api.example.com", token=_token(roles=["guest"])) == 403, "wrong claim value"
+    assert gateway_status(objs, "api.example.com", token=_token()) == 403, "required claim missing"
+    assert gateway_status(objs, "api.example.com", token=_token(aud="api://other")) == 401, "wrong audience"
+    assert gateway_status(objs, "api.example.com", token=_token(iss="https://evil.example.com")) == 401
+    assert gateway_status(objs, "api.example.com", token=_token(roles=["api.read"])) == 200, "good token"
+    assert gateway_status(objs, "api.example.com", "/v1/orders", token=_token(roles=["x", "api.write"])) == 200
+    assert gateway_status(objs, "shop.apps.example.com") == 200, "unprotected host needs no token"
+    assert gateway_status(objs, "shop.apps.example.com", token=_token(roles=["guest"])) == 200
     # Plain HTTP on a protected host still gets its redirect to HTTPS (port 80 routes nothing).
-    assert evaluate(objs, "api.example.com", port=80) == 200, "port 80 answers the 301"
+    assert gateway_status(objs, "api.example.com", port=80) == 200, "port 80 answers the 301"
 
 
 def test_jwt_evaluator_dev_protects_every_host(dev):
     objs = _objects(dev)
     token = _token(aud="api://platform-dev")
-    assert evaluate(objs, "shop.dev.apps.example.com") == 403
-    assert evaluate(objs, "shop.dev.apps.example.com", token=token) == 200
-    assert evaluate(objs, "shop.dev.apps.example.com", port=80) == 200, "port 80 answers the 301"
+    assert gateway_status(objs, "shop.dev.apps.example.com") == 403
+    assert gateway_status(objs, "shop.dev.apps.example.com", token=token) == 200
+    assert gateway_status(objs, "shop.dev.apps.example.com", port=80) == 200, "port 80 answers the 301"
     ap = dev.one(Istio.AUTHORIZATION_POLICY)
     assert ap.get("spec.rules") == [
         {
@@ -493,13 +418,13 @@ def test_jwt_evaluator_paths_and_two_issuers():
         objs.append({"kind": "AuthorizationPolicy", "spec": require_jwt_policy_spec(i, hosts)})
     tok_a = {"iss": a.issuer, "sub": "s", "aud": ["aud"]}
     tok_b = {"iss": b.issuer, "sub": "s", "aud": ["aud"]}
-    assert evaluate(objs, "api.example.com", "/admin/users") == 403
-    assert evaluate(objs, "api.example.com", "/admin/users", tok_b) == 403, "another issuer's token"
-    assert evaluate(objs, "api.example.com", "/admin/users", tok_a) == 200
-    assert evaluate(objs, "api.example.com", "/public") == 200, "unprotected path"
-    assert evaluate(objs, "partner.example.com", "/", tok_a) == 403
-    assert evaluate(objs, "partner.example.com", "/", tok_b) == 200
-    assert evaluate(objs, "x.apps.example.com", "/admin/users") == 200
+    assert gateway_status(objs, "api.example.com", "/admin/users") == 403
+    assert gateway_status(objs, "api.example.com", "/admin/users", tok_b) == 403, "another issuer's token"
+    assert gateway_status(objs, "api.example.com", "/admin/users", tok_a) == 200
+    assert gateway_status(objs, "api.example.com", "/public") == 200, "unprotected path"
+    assert gateway_status(objs, "partner.example.com", "/", tok_a) == 403
+    assert gateway_status(objs, "partner.example.com", "/", tok_b) == 200
+    assert gateway_status(objs, "x.apps.example.com", "/admin/users") == 200
 
 
 # --------------------------------------------------------------------------- config validation

@@ -11,27 +11,20 @@ import pytest
 
 from components import alert_queries
 from components.alerts import not_after, workbook_content
+from tests.conftest import cached_stack_run
 from tests.resource_types import Azure, K8s
 from tools.mocks import MOCK_VALIDITY_START, SUBSCRIPTION_ID, self_signed_pair
 from tools.program_runner import ProgramRun, run_program
 
-_RUNS: dict[str, ProgramRun] = {}
-
-
-def program(stack: str) -> ProgramRun:
-    if stack not in _RUNS:
-        _RUNS[stack] = run_program(stack)
-    return _RUNS[stack]
-
 
 @pytest.fixture(scope="module")
 def dev() -> ProgramRun:
-    return program("dev")
+    return cached_stack_run("dev")
 
 
 @pytest.fixture(scope="module")
 def prod() -> ProgramRun:
-    return program("prod")
+    return cached_stack_run("prod")
 
 
 # --------------------------------------------------------------------------- container logs
@@ -39,7 +32,7 @@ def prod() -> ProgramRun:
 
 @pytest.mark.parametrize("stack, interval", [("dev", "5m"), ("prod", "1m")])
 def test_container_insights_rule_scopes_the_namespaces_that_matter(stack, interval):
-    run = program(stack)
+    run = cached_stack_run(stack)
     dcr = run.one(Azure.DATA_COLLECTION_RULE, "observability-container-insights-dcr")
     [extension] = dcr.get("dataSources.extensions")
     assert extension["extensionName"] == "ContainerInsights"
@@ -207,7 +200,7 @@ def test_a_pem_that_is_not_a_certificate_is_an_error():
     ],
 )
 def test_security_tables_retention_per_environment_class(stack, interactive, total, tables, protected):
-    run = program(stack)
+    run = cached_stack_run(stack)
     found = {t.get("tableName"): t for t in run.of_type(Azure.LOG_ANALYTICS_TABLE)}
     assert set(found) == tables
     for table in found.values():
