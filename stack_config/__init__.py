@@ -41,7 +41,7 @@ from stack_config.edges import (
     check_certificate_covers,
     check_egress,
 )
-from stack_config.kinds import PublicCidrs
+from stack_config.kinds import ENVIRONMENT, PublicCidrs
 from stack_config.mesh import (
     RESERVED_NAMESPACES,
     AppNamespaceConfig,
@@ -54,7 +54,7 @@ from stack_config.mesh import (
 from stack_config.mesh_ca import MeshCaCluster, MeshCaConfig
 from stack_config.network import check_network
 from stack_config.observability import ObservabilityConfig
-from stack_config.reader import ENVIRONMENT_NAME, PROJECT, ConfigError, Reader
+from stack_config.reader import PROJECT, ConfigError, Reader
 from stack_config.spec import (
     Boolean,
     Context,
@@ -139,7 +139,7 @@ TAGS = MapOf(
 class PlatformConfig:
     environment: str = key(
         "environment",
-        Text(pattern=ENVIRONMENT_NAME, describe="allowed: 2-16 lowercase letters, digits or '-', e.g. dev, prod-weu"),
+        ENVIRONMENT,
         "environment name, part of every Azure name",
         required=Required(),
     )

@@ -12,6 +12,7 @@ from typing import Any
 
 from stack_config.reader import (
     DNS_LABEL,
+    ENVIRONMENT_NAME,
     GUID,
     SEMVER,
     is_cidr,
@@ -68,8 +69,16 @@ HOSTS_OR_WILDCARDS = Texts(check=is_host_or_wildcard, describe="allowed: a DNS n
 GROUP_ID = Text(pattern=GUID, describe="allowed: an Entra ID group object ID (a GUID)")
 GROUP_IDS = Texts(pattern=GUID, describe=GROUP_ID.describe)
 
+# An environment's name (platform:environment), wherever a stack names one: its own, or one whose mesh CA it signs.
+ENVIRONMENT = Text(
+    pattern=ENVIRONMENT_NAME,
+    describe="allowed: an environment name, 2-16 lowercase letters, digits or '-', e.g. dev, prod-weu",
+)
+
 # A namespace, a release revision: names Kubernetes takes as DNS-1123 labels.
 K8S_NAME = Text(pattern=DNS_LABEL, describe="allowed: a DNS-1123 label (lowercase letters, digits, '-')")
+# A revision tag a namespace or the mesh's default names: one of istio.tags (the rules check it is one).
+REVISION_TAG = Text(pattern=DNS_LABEL, describe="allowed: a tag of istio.tags")
 
 # A key generation (the sealing key's, a mesh intermediate's): numbered from 1, bumped to rotate.
 MAX_GENERATION = 100

@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from policies.system_namespaces import SYSTEM_NAMESPACES
-from stack_config.kinds import GROUP_ID, HOSTS_OR_WILDCARDS, K8S_NAME, pinned_version
+from stack_config.kinds import GROUP_ID, HOSTS_OR_WILDCARDS, K8S_NAME, REVISION_TAG, pinned_version
 from stack_config.reader import DNS_LABEL, QUANTITY
 from stack_config.spec import (
     Boolean,
@@ -143,7 +143,7 @@ class IstioConfig:
     )
     default_tag: str = key(
         "defaultTag",
-        Text(pattern=DNS_LABEL, describe="allowed: a tag name of istio.tags"),
+        REVISION_TAG,
         "the tag gateways and app namespaces use unless they name another; the validating webhook follows it",
         default=DEFAULT_REVISION_TAG,
     )
@@ -279,7 +279,7 @@ def _check_revisions(s: Read) -> None:
                 f"allowed: an installed revision ({', '.join(names)}); move the tag before removing its revision",
             )
     if v["default_tag"] not in tags and not s.failed("defaultTag"):
-        s.problem("defaultTag", v["default_tag"], f"allowed: a tag of istio.tags ({', '.join(sorted(tags))})")
+        s.problem("defaultTag", v["default_tag"], f"{REVISION_TAG.describe} ({', '.join(sorted(tags))})")
 
 
 def _is_caller(value: str) -> bool:
@@ -396,7 +396,7 @@ class AppNamespaceConfig:
     )
     revision_tag: str = key(  # never None after parse_config: istio.defaultTag when unset (_check_revision_tags)
         "revisionTag",
-        Text(pattern=DNS_LABEL, describe="allowed: a tag of istio.tags"),
+        REVISION_TAG,
         "the revision tag that injects its sidecars (its istio.io/rev label); unset: istio.defaultTag",
     )
 
@@ -452,7 +452,7 @@ def _check_revision_tags(s: Read) -> None:
         if ns.revision_tag is None:
             ns = replace(ns, revision_tag=istio.default_tag)
         elif ns.revision_tag not in tags and not s.r.failed("istio.tags"):
-            s.r.problem(f"{path}.revisionTag", ns.revision_tag, f"allowed: a tag of istio.tags ({', '.join(tags)})")
+            s.r.problem(f"{path}.revisionTag", ns.revision_tag, f"{REVISION_TAG.describe} ({', '.join(tags)})")
         namespaces.append(ns)
     s.values["app_namespaces"] = tuple(namespaces)
 

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from stack_config.kinds import GENERATION
-from stack_config.reader import ENVIRONMENT_NAME
+from stack_config.kinds import ENVIRONMENT, GENERATION
 from stack_config.sharing import check_sharing, owner_stack_key, sharing_mode_key
-from stack_config.spec import Integer, Objects, Read, Required, Text, key, rules
+from stack_config.spec import Integer, Objects, Read, Required, key, rules
 
 
 @dataclass(frozen=True)
@@ -16,7 +15,7 @@ class MeshCaCluster:
 
     environment: str = key(
         "environment",
-        Text(pattern=ENVIRONMENT_NAME, describe="allowed: an environment name (platform:environment of that stack)"),
+        ENVIRONMENT,
         "the environment (its stack's platform:environment) that gets an intermediate",
         required=Required(),
     )
