@@ -11,7 +11,8 @@ change unless ``allowRename: true`` says the replacement is intended.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from stack_config.reader import ConfigError, show
@@ -21,13 +22,29 @@ if TYPE_CHECKING:
 
 STACK_SETTINGS_OUTPUT = "stackSettings"
 
-# config key -> why it cannot change in place
-FIXED_SETTINGS: tuple[tuple[str, str], ...] = (
-    ("namePrefix", "every Azure name starts with it: a change replaces every resource"),
-    ("environment", "every Azure name contains it: a change replaces every resource"),
-    ("location", "Azure resources cannot move region: a change replaces every resource"),
-    (
+
+@dataclass(frozen=True)
+class FixedSetting:
+    """A setting that cannot change in place: its config key, its value in a configuration, and why."""
+
+    name: str
+    value: Callable[[PlatformConfig], object]
+    why: str
+
+
+FIXED_SETTINGS: tuple[FixedSetting, ...] = (
+    FixedSetting(
+        "namePrefix", lambda cfg: cfg.name_prefix, "every Azure name starts with it: a change replaces every resource"
+    ),
+    FixedSetting(
+        "environment", lambda cfg: cfg.environment, "every Azure name contains it: a change replaces every resource"
+    ),
+    FixedSetting(
+        "location", lambda cfg: cfg.location, "Azure resources cannot move region: a change replaces every resource"
+    ),
+    FixedSetting(
         "keyVault.softDeleteRetentionDays",
+        lambda cfg: cfg.key_vault.soft_delete_retention_days,
         "Azure fixes it when the vault is created; only a new vault (a rename) can have another value",
     ),
 )
@@ -35,12 +52,7 @@ FIXED_SETTINGS: tuple[tuple[str, str], ...] = (
 
 def stack_settings(cfg: PlatformConfig) -> dict[str, str]:
     """The fixed settings of this configuration, as the ``stackSettings`` output records them."""
-    return {
-        "namePrefix": cfg.name_prefix,
-        "environment": cfg.environment,
-        "location": cfg.location,
-        "keyVault.softDeleteRetentionDays": str(cfg.key_vault.soft_delete_retention_days),
-    }
+    return {setting.name: str(setting.value(cfg)) for setting in FIXED_SETTINGS}
 
 
 def changed_settings(previous: Any, current: Mapping[str, str]) -> list[str]:
@@ -48,7 +60,7 @@ def changed_settings(previous: Any, current: Mapping[str, str]) -> list[str]:
     if not isinstance(previous, Mapping):
         return []
     problems = []
-    for name, why in FIXED_SETTINGS:
+    for name, why in ((setting.name, setting.why) for setting in FIXED_SETTINGS):
         before = previous.get(name)
         if before is not None and str(before) != current.get(name):
             problems.append(
