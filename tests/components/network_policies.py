@@ -107,6 +107,28 @@ def namespace_selector(*names: str) -> dict[str, Any]:
     return {"matchExpressions": [{"key": "kubernetes.io/metadata.name", "operator": "In", "values": list(names)}]}
 
 
+def peer(namespace: str, pod_selector: Mapping[str, Any]) -> dict[str, Any]:
+    """A rule's peer: the pods ``pod_selector`` selects in the namespace named ``namespace``."""
+    return {"namespaceSelector": namespace_selector(namespace), "podSelector": dict(pod_selector)}
+
+
+def one_rule_spec(
+    direction: str,
+    peers: Sequence[Mapping[str, Any]] = (),
+    ports: Sequence[tuple[str, int]] = (),
+    pod_selector: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The spec of a policy with one rule in ``direction`` ("Ingress" or "Egress"), as its manifest reads: the parts
+    a rule leaves open (any peer, any port) are absent; ``ports`` as (protocol, port); all pods unless ``pod_selector``.
+    """
+    rule: dict[str, Any] = {}
+    if peers:
+        rule["from" if direction == "Ingress" else "to"] = [dict(p) for p in peers]
+    if ports:
+        rule["ports"] = [{"protocol": protocol, "port": port} for protocol, port in ports]
+    return {"podSelector": dict(pod_selector or {}), "policyTypes": [direction], direction.lower(): [rule]}
+
+
 # Pods the mesh's own policies name: tests of several components start from or reach them.
 ISTIOD = Pod("istio-system", (("app", "istiod"), ("istio.io/rev", "1-30-3")))
 INGRESS_POD = Pod("istio-ingress", (("istio", "ingressgateway"),))

@@ -7,7 +7,7 @@ import pytest
 
 from stack_config import ConfigError, load_config, parse_config
 from tests.components import wiring
-from tests.components.network_policies import namespace_selector, specs_in
+from tests.components.network_policies import namespace_selector, one_rule_spec, specs_in
 from tests.conftest import stack_raw_config
 from tests.resource_types import K8s
 from tools.program_runner import run_program
@@ -207,39 +207,13 @@ def test_egress_gateway_service_is_cluster_internal(dev):
 def test_egress_namespace_network_policies(dev):
     # The baseline (default deny, DNS, istiod, Prometheus) is tested once for both edges: test_gateway_release.py.
     pols = specs_in(dev, NS)
-    assert pols["allow-from-egress-apps"] == {
-        "podSelector": {"matchLabels": {"istio": "egressgateway"}},
-        "policyTypes": ["Ingress"],
-        "ingress": [
-            {
-                "from": [{"namespaceSelector": namespace_selector("shop")}],
-                "ports": [{"protocol": "TCP", "port": 443}],
-            }
-        ],
-    }
-    assert pols["allow-internet-https"] == {
-        "podSelector": {"matchLabels": {"istio": "egressgateway"}},
-        "policyTypes": ["Egress"],
-        "egress": [
-            {
-                "to": [
-                    {
-                        "ipBlock": {
-                            "cidr": "0.0.0.0/0",
-                            "except": [
-                                "10.0.0.0/8",
-                                "172.16.0.0/12",
-                                "192.168.0.0/16",
-                                "100.64.0.0/10",
-                                "169.254.0.0/16",
-                            ],
-                        }
-                    }
-                ],
-                "ports": [{"protocol": "TCP", "port": 443}],
-            }
-        ],
-    }
+    gateway = {"matchLabels": {"istio": "egressgateway"}}
+    apps = [{"namespaceSelector": namespace_selector("shop")}]
+    assert pols["allow-from-egress-apps"] == one_rule_spec("Ingress", apps, [("TCP", 443)], gateway)
+    # The internet only: no private, carrier-grade NAT or link-local (instance metadata) range.
+    private = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "169.254.0.0/16"]
+    internet = [{"ipBlock": {"cidr": "0.0.0.0/0", "except": private}}]
+    assert pols["allow-internet-https"] == one_rule_spec("Egress", internet, [("TCP", 443)], gateway)
     assert set(pols) == {
         "default-deny",
         "allow-dns",

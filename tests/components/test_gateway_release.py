@@ -6,7 +6,7 @@ import pytest
 
 from stack_config import load_config
 from tests.components import wiring
-from tests.components.network_policies import namespace_selector, specs_in
+from tests.components.network_policies import one_rule_spec, peer, specs_in
 from tests.resource_types import K8s
 from tools.program_runner import ProgramRun, RecordedResource
 
@@ -133,53 +133,16 @@ def test_baseline_network_policies(build_run, name):
     pols = specs_in(build_run("prod"), namespace)
     # Deny both ways; an empty rule list and an absent one mean the same, and the manifest omits it.
     assert pols["default-deny"] == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
-    assert pols["allow-dns"] == {
-        "podSelector": {},
-        "policyTypes": ["Egress"],
-        "egress": [
-            {
-                "to": [
-                    {
-                        "namespaceSelector": namespace_selector("kube-system"),
-                        "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}},
-                    }
-                ],
-                "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
-            }
-        ],
-    }
+    assert pols["allow-dns"] == one_rule_spec(
+        "Egress", [peer("kube-system", {"matchLabels": {"k8s-app": "kube-dns"}})], [("UDP", 53), ("TCP", 53)]
+    )
     # Only istiod's pods, of the installed revisions (during an upgrade a not yet restarted pod keeps the old one).
-    assert pols["allow-istiod"] == {
-        "podSelector": {},
-        "policyTypes": ["Egress"],
-        "egress": [
-            {
-                "to": [
-                    {
-                        "namespaceSelector": namespace_selector("istio-system"),
-                        "podSelector": {
-                            "matchLabels": {"app": "istiod"},
-                            "matchExpressions": [{"key": "istio.io/rev", "operator": "In", "values": ["1-30-3"]}],
-                        },
-                    }
-                ],
-                "ports": [{"protocol": "TCP", "port": 15012}],
-            }
-        ],
+    istiod = {
+        "matchLabels": {"app": "istiod"},
+        "matchExpressions": [{"key": "istio.io/rev", "operator": "In", "values": ["1-30-3"]}],
     }
-    assert pols["allow-prometheus-scrape"] == {
-        "podSelector": {},
-        "policyTypes": ["Ingress"],
-        "ingress": [
-            {
-                # The managed scraper only: ama-metrics in kube-system, not the rest of kube-system.
-                "from": [
-                    {
-                        "namespaceSelector": namespace_selector("kube-system"),
-                        "podSelector": {"matchLabels": {"rsName": "ama-metrics"}},
-                    }
-                ],
-                "ports": [{"protocol": "TCP", "port": 15020}, {"protocol": "TCP", "port": 15090}],
-            }
-        ],
-    }
+    assert pols["allow-istiod"] == one_rule_spec("Egress", [peer("istio-system", istiod)], [("TCP", 15012)])
+    # The managed scraper only: ama-metrics in kube-system, not the rest of kube-system.
+    assert pols["allow-prometheus-scrape"] == one_rule_spec(
+        "Ingress", [peer("kube-system", {"matchLabels": {"rsName": "ama-metrics"}})], [("TCP", 15020), ("TCP", 15090)]
+    )

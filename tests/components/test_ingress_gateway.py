@@ -18,7 +18,16 @@ from stack_config import (
 )
 from tests.components import wiring
 from tests.components.authorization_policies import gateway_status
-from tests.components.network_policies import INGRESS_POD, ISTIOD, Pod, namespace_selector, netpols, np_allows, specs_in
+from tests.components.network_policies import (
+    INGRESS_POD,
+    ISTIOD,
+    Pod,
+    namespace_selector,
+    netpols,
+    np_allows,
+    one_rule_spec,
+    specs_in,
+)
 from tests.components.wiring import ADDON_CLIENT_ID, CLUSTER_PRINCIPAL
 from tests.conftest import k8s_manifest, stack_raw_config
 from tests.resource_types import Azure, Istio, K8s
@@ -445,16 +454,11 @@ def test_wildcard_ingress_host_is_rejected_in_prod():
 def test_ingress_namespace_network_policies(prod):
     # The baseline (default deny, DNS, istiod, Prometheus) is tested once for both edges: test_gateway_release.py.
     pols = specs_in(prod, NS)
-    assert pols["allow-public-http-https"] == {
-        "podSelector": {"matchLabels": {"istio": "ingressgateway"}},
-        "policyTypes": ["Ingress"],
-        "ingress": [{"ports": [{"protocol": "TCP", "port": 80}, {"protocol": "TCP", "port": 443}]}],
-    }
-    assert pols["allow-to-app-namespaces"] == {
-        "podSelector": {"matchLabels": {"istio": "ingressgateway"}},
-        "policyTypes": ["Egress"],
-        "egress": [{"to": [{"namespaceSelector": namespace_selector("shop")}]}],
-    }
+    gateway = {"matchLabels": {"istio": "ingressgateway"}}
+    # From anywhere (no peer), on 80 and 443 only; to the app namespaces on any port.
+    assert pols["allow-public-http-https"] == one_rule_spec("Ingress", (), [("TCP", 80), ("TCP", 443)], gateway)
+    apps = [{"namespaceSelector": namespace_selector("shop")}]
+    assert pols["allow-to-app-namespaces"] == one_rule_spec("Egress", apps, pod_selector=gateway)
     assert set(pols) == {
         "default-deny",
         "allow-public-http-https",

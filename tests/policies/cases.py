@@ -1,6 +1,6 @@
 """Shared one-field-change cases: (rule, resource type, valid builder, dotted path, bad value).
 
-Each domain's test module parametrizes over its slice; ``test_pack`` checks every resource rule has one.
+``test_one_field`` runs every mandatory one; ``test_pack`` checks every resource rule has one.
 """
 
 from __future__ import annotations

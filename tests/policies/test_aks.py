@@ -1,10 +1,9 @@
-"""aks rules through the analyzer: valid passes, each one-field change fails with the rule's name (prod)."""
+"""aks rules through the analyzer beyond their one-field cases (test_one_field.py): version support levels, KMS."""
 
 from __future__ import annotations
 
 import pytest
 
-from tests.policies._one_field import assert_one_field_fails
 from tests.policies.analyzer import (
     DELETE,
     UNKNOWN,
@@ -15,14 +14,7 @@ from tests.policies.analyzer import (
     valid_cluster,
     violations,
 )
-from tests.policies.cases import AKS, case_id
 from tests.resource_types import Azure
-
-
-@pytest.mark.parametrize("case", AKS, ids=case_id)
-def test_one_field_change_fails(case):
-    assert_one_field_fails(*case)
-
 
 RULE_SUPPORTED = "aks-kubernetes-version-supported"
 RULE_KNOWN = "aks-kubernetes-version-known"

@@ -1,10 +1,9 @@
-"""istio rules through the analyzer: valid passes, each one-field change fails with the rule's name (prod)."""
+"""istio rules through the analyzer beyond their one-field cases (test_one_field.py): ingress hosts and selectors."""
 
 from __future__ import annotations
 
 import pytest
 
-from tests.policies._one_field import assert_one_field_fails
 from tests.policies.analyzer import (
     UNKNOWN,
     analyze,
@@ -14,14 +13,7 @@ from tests.policies.analyzer import (
     valid_gateway,
     violations,
 )
-from tests.policies.cases import ISTIO, case_id
 from tests.resource_types import Istio
-
-
-@pytest.mark.parametrize("case", ISTIO, ids=case_id)
-def test_one_field_change_fails(case):
-    assert_one_field_fails(*case)
-
 
 # --------------------------------------------------------------------------- ingress hosts owned by namespaces
 

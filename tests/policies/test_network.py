@@ -1,10 +1,8 @@
-"""network rules through the analyzer: one-field changes (prod), the firewall subnet exemption, allow-list parity."""
+"""network rules through the analyzer beyond their one-field cases (test_one_field.py): the firewall subnet
+exemption, allow-list parity."""
 
 from __future__ import annotations
 
-import pytest
-
-from tests.policies._one_field import assert_one_field_fails
 from tests.policies.analyzer import (
     UNKNOWN,
     StackResource,
@@ -20,15 +18,9 @@ from tests.policies.analyzer import (
     valid_vault,
     violations,
 )
-from tests.policies.cases import NETWORK, case_id
 from tests.resource_types import Azure, Istio
 
 RULE = "network-egress-allow-list-consistent"
-
-
-@pytest.mark.parametrize("case", NETWORK, ids=case_id)
-def test_one_field_change_fails(case):
-    assert_one_field_fails(*case)
 
 
 def test_firewall_subnet_needs_no_nsg():
