@@ -52,7 +52,6 @@ class AppNamespacesArgs:
     """Inputs of :class:`AppNamespaces`: the ``appNamespaces`` config section and the mesh it joins."""
 
     config: tuple[AppNamespaceConfig, ...]
-    default_tag: str  # IstioMesh.default_tag: a namespace's revision tag when its config names none
     istiod_revisions: tuple[str, ...]  # IstioMesh.revisions: the istiods its sidecars may talk to
     trust_domain: str  # IstioMesh.trust_domain
     ingress_namespace: str  # cfg.ingress.namespace
@@ -179,9 +178,7 @@ class AppNamespaces(pulumi.ComponentResource):
                 prefix,
                 metadata=k8s.meta.v1.ObjectMetaArgs(
                     name=ns.name,
-                    labels=namespace_labels(
-                        ns.revision_tag or args.default_tag, ns.name in args.mtls_exception_namespaces
-                    ),
+                    labels=namespace_labels(ns.revision_tag, ns.name in args.mtls_exception_namespaces),
                 ),
                 opts=pulumi.ResourceOptions(parent=self),
             )

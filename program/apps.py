@@ -14,7 +14,6 @@ from stack_config import PlatformConfig
 def app_namespaces_args(cfg: PlatformConfig, mesh: Mesh) -> AppNamespacesArgs:
     return AppNamespacesArgs(
         config=cfg.app_namespaces,
-        default_tag=mesh.default_tag,
         istiod_revisions=mesh.revisions,
         trust_domain=mesh.trust_domain,
         ingress_namespace=cfg.ingress.namespace,
