@@ -237,9 +237,10 @@ def _program_holding_on(tmp_path: Path) -> tuple[Path, Path]:
     program = tmp_path / "holds_on.py"
     program.write_text(
         "import pathlib, time\n"
-        f"pathlib.Path({str(started)!r}).touch()\n"
         "while True:\n"
         "    try:\n"
+        # The mark is made inside the try: once the file exists, every stop lands where it is swallowed.
+        f"        pathlib.Path({str(started)!r}).touch()\n"
         "        time.sleep(600)\n"
         "    except BaseException:\n"
         "        pass\n"
