@@ -41,7 +41,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from concurrent import futures
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from tools import analyzer_host as ah
 from tools import plan_render, schema_checks, wire
@@ -721,8 +721,9 @@ def _pack_description(
 
 
 # A stop signal gets this long to unwind (the pack stopped, no output swapped in) before the preview stops hard.
-# Under the GitHub Actions runner's cancel sequence (ProcessInvoker: SIGINT, 7.5 s, SIGTERM, 2.5 s, SIGKILL) the
-# preview is gone before the SIGKILL, which would leave a pack to PR_SET_PDEATHSIG and a staging directory behind.
+# Under the GitHub Actions runner's cancel sequence (actions/runner src/Runner.Sdk/ProcessInvoker.cs: SIGINT, 7.5 s,
+# SIGTERM, 2.5 s, SIGKILL) the preview is gone before the SIGKILL, which would leave a pack to PR_SET_PDEATHSIG and
+# a staging directory behind.
 STOP_DEADLINE_SECONDS = 5.0
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
@@ -736,19 +737,24 @@ def _stop_on_signal() -> Iterator[None]:
     through gRPC, asyncio and Pulumi's runtime, any of which may be mid-call when the signal lands: a stop that
     could wait forever is the one thing a cancel must never do.
     """
-    stopping: list[int] = []
+    first: list[int] = []  # the first stop signal, once one came
+    stop_requested = threading.Event()
+
+    def hold_the_deadline() -> None:
+        stop_requested.wait()
+        time.sleep(STOP_DEADLINE_SECONDS)
+        signum = first[0]
+        _stop_hard(signum, f"still stopping {STOP_DEADLINE_SECONDS:.0f}s after {signal.Signals(signum).name}")
+
+    # Started now, not from the handler: starting a thread takes threading's own locks, which the signal may have
+    # interrupted the main thread holding. The handler only sets an Event nobody else touches.
+    threading.Thread(target=hold_the_deadline, name="preview-stop-deadline", daemon=True).start()
 
     def stop(signum: int, _frame: Any) -> None:
-        if stopping:
+        if first:
             _stop_hard(signum, f"{signal.Signals(signum).name} while stopping")
-        stopping.append(signum)
-        deadline = threading.Timer(
-            STOP_DEADLINE_SECONDS,
-            _stop_hard,
-            args=(signum, f"still stopping {STOP_DEADLINE_SECONDS:.0f}s after {signal.Signals(signum).name}"),
-        )
-        deadline.daemon = True
-        deadline.start()
+        first.append(signum)
+        stop_requested.set()
         raise SystemExit(128 + signum)
 
     previous = {s: signal.signal(s, stop) for s in STOP_SIGNALS}
@@ -759,7 +765,7 @@ def _stop_on_signal() -> Iterator[None]:
             signal.signal(s, handler)
 
 
-def _stop_hard(signum: int, why: str) -> None:
+def _stop_hard(signum: int, why: str) -> NoReturn:
     """Exit now, as 128+signal: kill the pack, say where the preview was stuck (for whoever reads the CI log)."""
     ah.kill_live_packs()
     # Straight to file descriptor 2: the stuck main thread may hold sys.stderr's lock.
