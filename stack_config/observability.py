@@ -30,7 +30,7 @@ class ObservabilityConfig:
         required=Required(
             "at least one address in prod: an alert nobody receives protects nothing",
             when=lambda ctx: ctx.prod_environment,
-            doc="required in prod",
+            doc="`[]`; required in prod",
         ),
     )
     audit_reads: bool = key(

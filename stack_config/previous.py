@@ -60,11 +60,13 @@ def changed_settings(previous: Any, current: Mapping[str, str]) -> list[str]:
     if not isinstance(previous, Mapping):
         return []
     problems = []
-    for name, why in ((setting.name, setting.why) for setting in FIXED_SETTINGS):
+    for setting in FIXED_SETTINGS:
+        name = setting.name
         before = previous.get(name)
         if before is not None and str(before) != current.get(name):
             problems.append(
-                f"{name}: got {show(current.get(name))} but this stack was deployed with {show(str(before))}; {why}. "
+                f"{name}: got {show(current.get(name))} but this stack was deployed with {show(str(before))}; "
+                f"{setting.why}. "
                 "Restore the old value, or set allowRename: true to replace the stack's resources on purpose "
                 "(protected resources must be unprotected first; see docs/deployment.md, 'State safety')"
             )

@@ -15,7 +15,7 @@ StackReference outputs (the non-prod key-owner stack by default; pass ``stack_re
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 import pytest
@@ -100,9 +100,22 @@ def k8s_manifest(resource: RecordedResource) -> dict[str, Any]:
     }
 
 
+def _held(run: ProgramRun, principal: str) -> Iterator[RecordedResource]:
+    return (r for r in run.of_type(Azure.ROLE_ASSIGNMENT) if r.get("principalId") == principal)
+
+
+def _by_scope(grants: Iterable[RecordedResource]) -> dict[str, RecordedResource]:
+    by_scope: dict[str, RecordedResource] = {}
+    for grant in grants:
+        scope = grant.get("scope")
+        assert scope not in by_scope, f"two grants on {scope}: keyed by scope, one would hide the other"
+        by_scope[scope] = grant
+    return by_scope
+
+
 def role_grants(run: ProgramRun, principal: str) -> dict[str, RecordedResource]:
-    """Every role assignment ``principal`` holds in ``run``, by scope."""
-    return {r.get("scope"): r for r in run.of_type(Azure.ROLE_ASSIGNMENT) if r.get("principalId") == principal}
+    """Every role assignment ``principal`` holds in ``run``, by scope (one per scope, or the test fails)."""
+    return _by_scope(_held(run, principal))
 
 
 def is_network_contributor(grant: RecordedResource) -> bool:
@@ -110,8 +123,8 @@ def is_network_contributor(grant: RecordedResource) -> bool:
 
 
 def network_contributor_grants(run: ProgramRun, principal: str) -> dict[str, RecordedResource]:
-    """The principal's Network Contributor assignments, by scope."""
-    return {scope: r for scope, r in role_grants(run, principal).items() if is_network_contributor(r)}
+    """The principal's Network Contributor assignments, by scope (filtered before keying: no other role hides one)."""
+    return _by_scope(g for g in _held(run, principal) if is_network_contributor(g))
 
 
 def istio_objects(run: ProgramRun) -> list[dict[str, Any]]:

@@ -279,7 +279,7 @@ def _pool_problems(pool: dict, where: str, ctx: Ctx) -> None:
     zones = pool.get("availabilityZones")
     if zones is UNKNOWN:
         ctx.unknown(f"{where}.availabilityZones")
-    elif is_number(min_zones) and min_zones > 1:
+    elif min_zones > 1:
         distinct = {z for z in as_list(zones) if isinstance(z, (str, int)) and not isinstance(z, bool)}
         if len(distinct) < min_zones:
             ctx.fail(

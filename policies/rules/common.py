@@ -350,7 +350,7 @@ class Ctx:
     def cfg_list(self, key: str) -> list[str]:
         return [v for v in as_list(self.config.get(key)) if isinstance(v, str)]
 
-    def cfg_number(self, key: str) -> Any:
+    def cfg_number(self, key: str) -> float:
         """A numeric setting as configured; the rule's declared default when the configured value is no number."""
         value = self.config[key]
         return value if is_number(value) else self.defaults[key]

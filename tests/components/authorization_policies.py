@@ -11,11 +11,13 @@ rules matches nothing). Strings match exactly, as "*", as a prefix "abc*" or a s
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
+from tests.components.network_policies import INGRESS_POD
+
 # The ingress gateway pods' label the gateway's policies select (the chart's `istio: ingressgateway`).
-INGRESS_GATEWAY_LABELS = {"istio": "ingressgateway"}
+INGRESS_GATEWAY_LABELS = INGRESS_POD.label_map
 
 _CLAIM_KEY = "request.auth.claims["
 
@@ -32,7 +34,7 @@ class Request:
     host: str | None = None
     port: int | None = None
     request_principal: str | None = None
-    claims: Mapping[str, Any] = field(default_factory=dict)
+    claims: Mapping[str, Any] | None = None  # None: no validated JWT
 
     @property
     def namespace(self) -> str | None:
@@ -91,6 +93,7 @@ def _condition_matches(cond: Mapping[str, Any], req: Request) -> bool:
     assert set(cond) <= {"key", "values", "notValues"}, f"the evaluator does not model {cond}"
     key = cond["key"]
     assert key.startswith(_CLAIM_KEY) and key.endswith("]"), f"the evaluator models only JWT claims, not {key}"
+    assert req.claims is not None, f"{key} on a request without a JWT: the evaluator does not guess it"
     present = req.claims.get(key[len(_CLAIM_KEY) : -1])
     values = present if isinstance(present, list) else ([] if present is None else [present])
     if "values" in cond and not any(_str_match(p, v) for p in cond["values"] for v in values):
@@ -149,7 +152,8 @@ def gateway_status(
     ``objects``: the RequestAuthentication and AuthorizationPolicy objects in the gateway's namespace; ``token``:
     ``{"iss", "sub", "aud": [...], "claims": {...}}`` or None for a request without one.
     """
-    request_principal, claims = None, {}
+    assert all(o["metadata"]["namespace"] == INGRESS_POD.namespace for o in objects), "the gateway's objects only"
+    request_principal, claims = None, None
     if token is not None:
         rules = [
             r

@@ -29,7 +29,7 @@ from tests.components.network_policies import (
     specs_in,
 )
 from tests.components.wiring import ADDON_CLIENT_ID, CLUSTER_PRINCIPAL
-from tests.conftest import k8s_manifest, stack_raw_config
+from tests.conftest import is_network_contributor, k8s_manifest, stack_raw_config
 from tests.resource_types import Azure, Istio, K8s
 from tools.mocks import TENANT_ID, fake_certificate, fake_private_key
 from tools.program_runner import load_stack_config, run_program
@@ -238,7 +238,7 @@ def test_cluster_identity_is_network_contributor_on_the_ip_resource_group(prod):
     assert ra.get("scope") == rg_id
     assert ra.get("principalId") == CLUSTER_PRINCIPAL
     assert ra.get("principalType") == "ServicePrincipal"
-    assert ra.get("roleDefinitionId").endswith("/roleDefinitions/4d97b98b-1d4f-4787-a291-c67834d212e7")
+    assert is_network_contributor(ra)
 
 
 def test_a_public_ip_ingress_without_its_own_group_is_refused():
@@ -417,14 +417,16 @@ def test_jwt_evaluator_paths_and_two_issuers():
     a = _issuer("https://a.example.com", hosts=["api.example.com"], paths=["/admin/*"])
     b = _issuer("https://b.example.com", hosts=["partner.example.com"])
     objs = []
+    metadata = {"namespace": INGRESS_POD.namespace}
     for i in (a, b):
         objs.append(
             {
                 "kind": "RequestAuthentication",
+                "metadata": metadata,
                 "spec": {"jwtRules": [{"issuer": i.issuer, "audiences": list(i.audiences)}]},
             }
         )
-        objs.append({"kind": "AuthorizationPolicy", "spec": require_jwt_policy_spec(i, hosts)})
+        objs.append({"kind": "AuthorizationPolicy", "metadata": metadata, "spec": require_jwt_policy_spec(i, hosts)})
     tok_a = {"iss": a.issuer, "sub": "s", "aud": ["aud"]}
     tok_b = {"iss": b.issuer, "sub": "s", "aud": ["aud"]}
     assert gateway_status(objs, "api.example.com", "/admin/users") == 403

@@ -16,6 +16,7 @@ from components.key_vault import VaultReader, vault_name_for
 from stack_config import load_config
 from tests.components import wiring
 from tests.components.wiring import WORKSPACE_ID
+from tests.conftest import role_grants
 from tests.resource_types import Azure
 from tools.mocks import DEPLOYER_OBJECT_ID, SUBSCRIPTION_ID, TENANT_ID
 from tools.program_runner import load_stack_config, run_program
@@ -138,9 +139,7 @@ def test_only_the_deployer_gets_vault_wide_data_access(prod, dev):
 
 def test_readers_are_scoped_to_their_objects(prod):
     vault_id = prod.one(Azure.VAULT).id
-    readers = {
-        r.inputs["scope"]: r for r in prod.of_type(Azure.ROLE_ASSIGNMENT) if r.inputs["principalId"] == CSI_PRINCIPAL
-    }
+    readers = role_grants(prod, CSI_PRINCIPAL)
     assert set(readers) == {f"{vault_id}/secrets/wildcard-apps", f"{vault_id}/certificates/wildcard-apps"}
     assert readers[f"{vault_id}/secrets/wildcard-apps"].inputs["roleDefinitionId"].endswith(KEY_VAULT_SECRETS_USER)
     assert (

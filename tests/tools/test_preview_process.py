@@ -3,6 +3,7 @@ neither Ctrl-C, SIGTERM nor SIGKILL of the preview leaves a policy-pack process 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -228,12 +229,14 @@ def _stop_everything(proc: subprocess.Popen[str]) -> None:
         proc.kill()
         proc.communicate()
     for pid in _pack_processes(proc.pid):
-        os.kill(pid, signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError):  # it may have exited since it was listed
+            os.kill(pid, signal.SIGKILL)
 
 
-def _program_holding_on(tmp_path: Path) -> tuple[Path, Path]:
-    """A program that swallows the stop (as a hung gRPC close or thread join would) and a file it makes on start."""
-    started = tmp_path / "started"
+def _program_holding_on(tmp_path: Path) -> tuple[Path, Path, Path]:
+    """A program that swallows the stop (as a hung gRPC close or thread join would), the file it makes on start and
+    the one it makes once it has swallowed a stop."""
+    started, swallowed = tmp_path / "started", tmp_path / "swallowed"
     program = tmp_path / "holds_on.py"
     program.write_text(
         "import pathlib, time\n"
@@ -243,9 +246,9 @@ def _program_holding_on(tmp_path: Path) -> tuple[Path, Path]:
         f"        pathlib.Path({str(started)!r}).touch()\n"
         "        time.sleep(600)\n"
         "    except BaseException:\n"
-        "        pass\n"
+        f"        pathlib.Path({str(swallowed)!r}).touch()\n"
     )
-    return program, started
+    return program, started, swallowed
 
 
 @pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="needs /proc to find the pack process")
@@ -273,7 +276,7 @@ def test_killing_the_preview_mid_run_leaves_no_pack_process(sig, tmp_path):
 def test_a_stop_that_cannot_unwind_ends_at_the_deadline(tmp_path):
     # Whatever the main thread is stuck in, SIGTERM ends the preview STOP_DEADLINE_SECONDS later: exit 143, the
     # pack killed, nothing written, and stderr says where the preview was stuck.
-    program, started = _program_holding_on(tmp_path)
+    program, started, _ = _program_holding_on(tmp_path)
     out = tmp_path / "out"
     proc = _start_preview(program, out)
     try:
@@ -294,12 +297,12 @@ def test_a_stop_that_cannot_unwind_ends_at_the_deadline(tmp_path):
 @pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="needs /proc to find the pack process")
 def test_a_second_signal_stops_at_once(tmp_path):
     # A CI runner's cancel escalates (SIGINT, then SIGTERM): the second signal does not wait for the deadline.
-    program, started = _program_holding_on(tmp_path)
+    program, started, swallowed = _program_holding_on(tmp_path)
     proc = _start_preview(program, tmp_path / "out")
     try:
         assert _wait_for(started.exists), "the program never started"
         proc.send_signal(signal.SIGINT)
-        time.sleep(0.5)
+        assert _wait_for(swallowed.exists, timeout=4), "the first signal never reached the program"
         proc.send_signal(signal.SIGTERM)
         code, stderr = _exit_of(proc)
         assert code == 143, stderr  # the deadline would end it as the first signal, 130
